@@ -1,0 +1,62 @@
+// The bundler: recipe (TOML, docs/recipe.md) -> signed, reproducible bundle; and `sign`, which
+// adds a signature by rewriting only the manifest-and-signatures frames.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/manifest.hpp"
+#include "core/minisign.hpp"
+
+namespace airlock::bundler {
+
+struct BuildProgress {
+  std::uint64_t bytes_done = 0;
+  std::uint64_t bytes_total = 0;
+  std::string current_file;
+};
+
+struct BuildRequest {
+  std::string recipe_path;
+  std::vector<minisign::SecretKey> keys;  // at least one
+  std::string out_path;
+  std::optional<std::int64_t> source_date_epoch;  // used when the recipe has no `created`
+  std::optional<int> level;                       // zstd level (recipe default 3)
+  int workers = 0;                                // zstd worker threads (0 = auto)
+  std::function<void(const BuildProgress&)> on_progress;
+};
+
+struct BuildReport {
+  Manifest manifest;
+  std::string manifest_sha256;
+  std::vector<std::string> key_ids;
+  std::uint64_t payload_bytes = 0;
+  std::uint64_t bundle_bytes = 0;
+};
+
+// ErrorClass::build_refused (20) for recipe rule breaches, usage (2) for an unreadable/malformed
+// recipe, io (3) for I/O. The output appears atomically, only on success.
+[[nodiscard]] Result<BuildReport> build(const BuildRequest& req);
+
+struct SignRequest {
+  std::string bundle_path;
+  std::optional<std::string> out_path;                // nullopt: in place, atomically
+  std::optional<minisign::SecretKey> key;             // sign with this key, or
+  std::optional<std::string> signature_file_contents; // attach this .minisig (made elsewhere)
+};
+
+struct SignReport {
+  std::string key_id;
+  std::vector<std::string> key_ids;  // all signatures now present
+};
+
+[[nodiscard]] Result<SignReport> sign(const SignRequest& req);
+
+// The trusted comment writers put in every signature (spec §5).
+std::string trusted_comment(const Manifest& m, const std::string& manifest_sha256_hex);
+
+}  // namespace airlock::bundler

@@ -1,0 +1,160 @@
+// The bundle container of spec §1: concatenated zstd frames whose decompressed bytes are a strict
+// ustar/pax tar archive. Reading is our own strict code (libzstd's frame-header API + our tar
+// header parser) because libarchive's reader is lenient; writing tar headers goes through
+// libarchive, compression through libzstd.
+//
+// Reading stack:  Source (file or .partNNNN sequence)  ->  ZstdReader  ->  TarReader
+// Writing stack:  TarWriter -> ByteSink (e.g. ZstdFrameWriter -> fd)
+//
+// Every grammar fault is ErrorClass::malformed (10) naming the entry and the rule; I/O faults
+// are ErrorClass::io (3).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace airlock {
+
+inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;          // readers refuse larger
+inline constexpr std::uint64_t kMaxPaxHeaderBytes = 64 * 1024;
+inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;   // after the end marker
+inline constexpr int kWriterWindowLog = 23;                           // writers: 8 MiB window
+
+// ---------------------------------------------------------------------------------------------
+// Sources of compressed bytes.
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Bytes read, 0 at end of input.
+  [[nodiscard]] virtual Result<std::size_t> read(void* buf, std::size_t len) = 0;
+  virtual std::string name() const = 0;
+};
+
+// Opens `path`; when it does not exist but `path.part0001` does, the parts in order (spec §9),
+// read as one stream. Reads sequentially (posix_fadvise SEQUENTIAL).
+[[nodiscard]] Result<std::unique_ptr<Source>> open_source(const std::string& path);
+// In-memory source (tests, fuzzing).
+std::unique_ptr<Source> memory_source(std::string bytes, std::string name = "<memory>");
+
+// ---------------------------------------------------------------------------------------------
+// Decompresses one or more zstd frames. Refuses (malformed): a skippable frame, a frame window
+// over kMaxFrameWindow, bytes after the last frame that are not a zstd frame, a stream that ends
+// inside a frame. read() returns 0 only at a clean end of input after a complete frame.
+class ZstdReader {
+ public:
+  explicit ZstdReader(Source& src);
+  ~ZstdReader();
+  ZstdReader(const ZstdReader&) = delete;
+  ZstdReader& operator=(const ZstdReader&) = delete;
+
+  [[nodiscard]] Result<std::size_t> read(void* buf, std::size_t len);
+  // True when every decompressed byte handed out so far ends exactly at the end of a frame
+  // (used by `sign` to find where the payload frames begin).
+  bool at_frame_end() const;
+  // Compressed bytes consumed from the source up to the end of the last completed frame.
+  std::uint64_t compressed_offset_of_frame_end() const;
+  std::uint64_t decompressed_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---------------------------------------------------------------------------------------------
+struct TarEntry {
+  std::string path;          // effective path (pax `path` if given, else ustar prefix/name)
+  std::uint64_t size = 0;    // effective size
+  std::uint64_t offset = 0;  // decompressed offset of the entry's first header block
+};
+
+// Strict tar reader (spec §1): magic "ustar\0" + "00", checksum, octal fields, typeflag '0'
+// (one optional preceding 'x' header with only the allowed keys), zero padding, end marker.
+class TarReader {
+ public:
+  explicit TarReader(ZstdReader& z);
+  ~TarReader();
+  TarReader(const TarReader&) = delete;
+  TarReader& operator=(const TarReader&) = delete;
+
+  // The next entry's header; nullopt at the end-of-archive marker (two zero blocks). The previous
+  // entry's data must have been read to its end (else ErrorClass::internal).
+  [[nodiscard]] Result<std::optional<TarEntry>> next();
+  // Reads the current entry's data; 0 at its end (then its zero padding has been checked).
+  [[nodiscard]] Result<std::size_t> read(void* buf, std::size_t len);
+  // Reads the current entry to its end, discarding (used after a size check has failed? no:
+  // only for entries we choose to skip in `inspect`).
+  [[nodiscard]] Status skip();
+  // After next() returned nullopt: at most kMaxTrailingZeroBytes zero bytes, then the clean end of
+  // the zstd stream. Anything else is malformed.
+  [[nodiscard]] Status finish();
+  // Decompressed offset just past the current entry's data and padding (valid after read() hit 0).
+  std::uint64_t offset() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---------------------------------------------------------------------------------------------
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  [[nodiscard]] virtual Status write(const void* data, std::size_t len) = 0;
+};
+
+struct ZstdWriterOptions {
+  int level = 3;
+  int workers = 0;  // ZSTD_c_nbWorkers; 0 = single-threaded. Output bytes do not depend on it.
+};
+
+// Compresses into zstd frames written to `fd` (window 2^kWriterWindowLog, checksum on, content
+// size not known in advance). end_frame() closes the current frame; the next write starts a new one.
+class ZstdFrameWriter : public ByteSink {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<ZstdFrameWriter>> create(int fd, std::string path_for_errors,
+                                                                       ZstdWriterOptions opts);
+  ~ZstdFrameWriter() override;
+  [[nodiscard]] Status write(const void* data, std::size_t len) override;
+  [[nodiscard]] Status end_frame();
+  std::uint64_t compressed_bytes() const;
+
+ private:
+  ZstdFrameWriter();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct TarFileHeader {
+  std::string path;
+  std::uint64_t size = 0;
+  bool executable = false;  // mode 0755, else 0644
+  std::int64_t mtime = 0;   // whole seconds UTC
+};
+
+// Writes tar entries (via libarchive, pax-restricted: plain ustar unless a pax header is needed)
+// to the current sink; uid/gid 0, empty uname/gname. The sink may be switched between entries
+// (manifest and signatures go to their own frames).
+class TarWriter {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<TarWriter>> create(ByteSink* sink);
+  ~TarWriter();
+  void set_sink(ByteSink* sink);
+  [[nodiscard]] Status begin_entry(const TarFileHeader& h);
+  [[nodiscard]] Status write_data(const void* data, std::size_t len);
+  [[nodiscard]] Status end_entry();  // checks exactly h.size bytes were written, pads to 512
+  // Writes the end-of-archive marker (two zero blocks) and nothing else.
+  [[nodiscard]] Status finish();
+
+ private:
+  TarWriter();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airlock

@@ -1,0 +1,58 @@
+// core/db: the one SQLite layer (bundler's migration round-trip check, the applier's state and
+// target databases). One RAII owner for sqlite3* and sqlite3_stmt*; errors carry the SQL error
+// message and the database path.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/error.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace airlock::db {
+
+using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+using Row = std::vector<Value>;
+
+enum class OpenMode { read_only, read_write, create };
+
+class Statement;
+
+class Database {
+ public:
+  [[nodiscard]] static Result<Database> open(const std::string& path, OpenMode mode);
+  [[nodiscard]] static Result<Database> open_memory();
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
+  ~Database();
+
+  const std::string& path() const { return path_; }
+  sqlite3* raw() const { return db_; }
+
+  // Runs one or more statements (no results).
+  [[nodiscard]] Status exec(const std::string& sql);
+  // One statement with bound parameters; returns every row.
+  [[nodiscard]] Result<std::vector<Row>> query(const std::string& sql, const std::vector<Value>& params = {});
+  [[nodiscard]] Status busy_timeout_ms(int ms);
+
+  // SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY ... as text, for comparisons.
+  [[nodiscard]] Result<std::string> schema_dump();
+  // Full logical dump (schema + every row of every table, ordered) for crash-test comparisons.
+  [[nodiscard]] Result<std::string> full_dump();
+  // Online backup API into a new file at `dest`.
+  [[nodiscard]] Status backup_to(const std::string& dest);
+
+ private:
+  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace airlock::db

@@ -1,0 +1,142 @@
+#include "core/fs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+namespace airlock {
+
+Result<std::string> read_file(const std::string& path, std::size_t max_bytes, ErrorClass too_big) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("open", path, errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(errno_error("stat", path, errno));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorClass::io, "'" + path + "' is not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
+    return fail(too_big, "'" + path + "' is " + std::to_string(st.st_size) + " bytes, over the limit of " +
+                             std::to_string(max_bytes));
+  std::string out;
+  out.resize(max_bytes < static_cast<std::size_t>(st.st_size) + 1 ? max_bytes + 1 : static_cast<std::size_t>(st.st_size) + 1);
+  std::size_t have = 0;
+  for (;;) {
+    if (have == out.size()) {
+      if (out.size() > max_bytes) break;
+      out.resize(std::min(out.size() * 2, max_bytes + 1));
+    }
+    auto n = read_some(fd.get(), out.data() + have, out.size() - have, path);
+    if (!n) return fail(n.error());
+    if (*n == 0) break;
+    have += *n;
+  }
+  if (have > max_bytes)
+    return fail(too_big, "'" + path + "' is over the limit of " + std::to_string(max_bytes) + " bytes");
+  out.resize(have);
+  return out;
+}
+
+Status write_all(int fd, const void* data, std::size_t len, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = ::write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno_error("write", path, errno));
+    }
+    p += n;
+    len -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Result<std::size_t> read_some(int fd, void* buf, std::size_t len, const std::string& path) {
+  for (;;) {
+    ssize_t n = ::read(fd, buf, len);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    return fail(errno_error("read", path, errno));
+  }
+}
+
+Result<std::size_t> read_full(int fd, void* buf, std::size_t len, const std::string& path) {
+  std::size_t have = 0;
+  while (have < len) {
+    auto n = read_some(fd, static_cast<char*>(buf) + have, len - have, path);
+    if (!n) return fail(n.error());
+    if (*n == 0) break;
+    have += *n;
+  }
+  return have;
+}
+
+std::string parent_dir(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+Status fsync_dir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("open folder", dir, errno));
+  if (::fsync(fd.get()) != 0 && errno != EINVAL) return fail(errno_error("fsync folder", dir, errno));
+  return {};
+}
+
+Result<AtomicFile> AtomicFile::create(const std::string& path, unsigned mode) {
+  std::string tmpl = path + ".tmp-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  int fd = ::mkostemp(buf.data(), O_CLOEXEC);
+  if (fd < 0) return fail(errno_error("create temporary file for", path, errno));
+  Fd owned(fd);
+  if (::fchmod(fd, mode) != 0) {
+    int e = errno;
+    ::unlink(buf.data());
+    return fail(errno_error("chmod", buf.data(), e));
+  }
+  return AtomicFile(path, std::string(buf.data()), std::move(owned));
+}
+
+AtomicFile::AtomicFile(AtomicFile&& o) noexcept
+    : path_(std::move(o.path_)), tmp_(std::move(o.tmp_)), fd_(std::move(o.fd_)), committed_(o.committed_) {
+  o.committed_ = true;
+}
+
+AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
+  if (this != &o) {
+    if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+    path_ = std::move(o.path_);
+    tmp_ = std::move(o.tmp_);
+    fd_ = std::move(o.fd_);
+    committed_ = o.committed_;
+    o.committed_ = true;
+  }
+  return *this;
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+Status AtomicFile::write(std::string_view data) { return write_all(fd_.get(), data.data(), data.size(), tmp_); }
+Status AtomicFile::write(const void* data, std::size_t len) { return write_all(fd_.get(), data, len, tmp_); }
+
+Status AtomicFile::commit() {
+  if (::fsync(fd_.get()) != 0) return fail(errno_error("fsync", tmp_, errno));
+  fd_.reset();
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) return fail(errno_error("rename into", path_, errno));
+  committed_ = true;
+  return fsync_dir(parent_dir(path_));
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+  AIRLOCK_TRY(auto f, AtomicFile::create(path, mode), "writing " + path);
+  AIRLOCK_CHECK(f.write(data), "writing " + path);
+  return f.commit();
+}
+
+}  // namespace airlock

@@ -1,0 +1,58 @@
+// Small filesystem helpers that every part shares. All return Result; errors name the path.
+//  - read_file / write_file_atomic: whole small files (trust roots, keys, recipes).
+//  - AtomicFile: stream into "<path>.tmp-XXXXXX" in the same folder; commit() = fsync, rename,
+//    fsync the folder. Destroyed without commit(), the temporary is removed (ccache AtomicFile).
+//  - write_all / read_some: EINTR-safe loops on an fd.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "core/fd.hpp"
+
+namespace airlock {
+
+// Reads a whole file, refusing one larger than max_bytes (ErrorClass::io when unreadable,
+// `too_big` class when over the limit).
+[[nodiscard]] Result<std::string> read_file(const std::string& path, std::size_t max_bytes,
+                                            ErrorClass too_big = ErrorClass::usage);
+
+[[nodiscard]] Status write_all(int fd, const void* data, std::size_t len, const std::string& path_for_errors);
+// Returns bytes read (0 at EOF).
+[[nodiscard]] Result<std::size_t> read_some(int fd, void* buf, std::size_t len, const std::string& path_for_errors);
+// Reads until len bytes or EOF; returns count.
+[[nodiscard]] Result<std::size_t> read_full(int fd, void* buf, std::size_t len, const std::string& path_for_errors);
+
+[[nodiscard]] Status fsync_dir(const std::string& dir);
+std::string parent_dir(const std::string& path);  // "." for a bare name
+
+class AtomicFile {
+ public:
+  // mode: final permission bits of the file (e.g. 0600 for secret keys).
+  [[nodiscard]] static Result<AtomicFile> create(const std::string& path, unsigned mode = 0644);
+  AtomicFile(AtomicFile&&) noexcept;
+  AtomicFile& operator=(AtomicFile&&) noexcept;
+  ~AtomicFile();
+
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+  [[nodiscard]] Status write(std::string_view data);
+  [[nodiscard]] Status write(const void* data, std::size_t len);
+  // fsync, rename over the final path, fsync the folder.
+  [[nodiscard]] Status commit();
+
+ private:
+  AtomicFile(std::string path, std::string tmp, Fd fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  std::string path_;
+  std::string tmp_;
+  Fd fd_;
+  bool committed_ = false;
+};
+
+[[nodiscard]] Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+
+}  // namespace airlock

@@ -1,0 +1,26 @@
+// SemVer 2.0.0: strict parse and precedence (build metadata ignored for ordering).
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace airlock {
+
+struct SemVer {
+  std::uint64_t major = 0, minor = 0, patch = 0;
+  std::vector<std::string> prerelease;  // dot-separated identifiers
+  std::vector<std::string> build;
+  std::string text;                     // as written
+};
+
+// ErrorClass::malformed naming the text and the rule on failure.
+[[nodiscard]] Result<SemVer> parse_semver(std::string_view text);
+// <0, 0, >0 by SemVer precedence.
+int compare_semver(const SemVer& a, const SemVer& b);
+
+}  // namespace airlock

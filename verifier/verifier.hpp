@@ -1,0 +1,74 @@
+// The verifier: spec §7 in one streaming pass. Reads the bundle once, checks signatures over the
+// exact manifest bytes before parsing it, then the manifest, the policy, every payload entry
+// (name, order, size before content; SHA-256 while streaming) and the end of the stream.
+// With a staging folder, files are written beneath it through a directory fd (openat,
+// O_NOFOLLOW|O_EXCL, never following links) and everything is removed again on any failure.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/manifest.hpp"
+#include "core/time.hpp"
+#include "core/trust.hpp"
+
+namespace airlock::verifier {
+
+struct Policy {
+  std::optional<std::string> product;
+  std::optional<SemVer> installed;  // nullopt: nothing installed (first release)
+  std::optional<Channel> channel;   // the site's channel
+  std::optional<Timestamp> at;      // verification time; nullopt = now
+  std::int64_t clock_skew_seconds = 300;
+  std::optional<std::uint64_t> max_size;  // consumer limit on the sum of payload sizes
+};
+
+// Progress events (libraries never print; the cli renders them).
+struct Progress {
+  std::uint64_t bytes_done = 0;   // payload bytes hashed so far
+  std::uint64_t bytes_total = 0;  // from the manifest (0 until it is read)
+  std::string current_file;
+};
+
+struct Request {
+  std::string bundle_path;                  // a file, or the base name of .partNNNN parts
+  TrustRoot trust;
+  Policy policy;
+  std::optional<std::string> staging_dir;   // must not exist or be empty; nullopt = verify only
+  // Called once the manifest is verified and parsed, before any payload byte is written (the
+  // applier checks disk room here). Returning an error aborts with that error.
+  std::function<Status(const Manifest&)> on_manifest;
+  std::function<void(const Progress&)> on_progress;
+};
+
+struct SignatureReport {
+  std::string key_id;  // 16 upper-case hex
+  std::optional<std::string> key_name;  // from the trust root
+  bool counted = false;
+  std::string reason;  // why it did not count ("unknown key", "revoked", "bad signature", ...)
+};
+
+struct Report {
+  Manifest manifest;
+  std::string manifest_sha256;
+  std::vector<SignatureReport> signatures;
+  int threshold = 0;
+  int valid_signatures = 0;
+  std::uint64_t files_checked = 0;
+  std::uint64_t bytes_checked = 0;
+  std::uint64_t bundle_bytes = 0;   // compressed bytes read
+  std::string bundle_sha256;        // of the whole file (as read, parts concatenated)
+  std::optional<TrustRoot> trust_update;  // parsed and checked new root, when the bundle has one
+  Timestamp verified_at;
+  std::int64_t clock_skew_seconds = 300;
+  std::optional<std::string> staging_dir;
+};
+
+// Exit classes of spec §8. On failure nothing stays in staging.
+[[nodiscard]] Result<Report> verify(const Request& req);
+
+}  // namespace airlock::verifier
