@@ -1,0 +1,246 @@
+// Consumer/auditor commands: inspect (no checks) and verify (spec §7).
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "core/fs.hpp"
+#include "core/time.hpp"
+#include "core/trust.hpp"
+#include "verifier/inspect.hpp"
+#include "verifier/verifier.hpp"
+
+namespace airlock::cli {
+
+namespace {
+
+// Release notes come from the bundle: show them without terminal escapes (ANSI/OSC injection).
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\n' || c == '\t' || c >= 0x20) {
+      if (c == 0x7f) out += "\\x7f"; else out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+nlohmann::json manifest_json(const Manifest& m) {
+  nlohmann::json j;
+  const auto& r = m.release;
+  j["release"] = {{"product", r.product}, {"version", r.version.text}, {"created", format_rfc3339(r.created)},
+                  {"channel", channel_name(r.channel)}, {"critical", r.critical}};
+  if (r.min_installed) j["release"]["min_installed"] = r.min_installed->text;
+  if (r.rollback_to) j["release"]["rollback_to"] = r.rollback_to->text;
+  if (r.expires) j["release"]["expires"] = format_rfc3339(*r.expires);
+  if (r.summary) j["release"]["summary"] = *r.summary;
+  j["images"] = nlohmann::json::array();
+  for (const auto& i : m.images) {
+    nlohmann::json e = {{"ref", i.ref}, {"digest", i.digest}};
+    if (i.layout) e["layout"] = *i.layout;
+    j["images"].push_back(e);
+  }
+  if (m.delta_base) j["delta"] = {{"base", *m.delta_base}};
+  j["migrations"] = nlohmann::json::array();
+  for (const auto& mg : m.migrations) {
+    nlohmann::json e = {{"id", mg.id}, {"database", mg.database}, {"up", mg.up}, {"reversible", mg.down.has_value()}};
+    if (mg.down) e["down"] = *mg.down;
+    j["migrations"].push_back(e);
+  }
+  j["config"] = nlohmann::json::array();
+  for (const auto& c : m.config) j["config"].push_back({{"target", c.target}, {"patch", c.patch}, {"breaking", c.breaking}});
+  j["notes"] = nlohmann::json::array();
+  for (const auto& n : m.notes) j["notes"].push_back({{"lang", n.lang}, {"path", n.path}});
+  if (m.trust_update) j["trust_update"] = *m.trust_update;
+  j["files"] = nlohmann::json::array();
+  for (const auto& f : m.files)
+    j["files"].push_back({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"executable", f.executable}});
+  j["payload_bytes"] = m.total_size();
+  return j;
+}
+
+void print_manifest(std::ostream& o, const Manifest& m) {
+  const auto& r = m.release;
+  o << "product     " << r.product << "\nversion     " << r.version.text << "\ncreated     " << format_rfc3339(r.created)
+    << "\nchannel     " << channel_name(r.channel) << (r.critical ? " (critical)" : "") << "\n";
+  if (r.min_installed) o << "min installed " << r.min_installed->text << "\n";
+  if (r.rollback_to) o << "rollback to " << r.rollback_to->text << "\n";
+  if (r.expires) o << "expires     " << format_rfc3339(*r.expires) << "\n";
+  if (r.summary) o << "summary     " << printable(*r.summary) << "\n";
+  if (m.delta_base) o << "delta from  " << printable(*m.delta_base) << "\n";
+  o << "images      " << m.images.size() << "\n";
+  for (const auto& i : m.images) o << "  " << printable(i.ref) << "  " << i.digest << (i.layout ? "  (layout " + *i.layout + ")" : "") << "\n";
+  o << "migrations  " << m.migrations.size() << "\n";
+  for (const auto& mg : m.migrations)
+    o << "  " << mg.id << " on " << mg.database << (mg.down ? "" : "  (irreversible)") << "\n";
+  o << "config      " << m.config.size() << "\n";
+  for (const auto& c : m.config) o << "  " << c.target << " <- " << c.patch << (c.breaking ? "  (BREAKING: read the notes)" : "") << "\n";
+  if (m.trust_update) o << "trust update " << *m.trust_update << "\n";
+  o << "files       " << m.files.size() << ", " << human_bytes(m.total_size()) << "\n";
+  for (const auto& f : m.files) o << "  " << f.sha256.substr(0, 16) << "…  " << f.size << "\t" << f.path << (f.executable ? " (x)" : "") << "\n";
+}
+
+}  // namespace
+
+int cmd_inspect(int argc, char** argv) {
+  po::options_description opts("Options");
+  opts.add_options()("bundle", po::value<std::string>()->required(), "bundle file")(
+      "lang", po::value<std::string>()->default_value("en"), "release notes language (falls back to en)")(
+      "json", "machine-readable output");
+  po::positional_options_description pos;
+  pos.add("bundle", 1);
+  auto p = parse_args(argc, argv, "airlock inspect BUNDLE [--json] [--lang pt-BR]",
+                      "Shows what a bundle declares: release fields, images, migrations, config deltas, files,\n"
+                      "signatures present and the release notes. INSPECTING IS NOT VERIFYING: nothing shown here\n"
+                      "is checked. Use `airlock verify` before trusting any of it.",
+                      opts, pos, "  airlock inspect demo-1.1.0.tar.zst --lang pt-BR\n");
+  if (p.exit_now) return *p.exit_now;
+  bool json = p.vm.count("json") > 0;
+  auto r = verifier::inspect(p.vm["bundle"].as<std::string>(), p.vm["lang"].as<std::string>());
+  if (!r) return report_error("inspect", r.error(), json);
+  if (json) {
+    nlohmann::json j;
+    j["ok"] = true;
+    j["verified"] = false;
+    j["warning"] = "inspect does not verify signatures or hashes";
+    j["manifest_sha256"] = r->manifest_sha256;
+    if (r->manifest) j["manifest"] = manifest_json(*r->manifest);
+    else j["manifest_problem"] = r->manifest_problem;
+    j["signatures"] = nlohmann::json::array();
+    for (const auto& s : r->signatures) {
+      nlohmann::json e = {{"entry", s.entry}, {"well_formed", s.well_formed}};
+      if (s.well_formed) e["key_id"] = s.key_id, e["trusted_comment"] = s.trusted_comment;
+      else e["problem"] = s.problem;
+      j["signatures"].push_back(e);
+    }
+    if (r->notes_text) j["notes"] = {{"lang", *r->notes_lang}, {"text", *r->notes_text}};
+    print_json(j);
+    return 0;
+  }
+  std::cout << "NOT VERIFIED: inspect shows what the bundle claims; run `airlock verify` to check it.\n\n";
+  if (r->manifest) print_manifest(std::cout, *r->manifest);
+  else std::cout << "manifest does not parse: " << r->manifest_problem << "\n";
+  std::cout << "manifest sha256 " << r->manifest_sha256 << "\nsignatures  " << r->signatures.size() << "\n";
+  for (const auto& s : r->signatures)
+    std::cout << "  " << (s.well_formed ? s.key_id + "  \"" + printable(s.trusted_comment) + "\"" : s.entry + "  malformed: " + s.problem) << "\n";
+  if (r->notes_text)
+    std::cout << "\nrelease notes (" << *r->notes_lang << ")\n" << printable(*r->notes_text) << (r->notes_text->ends_with("\n") ? "" : "\n");
+  return 0;
+}
+
+int cmd_verify(int argc, char** argv) {
+  po::options_description opts("Options");
+  opts.add_options()("bundle", po::value<std::string>()->required(), "bundle file (or base name of .partNNNN parts)")(
+      "trust", po::value<std::string>()->required(), "pinned trust root (trust.toml)")(
+      "extract", po::value<std::string>(), "extract the payload into DIR (must not exist or be empty); only on success")(
+      "product", po::value<std::string>(), "refuse a bundle for another product")(
+      "installed", po::value<std::string>(), "installed version: refuse a downgrade or an unmet min_installed")(
+      "channel", po::value<std::string>(), "the site's channel: recommended | rc | beta")(
+      "at", po::value<std::string>(), "verification time (RFC 3339), for audits; default now")(
+      "clock-skew", po::value<std::string>()->default_value("5m"), "tolerance for `created` in the future")(
+      "max-size", po::value<std::uint64_t>(), "refuse a payload larger than BYTES")("json", "machine-readable report on stdout");
+  po::positional_options_description pos;
+  pos.add("bundle", 1);
+  auto p = parse_args(
+      argc, argv,
+      "airlock verify BUNDLE --trust trust.toml [--extract DIR] [--product P] [--installed V] [--channel C] [--at TIME]",
+      "Verifies a bundle offline, in one streaming pass: the signatures over the exact manifest bytes\n"
+      "against the pinned trust root (threshold, key windows, revocation), the manifest, the policy,\n"
+      "then every payload file's name, order, size and SHA-256, and that nothing follows the archive.\n"
+      "Exit 0 only when all of it holds; 10 malformed, 11 not authentic, 12 integrity, 13 policy.",
+      opts, pos,
+      "  airlock verify demo-1.1.0.tar.zst --trust keys/trust.toml\n"
+      "  airlock verify demo-1.1.0.tar.zst --trust trust.toml --extract /tmp/stage --installed 1.0.0 --channel rc\n"
+      "  airlock verify old.tar.zst --trust trust.toml --at 2026-05-07T00:00:00Z --json\n");
+  if (p.exit_now) return *p.exit_now;
+  bool json = p.vm.count("json") > 0;
+  auto usage_err = [&](const std::string& msg) { return report_error("verify", Error(ErrorClass::usage, msg), json); };
+
+  verifier::Request req;
+  req.bundle_path = p.vm["bundle"].as<std::string>();
+  std::string trust_path = p.vm["trust"].as<std::string>();
+  auto trust_text = read_file(trust_path, kMaxTrustRootBytes, ErrorClass::usage);
+  if (!trust_text) return report_error("verify", Error(ErrorClass::usage, trust_text.error().what()).with_context("trust root"), json);
+  auto trust = parse_trust_root(*trust_text, ErrorClass::usage);
+  if (!trust) return report_error("verify", trust.error().with_context("trust root '" + trust_path + "'"), json);
+  req.trust = *trust;
+  if (p.vm.count("extract")) req.staging_dir = p.vm["extract"].as<std::string>();
+  if (p.vm.count("product")) req.policy.product = p.vm["product"].as<std::string>();
+  if (p.vm.count("installed")) {
+    auto v = parse_semver(p.vm["installed"].as<std::string>());
+    if (!v) return usage_err("--installed: " + v.error().what());
+    req.policy.installed = *v;
+  }
+  if (p.vm.count("channel")) {
+    auto c = parse_channel(p.vm["channel"].as<std::string>());
+    if (!c) return usage_err("--channel must be recommended, rc or beta");
+    req.policy.channel = *c;
+  }
+  if (p.vm.count("at")) {
+    auto t = parse_rfc3339(p.vm["at"].as<std::string>());
+    if (!t) return usage_err("--at: '" + p.vm["at"].as<std::string>() + "' is not an RFC 3339 time like 2026-05-06T10:00:00Z");
+    req.policy.at = *t;
+  }
+  auto skew = parse_duration(p.vm["clock-skew"].as<std::string>());
+  if (!skew || *skew < 0) return usage_err("--clock-skew: expected a duration like 300s, 5m, 2h, 1d");
+  req.policy.clock_skew_seconds = *skew;
+  if (p.vm.count("max-size")) req.policy.max_size = p.vm["max-size"].as<std::uint64_t>();
+
+  Progress progress("verifying");
+  req.on_progress = [&](const verifier::Progress& e) { progress.update(e.bytes_done, e.bytes_total, e.current_file); };
+  auto r = verifier::verify(req);
+  progress.done();
+  if (!r) return report_error("verify", r.error(), json);
+
+  const auto& m = r->manifest;
+  if (json) {
+    nlohmann::json j;
+    j["ok"] = true;
+    j["verified"] = true;
+    j["product"] = m.release.product;
+    j["version"] = m.release.version.text;
+    j["channel"] = channel_name(m.release.channel);
+    j["manifest_sha256"] = r->manifest_sha256;
+    j["bundle_sha256"] = r->bundle_sha256;
+    j["bundle_bytes"] = r->bundle_bytes;
+    j["threshold"] = r->threshold;
+    j["valid_signatures"] = r->valid_signatures;
+    j["signatures"] = nlohmann::json::array();
+    for (const auto& s : r->signatures) {
+      nlohmann::json e = {{"key_id", s.key_id}, {"counted", s.counted}};
+      if (s.key_name) e["key_name"] = *s.key_name;
+      if (!s.reason.empty()) e["reason"] = s.reason;
+      j["signatures"].push_back(e);
+    }
+    j["files_checked"] = r->files_checked;
+    j["bytes_checked"] = r->bytes_checked;
+    j["verified_at"] = format_rfc3339(r->verified_at);
+    j["clock_skew_seconds"] = r->clock_skew_seconds;
+    j["trust_update"] = r->trust_update.has_value();
+    if (r->staging_dir) j["extracted_to"] = *r->staging_dir;
+    print_json(j);
+    return 0;
+  }
+  std::cout << "VERIFIED " << m.release.product << " " << m.release.version.text << " (" << channel_name(m.release.channel)
+            << (m.release.critical ? ", critical" : "") << ")\n";
+  std::cout << "signatures  " << r->valid_signatures << " valid of threshold " << r->threshold << "\n";
+  for (const auto& s : r->signatures)
+    std::cout << "  " << s.key_id << (s.key_name ? " (" + *s.key_name + ")" : "") << "  "
+              << (s.counted ? "counted" : "not counted: " + s.reason) << "\n";
+  std::cout << "files       " << r->files_checked << " checked, " << human_bytes(r->bytes_checked) << " ("
+            << r->bytes_checked << " bytes)\n";
+  std::cout << "manifest    sha256 " << r->manifest_sha256 << "\nbundle      sha256 " << r->bundle_sha256 << ", "
+            << r->bundle_bytes << " bytes\n";
+  std::cout << "verified at " << format_rfc3339(r->verified_at);
+  if (r->clock_skew_seconds != 300) std::cout << " (clock skew tolerance " << r->clock_skew_seconds << " s)";
+  std::cout << "\n";
+  if (r->trust_update) std::cout << "trust update carried and checked (installed by `airlock apply`)\n";
+  if (r->staging_dir) std::cout << "extracted   " << *r->staging_dir << "\n";
+  return 0;
+}
+
+}  // namespace airlock::cli

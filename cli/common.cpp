@@ -1,0 +1,110 @@
+#include "cli/common.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/password.hpp"
+#include "core/fs.hpp"
+
+namespace airlock::cli {
+
+Parsed parse_args(int argc, char** argv, const std::string& usage, const std::string& description,
+                  po::options_description& opts, const po::positional_options_description& pos,
+                  const std::string& examples) {
+  Parsed p;
+  opts.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(opts).positional(pos).run(), p.vm);
+    if (p.vm.count("help")) {
+      std::cout << "Usage: " << usage << "\n\n" << description << "\n\n" << opts;
+      if (!examples.empty()) std::cout << "\nExamples:\n" << examples;
+      p.exit_now = 0;
+      return p;
+    }
+    po::notify(p.vm);
+  } catch (const std::exception& e) {
+    std::cerr << "airlock " << argv[0] << ": " << e.what() << "\nUsage: " << usage
+              << "\nTry 'airlock " << argv[0] << " --help'.\n";
+    p.exit_now = exit_code(ErrorClass::usage);
+  }
+  return p;
+}
+
+int report_error(const std::string& cmd, const Error& e, bool json) {
+  if (json) {
+    nlohmann::json j;
+    j["ok"] = false;
+    j["error"] = {{"class", error_class_name(e.cls())},
+                  {"exit_code", exit_code(e.cls())},
+                  {"message", e.message()},
+                  {"context", e.context()},
+                  {"text", e.what()}};
+    print_json(j);
+  }
+  std::cerr << "airlock " << cmd << ": error (" << error_class_name(e.cls()) << ", exit "
+            << exit_code(e.cls()) << "): " << e.what() << "\n";
+  return exit_code(e.cls());
+}
+
+bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
+
+static std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Progress::Progress(std::string label) : label_(std::move(label)), enabled_(stderr_is_tty()) {}
+Progress::~Progress() { done(); }
+
+void Progress::update(std::uint64_t done_bytes, std::uint64_t total, const std::string& item) {
+  if (!enabled_) return;
+  auto t = now_ms();
+  if (shown_ && t - last_ms_ < 100 && done_bytes < total) return;
+  last_ms_ = t;
+  shown_ = true;
+  int pct = total ? static_cast<int>(done_bytes * 100 / total) : 0;
+  std::string shown_item = item.size() > 40 ? "..." + item.substr(item.size() - 37) : item;
+  std::fprintf(stderr, "\r\033[K%s %3d%% %s / %s %s", label_.c_str(), pct, human_bytes(done_bytes).c_str(),
+               human_bytes(total).c_str(), shown_item.c_str());
+  std::fflush(stderr);
+}
+
+void Progress::done() {
+  if (enabled_ && shown_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+}
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+Result<minisign::SecretKey> load_secret_key(const std::string& path) {
+  AIRLOCK_TRY(auto text, read_file(path, 64 * 1024), "reading secret key");
+  auto provider = make_password_provider(path);
+  auto key = minisign::parse_secret_key_file(text, provider);
+  if (!key) return fail(std::move(key).error().with_context("secret key '" + path + "'"));
+  return *key;
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+}  // namespace airlock::cli

@@ -1,0 +1,75 @@
+// airlock: carries signed software releases into places with no network.
+// Thin main: a table of subcommands {name, summary, handler}; each handler parses its own options,
+// calls the libraries and formats the result.
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+
+using namespace airlock::cli;
+
+namespace {
+
+const Command kCommands[] = {
+    {"keygen", "create a signing key pair (minisign-compatible)", cmd_keygen},
+    {"build", "build a signed, reproducible bundle from a release recipe", cmd_build},
+    {"sign", "add a signature to a bundle (threshold signing), or attach a minisign signature", cmd_sign},
+    {"inspect", "show what a bundle declares (does NOT verify it)", cmd_inspect},
+    {"verify", "verify a bundle offline against a trust root; optionally extract it", cmd_verify},
+    {"trust", "create and edit a trust root (trust.toml): init, add, revoke, show", cmd_trust},
+};
+
+void usage(std::ostream& out) {
+  out << "airlock " AIRLOCK_VERSION " - signed offline release bundles\n\n"
+         "Usage: airlock <command> [options]\n\nCommands:\n";
+  for (const auto& c : kCommands) {
+    std::string name = c.name;
+    out << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << c.summary << "\n";
+  }
+  out << "\nRun 'airlock <command> --help' for the options of one command.\n"
+         "Exit codes: 0 ok, 1 internal error, 2 usage/configuration, 3 I/O, 10 bundle malformed,\n"
+         "11 not authentic, 12 integrity, 13 policy refused, 20 build refused, 30 rolled back,\n"
+         "31 rollback failed, 32 busy, 33 preflight failed, 34 audit chain broken.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(std::cerr);
+    return 2;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    if (argc >= 3) {
+      for (const auto& c : kCommands)
+        if (std::strcmp(c.name, argv[2]) == 0) {
+          char help[] = "--help";
+          char* args[] = {argv[2], help, nullptr};
+          return c.handler(2, args);
+        }
+    }
+    usage(std::cout);
+    return 0;
+  }
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "airlock " AIRLOCK_VERSION " (bundle format airlock-bundle/1)\n";
+    return 0;
+  }
+  for (const auto& c : kCommands) {
+    if (cmd == c.name) {
+      try {
+        return c.handler(argc - 1, argv + 1);
+      } catch (const std::exception& e) {
+        std::cerr << "airlock " << cmd << ": internal error: " << e.what() << "\n";
+        return 1;
+      }
+    }
+  }
+  std::cerr << "airlock: unknown command '" << cmd << "'\n\n";
+  usage(std::cerr);
+  return 2;
+}
