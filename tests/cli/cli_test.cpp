@@ -49,8 +49,11 @@ struct Fixture {
 };
 
 nlohmann::json json_of(const std::string& out) {
+  // stderr is merged into the output: take the JSON object on stdout (first '{' to last '}').
   auto start = out.find('{');
-  return nlohmann::json::parse(out.substr(start == std::string::npos ? 0 : start), nullptr, false);
+  auto end = out.rfind('}');
+  if (start == std::string::npos || end == std::string::npos) return nlohmann::json::value_t::discarded;
+  return nlohmann::json::parse(out.substr(start, end - start + 1), nullptr, false);
 }
 
 }  // namespace
@@ -229,7 +232,7 @@ TEST(Cli, ExitCodesForBadInput) {
 TEST(Cli, JsonErrorCarriesClassAndExitCode) {
   Fixture f;
   f.setup();
-  auto r = run(kBin + " verify " + q(f.bundle()) + " --trust " + q(f.trust()) + " --product other --json 2>/dev/null");
+  auto r = run(kBin + " verify " + q(f.bundle()) + " --trust " + q(f.trust()) + " --product other --json");
   EXPECT_EQ(r.status, 13);
   auto j = json_of(r.output);
   ASSERT_FALSE(j.is_discarded()) << r.output;
