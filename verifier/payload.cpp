@@ -1,0 +1,101 @@
+#include "verifier/payload.hpp"
+
+#include <algorithm>
+
+#include "core/hash.hpp"
+#include "core/paths.hpp"
+#include "core/trust.hpp"
+#include "verifier/entries.hpp"
+
+namespace airlock::verifier {
+
+namespace {
+
+constexpr std::size_t kBufferBytes = 1 << 20;
+constexpr std::uint64_t kProgressEvery = 4ull << 20;
+
+}  // namespace
+
+PayloadStreamer::PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging,
+                                 std::function<void(const Progress&)> on_progress)
+    : tar_(tar), m_(m), staging_(staging), on_progress_(std::move(on_progress)), buf_(kBufferBytes), total_(m.total_size()) {}
+
+void PayloadStreamer::progress(const std::string& file) {
+  if (!on_progress_) return;
+  last_progress_ = out_.bytes;
+  on_progress_(Progress{out_.bytes, total_, file});
+}
+
+// The entry's header against [[files]]: a path that breaks §3 is malformed (10); one that is not
+// the next file the manifest expects, or whose size differs, is an integrity failure (12).
+Result<const FileEntry*> PayloadStreamer::expect(const TarEntry& e, const std::string& label) {
+  if (auto problem = payload_path_problem(e.path)) return fail(ErrorClass::malformed, label + ": " + *problem);
+  const auto& files = m_.files;
+  if (next_index_ >= files.size() || files[next_index_].path != e.path) {
+    // Only on failure: search the list to say what is wrong with this entry.
+    const auto it = std::find_if(files.begin(), files.end(), [&](const FileEntry& f) { return f.path == e.path; });
+    if (it == files.end()) return fail(ErrorClass::integrity, label + ": not listed in the manifest's [[files]]");
+    if (static_cast<std::size_t>(it - files.begin()) < next_index_)
+      return fail(ErrorClass::integrity, label + ": repeated (it came before)");
+    return fail(ErrorClass::integrity, label + ": out of order (the manifest expects '" + files[next_index_].path + "' next)");
+  }
+  const auto& f = files[next_index_];
+  if (e.size != f.size)
+    return fail(ErrorClass::integrity, label + ": size " + std::to_string(e.size) + " in tar header, " +
+                                           std::to_string(f.size) + " in manifest");
+  return &f;
+}
+
+Status PayloadStreamer::stream_file(const FileEntry& f, const std::string& label) {
+  const bool is_trust_update = m_.trust_update && *m_.trust_update == f.path;
+  if (is_trust_update && f.size > kMaxTrustRootBytes)
+    return fail(ErrorClass::not_authentic, label + ": the [trust_update] file is " + std::to_string(f.size) +
+                                               " bytes, over the limit of " + std::to_string(kMaxTrustRootBytes));
+  std::optional<StagedFile> out;
+  if (staging_) {
+    AIRLOCK_TRY(auto sf, staging_->create_file(f.path, f.executable), label);
+    out.emplace(std::move(sf));
+  }
+  std::string captured;
+  Sha256 sha;
+  std::uint64_t done = 0;
+  for (;;) {
+    AIRLOCK_TRY(auto n, tar_.read(buf_.data(), buf_.size()), "reading " + label);
+    if (n == 0) break;
+    sha.update(buf_.data(), n);
+    if (out) AIRLOCK_CHECK(out->write(buf_.data(), n), label);
+    if (is_trust_update) captured.append(buf_.data(), n);
+    done += n;
+    out_.bytes += n;
+    if (out_.bytes - last_progress_ >= kProgressEvery) progress(f.path);
+  }
+  if (done != f.size)  // the reader never passes the header's size, which equals the manifest's
+    return fail(ErrorClass::internal, label + ": read " + std::to_string(done) + " bytes, expected " + std::to_string(f.size));
+  const auto got = to_hex(sha.finish());
+  if (got != f.sha256)
+    return fail(ErrorClass::integrity, label + ": SHA-256 " + got + ", manifest says " + f.sha256);
+  if (out) AIRLOCK_CHECK(out->close(), label);
+  if (is_trust_update) out_.trust_update_text = std::move(captured);
+  return {};
+}
+
+Result<PayloadResult> PayloadStreamer::run(std::optional<TarEntry> first, std::uint64_t number) {
+  std::optional<TarEntry> e = std::move(first);
+  for (; e; ++number) {
+    const auto label = entry_label(number, e->path);
+    AIRLOCK_TRY(const FileEntry* f, expect(*e, label), "payload");
+    progress(f->path);
+    AIRLOCK_CHECK(stream_file(*f, label), "payload");
+    ++next_index_;
+    ++out_.files;
+    AIRLOCK_TRY(e, tar_.next(), "reading entry " + std::to_string(number + 1));
+  }
+  if (next_index_ < m_.files.size())
+    return fail(ErrorClass::integrity, "payload: file '" + m_.files[next_index_].path + "' (" +
+                                           std::to_string(m_.files.size() - next_index_) +
+                                           " file(s) in all) listed in the manifest is missing from the archive");
+  progress("");
+  return std::move(out_);
+}
+
+}  // namespace airlock::verifier

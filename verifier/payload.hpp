@@ -1,0 +1,51 @@
+// Streaming the payload entries (spec §7 step 6): each entry's path, order and size are checked
+// from its header before its content is read; content is hashed while it streams through one
+// 1 MiB buffer and, with a staging folder, written beneath it. Memory does not grow with the
+// bundle. (Hashing sits behind PayloadStreamer so it can move to another thread later.)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/container.hpp"
+#include "core/error.hpp"
+#include "core/manifest.hpp"
+#include "verifier/staging.hpp"
+#include "verifier/verifier.hpp"
+
+namespace airlock::verifier {
+
+struct PayloadResult {
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+  std::optional<std::string> trust_update_text;  // the [trust_update] file's verified bytes
+};
+
+class PayloadStreamer {
+ public:
+  PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging, std::function<void(const Progress&)> on_progress);
+
+  // `first` is the entry after the signatures (already read by the head reader), `number` its
+  // entry number. Stops at the end-of-archive marker; does not call TarReader::finish().
+  [[nodiscard]] Result<PayloadResult> run(std::optional<TarEntry> first, std::uint64_t number);
+
+ private:
+  [[nodiscard]] Result<const FileEntry*> expect(const TarEntry& e, const std::string& label);
+  [[nodiscard]] Status stream_file(const FileEntry& f, const std::string& label);
+  void progress(const std::string& file);
+
+  TarReader& tar_;
+  const Manifest& m_;
+  Staging* staging_;
+  std::function<void(const Progress&)> on_progress_;
+  std::vector<char> buf_;
+  std::uint64_t total_ = 0;
+  std::size_t next_index_ = 0;
+  PayloadResult out_;
+  std::uint64_t last_progress_ = 0;
+};
+
+}  // namespace airlock::verifier

@@ -1,0 +1,123 @@
+#include "verifier/staging.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/fs.hpp"
+
+namespace airlock::verifier {
+
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+Fd open_dir_nofollow(const std::string& path) { return Fd(::open(path.c_str(), kDirFlags)); }
+
+Result<bool> folder_is_empty(const Fd& dir, const std::string& path) {
+  // fdopendir takes ownership of the fd it is given: hand it a duplicate.
+  const int dup = ::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return fail(errno_error("duplicate fd of", path, errno));
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    const int err = errno;
+    ::close(dup);
+    return fail(errno_error("list", path, err));
+  }
+  bool empty = true;
+  while (const dirent* de = ::readdir(d)) {
+    const std::string name = de->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
+}
+
+Error not_a_folder(const std::string& path) {
+  return Error(ErrorClass::usage,
+               "staging folder '" + path + "' is not a folder (or is a symbolic link, which is never followed)");
+}
+
+}  // namespace
+
+Status StagedFile::write(const void* data, std::size_t len) { return write_all(fd_.get(), data, len, path_); }
+
+Status StagedFile::close() {
+  const int fd = fd_.release();
+  if (::close(fd) != 0) return fail(errno_error("close", path_, errno));
+  return {};
+}
+
+Result<std::unique_ptr<Staging>> Staging::open(const std::string& path) {
+  bool created = false;
+  Fd dir = open_dir_nofollow(path);
+  if (!dir.valid() && errno == ENOENT) {
+    if (::mkdir(path.c_str(), 0755) == 0)
+      created = true;
+    else if (errno != EEXIST)  // EEXIST: someone made it meanwhile; it is checked like any other
+      return fail(errno_error("create staging folder", path, errno));
+    dir = open_dir_nofollow(path);
+  }
+  if (!dir.valid()) {
+    if (errno == ELOOP || errno == ENOTDIR) return fail(not_a_folder(path));
+    return fail(errno_error("open staging folder", path, errno));
+  }
+  auto empty = folder_is_empty(dir, path);
+  if (!empty || !*empty) {
+    if (created) ::rmdir(path.c_str());
+    if (!empty) return fail(std::move(empty).error());
+    return fail(ErrorClass::usage, "staging folder '" + path + "' is not empty");
+  }
+  return std::unique_ptr<Staging>(new Staging(path, std::move(dir), created));
+}
+
+Staging::~Staging() {
+  if (!committed_) remove_all_created();
+}
+
+void Staging::remove_all_created() {
+  // Newest first: files before the folders holding them. Best effort; paths are our own
+  // (created with O_EXCL / mkdirat), so nothing of anyone else's is touched.
+  for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+    ::unlinkat(dir_.get(), it->rel.c_str(), it->is_dir ? AT_REMOVEDIR : 0);
+  created_.clear();
+  dir_.reset();
+  if (created_root_) ::rmdir(path_.c_str());
+}
+
+Result<Fd> Staging::enter_folder(const Fd& parent, const std::string& name, const std::string& rel) {
+  if (::mkdirat(parent.get(), name.c_str(), 0755) == 0)
+    created_.push_back({rel, true});
+  else if (errno != EEXIST)
+    return fail(errno_error("create folder", path_ + "/" + rel, errno));
+  Fd fd(::openat(parent.get(), name.c_str(), kDirFlags));
+  if (!fd.valid()) return fail(errno_error("open folder", path_ + "/" + rel, errno));
+  return fd;
+}
+
+Result<StagedFile> Staging::create_file(const std::string& rel, bool executable) {
+  Fd owned;  // the current folder when it is not the staging root
+  const Fd* cur = &dir_;
+  std::size_t start = 0;
+  for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', start)) {
+    AIRLOCK_TRY(owned, enter_folder(*cur, rel.substr(start, slash - start), rel.substr(0, slash)), "staging");
+    cur = &owned;
+    start = slash + 1;
+  }
+  const auto full = path_ + "/" + rel;
+  const mode_t mode = executable ? 0755 : 0644;
+  Fd fd(::openat(cur->get(), rel.c_str() + start, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd.valid()) return fail(errno_error("create", full, errno));
+  created_.push_back({rel, false});
+  // The umask must not decide the mode: the manifest does (spec §1).
+  if (::fchmod(fd.get(), mode) != 0) return fail(errno_error("chmod", full, errno));
+  return StagedFile(std::move(fd), full);
+}
+
+}  // namespace airlock::verifier

@@ -1,0 +1,76 @@
+// A signature counts for nothing — never rejects the bundle by itself — when its key is unknown,
+// revoked, out of window, already counted, or the checks fail (spec §5's table); only the total
+// against the threshold decides. The reason is kept for the report.
+#include "verifier/tally.hpp"
+
+#include <set>
+
+namespace airlock::verifier {
+
+namespace {
+
+std::string window_problem(const TrustKey& k, std::span<const Timestamp> times) {
+  for (const auto& t : times)
+    if (!k.valid_at(t)) return "key '" + k.name + "' outside its validity window at " + format_rfc3339(t);
+  return {};
+}
+
+}  // namespace
+
+bool SignatureCounter::crypto_ok(std::size_t sig_index, const minisign::PublicKey& pk) {
+  const auto key = std::make_pair(sig_index, pk.pk);
+  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  const bool ok = minisign::verify(pk, sigs_[sig_index].sig, manifest_);
+  memo_.emplace(key, ok);
+  return ok;
+}
+
+Tally SignatureCounter::count(const TrustRoot& root, std::span<const Timestamp> times) {
+  Tally t;
+  t.threshold = root.threshold;
+  std::set<std::array<std::uint8_t, 32>> counted_keys;
+  for (std::size_t i = 0; i < sigs_.size(); ++i) {
+    const auto& sig = sigs_[i].sig;
+    SignatureReport r;
+    r.key_id = minisign::key_id_hex(sig.key_id);
+    // Several trust-root entries may share a key id (or even a key): try each until one counts.
+    for (const auto& k : root.keys) {
+      if (k.key.key_id != sig.key_id) continue;
+      if (!r.key_name) r.key_name = k.name;
+      std::string why;
+      if (k.revoked)
+        why = "key '" + k.name + "' is revoked";
+      else if (auto w = window_problem(k, times); !w.empty())
+        why = std::move(w);
+      else if (!crypto_ok(i, k.key))
+        why = "bad signature (the signature or its trusted comment does not verify with key '" + k.name + "')";
+      else if (counted_keys.count(k.key.pk))
+        why = "key '" + k.name + "' already counted by another signature";
+      if (why.empty()) {
+        counted_keys.insert(k.key.pk);
+        r.key_name = k.name;
+        r.counted = true;
+        r.reason.clear();
+        break;
+      }
+      if (r.reason.empty()) r.reason = std::move(why);
+    }
+    if (!r.key_name) r.reason = "unknown key (not in the trust root)";
+    t.reports.push_back(std::move(r));
+  }
+  t.counted = static_cast<int>(counted_keys.size());
+  return t;
+}
+
+Status require_threshold(const Tally& t, const std::string& what) {
+  if (t.counted >= t.threshold) return {};
+  std::string seen;
+  for (const auto& r : t.reports) {
+    if (!seen.empty()) seen += "; ";
+    seen += r.key_id + (r.counted ? " counted" : ": " + r.reason);
+  }
+  return fail(ErrorClass::not_authentic, what + ": " + std::to_string(t.counted) + " of " + std::to_string(t.threshold) +
+                                             " required signatures count (" + (seen.empty() ? "no signatures" : seen) + ")");
+}
+
+}  // namespace airlock::verifier

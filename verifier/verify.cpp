@@ -1,0 +1,117 @@
+// verify(): spec §7 in its normative order, in one pass over the bundle's bytes.
+//   head (manifest + signatures) -> signatures at `at` -> parse -> signatures at `at` and created
+//   -> size limit, policy -> on_manifest -> payload (+ trust update) -> end of stream.
+// The staging folder is opened (or created) first, so a usage error costs no reading; the
+// Staging object removes everything it created unless the whole run succeeded.
+#include "verifier/verifier.hpp"
+
+#include <array>
+
+#include "core/container.hpp"
+#include "core/hash.hpp"
+#include "verifier/entries.hpp"
+#include "verifier/hashing_source.hpp"
+#include "verifier/payload.hpp"
+#include "verifier/policy.hpp"
+#include "verifier/staging.hpp"
+#include "verifier/tally.hpp"
+
+namespace airlock::verifier {
+
+namespace {
+
+Result<std::string> read_manifest_entry(TarReader& tar) {
+  AIRLOCK_TRY(auto first, tar.next(), "reading entry 1");
+  if (!first) return fail(ErrorClass::malformed, "the archive is empty: entry 1 must be manifest.toml");
+  const auto label = entry_label(1, first->path);
+  if (first->path != "manifest.toml") return fail(ErrorClass::malformed, label + ": entry 1 must be manifest.toml");
+  if (first->size > kMaxManifestBytes)
+    return fail(ErrorClass::malformed, label + ": " + std::to_string(first->size) + " bytes, over the limit of " +
+                                           std::to_string(kMaxManifestBytes));
+  return read_entry_bytes(tar, first->size, label);
+}
+
+void fill_signatures(Report& rep, const Tally& t) {
+  rep.signatures = t.reports;
+  rep.threshold = t.threshold;
+  rep.valid_signatures = t.counted;
+}
+
+// §6: the new root must parse (11) and the manifest's signatures must meet ITS threshold, its
+// keys' windows taken at the verification time.
+Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& counter, const Timestamp& at) {
+  AIRLOCK_TRY(auto root, parse_trust_root(text, ErrorClass::not_authentic), "trust update");
+  const std::array<Timestamp, 1> times{at};
+  AIRLOCK_CHECK(require_threshold(counter.count(root, times), "signatures against the new trust root"), "trust update");
+  return root;
+}
+
+// Everything after the staging folder is ready; `staging` may be null (verify only).
+Result<Report> verify_stream(const Request& req, Staging* staging, const Timestamp& at) {
+  AIRLOCK_TRY(auto raw, open_source(req.bundle_path), "opening bundle '" + req.bundle_path + "'");
+  HashingSource src(*raw);
+  ZstdReader z(src);
+  TarReader tar(z);
+  Report rep;
+  rep.verified_at = at;
+  rep.clock_skew_seconds = req.policy.clock_skew_seconds;
+
+  // Steps 1-3: the head, and the signatures over the exact manifest bytes before parsing them.
+  AIRLOCK_TRY(const auto manifest_bytes, read_manifest_entry(tar), "manifest");
+  rep.manifest_sha256 = to_hex(sha256(manifest_bytes));
+  AIRLOCK_TRY(auto head, read_signature_entries(tar), "signatures");
+  SignatureCounter counter(head.entries, manifest_bytes);
+  const std::array<Timestamp, 1> now_only{at};
+  auto tally = counter.count(req.trust, now_only);
+  fill_signatures(rep, tally);
+  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time " + format_rfc3339(at)), "authenticity");
+
+  // Step 4: parse, then recount with the windows also at release.created.
+  AIRLOCK_TRY(rep.manifest, parse_manifest(manifest_bytes), "manifest.toml");
+  const std::array<Timestamp, 2> both{at, rep.manifest.release.created};
+  tally = counter.count(req.trust, both);
+  fill_signatures(rep, tally);
+  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time and at release.created " +
+                                             format_rfc3339(rep.manifest.release.created)),
+                "authenticity");
+
+  // Step 5: limits and policy; then the caller's look at the manifest before any payload byte.
+  AIRLOCK_CHECK(check_size_limit(rep.manifest, req.policy), "manifest.toml");
+  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "");
+  if (req.on_manifest) AIRLOCK_CHECK(req.on_manifest(rep.manifest), "");
+
+  // Steps 6-7: the payload, then nothing but the end of the stream.
+  PayloadStreamer payload(tar, rep.manifest, staging, req.on_progress);
+  AIRLOCK_TRY(auto got, payload.run(std::move(head.next), head.next_number), "");
+  rep.files_checked = got.files;
+  rep.bytes_checked = got.bytes;
+  if (rep.manifest.trust_update) {
+    if (!got.trust_update_text)
+      return fail(ErrorClass::internal, "trust update '" + *rep.manifest.trust_update + "' was not captured");
+    AIRLOCK_TRY(rep.trust_update, check_trust_update(*got.trust_update_text, counter, at), "");
+  }
+  AIRLOCK_CHECK(tar.finish(), "after the last payload file");
+  rep.bundle_bytes = src.bytes();
+  rep.bundle_sha256 = src.hex_digest();
+  return rep;
+}
+
+}  // namespace
+
+Result<Report> verify(const Request& req) {
+  const Timestamp at = req.policy.at ? *req.policy.at : now_utc();
+  std::unique_ptr<Staging> staging;
+  if (req.staging_dir) {
+    AIRLOCK_TRY(staging, Staging::open(*req.staging_dir), "staging");
+  }
+  auto rep = verify_stream(req, staging.get(), at);
+  if (!rep) return rep;  // `staging` removes what it created as it goes out of scope
+  // Step 8: success only now.
+  if (staging) {
+    rep->staging_dir = staging->path();
+    staging->commit();
+  }
+  return rep;
+}
+
+}  // namespace airlock::verifier
