@@ -1,0 +1,124 @@
+// The happy path end to end: a crafted bundle verifies, its files land in staging byte-identical
+// with the manifest's modes, and the report describes what was read. Plus the truncation sweep:
+// every prefix of a valid bundle fails cleanly (never succeeds, never crashes, staging cleaned).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "tests/verifier/fixture.hpp"
+
+namespace airlock::verifier::testing {
+namespace {
+
+using RoundTrip = VerifierTest;
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  ::lstat(p.c_str(), &st);
+  return st.st_mode & 07777;
+}
+
+TEST_F(RoundTrip, ExtractsFilesByteIdenticalWithManifestModes) {
+  const craft::BundleSpec spec;
+  ::umask(077);  // the manifest decides modes, not the umask
+  auto r = run(good(spec));
+  ::umask(022);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  for (const auto& f : spec.files) {
+    EXPECT_EQ(test::slurp(staging / f.path), f.content) << f.path;
+    EXPECT_EQ(mode_of(staging / f.path), f.executable ? 0755u : 0644u) << f.path;
+  }
+  EXPECT_EQ(r->files_checked, spec.files.size());
+  EXPECT_EQ(r->staging_dir, staging.string());
+}
+
+TEST_F(RoundTrip, ReportDescribesWhatWasRead) {
+  const auto b = good();
+  auto r = run(b);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  const auto bytes = b.bytes();
+  EXPECT_EQ(r->bundle_bytes, bytes.size());
+  EXPECT_EQ(r->bundle_sha256, craft::sha256_hex(bytes));
+  EXPECT_EQ(r->manifest_sha256, craft::sha256_hex(b.manifest));
+  EXPECT_EQ(r->manifest.release.product, "bench");
+  ASSERT_EQ(r->signatures.size(), 1u);
+  EXPECT_EQ(r->signatures[0].key_id, hq.id());
+  EXPECT_EQ(r->signatures[0].key_name, "hq-2026");
+  EXPECT_TRUE(r->signatures[0].counted);
+  EXPECT_EQ(r->valid_signatures, 1);
+  EXPECT_EQ(r->threshold, 1);
+  EXPECT_EQ(r->verified_at, at);
+  EXPECT_EQ(r->clock_skew_seconds, 300);
+  std::uint64_t total = 0;
+  for (const auto& f : craft::BundleSpec{}.files) total += f.content.size();
+  EXPECT_EQ(r->bytes_checked, total);
+}
+
+TEST_F(RoundTrip, VerifyOnlyWritesNothing) {
+  test::spit(bundle_path, good().bytes());
+  const auto before = snapshot(dir.path());
+  auto r = verify(request(false));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_FALSE(r->staging_dir.has_value());
+  EXPECT_EQ(snapshot(dir.path()), before);
+}
+
+TEST_F(RoundTrip, SplitPartsVerifyAsOneStream) {
+  const auto bytes = good().bytes();
+  const auto cut = bytes.size() / 3;
+  test::spit(dir / "bench-4.5.3.tar.zst.part0001", bytes.substr(0, cut));
+  test::spit(dir / "bench-4.5.3.tar.zst.part0002", bytes.substr(cut));
+  auto r = verify(request(false));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_EQ(r->bundle_sha256, craft::sha256_hex(bytes));
+}
+
+TEST_F(RoundTrip, ProgressIsReportedAndOnManifestSeesTheManifest) {
+  auto req = request(true);
+  test::spit(bundle_path, good().bytes());
+  std::string product;
+  std::uint64_t last_done = 0, total = 0;
+  req.on_manifest = [&](const Manifest& m) -> Status {
+    product = m.release.product;
+    EXPECT_FALSE(fs::exists(staging / "notes"));  // no payload byte written yet
+    return {};
+  };
+  req.on_progress = [&](const Progress& p) {
+    last_done = p.bytes_done;
+    total = p.bytes_total;
+  };
+  auto r = verify(req);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_EQ(product, "bench");
+  EXPECT_EQ(last_done, r->bytes_checked);
+  EXPECT_EQ(total, r->bytes_checked);
+}
+
+TEST_F(RoundTrip, OnManifestErrorAbortsBeforeAnyWrite) {
+  auto req = request(true);
+  test::spit(bundle_path, good().bytes());
+  const auto before = snapshot(dir.path());
+  req.on_manifest = [](const Manifest&) -> Status { return fail(ErrorClass::io, "not enough room"); };
+  auto r = verify(req);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().cls(), ErrorClass::io);
+  EXPECT_EQ(snapshot(dir.path()), before);
+}
+
+// ninja's BuildLogTest.Truncate: every prefix of a good bundle is refused cleanly.
+TEST_F(RoundTrip, EveryTruncationFailsCleanly) {
+  craft::BundleSpec spec;
+  spec.files.resize(1);  // keep the sweep small: manifest, one signature, one note
+  const auto bytes = good(spec).bytes();
+  for (std::size_t len = 0; len < bytes.size(); ++len) {
+    test::spit(bundle_path, bytes.substr(0, len));
+    auto r = verify(request(true));
+    ASSERT_FALSE(r.has_value()) << "a bundle cut at " << len << " of " << bytes.size() << " bytes was accepted";
+    EXPECT_EQ(r.error().cls(), ErrorClass::malformed) << "cut at " << len << ": " << r.error().what();
+    ASSERT_FALSE(fs::exists(staging)) << "cut at " << len;
+  }
+  fs::remove(bundle_path);
+  EXPECT_TRUE(snapshot(dir.path()).empty());  // nothing but the bundle was ever there
+}
+
+}  // namespace
+}  // namespace airlock::verifier::testing
