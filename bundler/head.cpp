@@ -1,0 +1,57 @@
+// Head frames shared by build and sign, and the trusted comment of spec §5.
+#include "bundler/head.hpp"
+
+#include <algorithm>
+
+#include "bundler/bundler.hpp"
+#include "bundler/propagate.hpp"
+#include "core/hash.hpp"
+
+namespace airlock::bundler {
+
+namespace {
+
+Status write_entry(TarWriter& tar, const std::string& path, const std::string& bytes, std::int64_t mtime) {
+  TarFileHeader h{path, bytes.size(), false, mtime};
+  BUNDLER_CHECK(tar.begin_entry(h));
+  BUNDLER_CHECK(tar.write_data(bytes.data(), bytes.size()));
+  return tar.end_entry();
+}
+
+}  // namespace
+
+std::string trusted_comment(const Manifest& m, const std::string& manifest_sha256_hex) {
+  return "airlock " + m.release.product + " " + m.release.version.text + " manifest-sha256:" + manifest_sha256_hex;
+}
+
+std::string sha256_hex(const std::string& bytes) { return to_hex(sha256(bytes)); }
+
+std::string signature_entry_path(const std::string& key_id) { return "signatures/" + key_id + ".minisig"; }
+
+SignatureEntry make_signature(const minisign::SecretKey& key, const Manifest& m, const std::string& manifest_bytes) {
+  auto sig = minisign::sign(key, manifest_bytes, trusted_comment(m, sha256_hex(manifest_bytes)));
+  return {minisign::key_id_hex(key.key_id), minisign::format_signature(sig)};
+}
+
+Status sort_signatures(std::vector<SignatureEntry>& sigs) {
+  std::sort(sigs.begin(), sigs.end(), [](const auto& a, const auto& b) { return a.key_id < b.key_id; });
+  for (std::size_t i = 1; i < sigs.size(); ++i)
+    if (sigs[i].key_id == sigs[i - 1].key_id)
+      return fail(ErrorClass::usage, "key " + sigs[i].key_id + " would sign twice: a bundle holds one signature per key");
+  if (sigs.size() > kMaxSignatures)
+    return fail(ErrorClass::usage, std::to_string(sigs.size()) + " signatures, over the limit of " +
+                                       std::to_string(kMaxSignatures));
+  if (sigs.empty()) return fail(ErrorClass::usage, "at least one signing key is needed");
+  return {};
+}
+
+Status write_head(TarWriter& tar, ZstdFrameWriter& z, const std::string& manifest_bytes,
+                  const std::vector<SignatureEntry>& sigs, std::int64_t mtime) {
+  tar.set_sink(&z);
+  BUNDLER_CHECK(write_entry(tar, "manifest.toml", manifest_bytes, mtime));
+  BUNDLER_CHECK(z.end_frame());
+  for (const auto& s : sigs) BUNDLER_CHECK(write_entry(tar, signature_entry_path(s.key_id), s.text, mtime));
+  return z.end_frame();
+}
+
+}  // namespace airlock::bundler

@@ -1,0 +1,42 @@
+// The head of a bundle (spec §1-2): frame 1 holds the `manifest.toml` entry, frame 2 the
+// `signatures/<KEYID>.minisig` entries sorted by key id. build and sign both write it through
+// here, so a signed-again bundle has exactly the layout of a freshly built one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/container.hpp"
+#include "core/error.hpp"
+#include "core/manifest.hpp"
+#include "core/minisign.hpp"
+
+namespace airlock::bundler {
+
+inline constexpr std::size_t kMaxSignatures = 16;
+// The head frames are small; one fixed level for them (whatever the payload's) makes
+// build(A, B) and build(A) + sign(B) byte-identical.
+inline constexpr int kHeadLevel = 19;
+
+struct SignatureEntry {
+  std::string key_id;  // 16 upper-case hex digits
+  std::string text;    // the .minisig file
+};
+
+std::string signature_entry_path(const std::string& key_id);
+
+// A new signature over the exact manifest bytes, with the trusted comment writers use.
+SignatureEntry make_signature(const minisign::SecretKey& key, const Manifest& m, const std::string& manifest_bytes);
+
+// Sorts by key id and refuses (usage) a key id given twice or more than kMaxSignatures.
+[[nodiscard]] Status sort_signatures(std::vector<SignatureEntry>& sigs);
+
+// Writes the two head frames: the manifest entry, end of frame, the signature entries, end of
+// frame. `mtime` = release.created in whole seconds.
+[[nodiscard]] Status write_head(TarWriter& tar, ZstdFrameWriter& z, const std::string& manifest_bytes,
+                                const std::vector<SignatureEntry>& sigs, std::int64_t mtime);
+
+std::string sha256_hex(const std::string& bytes);
+
+}  // namespace airlock::bundler

@@ -1,0 +1,192 @@
+// Runs every migration of the recipe on scratch SQLite databases to prove its reverse works.
+// SQL errors from core/db come back as internal; here they are the recipe's fault: build_refused.
+#include "bundler/migration_check.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "bundler/propagate.hpp"
+#include "core/db.hpp"
+#include "core/fs.hpp"
+
+namespace airlock::bundler {
+
+namespace {
+
+inline constexpr std::size_t kMaxSqlBytes = 16 * 1024 * 1024;
+
+// A private temporary folder, removed with everything in it when the check ends.
+class ScratchDir {
+ public:
+  static Result<ScratchDir> create() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/airlock-migrations-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (!::mkdtemp(buf.data())) return fail(errno_error("mkdtemp", tmpl, errno));
+    return ScratchDir(buf.data());
+  }
+  ScratchDir(ScratchDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string p) : path_(std::move(p)) {}
+  std::string path_;
+};
+
+Error refused(const Recipe& r, const RecipeMigration& m, const std::string& what) {
+  return Error(ErrorClass::build_refused, "recipe '" + r.path + "': migration '" + m.id + "' (database '" +
+                                              m.database + "'): " + what);
+}
+
+// Lines in one schema dump and not the other, for a message that says what the down left behind.
+std::string schema_difference(const std::string& before, const std::string& after) {
+  auto lines = [](const std::string& s) {
+    std::map<std::string, int> out;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) out[l]++;
+    return out;
+  };
+  auto b = lines(before), a = lines(after);
+  std::string out;
+  for (const auto& [l, n] : b)
+    if (a[l] < n) out += "\n  missing after down: " + l;
+  for (const auto& [l, n] : a)
+    if (b[l] < n) out += "\n  left over after down: " + l;
+  return out;
+}
+
+Result<std::string> read_sql(const Recipe& r, const RecipeMigration& m, const std::string& source) {
+  auto text = read_file(r.resolve(source), kMaxSqlBytes, ErrorClass::build_refused);
+  if (!text) return fail(refused(r, m, text.error().message()));
+  return std::move(*text);
+}
+
+Result<db::Database> open_scratch(const Recipe& r, const RecipeMigration& m, const std::string& scratch_path) {
+  if (m.fixture && m.fixture->ends_with(".sql")) {
+    // A fixture written as SQL: run it on an empty database.
+    BUNDLER_TRY(std::string sql, read_sql(r, m, *m.fixture));
+    auto d = db::Database::open(scratch_path, db::OpenMode::create);
+    if (!d) return fail(d.error().with_context("scratch database for migration '" + m.id + "'"));
+    if (auto s = d->exec(sql); !s) return fail(refused(r, m, "fixture '" + *m.fixture + "' fails: " + s.error().message()));
+    return std::move(*d);
+  }
+  if (m.fixture) {
+    std::string src = r.resolve(*m.fixture);
+    auto fixture = db::Database::open(src, db::OpenMode::read_only);
+    if (!fixture) return fail(refused(r, m, "fixture: " + fixture.error().message()));
+    auto copied = fixture->backup_to(scratch_path);
+    if (!copied) return fail(refused(r, m, "copying fixture '" + src + "': " + copied.error().message()));
+  }
+  auto d = db::Database::open(scratch_path, db::OpenMode::create);
+  if (!d) return fail(d.error().with_context("scratch database for migration '" + m.id + "'"));
+  return std::move(*d);
+}
+
+
+bool plain_identifier(std::string_view s) {
+  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// SQLite rewrites a table's CREATE text on ALTER TABLE: RENAME quotes the new name ("items"),
+// ADD/DROP COLUMN leave odd line breaks. So two schemas are compared as SQL text with "x" turned
+// into x where x is a plain identifier and every run of white space made one space (and none next
+// to parentheses and commas): the same schema compares equal whichever way it was reached.
+std::string normalize_sql(std::string_view sql) {
+  std::string out;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (c == '"') {
+      auto close = sql.find('"', i + 1);
+      if (close != std::string_view::npos && plain_identifier(sql.substr(i + 1, close - i - 1))) {
+        out.append(sql.substr(i + 1, close - i - 1));
+        i = close;
+        continue;
+      }
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+      continue;
+    }
+    if ((c == '(' || c == ')' || c == ',') && !out.empty() && out.back() == ' ') out.pop_back();
+    out += c;
+    if (c == '(' || c == ',') {
+      while (i + 1 < sql.size() && std::isspace(static_cast<unsigned char>(sql[i + 1]))) ++i;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+Result<std::string> schema(const Recipe& r, const RecipeMigration& m, db::Database& d) {
+  auto rows = d.query("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name");
+  if (!rows) return fail(refused(r, m, "reading the schema: " + rows.error().message()));
+  std::string out;
+  for (const auto& row : *rows) {
+    for (std::size_t i = 0; i < 3; ++i) out += std::get<std::string>(row[i]) + " | ";
+    if (const auto* sql = std::get_if<std::string>(&row[3])) out += normalize_sql(*sql);
+    out += '\n';
+  }
+  return out;
+}
+
+// One migration on the scratch database: up, and for a reversible one down (must restore the
+// schema) and up again.
+Status round_trip(const Recipe& r, const RecipeMigration& m, db::Database& d) {
+  BUNDLER_TRY(std::string up, read_sql(r, m, m.up));
+  BUNDLER_TRY(std::string before, schema(r, m, d));
+  if (auto s = d.exec(up); !s) return fail(refused(r, m, "up '" + m.up + "' fails: " + s.error().message()));
+  if (!m.down) return {};
+  BUNDLER_TRY(std::string down, read_sql(r, m, *m.down));
+  if (auto s = d.exec(down); !s)
+    return fail(refused(r, m, "down '" + *m.down + "' fails after up: " + s.error().message()));
+  BUNDLER_TRY(std::string after, schema(r, m, d));
+  if (after != before)
+    return fail(refused(r, m, "down '" + *m.down + "' does not undo up '" + m.up + "': the schema differs" +
+                                  schema_difference(before, after)));
+  if (auto s = d.exec(up); !s)
+    return fail(refused(r, m, "up '" + m.up + "' fails when run again after down: " + s.error().message()));
+  return {};
+}
+
+}  // namespace
+
+Status check_migrations(const Recipe& r) {
+  if (r.migrations.empty()) return {};
+  BUNDLER_TRY(ScratchDir dir, ScratchDir::create());
+  // One scratch database per logical database, opened at its first migration; one fixture each.
+  std::map<std::string, db::Database> scratch;
+  std::map<std::string, std::string> fixture_of;
+  for (const auto& m : r.migrations) {
+    if (m.fixture) {
+      auto [it, fresh] = fixture_of.emplace(m.database, *m.fixture);
+      if (!fresh && it->second != *m.fixture)
+        return fail(refused(r, m, "names fixture '" + *m.fixture + "' but an earlier migration of the same database "
+                                  "names '" + it->second + "': one starting database per database"));
+      if (fresh && scratch.count(m.database))
+        return fail(refused(r, m, "names a fixture, but earlier migrations of the same database ran without one: "
+                                  "put the fixture on the first migration"));
+    }
+    auto it = scratch.find(m.database);
+    if (it == scratch.end()) {
+      std::string path = dir.path() + "/db-" + std::to_string(scratch.size()) + ".sqlite";
+      BUNDLER_TRY(db::Database d, open_scratch(r, m, path));
+      it = scratch.emplace(m.database, std::move(d)).first;
+    }
+    BUNDLER_CHECK(round_trip(r, m, it->second));
+  }
+  return {};
+}
+
+}  // namespace airlock::bundler

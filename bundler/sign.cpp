@@ -1,0 +1,207 @@
+// sign(): add one signature by rewriting only the head frames (manifest, signatures) and copying
+// the payload's compressed bytes verbatim — never recompressed, so a signer never needs the
+// payload's sources and the payload bytes every earlier check saw stay the same.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "bundler/bundler.hpp"
+#include "bundler/head.hpp"
+#include "bundler/propagate.hpp"
+#include "core/container.hpp"
+#include "core/fs.hpp"
+
+namespace airlock::bundler {
+
+namespace {
+
+inline constexpr std::size_t kCopyChunk = 1 << 20;
+
+struct BundleHead {
+  std::string manifest;
+  std::vector<SignatureEntry> sigs;
+  std::uint64_t sig_end = 0;         // decompressed offset just past the last signature entry
+  std::uint64_t payload_offset = 0;  // compressed offset where the payload frames begin
+};
+
+Error malformed(const std::string& path, const std::string& what) {
+  return Error(ErrorClass::malformed, "bundle '" + path + "': " + what);
+}
+
+Result<std::string> read_entry(TarReader& tar, std::uint64_t size) {
+  std::string out(static_cast<std::size_t>(size), '\0');
+  std::size_t have = 0;
+  for (;;) {
+    std::size_t room = out.size() - have;
+    char dummy;
+    BUNDLER_TRY(std::size_t n, tar.read(room ? out.data() + have : &dummy, room ? room : 1));
+    if (n == 0) break;
+    have += n;
+  }
+  if (have != out.size()) return fail(ErrorClass::internal, "tar entry shorter than its size");
+  return out;
+}
+
+bool is_upper_hex16(const std::string& s) {
+  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+         });
+}
+
+// One `signatures/<KEYID>.minisig` entry: name, size, contents and order (spec §2).
+Result<SignatureEntry> read_signature(const std::string& path, TarReader& tar, const TarEntry& e,
+                                      const std::vector<SignatureEntry>& earlier) {
+  const std::string prefix = "signatures/", suffix = ".minisig";
+  std::string id = e.path.size() == prefix.size() + 16 + suffix.size() ? e.path.substr(prefix.size(), 16) : "";
+  if (!is_upper_hex16(id) || e.path.compare(prefix.size() + 16, std::string::npos, suffix) != 0)
+    return fail(malformed(path, "entry '" + e.path + "' is not signatures/<16 upper-case hex>.minisig"));
+  if (e.size > minisign::kMaxSignatureFileBytes)
+    return fail(malformed(path, "entry '" + e.path + "' is over the limit of 4 KiB"));
+  if (!earlier.empty() && earlier.back().key_id >= id)
+    return fail(malformed(path, "signature entries are not sorted by key id, or repeat one ('" + e.path + "')"));
+  BUNDLER_TRY(std::string text, read_entry(tar, e.size));
+  auto sig = minisign::parse_signature(text);
+  if (!sig) return fail(sig.error().with_context("bundle '" + path + "': entry '" + e.path + "'"));
+  if (minisign::key_id_hex(sig->key_id) != id)
+    return fail(malformed(path, "entry '" + e.path + "' holds a signature by key " + minisign::key_id_hex(sig->key_id)));
+  return SignatureEntry{id, std::move(text)};
+}
+
+// The manifest and signature entries, and where (decompressed) the signatures end.
+Status read_entries(const std::string& path, BundleHead& h) {
+  BUNDLER_TRY(auto src, open_source(path));
+  ZstdReader z(*src);
+  TarReader tar(z);
+  BUNDLER_TRY(auto first, tar.next());
+  if (!first || first->path != "manifest.toml") return fail(malformed(path, "the first entry is not manifest.toml"));
+  if (first->size > kMaxManifestBytes) return fail(malformed(path, "manifest.toml is over the limit of 4 MiB"));
+  BUNDLER_TRY(h.manifest, read_entry(tar, first->size));
+  for (;;) {
+    BUNDLER_TRY(auto e, tar.next());
+    if (!e || e->path.rfind("signatures/", 0) != 0) break;
+    if (h.sigs.size() == kMaxSignatures) return fail(malformed(path, "more than 16 signature entries"));
+    BUNDLER_TRY(auto sig, read_signature(path, tar, *e, h.sigs));
+    h.sigs.push_back(std::move(sig));
+    h.sig_end = tar.offset();
+  }
+  if (h.sigs.empty()) return fail(malformed(path, "no signature entry after manifest.toml"));
+  return {};
+}
+
+// A second, exact read up to the end of the signatures: that point must be a frame boundary.
+Status find_payload_offset(const std::string& path, BundleHead& h) {
+  BUNDLER_TRY(auto src, open_source(path));
+  ZstdReader z(*src);
+  std::vector<char> buf(64 * 1024);
+  std::uint64_t left = h.sig_end;
+  while (left > 0) {
+    BUNDLER_TRY(std::size_t n, z.read(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()))));
+    if (n == 0) return fail(malformed(path, "ends inside the signature entries"));
+    left -= n;
+  }
+  if (!z.at_frame_end()) return fail(malformed(path, "signatures are not in frames of their own"));
+  h.payload_offset = z.compressed_offset_of_frame_end();
+  return {};
+}
+
+// Copies [offset, end) of `in` to the end of `out_fd`: copy_file_range (reflinks where the file
+// system can), else read/write.
+Status copy_tail(int in, std::uint64_t offset, std::uint64_t end, int out_fd, const std::string& in_path,
+                 const std::string& out_path) {
+  loff_t off = static_cast<loff_t>(offset);
+  bool fast = true;
+  std::vector<char> buf;
+  while (static_cast<std::uint64_t>(off) < end) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - static_cast<std::uint64_t>(off), 1u << 30));
+    if (fast) {
+      ssize_t n = ::copy_file_range(in, &off, out_fd, nullptr, want, 0);
+      if (n > 0) continue;
+      if (n == 0) return fail(ErrorClass::io, "'" + in_path + "' shrank while signing");
+      if (errno == EINTR) continue;
+      if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+        return fail(errno_error("copy_file_range", out_path, errno));
+      fast = false;
+      buf.resize(kCopyChunk);
+    }
+    ssize_t n = ::pread(in, buf.data(), std::min(want, buf.size()), off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errno_error("read", in_path, errno));
+    if (n == 0) return fail(ErrorClass::io, "'" + in_path + "' shrank while signing");
+    BUNDLER_CHECK(write_all(out_fd, buf.data(), static_cast<std::size_t>(n), out_path));
+    off += n;
+  }
+  return {};
+}
+
+Result<SignatureEntry> new_signature(const SignRequest& req, const Manifest& m, const std::string& manifest) {
+  if (req.key.has_value() == req.signature_file_contents.has_value())
+    return fail(ErrorClass::usage, "sign needs exactly one of a key and a signature file");
+  if (req.key) return make_signature(*req.key, m, manifest);
+  auto sig = minisign::parse_signature(*req.signature_file_contents);
+  if (!sig) return fail(sig.error().with_context("signature to attach"));
+  return SignatureEntry{minisign::key_id_hex(sig->key_id), minisign::format_signature(*sig)};
+}
+
+// Discards whatever a TarWriter might emit when destroyed: sign writes no end marker of its own,
+// the copied payload frames carry it.
+struct NullSink : ByteSink {
+  Status write(const void*, std::size_t) override { return {}; }
+};
+
+Status write_signed(const std::string& in_path, const std::string& out_path, const BundleHead& h, int in_fd,
+                    std::uint64_t in_size, std::int64_t mtime) {
+  BUNDLER_TRY(AtomicFile out, AtomicFile::create(out_path, 0644));
+  {
+    BUNDLER_TRY(auto z, ZstdFrameWriter::create(out.fd(), out_path, ZstdWriterOptions{kHeadLevel, 0}));
+    BUNDLER_TRY(auto tar, TarWriter::create(z.get()));
+    NullSink null;
+    BUNDLER_CHECK(write_head(*tar, *z, h.manifest, h.sigs, mtime));
+    tar->set_sink(&null);
+  }
+  BUNDLER_CHECK(copy_tail(in_fd, h.payload_offset, in_size, out.fd(), in_path, out_path));
+  return out.commit();
+}
+
+}  // namespace
+
+Result<SignReport> sign(const SignRequest& req) {
+  const std::string& path = req.bundle_path;
+  Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return fail(errno_error("open", path, errno));
+  struct stat st {};
+  if (::fstat(in.get(), &st) != 0) return fail(errno_error("stat", path, errno));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorClass::usage, "'" + path + "' is not a regular file");
+
+  BundleHead h;
+  BUNDLER_CHECK(read_entries(path, h));
+  BUNDLER_CHECK(find_payload_offset(path, h));
+  // The payload must begin with a zstd frame right there (its last frame carries the end marker).
+  unsigned char magic[4] = {};
+  if (::pread(in.get(), magic, 4, static_cast<off_t>(h.payload_offset)) != 4 || magic[0] != 0x28 || magic[1] != 0xB5 ||
+      magic[2] != 0x2F || magic[3] != 0xFD)
+    return fail(malformed(path, "no zstd frame where the payload should begin (offset " +
+                                    std::to_string(h.payload_offset) + ")"));
+  auto m = parse_manifest(h.manifest);
+  if (!m) return fail(m.error().with_context("bundle '" + path + "': manifest.toml"));
+
+  BUNDLER_TRY(SignatureEntry added, new_signature(req, *m, h.manifest));
+  for (const auto& s : h.sigs)
+    if (s.key_id == added.key_id)
+      return fail(ErrorClass::usage, "bundle '" + path + "' already has a signature by key " + added.key_id);
+  if (h.sigs.size() >= kMaxSignatures)
+    return fail(ErrorClass::usage, "bundle '" + path + "' already has 16 signatures, the most a bundle may hold");
+  h.sigs.push_back(added);
+  BUNDLER_CHECK(sort_signatures(h.sigs));
+
+  const std::string out_path = req.out_path.value_or(path);
+  BUNDLER_CHECK(write_signed(path, out_path, h, in.get(), static_cast<std::uint64_t>(st.st_size),
+                             m->release.created.unix_seconds));
+  SignReport report{added.key_id, {}};
+  for (const auto& s : h.sigs) report.key_ids.push_back(s.key_id);
+  return report;
+}
+
+}  // namespace airlock::bundler

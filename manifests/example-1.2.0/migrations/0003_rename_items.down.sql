@@ -1,0 +1,1 @@
+ALTER TABLE items_v2 RENAME TO items;

@@ -1,0 +1,2 @@
+DROP INDEX items_by_price;
+ALTER TABLE items DROP COLUMN price_cents;
