@@ -1,0 +1,44 @@
+// Config deltas (spec §4, `[[config]].patch`): a TOML file with up to three optional tables,
+// applied in this order to a target TOML file:
+//   [require]  every leaf must equal the target's value at the same dotted path, else the delta
+//              is refused (ErrorClass::policy) and nothing changes — guards against drift;
+//   [remove]   every leaf is `true` and deletes that key or table from the target, if present;
+//   [set]      merged into the target: tables merge recursively, any other value (arrays
+//              included) replaces.
+// No other top-level key is allowed. Arrays are leaves (compared and replaced whole); a path that
+// runs through a non-table in the target counts as absent.
+//
+// LIMITATION: apply_config_patch re-serializes the target through toml++, so comments, blank
+// lines and key order of the target are NOT kept (keys come out sorted, sub-tables as [a.b]
+// sections). Values and their types are kept. The applier keeps the previous file for rollback.
+//
+// The header holds no toml++ type: a ConfigPatch keeps its validated source text (re-read when
+// applied) and the dotted paths it touches, for display (`airlock inspect`, notes).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace airlock {
+
+inline constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
+
+struct ConfigPatch {
+  std::string text;                  // the patch file, validated
+  std::vector<std::string> require;  // dotted paths of [require] leaves ("topology.mode")
+  std::vector<std::string> remove;   // dotted paths of [remove] leaves
+  std::vector<std::string> set;      // dotted paths of [set] leaves
+};
+
+// ErrorClass::malformed naming the key path and the rule.
+[[nodiscard]] Result<ConfigPatch> parse_config_patch(std::string_view text);
+
+// Returns the new target text. A [require] mismatch is ErrorClass::policy
+// ("require mode: expected \"safe\", found \"fast\""); a target that is not valid TOML is
+// ErrorClass::usage (it is the site's own file).
+[[nodiscard]] Result<std::string> apply_config_patch(std::string_view target_toml, const ConfigPatch& patch);
+
+}  // namespace airlock

@@ -1,0 +1,83 @@
+// Internal: the one adapter over toml++ for the strict parsers of core (manifest, trust root,
+// config delta). It owns the byte-level checks that must come before toml++ sees the text (BOM,
+// size, UTF-8, control characters: toml++ silently skips a BOM), turns toml::parse_error into an
+// Error, and offers a strict field reader (exact types, unknown keys refused, errors naming the
+// dotted key path). Not a public interface: only core/*.cpp include it.
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <toml++/toml.h>
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+
+// Propagates an error unchanged: the messages of these parsers already name the key path.
+#define TOMLU_TRY_IMPL(tmp, decl, expr) \
+  auto tmp = (expr);                     \
+  if (!tmp) return ::tl::unexpected<::airlock::Error>(std::move(tmp).error()); \
+  decl = std::move(*tmp)
+#define TOMLU_TRY(decl, expr) TOMLU_TRY_IMPL(AIRLOCK_CONCAT(_tomlu_r_, __LINE__), decl, expr)
+#define TOMLU_CHECK(expr)                                                          \
+  do {                                                                             \
+    auto _tomlu_s = (expr);                                                        \
+    if (!_tomlu_s) return ::tl::unexpected<::airlock::Error>(std::move(_tomlu_s).error()); \
+  } while (0)
+
+namespace airlock::tomlu {
+
+// Before parsing: at most max_bytes, no UTF-8 BOM, valid UTF-8 (no overlong forms, surrogates or
+// code points past U+10FFFF), and no control character other than tab, LF and CR-before-LF.
+// TOML 1.0 allows raw control characters nowhere else, so this refuses only what is not TOML,
+// whatever toml++ would make of it. `what` names the document ("manifest.toml").
+[[nodiscard]] Status check_text(std::string_view bytes, std::size_t max_bytes, ErrorClass cls, std::string_view what);
+
+// check_text, then toml::parse. A parse error becomes "<what>: line L, column C: <reason>".
+[[nodiscard]] Result<toml::table> parse(std::string_view bytes, std::size_t max_bytes, ErrorClass cls,
+                                        std::string_view what);
+
+// "string", "integer", "offset date-time", ...: for messages.
+std::string type_name(const toml::node& n);
+
+// A strict view of one table. `where` is its dotted key path for messages ("files[3]"; empty at
+// the root). Every accessor fails with `cls` and "<where>.<key>: <reason>".
+class Fields {
+ public:
+  Fields(const toml::table& t, std::string where, ErrorClass cls) : t_(t), where_(std::move(where)), cls_(cls) {}
+
+  // Refuses any key not in `allowed`.
+  [[nodiscard]] Status only(std::initializer_list<std::string_view> allowed) const;
+
+  [[nodiscard]] Result<std::string> str(std::string_view key) const;
+  [[nodiscard]] Result<std::optional<std::string>> opt_str(std::string_view key) const;
+  [[nodiscard]] Result<bool> boolean(std::string_view key) const;
+  [[nodiscard]] Result<std::optional<bool>> opt_bool(std::string_view key) const;
+  [[nodiscard]] Result<std::int64_t> integer(std::string_view key) const;
+  [[nodiscard]] Result<Timestamp> instant(std::string_view key) const;  // offset date-time only
+  [[nodiscard]] Result<std::optional<Timestamp>> opt_instant(std::string_view key) const;
+  [[nodiscard]] Result<const toml::table*> table(std::string_view key) const;  // required
+  [[nodiscard]] Result<const toml::table*> opt_table(std::string_view key) const;  // nullptr when absent
+  // An array whose every element is a table (`[[x]]` or `x = [{...}]`); empty when absent.
+  [[nodiscard]] Result<std::vector<const toml::table*>> tables(std::string_view key) const;
+
+  std::string path(std::string_view key) const { return where_.empty() ? std::string(key) : where_ + "." + std::string(key); }
+  tl::unexpected<Error> error(std::string_view key, const std::string& why) const { return fail(cls_, path(key) + ": " + why); }
+  ErrorClass cls() const { return cls_; }
+
+ private:
+  Result<const toml::node*> required(std::string_view key) const;
+  const toml::table& t_;
+  std::string where_;
+  ErrorClass cls_;
+};
+
+// A TOML basic string literal ("...") with every character TOML forbids raw escaped.
+std::string quote(std::string_view s);
+
+// Offset date-time from toml++'s value; nullopt for a local date-time or an invalid instant.
+std::optional<Timestamp> to_timestamp(const toml::date_time& dt);
+
+}  // namespace airlock::tomlu

@@ -1,0 +1,124 @@
+#include "core/config_delta.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/toml_util.hpp"
+
+namespace airlock {
+namespace {
+
+const char* kTarget = R"(# site topology
+mode = "safe"
+name = "site-1"
+[legacy]
+option = 1
+keep = true
+[bgp]
+asn = 65000
+peers = ["10.0.0.9"]
+[bgp.timers]
+hold = 90
+keepalive = 30
+)";
+
+ConfigPatch patch(const std::string& text) {
+  auto p = parse_config_patch(text);
+  EXPECT_TRUE(p) << p.error().what();
+  return p ? *p : ConfigPatch{};
+}
+
+toml::table parsed(const std::string& text) { return toml::parse(text); }
+
+TEST(ConfigPatch, ParsesAndListsPaths) {
+  auto p = patch("[require]\nmode = \"safe\"\n[remove]\nlegacy.option = true\n[set]\nmode = \"fast\"\n"
+                 "bgp.peers = [\"10.0.0.1\"]\n\"odd key\" = 1\n");
+  EXPECT_EQ(p.require, (std::vector<std::string>{"mode"}));
+  EXPECT_EQ(p.remove, (std::vector<std::string>{"legacy.option"}));
+  EXPECT_EQ(p.set, (std::vector<std::string>{"bgp.peers", "mode", "\"odd key\""}));
+  EXPECT_TRUE(parse_config_patch(""));  // every table is optional
+}
+
+TEST(ConfigPatch, RefusesMalformedPatches) {
+  for (const char* bad : {"[other]\na = 1\n", "mode = \"x\"\n", "[remove]\nlegacy.option = false\n",
+                          "[remove]\nlegacy.option = \"yes\"\n", "require = 1\n", "[set\n", "\xEF\xBB\xBF[set]\n"}) {
+    auto p = parse_config_patch(bad);
+    ASSERT_FALSE(p) << bad;
+    EXPECT_EQ(p.error().cls(), ErrorClass::malformed);
+  }
+  auto p = parse_config_patch("[remove]\nlegacy.option = false\n");
+  EXPECT_NE(p.error().what().find("remove.legacy.option: a [remove] leaf must be true"), std::string::npos)
+      << p.error().what();
+}
+
+TEST(ConfigPatch, RequireMismatchRefusesWithPolicyAndChangesNothing) {
+  auto p = patch("[require]\nmode = \"fast\"\n[set]\nmode = \"faster\"\n");
+  auto r = apply_config_patch(kTarget, p);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::policy);
+  EXPECT_EQ(r.error().what(), "require mode: expected \"fast\", found \"safe\"");
+
+  r = apply_config_patch(kTarget, patch("[require]\nbgp.timers.hold = 91\n"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().what(), "require bgp.timers.hold: expected 91, found 90");
+
+  r = apply_config_patch(kTarget, patch("[require]\nmissing.key = 1\n"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("found nothing"), std::string::npos);
+
+  // Types count: 90.0 is not 90.
+  EXPECT_FALSE(apply_config_patch(kTarget, patch("[require]\nbgp.timers.hold = 90.0\n")));
+  EXPECT_FALSE(apply_config_patch(kTarget, patch("[require]\nbgp.peers = [\"10.0.0.1\"]\n")));
+}
+
+TEST(ConfigPatch, RequireMatchThenRemoveThenSet) {
+  auto p = patch(R"([require]
+mode = "safe"
+bgp.peers = ["10.0.0.9"]
+bgp.timers.hold = 90
+[remove]
+legacy.option = true
+bgp.timers = true
+not.there = true
+[set]
+mode = "fast"
+bgp.peers = ["10.0.0.1", "10.0.0.2"]
+bgp.timers.hold = 30
+new_table.x = { a = 1 }
+)");
+  auto r = apply_config_patch(kTarget, p);
+  ASSERT_TRUE(r) << r.error().what();
+  auto t = parsed(*r);
+  EXPECT_EQ(t["mode"].value<std::string>(), "fast");
+  EXPECT_EQ(t["name"].value<std::string>(), "site-1");          // untouched
+  EXPECT_FALSE(t["legacy"]["option"]);                           // removed
+  EXPECT_EQ(t["legacy"]["keep"].value<bool>(), true);            // sibling kept
+  EXPECT_EQ(t["bgp"]["asn"].value<std::int64_t>(), 65000);       // merged, not replaced
+  ASSERT_TRUE(t["bgp"]["peers"].as_array());
+  EXPECT_EQ(t["bgp"]["peers"].as_array()->size(), 2u);           // arrays replace
+  EXPECT_EQ(t["bgp"]["timers"]["hold"].value<std::int64_t>(), 30);
+  EXPECT_FALSE(t["bgp"]["timers"]["keepalive"]);                 // removed with its table before the set
+  EXPECT_EQ(t["new_table"]["x"]["a"].value<std::int64_t>(), 1);
+}
+
+TEST(ConfigPatch, RemoveWholeTableAndSetReplacesNonTables) {
+  auto r = apply_config_patch(kTarget, patch("[remove]\nlegacy = true\n[set]\nname = { first = \"a\" }\n"));
+  ASSERT_TRUE(r) << r.error().what();
+  auto t = parsed(*r);
+  EXPECT_FALSE(t["legacy"]);
+  EXPECT_EQ(t["name"]["first"].value<std::string>(), "a");
+}
+
+TEST(ConfigPatch, EmptyPatchKeepsValues) {
+  auto r = apply_config_patch(kTarget, patch(""));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(parsed(*r), parsed(kTarget));
+}
+
+TEST(ConfigPatch, MalformedTargetIsAUsageError) {
+  auto r = apply_config_patch("a = [", patch("[set]\na = 1\n"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage);
+}
+
+}  // namespace
+}  // namespace airlock
