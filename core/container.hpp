@@ -110,7 +110,10 @@ class ByteSink {
 
 struct ZstdWriterOptions {
   int level = 3;
-  int workers = 0;  // ZSTD_c_nbWorkers; 0 = single-threaded. Output bytes do not depend on it.
+  // Compression threads (ZSTD_c_nbWorkers); values below 1 mean 1. Output bytes do not depend on
+  // it: libzstd always runs in its multi-threaded mode, whose output is the same for any
+  // nbWorkers ≥ 1 (its single-threaded mode would give other bytes, so it is never used).
+  int workers = 0;
 };
 
 // Compresses into zstd frames written to `fd` (window 2^kWriterWindowLog, checksum on, content
