@@ -1,0 +1,119 @@
+// The applier: the site side of airlock (issue 3). A site (site.toml, docs/site.md) applies a
+// verified bundle through a journaled state machine — preflight, verify into staging, snapshot,
+// drain, apply, resume, health checks, and an automatic rollback on the first hard failure — and
+// keeps its own state (installed release, journal, history, hash-chained audit log) in
+// <state_dir>/state.db. A crash at any point is undone by the next command (or `recover`).
+// Libraries never print: progress goes to the EventSink. Exit classes are those of spec §8.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+
+namespace airlock::applier {
+
+struct SiteEvent {
+  std::string phase;    // "preflight", "verify", "snapshot", ..., "rollback", "recover"
+  std::string message;  // one line for a human
+};
+using EventSink = std::function<void(const SiteEvent&)>;
+
+// Seams for tests: the wall clock used for every recorded time.
+struct Env {
+  std::function<Timestamp()> now = now_utc;
+  EventSink events = [](const SiteEvent&) {};
+  std::string started_by = "cli";  // recorded in history ("who/what started it")
+};
+
+struct CheckResult {
+  std::string name;
+  std::string kind;
+  bool hard = true;
+  bool ok = false;
+  std::string detail;
+  std::int64_t elapsed_ms = 0;
+};
+
+enum class Outcome {
+  applied,          // healthy (soft failures may be listed)
+  rolled_back,      // a hard check failed; rolled back, healthy again (exit 30)
+  degraded,         // rollback did not restore health (exit 31)
+  aborted,          // nothing changed (a failure before the first write)
+  recovered_old,    // recover: back to the old release
+  recovered_new,    // recover: the new release was complete
+  nothing_to_do,    // recover: no journal
+};
+const char* outcome_name(Outcome o);
+
+struct RunReport {
+  Outcome outcome = Outcome::aborted;
+  std::string from_version;  // "" = nothing installed
+  std::string to_version;
+  std::vector<CheckResult> checks;          // the last run of the health checks
+  std::vector<std::string> failing_signals;  // hard failures that caused the rollback
+  std::optional<std::int64_t> signal_to_rollback_ms;
+  std::string audit_head;
+};
+// The exit class for a report (applied/recovered -> nullopt = 0; rolled_back 30; degraded 31).
+std::optional<ErrorClass> report_class(const RunReport& r);
+
+[[nodiscard]] Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_path, const Env& env = {});
+[[nodiscard]] Result<RunReport> recover(const std::string& site_toml, const Env& env = {});
+// Manual rollback to the previous release (never below the installed release's rollback_to).
+[[nodiscard]] Result<RunReport> rollback(const std::string& site_toml, const Env& env = {});
+
+struct SiteStatus {
+  std::string site_name;
+  std::string product;
+  std::string installed;  // "" = nothing
+  std::string pointer;    // target of <state>/current, "" when absent
+  bool degraded = false;
+  std::optional<std::string> pending_phase;  // a crashed run waiting for recovery
+  std::string audit_head;
+  std::int64_t audit_entries = 0;
+};
+[[nodiscard]] Result<SiteStatus> status(const std::string& site_toml);
+
+struct HistoryEntry {
+  std::int64_t id = 0;
+  std::string started_at, finished_at;
+  std::string from_version, to_version;
+  std::string outcome;
+  std::string detail;        // failing signals, reasons
+  std::string steps_json;    // [{"phase":..,"ms":..}, ...]
+  std::string started_by;
+  std::optional<std::int64_t> signal_to_rollback_ms;
+};
+[[nodiscard]] Result<std::vector<HistoryEntry>> history(const std::string& site_toml);
+
+struct SnapshotInfo {
+  std::string id;
+  std::string created_at;
+  std::string release;  // the release installed when it was taken
+  std::uint64_t bytes = 0;
+  bool sealed = false;
+};
+[[nodiscard]] Result<SnapshotInfo> snapshot_create(const std::string& site_toml, const Env& env = {});
+[[nodiscard]] Result<std::vector<SnapshotInfo>> snapshot_list(const std::string& site_toml);
+enum class Force { no, yes };
+[[nodiscard]] Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::string& id, Force force,
+                                                    const Env& env = {});
+
+struct AuditEntry {
+  std::int64_t seq = 0;
+  std::string at, kind, data, prev_hash, hash;
+};
+struct AuditExport {
+  std::vector<AuditEntry> entries;
+  std::string head;  // hash of the last entry ("" when empty)
+};
+[[nodiscard]] Result<AuditExport> audit_export(const std::string& site_toml);
+// ErrorClass::audit_broken naming the first bad entry.
+[[nodiscard]] Result<AuditExport> audit_verify(const std::string& site_toml);
+
+}  // namespace airlock::applier

@@ -1,0 +1,212 @@
+// The orchestrator: lock, recover leftovers, then drive the state machine, journaling each phase
+// before it runs. Also the read-only queries (status, history, audit) and snapshot commands.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "applier/audit.hpp"
+#include "applier/crash.hpp"
+#include "applier/files.hpp"
+#include "applier/lock.hpp"
+#include "applier/run.hpp"
+#include "applier/snapshot.hpp"
+
+namespace airlock::applier {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+Event run_phase(Ctx& c, Phase p) {
+  switch (p) {
+    case Phase::preflight: return do_preflight(c);
+    case Phase::verify: return do_verify(c);
+    case Phase::snapshot: return do_snapshot(c);
+    case Phase::drain: return do_drain(c);
+    case Phase::apply: return do_apply(c);
+    case Phase::resume: return do_resume(c);
+    case Phase::check: return do_check(c);
+    case Phase::rollback: return do_rollback(c);
+    case Phase::record: return do_record(c);
+    default: return Event::fail;
+  }
+}
+
+}  // namespace
+
+Result<RunReport> drive(Ctx& c, Phase start) {
+  Phase p = start;
+  for (int i = 0; i < kMaxTransitions && !is_terminal(p); ++i) {
+    AIRLOCK_CHECK(c.st.set_phase(c.run.run_id, phase_name(p), c.now()), "journal");
+    c.emit(phase_name(p), std::string("phase ") + phase_name(p));
+    auto t0 = SteadyClock::now();
+    Event ev = run_phase(c, p);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+    c.data["steps"].push_back({{"phase", phase_name(p)}, {"ms", ms}, {"ok", ev == Event::ok}});
+    (void)c.save_data();
+    auto next = next_phase(p, ev);
+    if (!next) return fail(ErrorClass::internal, std::string("no transition from ") + phase_name(p));
+    p = *next;
+  }
+  if (!is_terminal(p)) return fail(ErrorClass::internal, "state machine did not terminate");
+  AIRLOCK_CHECK(c.st.set_phase(c.run.run_id, phase_name(p), c.now()), "journal");
+  std::string detail = c.error ? c.error->what() : "";
+  if (detail.empty() && !c.data["signals"].empty()) {
+    for (const auto& sig : c.data["signals"]) detail += (detail.empty() ? "" : "; ") + sig.get<std::string>();
+  }
+  if (detail.empty() && c.data.contains("soft_failures") && !c.data["soft_failures"].empty())
+    detail = "soft failures: " + c.data["soft_failures"].dump();
+  AIRLOCK_TRY(auto rep, finalize(c, p, detail), "recording");
+  // Failures before the first write are errors of their own class (nothing changed).
+  if (p == Phase::aborted && c.error) return fail(*c.error);
+  if (p == Phase::degraded && c.error) rep.failing_signals.push_back(c.error->what());
+  return rep;
+}
+
+
+std::string new_run_id(const Env& env) {
+  Timestamp t = env.now();
+  std::string s = format_rfc3339(Timestamp{t.unix_seconds, 0, 0});  // 2026-03-12T10:00:00Z
+  std::string id;
+  for (char ch : s)
+    if (std::isalnum(static_cast<unsigned char>(ch))) id += ch;
+  return id + "-" + std::to_string(::getpid());
+}
+
+namespace {
+// Drops what a finished run may leave behind (staging folders, unsealed snapshots).
+void sweep_leftovers(const Site& site) {
+  std::error_code ec;
+  fs::remove_all(site.state_dir + "/staging", ec);
+  for (const auto& e : fs::directory_iterator(snapshots_dir(site), ec))
+    if (e.path().filename().string().ends_with(".partial")) fs::remove_all(e.path(), ec);
+}
+}  // namespace
+
+// Loads the site, takes the lock, opens state.db and recovers a crashed run if there is one.
+Result<Opened> open_site(const std::string& site_toml, const Env& env, std::optional<RunReport>* recovered) {
+  AIRLOCK_TRY(auto site, load_site(site_toml), "site");
+  AIRLOCK_TRY(auto lock, SiteLock::acquire(site.state_dir), "site '" + site.name + "'");
+  AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "site '" + site.name + "'");
+  Opened o{std::make_unique<Ctx>(std::move(site), env, std::move(st)), std::move(lock)};
+  AIRLOCK_TRY(auto crashed, o.ctx->st.active_run(), "site");
+  if (crashed) {
+    AIRLOCK_TRY(auto rep, recover_locked(*o.ctx, *crashed), "recovering an interrupted run");
+    if (recovered) *recovered = rep;
+    o.ctx = std::make_unique<Ctx>(o.ctx->site, env, std::move(o.ctx->st));
+  }
+  sweep_leftovers(o.ctx->site);
+  return o;
+}
+
+void Ctx::add_signal(const std::string& s) {
+  if (!signal_at) signal_at = SteadyClock::now();
+  data["signals"].push_back(s);
+  (void)save_data();
+}
+
+Status Ctx::save_data() { return st.update_run_field("data", data.dump()); }
+
+std::string staging_dir(const Site& s, const std::string& run_id) { return s.state_dir + "/staging/" + run_id; }
+std::string release_dir(const Site& s, const std::string& version) { return s.state_dir + "/releases/" + version; }
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::applied: return "applied";
+    case Outcome::rolled_back: return "rolled_back";
+    case Outcome::degraded: return "degraded";
+    case Outcome::aborted: return "aborted";
+    case Outcome::recovered_old: return "recovered_old";
+    case Outcome::recovered_new: return "recovered_new";
+    case Outcome::nothing_to_do: return "nothing_to_do";
+  }
+  return "?";
+}
+
+std::optional<ErrorClass> report_class(const RunReport& r) {
+  if (r.outcome == Outcome::rolled_back) return ErrorClass::rolled_back;
+  if (r.outcome == Outcome::degraded) return ErrorClass::rollback_failed;
+  return std::nullopt;
+}
+
+Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_path, const Env& env) {
+  AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "apply");
+  Ctx& c = *o.ctx;
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "apply");
+  std::string id = new_run_id(env);
+  c.run = Run{id, "apply", "preflight", fs::absolute(bundle_path).string(), installed, "", "",
+              staging_dir(c.site, id), c.now(), env.started_by, "{}"};
+  c.data["steps"] = json::array();
+  c.data["signals"] = json::array();
+  AIRLOCK_CHECK(c.st.begin_run(c.run), "apply");
+  return drive(c, Phase::preflight);
+}
+
+Result<RunReport> recover(const std::string& site_toml, const Env& env) {
+  std::optional<RunReport> rep;
+  AIRLOCK_TRY(auto o, open_site(site_toml, env, &rep), "recover");
+  if (rep) return *rep;
+  RunReport none;
+  none.outcome = Outcome::nothing_to_do;
+  AIRLOCK_TRY(none.from_version, o.ctx->st.get("installed"), "recover");
+  none.to_version = none.from_version;
+  AIRLOCK_TRY(auto log, audit_read(o.ctx->st), "recover");
+  none.audit_head = log.head;
+  return none;
+}
+
+Result<SiteStatus> status(const std::string& site_toml) {
+  AIRLOCK_TRY(auto site, load_site(site_toml), "status");
+  AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "status");
+  SiteStatus s;
+  s.site_name = site.name;
+  s.product = site.product;
+  AIRLOCK_TRY(s.installed, st.get("installed"), "status");
+  AIRLOCK_TRY(auto deg, st.get("degraded", "0"), "status");
+  s.degraded = deg == "1";
+  s.pointer = read_pointer(site.state_dir);
+  AIRLOCK_TRY(auto run, st.active_run(), "status");
+  if (run) s.pending_phase = run->phase;
+  AIRLOCK_TRY(auto log, audit_read(st), "status");
+  s.audit_head = log.head;
+  s.audit_entries = static_cast<std::int64_t>(log.entries.size());
+  return s;
+}
+
+Result<std::vector<HistoryEntry>> history(const std::string& site_toml) {
+  AIRLOCK_TRY(auto site, load_site(site_toml), "history");
+  AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "history");
+  return st.history();
+}
+
+Result<AuditExport> audit_export(const std::string& site_toml) {
+  AIRLOCK_TRY(auto site, load_site(site_toml), "audit");
+  AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "audit");
+  return audit_read(st);
+}
+
+Result<AuditExport> audit_verify(const std::string& site_toml) {
+  AIRLOCK_TRY(auto log, audit_export(site_toml), "audit verify");
+  AIRLOCK_CHECK(audit_check(log), "audit verify");
+  return log;
+}
+
+Result<SnapshotInfo> snapshot_create(const std::string& site_toml, const Env& env) {
+  AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "snapshot create");
+  Ctx& c = *o.ctx;
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot create");
+  std::string id = "manual-" + new_run_id(env);
+  AIRLOCK_TRY(auto m, take_snapshot(c.site, id, c.now(), installed), "snapshot create");
+  AIRLOCK_TRY(auto h, audit_append(c.st, c.now(), "snapshot-create", json({{"id", id}}).dump()), "snapshot create");
+  (void)h;
+  SnapshotInfo info{id, m.created_at, installed, 0, true};
+  for (const auto& it : m.items) info.bytes += it.bytes;
+  return info;
+}
+
+Result<std::vector<SnapshotInfo>> snapshot_list(const std::string& site_toml) {
+  AIRLOCK_TRY(auto site, load_site(site_toml), "snapshot list");
+  return list_snapshots(site);
+}
+
+}  // namespace airlock::applier

@@ -1,0 +1,21 @@
+// Named crash points for the crash-safety tests: when the environment variable
+// AIRLOCK_CRASH_POINT equals the name, the process _exit(99)s right there (no destructors, no
+// flushing: like a power cut as far as our own files are concerned). Names are listed in
+// docs/site.md; kCrashPoints holds them all for the crash-point matrix test.
+#pragma once
+
+#include <string_view>
+
+namespace airlock::applier {
+
+void crash_point(std::string_view name);
+
+inline constexpr std::string_view kCrashPoints[] = {
+    "after_preflight", "after_verify",     "mid_snapshot",   "after_snapshot",  "after_drain",
+    "after_payload",   "mid_migrations",   "after_migrations", "mid_config",    "after_config",
+    "after_pointer",   "after_checks",     "mid_rollback",   "after_rollback",  "before_record",
+    "after_record",
+};
+inline constexpr std::string_view kRecoverCrashPoints[] = {"recover_mid_restore", "recover_before_record"};
+
+}  // namespace airlock::applier

@@ -1,0 +1,97 @@
+#include "applier/files.hpp"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "core/fd.hpp"
+#include "core/fs.hpp"
+#include "core/hash.hpp"
+
+namespace airlock::applier {
+
+namespace fs = std::filesystem;
+
+Result<std::string> sha256_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("open", path, errno));
+  Sha256 h;
+  char buf[65536];
+  for (;;) {
+    AIRLOCK_TRY(auto n, read_some(fd.get(), buf, sizeof buf, path), "hashing");
+    if (n == 0) break;
+    h.update(buf, n);
+  }
+  return to_hex(h.finish());
+}
+
+airlock::Status copy_file_synced(const std::string& src, const std::string& dst) {
+  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return fail(errno_error("open", src, errno));
+  AIRLOCK_TRY(auto out, AtomicFile::create(dst), "copying '" + src + "'");
+  char buf[65536];
+  for (;;) {
+    AIRLOCK_TRY(auto n, read_some(in.get(), buf, sizeof buf, src), "copying");
+    if (n == 0) break;
+    AIRLOCK_CHECK(out.write(buf, n), "copying '" + src + "'");
+  }
+  return out.commit();
+}
+
+airlock::Status fsync_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("open", path, errno));
+  if (::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  return {};
+}
+
+airlock::Status remove_sqlite_side_files(const std::string& db_path) {
+  for (const char* suffix : {"-journal", "-wal", "-shm"}) {
+    std::string p = db_path + suffix;
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) return fail(errno_error("remove", p, errno));
+  }
+  return fsync_dir(parent_dir(db_path));
+}
+
+std::string read_pointer(const std::string& state_dir) {
+  std::error_code ec;
+  auto t = fs::read_symlink(state_dir + "/current", ec);
+  return ec ? std::string() : t.string();
+}
+
+airlock::Status write_pointer(const std::string& state_dir, const std::string& target) {
+  std::string cur = state_dir + "/current";
+  if (target.empty()) {
+    if (::unlink(cur.c_str()) != 0 && errno != ENOENT) return fail(errno_error("remove", cur, errno));
+    return fsync_dir(state_dir);
+  }
+  std::string tmp = state_dir + "/current.tmp";
+  ::unlink(tmp.c_str());
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error("symlink", tmp, errno));
+  if (::rename(tmp.c_str(), cur.c_str()) != 0) return fail(errno_error("rename", cur, errno));
+  return fsync_dir(state_dir);
+}
+
+Result<std::uint64_t> free_bytes(const std::string& path) {
+  struct statvfs sv {};
+  if (::statvfs(path.c_str(), &sv) != 0) return fail(errno_error("statvfs", path, errno));
+  return static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+}
+
+std::uint64_t file_size_or_zero(const std::string& path) {
+  std::error_code ec;
+  auto n = fs::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+airlock::Status remove_tree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) return fail(ErrorClass::io, "remove '" + path + "': " + ec.message());
+  return {};
+}
+
+}  // namespace airlock::applier

@@ -1,0 +1,25 @@
+#include "applier/lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include <cerrno>
+#include <filesystem>
+
+namespace airlock::applier {
+
+Result<SiteLock> SiteLock::acquire(const std::string& state_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  std::string path = state_dir + "/lock";
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return fail(errno_error("open lock file", path, errno));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return fail(ErrorClass::busy, "site is busy: another apply or recovery holds '" + path + "'");
+    return fail(errno_error("lock", path, errno));
+  }
+  return SiteLock(std::move(fd));
+}
+
+}  // namespace airlock::applier

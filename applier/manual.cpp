@@ -1,0 +1,128 @@
+// Operator commands that change the site outside an apply: manual rollback to the previous
+// release, and snapshot restore (with its guards). Both are journaled runs: a crash in the middle
+// is undone by restoring the safety snapshot taken first.
+#include <filesystem>
+
+#include "applier/audit.hpp"
+#include "applier/crash.hpp"
+#include "applier/files.hpp"
+#include "applier/run.hpp"
+#include "applier/snapshot.hpp"
+#include "core/db.hpp"
+#include "core/fs.hpp"
+
+namespace airlock::applier {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Plan {
+  ReleaseRow current, previous;
+};
+
+Result<Plan> plan_manual_rollback(Ctx& c) {
+  AIRLOCK_TRY(auto rows, c.st.releases(), "rollback");
+  const ReleaseRow* cur = nullptr;
+  for (const auto& r : rows)
+    if (r.state == "current") cur = &r;
+  if (!cur) return fail(ErrorClass::usage, "nothing is installed on site '" + c.site.name + "'");
+  const ReleaseRow* prev = nullptr;
+  for (const auto& r : rows)
+    if (r.state == "previous" && r.seq < cur->seq) prev = &r;
+  if (!prev) return fail(ErrorClass::usage, "no previous release to roll back to from " + cur->version);
+  if (!cur->rollback_to.empty()) {
+    auto floor = parse_semver(cur->rollback_to);
+    auto target = parse_semver(prev->version);
+    if (floor && target && compare_semver(*target, *floor) < 0)
+      return fail(ErrorClass::policy, "release " + cur->version + " may not be rolled back below " + cur->rollback_to +
+                                          " (its rollback_to marker); the previous release is " + prev->version);
+  }
+  return Plan{*cur, *prev};
+}
+
+// Everything after the safety snapshot: reverse the current release, put back the configs and the
+// pointer of the snapshot taken before it was applied, prove health.
+Event roll_back_manually(Ctx& c, const Plan& p) {
+  auto old = load_sealed_snapshot(c.site, p.current.snapshot_id);
+  if (!old) return c.error = old.error(), Event::fail;
+  auto text = read_file(release_dir(c.site, p.current.version) + "/" + kKeptManifest, kMaxManifestBytes, ErrorClass::io);
+  auto manifest = text ? parse_manifest(*text) : Result<Manifest>(fail(text.error()));
+  Status s = manifest ? Status{} : Status(fail(manifest.error()));
+  if (s) {
+    auto r = reverse_migrations(c, *manifest, p.current.version, *old);
+    if (!r) s = fail(r.error());
+  }
+  if (s) s = restore_snapshot(c.site, *old, RestoreParts::configs_and_pointer);
+  if (!s) return c.error = Error(ErrorClass::rollback_failed, s.error().what()), Event::fail;
+  crash_point("after_rollback");
+  bool resumed = run_hook(c, c.site.resume, "resume");
+  CheckRun run = run_checks(c.site, nullptr);
+  c.last_checks = run.results;
+  if (!resumed || run.hard_failed) {
+    c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " +
+                                                     (resumed ? run.signals.front() : std::string("resume hook failed")));
+    return Event::fail;
+  }
+  return Event::ok;
+}
+
+}  // namespace
+
+Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
+  AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "rollback");
+  Ctx& c = *o.ctx;
+  AIRLOCK_TRY(auto p, plan_manual_rollback(c), "rollback");
+  std::string id = new_run_id(env);
+  c.run = Run{id, "rollback", "snapshot", "", p.current.version, p.previous.version, id, "", c.now(), env.started_by, "{}"};
+  c.data["steps"] = json::array();
+  c.data["signals"] = json::array();
+  AIRLOCK_CHECK(c.st.begin_run(c.run), "rollback");
+  auto safety = take_snapshot(c.site, id, c.now(), p.current.version);
+  if (!safety) {
+    c.error = safety.error();
+    return finalize(c, Phase::aborted, safety.error().what()).and_then([&](RunReport) -> Result<RunReport> {
+      return fail(*c.error);
+    });
+  }
+  AIRLOCK_CHECK(c.st.set_phase(id, "rollback", c.now()), "journal");
+  Event ev = roll_back_manually(c, p);
+  Phase end = ev == Event::ok ? Phase::done : Phase::degraded;
+  AIRLOCK_CHECK(c.st.set_phase(id, phase_name(end), c.now()), "journal");
+  auto rep = finalize(c, end, c.error ? c.error->what() : "manual rollback to " + p.previous.version);
+  if (rep && c.error) rep->failing_signals.push_back(c.error->what());
+  return rep;
+}
+
+Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::string& id, Force force, const Env& env) {
+  AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "snapshot restore");
+  Ctx& c = *o.ctx;
+  AIRLOCK_TRY(auto m, load_sealed_snapshot(c.site, id), "snapshot restore");
+  for (const auto& it : m.items) {
+    if (it.absent || !fs::exists(it.source) || force == Force::yes) continue;
+    if (it.kind == "db") {
+      AIRLOCK_TRY(auto d, db::Database::open(it.source, db::OpenMode::read_only), "snapshot restore");
+      AIRLOCK_TRY(auto uv, d.query("PRAGMA user_version"), "snapshot restore");
+      std::int64_t now_uv = uv.empty() ? 0 : std::get<std::int64_t>(uv[0][0]);
+      if (now_uv != it.user_version)
+        return fail(ErrorClass::usage, "database '" + it.name + "' has schema version (user_version) " +
+                                           std::to_string(now_uv) + ", snapshot '" + id + "' has " +
+                                           std::to_string(it.user_version) + "; use --force to restore anyway");
+    }
+    AIRLOCK_TRY(auto h, sha256_file(it.source), "snapshot restore");
+    if (h != it.sha256)
+      return fail(ErrorClass::usage, it.kind + " '" + it.name + "' exists ('" + it.source +
+                                         "') and differs from snapshot '" + id + "'; use --force to overwrite it");
+  }
+  AIRLOCK_CHECK(restore_snapshot(c.site, m), "snapshot restore");
+  AIRLOCK_CHECK(c.st.set("installed", m.release), "snapshot restore");
+  AIRLOCK_TRY(auto h, audit_append(c.st, c.now(), "snapshot-restore",
+                                   json({{"id", id}, {"release", m.release}, {"force", force == Force::yes}}).dump()),
+              "snapshot restore");
+  (void)h;
+  SnapshotInfo info{id, m.created_at, m.release, 0, true};
+  for (const auto& it : m.items) info.bytes += it.bytes;
+  return info;
+}
+
+}  // namespace airlock::applier

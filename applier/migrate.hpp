@@ -1,0 +1,32 @@
+// Migrations run on a hardened connection: SQLITE_DBCONFIG_DEFENSIVE on, trusted_schema off,
+// extension loading off, SQLITE_LIMIT_ATTACHED 0, an authorizer refusing ATTACH/DETACH,
+// load_extension(), transaction control inside the script and every PRAGMA not in an allow-list,
+// VACUUM refused by statement, and a progress-handler deadline. Each migration runs in its own
+// transaction and records its id in `_airlock_migrations` of the target database in that same
+// transaction, so it is never applied twice. Uses db::Database::raw() (core/db owns the handle).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace airlock::applier {
+
+enum class Direction { up, down };
+
+struct MigrationRun {
+  std::string db_path;
+  std::string id;
+  std::string release;  // recorded next to the id
+  std::string sql;
+  Direction direction = Direction::up;
+  std::int64_t timeout_ms = 60000;
+};
+
+// Up: skipped (ok) when the id is already recorded. Down: skipped when it is not recorded.
+// Failures are ErrorClass::internal naming the migration, the database and SQLite's reason.
+[[nodiscard]] airlock::Status run_migration(const MigrationRun& m);
+[[nodiscard]] Result<bool> migration_recorded(const std::string& db_path, const std::string& id);
+
+}  // namespace airlock::applier

@@ -1,0 +1,256 @@
+// The forward phases of an apply: preflight, verify, snapshot, drain, apply, resume, check.
+// Nothing is written to the site's targets before `apply`; everything `apply` needs (config deltas
+// with all preconditions checked) is planned in `verify`.
+#include <filesystem>
+
+#include "applier/config_apply.hpp"
+#include "applier/crash.hpp"
+#include "applier/files.hpp"
+#include "applier/migrate.hpp"
+#include "applier/process.hpp"
+#include "applier/run.hpp"
+#include "applier/snapshot.hpp"
+#include "core/db.hpp"
+#include "core/fs.hpp"
+#include "core/trust.hpp"
+#include "verifier/verifier.hpp"
+
+namespace airlock::applier {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Room kept free beyond what a step needs, so the state database can still commit.
+constexpr std::uint64_t kRoomMargin = 1 << 20;
+
+Event failed(Ctx& c, Error e) {
+  c.error = std::move(e);
+  return Event::fail;
+}
+
+Status check_database(const std::string& name, const std::string& path) {
+  if (!fs::exists(path)) return fail(ErrorClass::preflight, "database '" + name + "': file '" + path + "' does not exist");
+  auto d = db::Database::open(path, db::OpenMode::read_write);
+  if (!d) return fail(Error(ErrorClass::preflight, d.error().what()).with_context("database '" + name + "'"));
+  (void)d->busy_timeout_ms(5000);
+  auto rows = d->query("PRAGMA quick_check");
+  if (!rows) return fail(Error(ErrorClass::preflight, rows.error().what()).with_context("database '" + name + "'"));
+  std::string got = rows->empty() ? "" : value_text(rows->front().front());
+  if (got != "ok") return fail(ErrorClass::preflight, "database '" + name + "' ('" + path + "') fails PRAGMA quick_check: " + got);
+  return {};
+}
+
+Status room_for(const std::string& dir, std::uint64_t need, const std::string& what, ErrorClass cls) {
+  AIRLOCK_TRY(auto free, free_bytes(dir), what);
+  if (free < need + kRoomMargin)
+    return fail(cls, "not enough room for " + what + " in '" + dir + "': need " + std::to_string(need + kRoomMargin) +
+                         " bytes, " + std::to_string(free) + " free");
+  return {};
+}
+
+// The bundle may only name databases and config targets the site has.
+Status check_targets(const Site& site, const Manifest& m) {
+  for (const auto& mig : m.migrations)
+    if (!site.databases.count(mig.database))
+      return fail(ErrorClass::policy, "migration '" + mig.id + "' targets database '" + mig.database +
+                                          "', which site '" + site.name + "' does not have");
+  for (const auto& cd : m.config)
+    if (!site.configs.count(cd.target))
+      return fail(ErrorClass::policy, "config delta targets '" + cd.target + "', which site '" + site.name + "' does not have");
+  return {};
+}
+
+Status plan_configs(Ctx& c, const std::string& staging) {
+  c.configs.clear();
+  for (const auto& cd : c.manifest->config) {
+    const std::string& path = c.site.configs.at(cd.target);
+    AIRLOCK_TRY(auto patch, read_file(staging + "/" + cd.patch, 4 << 20, ErrorClass::io), "config '" + cd.target + "'");
+    std::string current;
+    if (fs::exists(path)) {
+      AIRLOCK_TRY(current, read_file(path, 16 << 20, ErrorClass::io), "config '" + cd.target + "'");
+    }
+    // Several deltas may target one file: plan on top of the planned text.
+    for (const auto& p : c.configs)
+      if (p.name == cd.target) current = p.new_text;
+    AIRLOCK_TRY(auto next, apply_config_delta(current, patch), "config delta for '" + cd.target + "' ('" + path + "')");
+    c.configs.push_back({cd.target, path, std::move(next)});
+  }
+  return {};
+}
+
+}  // namespace
+
+Event do_preflight(Ctx& c) {
+  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::preflight);
+  if (!trust) return failed(c, Error(ErrorClass::preflight, trust.error().what()).with_context("trust root"));
+  auto parsed = parse_trust_root(*trust, ErrorClass::preflight);
+  if (!parsed) return failed(c, parsed.error().with_context("trust root '" + c.site.trust_root + "'"));
+  for (const auto& [name, path] : c.site.databases)
+    if (auto s = check_database(name, path); !s) return failed(c, s.error());
+  if (auto s = room_for(c.site.state_dir, snapshot_size_estimate(c.site), "the snapshot", ErrorClass::preflight); !s)
+    return failed(c, s.error());
+  CheckRun run = run_checks(c.site, nullptr);
+  c.last_checks = run.results;
+  if (run.hard_failed)
+    return failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.signals.front()));
+  c.baseline = run.measured;
+  c.data["baseline"] = run.measured;
+  (void)c.save_data();
+  crash_point("after_preflight");
+  return Event::ok;
+}
+
+Event do_verify(Ctx& c) {
+  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::preflight);
+  if (!trust) return failed(c, trust.error());
+  auto root = parse_trust_root(*trust, ErrorClass::preflight);
+  if (!root) return failed(c, root.error());
+  verifier::Request req;
+  req.bundle_path = c.run.bundle;
+  req.trust = *root;
+  req.policy.product = c.site.product;
+  req.policy.channel = c.site.channel;
+  req.policy.at = c.env.now();
+  if (!c.run.from_version.empty()) {
+    auto v = parse_semver(c.run.from_version);
+    if (!v) return failed(c, v.error().with_context("installed version in state.db"));
+    req.policy.installed = *v;
+  }
+  std::error_code ec;
+  fs::create_directories(c.site.state_dir + "/staging", ec);
+  req.staging_dir = c.run.staging;
+  bool first = c.run.from_version.empty();
+  req.on_manifest = [&](const Manifest& m) -> Status {
+    if (first && m.delta_base)
+      return fail(ErrorClass::policy, "release " + m.release.version.text + " is a [delta] release (base " + *m.delta_base +
+                                          "); a site with nothing installed needs a full release");
+    AIRLOCK_CHECK(check_targets(c.site, m), "bundle");
+    return room_for(c.site.state_dir, m.total_size() + snapshot_size_estimate(c.site),
+                    "the payload (" + std::to_string(m.total_size()) + " bytes) and the snapshot", ErrorClass::io);
+  };
+  c.emit("verify", "verifying " + c.run.bundle);
+  auto rep = verifier::verify(req);
+  if (!rep) return failed(c, rep.error().with_context("verifying '" + c.run.bundle + "'"));
+  c.manifest = rep->manifest;
+  c.run.to_version = rep->manifest.release.version.text;
+  (void)c.st.update_run_field("to_version", c.run.to_version);
+  if (auto s = plan_configs(c, c.run.staging); !s) return failed(c, s.error());
+  if (c.manifest->trust_update) {
+    auto t = read_file(c.run.staging + "/" + *c.manifest->trust_update, kMaxTrustRootBytes, ErrorClass::io);
+    if (!t) return failed(c, t.error());
+    c.trust_update_text = *t;
+  }
+  // What recovery and the record need, persisted with the run.
+  c.data["rollback_to"] = c.manifest->release.rollback_to ? c.manifest->release.rollback_to->text : "";
+  nlohmann::json images = nlohmann::json::array();
+  for (const auto& i : c.manifest->images) images.push_back({{"ref", i.ref}, {"digest", i.digest}});
+  c.data["images"] = images;
+  c.data["trust_update"] = c.manifest->trust_update.value_or("");
+  (void)c.save_data();
+  c.emit("verify", "release " + c.run.to_version + " verified (" + std::to_string(rep->files_checked) + " files)");
+  crash_point("after_verify");
+  return Event::ok;
+}
+
+Event do_snapshot(Ctx& c) {
+  auto m = take_snapshot(c.site, c.run.run_id, c.now(), c.run.from_version);
+  if (!m) return failed(c, m.error());
+  c.run.snapshot_id = m->id;
+  if (auto s = c.st.update_run_field("snapshot_id", m->id); !s) return failed(c, s.error());
+  c.emit("snapshot", "snapshot " + m->id + " sealed");
+  crash_point("after_snapshot");
+  return Event::ok;
+}
+
+Event do_drain(Ctx& c) {
+  if (!run_hook(c, c.site.drain, "drain"))
+    return failed(c, Error(ErrorClass::preflight, "drain hook failed; nothing was applied"));
+  crash_point("after_drain");
+  return Event::ok;
+}
+
+namespace {
+
+Status keep_payload(Ctx& c) {
+  std::string dest = release_dir(c.site, c.run.to_version);
+  AIRLOCK_CHECK(remove_tree(dest), "keeping the payload");
+  std::error_code ec;
+  fs::create_directories(c.site.state_dir + "/releases", ec);
+  AIRLOCK_CHECK(write_file_atomic(c.run.staging + "/" + kKeptManifest, render_manifest(*c.manifest)), "keeping the payload");
+  fs::rename(c.run.staging, dest, ec);
+  if (ec) return fail(ErrorClass::io, "rename '" + c.run.staging + "' to '" + dest + "': " + ec.message());
+  return fsync_dir(c.site.state_dir + "/releases");
+}
+
+Status apply_migrations(Ctx& c) {
+  std::string payload = release_dir(c.site, c.run.to_version);
+  int n = 0;
+  for (const auto& m : c.manifest->migrations) {
+    AIRLOCK_TRY(auto sql, read_file(payload + "/" + m.up, 64 << 20, ErrorClass::io), "migration " + m.id);
+    c.emit("apply", "migration " + m.id + " on " + m.database);
+    AIRLOCK_CHECK(run_migration({c.site.databases.at(m.database), m.id, c.run.to_version, sql, Direction::up,
+                                 c.site.migration_timeout_ms}),
+                  "applying release " + c.run.to_version);
+    if (++n == 1) crash_point("mid_migrations");
+  }
+  crash_point("after_migrations");
+  return {};
+}
+
+}  // namespace
+
+Event do_apply(Ctx& c) {
+  Status s = keep_payload(c);
+  if (s) {
+    crash_point("after_payload");
+    s = apply_migrations(c);
+  }
+  for (std::size_t i = 0; s && i < c.configs.size(); ++i) {
+    s = write_file_atomic(c.configs[i].path, c.configs[i].new_text);
+    if (i == 0) crash_point("mid_config");
+  }
+  if (s) {
+    crash_point("after_config");
+    s = write_pointer(c.site.state_dir, "releases/" + c.run.to_version);
+  }
+  if (!s) {
+    c.add_signal("apply: " + s.error().what());
+    return failed(c, s.error());
+  }
+  crash_point("after_pointer");
+  c.emit("apply", "release " + c.run.to_version + " applied; pointer switched");
+  return Event::ok;
+}
+
+Event do_resume(Ctx& c) {
+  if (!run_hook(c, c.site.resume, "resume")) {
+    c.add_signal("resume hook failed");
+    return Event::fail;
+  }
+  return Event::ok;
+}
+
+Event do_check(Ctx& c) {
+  CheckRun run = run_checks(c.site, &c.baseline);
+  c.last_checks = run.results;
+  for (const auto& s : run.signals) c.emit("check", s);
+  if (run.hard_failed) {
+    c.signal_at = run.hard_fail_at;
+    for (const auto& r : run.results)
+      if (!r.ok && r.hard) c.add_signal("check '" + r.name + "' (" + r.kind + ") failed: " + r.detail);
+    return Event::hard_fail;
+  }
+  c.data["soft_failures"] = run.signals;
+  (void)c.save_data();
+  crash_point("after_checks");
+  return Event::ok;
+}
+
+bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name) {
+  if (!hook) return true;
+  auto r = run_process(hook->argv, c.site.base_dir, hook->timeout_ms);
+  c.emit(name, name + " hook: " + r.describe());
+  return r.ok();
+}
+
+}  // namespace airlock::applier

@@ -1,0 +1,219 @@
+// The probe of each check kind. Network probes talk to loopback only (a site's own services) and
+// poll the cancel flag, so a decided run does not wait for them.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "applier/files.hpp"
+#include "applier/health.hpp"
+#include "applier/process.hpp"
+#include "core/db.hpp"
+#include "core/fd.hpp"
+#include "applier/state_db.hpp"
+
+namespace airlock::applier {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Probe {
+  bool ok;
+  std::string detail;
+};
+
+struct Url {
+  std::string host, port, path;
+};
+
+std::optional<Url> parse_url(const std::string& url) {
+  if (url.rfind("http://", 0) != 0) return std::nullopt;
+  std::string rest = url.substr(7);
+  auto slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  Url u{hostport, "80", slash == std::string::npos ? "/" : rest.substr(slash)};
+  auto close = hostport.find(']');
+  auto colon = hostport.rfind(':');
+  if (colon != std::string::npos && (close == std::string::npos || colon > close)) {
+    u.host = hostport.substr(0, colon);
+    u.port = hostport.substr(colon + 1);
+  }
+  if (u.host.size() > 2 && u.host.front() == '[') u.host = u.host.substr(1, u.host.size() - 2);
+  return u;
+}
+
+bool is_loopback(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET)
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr) >> 24) == 127;
+  if (sa->sa_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
+  return false;
+}
+
+// Waits for `events` on fd until the deadline, polling the cancel flag.
+bool wait_fd(int fd, short events, SteadyClock::time_point deadline, const std::atomic<bool>& cancel,
+             std::string& why) {
+  for (;;) {
+    if (cancel.load()) return why = "cancelled", false;
+    if (SteadyClock::now() > deadline) return why = "timed out", false;
+    pollfd p{fd, events, 0};
+    int n = ::poll(&p, 1, 20);
+    if (n > 0) return true;
+  }
+}
+
+Result<Fd> connect_loopback(const std::string& host, const std::string& port, SteadyClock::time_point deadline,
+                            const std::atomic<bool>& cancel) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res)
+    return fail(ErrorClass::io, "cannot resolve '" + host + ":" + port + "'");
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, ::freeaddrinfo);
+  if (!is_loopback(res->ai_addr)) return fail(ErrorClass::usage, "'" + host + "' is not a loopback address");
+  Fd fd(::socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return fail(ErrorClass::io, "socket failed");
+  if (::connect(fd.get(), res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS)
+    return fail(ErrorClass::io, "connect " + host + ":" + port + ": " + std::strerror(errno));
+  std::string why;
+  if (!wait_fd(fd.get(), POLLOUT, deadline, cancel, why)) return fail(ErrorClass::io, "connect: " + why);
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) return fail(ErrorClass::io, "connect " + host + ":" + port + ": " + std::strerror(err));
+  return fd;
+}
+
+// GET; returns the status code.
+Result<int> http_get(const std::string& url, SteadyClock::time_point deadline, const std::atomic<bool>& cancel) {
+  auto u = parse_url(url);
+  if (!u) return fail(ErrorClass::usage, "bad URL '" + url + "'");
+  AIRLOCK_TRY(Fd fd, connect_loopback(u->host, u->port, deadline, cancel), url);
+  std::string req = "GET " + u->path + " HTTP/1.0\r\nHost: " + u->host + "\r\nConnection: close\r\n\r\n";
+  if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+    return fail(ErrorClass::io, "sending request to " + url);
+  std::string head;
+  while (head.find("\r\n") == std::string::npos && head.size() < 4096) {
+    std::string why;
+    if (!wait_fd(fd.get(), POLLIN, deadline, cancel, why)) return fail(ErrorClass::io, url + ": " + why);
+    char buf[1024];
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    head.append(buf, static_cast<std::size_t>(n));
+  }
+  int code = 0;
+  if (std::sscanf(head.c_str(), "HTTP/%*d.%*d %d", &code) != 1) return fail(ErrorClass::io, url + ": no HTTP status line");
+  return code;
+}
+
+Probe probe_http(const CheckSpec& c, SteadyClock::time_point dl, const std::atomic<bool>& cancel) {
+  auto code = http_get(c.url, dl, cancel);
+  if (!code) return {false, code.error().what()};
+  if (*code != c.expect_status)
+    return {false, "GET " + c.url + " returned " + std::to_string(*code) + ", expected " + std::to_string(c.expect_status)};
+  return {true, "GET " + c.url + " -> " + std::to_string(*code)};
+}
+
+Probe probe_tcp(const CheckSpec& c, SteadyClock::time_point dl, const std::atomic<bool>& cancel) {
+  auto colon = c.address.rfind(':');
+  if (colon == std::string::npos) return {false, "address '" + c.address + "' has no port"};
+  std::string host = c.address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  auto fd = connect_loopback(host, c.address.substr(colon + 1), dl, cancel);
+  if (!fd) return {false, fd.error().what()};
+  return {true, "connected to " + c.address};
+}
+
+Probe probe_sqlite(const Site& site, const CheckSpec& c) {
+  const std::string& path = site.databases.at(c.database);
+  auto d = db::Database::open(path, db::OpenMode::read_only);
+  if (!d) return {false, d.error().what()};
+  (void)d->busy_timeout_ms(static_cast<int>(std::min<std::int64_t>(c.timeout_ms, 60000)));
+  auto rows = d->query(c.query);
+  if (!rows) return {false, rows.error().what()};
+  std::string got = rows->empty() || rows->front().empty() ? "(no rows)" : value_text(rows->front().front());
+  if (got != c.expect) return {false, "query returned '" + got + "', expected '" + c.expect + "'"};
+  return {true, "query returned '" + got + "'"};
+}
+
+Probe probe_disk(const CheckSpec& c) {
+  auto f = free_bytes(c.path);
+  if (!f) return {false, f.error().what()};
+  bool ok = *f >= c.min_free_bytes;
+  return {ok, std::to_string(*f) + " bytes free on '" + c.path + "' (minimum " + std::to_string(c.min_free_bytes) + ")"};
+}
+
+Probe probe_cert(const CheckSpec& c) {
+  FILE* f = std::fopen(c.path.c_str(), "r");
+  if (!f) return {false, "cannot open certificate '" + c.path + "'"};
+  X509* x = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (!x) return {false, "'" + c.path + "' is not a PEM X.509 certificate"};
+  std::unique_ptr<X509, decltype(&X509_free)> guard(x, X509_free);
+  int days = 0, secs = 0;
+  if (!ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(x))) return {false, "cannot read notAfter"};
+  bool ok = days >= c.min_days && (days > 0 || secs > 0);
+  return {ok, std::to_string(days) + " days left on '" + c.path + "' (minimum " + std::to_string(c.min_days) + ")"};
+}
+
+Probe probe_latency(const CheckSpec& c, const Baseline* baseline, SteadyClock::time_point dl,
+                      const std::atomic<bool>& cancel, double* measured) {
+  std::vector<double> ms;
+  for (int i = 0; i < c.samples; ++i) {
+    auto t0 = SteadyClock::now();
+    auto code = http_get(c.url, dl, cancel);
+    if (!code) return {false, code.error().what()};
+    if (*code != c.expect_status) return {false, "GET " + c.url + " returned " + std::to_string(*code)};
+    ms.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  double median = ms[ms.size() / 2];
+  *measured = median;
+  char buf[160];
+  if (!baseline || !baseline->count(c.name)) {
+    std::snprintf(buf, sizeof buf, "median %.2f ms over %d requests (baseline)", median, c.samples);
+    return {true, buf};
+  }
+  double base = baseline->at(c.name);
+  // A floor of 1 ms keeps sub-millisecond loopback noise from failing the check.
+  double limit = std::max(base, 1.0) * (1.0 + c.max_increase_percent / 100.0);
+  std::snprintf(buf, sizeof buf, "median %.2f ms, baseline %.2f ms, limit %.2f ms", median, base, limit);
+  return {median <= limit, buf};
+}
+
+}  // namespace
+
+CheckResult run_one_check(const Site& site, const CheckSpec& c, const Baseline* baseline,
+                          const std::atomic<bool>& cancel, double* measured_ms) {
+  auto t0 = SteadyClock::now();
+  auto dl = t0 + std::chrono::milliseconds(c.timeout_ms);
+  Probe o{false, ""};
+  switch (c.kind) {
+    case CheckKind::exec: {
+      auto p = run_process(c.argv, site.base_dir, c.timeout_ms, &cancel);
+      o = {p.ok(), p.describe()};
+      break;
+    }
+    case CheckKind::http: o = probe_http(c, dl, cancel); break;
+    case CheckKind::tcp: o = probe_tcp(c, dl, cancel); break;
+    case CheckKind::sqlite: o = probe_sqlite(site, c); break;
+    case CheckKind::disk_free: o = probe_disk(c); break;
+    case CheckKind::cert: o = probe_cert(c); break;
+    case CheckKind::latency: o = probe_latency(c, baseline, dl, cancel, measured_ms); break;
+  }
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+  if (o.ok && elapsed > c.timeout_ms) o = {false, "took " + std::to_string(elapsed) + " ms, deadline " + std::to_string(c.timeout_ms) + " ms"};
+  return {c.name, check_kind_name(c.kind), c.hard, o.ok, o.detail, elapsed};
+}
+
+}  // namespace airlock::applier

@@ -1,0 +1,222 @@
+// Going back (automatic rollback, crash recovery) and the record that closes every run.
+#include <filesystem>
+
+#include "applier/audit.hpp"
+#include "applier/crash.hpp"
+#include "applier/files.hpp"
+#include "applier/migrate.hpp"
+#include "applier/run.hpp"
+#include "applier/snapshot.hpp"
+#include "core/fs.hpp"
+#include "core/trust.hpp"
+
+namespace airlock::applier {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Reverse migrations in reverse order; a database whose reverse is missing or fails is restored
+// from the snapshot instead. Returns the databases restored that way.
+}  // namespace
+
+Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& manifest, const std::string& version,
+                                                    const SnapMeta& snap) {
+  std::vector<std::string> restore;
+  auto marked = [&](const std::string& d) { return std::find(restore.begin(), restore.end(), d) != restore.end(); };
+  std::string payload = release_dir(c.site, version);
+  const auto& migs = manifest.migrations;
+  int n = 0;
+  for (auto it = migs.rbegin(); it != migs.rend(); ++it) {
+    if (marked(it->database)) continue;
+    const std::string& path = c.site.databases.at(it->database);
+    auto recorded = migration_recorded(path, it->id);
+    if (recorded && !*recorded) continue;
+    Status s = recorded ? Status{} : fail(recorded.error());
+    if (s && !it->down) s = fail(ErrorClass::rollback_failed, "migration " + it->id + " is irreversible");
+    if (s) {
+      auto sql = read_file(payload + "/" + *it->down, 64 << 20, ErrorClass::io);
+      s = sql ? run_migration({path, it->id, version, *sql, Direction::down, c.site.migration_timeout_ms})
+              : Status(fail(sql.error()));
+    }
+    if (!s) {
+      c.emit("rollback", "reverse of " + it->id + " not possible (" + s.error().what() + "); restoring database '" +
+                             it->database + "' from the snapshot");
+      restore.push_back(it->database);
+    } else {
+      c.emit("rollback", "reversed migration " + it->id);
+    }
+    if (++n == 1) crash_point("mid_rollback");
+  }
+  for (const auto& d : restore) AIRLOCK_CHECK(restore_database(c.site, snap, d), "rollback");
+  return restore;
+}
+
+namespace {
+
+std::string outcome_text(const Ctx& c, Phase terminal) {
+  bool manual = c.run.kind == "rollback";
+  switch (terminal) {
+    case Phase::done: return manual ? "manual-rollback" : "applied";
+    case Phase::rolled_back: return c.recovering ? "crash-recovered" : "auto-rollback";
+    case Phase::degraded: return "rollback-failed";
+    default: return c.recovering ? "crash-recovered" : "aborted";
+  }
+}
+
+Outcome report_outcome(const Ctx& c, Phase terminal) {
+  if (terminal == Phase::degraded) return Outcome::degraded;
+  if (c.recovering) return terminal == Phase::done ? Outcome::recovered_new : Outcome::recovered_old;
+  if (terminal == Phase::done) return Outcome::applied;
+  if (terminal == Phase::rolled_back) return Outcome::rolled_back;
+  return Outcome::aborted;
+}
+
+Status record_release(Ctx& c) {
+  auto& d = c.st.db();
+  if (c.run.kind == "rollback") {
+    AIRLOCK_CHECK(d.exec("UPDATE releases SET state = 'rolled_back' WHERE state = 'current'"), "recording");
+    auto up = d.query("UPDATE releases SET state = 'current' WHERE seq = (SELECT max(seq) FROM releases WHERE "
+                      "state = 'previous' AND version = ?)", {c.run.to_version});
+    if (!up) return fail(up.error().with_context("recording the manual rollback"));
+  } else {
+    AIRLOCK_CHECK(d.exec("UPDATE releases SET state = 'previous' WHERE state = 'current'"), "recording the release");
+    auto ins = d.query("INSERT INTO releases(version, installed_at, rollback_to, snapshot_id, images, state) "
+                       "VALUES(?, ?, ?, ?, ?, 'current')",
+                       {c.run.to_version, c.now(), c.data.value("rollback_to", std::string()), c.run.snapshot_id,
+                        c.data.value("images", json::array()).dump()});
+    if (!ins) return fail(ins.error().with_context("recording the release"));
+  }
+  AIRLOCK_CHECK(c.st.set("installed", c.run.to_version), "recording the release");
+  return c.st.set("degraded", "0");
+}
+
+Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std::string& outcome) {
+  json signals = c.data.value("signals", json::array());
+  auto h = c.st.db().query(
+      "INSERT INTO history(run_id, started_at, finished_at, from_version, to_version, outcome, detail, steps, "
+      "started_by, signal_to_rollback_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {c.run.run_id, c.run.started_at, c.now(), c.run.from_version, c.run.to_version, outcome, detail,
+       c.data.value("steps", json::array()).dump(), c.run.started_by,
+       c.signal_to_rollback_ms ? db::Value(*c.signal_to_rollback_ms) : db::Value(nullptr)});
+  if (!h) return fail(h.error().with_context("writing history"));
+  json entry = {{"run", c.run.run_id}, {"kind", c.run.kind}, {"from", c.run.from_version}, {"to", c.run.to_version},
+                {"outcome", outcome}, {"detail", detail}, {"signals", signals}};
+  AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), c.run.kind, entry.dump()), "recording");
+  (void)head;
+  if (terminal == Phase::done) AIRLOCK_CHECK(record_release(c), "recording");
+  if (terminal == Phase::degraded) AIRLOCK_CHECK(c.st.set("degraded", "1"), "recording");
+  return c.st.db().exec("DELETE FROM run");
+}
+
+}  // namespace
+
+Event do_rollback(Ctx& c) {
+  if (c.signal_at) {
+    c.signal_to_rollback_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *c.signal_at).count();
+    c.data["signal_to_rollback_ms"] = *c.signal_to_rollback_ms;
+    (void)c.save_data();
+  }
+  c.emit("rollback", "rolling back to " + (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
+  auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
+  Status s = snap ? Status{} : Status(fail(snap.error()));
+  if (s && c.manifest) {
+    auto r = reverse_migrations(c, *c.manifest, c.run.to_version, *snap);
+    if (!r) s = fail(r.error());
+  }
+  if (s) s = restore_snapshot(c.site, *snap, RestoreParts::configs_and_pointer);
+  if (!s) {
+    c.error = Error(ErrorClass::rollback_failed, s.error().what()).with_context("rolling back");
+    return Event::fail;
+  }
+  crash_point("after_rollback");
+  bool resumed = run_hook(c, c.site.resume, "resume");
+  CheckRun run = run_checks(c.site, &c.baseline);
+  c.last_checks = run.results;
+  if (!resumed || run.hard_failed) {
+    std::string why = !resumed ? "resume hook failed" : run.signals.front();
+    c.error = Error(ErrorClass::rollback_failed, "after rolling back, the site is still unhealthy: " + why);
+    return Event::fail;
+  }
+  c.emit("rollback", "rolled back; health checks pass");
+  return Event::ok;
+}
+
+Event do_record(Ctx& c) {
+  std::string rel = c.data.value("trust_update", std::string());
+  if (!rel.empty()) {
+    auto text = c.trust_update_text ? Result<std::string>(*c.trust_update_text)
+                                    : read_file(release_dir(c.site, c.run.to_version) + "/" + rel, kMaxTrustRootBytes);
+    Status s = text ? write_file_atomic(c.site.trust_root, *text) : Status(fail(text.error()));
+    if (!s) {
+      c.error = s.error();
+      return Event::fail;
+    }
+    c.emit("record", "trust root updated from the release");
+  }
+  crash_point("before_record");
+  return Event::ok;
+}
+
+Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
+  std::string outcome = outcome_text(c, terminal);
+  AIRLOCK_CHECK(c.st.begin(), "recording");
+  if (auto s = write_record(c, terminal, detail, outcome); !s) {
+    c.st.rollback_tx();
+    return fail(s.error());
+  }
+  AIRLOCK_CHECK(c.st.commit(), "recording");
+  crash_point("after_record");
+  (void)remove_tree(staging_dir(c.site, c.run.run_id));
+  if (!run_hook(c, c.site.notify, "notify")) {
+    // Recorded; changes nothing else.
+    (void)audit_append(c.st, c.now(), "notify-failed", json({{"run", c.run.run_id}}).dump());
+  }
+  RunReport r;
+  r.outcome = report_outcome(c, terminal);
+  r.from_version = c.run.from_version;
+  r.to_version = c.run.to_version;
+  r.checks = c.last_checks;
+  for (const auto& s : c.data.value("signals", json::array())) r.failing_signals.push_back(s.get<std::string>());
+  r.signal_to_rollback_ms = c.signal_to_rollback_ms;
+  AIRLOCK_TRY(auto log, audit_read(c.st), "audit");
+  r.audit_head = log.head;
+  return r;
+}
+
+Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
+  c.run = crashed;
+  c.recovering = true;
+  c.data = json::parse(crashed.data.empty() ? "{}" : crashed.data, nullptr, false);
+  if (c.data.is_discarded() || !c.data.is_object()) c.data = json::object();
+  if (c.data.contains("baseline")) c.baseline = c.data["baseline"].get<Baseline>();
+  auto phase = parse_phase(crashed.phase).value_or(Phase::apply);
+  std::string what = "crashed during " + crashed.phase;
+  c.emit("recover", "found an interrupted " + crashed.kind + " (" + what + ")");
+  if (is_terminal(phase)) return finalize(c, phase, what + "; finished the record");
+  switch (recovery_of(phase)) {
+    case Recovery::discard:
+      (void)remove_tree(staging_dir(c.site, c.run.run_id));
+      if (phase == Phase::drain) (void)run_hook(c, c.site.resume, "resume");
+      crash_point("recover_before_record");
+      return finalize(c, Phase::aborted, what + "; nothing had been changed");
+    case Recovery::finish_new:
+      if (do_record(c) != Event::ok) return fail(c.error->with_context("recovering"));
+      return finalize(c, Phase::done, what + "; the new release was complete and healthy");
+    case Recovery::restore_old: break;
+  }
+  auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
+  if (!snap) return finalize(c, Phase::degraded, what + "; snapshot unusable: " + snap.error().what());
+  if (auto s = restore_snapshot(c.site, *snap); !s)
+    return finalize(c, Phase::degraded, what + "; restoring the snapshot failed: " + s.error().what());
+  (void)run_hook(c, c.site.resume, "resume");
+  CheckRun run = run_checks(c.site, &c.baseline);
+  c.last_checks = run.results;
+  crash_point("recover_before_record");
+  if (run.hard_failed) return finalize(c, Phase::degraded, what + "; restored, but " + run.signals.front());
+  return finalize(c, Phase::rolled_back, what + "; restored the snapshot of " +
+                                             (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
+}
+
+}  // namespace airlock::applier

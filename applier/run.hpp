@@ -1,0 +1,91 @@
+// Internal: the context of one apply (or manual rollback, or recovery) and the phase functions.
+// "What has been proved" is kept as explicit fields; everything recovery needs is persisted in
+// the run row of state.db (phase, snapshot id, versions, data JSON).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "applier/applier.hpp"
+#include "applier/health.hpp"
+#include "applier/lock.hpp"
+#include "applier/site.hpp"
+#include "applier/state_db.hpp"
+#include "applier/state_machine.hpp"
+#include "core/manifest.hpp"
+
+namespace airlock::applier {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct PlannedConfig {
+  std::string name, path, new_text;
+};
+
+struct Ctx {
+  Ctx(Site s, Env e, StateDb d) : site(std::move(s)), env(std::move(e)), st(std::move(d)) {}
+  Site site;
+  Env env;
+  StateDb st;
+  Run run;
+  nlohmann::json data = nlohmann::json::object();  // persisted: baseline, steps, signals, release facts
+
+  // Proved along the way.
+  std::optional<Manifest> manifest;
+  std::vector<PlannedConfig> configs;  // every precondition already checked
+  std::optional<std::string> trust_update_text;
+  Baseline baseline;
+  std::vector<CheckResult> last_checks;
+  std::optional<Error> error;  // why the run aborted / failed
+  std::optional<SteadyClock::time_point> signal_at;
+  std::optional<std::int64_t> signal_to_rollback_ms;
+  bool recovering = false;  // finishing a crashed run
+
+  std::string now() const { return format_rfc3339(env.now()); }
+  void emit(const std::string& phase, const std::string& msg) const { env.events({phase, msg}); }
+  void add_signal(const std::string& s);
+  [[nodiscard]] airlock::Status save_data();
+};
+
+std::string staging_dir(const Site& s, const std::string& run_id);
+std::string release_dir(const Site& s, const std::string& version);
+inline constexpr const char* kKeptManifest = ".airlock-manifest.toml";
+
+// Phase functions (phases.cpp). Each returns the event for the transition table.
+Event do_preflight(Ctx& c);
+Event do_verify(Ctx& c);
+Event do_snapshot(Ctx& c);
+Event do_drain(Ctx& c);
+Event do_apply(Ctx& c);
+Event do_resume(Ctx& c);
+Event do_check(Ctx& c);
+// rollback.cpp
+Event do_rollback(Ctx& c);
+struct SnapMeta;
+// Reverse migrations of `manifest` (payload kept under releases/<version>) in reverse order; a
+// database whose reverse is missing or fails is restored from `snap`. Returns those databases.
+[[nodiscard]] Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& manifest,
+                                                                  const std::string& version, const SnapMeta& snap);
+Event do_record(Ctx& c);
+[[nodiscard]] Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail);
+[[nodiscard]] Result<RunReport> recover_locked(Ctx& c, const Run& crashed);
+
+struct Opened {
+  std::unique_ptr<Ctx> ctx;
+  std::optional<SiteLock> lock;
+};
+// Loads the site, takes the lock, opens state.db and recovers a crashed run if there is one
+// (its report in *recovered when given).
+[[nodiscard]] Result<Opened> open_site(const std::string& site_toml, const Env& env, std::optional<RunReport>* recovered);
+std::string new_run_id(const Env& env);
+// Drives the state machine from `start` to a terminal phase and records the run.
+[[nodiscard]] Result<RunReport> drive(Ctx& c, Phase start);
+
+// Runs a hook if the site has one; true when absent or it succeeded.
+bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name);
+
+}  // namespace airlock::applier

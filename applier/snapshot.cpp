@@ -1,0 +1,175 @@
+#include "applier/snapshot.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "applier/crash.hpp"
+#include "applier/files.hpp"
+#include "applier/state_db.hpp"
+#include "core/db.hpp"
+#include "core/fs.hpp"
+#include "core/hash.hpp"
+
+namespace airlock::applier {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr std::size_t kMaxMetaBytes = 1 << 20;
+
+json to_json(const SnapMeta& m) {
+  json items = json::array();
+  for (const auto& i : m.items)
+    items.push_back({{"kind", i.kind}, {"name", i.name}, {"source", i.source}, {"file", i.file},
+                     {"absent", i.absent}, {"bytes", i.bytes}, {"user_version", i.user_version},
+                     {"sha256", i.sha256}});
+  return {{"id", m.id}, {"created_at", m.created_at}, {"release", m.release}, {"pointer", m.pointer},
+          {"items", items}};
+}
+
+SnapMeta from_json(const json& j) {
+  SnapMeta m;
+  m.id = j.at("id");
+  m.created_at = j.at("created_at");
+  m.release = j.at("release");
+  m.pointer = j.at("pointer");
+  for (const auto& i : j.at("items"))
+    m.items.push_back({i.at("kind"), i.at("name"), i.at("source"), i.at("file"), i.at("absent"), i.at("bytes"),
+                       i.at("user_version"), i.at("sha256")});
+  return m;
+}
+
+Result<SnapItem> snap_database(const std::string& dir, const std::string& name, const std::string& source) {
+  SnapItem it{"db", name, source, "db-" + name + ".sqlite", false, 0, 0, ""};
+  AIRLOCK_TRY(auto d, db::Database::open(source, db::OpenMode::read_only), "snapshot of database '" + name + "'");
+  AIRLOCK_TRY(auto uv, d.query("PRAGMA user_version"), "snapshot of database '" + name + "'");
+  it.user_version = uv.empty() ? 0 : std::get<std::int64_t>(uv[0][0]);
+  std::string dest = dir + "/" + it.file;
+  auto b = d.backup_to(dest);
+  if (!b) return fail(Error(ErrorClass::io, b.error().what()).with_context("snapshot of database '" + name + "'"));
+  AIRLOCK_CHECK(fsync_file(dest), "snapshot");
+  it.bytes = file_size_or_zero(dest);
+  AIRLOCK_TRY(it.sha256, sha256_file(dest), "snapshot");
+  return it;
+}
+
+Result<SnapItem> snap_config(const std::string& dir, const std::string& name, const std::string& source) {
+  SnapItem it{"config", name, source, "config-" + name, false, 0, 0, ""};
+  if (!fs::exists(source)) {
+    it.absent = true;
+    return it;
+  }
+  AIRLOCK_CHECK(copy_file_synced(source, dir + "/" + it.file), "snapshot of config '" + name + "'");
+  it.bytes = file_size_or_zero(dir + "/" + it.file);
+  AIRLOCK_TRY(it.sha256, sha256_file(dir + "/" + it.file), "snapshot");
+  return it;
+}
+
+airlock::Status restore_item(const std::string& dir, const SnapItem& it) {
+  if (it.absent) {
+    std::error_code ec;
+    fs::remove(it.source, ec);
+    return fsync_dir(parent_dir(it.source));
+  }
+  if (it.kind == "db") AIRLOCK_CHECK(remove_sqlite_side_files(it.source), "restoring '" + it.name + "'");
+  crash_point("recover_mid_restore");
+  AIRLOCK_CHECK(copy_file_synced(dir + "/" + it.file, it.source), "restoring " + it.kind + " '" + it.name + "'");
+  return {};
+}
+
+}  // namespace
+
+std::string snapshots_dir(const Site& site) { return site.state_dir + "/snapshots"; }
+
+std::uint64_t snapshot_size_estimate(const Site& site) {
+  std::uint64_t n = 0;
+  for (const auto& [_, p] : site.databases) n += file_size_or_zero(p);
+  for (const auto& [_, p] : site.configs) n += file_size_or_zero(p);
+  return n;
+}
+
+Result<SnapMeta> take_snapshot(const Site& site, const std::string& id, const std::string& created_at,
+                               const std::string& release) {
+  std::string final_dir = snapshots_dir(site) + "/" + id;
+  std::string dir = final_dir + ".partial";
+  AIRLOCK_CHECK(remove_tree(dir), "snapshot");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(ErrorClass::io, "create '" + dir + "': " + ec.message());
+  SnapMeta m{id, created_at, release, read_pointer(site.state_dir), {}};
+  for (const auto& [name, path] : site.databases) {
+    AIRLOCK_TRY(auto it, snap_database(dir, name, path), "snapshot " + id);
+    m.items.push_back(std::move(it));
+    crash_point("mid_snapshot");
+  }
+  for (const auto& [name, path] : site.configs) {
+    AIRLOCK_TRY(auto it, snap_config(dir, name, path), "snapshot " + id);
+    m.items.push_back(std::move(it));
+  }
+  std::string meta = to_json(m).dump(2) + "\n";
+  AIRLOCK_CHECK(write_file_atomic(dir + "/meta.json", meta), "snapshot " + id);
+  AIRLOCK_CHECK(write_file_atomic(dir + "/SEALED", to_hex(sha256(meta)) + "\n"), "snapshot " + id);
+  AIRLOCK_CHECK(remove_tree(final_dir), "snapshot");
+  fs::rename(dir, final_dir, ec);
+  if (ec) return fail(ErrorClass::io, "rename '" + dir + "': " + ec.message());
+  AIRLOCK_CHECK(fsync_dir(snapshots_dir(site)), "snapshot " + id);
+  return m;
+}
+
+Result<SnapMeta> load_sealed_snapshot(const Site& site, const std::string& id) {
+  std::string dir = snapshots_dir(site) + "/" + id;
+  AIRLOCK_TRY(auto meta, read_file(dir + "/meta.json", kMaxMetaBytes, ErrorClass::io), "snapshot " + id);
+  auto seal = read_file(dir + "/SEALED", 200, ErrorClass::io);
+  if (!seal || *seal != to_hex(sha256(meta)) + "\n")
+    return fail(ErrorClass::io, "snapshot '" + id + "' is not sealed (incomplete or altered): " + dir);
+  SnapMeta m;
+  try {
+    m = from_json(json::parse(meta));
+  } catch (const std::exception& e) {
+    return fail(ErrorClass::io, "snapshot '" + id + "': meta.json: " + e.what());
+  }
+  for (const auto& it : m.items) {
+    if (it.absent) continue;
+    AIRLOCK_TRY(auto h, sha256_file(dir + "/" + it.file), "snapshot " + id);
+    if (h != it.sha256) return fail(ErrorClass::io, "snapshot '" + id + "': " + it.file + ": SHA-256 differs from meta.json");
+  }
+  return m;
+}
+
+Result<std::vector<SnapshotInfo>> list_snapshots(const Site& site) {
+  std::vector<SnapshotInfo> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(snapshots_dir(site), ec)) {
+    std::string id = e.path().filename().string();
+    if (!e.is_directory() || id.ends_with(".partial")) continue;
+    auto m = load_sealed_snapshot(site, id);
+    SnapshotInfo info{id, "", "", 0, bool(m)};
+    if (m) {
+      info.created_at = m->created_at;
+      info.release = m->release;
+      for (const auto& it : m->items) info.bytes += it.bytes;
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+airlock::Status restore_database(const Site& site, const SnapMeta& meta, const std::string& name) {
+  std::string dir = snapshots_dir(site) + "/" + meta.id;
+  for (const auto& it : meta.items)
+    if (it.kind == "db" && it.name == name) return restore_item(dir, it);
+  return fail(ErrorClass::io, "snapshot '" + meta.id + "' has no database '" + name + "'");
+}
+
+airlock::Status restore_snapshot(const Site& site, const SnapMeta& meta, RestoreParts parts) {
+  std::string dir = snapshots_dir(site) + "/" + meta.id;
+  for (const auto& it : meta.items) {
+    if (parts == RestoreParts::configs_and_pointer && it.kind == "db") continue;
+    AIRLOCK_CHECK(restore_item(dir, it), "snapshot " + meta.id);
+  }
+  return write_pointer(site.state_dir, meta.pointer);
+}
+
+}  // namespace airlock::applier
