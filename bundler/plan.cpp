@@ -10,15 +10,12 @@
 #include <filesystem>
 
 #include "bundler/propagate.hpp"
+#include "core/config_delta.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
 #include "core/paths.hpp"
 #include "core/trust.hpp"
 
-#if __has_include("core/config_delta.hpp")
-#include "core/config_delta.hpp"
-#define AIRLOCK_HAVE_CONFIG_DELTA 1
-#endif
 
 namespace airlock::bundler {
 
@@ -133,10 +130,8 @@ Status check_config_patch(const Recipe& r, const RecipeConfig& c) {
   const std::string item = "config '" + c.target + "'";
   auto text = read_file(r.resolve(c.patch), kMaxPatchBytes, ErrorClass::build_refused);
   if (!text) return fail(refused(r, item + ": " + text.error().message()));
-#ifdef AIRLOCK_HAVE_CONFIG_DELTA
   auto patch = parse_config_patch(*text);
   if (!patch) return fail(refused(r, item + ": patch '" + c.patch + "' does not parse: " + patch.error().what()));
-#endif
   return {};
 }
 
