@@ -80,7 +80,7 @@ Result<SignatureBlock> read_signature_entries(TarReader& tar) {
     }
     const auto label = entry_label(number, e->path);
     std::string id;
-    AIRLOCK_CHECK(check_signature_header(*e, label, block.entries, id), "signature entries");
+    if (auto ok = check_signature_header(*e, label, block.entries, id); !ok) return fail(std::move(ok).error());
     AIRLOCK_TRY(auto text, read_entry_bytes(tar, e->size, label), "signature entries");
     auto sig = minisign::parse_signature(text);
     if (!sig) return fail(std::move(sig).error().with_context(label));

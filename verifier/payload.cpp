@@ -83,15 +83,15 @@ Result<PayloadResult> PayloadStreamer::run(std::optional<TarEntry> first, std::u
   std::optional<TarEntry> e = std::move(first);
   for (; e; ++number) {
     const auto label = entry_label(number, e->path);
-    AIRLOCK_TRY(const FileEntry* f, expect(*e, label), "payload");
+    AIRLOCK_TRY(const FileEntry* f, expect(*e, label), "checking the header");
     progress(f->path);
-    AIRLOCK_CHECK(stream_file(*f, label), "payload");
+    if (auto ok = stream_file(*f, label); !ok) return fail(std::move(ok).error());
     ++next_index_;
     ++out_.files;
     AIRLOCK_TRY(e, tar_.next(), "reading entry " + std::to_string(number + 1));
   }
   if (next_index_ < m_.files.size())
-    return fail(ErrorClass::integrity, "payload: file '" + m_.files[next_index_].path + "' (" +
+    return fail(ErrorClass::integrity, "file '" + m_.files[next_index_].path + "' (" +
                                            std::to_string(m_.files.size() - next_index_) +
                                            " file(s) in all) listed in the manifest is missing from the archive");
   progress("");

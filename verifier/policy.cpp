@@ -42,13 +42,13 @@ Status check_versions(const Release& r, const Policy& p) {
 
 Status check_policy(const Manifest& m, const Policy& p, const Timestamp& at) {
   const auto& r = m.release;
-  AIRLOCK_CHECK(check_times(r, p, at), "policy");
+  if (auto ok = check_times(r, p, at); !ok) return ok;
   if (p.product && r.product != *p.product)
-    return fail(ErrorClass::policy, "policy: the bundle is for product '" + r.product + "', not '" + *p.product + "'");
-  AIRLOCK_CHECK(check_versions(r, p), "policy");
+    return fail(ErrorClass::policy, "the bundle is for product '" + r.product + "', not '" + *p.product + "'");
+  if (auto ok = check_versions(r, p); !ok) return ok;
   // Lower rank = more stable; a site accepts its channel or a more stable one.
   if (p.channel && static_cast<int>(r.channel) > static_cast<int>(*p.channel))
-    return fail(ErrorClass::policy, std::string("policy: a ") + channel_name(r.channel) +
+    return fail(ErrorClass::policy, std::string("a ") + channel_name(r.channel) +
                                          " release is not accepted by a site following " + channel_name(*p.channel));
   return {};
 }

@@ -40,10 +40,11 @@ void fill_signatures(Report& rep, const Tally& t) {
 // §6: the new root must parse (11) and the manifest's signatures must meet ITS threshold, its
 // keys' windows taken at the verification time.
 Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& counter, const Timestamp& at) {
-  AIRLOCK_TRY(auto root, parse_trust_root(text, ErrorClass::not_authentic), "trust update");
+  auto root = parse_trust_root(text, ErrorClass::not_authentic);
+  if (!root) return fail(std::move(root).error());
   const std::array<Timestamp, 1> times{at};
-  AIRLOCK_CHECK(require_threshold(counter.count(root, times), "signatures against the new trust root"), "trust update");
-  return root;
+  AIRLOCK_CHECK(require_threshold(counter.count(*root, times), "signatures against the new trust root"), "authenticity");
+  return std::move(*root);
 }
 
 // Everything after the staging folder is ready; `staging` may be null (verify only).
@@ -67,7 +68,9 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time " + format_rfc3339(at)), "authenticity");
 
   // Step 4: parse, then recount with the windows also at release.created.
-  AIRLOCK_TRY(rep.manifest, parse_manifest(manifest_bytes), "manifest.toml");
+  auto parsed = parse_manifest(manifest_bytes);  // its errors name manifest.toml already
+  if (!parsed) return fail(std::move(parsed).error());
+  rep.manifest = std::move(*parsed);
   const std::array<Timestamp, 2> both{at, rep.manifest.release.created};
   tally = counter.count(req.trust, both);
   fill_signatures(rep, tally);
@@ -77,18 +80,22 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
 
   // Step 5: limits and policy; then the caller's look at the manifest before any payload byte.
   AIRLOCK_CHECK(check_size_limit(rep.manifest, req.policy), "manifest.toml");
-  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "");
-  if (req.on_manifest) AIRLOCK_CHECK(req.on_manifest(rep.manifest), "");
+  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "policy");
+  if (req.on_manifest) {
+    auto ok = req.on_manifest(rep.manifest);  // the caller's error, as the caller worded it
+    if (!ok) return fail(std::move(ok).error());
+  }
 
   // Steps 6-7: the payload, then nothing but the end of the stream.
   PayloadStreamer payload(tar, rep.manifest, staging, req.on_progress);
-  AIRLOCK_TRY(auto got, payload.run(std::move(head.next), head.next_number), "");
+  AIRLOCK_TRY(auto got, payload.run(std::move(head.next), head.next_number), "payload");
   rep.files_checked = got.files;
   rep.bytes_checked = got.bytes;
   if (rep.manifest.trust_update) {
     if (!got.trust_update_text)
       return fail(ErrorClass::internal, "trust update '" + *rep.manifest.trust_update + "' was not captured");
-    AIRLOCK_TRY(rep.trust_update, check_trust_update(*got.trust_update_text, counter, at), "");
+    AIRLOCK_TRY(rep.trust_update, check_trust_update(*got.trust_update_text, counter, at),
+                "[trust_update] '" + *rep.manifest.trust_update + "'");
   }
   AIRLOCK_CHECK(tar.finish(), "after the last payload file");
   rep.bundle_bytes = src.bytes();

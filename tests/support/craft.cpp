@@ -88,6 +88,14 @@ std::string pad_to_block(std::string data) {
 
 std::string end_marker() { return std::string(1024, '\0'); }
 
+Entry file_entry(std::string path, std::string data, unsigned mode) {
+  Entry e;
+  e.path = std::move(path);
+  e.data = std::move(data);
+  e.mode = mode;
+  return e;
+}
+
 std::string tar_entry(const Entry& e) {
   auto pax = e.pax;
   std::string name = e.path;
@@ -237,7 +245,7 @@ std::string signature_text(const Key& k, std::string_view manifest) {
 }
 
 Entry signature_entry(const Key& k, std::string_view manifest) {
-  return Entry{signature_entry_name(k.id()), signature_text(k, manifest)};
+  return file_entry(signature_entry_name(k.id()), signature_text(k, manifest));
 }
 
 std::string legacy_signature_text(const Key& k, std::string_view manifest) {
@@ -317,12 +325,10 @@ void Bundle::resign(const std::vector<const Key*>& signers) {
 Bundle good_bundle(const BundleSpec& s, const std::vector<const Key*>& signers) {
   Bundle b;
   b.manifest = manifest_text(s);
-  b.head.push_back(Entry{"manifest.toml", b.manifest});
+  b.head.push_back(file_entry("manifest.toml", b.manifest));
   b.resign(signers);
   for (const auto& f : s.files) {
-    Entry e{f.path, f.content};
-    e.mode = f.executable ? 0755 : 0644;
-    b.payload.push_back(std::move(e));
+    b.payload.push_back(file_entry(f.path, f.content, f.executable ? 0755 : 0644));
   }
   return b;
 }

@@ -58,6 +58,8 @@ struct Entry {
   std::optional<unsigned> checksum;                      // a wrong checksum
   std::string padding_byte = std::string(1, '\0');       // what fills the data's padding
 };
+// A plain regular-file entry (every other field at its default).
+Entry file_entry(std::string path, std::string data, unsigned mode = 0644);
 // Paths over 100 bytes get a pax `path` record automatically (the ustar name a placeholder).
 std::string tar_entry(const Entry& e);
 

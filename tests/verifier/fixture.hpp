@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <string>
 
@@ -70,6 +72,7 @@ class VerifierTest : public ::testing::Test {
     auto r = verify(request(true));
     ASSERT_FALSE(r.has_value()) << "accepted a bundle that should fail with class " << exit_code(cls);
     EXPECT_EQ(exit_code(r.error().cls()), exit_code(cls)) << r.error().what();
+    if (std::getenv("AIRLOCK_SHOW_ERRORS")) std::cerr << "  refused: " << r.error().what() << "\n";
     if (!needle.empty()) {
       EXPECT_NE(r.error().what().find(needle), std::string::npos) << r.error().what();
     }

@@ -1,0 +1,186 @@
+// Spec §1: the container. Tar grammar (only regular files, strict pax), zstd framing (no skippable
+// frames, no trailing bytes, window at most 128 MiB), the end of the archive (at most 1 MiB of zeros
+// then the end of the stream) — all malformed (10), nothing written, staging cleaned.
+#include <gtest/gtest.h>
+
+#include "tests/verifier/fixture.hpp"
+
+namespace airlock::verifier::testing {
+namespace {
+
+using Container = VerifierTest;
+
+// A good bundle whose first payload entry is replaced by `e` (the manifest unchanged).
+craft::Bundle with_first_payload(craft::Bundle b, craft::Entry e) {
+  b.payload[0] = std::move(e);
+  return b;
+}
+
+craft::Entry typed(char typeflag, std::string linkname = "") {
+  craft::Entry e = craft::file_entry("notes/en.md", "");
+  e.typeflag = typeflag;
+  e.linkname = std::move(linkname);
+  return e;
+}
+
+TEST_F(Container, SymlinkEntry) { expect_refused(with_first_payload(good(), typed('2', "/etc/passwd")), ErrorClass::malformed); }
+TEST_F(Container, HardLinkEntry) { expect_refused(with_first_payload(good(), typed('1', "data/table.csv")), ErrorClass::malformed); }
+TEST_F(Container, DirectoryEntry) { expect_refused(with_first_payload(good(), typed('5')), ErrorClass::malformed); }
+TEST_F(Container, CharacterDeviceEntry) { expect_refused(with_first_payload(good(), typed('3')), ErrorClass::malformed); }
+TEST_F(Container, BlockDeviceEntry) { expect_refused(with_first_payload(good(), typed('4')), ErrorClass::malformed); }
+TEST_F(Container, FifoEntry) { expect_refused(with_first_payload(good(), typed('6')), ErrorClass::malformed); }
+TEST_F(Container, PaxGlobalHeader) {
+  auto b = good();
+  auto g = craft::file_entry("pax_global_header", craft::pax_record("comment", "hi"));
+  g.typeflag = 'g';
+  b.payload.insert(b.payload.begin(), g);
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, GnuLongNameEntry) {
+  auto b = good();
+  auto l = craft::file_entry("././@LongLink", b.payload[0].path + std::string(1, '\0'));
+  l.typeflag = 'L';
+  b.payload.insert(b.payload.begin(), l);
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, PaxLinkpath) {
+  auto b = good();
+  b.payload[0].pax = {{"linkpath", "/etc/shadow"}};
+  expect_refused(b, ErrorClass::malformed, "linkpath");
+}
+
+TEST_F(Container, PaxUnknownKey) {
+  auto b = good();
+  b.payload[0].pax = {{"SCHILY.xattr.user.x", "1"}};
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, PaxAllowedKeysAccepted) {
+  auto b = good();
+  b.payload[0].pax = {{"mtime", "1778061600.25"}, {"uname", ""}, {"path", b.payload[0].path}};
+  expect_accepted(b);
+}
+
+TEST_F(Container, LongPathThroughPaxAccepted) {
+  craft::BundleSpec s;
+  const std::string deep = "docs/" + std::string(120, 'a') + "/" + std::string(100, 'b') + ".md";
+  s.files.push_back({deep, "deep\n", false});
+  auto r = run(good(s));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_EQ(test::slurp(staging / deep), "deep\n");
+}
+
+TEST_F(Container, PaxSizeDiffersFromUstarSize) {
+  auto b = good();
+  b.payload[0].pax = {{"size", std::to_string(b.payload[0].data.size() + 1)}};
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, MalformedPaxRecord) {
+  auto b = good();
+  b.payload[0].raw_pax = "999 path=notes/en.md\n";  // length says 999, record is 21 bytes
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, BadHeaderChecksum) {
+  auto b = good();
+  b.payload[1].checksum = 1234;
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, NonZeroPadding) {
+  auto b = good();
+  b.payload[0].padding_byte = "x";
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, TruncatedZstdStream) {
+  const auto bytes = good().bytes();
+  expect_refused_bytes(bytes.substr(0, bytes.size() - 7), ErrorClass::malformed);
+}
+
+TEST_F(Container, NoEndOfArchiveMarker) {
+  auto b = good();
+  b.end_marker = false;
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, TrailingGarbageAfterTheStream) {
+  auto b = good();
+  b.after_stream = "garbage";
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, TrailingTarDataAfterTheEndMarker) {
+  auto b = good();
+  b.after_end = craft::tar_entry(craft::file_entry("extra.txt", "smuggled\n"));
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, SomeZerosAfterTheEndMarkerAccepted) {
+  auto b = good();
+  b.after_end = std::string(4096, '\0');
+  expect_accepted(b);
+}
+
+TEST_F(Container, SkippableFrameAtTheEnd) {
+  auto b = good();
+  b.after_stream = craft::skippable_frame("metadata");
+  expect_refused(b, ErrorClass::malformed);
+}
+
+TEST_F(Container, SkippableFrameAtTheStart) {
+  expect_refused_bytes(craft::skippable_frame("x", 3) + good().bytes(), ErrorClass::malformed);
+}
+
+TEST_F(Container, FrameWindowOver128MiB) {
+  auto b = good();
+  std::string head;
+  for (const auto& e : b.head) head += craft::tar_entry(e);
+  std::string rest;
+  for (const auto& e : b.payload) rest += craft::tar_entry(e);
+  rest += craft::end_marker();
+  expect_refused_bytes(craft::zstd_frame(head) + craft::zstd_raw_frame(rest, 28), ErrorClass::malformed);
+}
+
+TEST_F(Container, HandMadeFrameWithSmallWindowAccepted) {
+  // The control for the test above: the same hand-made framing with an 8 MiB window is fine.
+  auto b = good();
+  std::string all = b.tar();
+  test::spit(bundle_path, craft::zstd_raw_frame(all, 23));
+  auto r = verify(request(true));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+}
+
+// Decompression bombs: the archive is complete, then the zstd stream inflates on and on. The
+// verifier must stop after its 1 MiB allowance, not inflate 100 MiB.
+TEST_F(Container, BombOfZerosAfterTheEndMarker) {
+  auto b = good();
+  std::string head;
+  for (const auto& e : b.head) head += craft::tar_entry(e);
+  std::string rest;
+  for (const auto& e : b.payload) rest += craft::tar_entry(e);
+  rest += craft::end_marker();
+  expect_refused_bytes(craft::zstd_frame(head) + craft::zstd_repeat_frame(rest, 100ull << 20, '\0'),
+                       ErrorClass::malformed);
+}
+
+TEST_F(Container, BombOfNonZeroBytesAfterTheEndMarker) {
+  auto b = good();
+  std::string head;
+  for (const auto& e : b.head) head += craft::tar_entry(e);
+  std::string rest;
+  for (const auto& e : b.payload) rest += craft::tar_entry(e);
+  rest += craft::end_marker();
+  expect_refused_bytes(craft::zstd_frame(head) + craft::zstd_repeat_frame(rest, 100ull << 20, 'A'),
+                       ErrorClass::malformed);
+}
+
+TEST_F(Container, NotZstdAtAll) {
+  expect_refused_bytes(good().tar(), ErrorClass::malformed);
+}
+
+}  // namespace
+}  // namespace airlock::verifier::testing
