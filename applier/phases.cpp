@@ -28,8 +28,15 @@ Event failed(Ctx& c, Error e) {
   return Event::fail;
 }
 
-Status check_database(const std::string& name, const std::string& path) {
-  if (!fs::exists(path)) return fail(ErrorClass::preflight, "database '" + name + "': file '" + path + "' does not exist");
+// A site with nothing installed may start without its database files: the first release creates
+// their schema, so an empty database is made here. Otherwise a missing file is a preflight failure.
+Status check_database(const std::string& name, const std::string& path, bool first_install) {
+  if (!fs::exists(path)) {
+    if (!first_install) return fail(ErrorClass::preflight, "database '" + name + "': file '" + path + "' does not exist");
+    auto d = db::Database::open(path, db::OpenMode::create);
+    if (!d) return fail(Error(ErrorClass::preflight, d.error().what()).with_context("creating database '" + name + "'"));
+    if (auto s = d->exec("PRAGMA user_version = 0"); !s) return fail(Error(ErrorClass::preflight, s.error().what()));
+  }
   auto d = db::Database::open(path, db::OpenMode::read_write);
   if (!d) return fail(Error(ErrorClass::preflight, d.error().what()).with_context("database '" + name + "'"));
   (void)d->busy_timeout_ms(5000);
@@ -86,12 +93,13 @@ Event do_preflight(Ctx& c) {
   auto parsed = parse_trust_root(*trust, ErrorClass::preflight);
   if (!parsed) return failed(c, parsed.error().with_context("trust root '" + c.site.trust_root + "'"));
   for (const auto& [name, path] : c.site.databases)
-    if (auto s = check_database(name, path); !s) return failed(c, s.error());
+    if (auto s = check_database(name, path, c.run.from_version.empty()); !s) return failed(c, s.error());
   if (auto s = room_for(c.site.state_dir, snapshot_size_estimate(c.site), "the snapshot", ErrorClass::preflight); !s)
     return failed(c, s.error());
   CheckRun run = run_checks(c.site, nullptr);
   c.last_checks = run.results;
-  if (run.hard_failed)
+  // With nothing installed there is no service to be healthy yet: checks only measure.
+  if (run.hard_failed && !c.run.from_version.empty())
     return failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.signals.front()));
   c.baseline = run.measured;
   c.data["baseline"] = run.measured;

@@ -134,6 +134,8 @@ Event do_rollback(Ctx& c) {
   bool resumed = run_hook(c, c.site.resume, "resume");
   CheckRun run = run_checks(c.site, &c.baseline);
   c.last_checks = run.results;
+  // Back to "nothing installed": there is no old release whose health could be proved.
+  if (c.run.from_version.empty()) run.hard_failed = false;
   if (!resumed || run.hard_failed) {
     std::string why = !resumed ? "resume hook failed" : run.signals.front();
     c.error = Error(ErrorClass::rollback_failed, "after rolling back, the site is still unhealthy: " + why);
@@ -214,7 +216,7 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   CheckRun run = run_checks(c.site, &c.baseline);
   c.last_checks = run.results;
   crash_point("recover_before_record");
-  if (run.hard_failed) return finalize(c, Phase::degraded, what + "; restored, but " + run.signals.front());
+  if (run.hard_failed && !c.run.from_version.empty()) return finalize(c, Phase::degraded, what + "; restored, but " + run.signals.front());
   return finalize(c, Phase::rolled_back, what + "; restored the snapshot of " +
                                              (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
 }

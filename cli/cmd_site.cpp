@@ -1,0 +1,259 @@
+// Site commands: build the request, call the applier, format the result. Progress events go to
+// stderr; data (tables, JSON) to stdout.
+#include "cli/cmd_site.hpp"
+
+#include <iostream>
+#include <sstream>
+
+#include "applier/applier.hpp"
+#include "cli/common.hpp"
+#include "core/time.hpp"
+
+namespace airlock::cli {
+namespace {
+
+using nlohmann::json;
+namespace ap = airlock::applier;
+
+const char* kSiteHelp = "the site description (docs/site.md)";
+
+void add_common(po::options_description& o, std::string& site) {
+  o.add_options()("site,s", po::value<std::string>(&site)->default_value("site.toml"), kSiteHelp)(
+      "json", "print the result as JSON on stdout");
+}
+
+ap::Env cli_env(bool quiet) {
+  ap::Env env;
+  env.started_by = "cli";
+  if (const char* u = std::getenv("USER")) env.started_by = std::string("cli (") + u + ")";
+  if (!quiet) env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << e.message << "\n"; };
+  return env;
+}
+
+json checks_json(const std::vector<ap::CheckResult>& cs) {
+  json a = json::array();
+  for (const auto& c : cs)
+    a.push_back({{"name", c.name}, {"kind", c.kind}, {"hard", c.hard}, {"ok", c.ok}, {"detail", c.detail},
+                 {"elapsed_ms", c.elapsed_ms}});
+  return a;
+}
+
+json report_json(const ap::RunReport& r) {
+  json j = {{"ok", !ap::report_class(r)}, {"outcome", ap::outcome_name(r.outcome)}, {"from", r.from_version},
+            {"to", r.to_version}, {"checks", checks_json(r.checks)}, {"failing_signals", r.failing_signals},
+            {"audit_head", r.audit_head}};
+  if (r.signal_to_rollback_ms) j["signal_to_rollback_ms"] = *r.signal_to_rollback_ms;
+  return j;
+}
+
+std::string ver(const std::string& v) { return v.empty() ? "(nothing)" : "v" + v; }
+
+int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_json) {
+  if (!r) return report_error(cmd, r.error(), as_json);
+  auto cls = ap::report_class(*r);
+  if (as_json) {
+    json j = report_json(*r);
+    if (cls) j["exit_code"] = exit_code(*cls);
+    print_json(j);
+  } else {
+    std::cout << cmd << ": " << ap::outcome_name(r->outcome) << " (" << ver(r->from_version) << " -> "
+              << ver(r->to_version) << ")\n";
+    for (const auto& c : r->checks)
+      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
+                << (c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";
+    for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
+    if (r->signal_to_rollback_ms)
+      std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";
+    std::cout << "  audit head: " << (r->audit_head.empty() ? "(empty)" : r->audit_head) << "\n";
+  }
+  return cls ? exit_code(*cls) : 0;
+}
+
+// "2 min 14 s", "850 ms"
+std::string span_text(const std::string& from, const std::string& to) {
+  auto a = parse_rfc3339(from), b = parse_rfc3339(to);
+  if (!a || !b) return "?";
+  std::int64_t s = b->unix_seconds - a->unix_seconds;
+  if (s < 60) return std::to_string(s) + " s";
+  return std::to_string(s / 60) + " min " + std::to_string(s % 60) + " s";
+}
+
+std::string history_line(const ap::HistoryEntry& h) {
+  std::ostringstream o;
+  o << h.started_at.substr(0, 10) << " " << ver(h.to_version) << " " << h.outcome;
+  if (!h.detail.empty()) o << ": " << h.detail;
+  if (h.outcome == "auto-rollback" || h.outcome == "crash-recovered")
+    o << " → reverted to " << ver(h.from_version) << " in " << span_text(h.started_at, h.finished_at);
+  else if (h.outcome == "applied")
+    o << " (from " << ver(h.from_version) << ", " << span_text(h.started_at, h.finished_at) << ")";
+  if (h.signal_to_rollback_ms) o << " [signal→rollback " << *h.signal_to_rollback_ms << " ms]";
+  return o.str();
+}
+
+}  // namespace
+
+int cmd_apply(int argc, char** argv) {
+  std::string site, bundle;
+  po::options_description o("Options");
+  add_common(o, site);
+  o.add_options()("bundle", po::value<std::string>(&bundle)->required(), "the bundle (.tar.zst)");
+  po::positional_options_description pos;
+  pos.add("bundle", 1);
+  auto p = parse_args(argc, argv, "airlock apply BUNDLE [--site site.toml] [--json]",
+                      "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
+                      "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
+                      "33 preflight failed (nothing changed), 10-13 bundle refused.",
+                      o, pos, "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n");
+  if (p.exit_now) return *p.exit_now;
+  bool js = p.vm.count("json") > 0;
+  return finish_run("apply", ap::apply(site, bundle, cli_env(false)), js);
+}
+
+int cmd_recover(int argc, char** argv) {
+  std::string site;
+  po::options_description o("Options");
+  add_common(o, site);
+  auto p = parse_args(argc, argv, "airlock recover [--site site.toml] [--json]",
+                      "Finish or undo an apply that was interrupted (crash, power cut). Idempotent.", o, {});
+  if (p.exit_now) return *p.exit_now;
+  return finish_run("recover", ap::recover(site, cli_env(false)), p.vm.count("json") > 0);
+}
+
+int cmd_rollback(int argc, char** argv) {
+  std::string site;
+  po::options_description o("Options");
+  add_common(o, site);
+  auto p = parse_args(argc, argv, "airlock rollback [--site site.toml] [--json]",
+                      "Roll back to the previous release (never below the installed release's rollback_to).", o, {});
+  if (p.exit_now) return *p.exit_now;
+  return finish_run("rollback", ap::rollback(site, cli_env(false)), p.vm.count("json") > 0);
+}
+
+int cmd_status(int argc, char** argv) {
+  std::string site;
+  po::options_description o("Options");
+  add_common(o, site);
+  auto p = parse_args(argc, argv, "airlock status [--site site.toml] [--json]", "Show what the site runs.", o, {});
+  if (p.exit_now) return *p.exit_now;
+  bool js = p.vm.count("json") > 0;
+  auto s = ap::status(site);
+  if (!s) return report_error("status", s.error(), js);
+  if (js) {
+    json j = {{"ok", true}, {"site", s->site_name}, {"product", s->product}, {"installed", s->installed},
+              {"pointer", s->pointer}, {"degraded", s->degraded}, {"audit_head", s->audit_head},
+              {"audit_entries", s->audit_entries}};
+    j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
+    print_json(j);
+  } else {
+    std::cout << "site        " << s->site_name << " (product " << s->product << ")\n"
+              << "installed   " << ver(s->installed) << (s->degraded ? "  DEGRADED: needs an operator" : "") << "\n"
+              << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
+    if (s->pending_phase) std::cout << "interrupted run in phase " << *s->pending_phase << ": run 'airlock recover'\n";
+    std::cout << "audit head  " << (s->audit_head.empty() ? "(empty)" : s->audit_head) << " (" << s->audit_entries
+              << " entries)\n";
+  }
+  return 0;
+}
+
+int cmd_history(int argc, char** argv) {
+  std::string site;
+  po::options_description o("Options");
+  add_common(o, site);
+  auto p = parse_args(argc, argv, "airlock history [--site site.toml] [--json]", "Every apply, rollback and recovery.", o, {});
+  if (p.exit_now) return *p.exit_now;
+  bool js = p.vm.count("json") > 0;
+  auto h = ap::history(site);
+  if (!h) return report_error("history", h.error(), js);
+  if (js) {
+    json a = json::array();
+    for (const auto& e : *h) {
+      json j = {{"id", e.id}, {"started_at", e.started_at}, {"finished_at", e.finished_at}, {"from", e.from_version},
+                {"to", e.to_version}, {"outcome", e.outcome}, {"detail", e.detail}, {"started_by", e.started_by},
+                {"steps", json::parse(e.steps_json, nullptr, false)}};
+      j["signal_to_rollback_ms"] = e.signal_to_rollback_ms ? json(*e.signal_to_rollback_ms) : json(nullptr);
+      a.push_back(j);
+    }
+    print_json({{"ok", true}, {"history", a}});
+  } else {
+    if (h->empty()) std::cout << "(no history)\n";
+    for (const auto& e : *h) std::cout << history_line(e) << "\n";
+  }
+  return 0;
+}
+
+int cmd_snapshot(int argc, char** argv) {
+  std::string site, action, id;
+  po::options_description o("Options");
+  add_common(o, site);
+  o.add_options()("force", "restore over targets that differ or whose schema version differs")(
+      "action", po::value<std::string>(&action)->required(), "create | list | restore")(
+      "id", po::value<std::string>(&id), "snapshot id (restore)");
+  po::positional_options_description pos;
+  pos.add("action", 1).add("id", 1);
+  auto p = parse_args(argc, argv, "airlock snapshot create|list|restore [ID] [--site site.toml] [--force] [--json]",
+                      "Snapshots of every database, config target and the release pointer.", o, pos);
+  if (p.exit_now) return *p.exit_now;
+  bool js = p.vm.count("json") > 0;
+  auto info_json = [](const ap::SnapshotInfo& s) {
+    return json{{"id", s.id}, {"created_at", s.created_at}, {"release", s.release}, {"bytes", s.bytes}, {"sealed", s.sealed}};
+  };
+  auto print_one = [&](const ap::SnapshotInfo& s) {
+    if (js) print_json({{"ok", true}, {"snapshot", info_json(s)}});
+    else std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes) << "\n";
+  };
+  if (action == "create") {
+    auto r = ap::snapshot_create(site, cli_env(js));
+    if (!r) return report_error("snapshot", r.error(), js);
+    print_one(*r);
+  } else if (action == "list") {
+    auto r = ap::snapshot_list(site);
+    if (!r) return report_error("snapshot", r.error(), js);
+    json a = json::array();
+    for (const auto& s : *r) {
+      a.push_back(info_json(s));
+      if (!js) std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes)
+                         << (s.sealed ? "" : "  (NOT SEALED: unusable)") << "\n";
+    }
+    if (js) print_json({{"ok", true}, {"snapshots", a}});
+  } else if (action == "restore") {
+    if (id.empty()) return report_error("snapshot", Error(ErrorClass::usage, "restore needs a snapshot id"), js);
+    auto r = ap::snapshot_restore(site, id, p.vm.count("force") ? ap::Force::yes : ap::Force::no, cli_env(js));
+    if (!r) return report_error("snapshot", r.error(), js);
+    print_one(*r);
+  } else {
+    return report_error("snapshot", Error(ErrorClass::usage, "unknown action '" + action + "' (create, list, restore)"), js);
+  }
+  return 0;
+}
+
+int cmd_audit(int argc, char** argv) {
+  std::string site, action;
+  po::options_description o("Options");
+  add_common(o, site);
+  o.add_options()("action", po::value<std::string>(&action)->required(), "export | verify");
+  po::positional_options_description pos;
+  pos.add("action", 1);
+  auto p = parse_args(argc, argv, "airlock audit export|verify [--site site.toml] [--json]",
+                      "The hash-chained audit log. verify exits 34 when an entry was edited, removed or reordered.", o, pos);
+  if (p.exit_now) return *p.exit_now;
+  bool js = p.vm.count("json") > 0;
+  if (action != "export" && action != "verify")
+    return report_error("audit", Error(ErrorClass::usage, "unknown action '" + action + "' (export, verify)"), js);
+  auto r = action == "verify" ? ap::audit_verify(site) : ap::audit_export(site);
+  if (!r) return report_error("audit", r.error(), js);
+  if (js) {
+    json a = json::array();
+    for (const auto& e : r->entries)
+      a.push_back({{"seq", e.seq}, {"at", e.at}, {"kind", e.kind}, {"data", json::parse(e.data, nullptr, false)},
+                   {"prev_hash", e.prev_hash}, {"hash", e.hash}});
+    print_json({{"ok", true}, {"entries", a}, {"head", r->head}, {"count", r->entries.size()}});
+  } else {
+    if (action == "export")
+      for (const auto& e : r->entries) std::cout << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
+    std::cout << (action == "verify" ? "audit chain intact, " : "") << r->entries.size() << " entries, head "
+              << (r->head.empty() ? "(empty)" : r->head) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace airlock::cli
