@@ -38,6 +38,46 @@ std::string where_in(std::string_view s, std::size_t at) {
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
 
+// toml++ recurses per nesting level while parsing and destroying, and a 40,000-deep
+// `[a.a.a...]` header overflows the stack. TOML 1.0 sets no depth limit, so we set one: at most
+// kMaxDottedKeys dots in one key and kMaxBrackets open brackets/braces, outside strings and
+// comments. Returns the reason, or empty.
+constexpr int kMaxDottedKeys = 32;
+constexpr int kMaxBrackets = 64;
+
+std::string nesting_problem(std::string_view s) {
+  int dots = 0, brackets = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '"' || c == '\'') {  // skip a string, single- or multi-line
+      const bool multi = s.substr(i, 3) == std::string(3, c);
+      const std::string close = multi ? std::string(3, c) : std::string(1, c);
+      std::size_t j = i + close.size();
+      while (j < s.size() && s.substr(j, close.size()) != close) j += (c == '"' && s[j] == '\\') ? 2 : 1;
+      j += close.size();
+      // A run of four or five quotes ends the string: the first one or two are content.
+      for (int extra = 0; multi && extra < 2 && j < s.size() && s[j] == c; ++extra) ++j;
+      i = j - 1;
+      continue;
+    }
+    if (c == '#') {
+      while (i < s.size() && s[i] != '\n') ++i;
+      dots = 0;
+      continue;
+    }
+    const bool key_char = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                          c == '-' || c == ' ' || c == '\t';
+    if (c == '.' && ++dots > kMaxDottedKeys) return "a key has more than " + std::to_string(kMaxDottedKeys) + " parts";
+    if (c == '[' || c == '{') {
+      if (++brackets > kMaxBrackets) return "more than " + std::to_string(kMaxBrackets) + " nested brackets";
+    } else if ((c == ']' || c == '}') && brackets > 0) {
+      --brackets;
+    }
+    if (!key_char && c != '.') dots = 0;
+  }
+  return {};
+}
+
 }  // namespace
 
 Status check_text(std::string_view s, std::size_t max_bytes, ErrorClass cls, std::string_view what) {
@@ -59,6 +99,7 @@ Status check_text(std::string_view s, std::size_t max_bytes, ErrorClass cls, std
     if (n == 0) return fail(cls, w + ": " + where_in(s, i) + ": invalid UTF-8");
     i += n;
   }
+  if (auto why = nesting_problem(s); !why.empty()) return fail(cls, w + ": nested too deeply: " + why);
   return {};
 }
 

@@ -17,6 +17,9 @@ Result<TrustKey> parse_key(const toml::table& t, std::size_t i, ErrorClass cls) 
   TrustKey k;
   TOMLU_TRY(k.name, f.str("name"));
   if (k.name.empty()) return f.error("name", "is empty");
+  // Names appear in reports and audit lines: one printable line.
+  for (char ch : k.name)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F) return f.error("name", "has a control character");
   TOMLU_TRY(auto b64, f.str("public_key"));
   auto pk = minisign::parse_public_key_base64(b64);
   if (!pk) return f.error("public_key", pk.error().message());

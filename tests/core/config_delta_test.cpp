@@ -122,3 +122,32 @@ TEST(ConfigPatch, MalformedTargetIsAUsageError) {
 
 }  // namespace
 }  // namespace airlock
+
+namespace airlock {
+namespace {
+
+TEST(TomlText, RefusesNestingThatWouldExhaustTheStack) {
+  std::string deep = "[a";
+  for (int i = 0; i < 100000; ++i) deep += ".a";
+  deep += "]\nx = 1\n";
+  auto r = tomlu::parse(deep, 1 << 20, ErrorClass::malformed, "doc");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("nested too deeply"), std::string::npos) << r.error().what();
+  EXPECT_FALSE(tomlu::parse("a = " + std::string(100, '[') + std::string(100, ']') + "\n", 1 << 20,
+                            ErrorClass::malformed, "doc"));
+}
+
+TEST(TomlText, DotsAndBracketsInsideStringsAndCommentsDoNotCount) {
+  const std::string dots(200, '.'), brackets(200, '[');
+  for (const std::string& text : std::vector<std::string>{"a = \"" + dots + brackets + "\"\n", "a = '" + dots + "'\n", "a = \"\"\"\n" + dots + "\\\"\"\"\n" + brackets + "\"\"\"\n",
+        "a = '''" + dots + "''''\n", "# " + dots + brackets + "\na = 1\n", "a = \"x\\\\\"\nb = \"" + dots + "\"\n",
+        "a = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, "
+        "4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]\n",
+        "x = 1979-05-27T07:32:00.999Z\n\"a.b\".c.\"d\" = 1\n"}) {
+    auto r = tomlu::parse(text, 1 << 20, ErrorClass::malformed, "doc");
+    EXPECT_TRUE(r) << text << "\n" << r.error().what();
+  }
+}
+
+}  // namespace
+}  // namespace airlock

@@ -76,6 +76,7 @@ TEST(TrustRoot, RefusesBreachesWithTheCallersClass) {
   expect_refused(mutate(baseline(), "threshold = 2", "threshold = \"2\""), "threshold: expected an integer");
   expect_refused(mutate(baseline(), "name = \"hq-2027\"", "name = \"hq-2026\""), "keys[1].name: \"hq-2026\" appears twice");
   expect_refused(mutate(baseline(), "name = \"hq-2027\"", "name = \"\""), "keys[1].name: is empty");
+  expect_refused(mutate(baseline(), "name = \"hq-2027\"", "name = \"a\\nb\""), "keys[1].name: has a control");
   expect_refused(mutate(baseline(), b64(50), b64(1)), "keys[1].public_key: key id");
   expect_refused(mutate(baseline(), b64(50), "RWQnotakey"), "keys[1].public_key");
   expect_refused(mutate(baseline(), "not_before = 2026-01-01T00:00:00Z", "not_before = 2028-01-01T00:00:00Z"),
