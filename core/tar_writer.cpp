@@ -5,8 +5,13 @@
 // and padding straight to our write callback, which forwards to the current ByteSink. That is what
 // lets the bundler switch sinks between entries (manifest and signatures in frames of their own).
 // bytes_in_last_block 1: the end marker is exactly two zero blocks, no record padding.
+// Headers are collected while archive_write_header runs and passed on in one piece, after one
+// fix-up (octal_size_field below).
 #include <archive.h>
 #include <archive_entry.h>
+
+#include <cstdio>
+#include <cstring>
 
 #include "core/container.hpp"
 
@@ -28,6 +33,21 @@ class DiscardSink final : public ByteSink {
   Status write(const void*, std::size_t) override { return {}; }
 };
 
+// libarchive writes a ustar size of 64 GiB or more in base-256, which spec §1 forbids ("octal
+// numeric fields"). From 8 GiB on the pax `size` record is authoritative and the ustar field is
+// ignored, so it is rewritten as octal zero (and the checksum redone). `headers` ends with the
+// file's own ustar block, after any pax header blocks.
+void octal_size_field(std::string& headers) {
+  if (headers.size() < 512) return;
+  char* b = headers.data() + headers.size() - 512;
+  if (!(static_cast<unsigned char>(b[124]) & 0x80)) return;
+  std::memcpy(b + 124, "00000000000", 12);  // 11 digits + NUL
+  std::memset(b + 148, ' ', 8);
+  unsigned sum = 0;
+  for (int i = 0; i < 512; ++i) sum += static_cast<unsigned char>(b[i]);
+  std::snprintf(b + 148, 8, "%06o", sum);  // 6 digits + NUL, then the space libarchive leaves
+}
+
 }  // namespace
 
 struct TarWriter::Impl {
@@ -40,9 +60,15 @@ struct TarWriter::Impl {
   std::uint64_t entry_size = 0;
   std::uint64_t entry_written = 0;
   DiscardSink discard;
+  bool capturing = false;  // inside archive_write_header: collect the header bytes in `captured`
+  std::string captured;
 
   static la_ssize_t on_write(archive*, void* self, const void* buf, size_t len) {
     auto* m = static_cast<Impl*>(self);
+    if (m->capturing) {
+      m->captured.append(static_cast<const char*>(buf), len);
+      return static_cast<la_ssize_t>(len);
+    }
     auto s = m->sink->write(buf, len);
     if (!s) {
       m->sink_error = std::move(s).error();
@@ -104,8 +130,13 @@ Status TarWriter::begin_entry(const TarFileHeader& h) {
   archive_entry_set_mtime(e.get(), static_cast<time_t>(h.mtime), 0);
   archive_entry_set_uid(e.get(), 0);
   archive_entry_set_gid(e.get(), 0);
-  if (archive_write_header(m.a.get(), e.get()) != ARCHIVE_OK)
-    return fail(m.archive_error("writing the tar header of '" + h.path + "'"));
+  m.capturing = true;
+  m.captured.clear();
+  const int rc = archive_write_header(m.a.get(), e.get());
+  m.capturing = false;
+  if (rc != ARCHIVE_OK) return fail(m.archive_error("writing the tar header of '" + h.path + "'"));
+  octal_size_field(m.captured);
+  AIRLOCK_CHECK(m.sink->write(m.captured.data(), m.captured.size()), "writing the tar header of '" + h.path + "'");
   m.in_entry = true;
   m.entry_path = h.path;
   m.entry_size = h.size;
