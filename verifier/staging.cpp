@@ -54,7 +54,10 @@ Status StagedFile::close() {
   return {};
 }
 
-Result<std::unique_ptr<Staging>> Staging::open(const std::string& path) {
+Result<std::unique_ptr<Staging>> Staging::open(const std::string& given) {
+  // A trailing slash would make the kernel follow a symbolic link despite O_NOFOLLOW.
+  std::string path = given;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   bool created = false;
   Fd dir = open_dir_nofollow(path);
   if (!dir.valid() && errno == ENOENT) {

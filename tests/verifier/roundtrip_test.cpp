@@ -109,14 +109,20 @@ TEST_F(RoundTrip, EveryTruncationFailsCleanly) {
   craft::BundleSpec spec;
   spec.files.resize(1);  // keep the sweep small: manifest, one signature, one note
   const auto bytes = good(spec).bytes();
+  // An existing empty staging folder (cheaper than creating one per cut): it must stay, empty.
+  fs::create_directories(staging);
   for (std::size_t len = 0; len < bytes.size(); ++len) {
     test::spit(bundle_path, bytes.substr(0, len));
     auto r = verify(request(true));
     ASSERT_FALSE(r.has_value()) << "a bundle cut at " << len << " of " << bytes.size() << " bytes was accepted";
     EXPECT_EQ(r.error().cls(), ErrorClass::malformed) << "cut at " << len << ": " << r.error().what();
-    ASSERT_FALSE(fs::exists(staging)) << "cut at " << len;
+    ASSERT_TRUE(fs::is_directory(staging) && fs::is_empty(staging)) << "cut at " << len;
   }
+  // The whole bundle passes: the sweep really did cut a good bundle.
+  test::spit(bundle_path, bytes);
+  ASSERT_TRUE(verify(request(true)).has_value());
   fs::remove(bundle_path);
+  fs::remove_all(staging);
   EXPECT_TRUE(snapshot(dir.path()).empty());  // nothing but the bundle was ever there
 }
 
