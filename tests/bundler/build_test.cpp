@@ -1,6 +1,10 @@
 // build(): the example release, checked with stock tar, zstd, sha256sum and minisign.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cstdio>
 
 #include <sstream>
 
@@ -189,4 +193,60 @@ TEST(Build, ProgressIsReportedUpToTheTotal) {
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.back().bytes_done, r->payload_bytes);
   EXPECT_EQ(seen.back().bytes_total, r->payload_bytes);
+}
+
+TEST(Build, LargePayloadSpansSeveralFramesThatStockZstdAndSignAccept) {
+  RecipeDir d;
+  {
+    // 150 MiB of zeros (sparse, compresses at memory speed): more than two 64 MiB payload frames.
+    std::FILE* f = std::fopen((d.dir / "big.bin").c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(::ftruncate(fileno(f), 150ll << 20), 0);
+    std::fclose(f);
+  }
+  auto recipe = d.recipe("[build]\nlevel = 1\n[[files]]\nfrom = \"big.bin\"\nto = \"data/big.bin\"\n");
+  auto r = build_with(recipe, d.out(), {demo_key("demo-hq")}, std::nullopt, 2);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->payload_bytes, (150ull << 20) + 8);  // + "# notes\n"
+  std::string bytes = slurp(d.out());
+  int frames = 0;
+  for (std::size_t off = 0; off < bytes.size(); ++frames) {
+    std::size_t n = ZSTD_findFrameCompressedSize(bytes.data() + off, bytes.size() - off);
+    ASSERT_FALSE(ZSTD_isError(n));
+    off += n;
+  }
+  EXPECT_GE(frames, 5);  // manifest, signatures, at least three payload frames
+  EXPECT_EQ(run("zstd -q -t " + q(d.out())).status, 0);
+  bundler::SignRequest req;
+  req.bundle_path = d.out();
+  req.key = demo_key("demo-hq2");
+  auto s = bundler::sign(req);
+  ASSERT_TRUE(s) << s.error().what();
+  auto list = run("tar --zstd -tvf " + q(d.out()));
+  EXPECT_EQ(list.status, 0) << list.output;
+  EXPECT_NE(list.output.find(std::to_string(150ll << 20) + " 2026-01-01 00:00 data/big.bin"), std::string::npos)
+      << list.output;
+}
+
+TEST(Build, OciLayoutFolderIsIncludedAndBlobNamesAreChecked) {
+  RecipeDir d;
+  std::string blob = "{\"schemaVersion\":2}";
+  std::string hex = to_hex(sha256(blob));
+  d.file("oci/api/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
+  d.file("oci/api/index.json", "{\"manifests\":[]}");
+  d.file("oci/api/blobs/sha256/" + hex, blob);
+  std::string image = "[[images]]\nref = \"r/api:1\"\ndigest = \"sha256:" + hex + "\"\nlayout = \"oci/api\"\n";
+  auto r = build_with(d.recipe(image), d.out(), {demo_key("demo-hq")});
+  ASSERT_TRUE(r) << r.error().what();
+  ASSERT_EQ(r->manifest.images.size(), 1u);
+  EXPECT_EQ(r->manifest.images[0].layout, std::optional<std::string>("images/api"));
+  EXPECT_NE(r->manifest.find_file("images/api/blobs/sha256/" + hex), nullptr);
+  EXPECT_NE(r->manifest.find_file("images/api/index.json"), nullptr);
+  // A blob not named by its own SHA-256 is refused.
+  d.file("oci/api/blobs/sha256/" + std::string(64, '0'), "other");
+  fs::remove(d.out());
+  r = build_with(d.recipe(image), d.out(), {demo_key("demo-hq")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::build_refused) << r.error().what();
+  EXPECT_FALSE(fs::exists(d.out()));
 }

@@ -184,3 +184,15 @@ TEST(Rules, ExampleReleaseTwelveBuildsOnItsFixture) {
   // The fixture is a build input only, not payload.
   EXPECT_EQ(r->manifest.find_file("fixtures/main-1.1.0.sql"), nullptr);
 }
+
+TEST(Rules, TrustUpdateMustBeAValidTrustRoot) {
+  RecipeDir d;
+  std::string t = "[trust_update]\npath = \"next-trust.toml\"\n";
+  d.file("next-trust.toml", "format = \"airlock-trust/1\"\nthreshold = 0\n");
+  expect_refused(d, d.recipe(t), ErrorClass::build_refused, {"trust_update", "not a valid trust root"});
+  d.file("next-trust.toml", slurp(kSource + "/keys/trust.toml"));
+  auto ok = build_with(d.recipe(t), d.out(), {demo_key("demo-hq")});
+  ASSERT_TRUE(ok) << ok.error().what();
+  EXPECT_EQ(ok->manifest.trust_update, std::optional<std::string>("trust/trust.toml"));
+  EXPECT_NE(ok->manifest.find_file("trust/trust.toml"), nullptr);
+}
