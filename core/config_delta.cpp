@@ -1,32 +1,26 @@
-// Config deltas: see the header for the rules and the re-serialization limitation.
+// Config deltas: see the header for the rules. The meaning of a delta is computed on toml++ trees
+// (check, remove, merge); the text written back is the operator's own file edited in place when
+// config_delta_edit.cpp manages it and the edit provably means the same tree, else a
+// re-serialization of the tree.
 #include "core/config_delta.hpp"
 
 #include <functional>
 #include <sstream>
 
-#include "core/toml_util.hpp"
+#include "core/config_delta_internal.hpp"
 
 namespace airlock {
-namespace {
-
-bool bare_key(std::string_view k) {
-  if (k.empty()) return false;
-  for (char c : k)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return false;
-  return true;
-}
+namespace config_delta {
 
 std::string join(const std::string& prefix, std::string_view key) {
-  const std::string k = bare_key(key) ? std::string(key) : tomlu::quote(key);
+  bool bare = !key.empty();
+  for (char c : key)
+    bare = bare && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
+  const std::string k = bare ? std::string(key) : tomlu::quote(key);
   return prefix.empty() ? k : prefix + "." + k;
 }
 
-// Leaves (non-table values) of t, depth first, with their dotted paths.
-using LeafFn = std::function<Status(const std::string& path, const std::vector<std::string_view>& keys,
-                                    const toml::node& value)>;
-Status each_leaf(const toml::table& t, const std::string& prefix, std::vector<std::string_view>& keys,
-                 const LeafFn& fn) {
+Status each_leaf(const toml::table& t, const std::string& prefix, Keys& keys, const LeafFn& fn) {
   for (const auto& [k, v] : t) {
     keys.push_back(k.str());
     const std::string p = join(prefix, k.str());
@@ -37,19 +31,7 @@ Status each_leaf(const toml::table& t, const std::string& prefix, std::vector<st
   return {};
 }
 
-std::vector<std::string> leaf_paths(const toml::table* t) {
-  std::vector<std::string> out;
-  if (!t) return out;
-  std::vector<std::string_view> keys;
-  (void)each_leaf(*t, "", keys, [&](const std::string& p, const auto&, const toml::node&) -> Status {
-    out.push_back(p);
-    return {};
-  });
-  return out;
-}
-
-// The node at keys in t, or nullptr when a step is missing or not a table.
-const toml::node* lookup(const toml::table& t, const std::vector<std::string_view>& keys) {
+const toml::node* lookup(const toml::table& t, const Keys& keys) {
   const toml::table* cur = &t;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const toml::node* n = cur->get(keys[i]);
@@ -59,6 +41,32 @@ const toml::node* lookup(const toml::table& t, const std::vector<std::string_vie
     if (!cur) return nullptr;
   }
   return nullptr;
+}
+
+std::string render_value(const toml::node& n) {
+  if (const auto* s = n.as_string()) return tomlu::quote(s->get());
+  std::ostringstream os;
+  os << toml::toml_formatter(n, toml::toml_formatter::default_flags & ~toml::format_flags::indentation &
+                                    ~toml::format_flags::allow_literal_strings &
+                                    ~toml::format_flags::allow_multi_line_strings);
+  return os.str();
+}
+
+}  // namespace config_delta
+
+namespace {
+
+using namespace config_delta;
+
+std::vector<std::string> leaf_paths(const toml::table* t) {
+  std::vector<std::string> out;
+  if (!t) return out;
+  Keys keys;
+  (void)each_leaf(*t, "", keys, [&](const std::string& p, const Keys&, const toml::node&) -> Status {
+    out.push_back(p);
+    return {};
+  });
+  return out;
 }
 
 bool same(const toml::node& a, const toml::node& b) {
@@ -75,12 +83,7 @@ bool same(const toml::node& a, const toml::node& b) {
   });
 }
 
-std::string show(const toml::node& n) {
-  if (const auto* s = n.as_string()) return tomlu::quote(s->get());
-  std::ostringstream os;
-  os << toml::toml_formatter(n, toml::format_flags::none);
-  return os.str();
-}
+std::string show(const toml::node& n) { return render_value(n); }
 
 void merge(toml::table& target, const toml::table& set) {
   for (const auto& [k, v] : set) {
@@ -114,7 +117,7 @@ Result<ConfigPatch> parse_config_patch(std::string_view text) {
   TOMLU_TRY(const toml::table* remove, root.opt_table("remove"));
   TOMLU_TRY(const toml::table* set, root.opt_table("set"));
   if (remove) {
-    std::vector<std::string_view> keys;
+    Keys keys;
     TOMLU_CHECK(each_leaf(*remove, "remove", keys, [&](const std::string& p, const auto&, const toml::node& v) -> Status {
       if (!v.is_boolean() || !v.as_boolean()->get())
         return fail(cls, p + ": a [remove] leaf must be true, found " +
@@ -130,36 +133,55 @@ Result<ConfigPatch> parse_config_patch(std::string_view text) {
   return out;
 }
 
+namespace {
+
+Status check_require(const toml::table& target, const toml::table& require) {
+  Keys keys;
+  return each_leaf(require, "", keys, [&](const std::string& p, const Keys& ks, const toml::node& want) -> Status {
+    const toml::node* have = lookup(target, ks);
+    if (!have) return fail(ErrorClass::policy, "require " + p + ": expected " + show(want) + ", found nothing");
+    if (!same(want, *have))
+      return fail(ErrorClass::policy, "require " + p + ": expected " + show(want) + ", found " + show(*have));
+    return {};
+  });
+}
+
+std::string serialize(const toml::table& t) {
+  std::ostringstream os;
+  os << toml::toml_formatter(t, toml::toml_formatter::default_flags & ~toml::format_flags::indentation);
+  std::string out = os.str();
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  return out;
+}
+
+}  // namespace
+
 Result<std::string> apply_config_patch(std::string_view target_toml, const ConfigPatch& patch) {
   TOMLU_TRY(auto patch_doc, tomlu::parse(patch.text, kMaxConfigBytes, ErrorClass::malformed, "config delta"));
-  TOMLU_TRY(auto target, tomlu::parse(target_toml, kMaxConfigBytes, ErrorClass::usage, "config target"));
+  TOMLU_TRY(auto original, tomlu::parse(target_toml, kMaxConfigBytes, ErrorClass::usage, "config target"));
+  const toml::table* require = patch_doc["require"].as_table();
+  const toml::table* remove = patch_doc["remove"].as_table();
+  const toml::table* set = patch_doc["set"].as_table();
 
   // 1. Every precondition first: a mismatch leaves the target untouched.
-  if (const toml::table* require = patch_doc["require"].as_table()) {
-    std::vector<std::string_view> keys;
-    TOMLU_CHECK(each_leaf(*require, "", keys, [&](const std::string& p, const auto& ks, const toml::node& want) -> Status {
-      const toml::node* have = lookup(target, ks);
-      if (!have) return fail(ErrorClass::policy, "require " + p + ": expected " + show(want) + ", found nothing");
-      if (!same(want, *have))
-        return fail(ErrorClass::policy, "require " + p + ": expected " + show(want) + ", found " + show(*have));
-      return {};
-    }));
-  }
-  // 2. Removals, 3. then the merge.
-  if (const toml::table* remove = patch_doc["remove"].as_table()) {
-    std::vector<std::string_view> keys;
-    (void)each_leaf(*remove, "", keys, [&](const std::string&, const auto& ks, const toml::node&) -> Status {
+  if (require) TOMLU_CHECK(check_require(original, *require));
+  // 2. Removals, 3. then the merge: this tree is the meaning of the result.
+  toml::table target = original;
+  if (remove) {
+    Keys keys;
+    (void)each_leaf(*remove, "", keys, [&](const std::string&, const Keys& ks, const toml::node&) -> Status {
       remove_path(target, ks);
       return {};
     });
   }
-  if (const toml::table* set = patch_doc["set"].as_table()) merge(target, *set);
+  if (set) merge(target, *set);
 
-  std::ostringstream os;
-  os << toml::toml_formatter(target, toml::toml_formatter::default_flags & ~toml::format_flags::indentation);
-  std::string out = os.str();
-  if (!out.empty() && out.back() != '\n') out += '\n';
-  return out;
+  // Prefer the operator's own text with lines edited; keep it only when it means the same tree.
+  if (auto edited = edit_in_place(target_toml, original, remove, set)) {
+    auto again = tomlu::parse(*edited, kMaxConfigBytes, ErrorClass::usage, "edited config");
+    if (again && *again == target) return *edited;
+  }
+  return serialize(target);
 }
 
 }  // namespace airlock

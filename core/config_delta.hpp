@@ -8,9 +8,14 @@
 // No other top-level key is allowed. Arrays are leaves (compared and replaced whole); a path that
 // runs through a non-table in the target counts as absent.
 //
-// LIMITATION: apply_config_patch re-serializes the target through toml++, so comments, blank
-// lines and key order of the target are NOT kept (keys come out sorted, sub-tables as [a.b]
-// sections). Values and their types are kept. The applier keeps the previous file for rollback.
+// Layout: the target is the operator's file, so apply_config_patch edits its text in place when it
+// can — deletes the lines of removed keys, rewrites replaced values, adds new keys as `a.b = v`
+// lines at the end of the root section or of a [header] table — and keeps comments, blank lines
+// and key order. The edited text is used only if it parses to exactly the tree the rules above
+// give. LIMITATION: otherwise (a whole table removed, a key added inside an inline table, a value
+// turned into a table, a key both removed and set, ...) the target is re-serialized through
+// toml++: values and types are kept, comments and layout are NOT (keys come out sorted, sub-tables
+// as [a.b] sections). The applier keeps the previous file for rollback either way.
 //
 // The header holds no toml++ type: a ConfigPatch keeps its validated source text (re-read when
 // applied) and the dotted paths it touches, for display (`airlock inspect`, notes).

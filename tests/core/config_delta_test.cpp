@@ -151,3 +151,76 @@ TEST(TomlText, DotsAndBracketsInsideStringsAndCommentsDoNotCount) {
 
 }  // namespace
 }  // namespace airlock
+
+namespace airlock {
+namespace {
+
+TEST(ConfigPatch, SimpleEditsKeepTheOperatorsCommentsAndLayout) {
+  const std::string target = R"(# site topology — edited by hand
+mode = "safe"   # safe | fast
+name = "site-1"
+
+[legacy]
+option = 1  # to be dropped
+keep = true
+
+[bgp]
+# our AS
+asn = 65000
+peers = [
+  "10.0.0.9",
+]
+timers.hold = 90
+)";
+  auto p = patch(R"([require]
+mode = "safe"
+[remove]
+legacy.option = true
+absent.key = true
+[set]
+mode = "fast"
+bgp.peers = ["10.0.0.1", "10.0.0.2"]
+bgp.timers.keepalive = 30
+bgp.new = { x = 1 }
+added = "é"
+)");
+  auto r = apply_config_patch(target, p);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(*r, R"(# site topology — edited by hand
+mode = "fast"   # safe | fast
+name = "site-1"
+added = "é"
+
+[legacy]
+keep = true
+
+[bgp]
+# our AS
+asn = 65000
+peers = [ "10.0.0.1", "10.0.0.2" ]
+timers.hold = 90
+new.x = 1
+timers.keepalive = 30
+)");
+}
+
+TEST(ConfigPatch, EditsOutsideTheSimpleFormsStillMeanTheSameTree) {
+  // An inline table, a removed table, a key added under a dotted-only table: re-serialized.
+  const std::string target = "a = { b = 1, c = 2 }\nx.y = 1\n[t]\nu = 1\n[t.v]\nw = 2\n";
+  auto r = apply_config_patch(target, patch("[remove]\na.b = true\nt.v = true\n[set]\nx.z = 2\nt.u = 5\n"));
+  ASSERT_TRUE(r) << r.error().what();
+  auto t = parsed(*r);
+  EXPECT_EQ(t, parsed("a = { c = 2 }\nx.y = 1\nx.z = 2\n[t]\nu = 5\n"));
+}
+
+TEST(ConfigPatch, AddingToAnEmptyRootGoesAboveTheFirstHeader) {
+  auto r = apply_config_patch("# top\n[t]\nu = 1\n", patch("[set]\nmode = \"x\"\nt.w = 2\n"));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(*r, "mode = \"x\"\n# top\n[t]\nu = 1\nw = 2\n");
+  r = apply_config_patch("a = 1", patch("[set]\nb = 2\n"));  // no final newline
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(*r, "a = 1\nb = 2\n");
+}
+
+}  // namespace
+}  // namespace airlock
