@@ -17,7 +17,7 @@ Parsed parse_args(int argc, char** argv, const std::string& usage, const std::st
   Parsed p;
   opts.add_options()("help,h", "show this help");
   try {
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(opts).positional(pos).run(), p.vm);
+    po::store(po::command_line_parser(argc, argv) /* skips argv[0], the subcommand */.options(opts).positional(pos).run(), p.vm);
     if (p.vm.count("help")) {
       std::cout << "Usage: " << usage << "\n\n" << description << "\n\n" << opts;
       if (!examples.empty()) std::cout << "\nExamples:\n" << examples;
