@@ -91,9 +91,9 @@ Result<PayloadResult> PayloadStreamer::run(std::optional<TarEntry> first, std::u
     AIRLOCK_TRY(e, tar_.next(), "reading entry " + std::to_string(number + 1));
   }
   if (next_index_ < m_.files.size())
-    return fail(ErrorClass::integrity, "file '" + m_.files[next_index_].path + "' (" +
+    return fail(ErrorClass::integrity, "file '" + m_.files[next_index_].path + "' listed in the manifest never came (" +
                                            std::to_string(m_.files.size() - next_index_) +
-                                           " file(s) in all) listed in the manifest is missing from the archive");
+                                           " listed file(s) missing)");
   progress("");
   return std::move(out_);
 }

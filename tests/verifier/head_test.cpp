@@ -120,5 +120,12 @@ TEST_F(Head, SignatureEntryOver4KiBRefusedFromTheHeader) {
   expect_refused(b, ErrorClass::malformed, "over the limit");
 }
 
+TEST_F(Head, SignatureEntryAfterThePayloadStarted) {
+  const auto second = craft::make_key("hq-backup");
+  auto b = good();
+  b.payload.insert(b.payload.begin() + 1, craft::signature_entry(second, b.manifest));
+  expect_refused(b, ErrorClass::malformed, "reserved");
+}
+
 }  // namespace
 }  // namespace airlock::verifier::testing

@@ -104,6 +104,13 @@ TEST_F(RoundTrip, OnManifestErrorAbortsBeforeAnyWrite) {
   EXPECT_EQ(snapshot(dir.path()), before);
 }
 
+TEST_F(RoundTrip, MissingBundleIsAnIoErrorAndStagingIsNotLeftBehind) {
+  auto r = verify(request(true));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().cls(), ErrorClass::io) << r.error().what();
+  EXPECT_FALSE(fs::exists(staging));
+}
+
 // ninja's BuildLogTest.Truncate: every prefix of a good bundle is refused cleanly.
 TEST_F(RoundTrip, EveryTruncationFailsCleanly) {
   craft::BundleSpec spec;
