@@ -133,8 +133,9 @@ constexpr const char* kTable =
 }  // namespace
 
 Result<bool> migration_recorded(const std::string& db_path, const std::string& id) {
-  AIRLOCK_TRY(auto d, db::Database::open(db_path, db::OpenMode::read_write), "migration " + id);
-  AIRLOCK_CHECK(d.exec(kTable), "migration " + id);
+  AIRLOCK_TRY(auto d, db::Database::open(db_path, db::OpenMode::read_only), "migration " + id);
+  AIRLOCK_TRY(auto t, d.query("SELECT 1 FROM sqlite_schema WHERE name = '_airlock_migrations'"), "migration " + id);
+  if (t.empty()) return false;
   AIRLOCK_TRY(auto rows, d.query("SELECT 1 FROM _airlock_migrations WHERE id = ?", {id}), "migration " + id);
   return !rows.empty();
 }
@@ -144,11 +145,15 @@ airlock::Status run_migration(const MigrationRun& m) {
                      " on '" + m.db_path + "'";
   AIRLOCK_TRY(auto d, db::Database::open(m.db_path, db::OpenMode::read_write), what);
   AIRLOCK_CHECK(d.busy_timeout_ms(5000), what);
-  AIRLOCK_CHECK(d.exec(kTable), what);
   Guard g;
   g.deadline = Clock::now() + std::chrono::milliseconds(m.timeout_ms);
   AIRLOCK_CHECK(harden(d.raw(), g), what);
+  // The bookkeeping table is created inside the transaction: a failed migration leaves no trace.
   AIRLOCK_CHECK(d.exec("BEGIN IMMEDIATE"), what);
+  if (auto s = d.exec(kTable); !s) {
+    (void)d.exec("ROLLBACK");
+    return fail(s.error().with_context(what));
+  }
   auto rows = d.query("SELECT 1 FROM _airlock_migrations WHERE id = ?", {m.id});
   if (!rows) {
     (void)d.exec("ROLLBACK");

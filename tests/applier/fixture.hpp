@@ -1,0 +1,122 @@
+// Test helpers of the applier suite: real bundles built from recipes with the demo key, and a
+// site folder (site.toml, trust root, SQLite database, TOML config) in a temporary folder.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "applier/applier.hpp"
+#include "bundler/bundler.hpp"
+#include "core/db.hpp"
+#include "core/fs.hpp"
+#include "core/minisign.hpp"
+#include "tests/support/tmpdir.hpp"
+
+namespace airlock::test {
+
+namespace fs = std::filesystem;
+
+inline std::string repo(const std::string& rel) { return std::string(AIRLOCK_SOURCE_DIR) + "/" + rel; }
+
+inline minisign::SecretKey demo_key() {
+  auto text = read_file(repo("keys/demo-hq.key"), 4096);
+  EXPECT_TRUE(text) << (text ? "" : text.error().what());
+  auto k = minisign::parse_secret_key_file(*text, [] { return Result<std::string>(std::string()); });
+  EXPECT_TRUE(k) << (k ? "" : k.error().what());
+  return *k;
+}
+
+// Builds a bundle from a recipe (path) into out; fails the test on error.
+inline std::string build_bundle(const std::string& recipe, const std::string& out) {
+  bundler::BuildRequest req;
+  req.recipe_path = recipe;
+  req.keys = {demo_key()};
+  req.out_path = out;
+  auto r = bundler::build(req);
+  EXPECT_TRUE(r) << "building " << recipe << ": " << (r ? "" : r.error().what());
+  return out;
+}
+
+// The two demo bundles, built once per test process.
+struct DemoBundles {
+  TempDir dir;
+  std::string v110, v120;
+  DemoBundles() {
+    v110 = build_bundle(repo("manifests/example/recipe.toml"), (dir / "demo-1.1.0.tar.zst").string());
+    v120 = build_bundle(repo("manifests/example-1.2.0/recipe.toml"), (dir / "demo-1.2.0.tar.zst").string());
+  }
+};
+inline DemoBundles& bundles() {
+  static DemoBundles b;
+  return b;
+}
+
+inline const char* kTopology = "# the demo topology\nmode = \"safe\"\n\n[legacy]\noption = 1\n";
+
+// A site folder. `checks` is TOML text of [[checks]] tables (default: the demo's item count).
+struct SiteDir {
+  TempDir dir;
+  std::string site;  // site.toml path
+  std::string db, topology, state;
+
+  explicit SiteDir(const std::string& checks = kItemsCheck, const std::string& hooks = "") {
+    site = (dir / "site.toml").string();
+    db = (dir / "main.db").string();
+    topology = (dir / "topology.toml").string();
+    state = (dir / "state").string();
+    fs::copy_file(repo("keys/trust.toml"), dir / "trust.toml");
+    spit(topology, kTopology);
+    { auto d = db::Database::open(db, db::OpenMode::create); }
+    spit(site, std::string("[site]\nname = \"test\"\nproduct = \"demo\"\nstate_dir = \"state\"\n"
+                           "trust_root = \"trust.toml\"\nchannel = \"recommended\"\n\n"
+                           "[databases]\nmain = \"main.db\"\n\n[config]\ntopology = \"topology.toml\"\n\n") +
+                   hooks + checks);
+  }
+  static constexpr const char* kItemsCheck =
+      "[[checks]]\nname = \"items\"\nkind = \"sqlite\"\ndatabase = \"main\"\n"
+      "query = \"SELECT count(*) FROM items\"\nexpect = 3\ntimeout = \"5s\"\n";
+
+  std::string dump() const {
+    auto d = db::Database::open(db, db::OpenMode::read_only);
+    if (!d) return "<no db>";
+    auto s = d->full_dump();
+    return s ? *s : "<dump failed>";
+  }
+  bool integrity_ok() const {
+    auto d = db::Database::open(db, db::OpenMode::read_only);
+    if (!d) return false;
+    auto r = d->query("PRAGMA integrity_check");
+    return r && !r->empty() && std::get<std::string>((*r)[0][0]) == "ok";
+  }
+  std::string pointer() const {
+    std::error_code ec;
+    auto t = fs::read_symlink(state + "/current", ec);
+    return ec ? "" : t.string();
+  }
+  // Everything a crash must leave either "before" or "after".
+  std::string observable() const { return dump() + "\n--config--\n" + slurp(topology) + "\n--pointer--\n" + pointer(); }
+};
+
+inline applier::Env quiet_env() { return applier::Env{}; }
+
+// A recipe in a temporary folder: product demo, given version and body (migrations etc.).
+inline std::string write_recipe(const TempDir& dir, const std::string& name, const std::string& release_extra,
+                                const std::string& version, const std::string& body,
+                                const std::map<std::string, std::string>& files) {
+  fs::path d = dir / name;
+  fs::create_directories(d / "notes");
+  spit(d / "notes/en.md", "# " + version + "\n");
+  for (const auto& [rel, text] : files) {
+    fs::create_directories((d / rel).parent_path());
+    spit(d / rel, text);
+  }
+  spit(d / "recipe.toml", "[release]\nproduct = \"demo\"\nversion = \"" + version +
+                              "\"\ncreated = 2026-03-01T00:00:00Z\nchannel = \"recommended\"\n" + release_extra +
+                              "\n" + body + "\n[[notes]]\nlang = \"en\"\npath = \"notes/en.md\"\n");
+  return (d / "recipe.toml").string();
+}
+
+}  // namespace airlock::test
