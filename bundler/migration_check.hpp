@@ -1,9 +1,11 @@
 // The reverse-migration rule: every `down` must undo its `up`. For each database the recipe
-// migrates, a scratch copy (the migration's `fixture` database, else empty) lives in a temporary
-// folder; migrations run in recipe order, and for each one: schema before, run up, run down,
-// schema must equal before, run up again (it must still work: the state the next migration and
-// the site see). An irreversible migration is just run up. Every breach is build_refused naming
-// the recipe, the migration and what differed.
+// migrates, a scratch database lives in a temporary folder, started from the migration's
+// `fixture` (an SQLite file, copied; or a .sql script, run on an empty database) or empty.
+// Migrations run in recipe order, and for each one: schema before, run up, run down, schema must
+// equal before, run up again (it must still work: the state the next migration and the site
+// see). Schemas are compared with their SQL text normalised (SQLite rewrites CREATE text on ALTER
+// TABLE). An irreversible migration is just run up. Every breach is build_refused naming the
+// recipe, the migration and what differed.
 #pragma once
 
 #include "bundler/recipe.hpp"

@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
 #include <sstream>
 
