@@ -118,12 +118,13 @@ Result<ConfigPatch> parse_config_patch(std::string_view text) {
   TOMLU_TRY(const toml::table* set, root.opt_table("set"));
   if (remove) {
     Keys keys;
-    TOMLU_CHECK(each_leaf(*remove, "remove", keys, [&](const std::string& p, const auto&, const toml::node& v) -> Status {
-      if (!v.is_boolean() || !v.as_boolean()->get())
-        return fail(cls, p + ": a [remove] leaf must be true, found " +
-                             (v.is_boolean() ? std::string("false") : tomlu::type_name(v)));
-      return {};
-    }));
+    TOMLU_CHECK(
+        each_leaf(*remove, "remove", keys, [&](const std::string& p, const auto&, const toml::node& v) -> Status {
+          if (!v.is_boolean() || !v.as_boolean()->get())
+            return fail(cls, p + ": a [remove] leaf must be true, found " +
+                                 (v.is_boolean() ? std::string("false") : tomlu::type_name(v)));
+          return {};
+        }));
   }
   ConfigPatch out;
   out.text = std::string(text);

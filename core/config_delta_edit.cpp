@@ -67,8 +67,8 @@ std::size_t section_end(const toml::table& t, const Locator& loc) {
     if (const auto* sub = v.as_table(); sub && !sub->is_inline()) {
       if (is_header_table(v, loc)) continue;
       end = section_end(*sub, loc);
-    } else if (const auto* arr = v.as_array(); arr && arr->is_array_of_tables() && !arr->empty() &&
-                                                 is_header_table((*arr)[0], loc)) {
+    } else if (const auto* arr = v.as_array();
+               arr && arr->is_array_of_tables() && !arr->empty() && is_header_table((*arr)[0], loc)) {
       continue;
     } else {
       end = loc.offset(v.source().end);

@@ -13,9 +13,9 @@ namespace {
 constexpr ErrorClass kCls = ErrorClass::malformed;
 
 // Propagates unchanged: the messages already name the key path.
-#define PASS(expr)                                                           \
-  do {                                                                       \
-    auto _s = (expr);                                                        \
+#define PASS(expr)                                                             \
+  do {                                                                         \
+    auto _s = (expr);                                                          \
     if (!_s) return ::tl::unexpected<::airlock::Error>(std::move(_s).error()); \
   } while (0)
 
@@ -28,7 +28,8 @@ bool is_hex_lower(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= '
 
 // [A-Za-z0-9._-]+
 bool is_name(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 // [a-z0-9][a-z0-9._-]{0,63}
 bool is_product(std::string_view s) {
@@ -66,7 +67,8 @@ Status check_path(const std::string& where, const std::string& path) {
 }
 
 Status check_release(const Release& r) {
-  if (!is_product(r.product)) return bad("release.product", "\"" + r.product + "\" does not match [a-z0-9][a-z0-9._-]{0,63}");
+  if (!is_product(r.product))
+    return bad("release.product", "\"" + r.product + "\" does not match [a-z0-9][a-z0-9._-]{0,63}");
   if (r.summary) {
     if (r.summary->find_first_of("\r\n") != std::string::npos) return bad("release.summary", "has a line break");
     if (std::any_of(r.summary->begin(), r.summary->end(), is_control))
@@ -168,8 +170,7 @@ Status check_references(const Manifest& m) {
     PASS(need(indexed("migrations", i) + ".up", m.migrations[i].up));
     if (m.migrations[i].down) PASS(need(indexed("migrations", i) + ".down", *m.migrations[i].down));
   }
-  for (std::size_t i = 0; i < m.config.size(); ++i)
-    PASS(need(indexed("config", i) + ".patch", m.config[i].patch));
+  for (std::size_t i = 0; i < m.config.size(); ++i) PASS(need(indexed("config", i) + ".patch", m.config[i].patch));
   for (std::size_t i = 0; i < m.notes.size(); ++i) PASS(need(indexed("notes", i) + ".path", m.notes[i].path));
   if (m.trust_update) PASS(need("trust_update.path", *m.trust_update));
   return {};
@@ -198,9 +199,12 @@ Status check_layout_blobs(const Manifest& m) {
 
 const char* channel_name(Channel c) {
   switch (c) {
-    case Channel::recommended: return "recommended";
-    case Channel::rc: return "rc";
-    case Channel::beta: return "beta";
+    case Channel::recommended:
+      return "recommended";
+    case Channel::rc:
+      return "rc";
+    case Channel::beta:
+      return "beta";
   }
   return "recommended";
 }
@@ -226,8 +230,8 @@ std::uint64_t Manifest::total_size() const {
 
 Status validate_manifest(const Manifest& m) {
   PASS(check_release(m.release));
-  for (auto check : {check_images, check_migrations, check_config_and_notes, check_files, check_references,
-                     check_layout_blobs})
+  for (auto check :
+       {check_images, check_migrations, check_config_and_notes, check_files, check_references, check_layout_blobs})
     PASS(check(m));
   return {};
 }

@@ -30,8 +30,8 @@ Result<std::optional<SemVer>> opt_semver_field(const Fields& f, std::string_view
 
 Result<Release> parse_release(const toml::table& t) {
   Fields f(t, "release", kCls);
-  TOMLU_CHECK(f.only({"product", "version", "created", "channel", "critical", "min_installed", "rollback_to",
-                      "expires", "summary"}));
+  TOMLU_CHECK(f.only(
+      {"product", "version", "created", "channel", "critical", "min_installed", "rollback_to", "expires", "summary"}));
   Release r;
   TOMLU_TRY(r.product, f.str("product"));
   TOMLU_TRY(r.version, semver_field(f, "version"));
@@ -134,8 +134,8 @@ Status parse_optional_tables(const Fields& root, Manifest& m) {
 
 Result<Manifest> from_table(const toml::table& doc) {
   Fields root(doc, "", kCls);
-  TOMLU_CHECK(root.only({"format", "release", "images", "delta", "migrations", "config", "trust_update", "notes",
-                         "files"}));
+  TOMLU_CHECK(
+      root.only({"format", "release", "images", "delta", "migrations", "config", "trust_update", "notes", "files"}));
   TOMLU_TRY(auto format, root.str("format"));
   if (format != kFormat) return root.error("format", "\"" + format + "\" is not \"" + std::string(kFormat) + "\"");
   Manifest m;
@@ -144,7 +144,8 @@ Result<Manifest> from_table(const toml::table& doc) {
   if (!doc.contains("files")) return root.error("files", "required key is missing");
   // Refuse an oversized list before building it.
   if (const auto* arr = doc.get("files")->as_array(); arr && arr->size() > kMaxFiles)
-    return root.error("files", std::to_string(arr->size()) + " entries, over the limit of " + std::to_string(kMaxFiles));
+    return root.error("files",
+                      std::to_string(arr->size()) + " entries, over the limit of " + std::to_string(kMaxFiles));
   TOMLU_CHECK(each(root, "images", m.images, parse_image));
   TOMLU_CHECK(parse_optional_tables(root, m));
   TOMLU_CHECK(each(root, "migrations", m.migrations, parse_migration));

@@ -9,9 +9,7 @@ namespace airlock {
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ident_char(char c) {
-  return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
-}
+bool is_ident_char(char c) { return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-'; }
 bool all_digits(std::string_view s) { return std::all_of(s.begin(), s.end(), is_digit); }
 
 // A numeric core part: digits, no leading zero, fits in u64. nullopt-like via bool.
@@ -40,8 +38,7 @@ std::vector<std::string_view> split_dots(std::string_view s) {
 }
 
 // Returns the reason an identifier list is invalid, or empty when fine.
-std::string check_identifiers(std::string_view list, bool numeric_no_leading_zero,
-                              std::vector<std::string>& out) {
+std::string check_identifiers(std::string_view list, bool numeric_no_leading_zero, std::vector<std::string>& out) {
   for (auto id : split_dots(list)) {
     if (id.empty()) return "empty identifier";
     if (!std::all_of(id.begin(), id.end(), is_ident_char))

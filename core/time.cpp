@@ -151,9 +151,8 @@ std::string format_rfc3339(const Timestamp& t) {
 }
 
 Timestamp now_utc() {
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   Timestamp t;
   t.unix_seconds = ns / 1'000'000'000;
   t.nanos = static_cast<std::uint32_t>(ns % 1'000'000'000);
@@ -164,11 +163,24 @@ std::optional<std::int64_t> parse_duration(std::string_view s) {
   if (s.empty()) return std::nullopt;
   std::int64_t unit = 1;
   switch (s.back()) {
-    case 's': unit = 1; s.remove_suffix(1); break;
-    case 'm': unit = 60; s.remove_suffix(1); break;
-    case 'h': unit = 3600; s.remove_suffix(1); break;
-    case 'd': unit = 86400; s.remove_suffix(1); break;
-    default: break;
+    case 's':
+      unit = 1;
+      s.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      s.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      s.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      s.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   if (s.empty()) return std::nullopt;
   std::int64_t v = 0;

@@ -16,14 +16,14 @@
 #include "core/time.hpp"
 
 // Propagates an error unchanged: the messages of these parsers already name the key path.
-#define TOMLU_TRY_IMPL(tmp, decl, expr) \
-  auto tmp = (expr);                     \
+#define TOMLU_TRY_IMPL(tmp, decl, expr)                                        \
+  auto tmp = (expr);                                                           \
   if (!tmp) return ::tl::unexpected<::airlock::Error>(std::move(tmp).error()); \
   decl = std::move(*tmp)
 #define TOMLU_TRY(decl, expr) TOMLU_TRY_IMPL(AIRLOCK_CONCAT(_tomlu_r_, __LINE__), decl, expr)
-#define TOMLU_CHECK(expr)                                                          \
-  do {                                                                             \
-    auto _tomlu_s = (expr);                                                        \
+#define TOMLU_CHECK(expr)                                                                  \
+  do {                                                                                     \
+    auto _tomlu_s = (expr);                                                                \
     if (!_tomlu_s) return ::tl::unexpected<::airlock::Error>(std::move(_tomlu_s).error()); \
   } while (0)
 
@@ -58,13 +58,17 @@ class Fields {
   [[nodiscard]] Result<std::int64_t> integer(std::string_view key) const;
   [[nodiscard]] Result<Timestamp> instant(std::string_view key) const;  // offset date-time only
   [[nodiscard]] Result<std::optional<Timestamp>> opt_instant(std::string_view key) const;
-  [[nodiscard]] Result<const toml::table*> table(std::string_view key) const;  // required
+  [[nodiscard]] Result<const toml::table*> table(std::string_view key) const;      // required
   [[nodiscard]] Result<const toml::table*> opt_table(std::string_view key) const;  // nullptr when absent
   // An array whose every element is a table (`[[x]]` or `x = [{...}]`); empty when absent.
   [[nodiscard]] Result<std::vector<const toml::table*>> tables(std::string_view key) const;
 
-  std::string path(std::string_view key) const { return where_.empty() ? std::string(key) : where_ + "." + std::string(key); }
-  tl::unexpected<Error> error(std::string_view key, const std::string& why) const { return fail(cls_, path(key) + ": " + why); }
+  std::string path(std::string_view key) const {
+    return where_.empty() ? std::string(key) : where_ + "." + std::string(key);
+  }
+  tl::unexpected<Error> error(std::string_view key, const std::string& why) const {
+    return fail(cls_, path(key) + ": " + why);
+  }
   ErrorClass cls() const { return cls_; }
 
  private:

@@ -27,7 +27,8 @@ Result<TrustKey> parse_key(const toml::table& t, std::size_t i, ErrorClass cls) 
   TOMLU_TRY(k.not_before, f.opt_instant("not_before"));
   TOMLU_TRY(k.not_after, f.opt_instant("not_after"));
   if (k.not_before && k.not_after && *k.not_after < *k.not_before)
-    return f.error("not_after", format_rfc3339(*k.not_after) + " is before not_before " + format_rfc3339(*k.not_before));
+    return f.error("not_after",
+                   format_rfc3339(*k.not_after) + " is before not_before " + format_rfc3339(*k.not_before));
   TOMLU_TRY(auto revoked, f.opt_bool("revoked"));
   k.revoked = revoked.value_or(false);
   return k;

@@ -30,8 +30,9 @@ ConfigPatch patch(const std::string& text) {
 toml::table parsed(const std::string& text) { return toml::parse(text); }
 
 TEST(ConfigPatch, ParsesAndListsPaths) {
-  auto p = patch("[require]\nmode = \"safe\"\n[remove]\nlegacy.option = true\n[set]\nmode = \"fast\"\n"
-                 "bgp.peers = [\"10.0.0.1\"]\n\"odd key\" = 1\n");
+  auto p = patch(
+      "[require]\nmode = \"safe\"\n[remove]\nlegacy.option = true\n[set]\nmode = \"fast\"\n"
+      "bgp.peers = [\"10.0.0.1\"]\n\"odd key\" = 1\n");
   EXPECT_EQ(p.require, (std::vector<std::string>{"mode"}));
   EXPECT_EQ(p.remove, (std::vector<std::string>{"legacy.option"}));
   EXPECT_EQ(p.set, (std::vector<std::string>{"bgp.peers", "mode", "\"odd key\""}));
@@ -89,14 +90,14 @@ new_table.x = { a = 1 }
   ASSERT_TRUE(r) << r.error().what();
   auto t = parsed(*r);
   EXPECT_EQ(t["mode"].value<std::string>(), "fast");
-  EXPECT_EQ(t["name"].value<std::string>(), "site-1");          // untouched
-  EXPECT_FALSE(t["legacy"]["option"]);                           // removed
-  EXPECT_EQ(t["legacy"]["keep"].value<bool>(), true);            // sibling kept
-  EXPECT_EQ(t["bgp"]["asn"].value<std::int64_t>(), 65000);       // merged, not replaced
+  EXPECT_EQ(t["name"].value<std::string>(), "site-1");      // untouched
+  EXPECT_FALSE(t["legacy"]["option"]);                      // removed
+  EXPECT_EQ(t["legacy"]["keep"].value<bool>(), true);       // sibling kept
+  EXPECT_EQ(t["bgp"]["asn"].value<std::int64_t>(), 65000);  // merged, not replaced
   ASSERT_TRUE(t["bgp"]["peers"].as_array());
-  EXPECT_EQ(t["bgp"]["peers"].as_array()->size(), 2u);           // arrays replace
+  EXPECT_EQ(t["bgp"]["peers"].as_array()->size(), 2u);  // arrays replace
   EXPECT_EQ(t["bgp"]["timers"]["hold"].value<std::int64_t>(), 30);
-  EXPECT_FALSE(t["bgp"]["timers"]["keepalive"]);                 // removed with its table before the set
+  EXPECT_FALSE(t["bgp"]["timers"]["keepalive"]);  // removed with its table before the set
   EXPECT_EQ(t["new_table"]["x"]["a"].value<std::int64_t>(), 1);
 }
 
@@ -139,11 +140,14 @@ TEST(TomlText, RefusesNestingThatWouldExhaustTheStack) {
 
 TEST(TomlText, DotsAndBracketsInsideStringsAndCommentsDoNotCount) {
   const std::string dots(200, '.'), brackets(200, '[');
-  for (const std::string& text : std::vector<std::string>{"a = \"" + dots + brackets + "\"\n", "a = '" + dots + "'\n", "a = \"\"\"\n" + dots + "\\\"\"\"\n" + brackets + "\"\"\"\n",
-        "a = '''" + dots + "''''\n", "# " + dots + brackets + "\na = 1\n", "a = \"x\\\\\"\nb = \"" + dots + "\"\n",
-        "a = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, "
-        "4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]\n",
-        "x = 1979-05-27T07:32:00.999Z\n\"a.b\".c.\"d\" = 1\n"}) {
+  for (const std::string& text : std::vector<std::string>{
+           "a = \"" + dots + brackets + "\"\n", "a = '" + dots + "'\n",
+           "a = \"\"\"\n" + dots + "\\\"\"\"\n" + brackets + "\"\"\"\n", "a = '''" + dots + "''''\n",
+           "# " + dots + brackets + "\na = 1\n", "a = \"x\\\\\"\nb = \"" + dots + "\"\n",
+           "a = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, "
+           "3.5, "
+           "4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5]\n",
+           "x = 1979-05-27T07:32:00.999Z\n\"a.b\".c.\"d\" = 1\n"}) {
     auto r = tomlu::parse(text, 1 << 20, ErrorClass::malformed, "doc");
     EXPECT_TRUE(r) << text << "\n" << r.error().what();
   }

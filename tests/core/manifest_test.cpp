@@ -29,7 +29,8 @@ summary = "one line"
 
 [[images]]
 ref = "registry.example.org/bench/dashboard:4.5.3"
-digest = "sha256:)" + kHexA + R"("
+digest = "sha256:)" +
+         kHexA + R"("
 layout = "images"
 
 [delta]
@@ -56,34 +57,41 @@ path = "notes/en.md"
 [[files]]
 path = "migrations/0042_add_personas.up.sql"
 size = 1234
-sha256 = ")" + kHexA + R"("
+sha256 = ")" +
+         kHexA + R"("
 executable = false
 
 [[files]]
 path = "migrations/0042_add_personas.down.sql"
 size = 0
-sha256 = ")" + kHexB + R"("
+sha256 = ")" +
+         kHexB + R"("
 
 [[files]]
 path = "config/topology.patch.toml"
 size = 10
-sha256 = ")" + kHexC + R"("
+sha256 = ")" +
+         kHexC + R"("
 
 [[files]]
 path = "trust/trust.toml"
 size = 10
-sha256 = ")" + kHexD + R"("
+sha256 = ")" +
+         kHexD + R"("
 
 [[files]]
 path = "notes/en.md"
 size = 10
-sha256 = ")" + kHexE + R"("
+sha256 = ")" +
+         kHexE + R"("
 executable = true
 
 [[files]]
-path = "images/blobs/sha256/)" + kHexA + R"("
+path = "images/blobs/sha256/)" +
+         kHexA + R"("
 size = 5
-sha256 = ")" + kHexA + R"("
+sha256 = ")" +
+         kHexA + R"("
 )";
 }
 
@@ -133,11 +141,13 @@ TEST(Manifest, BaselineParses) {
 }
 
 TEST(Manifest, MinimalManifestParses) {
-  const std::string text = "format = \"airlock-bundle/1\"\n[release]\nproduct = \"p\"\nversion = \"1.0.0\"\n"
-                           "created = 2026-05-06T10:00:00.25+02:00\nchannel = \"beta\"\n"
-                           "[[notes]]\nlang = \"EN-gb\"\npath = \"n\"\n"
-                           "[[notes]]\nlang = \"en\"\npath = \"n\"\n"
-                           "[[files]]\npath = \"n\"\nsize = 0\nsha256 = \"" + kHexA + "\"\n";
+  const std::string text =
+      "format = \"airlock-bundle/1\"\n[release]\nproduct = \"p\"\nversion = \"1.0.0\"\n"
+      "created = 2026-05-06T10:00:00.25+02:00\nchannel = \"beta\"\n"
+      "[[notes]]\nlang = \"EN-gb\"\npath = \"n\"\n"
+      "[[notes]]\nlang = \"en\"\npath = \"n\"\n"
+      "[[files]]\npath = \"n\"\nsize = 0\nsha256 = \"" +
+      kHexA + "\"\n";
   auto r = parse_manifest(text);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->release.channel, Channel::beta);
@@ -187,10 +197,12 @@ TEST(Manifest, RefusesWrongFormatAndMissingKeys) {
 TEST(Manifest, RefusesWrongTypes) {
   expect_refused(mutate(baseline(), "size = 1234", "size = \"1234\""), "files[0].size: expected an integer");
   expect_refused(mutate(baseline(), "size = 1234", "size = 1234.0"), "files[0].size: expected an integer");
-  expect_refused(mutate(baseline(), "critical = false", "critical = \"false\""), "release.critical: expected a boolean");
+  expect_refused(mutate(baseline(), "critical = false", "critical = \"false\""),
+                 "release.critical: expected a boolean");
   expect_refused(mutate(baseline(), "version = \"4.5.3\"", "version = 4"), "release.version: expected a string");
-  expect_refused(mutate(mutate(baseline(), "[delta]\nbase = \"4.5.2\"\n", ""), "[release]", "delta = \"4.5.2\"\n[release]"),
-                 "delta: expected a table");
+  expect_refused(
+      mutate(mutate(baseline(), "[delta]\nbase = \"4.5.2\"\n", ""), "[release]", "delta = \"4.5.2\"\n[release]"),
+      "delta: expected a table");
   expect_refused(mutate(baseline(), "[[images]]", "[images]"), "images: expected an array of tables");
 }
 
@@ -200,7 +212,8 @@ TEST(Manifest, RefusesLocalAndInvalidDateTimes) {
   expect_refused(mutate(baseline(), "created = 2026-05-06T10:00:00Z", "created = 2026-05-06"), "release.created");
   expect_refused(mutate(baseline(), "created = 2026-05-06T10:00:00Z", "created = \"2026-05-06T10:00:00Z\""),
                  "release.created");
-  expect_refused(mutate(baseline(), "expires = 2027-05-06T00:00:00Z", "expires = 2027-02-29T00:00:00Z"), "manifest.toml");
+  expect_refused(mutate(baseline(), "expires = 2027-05-06T00:00:00Z", "expires = 2027-02-29T00:00:00Z"),
+                 "manifest.toml");
 }
 
 TEST(Manifest, RefusesBadReleaseFields) {
@@ -277,11 +290,10 @@ TEST(Manifest, RefusesBadFiles) {
                  "files[4].path");
   expect_refused(mutate(baseline(), "path = \"trust/trust.toml\"\nsize", "path = \"NOTES/EN.md\"\nsize"),
                  "the same ignoring case");
-  expect_refused(mutate(baseline(), "path = \"trust/trust.toml\"\nsize", "path = \"Notes\"\nsize"),
-                 "leading folder");
+  expect_refused(mutate(baseline(), "path = \"trust/trust.toml\"\nsize", "path = \"Notes\"\nsize"), "leading folder");
   expect_refused(mutate(baseline(), "size = 1234", "size = -1"), "files[0].size: -1 is negative");
-  expect_refused(mutate(baseline(), "sha256 = \"" + kHexA + "\"\nexecutable", "sha256 = \"" + std::string(64, 'A') +
-                                                                               "\"\nexecutable"),
+  expect_refused(mutate(baseline(), "sha256 = \"" + kHexA + "\"\nexecutable",
+                        "sha256 = \"" + std::string(64, 'A') + "\"\nexecutable"),
                  "files[0].sha256: not 64 lower-case hex digits");
   expect_refused(mutate(baseline(), "sha256 = \"" + kHexA + "\"\nexecutable", "sha256 = \"abc\"\nexecutable"),
                  "files[0].sha256");
@@ -311,8 +323,8 @@ TEST(Manifest, RefusesReferencedPathsMissingFromFiles) {
 }
 
 TEST(Manifest, RefusesTooManyFiles) {
-  std::string head = mutate(baseline(), "[[files]]", "[[files]]\npath = \"n\"\nsize = 0\nsha256 = \"" + kHexA +
-                                                          "\"\n\n[[files]]");
+  std::string head =
+      mutate(baseline(), "[[files]]", "[[files]]\npath = \"n\"\nsize = 0\nsha256 = \"" + kHexA + "\"\n\n[[files]]");
   std::string many;
   for (std::size_t i = 0; i < kMaxFiles - 6; ++i)
     many += "[[files]]\npath = \"f/" + std::to_string(i) + "\"\nsize = 0\nsha256 = \"" + kHexA + "\"\n";

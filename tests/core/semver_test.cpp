@@ -30,9 +30,18 @@ TEST(SemVer, AcceptsValidExamplesFromTheSpec) {
 }
 
 TEST(SemVer, RefusesInvalid) {
-  for (const char* s : {"", "1", "1.2", "1.2.3.4", "v1.2.3", "01.2.3", "1.02.3", "1.2.03", "1.2.3-", "1.2.3+",
-                        "1.2.3-01", "1.2.3-a..b", "1.2.3-a.", "1.2.3+a..b", "1.2.3-a_b", "1.2.3+a b", " 1.2.3",
-                        "1.2.3 ", "-1.2.3", "+1.2.3", "1.2.3-é", "18446744073709551616.0.0", "1.2.-3", "a.b.c"})
+  for (const char* s : {"",          "1",
+                        "1.2",       "1.2.3.4",
+                        "v1.2.3",    "01.2.3",
+                        "1.02.3",    "1.2.03",
+                        "1.2.3-",    "1.2.3+",
+                        "1.2.3-01",  "1.2.3-a..b",
+                        "1.2.3-a.",  "1.2.3+a..b",
+                        "1.2.3-a_b", "1.2.3+a b",
+                        " 1.2.3",    "1.2.3 ",
+                        "-1.2.3",    "+1.2.3",
+                        "1.2.3-é",   "18446744073709551616.0.0",
+                        "1.2.-3",    "a.b.c"})
     EXPECT_FALSE(parse_semver(s)) << s;
 }
 
@@ -44,8 +53,10 @@ TEST(SemVer, ErrorNamesTheTextAndIsMalformed) {
 }
 
 TEST(SemVer, PrecedenceTableFromSemverOrg) {
-  const char* ordered[] = {"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta", "1.0.0-beta.2",
-                           "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "2.0.0", "2.1.0", "2.1.1", "10.0.0"};
+  const char* ordered[] = {"1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
+                           "1.0.0-beta",  "1.0.0-beta.2",  "1.0.0-beta.11",
+                           "1.0.0-rc.1",  "1.0.0",         "2.0.0",
+                           "2.1.0",       "2.1.1",         "10.0.0"};
   const std::size_t n = std::size(ordered);
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < n; ++j) {

@@ -16,10 +16,15 @@ std::string b64(std::uint8_t seed) { return minisign::public_key_base64(key(seed
 
 std::string baseline() {
   return "format = \"airlock-trust/1\"\nthreshold = 2\n"
-         "[[keys]]\nname = \"hq-2026\"\npublic_key = \"" + b64(1) + "\"\n"
+         "[[keys]]\nname = \"hq-2026\"\npublic_key = \"" +
+         b64(1) +
+         "\"\n"
          "not_before = 2026-01-01T00:00:00Z\nnot_after = 2027-07-01T00:00:00Z\n"
-         "[[keys]]\nname = \"hq-2027\"\npublic_key = \"" + b64(50) + "\"\nrevoked = false\n"
-         "[[keys]]\nname = \"old\"\npublic_key = \"" + b64(100) + "\"\nrevoked = true\n";
+         "[[keys]]\nname = \"hq-2027\"\npublic_key = \"" +
+         b64(50) +
+         "\"\nrevoked = false\n"
+         "[[keys]]\nname = \"old\"\npublic_key = \"" +
+         b64(100) + "\"\nrevoked = true\n";
 }
 
 std::string mutate(std::string s, const std::string& from, const std::string& to) {
@@ -74,7 +79,8 @@ TEST(TrustRoot, RefusesBreachesWithTheCallersClass) {
   expect_refused(mutate(baseline(), "threshold = 2", "threshold = 17"), "threshold");
   expect_refused(mutate(baseline(), "threshold = 2", "threshold = 4"), "threshold: 4 is more than the 3 keys");
   expect_refused(mutate(baseline(), "threshold = 2", "threshold = \"2\""), "threshold: expected an integer");
-  expect_refused(mutate(baseline(), "name = \"hq-2027\"", "name = \"hq-2026\""), "keys[1].name: \"hq-2026\" appears twice");
+  expect_refused(mutate(baseline(), "name = \"hq-2027\"", "name = \"hq-2026\""),
+                 "keys[1].name: \"hq-2026\" appears twice");
   expect_refused(mutate(baseline(), "name = \"hq-2027\"", "name = \"\""), "keys[1].name: is empty");
   expect_refused(mutate(baseline(), "name = \"hq-2027\"", "name = \"a\\nb\""), "keys[1].name: has a control");
   expect_refused(mutate(baseline(), b64(50), b64(1)), "keys[1].public_key: key id");
