@@ -92,10 +92,13 @@ TarWriter::TarWriter() : impl_(std::make_unique<Impl>()) {}
 
 TarWriter::~TarWriter() {
   if (!impl_ || !impl_->a || impl_->finished) return;
-  // archive_write_free() would close the archive and write an end marker: an unfinished writer
-  // must not make a truncated archive look complete.
+  // Closing would pad the open entry (possibly gigabytes) and write an end marker: an unfinished
+  // writer must not make a truncated archive look complete. Marked failed, libarchive skips the
+  // padding; closing it still frees its output state (archive_write_free alone leaks it) and
+  // writes the end marker, into the discard sink.
   impl_->sink = &impl_->discard;
   archive_write_fail(impl_->a.get());
+  archive_write_close(impl_->a.get());
 }
 
 Result<std::unique_ptr<TarWriter>> TarWriter::create(ByteSink* sink) {

@@ -36,7 +36,7 @@ const std::string kLongPath = "images/blobs/sha256/" + std::string(64, 'e') + "/
 
 std::vector<File> sample_files() {
   std::string big;
-  for (int i = 0; big.size() < 3'000'000; ++i) big += "line " + std::to_string(i * 7919 % 100003) + "\n";
+  for (std::uint64_t i = 0; big.size() < 3'000'000; ++i) big += "line " + std::to_string(i * 7919 % 100003) + "\n";
   return {{"bin/tool", "#!/bin/sh\necho hi\n", true},
           {"notes/en.md", "# Notes\n", false},
           {"empty", "", false},
