@@ -106,6 +106,9 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
 }  // namespace
 
 Result<Report> verify(const Request& req) {
+  // A root built in code (not parsed) could say 0, which would make any bundle "authentic".
+  if (req.trust.threshold < 1 || req.trust.threshold > 16)
+    return fail(ErrorClass::usage, "trust root threshold " + std::to_string(req.trust.threshold) + " is outside 1..16");
   const Timestamp at = req.policy.at ? *req.policy.at : now_utc();
   std::unique_ptr<Staging> staging;
   if (req.staging_dir) {

@@ -72,6 +72,38 @@ TEST_F(Container, LongPathThroughPaxAccepted) {
   EXPECT_EQ(test::slurp(staging / deep), "deep\n");
 }
 
+TEST_F(Container, PaxPathOverridesAHarmlessUstarName) {
+  // A reader that ignored pax would see 'notes/en.md'; the effective path is the pax one.
+  auto b = good();
+  b.payload[0].pax = {{"path", "../../evil"}};
+  expect_refused(b, ErrorClass::malformed, "'..'");
+}
+
+TEST_F(Container, NonOctalSizeField) {
+  auto b = good();
+  // Rebuild the first payload header with a size field that is not octal.
+  craft::Header h;
+  h.name = b.payload[0].path;
+  h.size_field = std::string("0000000009x") + '\0';
+  std::string bytes;
+  for (const auto& e : b.head) bytes += craft::tar_entry(e);
+  bytes += craft::ustar_header(h) + craft::pad_to_block(b.payload[0].data);
+  for (std::size_t i = 1; i < b.payload.size(); ++i) bytes += craft::tar_entry(b.payload[i]);
+  bytes += craft::end_marker();
+  expect_refused_bytes(craft::zstd_frame(bytes), ErrorClass::malformed);
+}
+
+TEST_F(Container, TarHeaderModeIsIgnored) {
+  // setuid, world-writable in the header; the manifest says a plain file: 0644 it is.
+  auto b = good();
+  b.payload[2].mode = 06777;
+  auto r = run(b);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  struct stat st {};
+  ::lstat((staging / "data/table.csv").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+}
+
 TEST_F(Container, PaxSizeDiffersFromUstarSize) {
   auto b = good();
   b.payload[0].pax = {{"size", std::to_string(b.payload[0].data.size() + 1)}};

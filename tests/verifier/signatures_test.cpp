@@ -116,5 +116,22 @@ TEST_F(Signatures, ThresholdCheckedBeforeTheManifestIsParsed) {
   expect_refused(craft::good_bundle(s, {&stranger}), ErrorClass::not_authentic, "unknown key");
 }
 
+TEST_F(Signatures, ThresholdZeroInACodeBuiltTrustRootIsAUsageError) {
+  trust.threshold = 0;
+  const auto stranger = craft::make_key("stranger");
+  expect_refused(craft::good_bundle({}, {&stranger}), ErrorClass::usage, "threshold");
+}
+
+TEST_F(Signatures, VerificationTimeDefaultsToNow) {
+  policy.at.reset();
+  at = now_utc();
+  Request req = request(true);
+  req.policy.at.reset();
+  test::spit(bundle_path, good().bytes());
+  auto r = verify(req);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_GE(r->verified_at, at);
+}
+
 }  // namespace
 }  // namespace airlock::verifier::testing
