@@ -196,3 +196,20 @@ TEST(Rules, TrustUpdateMustBeAValidTrustRoot) {
   EXPECT_EQ(ok->manifest.trust_update, std::optional<std::string>("trust/trust.toml"));
   EXPECT_NE(ok->manifest.find_file("trust/trust.toml"), nullptr);
 }
+
+TEST(Rules, ScratchDatabasesAreRemovedAfterTheCheck) {
+  RecipeDir d;
+  TempDir tmp;
+  const char* old = std::getenv("TMPDIR");
+  std::string saved = old ? old : "";
+  ::setenv("TMPDIR", tmp.str().c_str(), 1);
+  d.file("m/1.up.sql", "CREATE TABLE t(a);");
+  d.file("m/1.down.sql", "DROP TABLE t;");
+  auto ok = build_with(d.recipe(kMigration + "down = \"m/1.down.sql\"\n"), d.out(), {demo_key("demo-hq")});
+  d.file("m/1.down.sql", "SELECT 1;");
+  auto refused = build_with(d.recipe(kMigration + "down = \"m/1.down.sql\"\n"), d.out() + ".2", {demo_key("demo-hq")});
+  if (old) ::setenv("TMPDIR", saved.c_str(), 1); else ::unsetenv("TMPDIR");
+  ASSERT_TRUE(ok) << ok.error().what();
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(fs::is_empty(tmp.path()));
+}
