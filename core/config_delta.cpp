@@ -86,7 +86,9 @@ bool same(const toml::node& a, const toml::node& b) {
 std::string show(const toml::node& n) { return render_value(n); }
 
 void merge(toml::table& target, const toml::table& set) {
-  for (const auto& [k, v] : set) {
+  for (const auto& entry : set) {
+    const toml::key& k = entry.first;
+    const toml::node& v = entry.second;
     toml::node* existing = target.get(k.str());
     if (v.is_table() && existing && existing->is_table()) {
       merge(*existing->as_table(), *v.as_table());

@@ -120,7 +120,8 @@ std::optional<Timestamp> parse_rfc3339(std::string_view s) {
   if (!offset(s, pos, t.offset_minutes) || pos != s.size()) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return std::nullopt;
   if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
-  const std::int64_t local = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  const std::int64_t local =
+      days_from_civil(year, month, day) * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second;
   t.unix_seconds = local - static_cast<std::int64_t>(t.offset_minutes) * 60;
   return t;
 }
