@@ -33,7 +33,8 @@ Status check_signature_header(const TarEntry& e, const std::string& label, const
     return fail(ErrorClass::malformed,
                 label + ": not a signature entry name (want 'signatures/<KEYID>.minisig', KEYID 16 upper-case hex)");
   if (seen.size() >= kMaxSignatureEntries)
-    return fail(ErrorClass::malformed, label + ": more than " + std::to_string(kMaxSignatureEntries) + " signature entries");
+    return fail(ErrorClass::malformed,
+                label + ": more than " + std::to_string(kMaxSignatureEntries) + " signature entries");
   if (e.size > minisign::kMaxSignatureFileBytes)
     return fail(ErrorClass::malformed, label + ": " + std::to_string(e.size) + " bytes, over the limit of " +
                                            std::to_string(minisign::kMaxSignatureFileBytes));
@@ -41,7 +42,8 @@ Status check_signature_header(const TarEntry& e, const std::string& label, const
     const auto prev = *key_id_of_entry(seen.back().entry);
     if (*id == prev) return fail(ErrorClass::malformed, label + ": key id " + *id + " appears twice");
     if (*id < prev)
-      return fail(ErrorClass::malformed, label + ": signature entries are not sorted by key id (" + *id + " after " + prev + ")");
+      return fail(ErrorClass::malformed,
+                  label + ": signature entries are not sorted by key id (" + *id + " after " + prev + ")");
   }
   key_id = *id;
   return {};
@@ -86,7 +88,8 @@ Result<SignatureBlock> read_signature_entries(TarReader& tar) {
     if (!sig) return fail(std::move(sig).error().with_context(label));
     const auto inner = minisign::key_id_hex(sig->key_id);
     if (inner != id)
-      return fail(ErrorClass::malformed, label + ": the name says key id " + id + ", the signature inside is by " + inner);
+      return fail(ErrorClass::malformed,
+                  label + ": the name says key id " + id + ", the signature inside is by " + inner);
     block.entries.push_back({e->path, std::move(*sig)});
   }
   if (block.entries.empty())

@@ -29,7 +29,7 @@ struct SignatureEntry {
 
 struct SignatureBlock {
   std::vector<SignatureEntry> entries;
-  std::optional<TarEntry> next;  // the first entry after them (nullopt: the end marker)
+  std::optional<TarEntry> next;   // the first entry after them (nullopt: the end marker)
   std::uint64_t next_number = 0;  // its entry number (1 = manifest)
 };
 

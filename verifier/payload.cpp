@@ -18,7 +18,12 @@ constexpr std::uint64_t kProgressEvery = 4ull << 20;
 
 PayloadStreamer::PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging,
                                  std::function<void(const Progress&)> on_progress)
-    : tar_(tar), m_(m), staging_(staging), on_progress_(std::move(on_progress)), buf_(kBufferBytes), total_(m.total_size()) {}
+    : tar_(tar),
+      m_(m),
+      staging_(staging),
+      on_progress_(std::move(on_progress)),
+      buf_(kBufferBytes),
+      total_(m.total_size()) {}
 
 void PayloadStreamer::progress(const std::string& file) {
   if (!on_progress_) return;
@@ -37,7 +42,8 @@ Result<const FileEntry*> PayloadStreamer::expect(const TarEntry& e, const std::s
     if (it == files.end()) return fail(ErrorClass::integrity, label + ": not listed in the manifest's [[files]]");
     if (static_cast<std::size_t>(it - files.begin()) < next_index_)
       return fail(ErrorClass::integrity, label + ": repeated (it came before)");
-    return fail(ErrorClass::integrity, label + ": out of order (the manifest expects '" + files[next_index_].path + "' next)");
+    return fail(ErrorClass::integrity,
+                label + ": out of order (the manifest expects '" + files[next_index_].path + "' next)");
   }
   const auto& f = files[next_index_];
   if (e.size != f.size)
@@ -70,10 +76,10 @@ Status PayloadStreamer::stream_file(const FileEntry& f, const std::string& label
     if (out_.bytes - last_progress_ >= kProgressEvery) progress(f.path);
   }
   if (done != f.size)  // the reader never passes the header's size, which equals the manifest's
-    return fail(ErrorClass::internal, label + ": read " + std::to_string(done) + " bytes, expected " + std::to_string(f.size));
+    return fail(ErrorClass::internal,
+                label + ": read " + std::to_string(done) + " bytes, expected " + std::to_string(f.size));
   const auto got = to_hex(sha.finish());
-  if (got != f.sha256)
-    return fail(ErrorClass::integrity, label + ": SHA-256 " + got + ", manifest says " + f.sha256);
+  if (got != f.sha256) return fail(ErrorClass::integrity, label + ": SHA-256 " + got + ", manifest says " + f.sha256);
   if (out) AIRLOCK_CHECK(out->close(), label);
   if (is_trust_update) out_.trust_update_text = std::move(captured);
   return {};
@@ -92,8 +98,7 @@ Result<PayloadResult> PayloadStreamer::run(std::optional<TarEntry> first, std::u
   }
   if (next_index_ < m_.files.size())
     return fail(ErrorClass::integrity, "file '" + m_.files[next_index_].path + "' listed in the manifest never came (" +
-                                           std::to_string(m_.files.size() - next_index_) +
-                                           " listed file(s) missing)");
+                                           std::to_string(m_.files.size() - next_index_) + " listed file(s) missing)");
   progress("");
   return std::move(out_);
 }

@@ -26,7 +26,8 @@ struct PayloadResult {
 
 class PayloadStreamer {
  public:
-  PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging, std::function<void(const Progress&)> on_progress);
+  PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging,
+                  std::function<void(const Progress&)> on_progress);
 
   // `first` is the entry after the signatures (already read by the head reader), `number` its
   // entry number. Stops at the end-of-archive marker; does not call TarReader::finish().

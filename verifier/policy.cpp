@@ -17,24 +17,26 @@ namespace {
 
 Status check_times(const Release& r, const Policy& p, const Timestamp& at) {
   if (r.expires && *r.expires < at)
-    return fail(ErrorClass::policy, "release expired at " + format_rfc3339(*r.expires) + " (verification time " +
-                                         format_rfc3339(at) + ")");
+    return fail(ErrorClass::policy,
+                "release expired at " + format_rfc3339(*r.expires) + " (verification time " + format_rfc3339(at) + ")");
   Timestamp latest = at;
   latest.unix_seconds += p.clock_skew_seconds;
   if (r.created > latest)
     return fail(ErrorClass::policy, "release created at " + format_rfc3339(r.created) +
-                                         ", in the future: later than the verification time " + format_rfc3339(at) +
-                                         " plus the tolerated clock skew of " + std::to_string(p.clock_skew_seconds) + "s");
+                                        ", in the future: later than the verification time " + format_rfc3339(at) +
+                                        " plus the tolerated clock skew of " + std::to_string(p.clock_skew_seconds) +
+                                        "s");
   return {};
 }
 
 Status check_versions(const Release& r, const Policy& p) {
   if (!p.installed) return {};  // nothing installed: any version, any min_installed
   if (compare_semver(r.version, *p.installed) < 0)
-    return fail(ErrorClass::policy, "downgrade: release " + r.version.text + " is older than the installed " + p.installed->text);
+    return fail(ErrorClass::policy,
+                "downgrade: release " + r.version.text + " is older than the installed " + p.installed->text);
   if (r.min_installed && compare_semver(*p.installed, *r.min_installed) < 0)
     return fail(ErrorClass::policy, "release " + r.version.text + " needs at least " + r.min_installed->text +
-                                         " installed; the site has " + p.installed->text);
+                                        " installed; the site has " + p.installed->text);
   return {};
 }
 
@@ -49,7 +51,7 @@ Status check_policy(const Manifest& m, const Policy& p, const Timestamp& at) {
   // Lower rank = more stable; a site accepts its channel or a more stable one.
   if (p.channel && static_cast<int>(r.channel) > static_cast<int>(*p.channel))
     return fail(ErrorClass::policy, std::string("a ") + channel_name(r.channel) +
-                                         " release is not accepted by a site following " + channel_name(*p.channel));
+                                        " release is not accepted by a site following " + channel_name(*p.channel));
   return {};
 }
 

@@ -40,7 +40,8 @@ class Staging {
   const std::string& path() const { return path_; }
 
  private:
-  Staging(std::string path, Fd dir, bool created) : path_(std::move(path)), dir_(std::move(dir)), created_root_(created) {}
+  Staging(std::string path, Fd dir, bool created)
+      : path_(std::move(path)), dir_(std::move(dir)), created_root_(created) {}
   Result<Fd> enter_folder(const Fd& parent, const std::string& name, const std::string& rel);
   void remove_all_created();
 

@@ -69,8 +69,9 @@ Status require_threshold(const Tally& t, const std::string& what) {
     if (!seen.empty()) seen += "; ";
     seen += r.key_id + (r.counted ? " counted" : ": " + r.reason);
   }
-  return fail(ErrorClass::not_authentic, what + ": " + std::to_string(t.counted) + " of " + std::to_string(t.threshold) +
-                                             " required signatures count (" + (seen.empty() ? "no signatures" : seen) + ")");
+  return fail(ErrorClass::not_authentic, what + ": " + std::to_string(t.counted) + " of " +
+                                             std::to_string(t.threshold) + " required signatures count (" +
+                                             (seen.empty() ? "no signatures" : seen) + ")");
 }
 
 }  // namespace airlock::verifier

@@ -27,7 +27,8 @@ struct Tally {
 
 class SignatureCounter {
  public:
-  SignatureCounter(const std::vector<SignatureEntry>& sigs, std::string_view manifest) : sigs_(sigs), manifest_(manifest) {}
+  SignatureCounter(const std::vector<SignatureEntry>& sigs, std::string_view manifest)
+      : sigs_(sigs), manifest_(manifest) {}
 
   // A key counts when it is in `root`, not revoked, valid at every instant of `times`, and one of
   // its signatures passes both checks. Distinct keys: one public key counts once, however many

@@ -43,7 +43,8 @@ Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& 
   auto root = parse_trust_root(text, ErrorClass::not_authentic);
   if (!root) return fail(std::move(root).error());
   const std::array<Timestamp, 1> times{at};
-  AIRLOCK_CHECK(require_threshold(counter.count(*root, times), "signatures against the new trust root"), "authenticity");
+  AIRLOCK_CHECK(require_threshold(counter.count(*root, times), "signatures against the new trust root"),
+                "authenticity");
   return std::move(*root);
 }
 

@@ -146,8 +146,8 @@ std::string zstd_frame(std::string_view data, int level) {
 std::string zstd_raw_frame(std::string_view data, unsigned window_log) {
   std::string out;
   put_le(out, 0xFD2FB528u, 4);
-  out.push_back('\0');                                          // descriptor: nothing optional
-  out.push_back(static_cast<char>((window_log - 10) << 3));    // window: exponent, mantissa 0
+  out.push_back('\0');                                       // descriptor: nothing optional
+  out.push_back(static_cast<char>((window_log - 10) << 3));  // window: exponent, mantissa 0
   constexpr std::size_t kMaxBlock = 128 * 1024;
   std::size_t off = 0;
   do {

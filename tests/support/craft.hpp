@@ -129,8 +129,8 @@ struct Bundle {
   std::vector<Entry> head;     // [0] manifest.toml, then the signature entries
   std::vector<Entry> payload;  // in [[files]] order
   bool end_marker = true;
-  std::string after_end;       // decompressed bytes after the end marker (inside the zstd stream)
-  std::string after_stream;    // raw bytes after the last zstd frame
+  std::string after_end;     // decompressed bytes after the end marker (inside the zstd stream)
+  std::string after_stream;  // raw bytes after the last zstd frame
 
   std::string tar() const;
   // Frames as writers make them: manifest | signatures | payload + end marker + after_end.

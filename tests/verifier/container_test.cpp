@@ -23,10 +23,16 @@ craft::Entry typed(char typeflag, std::string linkname = "") {
   return e;
 }
 
-TEST_F(Container, SymlinkEntry) { expect_refused(with_first_payload(good(), typed('2', "/etc/passwd")), ErrorClass::malformed); }
-TEST_F(Container, HardLinkEntry) { expect_refused(with_first_payload(good(), typed('1', "data/table.csv")), ErrorClass::malformed); }
+TEST_F(Container, SymlinkEntry) {
+  expect_refused(with_first_payload(good(), typed('2', "/etc/passwd")), ErrorClass::malformed);
+}
+TEST_F(Container, HardLinkEntry) {
+  expect_refused(with_first_payload(good(), typed('1', "data/table.csv")), ErrorClass::malformed);
+}
 TEST_F(Container, DirectoryEntry) { expect_refused(with_first_payload(good(), typed('5')), ErrorClass::malformed); }
-TEST_F(Container, CharacterDeviceEntry) { expect_refused(with_first_payload(good(), typed('3')), ErrorClass::malformed); }
+TEST_F(Container, CharacterDeviceEntry) {
+  expect_refused(with_first_payload(good(), typed('3')), ErrorClass::malformed);
+}
 TEST_F(Container, BlockDeviceEntry) { expect_refused(with_first_payload(good(), typed('4')), ErrorClass::malformed); }
 TEST_F(Container, FifoEntry) { expect_refused(with_first_payload(good(), typed('6')), ErrorClass::malformed); }
 TEST_F(Container, PaxGlobalHeader) {
@@ -210,9 +216,7 @@ TEST_F(Container, BombOfNonZeroBytesAfterTheEndMarker) {
                        ErrorClass::malformed);
 }
 
-TEST_F(Container, NotZstdAtAll) {
-  expect_refused_bytes(good().tar(), ErrorClass::malformed);
-}
+TEST_F(Container, NotZstdAtAll) { expect_refused_bytes(good().tar(), ErrorClass::malformed); }
 
 }  // namespace
 }  // namespace airlock::verifier::testing
