@@ -158,9 +158,10 @@ Result<Manifest> from_table(const toml::table& doc) {
 }  // namespace
 
 Result<Manifest> parse_manifest(std::string_view bytes) {
-  TOMLU_TRY(auto doc, tomlu::parse(bytes, kMaxManifestBytes, kCls, "manifest.toml"));
-  TOMLU_TRY(auto m, from_table(doc));
-  TOMLU_CHECK(validate_manifest(m));
+  TOMLU_TRY(auto doc, tomlu::parse(bytes, kMaxManifestBytes, kCls, "manifest.toml"));  // names it already
+  auto m = from_table(doc);
+  if (!m) return fail(std::move(m).error().with_context("manifest.toml"));
+  if (auto s = validate_manifest(*m); !s) return fail(std::move(s).error().with_context("manifest.toml"));
   return m;
 }
 

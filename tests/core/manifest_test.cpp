@@ -387,3 +387,19 @@ TEST(Channel, Names) {
 
 }  // namespace
 }  // namespace airlock
+
+namespace airlock {
+namespace {
+
+TEST(Manifest, EveryErrorNamesTheFile) {
+  for (const std::string& text : {std::string("\xEF\xBB\xBF"), std::string("a = ["), std::string("format = 1\n"),
+                                  mutate(baseline(), "lang = \"en\"", "lang = \"de\"")}) {
+    auto r = parse_manifest(text);
+    ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().what().starts_with("manifest.toml: ")) << r.error().what();
+    EXPECT_EQ(r.error().what().find("manifest.toml: manifest.toml"), std::string::npos) << r.error().what();
+  }
+}
+
+}  // namespace
+}  // namespace airlock
