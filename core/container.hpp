@@ -45,7 +45,9 @@ std::unique_ptr<Source> memory_source(std::string bytes, std::string name = "<me
 // ---------------------------------------------------------------------------------------------
 // Decompresses one or more zstd frames. Refuses (malformed): a skippable frame, a frame window
 // over kMaxFrameWindow, bytes after the last frame that are not a zstd frame, a stream that ends
-// inside a frame. read() returns 0 only at a clean end of input after a complete frame.
+// inside a frame. read() returns 0 only at a clean end of input after a complete frame. A read()
+// never crosses the end of a frame, so a reader that asks for exactly the bytes it needs (as
+// TarReader does) can tell where frames end. Errors name the compressed offset.
 class ZstdReader {
  public:
   explicit ZstdReader(Source& src);
@@ -87,8 +89,8 @@ class TarReader {
   [[nodiscard]] Result<std::optional<TarEntry>> next();
   // Reads the current entry's data; 0 at its end (then its zero padding has been checked).
   [[nodiscard]] Result<std::size_t> read(void* buf, std::size_t len);
-  // Reads the current entry to its end, discarding (used after a size check has failed? no:
-  // only for entries we choose to skip in `inspect`).
+  // Reads the current entry to its end, discarding the bytes (entries `inspect` does not need);
+  // the padding is checked as in read().
   [[nodiscard]] Status skip();
   // After next() returned nullopt: at most kMaxTrailingZeroBytes zero bytes, then the clean end of
   // the zstd stream. Anything else is malformed.
