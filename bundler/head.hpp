@@ -15,9 +15,9 @@
 namespace airlock::bundler {
 
 inline constexpr std::size_t kMaxSignatures = 16;
-// The head frames are small; one fixed level for them (whatever the payload's) makes
-// build(A, B) and build(A) + sign(B) byte-identical.
-inline constexpr int kHeadLevel = 19;
+// The head frames are small, so a modest level (small compressor memory); one fixed level for
+// them, whatever the payload's, makes build(A, B) and build(A) + sign(B) byte-identical.
+inline constexpr int kHeadLevel = 6;
 
 struct SignatureEntry {
   std::string key_id;  // 16 upper-case hex digits
