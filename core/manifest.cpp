@@ -37,9 +37,36 @@ bool is_product(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) { return lower_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 bool is_sha256_hex(std::string_view s) { return s.size() == 64 && std::all_of(s.begin(), s.end(), is_hex_lower); }
-bool is_control(char ch) {
-  const auto c = static_cast<unsigned char>(ch);
-  return c < 0x20 || c == 0x7F;
+// Code points of valid UTF-8 text (toml++ guarantees it for parsed text; a byte that does not
+// decode comes out as 0x110000, past Unicode, which is_control refuses).
+constexpr char32_t kNotUnicode = 0x110000;
+std::vector<char32_t> code_points(std::string_view s) {
+  std::vector<char32_t> out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (n == 0 || i + n > s.size()) {
+      out.push_back(kNotUnicode);
+      ++i;
+      continue;
+    }
+    char32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    out.push_back(cp);
+    i += n;
+  }
+  return out;
+}
+// Unicode general category Cc: C0, DEL and C1 (U+0085 NEL is a line break too).
+bool is_control(char32_t c) { return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c >= kNotUnicode; }
+// Unicode White_Space.
+bool is_space(char32_t c) {
+  return c == ' ' || (c >= 0x09 && c <= 0x0D) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+bool any_of_cp(std::string_view s, bool (*pred)(char32_t)) {
+  const auto cps = code_points(s);
+  return std::any_of(cps.begin(), cps.end(), pred);
 }
 // BCP 47 as the spec narrows it: [A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*
 bool is_lang(std::string_view s) {
@@ -71,8 +98,7 @@ Status check_release(const Release& r) {
     return bad("release.product", "\"" + r.product + "\" does not match [a-z0-9][a-z0-9._-]{0,63}");
   if (r.summary) {
     if (r.summary->find_first_of("\r\n") != std::string::npos) return bad("release.summary", "has a line break");
-    if (std::any_of(r.summary->begin(), r.summary->end(), is_control))
-      return bad("release.summary", "has a control character");
+    if (any_of_cp(*r.summary, is_control)) return bad("release.summary", "has a control character");
   }
   return {};
 }
@@ -82,7 +108,7 @@ Status check_images(const Manifest& m) {
     const auto& im = m.images[i];
     const auto w = indexed("images", i);
     if (im.ref.empty()) return bad(w + ".ref", "is empty");
-    if (std::any_of(im.ref.begin(), im.ref.end(), [](char c) { return c == ' ' || is_control(c); }))
+    if (any_of_cp(im.ref, [](char32_t c) { return is_space(c) || is_control(c); }))
       return bad(w + ".ref", "has whitespace or a control character");
     if (!im.digest.starts_with("sha256:") || !is_sha256_hex(std::string_view(im.digest).substr(7)))
       return bad(w + ".digest", "\"" + im.digest + "\" is not \"sha256:\" and 64 lower-case hex digits");

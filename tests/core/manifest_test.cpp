@@ -228,6 +228,8 @@ TEST(Manifest, RefusesBadReleaseFields) {
   expect_refused(mutate(baseline(), "one line", "one\\nline"), "release.summary: has a line break");
   expect_refused(mutate(baseline(), "one line", "one\\rline"), "release.summary: has a line break");
   expect_refused(mutate(baseline(), "one line", "one\\u0007line"), "release.summary: has a control character");
+  expect_refused(mutate(baseline(), "one line", "one\\u0085line"), "release.summary: has a control character");
+  EXPECT_TRUE(parse_manifest(mutate(baseline(), "one line", "one \\u2713 \\uFFFD é line")));
   expect_refused(mutate(baseline(), "base = \"4.5.2\"", "base = \"latest\""), "delta.base");
 }
 
@@ -238,6 +240,8 @@ TEST(Manifest, RefusesBadImages) {
   expect_refused(mutate(baseline(), "digest = \"sha256:" + kHexA, "digest = \"sha256:" + kHexA + "0"),
                  "images[0].digest");
   expect_refused(mutate(baseline(), "ref = \"registry", "ref = \"a registry"), "images[0].ref");
+  expect_refused(mutate(baseline(), "ref = \"registry", "ref = \"a\\u00A0registry"), "images[0].ref");
+  expect_refused(mutate(baseline(), "ref = \"registry", "ref = \"a\\tregistry"), "images[0].ref");
   expect_refused(mutate(baseline(), "ref = \"registry.example.org/bench/dashboard:4.5.3\"", "ref = \"\""),
                  "images[0].ref: is empty");
   expect_refused(mutate(baseline(), "layout = \"images\"", "layout = \"../images\""), "images[0].layout");
