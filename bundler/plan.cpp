@@ -42,6 +42,21 @@ Result<SemVer> version_field(const Recipe& r, const std::string& key, const std:
   return *v;
 }
 
+// Orderings a release cannot sensibly break: it would be refused by every site, or never
+// appliable, or dead on arrival.
+Status check_release_order(const Recipe& r, const Release& rel) {
+  if (rel.rollback_to && compare_semver(*rel.rollback_to, rel.version) > 0)
+    return fail(refused(r, "release.rollback_to \"" + rel.rollback_to->text + "\" is later than release.version \"" +
+                               rel.version.text + "\""));
+  if (rel.min_installed && compare_semver(*rel.min_installed, rel.version) > 0)
+    return fail(refused(r, "release.min_installed \"" + rel.min_installed->text +
+                               "\" is later than release.version \"" + rel.version.text + "\""));
+  if (rel.expires && *rel.expires <= rel.created)
+    return fail(refused(r, "release.expires " + format_rfc3339(*rel.expires) + " is not after release.created " +
+                               format_rfc3339(rel.created)));
+  return {};
+}
+
 Status fill_release(const Recipe& r, std::optional<std::int64_t> sde, Release& rel) {
   rel.product = r.product;
   BUNDLER_TRY(rel.version, version_field(r, "version", r.version));
@@ -66,7 +81,7 @@ Status fill_release(const Recipe& r, std::optional<std::int64_t> sde, Release& r
   }
   rel.expires = r.expires;
   rel.summary = r.summary;
-  return {};
+  return check_release_order(r, rel);
 }
 
 // A regular file (not a symlink): the bundle must not depend on what a link points to today.

@@ -213,3 +213,16 @@ TEST(Rules, ScratchDatabasesAreRemovedAfterTheCheck) {
   ASSERT_FALSE(refused);
   EXPECT_TRUE(fs::is_empty(tmp.path()));
 }
+
+TEST(Rules, ReleaseVersionsAndInstantsMustBeInOrder) {
+  RecipeDir d;
+  expect_refused(d, d.recipe("", true, "rollback_to = \"1.0.1\"\n"), ErrorClass::build_refused,
+                 {"rollback_to \"1.0.1\" is later than release.version \"1.0.0\""});
+  expect_refused(d, d.recipe("", true, "min_installed = \"2.0.0\"\n"), ErrorClass::build_refused,
+                 {"min_installed \"2.0.0\" is later"});
+  expect_refused(d, d.recipe("", true, "expires = 2025-12-31T23:59:59Z\n"), ErrorClass::build_refused,
+                 {"expires 2025-12-31T23:59:59Z is not after release.created 2026-01-01T00:00:00Z"});
+  auto ok = build_with(d.recipe("", true, "rollback_to = \"0.9.0\"\nmin_installed = \"0.8.0\"\nexpires = 2027-01-01T00:00:00Z\n"),
+                       d.out(), {demo_key("demo-hq")});
+  ASSERT_TRUE(ok) << ok.error().what();
+}
