@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/tmpdir.hpp"
+
 namespace airlock {
 namespace {
 
@@ -115,6 +117,24 @@ TEST(TrustRoot, RenderRoundTrips) {
   EXPECT_TRUE(again->keys[2].revoked);
   EXPECT_EQ(again->keys[1].key.pk, key(50).pk);
   EXPECT_EQ(render_trust_root(*again), text);
+}
+
+TEST(TrustRoot, TakesTheKeyLineOfAStockMinisignPublicKey) {
+  test::TempDir dir;
+  const auto pub = dir / "hq.pub", sec = dir / "hq.key";
+  auto gen = test::run("minisign -G -W -p '" + pub.string() + "' -s '" + sec.string() + "'");
+  ASSERT_EQ(gen.status, 0) << gen.output;
+  const std::string file = test::slurp(pub);
+  const auto nl = file.find('\n');
+  const std::string line = file.substr(nl + 1, file.find('\n', nl + 1) - nl - 1);
+  // minisign prints the key id in the comment line; the trust root must find that very key.
+  const std::string id = file.substr(file.rfind(' ', nl) + 1, nl - file.rfind(' ', nl) - 1);
+  auto r = parse_trust_root(
+      "format = \"airlock-trust/1\"\nthreshold = 1\n[[keys]]\nname = \"hq\"\npublic_key = \"" + line + "\"\n",
+      ErrorClass::usage);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(minisign::key_id_hex(r->keys[0].key.key_id), id);
+  EXPECT_NE(render_trust_root(*r).find(line), std::string::npos);
 }
 
 }  // namespace
