@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include <sstream>
@@ -249,4 +250,26 @@ TEST(Build, OciLayoutFolderIsIncludedAndBlobNamesAreChecked) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().cls(), ErrorClass::build_refused) << r.error().what();
   EXPECT_FALSE(fs::exists(d.out()));
+}
+
+TEST(Build, BytesDependOnNeitherTheRecipeLocationNorFileTimes) {
+  TempDir t;
+  fs::copy(kSource + "/manifests/example", t / "elsewhere", fs::copy_options::recursive);
+  fs::last_write_time(t / "elsewhere/notes/en.md", fs::file_time_type::clock::now() - std::chrono::hours(1000));
+  auto a = build_with(kExample, (t / "a.tar.zst").string(), {demo_key("demo-hq")});
+  auto b = build_with((t / "elsewhere/recipe.toml").string(), (t / "b.tar.zst").string(), {demo_key("demo-hq")});
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(slurp(t / "a.tar.zst"), slurp(t / "b.tar.zst"));
+}
+
+TEST(Build, SameKeyTwiceOrNoKeyIsAUsageError) {
+  TempDir t;
+  auto r = build_with(kExample, (t / "a.tar.zst").string(), {demo_key("demo-hq"), demo_key("demo-hq")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage);
+  EXPECT_NE(r.error().what().find("F00D22F80F4116F1"), std::string::npos) << r.error().what();
+  r = build_with(kExample, (t / "a.tar.zst").string(), {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage);
+  EXPECT_FALSE(fs::exists(t / "a.tar.zst"));
 }
