@@ -37,19 +37,18 @@ Event run_phase(Ctx& c, Phase p) {
 Result<RunReport> drive(Ctx& c, Phase start) {
   Phase p = start;
   for (int i = 0; i < kMaxTransitions && !is_terminal(p); ++i) {
-    AIRLOCK_CHECK(c.st.set_phase(c.run.run_id, phase_name(p), c.now()), "journal");
+    AIRLOCK_CHECK(c.journal(p), "journal");
     c.emit(phase_name(p), std::string("phase ") + phase_name(p));
     auto t0 = SteadyClock::now();
     Event ev = run_phase(c, p);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
     c.data["steps"].push_back({{"phase", phase_name(p)}, {"ms", ms}, {"ok", ev == Event::ok}});
-    (void)c.save_data();
     auto next = next_phase(p, ev);
     if (!next) return fail(ErrorClass::internal, std::string("no transition from ") + phase_name(p));
     p = *next;
   }
   if (!is_terminal(p)) return fail(ErrorClass::internal, "state machine did not terminate");
-  AIRLOCK_CHECK(c.st.set_phase(c.run.run_id, phase_name(p), c.now()), "journal");
+  AIRLOCK_CHECK(c.journal(p), "journal");
   std::string detail = c.error ? c.error->what() : "";
   if (detail.empty() && !c.data["signals"].empty()) {
     for (const auto& sig : c.data["signals"]) detail += (detail.empty() ? "" : "; ") + sig.get<std::string>();
@@ -102,10 +101,13 @@ Result<Opened> open_site(const std::string& site_toml, const Env& env, std::opti
 void Ctx::add_signal(const std::string& s) {
   if (!signal_at) signal_at = SteadyClock::now();
   data["signals"].push_back(s);
-  (void)save_data();
 }
 
-Status Ctx::save_data() { return st.update_run_field("data", data.dump()); }
+Status Ctx::journal(Phase p) {
+  run.phase = phase_name(p);
+  run.data = data.dump();
+  return st.set_phase(run, now());
+}
 
 std::string staging_dir(const Site& s, const std::string& run_id) { return s.state_dir + "/staging/" + run_id; }
 std::string release_dir(const Site& s, const std::string& version) { return s.state_dir + "/releases/" + version; }

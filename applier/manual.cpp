@@ -85,10 +85,10 @@ Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
       return fail(*c.error);
     });
   }
-  AIRLOCK_CHECK(c.st.set_phase(id, "rollback", c.now()), "journal");
+  AIRLOCK_CHECK(c.journal(Phase::rollback), "journal");
   Event ev = roll_back_manually(c, p);
   Phase end = ev == Event::ok ? Phase::done : Phase::degraded;
-  AIRLOCK_CHECK(c.st.set_phase(id, phase_name(end), c.now()), "journal");
+  AIRLOCK_CHECK(c.journal(end), "journal");
   auto rep = finalize(c, end, c.error ? c.error->what() : "manual rollback to " + p.previous.version);
   if (rep && c.error) rep->failing_signals.push_back(c.error->what());
   return rep;

@@ -103,7 +103,6 @@ Event do_preflight(Ctx& c) {
     return failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.signals.front()));
   c.baseline = run.measured;
   c.data["baseline"] = run.measured;
-  (void)c.save_data();
   crash_point("after_preflight");
   return Event::ok;
 }
@@ -141,7 +140,6 @@ Event do_verify(Ctx& c) {
   if (!rep) return failed(c, rep.error().with_context("verifying '" + c.run.bundle + "'"));
   c.manifest = rep->manifest;
   c.run.to_version = rep->manifest.release.version.text;
-  (void)c.st.update_run_field("to_version", c.run.to_version);
   if (auto s = plan_configs(c, c.run.staging); !s) return failed(c, s.error());
   if (c.manifest->trust_update) {
     auto t = read_file(c.run.staging + "/" + *c.manifest->trust_update, kMaxTrustRootBytes, ErrorClass::io);
@@ -154,7 +152,6 @@ Event do_verify(Ctx& c) {
   for (const auto& i : c.manifest->images) images.push_back({{"ref", i.ref}, {"digest", i.digest}});
   c.data["images"] = images;
   c.data["trust_update"] = c.manifest->trust_update.value_or("");
-  (void)c.save_data();
   c.emit("verify", "release " + c.run.to_version + " verified (" + std::to_string(rep->files_checked) + " files)");
   crash_point("after_verify");
   return Event::ok;
@@ -164,7 +161,6 @@ Event do_snapshot(Ctx& c) {
   auto m = take_snapshot(c.site, c.run.run_id, c.now(), c.run.from_version);
   if (!m) return failed(c, m.error());
   c.run.snapshot_id = m->id;
-  if (auto s = c.st.update_run_field("snapshot_id", m->id); !s) return failed(c, s.error());
   c.emit("snapshot", "snapshot " + m->id + " sealed");
   crash_point("after_snapshot");
   return Event::ok;
@@ -249,7 +245,6 @@ Event do_check(Ctx& c) {
     return Event::hard_fail;
   }
   c.data["soft_failures"] = run.signals;
-  (void)c.save_data();
   crash_point("after_checks");
   return Event::ok;
 }

@@ -116,7 +116,6 @@ Event do_rollback(Ctx& c) {
     c.signal_to_rollback_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *c.signal_at).count();
     c.data["signal_to_rollback_ms"] = *c.signal_to_rollback_ms;
-    (void)c.save_data();
   }
   c.emit("rollback", "rolling back to " + (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
   auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);

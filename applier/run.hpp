@@ -48,7 +48,8 @@ struct Ctx {
   std::string now() const { return format_rfc3339(env.now()); }
   void emit(const std::string& phase, const std::string& msg) const { env.events({phase, msg}); }
   void add_signal(const std::string& s);
-  [[nodiscard]] airlock::Status save_data();
+  // Persists the run row (phase, versions, snapshot id, data) with a journal entry.
+  [[nodiscard]] airlock::Status journal(Phase p);
 };
 
 std::string staging_dir(const Site& s, const std::string& run_id);

@@ -66,15 +66,25 @@ Result<SnapItem> snap_config(const std::string& dir, const std::string& name, co
   return it;
 }
 
-airlock::Status restore_item(const std::string& dir, const SnapItem& it) {
+// The target comes from the site as it is now (not the path recorded in meta.json), so a site
+// folder that moved restores into its own files.
+Result<std::string> target_of(const Site& site, const SnapItem& it) {
+  const auto& map = it.kind == "db" ? site.databases : site.configs;
+  auto f = map.find(it.name);
+  if (f == map.end()) return fail(ErrorClass::usage, "the site no longer has " + it.kind + " '" + it.name + "'");
+  return f->second;
+}
+
+airlock::Status restore_item(const Site& site, const std::string& dir, const SnapItem& it) {
+  AIRLOCK_TRY(auto target, target_of(site, it), "restoring");
   if (it.absent) {
     std::error_code ec;
-    fs::remove(it.source, ec);
-    return fsync_dir(parent_dir(it.source));
+    fs::remove(target, ec);
+    return fsync_dir(parent_dir(target));
   }
-  if (it.kind == "db") AIRLOCK_CHECK(remove_sqlite_side_files(it.source), "restoring '" + it.name + "'");
+  if (it.kind == "db") AIRLOCK_CHECK(remove_sqlite_side_files(target), "restoring '" + it.name + "'");
   crash_point("recover_mid_restore");
-  AIRLOCK_CHECK(copy_file_synced(dir + "/" + it.file, it.source), "restoring " + it.kind + " '" + it.name + "'");
+  AIRLOCK_CHECK(copy_file_synced(dir + "/" + it.file, target), "restoring " + it.kind + " '" + it.name + "'");
   return {};
 }
 
@@ -159,7 +169,7 @@ Result<std::vector<SnapshotInfo>> list_snapshots(const Site& site) {
 airlock::Status restore_database(const Site& site, const SnapMeta& meta, const std::string& name) {
   std::string dir = snapshots_dir(site) + "/" + meta.id;
   for (const auto& it : meta.items)
-    if (it.kind == "db" && it.name == name) return restore_item(dir, it);
+    if (it.kind == "db" && it.name == name) return restore_item(site, dir, it);
   return fail(ErrorClass::io, "snapshot '" + meta.id + "' has no database '" + name + "'");
 }
 
@@ -167,7 +177,7 @@ airlock::Status restore_snapshot(const Site& site, const SnapMeta& meta, Restore
   std::string dir = snapshots_dir(site) + "/" + meta.id;
   for (const auto& it : meta.items) {
     if (parts == RestoreParts::configs_and_pointer && it.kind == "db") continue;
-    AIRLOCK_CHECK(restore_item(dir, it), "snapshot " + meta.id);
+    AIRLOCK_CHECK(restore_item(site, dir, it), "snapshot " + meta.id);
   }
   return write_pointer(site.state_dir, meta.pointer);
 }

@@ -89,13 +89,14 @@ airlock::Status StateDb::begin_run(const Run& r) {
   return {};
 }
 
-airlock::Status StateDb::set_phase(const std::string& run_id, const std::string& phase, const std::string& at) {
+airlock::Status StateDb::set_phase(const Run& r, const std::string& at) {
   AIRLOCK_CHECK(begin(), "state: journal");
-  auto a = db_.query("UPDATE run SET phase = ? WHERE one = 1", {phase});
-  auto b = db_.query("INSERT INTO journal(run_id, phase, at) VALUES(?, ?, ?)", {run_id, phase, at});
+  auto a = db_.query("UPDATE run SET phase = ?, to_version = ?, snapshot_id = ?, data = ? WHERE one = 1",
+                     {r.phase, r.to_version, r.snapshot_id, r.data});
+  auto b = db_.query("INSERT INTO journal(run_id, phase, at) VALUES(?, ?, ?)", {r.run_id, r.phase, at});
   if (!a || !b) {
     rollback_tx();
-    return fail((!a ? a.error() : b.error()).with_context("state: journaling phase " + phase));
+    return fail((!a ? a.error() : b.error()).with_context("state: journaling phase " + r.phase));
   }
   return commit();
 }

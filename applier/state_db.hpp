@@ -46,8 +46,9 @@ class StateDb {
 
   [[nodiscard]] Result<std::optional<Run>> active_run();
   [[nodiscard]] airlock::Status begin_run(const Run& r);
-  // Persists the phase (and a journal row) before the phase runs.
-  [[nodiscard]] airlock::Status set_phase(const std::string& run_id, const std::string& phase, const std::string& at);
+  // Persists the run (phase, versions, snapshot id, data) and a journal row, in one transaction,
+  // before the phase runs.
+  [[nodiscard]] airlock::Status set_phase(const Run& run, const std::string& at);
   [[nodiscard]] airlock::Status update_run_field(const std::string& field, const std::string& value);
 
   [[nodiscard]] Result<std::vector<ReleaseRow>> releases();

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -100,7 +103,18 @@ struct SiteDir {
   std::string observable() const { return dump() + "\n--config--\n" + slurp(topology) + "\n--pointer--\n" + pointer(); }
 };
 
-inline applier::Env quiet_env() { return applier::Env{}; }
+// AIRLOCK_TEST_VERBOSE=1 prints the applier's events with a millisecond clock (debugging aid).
+inline applier::Env quiet_env() {
+  applier::Env env;
+  env.started_by = "test";
+  if (std::getenv("AIRLOCK_TEST_VERBOSE")) {
+    env.events = [t0 = std::chrono::steady_clock::now()](const applier::SiteEvent& e) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      std::fprintf(stderr, "%6lld ms [%s] %s\n", static_cast<long long>(ms), e.phase.c_str(), e.message.c_str());
+    };
+  }
+  return env;
+}
 
 // A recipe in a temporary folder: product demo, given version and body (migrations etc.).
 inline std::string write_recipe(const TempDir& dir, const std::string& name, const std::string& release_extra,
