@@ -21,10 +21,10 @@
 
 namespace airlock {
 
-inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;          // readers refuse larger
+inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;  // readers refuse larger
 inline constexpr std::uint64_t kMaxPaxHeaderBytes = 64 * 1024;
-inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;   // after the end marker
-inline constexpr int kWriterWindowLog = 23;                           // writers: 8 MiB window
+inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;  // after the end marker
+inline constexpr int kWriterWindowLog = 23;                          // writers: 8 MiB window
 
 // ---------------------------------------------------------------------------------------------
 // Sources of compressed bytes.

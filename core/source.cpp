@@ -58,9 +58,7 @@ class PartsSource final : public Source {
     }
     return std::size_t{0};
   }
-  std::string name() const override {
-    return bundle_ + " (" + std::to_string(parts_.size()) + " parts)";
-  }
+  std::string name() const override { return bundle_ + " (" + std::to_string(parts_.size()) + " parts)"; }
 
  private:
   std::string bundle_;

@@ -21,7 +21,9 @@ constexpr Field kName{0, 100, "name"}, kMode{100, 8, "mode"}, kUid{108, 8, "uid"
     kDevmajor{329, 8, "devmajor"}, kDevminor{337, 8, "devminor"}, kPrefix{345, 155, "prefix"};
 constexpr std::size_t kTypeflagOff = 156, kMagicOff = 257, kVersionOff = 263;
 
-Error bad(const std::string& where, const std::string& what) { return Error(ErrorClass::malformed, where + ": " + what); }
+Error bad(const std::string& where, const std::string& what) {
+  return Error(ErrorClass::malformed, where + ": " + what);
+}
 
 std::string printable(const unsigned char* p, std::size_t n) {
   std::string out;
@@ -43,17 +45,20 @@ std::string printable(const unsigned char* p, std::size_t n) {
 Result<std::uint64_t> parse_octal(const unsigned char* block, const Field& f, const std::string& where,
                                   bool may_be_empty = false) {
   const unsigned char* p = block + f.off;
-  if (p[0] & 0x80) return fail(bad(where, std::string("base-256 number in field '") + f.name + "' (only octal is allowed)"));
+  if (p[0] & 0x80)
+    return fail(bad(where, std::string("base-256 number in field '") + f.name + "' (only octal is allowed)"));
   std::uint64_t v = 0;
   std::size_t i = 0;
   for (; i < f.len && p[i] >= '0' && p[i] <= '7'; ++i) v = v * 8 + (p[i] - '0');
   if (i == 0) {
     if (may_be_empty && std::all_of(p, p + f.len, [](unsigned char c) { return c == 0; })) return std::uint64_t{0};
-    return fail(bad(where, std::string("field '") + f.name + "' is not an octal number: \"" + printable(p, f.len) + "\""));
+    return fail(
+        bad(where, std::string("field '") + f.name + "' is not an octal number: \"" + printable(p, f.len) + "\""));
   }
   for (; i < f.len; ++i)
     if (p[i] != ' ' && p[i] != 0)
-      return fail(bad(where, std::string("field '") + f.name + "' is not an octal number: \"" + printable(p, f.len) + "\""));
+      return fail(
+          bad(where, std::string("field '") + f.name + "' is not an octal number: \"" + printable(p, f.len) + "\""));
   return v;
 }
 
@@ -69,18 +74,30 @@ Result<std::string> parse_string(const unsigned char* block, const Field& f, con
 
 std::string typeflag_refusal(char t) {
   switch (t) {
-    case '\0': return "old-style regular file (typeflag NUL; only '0' is allowed)";
-    case '1': return "hard link (typeflag '1')";
-    case '2': return "symbolic link (typeflag '2')";
-    case '3': return "character device (typeflag '3')";
-    case '4': return "block device (typeflag '4')";
-    case '5': return "directory (typeflag '5')";
-    case '6': return "FIFO (typeflag '6')";
-    case '7': return "contiguous file (typeflag '7')";
-    case 'g': return "pax global header (typeflag 'g')";
-    case 'L': return "GNU long name (typeflag 'L')";
-    case 'K': return "GNU long link name (typeflag 'K')";
-    case 'S': return "GNU sparse file (typeflag 'S')";
+    case '\0':
+      return "old-style regular file (typeflag NUL; only '0' is allowed)";
+    case '1':
+      return "hard link (typeflag '1')";
+    case '2':
+      return "symbolic link (typeflag '2')";
+    case '3':
+      return "character device (typeflag '3')";
+    case '4':
+      return "block device (typeflag '4')";
+    case '5':
+      return "directory (typeflag '5')";
+    case '6':
+      return "FIFO (typeflag '6')";
+    case '7':
+      return "contiguous file (typeflag '7')";
+    case 'g':
+      return "pax global header (typeflag 'g')";
+    case 'L':
+      return "GNU long name (typeflag 'L')";
+    case 'K':
+      return "GNU long link name (typeflag 'K')";
+    case 'S':
+      return "GNU sparse file (typeflag 'S')";
     default: {
       char buf[64];
       std::snprintf(buf, sizeof buf, "unsupported typeflag 0x%02x", static_cast<unsigned char>(t));
@@ -97,8 +114,7 @@ Status check_magic_and_checksum(const unsigned char* b, const std::string& where
   if (!stored_r) return fail(stored_r.error());
   const std::uint64_t stored = *stored_r;
   std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < kTarBlock; ++i)
-    sum += (i >= kChksum.off && i < kChksum.off + kChksum.len) ? ' ' : b[i];
+  for (std::size_t i = 0; i < kTarBlock; ++i) sum += (i >= kChksum.off && i < kChksum.off + kChksum.len) ? ' ' : b[i];
   if (sum != stored)
     return fail(bad(where, "header checksum mismatch (stored " + std::to_string(stored) + ", computed " +
                                std::to_string(sum) + ")"));
@@ -116,7 +132,8 @@ Result<UstarHeader> parse_ustar_header(const unsigned char* b, const std::string
   if (auto st = check_magic_and_checksum(b, where); !st) return fail(st.error());
   UstarHeader h;
   h.typeflag = static_cast<char>(b[kTypeflagOff]);
-  if (h.typeflag != '0' && h.typeflag != 'x') return fail(bad(where, "refused entry type: " + typeflag_refusal(h.typeflag)));
+  if (h.typeflag != '0' && h.typeflag != 'x')
+    return fail(bad(where, "refused entry type: " + typeflag_refusal(h.typeflag)));
   for (const Field* f : {&kMode, &kUid, &kGid, &kMtime, &kDevmajor, &kDevminor})
     if (auto v = parse_octal(b, *f, where, f == &kDevmajor || f == &kDevminor); !v) return fail(v.error());
   auto size = parse_octal(b, kSize, where);
@@ -158,9 +175,7 @@ bool valid_time(std::string_view s) {
 }
 
 Status check_value(std::string_view key, std::string_view value, PaxRecords& out, const std::string& where) {
-  auto refuse = [&](const char* why) {
-    return fail(bad(where, "pax record '" + std::string(key) + "' " + why));
-  };
+  auto refuse = [&](const char* why) { return fail(bad(where, "pax record '" + std::string(key) + "' " + why)); };
   if (value.find('\0') != std::string_view::npos) return refuse("contains a NUL byte");
   if (key == "path") {
     if (value.empty()) return refuse("is empty");
@@ -174,8 +189,9 @@ Status check_value(std::string_view key, std::string_view value, PaxRecords& out
   } else if (key == "uid" || key == "gid") {
     if (!all_digits(value)) return refuse("is not a decimal id");
   } else if (key != "uname" && key != "gname") {
-    return fail(bad(where, "pax key '" + std::string(key) + "' is not allowed (only path, size, mtime, atime, "
-                                                               "ctime, uid, gid, uname, gname)"));
+    return fail(bad(where, "pax key '" + std::string(key) +
+                               "' is not allowed (only path, size, mtime, atime, "
+                               "ctime, uid, gid, uname, gname)"));
   }
   return {};
 }
@@ -197,7 +213,8 @@ Result<PaxRecords> parse_pax_records(std::string_view data, const std::string& w
       return fail(bad(where, at + ": length " + std::to_string(*len) + " does not fit the header (" +
                                  std::to_string(rest.size()) + " bytes left)"));
     std::string_view record = rest.substr(0, *len);
-    if (record.back() != '\n') return fail(bad(where, at + ": length " + std::to_string(*len) + " does not end at a newline"));
+    if (record.back() != '\n')
+      return fail(bad(where, at + ": length " + std::to_string(*len) + " does not end at a newline"));
     std::string_view body = record.substr(sp + 1, record.size() - sp - 2);
     auto eq = body.find('=');
     if (eq == std::string_view::npos || eq == 0) return fail(bad(where, at + ": not 'key=value'"));
@@ -206,7 +223,9 @@ Result<PaxRecords> parse_pax_records(std::string_view data, const std::string& w
       return fail(bad(where, at + ": length does not match the record (newline inside)"));
     for (std::size_t i = 0; i < nseen; ++i)
       if (seen[i] == key) return fail(bad(where, at + ": pax key '" + std::string(key) + "' given twice"));
-    if (auto st = check_value(key, body.substr(eq + 1), out, where + ", " + at); !st) return fail(st.error());
+    std::string record_where = where;
+    record_where.append(", ").append(at);
+    if (auto st = check_value(key, body.substr(eq + 1), out, record_where); !st) return fail(st.error());
     if (nseen < seen.size()) seen[nseen++] = std::string(key);
     pos += *len;
   }

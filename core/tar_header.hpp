@@ -19,8 +19,8 @@ inline constexpr std::uint64_t kUstarSizeLimit = 1ull << 33;  // 8 GiB: ustar's 
 bool is_zero_block(const unsigned char* block);
 
 struct UstarHeader {
-  char typeflag = 0;   // '0' or 'x' (everything else is refused while parsing)
-  std::string path;    // prefix "/" name, or name when the prefix is empty
+  char typeflag = 0;  // '0' or 'x' (everything else is refused while parsing)
+  std::string path;   // prefix "/" name, or name when the prefix is empty
   std::uint64_t size = 0;
 };
 

@@ -19,6 +19,8 @@ using detail::kTarBlock;
 namespace {
 enum class State { header, data, end, finished, failed };
 
+constexpr std::size_t kScratchBytes = std::size_t{256} << 10;  // skip() and finish() read in these
+
 std::uint64_t padding_of(std::uint64_t size) { return (kTarBlock - size % kTarBlock) % kTarBlock; }
 }  // namespace
 
@@ -55,11 +57,11 @@ struct TarReader::Impl {
     const std::uint64_t at = off;
     AIRLOCK_TRY(std::size_t got, read_exact(b.data(), b.size()), "reading " + block_where(at));
     if (got == 0 && what.empty())
-      return fail(ErrorClass::malformed, "stream ends before the end-of-archive marker, at offset " +
-                                              std::to_string(at) + after());
+      return fail(ErrorClass::malformed,
+                  "stream ends before the end-of-archive marker, at offset " + std::to_string(at) + after());
     if (got < kTarBlock)
       return fail(ErrorClass::malformed, "stream ends inside " + (what.empty() ? "a tar header" : what) +
-                                              " at offset " + std::to_string(at) + after());
+                                             " at offset " + std::to_string(at) + after());
     return b;
   }
 
@@ -77,7 +79,7 @@ struct TarReader::Impl {
     const std::string where = "pax header at offset " + std::to_string(at) + after();
     if (x.size > kMaxPaxHeaderBytes)
       return fail(ErrorClass::malformed, where + ": " + std::to_string(x.size) + " bytes, over the limit of " +
-                                              std::to_string(kMaxPaxHeaderBytes));
+                                             std::to_string(kMaxPaxHeaderBytes));
     std::string data(static_cast<std::size_t>(x.size), '\0');
     AIRLOCK_TRY(std::size_t got, read_exact(reinterpret_cast<unsigned char*>(data.data()), data.size()),
                 "reading " + where);
@@ -103,10 +105,9 @@ struct TarReader::Impl {
       AIRLOCK_TRY(block, read_block("the file header after the pax header"), "reading tar");
       if (detail::is_zero_block(block.data()))
         return fail(ErrorClass::malformed, "pax header at offset " + std::to_string(entry_offset) + after() +
-                                                " is not followed by a file entry");
+                                               " is not followed by a file entry");
       AIRLOCK_TRY(h, detail::parse_ustar_header(block.data(), block_where(at)), "reading tar");
-      if (h.typeflag == 'x')
-        return fail(ErrorClass::malformed, block_where(at) + ": two pax headers in a row");
+      if (h.typeflag == 'x') return fail(ErrorClass::malformed, block_where(at) + ": two pax headers in a row");
     }
     AIRLOCK_TRY(size, effective_size(h, pax, entry_offset), "reading tar");
     path = pax.path ? *pax.path : h.path;
@@ -117,12 +118,11 @@ struct TarReader::Impl {
 
   // Spec §1: a pax size is authoritative; below 8 GiB it must equal the ustar size field, so that
   // a reader that ignores pax headers still finds the same entry end.
-  Result<std::uint64_t> effective_size(const detail::UstarHeader& h, const detail::PaxRecords& pax,
-                                       std::uint64_t at) {
+  Result<std::uint64_t> effective_size(const detail::UstarHeader& h, const detail::PaxRecords& pax, std::uint64_t at) {
     if (!pax.size) return h.size;
     if (*pax.size < detail::kUstarSizeLimit && *pax.size != h.size)
       return fail(ErrorClass::malformed, block_where(at) + ": pax size " + std::to_string(*pax.size) +
-                                              " differs from the ustar size field " + std::to_string(h.size));
+                                             " differs from the ustar size field " + std::to_string(h.size));
     return *pax.size;
   }
 
@@ -130,7 +130,7 @@ struct TarReader::Impl {
     AIRLOCK_TRY(auto second, read_block("the end-of-archive marker"), "reading tar");
     if (!detail::is_zero_block(second.data()))
       return fail(ErrorClass::malformed, "lone zero block at offset " + std::to_string(at) + after() +
-                                              " (the end-of-archive marker is two zero blocks)");
+                                             " (the end-of-archive marker is two zero blocks)");
     state = State::end;
     return std::optional<TarEntry>{};
   }
@@ -143,8 +143,8 @@ struct TarReader::Impl {
     if (!r) return fail(r.error().with_context("reading tar entry '" + path + "'"));
     if (*r == 0)
       return fail(ErrorClass::malformed, "stream ends inside tar entry '" + path + "' (" +
-                                              std::to_string(size - remaining) + " of " + std::to_string(size) +
-                                              " bytes)");
+                                             std::to_string(size - remaining) + " of " + std::to_string(size) +
+                                             " bytes)");
     off += *r;
     remaining -= *r;
     // Check the padding as soon as the data ends, so that the stream position is past the entry.
@@ -155,7 +155,7 @@ struct TarReader::Impl {
   }
 
   Status skip() {
-    if (scratch.empty()) scratch.resize(256 * 1024);
+    if (scratch.empty()) scratch.resize(kScratchBytes);
     for (;;) {
       AIRLOCK_TRY(std::size_t n, read(scratch.data(), scratch.size()), "skipping tar entry");
       if (n == 0) return {};
@@ -167,7 +167,7 @@ struct TarReader::Impl {
     if (state == State::finished) return {};
     if (state != State::end) return fail(ErrorClass::internal, "tar finish() before the end-of-archive marker");
     state = State::failed;
-    if (scratch.empty()) scratch.resize(256 * 1024);
+    if (scratch.empty()) scratch.resize(kScratchBytes);
     const std::uint64_t marker_end = off;
     for (;;) {
       auto r = z.read(scratch.data(), scratch.size());
@@ -177,12 +177,12 @@ struct TarReader::Impl {
                              [](unsigned char c) { return c != 0; });
       if (nz != scratch.begin() + static_cast<std::ptrdiff_t>(*r))
         return fail(ErrorClass::malformed, "non-zero byte at offset " +
-                                                std::to_string(off + static_cast<std::uint64_t>(nz - scratch.begin())) +
-                                                ", after the end-of-archive marker");
+                                               std::to_string(off + static_cast<std::uint64_t>(nz - scratch.begin())) +
+                                               ", after the end-of-archive marker");
       off += *r;
       if (off - marker_end > kMaxTrailingZeroBytes)
         return fail(ErrorClass::malformed, "more than " + std::to_string(kMaxTrailingZeroBytes) +
-                                                " zero bytes after the end-of-archive marker");
+                                               " zero bytes after the end-of-archive marker");
     }
     state = State::finished;
     return {};

@@ -123,7 +123,7 @@ Status TarWriter::begin_entry(const TarFileHeader& h) {
   Impl& m = *impl_;
   if (m.in_entry || m.finished)
     return fail(ErrorClass::internal, "tar entry '" + h.path + "' begun while '" + m.entry_path +
-                                           "' is still open or the archive is finished");
+                                          "' is still open or the archive is finished");
   EntryPtr e(archive_entry_new());
   if (!e) return fail(ErrorClass::io, "out of memory creating a tar entry");
   archive_entry_copy_pathname(e.get(), h.path.c_str());
@@ -153,7 +153,7 @@ Status TarWriter::write_data(const void* data, std::size_t len) {
   // libarchive silently drops bytes past the declared size; a mismatch is a bug of the caller.
   if (len > m.entry_size - m.entry_written)
     return fail(ErrorClass::internal, "tar entry '" + m.entry_path + "': more data than its declared " +
-                                           std::to_string(m.entry_size) + " bytes");
+                                          std::to_string(m.entry_size) + " bytes");
   const char* p = static_cast<const char*>(data);
   while (len > 0) {
     la_ssize_t n = archive_write_data(m.a.get(), p, len);
@@ -170,7 +170,7 @@ Status TarWriter::end_entry() {
   if (!m.in_entry) return fail(ErrorClass::internal, "end_entry() without begin_entry()");
   if (m.entry_written != m.entry_size)
     return fail(ErrorClass::internal, "tar entry '" + m.entry_path + "': " + std::to_string(m.entry_written) +
-                                           " bytes written, " + std::to_string(m.entry_size) + " declared");
+                                          " bytes written, " + std::to_string(m.entry_size) + " declared");
   if (archive_write_finish_entry(m.a.get()) != ARCHIVE_OK)
     return fail(m.archive_error("padding tar entry '" + m.entry_path + "'"));
   m.in_entry = false;

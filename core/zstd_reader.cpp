@@ -85,29 +85,29 @@ struct ZstdReader::Impl {
       return false;
     }
     if (avail >= 4 && (load_le32(p) & kSkippableMask) == kSkippableMagic)
-      return fail(ErrorClass::malformed, "skippable frame at offset " + std::to_string(offset()) +
-                                              " of " + src.name() + " (skippable frames are not allowed)");
+      return fail(ErrorClass::malformed, "skippable frame at offset " + std::to_string(offset()) + " of " + src.name() +
+                                             " (skippable frames are not allowed)");
     if (avail < 4 || load_le32(p) != kZstdMagic) {
       static const unsigned char magic[4] = {0x28, 0xB5, 0x2F, 0xFD};
       if (avail < 4 && std::memcmp(p, magic, avail) == 0)
         return fail(ErrorClass::malformed, "stream ends inside a zstd frame (truncated) at " + where(offset()));
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + " is not a zstd stream (bad magic at offset 0)");
       return fail(ErrorClass::malformed, std::to_string(avail) + (src_eof ? "" : "+") +
-                                              " trailing bytes after the last zstd frame at " + where(offset()) +
-                                              " (not a zstd frame)");
+                                             " trailing bytes after the last zstd frame at " + where(offset()) +
+                                             " (not a zstd frame)");
     }
     ZSTD_frameHeader fh{};
     std::size_t r = ZSTD_getFrameHeader(&fh, p, avail);
     if (ZSTD_isError(r))
-      return fail(ErrorClass::malformed, std::string("invalid zstd frame header at ") + where(offset()) + ": " +
-                                              ZSTD_getErrorName(r));
+      return fail(ErrorClass::malformed,
+                  std::string("invalid zstd frame header at ") + where(offset()) + ": " + ZSTD_getErrorName(r));
     if (r > 0) return fail(ErrorClass::malformed, "stream ends inside a zstd frame (truncated) at " + where(offset()));
     if (fh.frameType == ZSTD_skippableFrame)
       return fail(ErrorClass::malformed, "skippable frame at offset " + std::to_string(offset()) + " of " + src.name());
     if (fh.windowSize > kMaxFrameWindow)
       return fail(ErrorClass::malformed, "zstd frame at " + where(offset()) + " has a window of " +
-                                              std::to_string(fh.windowSize) + " bytes, over the limit of " +
-                                              std::to_string(kMaxFrameWindow) + " (2^27)");
+                                             std::to_string(fh.windowSize) + " bytes, over the limit of " +
+                                             std::to_string(kMaxFrameWindow) + " (2^27)");
     AIRLOCK_CHECK(ensure_context(), "starting a zstd frame");
     ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_only);
     in_frame = true;
@@ -122,8 +122,8 @@ struct ZstdReader::Impl {
     std::size_t r = ZSTD_decompressStream(dctx.get(), &out, &input);
     in_pos = input.pos;
     if (ZSTD_isError(r))
-      return fail(ErrorClass::malformed, std::string("corrupt zstd frame starting at ") + where(frame_start) + ": " +
-                                              ZSTD_getErrorName(r));
+      return fail(ErrorClass::malformed,
+                  std::string("corrupt zstd frame starting at ") + where(frame_start) + ": " + ZSTD_getErrorName(r));
     if (r == 0) {
       in_frame = false;
       frame_end_offset = offset();
@@ -146,12 +146,12 @@ struct ZstdReader::Impl {
         AIRLOCK_TRY(std::size_t n, refill(), "reading " + src.name());
         if (n == 0)
           return fail(ErrorClass::malformed, "stream ends inside a zstd frame (truncated): the frame starting at " +
-                                                  where(frame_start) + " is incomplete at offset " +
-                                                  std::to_string(offset()));
+                                                 where(frame_start) + " is incomplete at offset " +
+                                                 std::to_string(offset()));
       }
       AIRLOCK_TRY(std::size_t hint, step(out), "decompressing " + src.name());
-      if (hint == 0 && out.pos == 0) continue;  // an empty frame: go on to the next one
-      if (hint == 0 || out.pos == out.size) break;  // frame done, or the caller's buffer is full
+      if (hint == 0 && out.pos == 0) continue;                // an empty frame: go on to the next one
+      if (hint == 0 || out.pos == out.size) break;            // frame done, or the caller's buffer is full
       if (out.pos > 0 && in_pos == in_end && src_eof) break;  // hand out what we have; the next read reports
     }
     if (in_frame && out.pos == out.size) AIRLOCK_CHECK(probe_frame_end(), "decompressing " + src.name());

@@ -54,8 +54,8 @@ namespace {
 Status set_param(ZSTD_CCtx* c, ZSTD_cParameter p, int value, const char* what) {
   std::size_t r = ZSTD_CCtx_setParameter(c, p, value);
   if (ZSTD_isError(r))
-    return fail(ErrorClass::internal, std::string("zstd parameter ") + what + "=" + std::to_string(value) + ": " +
-                                           ZSTD_getErrorName(r));
+    return fail(ErrorClass::internal,
+                std::string("zstd parameter ") + what + "=" + std::to_string(value) + ": " + ZSTD_getErrorName(r));
   return {};
 }
 }  // namespace

@@ -33,9 +33,9 @@ struct Hdr {
   std::string devmajor = "0000000";
   std::string devminor = "0000000";
   std::string prefix;
-  bool fix_checksum = true;      // false: leave the checksum field as given in `checksum`
-  std::string checksum;          // used when fix_checksum is false
-  std::string raw_size;          // when non-empty: the 12 bytes of the size field, verbatim
+  bool fix_checksum = true;  // false: leave the checksum field as given in `checksum`
+  std::string checksum;      // used when fix_checksum is false
+  std::string raw_size;      // when non-empty: the 12 bytes of the size field, verbatim
 
   Hdr& with_size(std::uint64_t n) {
     char buf[32];
@@ -131,8 +131,8 @@ inline std::string zst(const std::string& raw, int level = 3) {
 // A hand-made frame: window 2^window_log (no content size, no checksum), one raw last block.
 inline std::string raw_frame(const std::string& content, unsigned window_log) {
   std::string f("\x28\xb5\x2f\xfd", 4);
-  f += '\0';                                          // frame header descriptor: nothing optional
-  f += static_cast<char>((window_log - 10) << 3);     // window descriptor: exponent, mantissa 0
+  f += '\0';                                                               // frame header descriptor: nothing optional
+  f += static_cast<char>((window_log - 10) << 3);                          // window descriptor: exponent, mantissa 0
   std::uint32_t bh = static_cast<std::uint32_t>(content.size()) << 3 | 1;  // raw, last block
   f += static_cast<char>(bh & 0xff);
   f += static_cast<char>((bh >> 8) & 0xff);

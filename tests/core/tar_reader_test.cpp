@@ -20,12 +20,12 @@ TEST(TarReader, ReadsValidEntriesWithPaxAndPrefix) {
   prefixed.prefix = "deep/folder";
   prefixed.name = "leaf.bin";
   prefixed.with_size(3);
-  std::string tar = entry("a.txt", "hello") + header(prefixed) + padded("xyz") +
-                    pax_header(pax_record("path", "long/name/from/pax") + pax_record("mtime", "1.5") +
-                               pax_record("atime", "-3.25") + pax_record("ctime", "7") + pax_record("uid", "0") +
-                               pax_record("gid", "0") + pax_record("uname", "") + pax_record("gname", "root") +
-                               pax_record("size", "4")) +
-                    entry("placeholder", "data") + entry("empty", "") + end_marker();
+  std::string tar =
+      entry("a.txt", "hello") + header(prefixed) + padded("xyz") +
+      pax_header(pax_record("path", "long/name/from/pax") + pax_record("mtime", "1.5") + pax_record("atime", "-3.25") +
+                 pax_record("ctime", "7") + pax_record("uid", "0") + pax_record("gid", "0") + pax_record("uname", "") +
+                 pax_record("gname", "root") + pax_record("size", "4")) +
+      entry("placeholder", "data") + entry("empty", "") + end_marker();
   auto r = read_container(zst(tar));
   ASSERT_TRUE(r) << r.error().what();
   ASSERT_EQ(r->entries.size(), 4u);
@@ -140,9 +140,9 @@ TEST(TarReader, AcceptsLibarchiveStyleOctal) {
 
 TEST(TarReader, RefusesEveryTypeflagButRegularFile) {
   const std::pair<char, const char*> refused[] = {
-      {'5', "directory"}, {'2', "symbolic link"},    {'1', "hard link"},      {'3', "character device"},
-      {'4', "block device"}, {'6', "FIFO"},          {'7', "contiguous"},     {'L', "GNU long name"},
-      {'K', "GNU long link"}, {'g', "pax global"},   {'S', "sparse"},         {'\0', "old-style"},
+      {'5', "directory"},     {'2', "symbolic link"}, {'1', "hard link"},  {'3', "character device"},
+      {'4', "block device"},  {'6', "FIFO"},          {'7', "contiguous"}, {'L', "GNU long name"},
+      {'K', "GNU long link"}, {'g', "pax global"},    {'S', "sparse"},     {'\0', "old-style"},
       {'V', "0x56"}};
   for (auto [flag, reason] : refused) {
     Hdr h;
@@ -262,8 +262,8 @@ TEST(TarReader, ReadsGnuTarArchives) {
     std::string files = "a.txt sub/b.bin empty";
     if (format == "pax") files += " " + long_name;
     std::string out = (dir / (format + ".tar.zst")).string();
-    auto p = run("cd '" + (dir / "in").string() + "' && tar --format=" + format + " -cf - " + files + " | zstd -q -c > '" +
-                 out + "'");
+    auto p = run("cd '" + (dir / "in").string() + "' && tar --format=" + format + " -cf - " + files +
+                 " | zstd -q -c > '" + out + "'");
     ASSERT_EQ(p.status, 0) << p.output;
     auto r = read_container(slurp(out));
     ASSERT_TRUE(r) << format << ": " << r.error().what();
