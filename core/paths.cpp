@@ -53,8 +53,11 @@ std::optional<std::string> path_set_problem(const std::vector<std::string>& path
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return folded[a] < folded[b]; });
 
   for (std::size_t i = 1; i < order.size(); ++i)
-    if (folded[order[i - 1]] == folded[order[i]])
-      return "paths '" + paths[order[i - 1]] + "' and '" + paths[order[i]] + "' are the same ignoring case";
+    if (folded[order[i - 1]] == folded[order[i]]) {
+      const auto &a = paths[order[i - 1]], &b = paths[order[i]];
+      if (a == b) return "path '" + a + "' appears twice";
+      return "paths '" + a + "' and '" + b + "' are the same ignoring case";
+    }
 
   // A folder of a path may sit anywhere in sorted order ("a", "a-b", "a/b"), so look each
   // leading folder up rather than comparing neighbours: O(n · segments · log n).

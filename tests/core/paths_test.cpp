@@ -36,7 +36,7 @@ TEST(PathSet, RefusesCaseInsensitiveDuplicates) {
   ASSERT_TRUE(why);
   EXPECT_NE(why->find("Notes/EN.md"), std::string::npos);
   EXPECT_NE(why->find("notes/en.md"), std::string::npos);
-  EXPECT_TRUE(path_set_problem({"a", "a"}));
+  EXPECT_EQ(path_set_problem({"a", "b", "a"}), "path 'a' appears twice");
 }
 
 TEST(PathSet, RefusesAFileThatIsAFolderOfAnother) {
