@@ -14,8 +14,8 @@ constexpr std::size_t kMaxNoteBytes = 4 * 1024 * 1024;
 
 Result<std::string> read_entry(TarReader& tar, std::uint64_t size, std::size_t limit, const std::string& name) {
   if (size > limit)
-    return fail(ErrorClass::malformed, "entry '" + name + "' is " + std::to_string(size) + " bytes, over the limit of " +
-                                           std::to_string(limit));
+    return fail(ErrorClass::malformed, "entry '" + name + "' is " + std::to_string(size) +
+                                           " bytes, over the limit of " + std::to_string(limit));
   std::string out(static_cast<std::size_t>(size), '\0');
   std::size_t have = 0;
   while (have < out.size()) {
@@ -45,7 +45,8 @@ Result<Inspection> inspect(const std::string& bundle_path, const std::optional<s
 
   AIRLOCK_TRY(auto first, tar.next(), "reading the first entry");
   if (!first || first->path != "manifest.toml")
-    return fail(ErrorClass::malformed, "the first entry is not manifest.toml" + (first ? " but '" + first->path + "'" : std::string()));
+    return fail(ErrorClass::malformed,
+                "the first entry is not manifest.toml" + (first ? " but '" + first->path + "'" : std::string()));
   AIRLOCK_TRY(out.manifest_text, read_entry(tar, first->size, kMaxManifestBytes, "manifest.toml"), "");
   out.manifest_sha256 = to_hex(sha256(out.manifest_text));
   auto m = parse_manifest(out.manifest_text);

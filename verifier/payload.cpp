@@ -81,7 +81,10 @@ Status PayloadStreamer::stream_file(const FileEntry& f, const std::string& label
   const auto got = to_hex(sha.finish());
   if (got != f.sha256) return fail(ErrorClass::integrity, label + ": SHA-256 " + got + ", manifest says " + f.sha256);
   if (out) AIRLOCK_CHECK(out->close(), label);
-  if (is_trust_update) out_.trust_update_text = std::move(captured);
+  if (is_trust_update) {
+    if (check_trust_update_) AIRLOCK_CHECK(check_trust_update_(captured), label);
+    out_.trust_update_text = std::move(captured);
+  }
   return {};
 }
 

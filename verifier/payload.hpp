@@ -24,6 +24,10 @@ struct PayloadResult {
   std::optional<std::string> trust_update_text;  // the [trust_update] file's verified bytes
 };
 
+// Called with the [trust_update] file's bytes as soon as they are hashed and match the manifest,
+// so a bad new trust root stops the run there rather than after the whole payload.
+using TrustUpdateCheck = std::function<Status(const std::string& text)>;
+
 class PayloadStreamer {
  public:
   PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging,
@@ -32,6 +36,7 @@ class PayloadStreamer {
   // `first` is the entry after the signatures (already read by the head reader), `number` its
   // entry number. Stops at the end-of-archive marker; does not call TarReader::finish().
   [[nodiscard]] Result<PayloadResult> run(std::optional<TarEntry> first, std::uint64_t number);
+  void on_trust_update(TrustUpdateCheck check) { check_trust_update_ = std::move(check); }
 
  private:
   [[nodiscard]] Result<const FileEntry*> expect(const TarEntry& e, const std::string& label);
@@ -42,6 +47,7 @@ class PayloadStreamer {
   const Manifest& m_;
   Staging* staging_;
   std::function<void(const Progress&)> on_progress_;
+  TrustUpdateCheck check_trust_update_;
   std::vector<char> buf_;
   std::uint64_t total_ = 0;
   std::size_t next_index_ = 0;

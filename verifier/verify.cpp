@@ -89,15 +89,15 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
 
   // Steps 6-7: the payload, then nothing but the end of the stream.
   PayloadStreamer payload(tar, rep.manifest, staging, req.on_progress);
+  payload.on_trust_update([&](const std::string& text) -> Status {
+    AIRLOCK_TRY(rep.trust_update, check_trust_update(text, counter, at), "[trust_update]");
+    return {};
+  });
   AIRLOCK_TRY(auto got, payload.run(std::move(head.next), head.next_number), "payload");
   rep.files_checked = got.files;
   rep.bytes_checked = got.bytes;
-  if (rep.manifest.trust_update) {
-    if (!got.trust_update_text)
-      return fail(ErrorClass::internal, "trust update '" + *rep.manifest.trust_update + "' was not captured");
-    AIRLOCK_TRY(rep.trust_update, check_trust_update(*got.trust_update_text, counter, at),
-                "[trust_update] '" + *rep.manifest.trust_update + "'");
-  }
+  if (rep.manifest.trust_update && !rep.trust_update)
+    return fail(ErrorClass::internal, "trust update '" + *rep.manifest.trust_update + "' was not checked");
   AIRLOCK_CHECK(tar.finish(), "after the last payload file");
   rep.bundle_bytes = src.bytes();
   rep.bundle_sha256 = src.hex_digest();

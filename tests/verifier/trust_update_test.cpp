@@ -3,6 +3,8 @@
 // verification time (else 11). A good one comes back in the report, parsed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/verifier/fixture.hpp"
 
 namespace airlock::verifier::testing {
@@ -37,7 +39,7 @@ TEST_F(TrustUpdate, NoUpdateMeansNoneReported) {
 
 TEST_F(TrustUpdate, UpdateThatDoesNotParse) {
   expect_refused(good(with_trust_file("format = \"airlock-trust/1\"\nthreshold = \n")), ErrorClass::not_authentic,
-                 "[trust_update] 'trust/trust.toml'");
+                 "'trust/trust.toml': [trust_update]");
 }
 
 TEST_F(TrustUpdate, UpdateWithUnknownKey) {
@@ -61,6 +63,15 @@ TEST_F(TrustUpdate, NewRootWithoutTheSigningKey) {
 TEST_F(TrustUpdate, NewRootKeyOutOfWindowAtVerificationTime) {
   const auto root = craft::trust_root({craft::trust_key(hq, "2026-07-01T00:00:00Z")}, 1);
   expect_refused(good(with_trust_file(craft::trust_toml(root))), ErrorClass::not_authentic, "window");
+}
+
+TEST_F(TrustUpdate, CheckedAsSoonAsItsEntryIsHashed) {
+  // The new root comes first and is bad; a later file is damaged too. The run stops at the root.
+  craft::BundleSpec s = with_trust_file(craft::trust_toml(craft::trust_root({craft::trust_key(craft::make_key("x"))})));
+  std::rotate(s.files.begin(), s.files.end() - 1, s.files.end());
+  auto b = good(s);
+  b.payload.back().data[0] = '#';
+  expect_refused(b, ErrorClass::not_authentic, "new trust root");
 }
 
 TEST_F(TrustUpdate, OverSixtyFourKiB) {
