@@ -273,3 +273,21 @@ TEST(Build, SameKeyTwiceOrNoKeyIsAUsageError) {
   EXPECT_EQ(r.error().cls(), ErrorClass::usage);
   EXPECT_FALSE(fs::exists(t / "a.tar.zst"));
 }
+
+TEST(Build, CreatedWithOffsetAndFractionKeepsItsTextAndTarUsesWholeSeconds) {
+  RecipeDir d;
+  d.file("en.md", "n\n");
+  d.file("recipe.toml", "[release]\nproduct = \"demo\"\nversion = \"1.0.0\"\ncreated = 2026-01-01T02:00:00.75+02:00\n"
+                        "[[notes]]\nlang = \"en\"\npath = \"en.md\"\n");
+  auto r = build_with((d.dir / "recipe.toml").string(), d.out(), {demo_key("demo-hq")});
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(format_rfc3339(r->manifest.release.created), "2026-01-01T02:00:00.75+02:00");
+  auto v = run("TZ=UTC tar --zstd --full-time -tvf " + q(d.out()));
+  EXPECT_NE(v.output.find("2026-01-01 00:00:00 manifest.toml"), std::string::npos) << v.output;
+  // A local date-time has no instant: refused as a malformed recipe.
+  d.file("recipe.toml", "[release]\nproduct = \"demo\"\nversion = \"1.0.0\"\ncreated = 2026-01-01T02:00:00\n");
+  r = build_with((d.dir / "recipe.toml").string(), d.out() + ".2", {demo_key("demo-hq")});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage);
+  EXPECT_NE(r.error().what().find("release.created"), std::string::npos) << r.error().what();
+}
