@@ -226,5 +226,34 @@ TEST(ConfigPatch, AddingToAnEmptyRootGoesAboveTheFirstHeader) {
   EXPECT_EQ(*r, "a = 1\nb = 2\n");
 }
 
+// Whatever the text, the in-place result and the semantic result agree: every prefix of a patch
+// that parses gives the same tree as applying it to the target by hand through toml++.
+TEST(ConfigPatch, PrefixSweepAgreesWithTheSemanticResult) {
+  const std::string text =
+      "[require]\nmode = \"safe\"\n[remove]\nlegacy.option = true\n[set]\nmode = \"fast\"\n"
+      "bgp.timers.hold = 30\nbgp.more = [1, 2]\nz = { a = 1 }\n";
+  for (std::size_t n = 0; n <= text.size(); ++n) {
+    auto p = parse_config_patch(text.substr(0, n));
+    if (!p) {
+      EXPECT_EQ(p.error().cls(), ErrorClass::malformed);
+      continue;
+    }
+    auto r = apply_config_patch(kTarget, *p);
+    ASSERT_TRUE(r) << text.substr(0, n) << "\n" << r.error().what();
+    auto out = parsed(*r);
+    auto want = parsed(kTarget);
+    const auto patch_doc = parsed(text.substr(0, n));
+    if (patch_doc["remove"]["legacy"]["option"]) want["legacy"].as_table()->erase("option");
+    if (const auto* set = patch_doc["set"].as_table()) {
+      if (auto m = (*set)["mode"].value<std::string>()) want.insert_or_assign("mode", *m);
+      if (auto h = (*set)["bgp"]["timers"]["hold"].value<std::int64_t>())
+        want["bgp"]["timers"].as_table()->insert_or_assign("hold", *h);
+      if (const auto* more = (*set)["bgp"]["more"].as_array()) want["bgp"].as_table()->insert_or_assign("more", *more);
+      if (const auto* z = (*set)["z"].as_table()) want.insert_or_assign("z", *z);
+    }
+    EXPECT_EQ(out, want) << text.substr(0, n) << "\n--- result:\n" << *r;
+  }
+}
+
 }  // namespace
 }  // namespace airlock

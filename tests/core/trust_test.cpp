@@ -137,5 +137,18 @@ TEST(TrustRoot, TakesTheKeyLineOfAStockMinisignPublicKey) {
   EXPECT_NE(render_trust_root(*r).find(line), std::string::npos);
 }
 
+TEST(TrustRoot, EveryPrefixIsRefusedWithTheCallersClassOrParses) {
+  const std::string base = baseline();
+  for (std::size_t n = 0; n < base.size(); ++n) {
+    auto r = parse_trust_root(base.substr(0, n), ErrorClass::not_authentic);
+    if (!r) {
+      EXPECT_EQ(r.error().cls(), ErrorClass::not_authentic) << r.error().what();
+    } else {
+      auto again = parse_trust_root(render_trust_root(*r), ErrorClass::usage);
+      EXPECT_TRUE(again) << again.error().what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace airlock
