@@ -220,7 +220,7 @@ Result<PaxRecords> parse_pax_records(std::string_view data, const std::string& w
     if (eq == std::string_view::npos || eq == 0) return fail(bad(where, at + ": not 'key=value'"));
     std::string_view key = body.substr(0, eq);
     if (body.substr(eq + 1).find('\n') != std::string_view::npos)
-      return fail(bad(where, at + ": length does not match the record (newline inside)"));
+      return fail(bad(where, at + ": a newline inside the value (or a wrong length)"));
     for (std::size_t i = 0; i < nseen; ++i)
       if (seen[i] == key) return fail(bad(where, at + ": pax key '" + std::string(key) + "' given twice"));
     std::string record_where = where;

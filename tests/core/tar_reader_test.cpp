@@ -193,6 +193,10 @@ TEST(TarReader, RefusesPaxLinkpathUnknownKeysAndBadRecords) {
   expect_malformed(pax_header(pax_record("mtime", "1.2.3")) + entry("f", "") + end_marker(), "not a time");
   expect_malformed(pax_header(pax_record("path", std::string("a\0b", 3))) + entry("f", "") + end_marker(), "NUL");
   expect_malformed(pax_header(pax_record("path", "")) + entry("f", "") + end_marker(), "is empty");
+  // A length that swallows the next record: a line-splitting reader would see size=5 there.
+  std::string swallow = pax_record("uname", "u") + pax_record("size", "5");
+  swallow = std::to_string(swallow.size()) + swallow.substr(swallow.find(' '));
+  expect_malformed(pax_header(swallow) + entry("f", "12345") + end_marker(), "newline inside the value");
 }
 
 TEST(TarReader, PaxSizeMustMatchUstarBelow8GiB) {
