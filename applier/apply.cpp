@@ -2,7 +2,10 @@
 // before it runs. Also the read-only queries (status, history, audit) and snapshot commands.
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
+#include <random>
 
 #include "applier/audit.hpp"
 #include "applier/crash.hpp"
@@ -69,7 +72,13 @@ std::string new_run_id(const Env& env) {
   std::string id;
   for (char ch : s)
     if (std::isalnum(static_cast<unsigned char>(ch))) id += ch;
-  return id + "-" + std::to_string(::getpid());
+  // Two runs within one second of one process (apply then rollback) must not share an id: the id
+  // names the snapshot folder.
+  static std::atomic<unsigned> counter{0};
+  std::random_device rd;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%04x%u", rd() & 0xffffu, counter++);
+  return id + "-" + std::to_string(::getpid()) + "-" + suffix;
 }
 
 namespace {

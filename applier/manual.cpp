@@ -17,6 +17,16 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+Result<bool> same_database(const std::string& a, const std::string& b) {
+  AIRLOCK_TRY(auto da, db::Database::open(a, db::OpenMode::read_only), "comparing");
+  AIRLOCK_TRY(auto db_b, db::Database::open(b, db::OpenMode::read_only), "comparing");
+  AIRLOCK_TRY(auto x, da.full_dump(), "comparing");
+  AIRLOCK_TRY(auto y, db_b.full_dump(), "comparing");
+  AIRLOCK_TRY(auto ua, da.query("PRAGMA user_version"), "comparing");
+  AIRLOCK_TRY(auto ub, db_b.query("PRAGMA user_version"), "comparing");
+  return x == y && ua == ub;
+}
+
 struct Plan {
   ReleaseRow current, previous;
 };
@@ -98,9 +108,13 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
   AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "snapshot restore");
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto m, load_sealed_snapshot(c.site, id), "snapshot restore");
+  std::string dir = c.site.state_dir + "/snapshots/" + id;
   for (const auto& it : m.items) {
     if (it.absent || !fs::exists(it.source) || force == Force::yes) continue;
     if (it.kind == "db") {
+      // Backup files differ from their source byte-wise: compare content, not hashes.
+      AIRLOCK_TRY(auto same, same_database(it.source, dir + "/" + it.file), "snapshot restore");
+      if (same) continue;
       AIRLOCK_TRY(auto d, db::Database::open(it.source, db::OpenMode::read_only), "snapshot restore");
       AIRLOCK_TRY(auto uv, d.query("PRAGMA user_version"), "snapshot restore");
       std::int64_t now_uv = uv.empty() ? 0 : std::get<std::int64_t>(uv[0][0]);

@@ -1,0 +1,174 @@
+// Operator commands and the second rollback path: manual rollback (and its rollback_to floor),
+// snapshot create/list/restore guards, the audit chain under tampering, and an irreversible
+// migration undone by restoring the snapshot.
+#include <gtest/gtest.h>
+
+#include "applier/applier.hpp"
+#include "tests/applier/fixture.hpp"
+
+namespace airlock::test {
+namespace {
+
+using applier::Outcome;
+
+// 1.2.0 variants built from the example's files: healthy for a site whose check does not query
+// `items`, optionally with a rollback_to marker, or with an irreversible migration.
+std::string variant(const TempDir& dir, const std::string& name, const std::string& release_extra,
+                    const std::string& migration) {
+  std::string recipe = write_recipe(dir, name, release_extra + "min_installed = \"1.1.0\"\n", "1.2.0", migration,
+                                    {{"m/up.sql", "ALTER TABLE items RENAME TO items_v2;\n"},
+                                     {"m/down.sql", "ALTER TABLE items_v2 RENAME TO items;\n"},
+                                     {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
+  return build_bundle(recipe, (dir / (name + ".tar.zst")).string());
+}
+
+const char* kReversible =
+    "[[migrations]]\nid = \"0003_rename\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n"
+    "fixture = \"m/main.sql\"\n";
+const char* kIrreversible =
+    "[[migrations]]\nid = \"0003_rename\"\ndatabase = \"main\"\nup = \"m/up.sql\"\nirreversible = true\n"
+    "fixture = \"m/main.sql\"\n";
+
+const char* kNoItemsCheck = "[[checks]]\nname = \"alive\"\nkind = \"exec\"\nrun = \"true\"\n";
+
+TEST(Operator, ManualRollbackToThePreviousRelease) {
+  TempDir b;
+  std::string v120 = variant(b, "ok", "", kReversible);
+  SiteDir s(kNoItemsCheck);
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  std::string topo_110 = slurp(s.topology);
+  auto up = applier::apply(s.site, v120, quiet_env());
+  ASSERT_TRUE(up) << up.error().what();
+  ASSERT_EQ(up->outcome, Outcome::applied);
+  EXPECT_EQ(s.pointer(), "releases/1.2.0");
+  auto r = applier::rollback(s.site, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::applied);
+  EXPECT_EQ(r->to_version, "1.1.0");
+  EXPECT_EQ(s.pointer(), "releases/1.1.0");
+  EXPECT_EQ(applier::status(s.site)->installed, "1.1.0");
+  auto d = db::Database::open(s.db, db::OpenMode::read_only);
+  EXPECT_TRUE(d->query("SELECT count(*) FROM items")) << "the reverse migration ran";
+  EXPECT_EQ(slurp(s.topology), topo_110);
+  EXPECT_EQ(applier::history(s.site)->back().outcome, "manual-rollback");
+  // Nothing before 1.1.0: a second rollback is refused.
+  auto again = applier::rollback(s.site, quiet_env());
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().cls(), ErrorClass::usage);
+}
+
+TEST(Operator, ManualRollbackNeverBelowTheMarker) {
+  TempDir b;
+  std::string v120 = variant(b, "marked", "rollback_to = \"1.2.0\"\n", kReversible);
+  SiteDir s(kNoItemsCheck);
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  ASSERT_TRUE(applier::apply(s.site, v120, quiet_env()));
+  std::string before = s.observable();
+  auto r = applier::rollback(s.site, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::policy);
+  EXPECT_NE(r.error().what().find("1.2.0"), std::string::npos) << r.error().what();
+  EXPECT_EQ(s.observable(), before);
+}
+
+TEST(Operator, IrreversibleMigrationIsUndoneFromTheSnapshot) {
+  TempDir b;
+  std::string v120 = variant(b, "irrev", "rollback_to = \"1.2.0\"\n", kIrreversible);
+  SiteDir s;  // the items check fails once the table is renamed
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  std::string before = s.observable();
+  auto r = applier::apply(s.site, v120, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::rolled_back);
+  // Restored from the snapshot, byte for byte: the dump equals the one before.
+  EXPECT_EQ(s.observable(), before);
+  EXPECT_TRUE(s.integrity_ok());
+}
+
+TEST(Operator, SnapshotRestoreGuards) {
+  SiteDir s(kNoItemsCheck);
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  auto snap = applier::snapshot_create(s.site, quiet_env());
+  ASSERT_TRUE(snap) << snap.error().what();
+  std::string before = s.observable();
+  std::string topo = slurp(s.topology);
+  auto list = applier::snapshot_list(s.site);
+  ASSERT_TRUE(list);
+  bool found = false;
+  for (const auto& i : *list) found |= i.id == snap->id && i.sealed && i.release == "1.1.0";
+  EXPECT_TRUE(found);
+  // Identical targets: restoring is allowed (and changes nothing).
+  ASSERT_TRUE(applier::snapshot_restore(s.site, snap->id, applier::Force::no, quiet_env()));
+  EXPECT_EQ(s.observable(), before);
+  // A changed config file is not overwritten without --force.
+  spit(s.topology, "mode = \"edited\"\n");
+  auto r = applier::snapshot_restore(s.site, snap->id, applier::Force::no, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage);
+  EXPECT_NE(r.error().what().find("--force"), std::string::npos);
+  EXPECT_EQ(slurp(s.topology), "mode = \"edited\"\n");
+  // A database whose schema version moved on is refused, naming both versions.
+  spit(s.topology, topo);
+  {
+    auto d = db::Database::open(s.db, db::OpenMode::read_write);
+    ASSERT_TRUE(d->exec("PRAGMA user_version = 5"));
+  }
+  r = applier::snapshot_restore(s.site, snap->id, applier::Force::no, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("user_version"), std::string::npos) << r.error().what();
+  ASSERT_TRUE(applier::snapshot_restore(s.site, snap->id, applier::Force::yes, quiet_env()));
+  EXPECT_EQ(s.observable(), before);
+  // A snapshot whose files were altered is not sealed any more.
+  spit(s.state + "/snapshots/" + snap->id + "/config-topology", "tampered");
+  r = applier::snapshot_restore(s.site, snap->id, applier::Force::yes, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(s.observable(), before);
+}
+
+class AuditTamper : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+    ASSERT_TRUE(applier::apply(s.site, bundles().v120, quiet_env()));
+    ASSERT_TRUE(applier::snapshot_create(s.site, quiet_env()));
+    auto ok = applier::audit_verify(s.site);
+    ASSERT_TRUE(ok) << ok.error().what();
+    ASSERT_EQ(ok->entries.size(), 3u);
+    head = ok->head;
+  }
+  void tamper(const std::string& sql) {
+    auto d = db::Database::open(s.state + "/state.db", db::OpenMode::read_write);
+    ASSERT_TRUE(d->exec(sql));
+  }
+  void expect_broken() {
+    auto r = applier::audit_verify(s.site);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().cls(), ErrorClass::audit_broken) << r.error().what();
+  }
+  SiteDir s;
+  std::string head;
+};
+
+TEST_F(AuditTamper, EditedEntry) {
+  tamper("UPDATE audit SET data = replace(data, 'auto-rollback', 'applied') WHERE seq = 2");
+  expect_broken();
+}
+TEST_F(AuditTamper, RemovedEntry) {
+  tamper("DELETE FROM audit WHERE seq = 2");
+  expect_broken();
+}
+TEST_F(AuditTamper, ReorderedEntries) {
+  tamper("UPDATE audit SET seq = -seq WHERE seq IN (1, 2); UPDATE audit SET seq = 2 WHERE seq = -1; "
+         "UPDATE audit SET seq = 1 WHERE seq = -2");
+  expect_broken();
+}
+TEST_F(AuditTamper, TruncatedTailShowsInTheHead) {
+  tamper("DELETE FROM audit WHERE seq = 3");
+  auto r = applier::audit_verify(s.site);
+  ASSERT_TRUE(r);  // a clean prefix is a valid chain ...
+  EXPECT_NE(r->head, head);  // ... but its head differs from the one an auditor already holds
+  EXPECT_EQ(applier::status(s.site)->audit_head, r->head);
+}
+
+}  // namespace
+}  // namespace airlock::test
