@@ -94,7 +94,7 @@ Event do_preflight(Ctx& c) {
   if (!parsed) return failed(c, parsed.error().with_context("trust root '" + c.site.trust_root + "'"));
   for (const auto& [name, path] : c.site.databases)
     if (auto s = check_database(name, path, c.run.from_version.empty()); !s) return failed(c, s.error());
-  if (auto s = room_for(c.site.state_dir, snapshot_size_estimate(c.site), "the snapshot", ErrorClass::preflight); !s)
+  if (auto s = room_for(c.site.state_dir, snapshot_size_estimate(c.site), "the snapshot", ErrorClass::io); !s)
     return failed(c, s.error());
   CheckRun run = run_checks(c.site, nullptr);
   c.last_checks = run.results;

@@ -99,8 +99,18 @@ std::uint64_t snapshot_size_estimate(const Site& site) {
   return n;
 }
 
+Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, const std::string& created_at,
+                                    const std::string& release);
+
 Result<SnapMeta> take_snapshot(const Site& site, const std::string& id, const std::string& created_at,
                                const std::string& release) {
+  auto m = take_snapshot_into(site, id, created_at, release);
+  if (!m) (void)remove_tree(snapshots_dir(site) + "/" + id + ".partial");  // never half a snapshot
+  return m;
+}
+
+Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, const std::string& created_at,
+                                    const std::string& release) {
   std::string final_dir = snapshots_dir(site) + "/" + id;
   std::string dir = final_dir + ".partial";
   AIRLOCK_CHECK(remove_tree(dir), "snapshot");
