@@ -33,6 +33,8 @@ Event failed(Ctx& c, Error e) {
 Status check_database(const std::string& name, const std::string& path, bool first_install) {
   if (!fs::exists(path)) {
     if (!first_install) return fail(ErrorClass::preflight, "database '" + name + "': file '" + path + "' does not exist");
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
     auto d = db::Database::open(path, db::OpenMode::create);
     if (!d) return fail(Error(ErrorClass::preflight, d.error().what()).with_context("creating database '" + name + "'"));
     if (auto s = d->exec("PRAGMA user_version = 0"); !s) return fail(Error(ErrorClass::preflight, s.error().what()));

@@ -171,5 +171,22 @@ TEST(Apply, HooksRunAndDrainFailureAborts) {
   EXPECT_EQ(bad.observable(), before);
 }
 
+TEST(Apply, DemoSiteTemplatePlaysTheDemo) {
+  TempDir d;
+  fs::copy(repo("manifests/demo-site"), d.path(), fs::copy_options::recursive);
+  fs::copy_file(repo("keys/trust.toml"), d / "trust.toml");
+  std::string site = (d / "site.toml").string();
+  auto first = applier::apply(site, bundles().v110, quiet_env());
+  ASSERT_TRUE(first) << first.error().what();
+  EXPECT_EQ(first->outcome, Outcome::applied);
+  auto second = applier::apply(site, bundles().v120, quiet_env());
+  ASSERT_TRUE(second) << second.error().what();
+  EXPECT_EQ(second->outcome, Outcome::rolled_back);
+  auto h = applier::history(site);
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[1].outcome, "auto-rollback");
+  EXPECT_NE(slurp(d / "hooks.log").find("notify"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace airlock::test
