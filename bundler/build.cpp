@@ -143,7 +143,8 @@ Result<std::string> render_checked(const Recipe& r, const Manifest& m) {
     return fail(ErrorClass::build_refused, "recipe '" + r.path + "': " + what);
   };
   if (m.total_size() > kMaxTotalPayload) return refused("payload is over the limit of 1 TiB");
-  if (auto s = validate_manifest(m); !s) return refused("the manifest breaks a rule of the bundle format: " + s.error().what());
+  if (auto s = validate_manifest(m); !s)
+    return refused("the manifest breaks a rule of the bundle format: " + s.error().what());
   std::string text = render_manifest(m);
   if (text.size() > kMaxManifestBytes)
     return refused("manifest.toml would be " + std::to_string(text.size()) + " bytes, over the limit of " +

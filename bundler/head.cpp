@@ -37,10 +37,11 @@ Status sort_signatures(std::vector<SignatureEntry>& sigs) {
   std::sort(sigs.begin(), sigs.end(), [](const auto& a, const auto& b) { return a.key_id < b.key_id; });
   for (std::size_t i = 1; i < sigs.size(); ++i)
     if (sigs[i].key_id == sigs[i - 1].key_id)
-      return fail(ErrorClass::usage, "key " + sigs[i].key_id + " would sign twice: a bundle holds one signature per key");
+      return fail(ErrorClass::usage,
+                  "key " + sigs[i].key_id + " would sign twice: a bundle holds one signature per key");
   if (sigs.size() > kMaxSignatures)
-    return fail(ErrorClass::usage, std::to_string(sigs.size()) + " signatures, over the limit of " +
-                                       std::to_string(kMaxSignatures));
+    return fail(ErrorClass::usage,
+                std::to_string(sigs.size()) + " signatures, over the limit of " + std::to_string(kMaxSignatures));
   if (sigs.empty()) return fail(ErrorClass::usage, "at least one signing key is needed");
   return {};
 }

@@ -45,8 +45,8 @@ class ScratchDir {
 };
 
 Error refused(const Recipe& r, const RecipeMigration& m, const std::string& what) {
-  return Error(ErrorClass::build_refused, "recipe '" + r.path + "': migration '" + m.id + "' (database '" +
-                                              m.database + "'): " + what);
+  return Error(ErrorClass::build_refused,
+               "recipe '" + r.path + "': migration '" + m.id + "' (database '" + m.database + "'): " + what);
 }
 
 // Lines in one schema dump and not the other, for a message that says what the down left behind.
@@ -79,7 +79,8 @@ Result<db::Database> open_scratch(const Recipe& r, const RecipeMigration& m, con
     auto d = db::Database::open(scratch_path, db::OpenMode::create);
     if (!d) return fail(d.error().with_context("scratch database for migration '" + m.id + "'"));
     if (auto s = d->exec("PRAGMA synchronous = OFF"); !s) return fail(s.error());
-    if (auto s = d->exec(sql); !s) return fail(refused(r, m, "fixture '" + *m.fixture + "' fails: " + s.error().message()));
+    if (auto s = d->exec(sql); !s)
+      return fail(refused(r, m, "fixture '" + *m.fixture + "' fails: " + s.error().message()));
     return std::move(*d);
   }
   if (m.fixture) {
@@ -96,10 +97,10 @@ Result<db::Database> open_scratch(const Recipe& r, const RecipeMigration& m, con
   return std::move(*d);
 }
 
-
 bool plain_identifier(std::string_view s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 // SQLite rewrites a table's CREATE text on ALTER TABLE: RENAME quotes the new name ("items"),
@@ -156,8 +157,9 @@ Status round_trip(const Recipe& r, const RecipeMigration& m, db::Database& d) {
     return fail(refused(r, m, "down '" + *m.down + "' fails after up: " + s.error().message()));
   BUNDLER_TRY(std::string after, schema(r, m, d));
   if (after != before)
-    return fail(refused(r, m, "down '" + *m.down + "' does not undo up '" + m.up + "': the schema differs" +
-                                  schema_difference(before, after)));
+    return fail(refused(r, m,
+                        "down '" + *m.down + "' does not undo up '" + m.up + "': the schema differs" +
+                            schema_difference(before, after)));
   if (auto s = d.exec(up); !s)
     return fail(refused(r, m, "up '" + m.up + "' fails when run again after down: " + s.error().message()));
   return {};
@@ -175,11 +177,15 @@ Status check_migrations(const Recipe& r) {
     if (m.fixture) {
       auto [it, fresh] = fixture_of.emplace(m.database, *m.fixture);
       if (!fresh && it->second != *m.fixture)
-        return fail(refused(r, m, "names fixture '" + *m.fixture + "' but an earlier migration of the same database "
-                                  "names '" + it->second + "': one starting database per database"));
+        return fail(refused(r, m,
+                            "names fixture '" + *m.fixture +
+                                "' but an earlier migration of the same database "
+                                "names '" +
+                                it->second + "': one starting database per database"));
       if (fresh && scratch.count(m.database))
-        return fail(refused(r, m, "names a fixture, but earlier migrations of the same database ran without one: "
-                                  "put the fixture on the first migration"));
+        return fail(refused(r, m,
+                            "names a fixture, but earlier migrations of the same database ran without one: "
+                            "put the fixture on the first migration"));
     }
     auto it = scratch.find(m.database);
     if (it == scratch.end()) {

@@ -16,7 +16,6 @@
 #include "core/paths.hpp"
 #include "core/trust.hpp"
 
-
 namespace airlock::bundler {
 
 namespace fs = std::filesystem;
@@ -87,13 +86,14 @@ Status fill_release(const Recipe& r, std::optional<std::int64_t> sde, Release& r
 // A regular file (not a symlink): the bundle must not depend on what a link points to today.
 Result<bool> regular_file_executable(const Recipe& r, const std::string& source, const std::string& item) {
   struct stat st {};
-  if (::lstat(source.c_str(), &st) != 0) return fail(refused(r, item + ": cannot read '" + source + "': " + std::strerror(errno)));
+  if (::lstat(source.c_str(), &st) != 0)
+    return fail(refused(r, item + ": cannot read '" + source + "': " + std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return fail(refused(r, item + ": '" + source + "' is not a regular file"));
   return (st.st_mode & 0111) != 0;
 }
 
-Status add_file(const Recipe& r, Plan& p, const std::string& item, const std::string& payload, const std::string& source,
-                std::optional<bool> executable) {
+Status add_file(const Recipe& r, Plan& p, const std::string& item, const std::string& payload,
+                const std::string& source, std::optional<bool> executable) {
   BUNDLER_TRY(bool x, regular_file_executable(r, source, item));
   p.files.push_back({payload, source, executable.value_or(x)});
   return {};
@@ -122,7 +122,8 @@ Status plan_migrations(const Recipe& r, Plan& p) {
     const std::string item = "migration '" + m.id + "'";
     if (!m.down && !m.irreversible)
       return fail(refused(r, item + " has no `down` (reverse migration): add one, or mark it `irreversible = true`"));
-    if (m.down && m.irreversible) return fail(refused(r, item + " has a `down` and is marked irreversible: choose one"));
+    if (m.down && m.irreversible)
+      return fail(refused(r, item + " has a `down` and is marked irreversible: choose one"));
     if (m.irreversible) {
       const auto& rb = p.manifest.release.rollback_to;
       if (!rb || rb->text != p.manifest.release.version.text)
@@ -169,7 +170,9 @@ Status plan_config_notes_trust(const Recipe& r, Plan& p) {
     auto text = read_file(r.resolve(*r.trust_update), kMaxTrustRootBytes, ErrorClass::build_refused);
     if (!text) return fail(refused(r, "trust_update: " + text.error().message()));
     auto root = parse_trust_root(*text, ErrorClass::build_refused);
-    if (!root) return fail(refused(r, "trust_update '" + *r.trust_update + "' is not a valid trust root: " + root.error().what()));
+    if (!root)
+      return fail(
+          refused(r, "trust_update '" + *r.trust_update + "' is not a valid trust root: " + root.error().what()));
     BUNDLER_CHECK(add_file(r, p, "trust_update", kTrustUpdatePayloadPath, r.resolve(*r.trust_update), false));
     p.manifest.trust_update = kTrustUpdatePayloadPath;
   }
@@ -216,7 +219,8 @@ Status check_paths(const Recipe& r, const Plan& p) {
   }
   if (auto why = path_set_problem(paths)) return fail(refused(r, "payload paths clash: " + *why));
   if (p.files.size() > kMaxFiles)
-    return fail(refused(r, std::to_string(p.files.size()) + " payload files, over the limit of " + std::to_string(kMaxFiles)));
+    return fail(
+        refused(r, std::to_string(p.files.size()) + " payload files, over the limit of " + std::to_string(kMaxFiles)));
   return {};
 }
 

@@ -57,7 +57,8 @@ Result<std::string> req_string(const Ctx& c, const toml::table& t, const std::st
   return *v;
 }
 
-Result<std::optional<bool>> opt_bool(const Ctx& c, const toml::table& t, const std::string& where, std::string_view key) {
+Result<std::optional<bool>> opt_bool(const Ctx& c, const toml::table& t, const std::string& where,
+                                     std::string_view key) {
   const toml::node* n = t.get(key);
   if (!n) return std::optional<bool>();
   if (!n->is_boolean()) return fail(c.err(where + "." + std::string(key), "must be true or false"));
@@ -104,9 +105,9 @@ Status parse_release(const Ctx& c, const toml::table& root, Recipe& r) {
   const toml::table* rel = root.get_as<toml::table>("release");
   if (!rel) return fail(c.err("release", "missing [release] table"));
   const std::string w = "release";
-  BUNDLER_CHECK(only_keys(c, *rel, w,
-                          {"product", "version", "created", "channel", "critical", "min_installed", "rollback_to",
-                           "expires", "summary"}));
+  BUNDLER_CHECK(only_keys(
+      c, *rel, w,
+      {"product", "version", "created", "channel", "critical", "min_installed", "rollback_to", "expires", "summary"}));
   BUNDLER_TRY(r.product, req_string(c, *rel, w, "product"));
   BUNDLER_TRY(r.version, req_string(c, *rel, w, "version"));
   BUNDLER_TRY(r.created, opt_time(c, *rel, w, "created"));
@@ -219,8 +220,9 @@ Result<Recipe> parse_recipe(std::string_view text, const std::string& recipe_pat
   Recipe r;
   r.path = recipe_path;
   r.dir = parent_dir(recipe_path);
-  Status s = only_keys(c, root, "top level", {"release", "build", "delta", "trust_update", "images", "migrations",
-                                               "config", "notes", "files"});
+  Status s =
+      only_keys(c, root, "top level",
+                {"release", "build", "delta", "trust_update", "images", "migrations", "config", "notes", "files"});
   if (s) s = parse_release(c, root, r);
   if (s) s = parse_build_and_delta(c, root, r);
   if (s) s = parse_lists(c, root, r);

@@ -25,8 +25,8 @@ struct RecipeImage {
 struct RecipeMigration {
   std::string id;
   std::string database;
-  std::string up;                      // source .sql
-  std::optional<std::string> down;     // source .sql
+  std::string up;                   // source .sql
+  std::optional<std::string> down;  // source .sql
   bool irreversible = false;
   std::optional<std::string> fixture;  // the database as it is before this release
 };
@@ -43,9 +43,9 @@ struct RecipeNote {
 };
 
 struct RecipeFiles {
-  std::string from;                 // a file or a folder
-  std::optional<std::string> to;    // payload path (file) or payload folder (folder)
-  std::optional<bool> executable;   // overrides the source's x bit
+  std::string from;                // a file or a folder
+  std::optional<std::string> to;   // payload path (file) or payload folder (folder)
+  std::optional<bool> executable;  // overrides the source's x bit
 };
 
 struct Recipe {

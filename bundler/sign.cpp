@@ -46,9 +46,8 @@ Result<std::string> read_entry(TarReader& tar, std::uint64_t size) {
 }
 
 bool is_upper_hex16(const std::string& s) {
-  return s.size() == 16 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
-         });
+  return s.size() == 16 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); });
 }
 
 // One `signatures/<KEYID>.minisig` entry: name, size, contents and order (spec §2).
@@ -66,7 +65,8 @@ Result<SignatureEntry> read_signature(const std::string& path, TarReader& tar, c
   auto sig = minisign::parse_signature(text);
   if (!sig) return fail(sig.error().with_context("bundle '" + path + "': entry '" + e.path + "'"));
   if (minisign::key_id_hex(sig->key_id) != id)
-    return fail(malformed(path, "entry '" + e.path + "' holds a signature by key " + minisign::key_id_hex(sig->key_id)));
+    return fail(
+        malformed(path, "entry '" + e.path + "' holds a signature by key " + minisign::key_id_hex(sig->key_id)));
   return SignatureEntry{id, std::move(text)};
 }
 
@@ -115,7 +115,8 @@ Status copy_tail(int in, std::uint64_t offset, std::uint64_t end, int out_fd, co
   bool fast = true;
   std::vector<char> buf;
   while (static_cast<std::uint64_t>(off) < end) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - static_cast<std::uint64_t>(off), 1u << 30));
+    std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(end - static_cast<std::uint64_t>(off), 1u << 30));
     if (fast) {
       ssize_t n = ::copy_file_range(in, &off, out_fd, nullptr, want, 0);
       if (n > 0) continue;
@@ -182,8 +183,8 @@ Result<SignReport> sign(const SignRequest& req) {
   unsigned char magic[4] = {};
   if (::pread(in.get(), magic, 4, static_cast<off_t>(h.payload_offset)) != 4 || magic[0] != 0x28 || magic[1] != 0xB5 ||
       magic[2] != 0x2F || magic[3] != 0xFD)
-    return fail(malformed(path, "no zstd frame where the payload should begin (offset " +
-                                    std::to_string(h.payload_offset) + ")"));
+    return fail(malformed(
+        path, "no zstd frame where the payload should begin (offset " + std::to_string(h.payload_offset) + ")"));
   auto m = parse_manifest(h.manifest);
   if (!m) return fail(m.error().with_context("bundle '" + path + "': manifest.toml"));
 

@@ -46,9 +46,12 @@ int bind_one(sqlite3_stmt* s, int i, const Value& v) {
 
 Value column_value(sqlite3_stmt* s, int i) {
   switch (sqlite3_column_type(s, i)) {
-    case SQLITE_NULL: return nullptr;
-    case SQLITE_INTEGER: return static_cast<std::int64_t>(sqlite3_column_int64(s, i));
-    case SQLITE_FLOAT: return sqlite3_column_double(s, i);
+    case SQLITE_NULL:
+      return nullptr;
+    case SQLITE_INTEGER:
+      return static_cast<std::int64_t>(sqlite3_column_int64(s, i));
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(s, i);
     default: {  // TEXT and BLOB both as bytes
       const void* p = sqlite3_column_blob(s, i);
       int n = sqlite3_column_bytes(s, i);
@@ -88,9 +91,15 @@ std::string quote_ident(const std::string& name) {
 Result<Database> Database::open(const std::string& path, OpenMode mode) {
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
-    case OpenMode::read_only: flags |= SQLITE_OPEN_READONLY; break;
-    case OpenMode::read_write: flags |= SQLITE_OPEN_READWRITE; break;
-    case OpenMode::create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case OpenMode::read_only:
+      flags |= SQLITE_OPEN_READONLY;
+      break;
+    case OpenMode::read_write:
+      flags |= SQLITE_OPEN_READWRITE;
+      break;
+    case OpenMode::create:
+      flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
   }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);

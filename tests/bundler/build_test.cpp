@@ -277,8 +277,9 @@ TEST(Build, SameKeyTwiceOrNoKeyIsAUsageError) {
 TEST(Build, CreatedWithOffsetAndFractionKeepsItsTextAndTarUsesWholeSeconds) {
   RecipeDir d;
   d.file("en.md", "n\n");
-  d.file("recipe.toml", "[release]\nproduct = \"demo\"\nversion = \"1.0.0\"\ncreated = 2026-01-01T02:00:00.75+02:00\n"
-                        "[[notes]]\nlang = \"en\"\npath = \"en.md\"\n");
+  d.file("recipe.toml",
+         "[release]\nproduct = \"demo\"\nversion = \"1.0.0\"\ncreated = 2026-01-01T02:00:00.75+02:00\n"
+         "[[notes]]\nlang = \"en\"\npath = \"en.md\"\n");
   auto r = build_with((d.dir / "recipe.toml").string(), d.out(), {demo_key("demo-hq")});
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(format_rfc3339(r->manifest.release.created), "2026-01-01T02:00:00.75+02:00");

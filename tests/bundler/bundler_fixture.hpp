@@ -19,9 +19,8 @@ inline std::string q(const std::filesystem::path& p) { return "'" + p.string() +
 // keys/<name>.key: committed, unencrypted (keys/README.md).
 inline minisign::SecretKey demo_key(const std::string& name) {
   auto text = slurp(kSource + "/keys/" + name + ".key");
-  auto sk = minisign::parse_secret_key_file(text, []() -> Result<std::string> {
-    return fail(ErrorClass::usage, "no password expected");
-  });
+  auto sk = minisign::parse_secret_key_file(
+      text, []() -> Result<std::string> { return fail(ErrorClass::usage, "no password expected"); });
   if (!sk) throw std::runtime_error("demo key " + name + ": " + sk.error().what());
   return *sk;
 }

@@ -16,8 +16,8 @@ TEST(Db, CreateExecQueryWithBoundParameters) {
   auto db = Database::open((t / "a.db").string(), OpenMode::create);
   ASSERT_TRUE(db) << db.error().what();
   ASSERT_TRUE(db->exec("CREATE TABLE t(a INTEGER, b TEXT, c REAL, d BLOB); INSERT INTO t VALUES (1,'x',1.5,NULL);"));
-  ASSERT_TRUE(db->query("INSERT INTO t VALUES (?,?,?,?)", {Value(std::int64_t{2}), Value(std::string("it's")), Value(2.25),
-                                                           Value(nullptr)}));
+  ASSERT_TRUE(db->query("INSERT INTO t VALUES (?,?,?,?)",
+                        {Value(std::int64_t{2}), Value(std::string("it's")), Value(2.25), Value(nullptr)}));
   auto rows = db->query("SELECT a, b, c, d FROM t WHERE a >= ? ORDER BY a", {Value(std::int64_t{1})});
   ASSERT_TRUE(rows) << rows.error().what();
   ASSERT_EQ(rows->size(), 2u);

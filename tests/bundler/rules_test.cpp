@@ -12,8 +12,7 @@ using namespace airlock::test;
 
 namespace {
 
-const std::string kMigration =
-    "[[migrations]]\nid = \"0001_items\"\ndatabase = \"main\"\nup = \"m/1.up.sql\"\n";
+const std::string kMigration = "[[migrations]]\nid = \"0001_items\"\ndatabase = \"main\"\nup = \"m/1.up.sql\"\n";
 
 // Builds, expects a refusal of class `cls` whose message holds every one of `needles`.
 void expect_refused(RecipeDir& d, const std::string& recipe, ErrorClass cls, std::vector<std::string> needles) {
@@ -208,7 +207,10 @@ TEST(Rules, ScratchDatabasesAreRemovedAfterTheCheck) {
   auto ok = build_with(d.recipe(kMigration + "down = \"m/1.down.sql\"\n"), d.out(), {demo_key("demo-hq")});
   d.file("m/1.down.sql", "SELECT 1;");
   auto refused = build_with(d.recipe(kMigration + "down = \"m/1.down.sql\"\n"), d.out() + ".2", {demo_key("demo-hq")});
-  if (old) ::setenv("TMPDIR", saved.c_str(), 1); else ::unsetenv("TMPDIR");
+  if (old)
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  else
+    ::unsetenv("TMPDIR");
   ASSERT_TRUE(ok) << ok.error().what();
   ASSERT_FALSE(refused);
   EXPECT_TRUE(fs::is_empty(tmp.path()));
@@ -222,7 +224,8 @@ TEST(Rules, ReleaseVersionsAndInstantsMustBeInOrder) {
                  {"min_installed \"2.0.0\" is later"});
   expect_refused(d, d.recipe("", true, "expires = 2025-12-31T23:59:59Z\n"), ErrorClass::build_refused,
                  {"expires 2025-12-31T23:59:59Z is not after release.created 2026-01-01T00:00:00Z"});
-  auto ok = build_with(d.recipe("", true, "rollback_to = \"0.9.0\"\nmin_installed = \"0.8.0\"\nexpires = 2027-01-01T00:00:00Z\n"),
-                       d.out(), {demo_key("demo-hq")});
+  auto ok = build_with(
+      d.recipe("", true, "rollback_to = \"0.9.0\"\nmin_installed = \"0.8.0\"\nexpires = 2027-01-01T00:00:00Z\n"),
+      d.out(), {demo_key("demo-hq")});
   ASSERT_TRUE(ok) << ok.error().what();
 }

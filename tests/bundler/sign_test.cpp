@@ -77,7 +77,8 @@ TEST(Sign, SecondKeyInPlaceKeepsPayloadBytesAndSortsSignatures) {
   // Stock tools: lists in order, tests clean, both signatures verify.
   EXPECT_EQ(run("zstd -q -t " + q(b.bundle())).status, 0);
   auto list = run("tar --zstd -tf " + q(b.bundle()));
-  EXPECT_EQ(list.output.rfind("manifest.toml\nsignatures/" + kHq2 + ".minisig\nsignatures/" + kHq + ".minisig\n", 0), 0u)
+  EXPECT_EQ(list.output.rfind("manifest.toml\nsignatures/" + kHq2 + ".minisig\nsignatures/" + kHq + ".minisig\n", 0),
+            0u)
       << list.output;
   fs::create_directories(b.dir / "x");
   ASSERT_EQ(run("tar --zstd -xf " + q(b.bundle()) + " -C " + q(b.dir / "x")).status, 0);
@@ -127,9 +128,10 @@ TEST(Sign, DuplicateKeyIdIsRefusedAndTheBundleIsUnchanged) {
   // The same key through a stock signature file.
   fs::create_directories(b.dir / "m");
   ASSERT_EQ(run("tar --zstd -xf " + q(b.bundle()) + " -C " + q(b.dir / "m") + " manifest.toml").status, 0);
-  ASSERT_EQ(run("minisign -S -s " + q(kSource + "/keys/demo-hq.key") + " -m " + q(b.dir / "m/manifest.toml") +
-                " </dev/null").status,
-            0);
+  ASSERT_EQ(
+      run("minisign -S -s " + q(kSource + "/keys/demo-hq.key") + " -m " + q(b.dir / "m/manifest.toml") + " </dev/null")
+          .status,
+      0);
   r = b.attach(slurp(b.dir / "m/manifest.toml.minisig"));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().what().find("already has a signature"), std::string::npos);
