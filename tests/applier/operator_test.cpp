@@ -125,6 +125,27 @@ TEST(Operator, SnapshotRestoreGuards) {
   EXPECT_EQ(s.observable(), before);
 }
 
+TEST(Operator, SignedMigrationThatAttachesIsRefusedAndTheSiteStaysOld) {
+  TempDir b;
+  std::string recipe = write_recipe(
+      b, "attach", "min_installed = \"1.1.0\"\n", "1.2.0",
+      "[[migrations]]\nid = \"0003_sneaky\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n",
+      {{"m/up.sql", "CREATE TABLE t2(a);\nATTACH DATABASE ':memory:' AS x;\nDETACH DATABASE x;\n"}, {"m/down.sql", "DROP TABLE t2;\n"}});
+  auto bundle = build_bundle(recipe, (b / "attach.tar.zst").string());
+  SiteDir s;
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  std::string before = s.observable();
+  auto r = applier::apply(s.site, bundle, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::rolled_back);
+  ASSERT_FALSE(r->failing_signals.empty());
+  EXPECT_NE(r->failing_signals[0].find("ATTACH"), std::string::npos) << r->failing_signals[0];
+  EXPECT_EQ(s.pointer(), "releases/1.1.0");
+  EXPECT_EQ(applier::status(s.site)->installed, "1.1.0");
+  auto d = db::Database::open(s.db, db::OpenMode::read_only);
+  EXPECT_FALSE(d->query("SELECT * FROM t2"));
+}
+
 class AuditTamper : public ::testing::Test {
  protected:
   void SetUp() override {
