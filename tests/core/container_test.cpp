@@ -88,6 +88,41 @@ TEST(Container, EveryByteCorruptionIsRefusedOrHarmless) {
   EXPECT_GT(refused, bytes.size() * 2);
 }
 
+// The same at the tar level: every byte of the uncompressed archive flipped, then compressed
+// afresh, so each change reaches the tar parser. Refused as malformed, or parsed (e.g. a mode digit
+// or a data byte changed): never a crash, never another class.
+TEST(Container, EveryTarByteCorruptionIsRefusedOrParsed) {
+  struct Mem : ByteSink {
+    std::string bytes;
+    Status write(const void* d, std::size_t n) override {
+      bytes.append(static_cast<const char*>(d), n);
+      return {};
+    }
+  } mem;
+  auto t = TarWriter::create(&mem);
+  for (auto [name, data] : {std::pair<std::string, std::string>{"manifest.toml", "format = 1\n"},
+                            {"signatures/0000000000000001.minisig", "sig\n"},
+                            {"notes/" + std::string(120, 'n'), "# hello\n"},
+                            {"empty", ""}}) {
+    ASSERT_TRUE((*t)->begin_entry({name, data.size(), false, 1767225600}));
+    ASSERT_TRUE((*t)->write_data(data.data(), data.size()));
+    ASSERT_TRUE((*t)->end_entry());
+  }
+  ASSERT_TRUE((*t)->finish());
+  const std::string tar = mem.bytes;
+  std::size_t refused = 0;
+  for (std::size_t i = 0; i < tar.size(); ++i) {
+    std::string bad = tar;
+    bad[i] = static_cast<char>(bad[i] ^ (i % 2 ? 0x80 : 0x01));  // a low and a high bit, alternately
+    auto r = read_container(zst(bad, 1));
+    if (!r) {
+      ++refused;
+      EXPECT_EQ(r.error().cls(), ErrorClass::malformed) << i << ": " << r.error().what();
+    }
+  }
+  EXPECT_GT(refused, tar.size() / 2);
+}
+
 TEST(Container, OpenSourceReadsAFile) {
   TempDir dir;
   small_bundle(dir.str());
