@@ -55,10 +55,11 @@ struct ZstdReader::Impl {
       in_pos = 0;
     }
     if (src_eof || in_end == in.size()) return std::size_t{0};
-    AIRLOCK_TRY(std::size_t n, src.read(in.data() + in_end, in.size() - in_end), "reading " + src.name());
-    if (n == 0) src_eof = true;
-    in_end += n;
-    return n;
+    auto n = src.read(in.data() + in_end, in.size() - in_end);  // errors name the file
+    if (!n) return fail(n.error());
+    if (*n == 0) src_eof = true;
+    in_end += *n;
+    return *n;
   }
 
   Status ensure_context() {
@@ -136,25 +137,33 @@ struct ZstdReader::Impl {
     ZSTD_outBuffer out{buf, len, 0};
     for (;;) {
       if (!in_frame) {
-        AIRLOCK_TRY(bool more, begin_frame(), "reading " + src.name());
-        if (!more) {
+        auto more = begin_frame();  // its errors name the source and offset already
+        if (!more) return fail(more.error());
+        if (!*more) {
           clean_end = true;
           return std::size_t{0};
         }
       }
       if (in_pos == in_end) {
-        AIRLOCK_TRY(std::size_t n, refill(), "reading " + src.name());
-        if (n == 0)
-          return fail(ErrorClass::malformed, "stream ends inside a zstd frame (truncated): the frame starting at " +
-                                                 where(frame_start) + " is incomplete at offset " +
-                                                 std::to_string(offset()));
+        auto n = refill();
+        if (!n) return fail(n.error());
+        if (*n == 0)
+          return fail(ErrorClass::malformed, "stream ends inside a zstd frame (truncated): " + src.name() +
+                                                 " ends at offset " + std::to_string(offset()) +
+                                                 ", inside the frame starting at offset " +
+                                                 std::to_string(frame_start));
       }
-      AIRLOCK_TRY(std::size_t hint, step(out), "decompressing " + src.name());
+      auto r = step(out);
+      if (!r) return fail(r.error());
+      const std::size_t hint = *r;
       if (hint == 0 && out.pos == 0) continue;                // an empty frame: go on to the next one
       if (hint == 0 || out.pos == out.size) break;            // frame done, or the caller's buffer is full
       if (out.pos > 0 && in_pos == in_end && src_eof) break;  // hand out what we have; the next read reports
     }
-    if (in_frame && out.pos == out.size) AIRLOCK_CHECK(probe_frame_end(), "decompressing " + src.name());
+    if (in_frame && out.pos == out.size) {
+      auto s = probe_frame_end();
+      if (!s) return fail(s.error());
+    }
     produced += out.pos;
     at_frame_end = !in_frame;
     return out.pos;
