@@ -117,7 +117,8 @@ struct TarReader::Impl {
   }
 
   // Spec §1: a pax size is authoritative; below 8 GiB it must equal the ustar size field, so that
-  // a reader that ignores pax headers still finds the same entry end.
+  // a reader that ignores pax headers still finds the same entry end. From 8 GiB on the field's
+  // value is ignored (its syntax was still checked: every numeric field is octal).
   Result<std::uint64_t> effective_size(const detail::UstarHeader& h, const detail::PaxRecords& pax, std::uint64_t at) {
     if (!pax.size) return h.size;
     if (*pax.size < detail::kUstarSizeLimit && *pax.size != h.size)
