@@ -34,14 +34,17 @@ struct File {
 // Its last segment is over 100 bytes: no ustar prefix/name split fits, so a pax path is needed.
 const std::string kLongPath = "images/blobs/sha256/" + std::string(64, 'e') + "/" + std::string(120, 'x');
 
-std::vector<File> sample_files() {
-  std::string big;
-  for (std::uint64_t i = 0; big.size() < 3'000'000; ++i) big += "line " + std::to_string(i * 7919 % 100003) + "\n";
-  return {{"bin/tool", "#!/bin/sh\necho hi\n", true},
-          {"notes/en.md", "# Notes\n", false},
-          {"empty", "", false},
-          {kLongPath, "long path content", false},
-          {"data/big.txt", big, false}};
+const std::vector<File>& sample_files() {
+  static const std::vector<File> files = [] {
+    std::string big;
+    for (std::uint64_t i = 0; big.size() < 3'000'000; ++i) big += "line " + std::to_string(i * 7919 % 100003) + "\n";
+    return std::vector<File>{{"bin/tool", "#!/bin/sh\necho hi\n", true},
+                             {"notes/en.md", "# Notes\n", false},
+                             {"empty", "", false},
+                             {kLongPath, "long path content", false},
+                             {"data/big.txt", big, false}};
+  }();
+  return files;
 }
 
 Status put(TarWriter& t, const std::string& path, const std::string& data, bool exec = false) {
