@@ -110,3 +110,31 @@ TEST(ZstdFrameWriter, WriteErrorsAreIoErrors) {
 
 }  // namespace
 }  // namespace airlock::test
+
+namespace airlock::test {
+namespace {
+
+// Spec §1: writers keep the window at most 8 MiB, whatever the level (level 19 alone would pick
+// a larger one), write the checksum and no content size.
+TEST(ZstdFrameWriter, WindowChecksumAndContentSizeAtEveryLevel) {
+  TempDir dir;
+  const std::string data = sample(200000);
+  for (int level : {1, 3, 19}) {
+    const std::string out = (dir / ("l" + std::to_string(level))).string();
+    Fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    auto w = ZstdFrameWriter::create(fd.get(), out, {level, 1});
+    ASSERT_TRUE(w) << w.error().what();
+    ASSERT_TRUE((*w)->write(data.data(), data.size()));
+    ASSERT_TRUE((*w)->end_frame());
+    const std::string bytes = slurp(out);
+    ZSTD_frameHeader fh{};
+    ASSERT_EQ(ZSTD_getFrameHeader(&fh, bytes.data(), bytes.size()), 0u);
+    EXPECT_LE(fh.windowSize, 1ull << kWriterWindowLog) << "level " << level;
+    EXPECT_EQ(fh.checksumFlag, 1u) << "level " << level;
+    EXPECT_EQ(fh.frameContentSize, ZSTD_CONTENTSIZE_UNKNOWN) << "level " << level;
+    EXPECT_EQ(ZSTD_findFrameCompressedSize(bytes.data(), bytes.size()), bytes.size());
+  }
+}
+
+}  // namespace
+}  // namespace airlock::test
