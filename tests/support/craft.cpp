@@ -133,9 +133,17 @@ std::string tar_entry(const Entry& e) {
 
 // ---------------------------------------------------------------------------------------------
 std::string zstd_frame(std::string_view data, int level) {
+  ZstdParams p;
+  p.level = level;
+  return zstd_frame(data, p);
+}
+
+std::string zstd_frame(std::string_view data, const ZstdParams& p) {
   CCtx c;
-  zcheck(ZSTD_CCtx_setParameter(c.p, ZSTD_c_compressionLevel, level));
-  zcheck(ZSTD_CCtx_setParameter(c.p, ZSTD_c_checksumFlag, 1));
+  zcheck(ZSTD_CCtx_setParameter(c.p, ZSTD_c_compressionLevel, p.level));
+  zcheck(ZSTD_CCtx_setParameter(c.p, ZSTD_c_checksumFlag, p.checksum ? 1 : 0));
+  zcheck(ZSTD_CCtx_setParameter(c.p, ZSTD_c_contentSizeFlag, p.content_size ? 1 : 0));
+  if (p.window_log) zcheck(ZSTD_CCtx_setParameter(c.p, ZSTD_c_windowLog, *p.window_log));
   std::string out(ZSTD_compressBound(data.size()), '\0');
   const auto n = ZSTD_compress2(c.p, out.data(), out.size(), data.data(), data.size());
   zcheck(n);

@@ -65,6 +65,13 @@ std::string tar_entry(const Entry& e);
 
 // ---------------------------------------------------------------------------------------------
 // zstd
+struct ZstdParams {
+  int level = 3;
+  std::optional<int> window_log;  // ZSTD_c_windowLog (libzstd may still shrink it to fit the data)
+  bool checksum = true;           // ZSTD_c_checksumFlag
+  bool content_size = true;       // ZSTD_c_contentSizeFlag
+};
+std::string zstd_frame(std::string_view data, const ZstdParams& p);
 std::string zstd_frame(std::string_view data, int level = 3);
 // A frame made by hand: no content size, window 2^window_log, raw blocks (so any window is
 // declared, whatever the data size). window_log 10..41.

@@ -139,6 +139,34 @@ TEST_F(Container, TruncatedZstdStream) {
   expect_refused_bytes(bytes.substr(0, bytes.size() - 7), ErrorClass::malformed);
 }
 
+TEST_F(Container, FramesWithoutChecksumOrContentSizeAccepted) {
+  craft::ZstdParams p;
+  p.checksum = false;
+  p.content_size = false;
+  p.level = 19;
+  test::spit(bundle_path, craft::zstd_frame(good().tar(), p));
+  auto r = verify(request(true));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+}
+
+TEST_F(Container, CorruptFrameChecksum) {
+  std::string bytes = craft::zstd_frame(good().tar());
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x55);  // the last 4 bytes are the checksum
+  expect_refused_bytes(bytes, ErrorClass::malformed);
+}
+
+TEST_F(Container, CorruptCompressedBlock) {
+  craft::ZstdParams p;
+  p.checksum = false;
+  std::string bytes = craft::zstd_frame(good().tar(), p);
+  for (std::size_t i = 20; i < bytes.size(); i += 97) bytes[i] = static_cast<char>(bytes[i] ^ 0xA5);
+  test::spit(bundle_path, bytes);
+  auto r = verify(request(true));
+  ASSERT_FALSE(r.has_value());
+  // Whatever the damage decodes to, it is never accepted, and never leaves anything behind.
+  EXPECT_FALSE(fs::exists(staging));
+}
+
 TEST_F(Container, NoEndOfArchiveMarker) {
   auto b = good();
   b.end_marker = false;
@@ -181,6 +209,12 @@ TEST_F(Container, FrameWindowOver128MiB) {
   for (const auto& e : b.payload) rest += craft::tar_entry(e);
   rest += craft::end_marker();
   expect_refused_bytes(craft::zstd_frame(head) + craft::zstd_raw_frame(rest, 28), ErrorClass::malformed);
+}
+
+TEST_F(Container, FrameWindowOfExactly128MiBAccepted) {
+  test::spit(bundle_path, craft::zstd_raw_frame(good().tar(), 27));
+  auto r = verify(request(true));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
 }
 
 TEST_F(Container, HandMadeFrameWithSmallWindowAccepted) {

@@ -37,6 +37,15 @@ TEST_F(Head, OversizedManifestRefusedFromTheHeader) {
   expect_refused(b, ErrorClass::malformed, "over the limit");
 }
 
+TEST_F(Head, ManifestOfExactlyTheLimitAccepted) {
+  craft::BundleSpec s;
+  const auto base = craft::manifest_text(s).size();
+  s.extra_toml = "# " + std::string(kMaxManifestBytes - base - 3, 'x') + "\n";
+  auto b = good(s);
+  ASSERT_EQ(b.manifest.size(), kMaxManifestBytes);
+  expect_accepted(b);
+}
+
 TEST_F(Head, MalformedToml) {
   craft::BundleSpec s;
   s.extra_toml = "\n[release\n";
