@@ -132,6 +132,18 @@ Event do_rollback(Ctx& c) {
   crash_point("after_rollback");
   bool resumed = run_hook(c, c.site.resume, "resume");
   CheckRun run = run_checks(c.site, &c.baseline);
+  // Reverse migrations undo the schema, not every data change: when the old release is still not
+  // healthy, fall back to the snapshot for every database, then prove health again.
+  if (resumed && run.hard_failed && !c.run.from_version.empty()) {
+    c.emit("rollback", "still unhealthy after reverse migrations (" + run.signals.front() +
+                           "); restoring every database from the snapshot");
+    for (const auto& [name, _] : c.site.databases)
+      if (auto r = restore_database(c.site, *snap, name); !r) {
+        c.error = Error(ErrorClass::rollback_failed, r.error().what()).with_context("rolling back");
+        return Event::fail;
+      }
+    run = run_checks(c.site, &c.baseline);
+  }
   c.last_checks = run.results;
   // Back to "nothing installed": there is no old release whose health could be proved.
   if (c.run.from_version.empty()) run.hard_failed = false;

@@ -146,6 +146,65 @@ TEST(Operator, SignedMigrationThatAttachesIsRefusedAndTheSiteStaysOld) {
   EXPECT_FALSE(d->query("SELECT * FROM t2"));
 }
 
+// A trust root that trusts demo-hq and demo-hq2 (threshold 1), for the rotation tests.
+std::string rotated_root() {
+  std::string pub2 = slurp(repo("keys/demo-hq2.pub"));
+  std::string b64 = pub2.substr(pub2.find('\n') + 1);
+  b64 = b64.substr(0, b64.find('\n'));
+  return slurp(repo("keys/trust.toml")) + "\n[[keys]]\nname = \"demo-hq2\"\npublic_key = \"" + b64 + "\"\n";
+}
+
+TEST(Operator, TrustUpdateIsInstalledOnlyByAHealthyApply) {
+  TempDir b;
+  std::string next = rotated_root();
+  auto make = [&](const std::string& name, const std::string& up_sql, const std::string& down_sql) {
+    std::string recipe = write_recipe(
+        b, name, "min_installed = \"1.1.0\"\n", "1.2.0",
+        "[[migrations]]\nid = \"0003_x\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n"
+        "fixture = \"m/main.sql\"\n[trust_update]\npath = \"t/next.toml\"\n",
+        {{"m/up.sql", up_sql}, {"m/down.sql", down_sql}, {"t/next.toml", next},
+         {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
+    return build_bundle(recipe, (b / (name + ".tar.zst")).string());
+  };
+  std::string good = make("good", "CREATE TABLE extra(a);\n", "DROP TABLE extra;\n");
+  std::string bad = make("bad", "CREATE TABLE extra(a);\nALTER TABLE items RENAME TO gone;\n",
+                         "ALTER TABLE gone RENAME TO items;\nDROP TABLE extra;\n");
+
+  SiteDir failing;
+  ASSERT_TRUE(applier::apply(failing.site, bundles().v110, quiet_env()));
+  std::string root_before = slurp(failing.dir / "trust.toml");
+  auto r = applier::apply(failing.site, bad, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::rolled_back);
+  EXPECT_EQ(slurp(failing.dir / "trust.toml"), root_before);
+
+  SiteDir healthy;
+  ASSERT_TRUE(applier::apply(healthy.site, bundles().v110, quiet_env()));
+  r = applier::apply(healthy.site, good, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::applied);
+  EXPECT_EQ(slurp(healthy.dir / "trust.toml"), next);
+}
+
+TEST(Operator, DataLossTheReverseCannotUndoFallsBackToTheSnapshot) {
+  TempDir b;
+  std::string recipe = write_recipe(
+      b, "lossy", "min_installed = \"1.1.0\"\n", "1.2.0",
+      "[[migrations]]\nid = \"0003_lossy\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n"
+      "fixture = \"m/main.sql\"\n",
+      {{"m/up.sql", "CREATE TABLE extra(a);\nDELETE FROM items WHERE id = 1;\n"},
+       {"m/down.sql", "DROP TABLE extra;\n"},
+       {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
+  std::string bundle = build_bundle(recipe, (b / "lossy.tar.zst").string());
+  SiteDir s;
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  std::string before = s.observable();
+  auto r = applier::apply(s.site, bundle, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::rolled_back);
+  EXPECT_EQ(s.observable(), before);  // the deleted row is back: restored from the snapshot
+}
+
 class AuditTamper : public ::testing::Test {
  protected:
   void SetUp() override {
