@@ -251,9 +251,12 @@ Event do_check(Ctx& c) {
   return Event::ok;
 }
 
-bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name) {
+bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, const std::string& outcome) {
   if (!hook) return true;
-  auto r = run_process(hook->argv, c.site.base_dir, hook->timeout_ms);
+  std::vector<std::string> env = {"AIRLOCK_SITE=" + c.site.name, "AIRLOCK_FROM=" + c.run.from_version,
+                                  "AIRLOCK_TO=" + c.run.to_version, "AIRLOCK_PHASE=" + name};
+  if (!outcome.empty()) env.push_back("AIRLOCK_OUTCOME=" + outcome);
+  auto r = run_process(hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env);
   c.emit(name, name + " hook: " + r.describe());
   return r.ok();
 }

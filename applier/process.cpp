@@ -21,7 +21,7 @@ std::string ProcessResult::describe() const {
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& cwd, std::int64_t timeout_ms,
-                          const std::atomic<bool>* cancel) {
+                          const std::atomic<bool>* cancel, const std::vector<std::string>& env) {
   ProcessResult r;
   if (argv.empty()) {
     r.error = "empty command";
@@ -30,6 +30,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // Built before fork: between fork and exec only async-signal-safe calls (checks run in threads).
+  std::vector<char*> envp;
+  for (char** e = environ; e && *e; ++e) envp.push_back(*e);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) {
     r.error = std::strerror(errno);
@@ -40,7 +45,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::execvp(args[0], args.data());
+    ::execvpe(args[0], args.data(), envp.data());
     ::_exit(127);
   }
   r.started = true;

@@ -19,7 +19,8 @@ struct ProcessResult {
   std::string describe() const;
 };
 
+// `env` entries ("NAME=value") are added to the child's environment.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& cwd, std::int64_t timeout_ms,
-                          const std::atomic<bool>* cancel = nullptr);
+                          const std::atomic<bool>* cancel = nullptr, const std::vector<std::string>& env = {});
 
 }  // namespace airlock::applier

@@ -182,7 +182,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   AIRLOCK_CHECK(c.st.commit(), "recording");
   crash_point("after_record");
   (void)remove_tree(staging_dir(c.site, c.run.run_id));
-  if (!run_hook(c, c.site.notify, "notify")) {
+  if (!run_hook(c, c.site.notify, "notify", outcome)) {
     // Recorded; changes nothing else.
     (void)audit_append(c.st, c.now(), "notify-failed", json({{"run", c.run.run_id}}).dump());
   }

@@ -87,6 +87,7 @@ std::string new_run_id(const Env& env);
 [[nodiscard]] Result<RunReport> drive(Ctx& c, Phase start);
 
 // Runs a hook if the site has one; true when absent or it succeeded.
-bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name);
+// The hook sees AIRLOCK_SITE, AIRLOCK_FROM, AIRLOCK_TO, AIRLOCK_PHASE (and AIRLOCK_OUTCOME for notify).
+bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, const std::string& outcome = "");
 
 }  // namespace airlock::applier

@@ -48,6 +48,21 @@ json report_json(const ap::RunReport& r) {
 
 std::string ver(const std::string& v) { return v.empty() ? "(nothing)" : "v" + v; }
 
+std::string headline(const ap::RunReport& r) {
+  switch (r.outcome) {
+    case ap::Outcome::applied: return "applied " + ver(r.to_version) + " (was " + ver(r.from_version) + "), healthy";
+    case ap::Outcome::rolled_back:
+      return ver(r.to_version) + " failed a hard check; rolled back to " + ver(r.from_version) + ", healthy";
+    case ap::Outcome::degraded:
+      return "DEGRADED: rolling back from " + ver(r.to_version) + " did not restore health; the site needs an operator";
+    case ap::Outcome::recovered_old: return "recovered an interrupted run: the site is on " + ver(r.from_version);
+    case ap::Outcome::recovered_new: return "recovered an interrupted run: the site is on " + ver(r.to_version);
+    case ap::Outcome::nothing_to_do: return "nothing to recover; the site is on " + ver(r.from_version);
+    case ap::Outcome::aborted: return "aborted; nothing changed";
+  }
+  return "";
+}
+
 int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_json) {
   if (!r) return report_error(cmd, r.error(), as_json);
   auto cls = ap::report_class(*r);
@@ -56,8 +71,7 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
     if (cls) j["exit_code"] = exit_code(*cls);
     print_json(j);
   } else {
-    std::cout << cmd << ": " << ap::outcome_name(r->outcome) << " (" << ver(r->from_version) << " -> "
-              << ver(r->to_version) << ")\n";
+    std::cout << cmd << ": " << headline(*r) << "\n";
     for (const auto& c : r->checks)
       std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
                 << (c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";

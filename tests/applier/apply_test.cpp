@@ -159,9 +159,10 @@ TEST(Apply, SecondApplyIsBusy) {
 TEST(Apply, HooksRunAndDrainFailureAborts) {
   SiteDir ok(SiteDir::kItemsCheck,
              "[hooks]\ndrain = { run = \"echo drain >> hooks.log\", timeout = \"5s\" }\n"
-             "resume = { run = \"echo resume >> hooks.log\" }\nnotify = { run = \"echo notify >> hooks.log\" }\n\n");
+             "resume = { run = \"echo resume >> hooks.log\" }\n"
+             "notify = { run = \"echo notify $AIRLOCK_OUTCOME $AIRLOCK_TO >> hooks.log\" }\n\n");
   ASSERT_TRUE(applier::apply(ok.site, bundles().v110, quiet_env()));
-  EXPECT_EQ(slurp(ok.dir / "hooks.log"), "drain\nresume\nnotify\n");
+  EXPECT_EQ(slurp(ok.dir / "hooks.log"), "drain\nresume\nnotify applied 1.1.0\n");
 
   SiteDir bad(SiteDir::kItemsCheck, "[hooks]\ndrain = { run = \"exit 3\" }\n\n");
   std::string before = bad.observable();
