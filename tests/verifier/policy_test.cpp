@@ -27,7 +27,6 @@ TEST_F(PolicyRules, NotYetExpiredAccepted) {
 TEST_F(PolicyRules, CreatedInTheFutureBeyondSkew) {
   craft::BundleSpec s;
   s.created = "2026-06-01T00:05:01Z";
-  trust = craft::trust_root({craft::trust_key(hq)});
   expect_refused(good(s), ErrorClass::policy, "future");
 }
 

@@ -133,5 +133,35 @@ TEST_F(RoundTrip, EveryTruncationFailsCleanly) {
   EXPECT_TRUE(snapshot(dir.path()).empty());  // nothing but the bundle was ever there
 }
 
+// Every header byte is under the checksum, every manifest byte under the signature, every
+// payload byte under its SHA-256, every padding and trailing byte must be zero: so no single
+// corrupted byte of the archive can be accepted — but for the signature's untrusted comment. (Sampled with a fixed stride to stay fast.)
+TEST_F(RoundTrip, NoSingleByteCorruptionOfTheArchiveIsAccepted) {
+  craft::BundleSpec spec;
+  spec.files.resize(2);
+  const auto b = good(spec);
+  const auto tar = b.tar();
+  // The one unauthenticated text: the signature's untrusted comment (after its prefix).
+  const auto sig_at = craft::tar_entry(b.head[0]).size() + 512;
+  const auto& sig = b.head[1].data;
+  const auto comment_from = sig_at + std::string("untrusted comment: ").size();
+  const auto comment_to = sig_at + sig.find('\n');
+  fs::create_directories(staging);
+  int tried = 0;
+  for (std::size_t pos = 0; pos < tar.size(); pos += 13) {
+    if (pos >= comment_from && pos < comment_to) continue;
+    auto bad = tar;
+    bad[pos] = static_cast<char>(bad[pos] ^ 0x01);  // (0x20 would turn a NUL terminator into an equivalent space)
+    test::spit(bundle_path, craft::zstd_frame(bad, 1));
+    auto r = verify(request(true));
+    ASSERT_FALSE(r.has_value()) << "accepted with byte " << pos << " of the tar flipped";
+    ASSERT_TRUE(fs::is_empty(staging)) << "byte " << pos;
+    ++tried;
+  }
+  EXPECT_GT(tried, 200);
+  test::spit(bundle_path, craft::zstd_frame(tar, 1));
+  EXPECT_TRUE(verify(request(true)).has_value());  // the control: unflipped, it passes
+}
+
 }  // namespace
 }  // namespace airlock::verifier::testing
