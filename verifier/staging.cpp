@@ -84,11 +84,27 @@ Staging::~Staging() {
   if (!committed_) remove_all_created();
 }
 
+Fd Staging::open_parent(const std::string& rel) const {
+  Fd cur(::fcntl(dir_.get(), F_DUPFD_CLOEXEC, 0));
+  std::size_t start = 0;
+  for (auto slash = rel.find('/'); cur.valid() && slash != std::string::npos; slash = rel.find('/', start)) {
+    cur = Fd(::openat(cur.get(), rel.substr(start, slash - start).c_str(), kDirFlags));
+    start = slash + 1;
+  }
+  return cur;
+}
+
 void Staging::remove_all_created() {
-  // Newest first: files before the folders holding them. Best effort; paths are our own
-  // (created with O_EXCL / mkdirat), so nothing of anyone else's is touched.
-  for (auto it = created_.rbegin(); it != created_.rend(); ++it)
-    ::unlinkat(dir_.get(), it->rel.c_str(), it->is_dir ? AT_REMOVEDIR : 0);
+  // Newest first: files before the folders holding them. Best effort. Each parent is entered
+  // component by component without following links: had someone swapped one of our folders for
+  // a link meanwhile, a plain unlinkat("a/b") would delete through it, outside staging.
+  for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
+    const Fd parent = open_parent(it->rel);
+    if (!parent.valid()) continue;
+    const auto slash = it->rel.rfind('/');
+    const auto name = slash == std::string::npos ? it->rel : it->rel.substr(slash + 1);
+    ::unlinkat(parent.get(), name.c_str(), it->is_dir ? AT_REMOVEDIR : 0);
+  }
   created_.clear();
   dir_.reset();
   if (created_root_) ::rmdir(path_.c_str());

@@ -43,6 +43,8 @@ class Staging {
   Staging(std::string path, Fd dir, bool created)
       : path_(std::move(path)), dir_(std::move(dir)), created_root_(created) {}
   Result<Fd> enter_folder(const Fd& parent, const std::string& name, const std::string& rel);
+  // The folder holding `rel`, entered without following links; invalid Fd when that fails.
+  Fd open_parent(const std::string& rel) const;
   void remove_all_created();
 
   struct Created {

@@ -118,5 +118,26 @@ TEST_F(Staging, PlantedFileSymlinkIsNotFollowed) {
   EXPECT_EQ(test::slurp(victim), "original\n");
 }
 
+// Cleanup after a failure must not delete through a link either: one of the verifier's own
+// folders is swapped for a link to elsewhere mid-run, then the run fails.
+TEST_F(Staging, CleanupDoesNotDeleteThroughASwappedFolder) {
+  const auto elsewhere = dir / "elsewhere";
+  fs::create_directories(elsewhere);
+  test::spit(elsewhere / "en.md", "victim\n");
+  auto b = good();
+  b.payload[2].data[0] = 'X';  // the last file fails its hash
+  test::spit(bundle_path, b.bytes());
+  auto req = request(true);
+  req.on_progress = [&](const Progress& p) {
+    if (p.current_file != "data/table.csv" || fs::is_symlink(staging / "notes")) return;
+    fs::rename(staging / "notes", dir / "moved-notes");
+    fs::create_directory_symlink(elsewhere, staging / "notes");
+  };
+  auto r = verify(req);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().cls(), ErrorClass::integrity) << r.error().what();
+  EXPECT_EQ(test::slurp(elsewhere / "en.md"), "victim\n");
+}
+
 }  // namespace
 }  // namespace airlock::verifier::testing
