@@ -1,5 +1,6 @@
 #include "applier/snapshot.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -174,6 +175,19 @@ Result<std::vector<SnapshotInfo>> list_snapshots(const Site& site) {
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   return out;
+}
+
+void prune_snapshots(const Site& site, const std::vector<std::string>& keep, std::size_t keep_newest) {
+  std::vector<std::string> autos;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(snapshots_dir(site), ec)) {
+    std::string id = e.path().filename().string();
+    if (e.is_directory() && !id.ends_with(".partial") && !id.starts_with("manual-") &&
+        std::find(keep.begin(), keep.end(), id) == keep.end())
+      autos.push_back(id);
+  }
+  std::sort(autos.begin(), autos.end());  // ids start with the UTC time
+  for (std::size_t i = 0; i + keep_newest < autos.size(); ++i) (void)remove_tree(snapshots_dir(site) + "/" + autos[i]);
 }
 
 airlock::Status restore_database(const Site& site, const SnapMeta& meta, const std::string& name) {

@@ -47,6 +47,10 @@ enum class RestoreParts { all, configs_and_pointer };
 // Puts every item back (databases atomically by rename, side files removed first). Idempotent.
 [[nodiscard]] airlock::Status restore_snapshot(const Site& site, const SnapMeta& meta,
                                                RestoreParts parts = RestoreParts::all);
+// Deletes automatic snapshots nobody needs: keeps `keep` (those a manual rollback may use), the
+// newest `keep_newest` others, and every manual one ("manual-*"). Best effort.
+void prune_snapshots(const Site& site, const std::vector<std::string>& keep, std::size_t keep_newest);
+
 // Restores one database item only.
 [[nodiscard]] airlock::Status restore_database(const Site& site, const SnapMeta& meta, const std::string& name);
 

@@ -2,6 +2,8 @@
 // rollback, degraded rollback, preflight and policy refusals, busy, history and audit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "applier/applier.hpp"
 #include "applier/lock.hpp"
 #include "tests/applier/fixture.hpp"
@@ -170,6 +172,23 @@ TEST(Apply, HooksRunAndDrainFailureAborts) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().cls(), ErrorClass::preflight);
   EXPECT_EQ(bad.observable(), before);
+}
+
+TEST(Apply, OldAutomaticSnapshotsArePrunedButNeededOnesKept) {
+  SiteDir s;
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  auto first = applier::snapshot_list(s.site);
+  ASSERT_EQ(first->size(), 1u);  // taken before 1.1.0: what a manual rollback of 1.1.0 needs
+  auto manual = applier::snapshot_create(s.site, quiet_env());
+  ASSERT_TRUE(manual);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(applier::apply(s.site, bundles().v120, quiet_env()));
+  auto list = applier::snapshot_list(s.site);
+  ASSERT_TRUE(list);
+  std::vector<std::string> ids;
+  for (const auto& i : *list) ids.push_back(i.id);
+  EXPECT_EQ(ids.size(), 4u);  // the needed one, the manual one, the two newest
+  EXPECT_NE(std::find(ids.begin(), ids.end(), (*first)[0].id), ids.end());
+  EXPECT_NE(std::find(ids.begin(), ids.end(), manual->id), ids.end());
 }
 
 TEST(Apply, DemoSiteTemplatePlaysTheDemo) {

@@ -38,21 +38,6 @@ class CrashTest : public ::testing::Test {
   std::optional<std::string> saved_;
 };
 
-// Runs f in a forked child with AIRLOCK_CRASH_POINT=point; returns the child's exit status.
-template <class F>
-int in_child(const std::string& point, F f) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setenv("AIRLOCK_CRASH_POINT", point.c_str(), 1);
-    bool ok = f();
-    ::_exit(ok ? 0 : 1);
-  }
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 struct Scenario {
   std::string name;
   bool preinstall_110;  // start from 1.1.0 installed, apply 1.2.0 (which rolls back)

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -131,6 +133,22 @@ inline std::string write_recipe(const TempDir& dir, const std::string& name, con
                               "\"\ncreated = 2026-03-01T00:00:00Z\nchannel = \"recommended\"\n" + release_extra +
                               "\n" + body + "\n[[notes]]\nlang = \"en\"\npath = \"notes/en.md\"\n");
   return (d / "recipe.toml").string();
+}
+
+// Runs f in a forked child with AIRLOCK_CRASH_POINT=point; returns the child's exit status (99
+// when the point was reached).
+template <class F>
+int in_child(const std::string& point, F f) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("AIRLOCK_CRASH_POINT", point.c_str(), 1);
+    bool ok = f();
+    ::_exit(ok ? 0 : 1);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 }  // namespace airlock::test

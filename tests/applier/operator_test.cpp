@@ -57,6 +57,27 @@ TEST(Operator, ManualRollbackToThePreviousRelease) {
   EXPECT_EQ(again.error().cls(), ErrorClass::usage);
 }
 
+TEST(Operator, ManualRollbackKilledMidwayIsUndoneByRecover) {
+  TempDir b;
+  std::string v120 = variant(b, "ok", "", kReversible);
+  for (const char* point : {"mid_rollback", "after_rollback"}) {
+    SiteDir s(kNoItemsCheck);
+    ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+    ASSERT_TRUE(applier::apply(s.site, v120, quiet_env()));
+    std::string before = s.observable();
+    ASSERT_EQ(in_child(point, [&] { return bool(applier::rollback(s.site, quiet_env())); }), 99) << point;
+    auto rec = applier::recover(s.site, quiet_env());
+    ASSERT_TRUE(rec) << rec.error().what();
+    EXPECT_EQ(s.observable(), before) << point;  // back on 1.2.0, exactly
+    EXPECT_EQ(applier::status(s.site)->installed, "1.2.0");
+    EXPECT_TRUE(s.integrity_ok());
+    // And the rollback can then be done for real.
+    auto r = applier::rollback(s.site, quiet_env());
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(applier::status(s.site)->installed, "1.1.0");
+  }
+}
+
 TEST(Operator, ManualRollbackNeverBelowTheMarker) {
   TempDir b;
   std::string v120 = variant(b, "marked", "rollback_to = \"1.2.0\"\n", kReversible);
