@@ -120,18 +120,33 @@ Result<Fd> Staging::enter_folder(const Fd& parent, const std::string& name, cons
   return fd;
 }
 
-Result<StagedFile> Staging::create_file(const std::string& rel, bool executable) {
-  Fd owned;  // the current folder when it is not the staging root
+Result<int> Staging::folder_for(const std::string& rel) {
+  const auto last_slash = rel.rfind('/');
+  if (last_slash == std::string::npos) return dir_.get();
+  const auto parent = rel.substr(0, last_slash);
+  // Files come grouped by folder in most manifests: keep the last folder open, so a file costs
+  // no syscalls for its parents.
+  if (last_folder_.valid() && parent == last_folder_rel_) return last_folder_.get();
+  Fd owned;
   const Fd* cur = &dir_;
   std::size_t start = 0;
-  for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', start)) {
+  for (auto slash = rel.find('/'); slash != std::string::npos && slash <= last_slash; slash = rel.find('/', start)) {
     AIRLOCK_TRY(owned, enter_folder(*cur, rel.substr(start, slash - start), rel.substr(0, slash)), "staging");
     cur = &owned;
     start = slash + 1;
   }
+  last_folder_ = std::move(owned);
+  last_folder_rel_ = parent;
+  return last_folder_.get();
+}
+
+Result<StagedFile> Staging::create_file(const std::string& rel, bool executable) {
+  AIRLOCK_TRY(const int folder, folder_for(rel), "staging");
+  const auto slash = rel.rfind('/');
+  const auto name = slash == std::string::npos ? rel : rel.substr(slash + 1);
   const auto full = path_ + "/" + rel;
   const mode_t mode = executable ? 0755 : 0644;
-  Fd fd(::openat(cur->get(), rel.c_str() + start, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  Fd fd(::openat(folder, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) return fail(errno_error("create", full, errno));
   created_.push_back({rel, false});
   // The umask must not decide the mode: the manifest does (spec §1).

@@ -42,6 +42,8 @@ class Staging {
  private:
   Staging(std::string path, Fd dir, bool created)
       : path_(std::move(path)), dir_(std::move(dir)), created_root_(created) {}
+  // The folder that will hold `rel` (made as needed); an fd owned by this object.
+  Result<int> folder_for(const std::string& rel);
   Result<Fd> enter_folder(const Fd& parent, const std::string& name, const std::string& rel);
   // The folder holding `rel`, entered without following links; invalid Fd when that fails.
   Fd open_parent(const std::string& rel) const;
@@ -56,6 +58,8 @@ class Staging {
   bool created_root_;
   bool committed_ = false;
   std::vector<Created> created_;
+  std::string last_folder_rel_;
+  Fd last_folder_;
 };
 
 }  // namespace airlock::verifier
