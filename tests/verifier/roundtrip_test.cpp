@@ -31,6 +31,15 @@ TEST_F(RoundTrip, ExtractsFilesByteIdenticalWithManifestModes) {
   EXPECT_EQ(r->staging_dir, staging.string());
 }
 
+TEST_F(RoundTrip, FilesInterleavedAcrossFoldersAllLand) {
+  craft::BundleSpec spec;
+  for (const char* p : {"a/x", "b/y", "a/z", "a/deep/w", "top", "b/deeper/still/v", "a/q"})
+    spec.files.push_back({p, std::string("content of ") + p + "\n", false});
+  auto r = run(good(spec));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  for (const auto& f : spec.files) EXPECT_EQ(test::slurp(staging / f.path), f.content) << f.path;
+}
+
 TEST_F(RoundTrip, ReportDescribesWhatWasRead) {
   const auto b = good();
   auto r = run(b);
