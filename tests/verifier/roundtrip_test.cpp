@@ -19,9 +19,9 @@ unsigned mode_of(const fs::path& p) {
 
 TEST_F(RoundTrip, ExtractsFilesByteIdenticalWithManifestModes) {
   const craft::BundleSpec spec;
-  ::umask(077);  // the manifest decides modes, not the umask
+  const mode_t old_mask = ::umask(077);  // the manifest decides modes, not the umask
   auto r = run(good(spec));
-  ::umask(022);
+  ::umask(old_mask);
   ASSERT_TRUE(r.has_value()) << r.error().what();
   for (const auto& f : spec.files) {
     EXPECT_EQ(test::slurp(staging / f.path), f.content) << f.path;
