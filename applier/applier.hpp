@@ -72,6 +72,7 @@ struct SiteStatus {
   std::string product;
   std::string installed;  // "" = nothing
   std::string pointer;    // target of <state>/current, "" when absent
+  std::vector<std::string> images;  // "ref@digest" of the installed release
   bool degraded = false;
   std::optional<std::string> pending_phase;  // a crashed run waiting for recovery
   std::string audit_head;

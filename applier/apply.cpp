@@ -176,6 +176,13 @@ Result<SiteStatus> status(const std::string& site_toml) {
   AIRLOCK_TRY(auto deg, st.get("degraded", "0"), "status");
   s.degraded = deg == "1";
   s.pointer = read_pointer(site.state_dir);
+  AIRLOCK_TRY(auto imgs, st.db().query("SELECT images FROM releases WHERE state = 'current' ORDER BY seq DESC LIMIT 1"),
+              "status");
+  if (!imgs.empty()) {
+    auto j = json::parse(value_text(imgs[0][0]), nullptr, false);
+    if (j.is_array())
+      for (const auto& i : j) s.images.push_back(i.value("ref", "") + "@" + i.value("digest", ""));
+  }
   AIRLOCK_TRY(auto run, st.active_run(), "status");
   if (run) s.pending_phase = run->phase;
   AIRLOCK_TRY(auto log, audit_read(st), "status");

@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -134,12 +135,26 @@ Probe probe_tcp(const CheckSpec& c, SteadyClock::time_point dl, const std::atomi
   return {true, "connected to " + c.address};
 }
 
-Probe probe_sqlite(const Site& site, const CheckSpec& c) {
+struct QueryGuard {
+  SteadyClock::time_point deadline;
+  const std::atomic<bool>* cancel;
+};
+
+// Interrupts the check's query past its deadline or once the run is decided.
+int query_progress(void* p) {
+  auto* g = static_cast<QueryGuard*>(p);
+  return (SteadyClock::now() > g->deadline || g->cancel->load()) ? 1 : 0;
+}
+
+Probe probe_sqlite(const Site& site, const CheckSpec& c, SteadyClock::time_point dl, const std::atomic<bool>& cancel) {
   const std::string& path = site.databases.at(c.database);
   auto d = db::Database::open(path, db::OpenMode::read_only);
   if (!d) return {false, d.error().what()};
   (void)d->busy_timeout_ms(static_cast<int>(std::min<std::int64_t>(c.timeout_ms, 60000)));
+  QueryGuard guard{dl, &cancel};
+  sqlite3_progress_handler(d->raw(), 1000, query_progress, &guard);
   auto rows = d->query(c.query);
+  sqlite3_progress_handler(d->raw(), 0, nullptr, nullptr);
   if (!rows) return {false, rows.error().what()};
   std::string got = rows->empty() || rows->front().empty() ? "(no rows)" : value_text(rows->front().front());
   if (got != c.expect) return {false, "query returned '" + got + "', expected '" + c.expect + "'"};
@@ -206,7 +221,7 @@ CheckResult run_one_check(const Site& site, const CheckSpec& c, const Baseline* 
     }
     case CheckKind::http: o = probe_http(c, dl, cancel); break;
     case CheckKind::tcp: o = probe_tcp(c, dl, cancel); break;
-    case CheckKind::sqlite: o = probe_sqlite(site, c); break;
+    case CheckKind::sqlite: o = probe_sqlite(site, c, dl, cancel); break;
     case CheckKind::disk_free: o = probe_disk(c); break;
     case CheckKind::cert: o = probe_cert(c); break;
     case CheckKind::latency: o = probe_latency(c, baseline, dl, cancel, measured_ms); break;

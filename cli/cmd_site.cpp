@@ -154,7 +154,7 @@ int cmd_status(int argc, char** argv) {
   if (!s) return report_error("status", s.error(), js);
   if (js) {
     json j = {{"ok", true}, {"site", s->site_name}, {"product", s->product}, {"installed", s->installed},
-              {"pointer", s->pointer}, {"degraded", s->degraded}, {"audit_head", s->audit_head},
+              {"pointer", s->pointer}, {"images", s->images}, {"degraded", s->degraded}, {"audit_head", s->audit_head},
               {"audit_entries", s->audit_entries}};
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     print_json(j);
@@ -162,6 +162,7 @@ int cmd_status(int argc, char** argv) {
     std::cout << "site        " << s->site_name << " (product " << s->product << ")\n"
               << "installed   " << ver(s->installed) << (s->degraded ? "  DEGRADED: needs an operator" : "") << "\n"
               << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
+    for (const auto& i : s->images) std::cout << "image       " << i << "\n";
     if (s->pending_phase) std::cout << "interrupted run in phase " << *s->pending_phase << ": run 'airlock recover'\n";
     std::cout << "audit head  " << (s->audit_head.empty() ? "(empty)" : s->audit_head) << " (" << s->audit_entries
               << " entries)\n";

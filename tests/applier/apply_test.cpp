@@ -174,6 +174,32 @@ TEST(Apply, HooksRunAndDrainFailureAborts) {
   EXPECT_EQ(bad.observable(), before);
 }
 
+TEST(Apply, NetworkChecksAgainstALoopbackServer) {
+  HttpServer server(200);
+  std::string port = std::to_string(server.port());
+  SiteDir s(std::string(SiteDir::kItemsCheck) +
+            "\n[[checks]]\nname = \"api\"\nkind = \"http\"\nurl = \"" + server.url() + "\"\n"
+            "\n[[checks]]\nname = \"port\"\nkind = \"tcp\"\naddress = \"127.0.0.1:" + port + "\"\n"
+            "\n[[checks]]\nname = \"speed\"\nkind = \"latency\"\nurl = \"" + server.url() +
+            "\"\nsamples = 3\nmax_increase_percent = 100000\n");
+  auto r = applier::apply(s.site, bundles().v110, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::applied);
+  int passed = 0;
+  for (const auto& c : r->checks) passed += c.ok;
+  EXPECT_EQ(passed, 4);
+  auto st = applier::status(s.site);
+  ASSERT_EQ(st->images.size(), 2u);
+  EXPECT_NE(st->images[0].find("@sha256:"), std::string::npos);
+  // The latency check of the second apply compares with the baseline measured in its preflight.
+  auto second = applier::apply(s.site, bundles().v120, quiet_env());
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->outcome, Outcome::rolled_back);
+  bool compared = false;
+  for (const auto& c : second->checks) compared |= c.name == "speed" && c.detail.find("baseline") != std::string::npos;
+  EXPECT_TRUE(compared);
+}
+
 TEST(Apply, OldAutomaticSnapshotsArePrunedButNeededOnesKept) {
   SiteDir s;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));

@@ -18,51 +18,6 @@ namespace {
 using applier::CheckKind;
 using applier::CheckSpec;
 
-// A tiny HTTP/1.0 server on 127.0.0.1 answering every request with `status`.
-class HttpServer {
- public:
-  explicit HttpServer(int status) : status_(status) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::listen(fd_, 16);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~HttpServer() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::string url(const std::string& path = "/health") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  int port() const { return port_; }
-
- private:
-  void serve() {
-    while (!stop_) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      char buf[2048];
-      (void)::recv(c, buf, sizeof buf, 0);
-      std::string resp = "HTTP/1.0 " + std::to_string(status_) + " X\r\nContent-Length: 2\r\n\r\nok";
-      (void)::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
-      ::close(c);
-    }
-  }
-  int status_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
 applier::Site site_with(std::vector<CheckSpec> checks, const TempDir& dir) {
   applier::Site s;
   s.base_dir = dir.str();
@@ -184,6 +139,20 @@ TEST(Health, SqliteDiskAndCert) {
   EXPECT_TRUE(run1(s, cert).ok) << run1(s, cert).detail;
   cert.min_days = 60;
   EXPECT_FALSE(run1(s, cert).ok);
+}
+
+TEST(Health, SqliteQueryPastItsDeadlineIsInterrupted) {
+  TempDir d;
+  { auto db = db::Database::open((d / "main.db").string(), db::OpenMode::create); }
+  auto s = site_with({}, d);
+  auto q = spec("runaway", CheckKind::sqlite);
+  q.database = "main";
+  q.query = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+  q.expect = "1";
+  q.timeout_ms = 200;
+  auto r = run1(s, q);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.detail.find("interrupt"), std::string::npos) << r.detail;
 }
 
 TEST(Health, FirstHardFailureDecidesWithoutWaiting) {
