@@ -200,6 +200,35 @@ TEST(Apply, NetworkChecksAgainstALoopbackServer) {
   EXPECT_TRUE(compared);
 }
 
+TEST(Apply, FailingResumeHookIsAHardFailure) {
+  // Fails only while the pointer names 1.2.0: after the rollback it succeeds.
+  SiteDir s(SiteDir::kItemsCheck, "[hooks]\nresume = { run = \"test \\\"$(readlink state/current)\\\" != releases/1.2.0\" }\n\n");
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  auto r = applier::apply(s.site, bundles().v120, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::rolled_back);
+  ASSERT_FALSE(r->failing_signals.empty());
+  EXPECT_NE(r->failing_signals[0].find("resume"), std::string::npos) << r->failing_signals[0];
+}
+
+TEST(Apply, SiteRefusesOtherProductsAndDeltaAsFirstRelease) {
+  TempDir b;
+  std::string delta = build_bundle(write_recipe(b, "delta", "", "1.0.0", "[delta]\nbase = \"0.9.0\"\n", {}),
+                                   (b / "delta.tar.zst").string());
+  SiteDir s;
+  auto r = applier::apply(s.site, delta, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::policy) << r.error().what();
+  EXPECT_NE(r.error().what().find("delta"), std::string::npos) << r.error().what();
+  std::string text = slurp(s.site);
+  text.replace(text.find("product = \"demo\""), 16, "product = \"other\"");
+  spit(s.site, text);
+  r = applier::apply(s.site, bundles().v110, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::policy) << r.error().what();
+  EXPECT_EQ(s.pointer(), "");
+}
+
 TEST(Apply, OldAutomaticSnapshotsArePrunedButNeededOnesKept) {
   SiteDir s;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
