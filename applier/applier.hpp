@@ -40,13 +40,13 @@ struct CheckResult {
 };
 
 enum class Outcome {
-  applied,          // healthy (soft failures may be listed)
-  rolled_back,      // a hard check failed; rolled back, healthy again (exit 30)
-  degraded,         // rollback did not restore health (exit 31)
-  aborted,          // nothing changed (a failure before the first write)
-  recovered_old,    // recover: back to the old release
-  recovered_new,    // recover: the new release was complete
-  nothing_to_do,    // recover: no journal
+  applied,        // healthy (soft failures may be listed)
+  rolled_back,    // a hard check failed; rolled back, healthy again (exit 30)
+  degraded,       // rollback did not restore health (exit 31)
+  aborted,        // nothing changed (a failure before the first write)
+  recovered_old,  // recover: back to the old release
+  recovered_new,  // recover: the new release was complete
+  nothing_to_do,  // recover: no journal
 };
 const char* outcome_name(Outcome o);
 
@@ -54,7 +54,7 @@ struct RunReport {
   Outcome outcome = Outcome::aborted;
   std::string from_version;  // "" = nothing installed
   std::string to_version;
-  std::vector<CheckResult> checks;          // the last run of the health checks
+  std::vector<CheckResult> checks;           // the last run of the health checks
   std::vector<std::string> failing_signals;  // hard failures that caused the rollback
   std::optional<std::int64_t> signal_to_rollback_ms;
   std::string audit_head;
@@ -62,7 +62,8 @@ struct RunReport {
 // The exit class for a report (applied/recovered -> nullopt = 0; rolled_back 30; degraded 31).
 std::optional<ErrorClass> report_class(const RunReport& r);
 
-[[nodiscard]] Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_path, const Env& env = {});
+[[nodiscard]] Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_path,
+                                      const Env& env = {});
 [[nodiscard]] Result<RunReport> recover(const std::string& site_toml, const Env& env = {});
 // Manual rollback to the previous release (never below the installed release's rollback_to).
 [[nodiscard]] Result<RunReport> rollback(const std::string& site_toml, const Env& env = {});
@@ -70,8 +71,8 @@ std::optional<ErrorClass> report_class(const RunReport& r);
 struct SiteStatus {
   std::string site_name;
   std::string product;
-  std::string installed;  // "" = nothing
-  std::string pointer;    // target of <state>/current, "" when absent
+  std::string installed;            // "" = nothing
+  std::string pointer;              // target of <state>/current, "" when absent
   std::vector<std::string> images;  // "ref@digest" of the installed release
   bool degraded = false;
   std::optional<std::string> pending_phase;  // a crashed run waiting for recovery
@@ -85,8 +86,8 @@ struct HistoryEntry {
   std::string started_at, finished_at;
   std::string from_version, to_version;
   std::string outcome;
-  std::string detail;        // failing signals, reasons
-  std::string steps_json;    // [{"phase":..,"ms":..}, ...]
+  std::string detail;      // failing signals, reasons
+  std::string steps_json;  // [{"phase":..,"ms":..}, ...]
   std::string started_by;
   std::optional<std::int64_t> signal_to_rollback_ms;
 };

@@ -22,16 +22,26 @@ using nlohmann::json;
 
 Event run_phase(Ctx& c, Phase p) {
   switch (p) {
-    case Phase::preflight: return do_preflight(c);
-    case Phase::verify: return do_verify(c);
-    case Phase::snapshot: return do_snapshot(c);
-    case Phase::drain: return do_drain(c);
-    case Phase::apply: return do_apply(c);
-    case Phase::resume: return do_resume(c);
-    case Phase::check: return do_check(c);
-    case Phase::rollback: return do_rollback(c);
-    case Phase::record: return do_record(c);
-    default: return Event::fail;
+    case Phase::preflight:
+      return do_preflight(c);
+    case Phase::verify:
+      return do_verify(c);
+    case Phase::snapshot:
+      return do_snapshot(c);
+    case Phase::drain:
+      return do_drain(c);
+    case Phase::apply:
+      return do_apply(c);
+    case Phase::resume:
+      return do_resume(c);
+    case Phase::check:
+      return do_check(c);
+    case Phase::rollback:
+      return do_rollback(c);
+    case Phase::record:
+      return do_record(c);
+    default:
+      return Event::fail;
   }
 }
 
@@ -64,7 +74,6 @@ Result<RunReport> drive(Ctx& c, Phase start) {
   if (p == Phase::degraded && c.error) rep.failing_signals.push_back(c.error->what());
   return rep;
 }
-
 
 std::string new_run_id(const Env& env) {
   Timestamp t = env.now();
@@ -123,13 +132,20 @@ std::string release_dir(const Site& s, const std::string& version) { return s.st
 
 const char* outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::applied: return "applied";
-    case Outcome::rolled_back: return "rolled_back";
-    case Outcome::degraded: return "degraded";
-    case Outcome::aborted: return "aborted";
-    case Outcome::recovered_old: return "recovered_old";
-    case Outcome::recovered_new: return "recovered_new";
-    case Outcome::nothing_to_do: return "nothing_to_do";
+    case Outcome::applied:
+      return "applied";
+    case Outcome::rolled_back:
+      return "rolled_back";
+    case Outcome::degraded:
+      return "degraded";
+    case Outcome::aborted:
+      return "aborted";
+    case Outcome::recovered_old:
+      return "recovered_old";
+    case Outcome::recovered_new:
+      return "recovered_new";
+    case Outcome::nothing_to_do:
+      return "nothing_to_do";
   }
   return "?";
 }
@@ -145,8 +161,12 @@ Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "apply");
   std::string id = new_run_id(env);
-  c.run = Run{id, "apply", "preflight", fs::absolute(bundle_path).string(), installed, "", "",
-              staging_dir(c.site, id), c.now(), env.started_by, "{}"};
+  c.run = Run{id,          "apply",
+              "preflight", fs::absolute(bundle_path).string(),
+              installed,   "",
+              "",          staging_dir(c.site, id),
+              c.now(),     env.started_by,
+              "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   AIRLOCK_CHECK(c.st.begin_run(c.run), "apply");

@@ -13,8 +13,7 @@ std::string entry_hash(std::int64_t seq, const std::string& at, const std::strin
 
 }  // namespace
 
-Result<std::string> audit_append(StateDb& st, const std::string& at, const std::string& kind,
-                                 const std::string& data) {
+Result<std::string> audit_append(StateDb& st, const std::string& at, const std::string& kind, const std::string& data) {
   AIRLOCK_TRY(auto rows, st.db().query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), "audit log");
   std::int64_t seq = 1;
   std::string prev;

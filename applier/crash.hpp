@@ -11,10 +11,9 @@ namespace airlock::applier {
 void crash_point(std::string_view name);
 
 inline constexpr std::string_view kCrashPoints[] = {
-    "after_preflight", "after_verify",     "mid_snapshot",   "after_snapshot",  "after_drain",
-    "after_payload",   "mid_migrations",   "after_migrations", "mid_config",    "after_config",
-    "after_pointer",   "after_checks",     "mid_rollback",   "after_rollback",  "before_record",
-    "after_record",
+    "after_preflight", "after_verify",     "mid_snapshot",  "after_snapshot", "after_drain",   "after_payload",
+    "mid_migrations",  "after_migrations", "mid_config",    "after_config",   "after_pointer", "after_checks",
+    "mid_rollback",    "after_rollback",   "before_record", "after_record",
 };
 inline constexpr std::string_view kRecoverCrashPoints[] = {"recover_mid_restore", "recover_before_record"};
 

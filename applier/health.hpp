@@ -23,7 +23,7 @@ struct CheckRun {
   bool hard_failed = false;
   std::vector<std::string> signals;  // "check 'x' (sqlite): ..." for every failed check
   std::optional<std::chrono::steady_clock::time_point> hard_fail_at;
-  Baseline measured;                 // latency medians seen in this run
+  Baseline measured;  // latency medians seen in this run
 };
 
 // With baseline == nullptr (preflight) latency checks only measure.

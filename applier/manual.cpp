@@ -56,7 +56,8 @@ Result<Plan> plan_manual_rollback(Ctx& c) {
 Event roll_back_manually(Ctx& c, const Plan& p) {
   auto old = load_sealed_snapshot(c.site, p.current.snapshot_id);
   if (!old) return c.error = old.error(), Event::fail;
-  auto text = read_file(release_dir(c.site, p.current.version) + "/" + kKeptManifest, kMaxManifestBytes, ErrorClass::io);
+  auto text =
+      read_file(release_dir(c.site, p.current.version) + "/" + kKeptManifest, kMaxManifestBytes, ErrorClass::io);
   auto manifest = text ? parse_manifest(*text) : Result<Manifest>(fail(text.error()));
   Status s = manifest ? Status{} : Status(fail(manifest.error()));
   if (s) {
@@ -70,8 +71,9 @@ Event roll_back_manually(Ctx& c, const Plan& p) {
   CheckRun run = run_checks(c.site, nullptr);
   c.last_checks = run.results;
   if (!resumed || run.hard_failed) {
-    c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " +
-                                                     (resumed ? run.signals.front() : std::string("resume hook failed")));
+    c.error =
+        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " +
+                                               (resumed ? run.signals.front() : std::string("resume hook failed")));
     return Event::fail;
   }
   return Event::ok;
@@ -84,7 +86,8 @@ Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto p, plan_manual_rollback(c), "rollback");
   std::string id = new_run_id(env);
-  c.run = Run{id, "rollback", "snapshot", "", p.current.version, p.previous.version, id, "", c.now(), env.started_by, "{}"};
+  c.run =
+      Run{id, "rollback", "snapshot", "", p.current.version, p.previous.version, id, "", c.now(), env.started_by, "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   AIRLOCK_CHECK(c.st.begin_run(c.run), "rollback");
@@ -104,7 +107,8 @@ Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
   return rep;
 }
 
-Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::string& id, Force force, const Env& env) {
+Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::string& id, Force force,
+                                      const Env& env) {
   AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "snapshot restore");
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto m, load_sealed_snapshot(c.site, id), "snapshot restore");
@@ -130,8 +134,9 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
   }
   AIRLOCK_CHECK(restore_snapshot(c.site, m), "snapshot restore");
   AIRLOCK_CHECK(c.st.set("installed", m.release), "snapshot restore");
-  AIRLOCK_TRY(auto h, audit_append(c.st, c.now(), "snapshot-restore",
-                                   json({{"id", id}, {"release", m.release}, {"force", force == Force::yes}}).dump()),
+  AIRLOCK_TRY(auto h,
+              audit_append(c.st, c.now(), "snapshot-restore",
+                           json({{"id", id}, {"release", m.release}, {"force", force == Force::yes}}).dump()),
               "snapshot restore");
   (void)h;
   SnapshotInfo info{id, m.created_at, m.release, 0, true};

@@ -16,9 +16,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // PRAGMAs a schema migration may use: reading schema facts and setting user_version.
-const std::set<std::string> kPragmaAllow = {"user_version", "table_info", "table_xinfo", "index_info",
-                                            "index_xinfo", "index_list", "foreign_key_list",
-                                            "foreign_key_check", "integrity_check", "quick_check"};
+const std::set<std::string> kPragmaAllow = {"user_version",    "table_info", "table_xinfo",      "index_info",
+                                            "index_xinfo",     "index_list", "foreign_key_list", "foreign_key_check",
+                                            "integrity_check", "quick_check"};
 
 struct Guard {
   bool script = false;  // the migration's own statements are running
@@ -35,10 +35,14 @@ int authorizer(void* p, int action, const char* a1, const char* a2, const char*,
     return SQLITE_DENY;
   };
   switch (action) {
-    case SQLITE_ATTACH: return deny("ATTACH is not allowed in a migration");
-    case SQLITE_DETACH: return deny("DETACH is not allowed in a migration");
-    case SQLITE_TRANSACTION: return deny("transaction control is not allowed in a migration (each runs in its own)");
-    case SQLITE_SAVEPOINT: return deny("SAVEPOINT is not allowed in a migration");
+    case SQLITE_ATTACH:
+      return deny("ATTACH is not allowed in a migration");
+    case SQLITE_DETACH:
+      return deny("DETACH is not allowed in a migration");
+    case SQLITE_TRANSACTION:
+      return deny("transaction control is not allowed in a migration (each runs in its own)");
+    case SQLITE_SAVEPOINT:
+      return deny("SAVEPOINT is not allowed in a migration");
     case SQLITE_FUNCTION:
       if (a2 && std::string(a2) == "load_extension") return deny("load_extension() is not allowed in a migration");
       return SQLITE_OK;
@@ -48,7 +52,8 @@ int authorizer(void* p, int action, const char* a1, const char* a2, const char*,
       if (!kPragmaAllow.count(name)) return deny("PRAGMA " + name + " is not allowed in a migration");
       return SQLITE_OK;
     }
-    default: return SQLITE_OK;
+    default:
+      return SQLITE_OK;
   }
 }
 
@@ -141,8 +146,8 @@ Result<bool> migration_recorded(const std::string& db_path, const std::string& i
 }
 
 airlock::Status run_migration(const MigrationRun& m) {
-  std::string what = std::string(m.direction == Direction::up ? "migration " : "reverse migration ") + m.id +
-                     " on '" + m.db_path + "'";
+  std::string what = std::string(m.direction == Direction::up ? "migration " : "reverse migration ") + m.id + " on '" +
+                     m.db_path + "'";
   AIRLOCK_TRY(auto d, db::Database::open(m.db_path, db::OpenMode::read_write), what);
   AIRLOCK_CHECK(d.busy_timeout_ms(5000), what);
   Guard g;

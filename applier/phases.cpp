@@ -32,11 +32,13 @@ Event failed(Ctx& c, Error e) {
 // their schema, so an empty database is made here. Otherwise a missing file is a preflight failure.
 Status check_database(const std::string& name, const std::string& path, bool first_install) {
   if (!fs::exists(path)) {
-    if (!first_install) return fail(ErrorClass::preflight, "database '" + name + "': file '" + path + "' does not exist");
+    if (!first_install)
+      return fail(ErrorClass::preflight, "database '" + name + "': file '" + path + "' does not exist");
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
     auto d = db::Database::open(path, db::OpenMode::create);
-    if (!d) return fail(Error(ErrorClass::preflight, d.error().what()).with_context("creating database '" + name + "'"));
+    if (!d)
+      return fail(Error(ErrorClass::preflight, d.error().what()).with_context("creating database '" + name + "'"));
     if (auto s = d->exec("PRAGMA user_version = 0"); !s) return fail(Error(ErrorClass::preflight, s.error().what()));
   }
   auto d = db::Database::open(path, db::OpenMode::read_write);
@@ -45,7 +47,8 @@ Status check_database(const std::string& name, const std::string& path, bool fir
   auto rows = d->query("PRAGMA quick_check");
   if (!rows) return fail(Error(ErrorClass::preflight, rows.error().what()).with_context("database '" + name + "'"));
   std::string got = rows->empty() ? "" : value_text(rows->front().front());
-  if (got != "ok") return fail(ErrorClass::preflight, "database '" + name + "' ('" + path + "') fails PRAGMA quick_check: " + got);
+  if (got != "ok")
+    return fail(ErrorClass::preflight, "database '" + name + "' ('" + path + "') fails PRAGMA quick_check: " + got);
   return {};
 }
 
@@ -65,7 +68,8 @@ Status check_targets(const Site& site, const Manifest& m) {
                                           "', which site '" + site.name + "' does not have");
   for (const auto& cd : m.config)
     if (!site.configs.count(cd.target))
-      return fail(ErrorClass::policy, "config delta targets '" + cd.target + "', which site '" + site.name + "' does not have");
+      return fail(ErrorClass::policy,
+                  "config delta targets '" + cd.target + "', which site '" + site.name + "' does not have");
   return {};
 }
 
@@ -102,7 +106,8 @@ Event do_preflight(Ctx& c) {
   c.last_checks = run.results;
   // With nothing installed there is no service to be healthy yet: checks only measure.
   if (run.hard_failed && !c.run.from_version.empty())
-    return failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.signals.front()));
+    return failed(
+        c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.signals.front()));
   c.baseline = run.measured;
   c.data["baseline"] = run.measured;
   crash_point("after_preflight");
@@ -131,8 +136,8 @@ Event do_verify(Ctx& c) {
   bool first = c.run.from_version.empty();
   req.on_manifest = [&](const Manifest& m) -> Status {
     if (first && m.delta_base)
-      return fail(ErrorClass::policy, "release " + m.release.version.text + " is a [delta] release (base " + *m.delta_base +
-                                          "); a site with nothing installed needs a full release");
+      return fail(ErrorClass::policy, "release " + m.release.version.text + " is a [delta] release (base " +
+                                          *m.delta_base + "); a site with nothing installed needs a full release");
     AIRLOCK_CHECK(check_targets(c.site, m), "bundle");
     return room_for(c.site.state_dir, m.total_size() + snapshot_size_estimate(c.site),
                     "the payload (" + std::to_string(m.total_size()) + " bytes) and the snapshot", ErrorClass::io);
@@ -182,7 +187,8 @@ Status keep_payload(Ctx& c) {
   AIRLOCK_CHECK(remove_tree(dest), "keeping the payload");
   std::error_code ec;
   fs::create_directories(c.site.state_dir + "/releases", ec);
-  AIRLOCK_CHECK(write_file_atomic(c.run.staging + "/" + kKeptManifest, render_manifest(*c.manifest)), "keeping the payload");
+  AIRLOCK_CHECK(write_file_atomic(c.run.staging + "/" + kKeptManifest, render_manifest(*c.manifest)),
+                "keeping the payload");
   fs::rename(c.run.staging, dest, ec);
   if (ec) return fail(ErrorClass::io, "rename '" + c.run.staging + "' to '" + dest + "': " + ec.message());
   return fsync_dir(c.site.state_dir + "/releases");

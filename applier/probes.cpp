@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -20,9 +20,9 @@
 #include "applier/files.hpp"
 #include "applier/health.hpp"
 #include "applier/process.hpp"
+#include "applier/state_db.hpp"
 #include "core/db.hpp"
 #include "core/fd.hpp"
-#include "applier/state_db.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -55,8 +55,7 @@ std::optional<Url> parse_url(const std::string& url) {
 }
 
 bool is_loopback(const sockaddr* sa) {
-  if (sa->sa_family == AF_INET)
-    return (ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr) >> 24) == 127;
+  if (sa->sa_family == AF_INET) return (ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr) >> 24) == 127;
   if (sa->sa_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr);
   return false;
 }
@@ -113,7 +112,8 @@ Result<int> http_get(const std::string& url, SteadyClock::time_point deadline, c
     head.append(buf, static_cast<std::size_t>(n));
   }
   int code = 0;
-  if (std::sscanf(head.c_str(), "HTTP/%*d.%*d %d", &code) != 1) return fail(ErrorClass::io, url + ": no HTTP status line");
+  if (std::sscanf(head.c_str(), "HTTP/%*d.%*d %d", &code) != 1)
+    return fail(ErrorClass::io, url + ": no HTTP status line");
   return code;
 }
 
@@ -121,7 +121,8 @@ Probe probe_http(const CheckSpec& c, SteadyClock::time_point dl, const std::atom
   auto code = http_get(c.url, dl, cancel);
   if (!code) return {false, code.error().what()};
   if (*code != c.expect_status)
-    return {false, "GET " + c.url + " returned " + std::to_string(*code) + ", expected " + std::to_string(c.expect_status)};
+    return {false,
+            "GET " + c.url + " returned " + std::to_string(*code) + ", expected " + std::to_string(c.expect_status)};
   return {true, "GET " + c.url + " -> " + std::to_string(*code)};
 }
 
@@ -165,7 +166,8 @@ Probe probe_disk(const CheckSpec& c) {
   auto f = free_bytes(c.path);
   if (!f) return {false, f.error().what()};
   bool ok = *f >= c.min_free_bytes;
-  return {ok, std::to_string(*f) + " bytes free on '" + c.path + "' (minimum " + std::to_string(c.min_free_bytes) + ")"};
+  return {ok,
+          std::to_string(*f) + " bytes free on '" + c.path + "' (minimum " + std::to_string(c.min_free_bytes) + ")"};
 }
 
 Probe probe_cert(const CheckSpec& c) {
@@ -182,7 +184,7 @@ Probe probe_cert(const CheckSpec& c) {
 }
 
 Probe probe_latency(const CheckSpec& c, const Baseline* baseline, SteadyClock::time_point dl,
-                      const std::atomic<bool>& cancel, double* measured) {
+                    const std::atomic<bool>& cancel, double* measured) {
   std::vector<double> ms;
   for (int i = 0; i < c.samples; ++i) {
     auto t0 = SteadyClock::now();
@@ -219,15 +221,28 @@ CheckResult run_one_check(const Site& site, const CheckSpec& c, const Baseline* 
       o = {p.ok(), p.describe()};
       break;
     }
-    case CheckKind::http: o = probe_http(c, dl, cancel); break;
-    case CheckKind::tcp: o = probe_tcp(c, dl, cancel); break;
-    case CheckKind::sqlite: o = probe_sqlite(site, c, dl, cancel); break;
-    case CheckKind::disk_free: o = probe_disk(c); break;
-    case CheckKind::cert: o = probe_cert(c); break;
-    case CheckKind::latency: o = probe_latency(c, baseline, dl, cancel, measured_ms); break;
+    case CheckKind::http:
+      o = probe_http(c, dl, cancel);
+      break;
+    case CheckKind::tcp:
+      o = probe_tcp(c, dl, cancel);
+      break;
+    case CheckKind::sqlite:
+      o = probe_sqlite(site, c, dl, cancel);
+      break;
+    case CheckKind::disk_free:
+      o = probe_disk(c);
+      break;
+    case CheckKind::cert:
+      o = probe_cert(c);
+      break;
+    case CheckKind::latency:
+      o = probe_latency(c, baseline, dl, cancel, measured_ms);
+      break;
   }
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
-  if (o.ok && elapsed > c.timeout_ms) o = {false, "took " + std::to_string(elapsed) + " ms, deadline " + std::to_string(c.timeout_ms) + " ms"};
+  if (o.ok && elapsed > c.timeout_ms)
+    o = {false, "took " + std::to_string(elapsed) + " ms, deadline " + std::to_string(c.timeout_ms) + " ms"};
   return {c.name, check_kind_name(c.kind), c.hard, o.ok, o.detail, elapsed};
 }
 

@@ -13,8 +13,8 @@ struct ProcessResult {
   bool started = false;
   bool timed_out = false;
   bool cancelled = false;
-  int exit_code = -1;   // -1 when killed by a signal
-  std::string error;    // why it could not start
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string error;   // why it could not start
   bool ok() const { return started && !timed_out && !cancelled && exit_code == 0; }
   std::string describe() const;
 };

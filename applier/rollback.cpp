@@ -57,10 +57,14 @@ namespace {
 std::string outcome_text(const Ctx& c, Phase terminal) {
   bool manual = c.run.kind == "rollback";
   switch (terminal) {
-    case Phase::done: return manual ? "manual-rollback" : "applied";
-    case Phase::rolled_back: return c.recovering ? "crash-recovered" : "auto-rollback";
-    case Phase::degraded: return "rollback-failed";
-    default: return c.recovering ? "crash-recovered" : "aborted";
+    case Phase::done:
+      return manual ? "manual-rollback" : "applied";
+    case Phase::rolled_back:
+      return c.recovering ? "crash-recovered" : "auto-rollback";
+    case Phase::degraded:
+      return "rollback-failed";
+    default:
+      return c.recovering ? "crash-recovered" : "aborted";
   }
 }
 
@@ -76,15 +80,18 @@ Status record_release(Ctx& c) {
   auto& d = c.st.db();
   if (c.run.kind == "rollback") {
     AIRLOCK_CHECK(d.exec("UPDATE releases SET state = 'rolled_back' WHERE state = 'current'"), "recording");
-    auto up = d.query("UPDATE releases SET state = 'current' WHERE seq = (SELECT max(seq) FROM releases WHERE "
-                      "state = 'previous' AND version = ?)", {c.run.to_version});
+    auto up = d.query(
+        "UPDATE releases SET state = 'current' WHERE seq = (SELECT max(seq) FROM releases WHERE "
+        "state = 'previous' AND version = ?)",
+        {c.run.to_version});
     if (!up) return fail(up.error().with_context("recording the manual rollback"));
   } else {
     AIRLOCK_CHECK(d.exec("UPDATE releases SET state = 'previous' WHERE state = 'current'"), "recording the release");
-    auto ins = d.query("INSERT INTO releases(version, installed_at, rollback_to, snapshot_id, images, state) "
-                       "VALUES(?, ?, ?, ?, ?, 'current')",
-                       {c.run.to_version, c.now(), c.data.value("rollback_to", std::string()), c.run.snapshot_id,
-                        c.data.value("images", json::array()).dump()});
+    auto ins = d.query(
+        "INSERT INTO releases(version, installed_at, rollback_to, snapshot_id, images, state) "
+        "VALUES(?, ?, ?, ?, ?, 'current')",
+        {c.run.to_version, c.now(), c.data.value("rollback_to", std::string()), c.run.snapshot_id,
+         c.data.value("images", json::array()).dump()});
     if (!ins) return fail(ins.error().with_context("recording the release"));
   }
   AIRLOCK_CHECK(c.st.set("installed", c.run.to_version), "recording the release");
@@ -101,7 +108,7 @@ Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std
        c.signal_to_rollback_ms ? db::Value(*c.signal_to_rollback_ms) : db::Value(nullptr)});
   if (!h) return fail(h.error().with_context("writing history"));
   json entry = {{"run", c.run.run_id}, {"kind", c.run.kind}, {"from", c.run.from_version}, {"to", c.run.to_version},
-                {"outcome", outcome}, {"detail", detail}, {"signals", signals}};
+                {"outcome", outcome},  {"detail", detail},   {"signals", signals}};
   AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), c.run.kind, entry.dump()), "recording");
   (void)head;
   if (terminal == Phase::done) AIRLOCK_CHECK(record_release(c), "recording");
@@ -117,7 +124,8 @@ Event do_rollback(Ctx& c) {
         std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *c.signal_at).count();
     c.data["signal_to_rollback_ms"] = *c.signal_to_rollback_ms;
   }
-  c.emit("rollback", "rolling back to " + (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
+  c.emit("rollback",
+         "rolling back to " + (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
   auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
   Status s = snap ? Status{} : Status(fail(snap.error()));
   if (s && c.manifest) {
@@ -223,7 +231,8 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
     case Recovery::finish_new:
       if (do_record(c) != Event::ok) return fail(c.error->with_context("recovering"));
       return finalize(c, Phase::done, what + "; the new release was complete and healthy");
-    case Recovery::restore_old: break;
+    case Recovery::restore_old:
+      break;
   }
   auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
   if (!snap) return finalize(c, Phase::degraded, what + "; snapshot unusable: " + snap.error().what());
@@ -233,9 +242,11 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   CheckRun run = run_checks(c.site, &c.baseline);
   c.last_checks = run.results;
   crash_point("recover_before_record");
-  if (run.hard_failed && !c.run.from_version.empty()) return finalize(c, Phase::degraded, what + "; restored, but " + run.signals.front());
-  return finalize(c, Phase::rolled_back, what + "; restored the snapshot of " +
-                                             (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
+  if (run.hard_failed && !c.run.from_version.empty())
+    return finalize(c, Phase::degraded, what + "; restored, but " + run.signals.front());
+  return finalize(c, Phase::rolled_back,
+                  what + "; restored the snapshot of " +
+                      (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
 }
 
 }  // namespace airlock::applier

@@ -81,7 +81,8 @@ struct Opened {
 };
 // Loads the site, takes the lock, opens state.db and recovers a crashed run if there is one
 // (its report in *recovered when given).
-[[nodiscard]] Result<Opened> open_site(const std::string& site_toml, const Env& env, std::optional<RunReport>* recovered);
+[[nodiscard]] Result<Opened> open_site(const std::string& site_toml, const Env& env,
+                                       std::optional<RunReport>* recovered);
 std::string new_run_id(const Env& env);
 // Drives the state machine from `start` to a terminal phase and records the run.
 [[nodiscard]] Result<RunReport> drive(Ctx& c, Phase start);

@@ -1,9 +1,9 @@
 // The one file of the applier that wraps toml++ (it throws toml::parse_error; caught here).
 #include "applier/site.hpp"
 
+#include <toml++/toml.h>
 #include <filesystem>
 #include <set>
-#include <toml++/toml.h>
 
 #include "core/fs.hpp"
 #include "core/time.hpp"
@@ -102,12 +102,16 @@ Status parse_check_fields(const toml::table& t, const std::string& w, const Site
     }
     case CheckKind::sqlite: {
       AIRLOCK_TRY(c.database, req_string(t, "database", w), "check");
-      if (!site.databases.count(c.database)) return bad(w + "database", "no database '" + c.database + "' in [databases]");
+      if (!site.databases.count(c.database))
+        return bad(w + "database", "no database '" + c.database + "' in [databases]");
       AIRLOCK_TRY(c.query, req_string(t, "query", w), "check");
       auto e = t["expect"];
-      if (auto s = e.value<std::string>()) c.expect = *s;
-      else if (auto i = e.value<std::int64_t>()) c.expect = std::to_string(*i);
-      else return bad(w + "expect", "required (string or integer)");
+      if (auto s = e.value<std::string>())
+        c.expect = *s;
+      else if (auto i = e.value<std::int64_t>())
+        c.expect = std::to_string(*i);
+      else
+        return bad(w + "expect", "required (string or integer)");
       return {};
     }
     case CheckKind::disk_free: {
@@ -130,11 +134,11 @@ Status parse_check_fields(const toml::table& t, const std::string& w, const Site
 
 Result<CheckSpec> parse_check(const toml::table& t, std::size_t i, const Site& site) {
   std::string w = "checks[" + std::to_string(i) + "].";
-  AIRLOCK_CHECK(only_keys(t, "checks[" + std::to_string(i) + "]",
-                          {"name", "kind", "hard", "timeout", "run", "url", "expect_status", "samples",
-                           "max_increase_percent", "address", "database", "query", "expect", "path",
-                           "min_free_bytes", "min_days"}),
-                "site.toml");
+  AIRLOCK_CHECK(
+      only_keys(t, "checks[" + std::to_string(i) + "]",
+                {"name", "kind", "hard", "timeout", "run", "url", "expect_status", "samples", "max_increase_percent",
+                 "address", "database", "query", "expect", "path", "min_free_bytes", "min_days"}),
+      "site.toml");
   CheckSpec c;
   AIRLOCK_TRY(c.name, req_string(t, "name", w), "site.toml");
   AIRLOCK_TRY(auto kind, req_string(t, "kind", w), "site.toml");
@@ -203,13 +207,20 @@ Status parse_hooks(const toml::table& root, Site& s) {
 
 const char* check_kind_name(CheckKind k) {
   switch (k) {
-    case CheckKind::exec: return "exec";
-    case CheckKind::http: return "http";
-    case CheckKind::tcp: return "tcp";
-    case CheckKind::sqlite: return "sqlite";
-    case CheckKind::disk_free: return "disk_free";
-    case CheckKind::cert: return "cert";
-    case CheckKind::latency: return "latency";
+    case CheckKind::exec:
+      return "exec";
+    case CheckKind::http:
+      return "http";
+    case CheckKind::tcp:
+      return "tcp";
+    case CheckKind::sqlite:
+      return "sqlite";
+    case CheckKind::disk_free:
+      return "disk_free";
+    case CheckKind::cert:
+      return "cert";
+    case CheckKind::latency:
+      return "latency";
   }
   return "?";
 }
@@ -233,7 +244,8 @@ Result<Site> parse_site(const std::string& text, const std::string& file) {
     std::set<std::string> names;
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const auto* t = (*arr)[i].as_table();
-      if (!t) return fail(ErrorClass::usage, "site file '" + file + "': checks[" + std::to_string(i) + "] is not a table");
+      if (!t)
+        return fail(ErrorClass::usage, "site file '" + file + "': checks[" + std::to_string(i) + "] is not a table");
       AIRLOCK_TRY(auto c, parse_check(*t, i, s), "site file '" + file + "'");
       if (!names.insert(c.name).second)
         return fail(ErrorClass::usage, "site file '" + file + "': duplicate check name '" + c.name + "'");

@@ -54,7 +54,7 @@ struct Site {
   std::map<std::string, std::string> configs;    // logical -> file
   std::optional<Hook> drain, resume, notify;
   std::vector<CheckSpec> checks;
-  std::int64_t migration_timeout_ms = 60000;     // progress-handler deadline per migration
+  std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
 };
 
 [[nodiscard]] Result<Site> parse_site(const std::string& text, const std::string& file);

@@ -22,11 +22,15 @@ constexpr std::size_t kMaxMetaBytes = 1 << 20;
 json to_json(const SnapMeta& m) {
   json items = json::array();
   for (const auto& i : m.items)
-    items.push_back({{"kind", i.kind}, {"name", i.name}, {"source", i.source}, {"file", i.file},
-                     {"absent", i.absent}, {"bytes", i.bytes}, {"user_version", i.user_version},
+    items.push_back({{"kind", i.kind},
+                     {"name", i.name},
+                     {"source", i.source},
+                     {"file", i.file},
+                     {"absent", i.absent},
+                     {"bytes", i.bytes},
+                     {"user_version", i.user_version},
                      {"sha256", i.sha256}});
-  return {{"id", m.id}, {"created_at", m.created_at}, {"release", m.release}, {"pointer", m.pointer},
-          {"items", items}};
+  return {{"id", m.id}, {"created_at", m.created_at}, {"release", m.release}, {"pointer", m.pointer}, {"items", items}};
 }
 
 SnapMeta from_json(const json& j) {
@@ -153,7 +157,8 @@ Result<SnapMeta> load_sealed_snapshot(const Site& site, const std::string& id) {
   for (const auto& it : m.items) {
     if (it.absent) continue;
     AIRLOCK_TRY(auto h, sha256_file(dir + "/" + it.file), "snapshot " + id);
-    if (h != it.sha256) return fail(ErrorClass::io, "snapshot '" + id + "': " + it.file + ": SHA-256 differs from meta.json");
+    if (h != it.sha256)
+      return fail(ErrorClass::io, "snapshot '" + id + "': " + it.file + ": SHA-256 differs from meta.json");
   }
   return m;
 }

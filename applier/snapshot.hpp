@@ -15,11 +15,11 @@
 namespace airlock::applier {
 
 struct SnapItem {
-  std::string kind;    // "db" | "config"
-  std::string name;    // logical name
-  std::string source;  // the site's file
-  std::string file;    // inside the snapshot folder
-  bool absent = false; // the config file did not exist
+  std::string kind;     // "db" | "config"
+  std::string name;     // logical name
+  std::string source;   // the site's file
+  std::string file;     // inside the snapshot folder
+  bool absent = false;  // the config file did not exist
   std::uint64_t bytes = 0;
   std::int64_t user_version = 0;
   std::string sha256;

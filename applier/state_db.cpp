@@ -109,13 +109,14 @@ airlock::Status StateDb::update_run_field(const std::string& field, const std::s
 }
 
 Result<std::vector<ReleaseRow>> StateDb::releases() {
-  AIRLOCK_TRY(auto rows,
-              db_.query("SELECT seq, version, installed_at, rollback_to, snapshot_id, state FROM releases ORDER BY seq"),
-              "state: releases");
+  AIRLOCK_TRY(
+      auto rows,
+      db_.query("SELECT seq, version, installed_at, rollback_to, snapshot_id, state FROM releases ORDER BY seq"),
+      "state: releases");
   std::vector<ReleaseRow> out;
   for (const auto& r : rows)
-    out.push_back({std::get<std::int64_t>(r[0]), value_text(r[1]), value_text(r[2]), value_text(r[3]),
-                   value_text(r[4]), value_text(r[5])});
+    out.push_back({std::get<std::int64_t>(r[0]), value_text(r[1]), value_text(r[2]), value_text(r[3]), value_text(r[4]),
+                   value_text(r[5])});
   return out;
 }
 

@@ -9,9 +9,20 @@
 namespace airlock::applier {
 
 enum class Phase {
-  preflight, verify, snapshot, drain, apply, resume, check, rollback, record,
+  preflight,
+  verify,
+  snapshot,
+  drain,
+  apply,
+  resume,
+  check,
+  rollback,
+  record,
   // terminal
-  done, rolled_back, degraded, aborted,
+  done,
+  rolled_back,
+  degraded,
+  aborted,
 };
 enum class Event { ok, fail, hard_fail };
 
@@ -23,9 +34,9 @@ bool is_terminal(Phase p);
 std::optional<Phase> next_phase(Phase from, Event ev);
 
 enum class Recovery {
-  discard,       // nothing was changed yet: drop staging, old release stays
-  restore_old,   // the targets may be half-changed: restore the snapshot (exactly the old release)
-  finish_new,    // the new release was complete and healthy: finish the record
+  discard,      // nothing was changed yet: drop staging, old release stays
+  restore_old,  // the targets may be half-changed: restore the snapshot (exactly the old release)
+  finish_new,   // the new release was complete and healthy: finish the record
 };
 Recovery recovery_of(Phase crashed_in);
 

@@ -33,14 +33,19 @@ ap::Env cli_env(bool quiet) {
 json checks_json(const std::vector<ap::CheckResult>& cs) {
   json a = json::array();
   for (const auto& c : cs)
-    a.push_back({{"name", c.name}, {"kind", c.kind}, {"hard", c.hard}, {"ok", c.ok}, {"detail", c.detail},
+    a.push_back({{"name", c.name},
+                 {"kind", c.kind},
+                 {"hard", c.hard},
+                 {"ok", c.ok},
+                 {"detail", c.detail},
                  {"elapsed_ms", c.elapsed_ms}});
   return a;
 }
 
 json report_json(const ap::RunReport& r) {
-  json j = {{"ok", !ap::report_class(r)}, {"outcome", ap::outcome_name(r.outcome)}, {"from", r.from_version},
-            {"to", r.to_version}, {"checks", checks_json(r.checks)}, {"failing_signals", r.failing_signals},
+  json j = {{"ok", !ap::report_class(r)},      {"outcome", ap::outcome_name(r.outcome)},
+            {"from", r.from_version},          {"to", r.to_version},
+            {"checks", checks_json(r.checks)}, {"failing_signals", r.failing_signals},
             {"audit_head", r.audit_head}};
   if (r.signal_to_rollback_ms) j["signal_to_rollback_ms"] = *r.signal_to_rollback_ms;
   return j;
@@ -50,15 +55,20 @@ std::string ver(const std::string& v) { return v.empty() ? "(nothing)" : "v" + v
 
 std::string headline(const ap::RunReport& r) {
   switch (r.outcome) {
-    case ap::Outcome::applied: return "applied " + ver(r.to_version) + " (was " + ver(r.from_version) + "), healthy";
+    case ap::Outcome::applied:
+      return "applied " + ver(r.to_version) + " (was " + ver(r.from_version) + "), healthy";
     case ap::Outcome::rolled_back:
       return ver(r.to_version) + " failed a hard check; rolled back to " + ver(r.from_version) + ", healthy";
     case ap::Outcome::degraded:
       return "DEGRADED: rolling back from " + ver(r.to_version) + " did not restore health; the site needs an operator";
-    case ap::Outcome::recovered_old: return "recovered an interrupted run: the site is on " + ver(r.from_version);
-    case ap::Outcome::recovered_new: return "recovered an interrupted run: the site is on " + ver(r.to_version);
-    case ap::Outcome::nothing_to_do: return "nothing to recover; the site is on " + ver(r.from_version);
-    case ap::Outcome::aborted: return "aborted; nothing changed";
+    case ap::Outcome::recovered_old:
+      return "recovered an interrupted run: the site is on " + ver(r.from_version);
+    case ap::Outcome::recovered_new:
+      return "recovered an interrupted run: the site is on " + ver(r.to_version);
+    case ap::Outcome::nothing_to_do:
+      return "nothing to recover; the site is on " + ver(r.from_version);
+    case ap::Outcome::aborted:
+      return "aborted; nothing changed";
   }
   return "";
 }
@@ -73,8 +83,8 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
   } else {
     std::cout << cmd << ": " << headline(*r) << "\n";
     for (const auto& c : r->checks)
-      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
-                << (c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";
+      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft")
+                << "): " << (c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";
     for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
     if (r->signal_to_rollback_ms)
       std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";
@@ -153,8 +163,14 @@ int cmd_status(int argc, char** argv) {
   auto s = ap::status(site);
   if (!s) return report_error("status", s.error(), js);
   if (js) {
-    json j = {{"ok", true}, {"site", s->site_name}, {"product", s->product}, {"installed", s->installed},
-              {"pointer", s->pointer}, {"images", s->images}, {"degraded", s->degraded}, {"audit_head", s->audit_head},
+    json j = {{"ok", true},
+              {"site", s->site_name},
+              {"product", s->product},
+              {"installed", s->installed},
+              {"pointer", s->pointer},
+              {"images", s->images},
+              {"degraded", s->degraded},
+              {"audit_head", s->audit_head},
               {"audit_entries", s->audit_entries}};
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     print_json(j);
@@ -174,7 +190,8 @@ int cmd_history(int argc, char** argv) {
   std::string site;
   po::options_description o("Options");
   add_common(o, site);
-  auto p = parse_args(argc, argv, "airlock history [--site site.toml] [--json]", "Every apply, rollback and recovery.", o, {});
+  auto p = parse_args(argc, argv, "airlock history [--site site.toml] [--json]", "Every apply, rollback and recovery.",
+                      o, {});
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   auto h = ap::history(site);
@@ -182,8 +199,14 @@ int cmd_history(int argc, char** argv) {
   if (js) {
     json a = json::array();
     for (const auto& e : *h) {
-      json j = {{"id", e.id}, {"started_at", e.started_at}, {"finished_at", e.finished_at}, {"from", e.from_version},
-                {"to", e.to_version}, {"outcome", e.outcome}, {"detail", e.detail}, {"started_by", e.started_by},
+      json j = {{"id", e.id},
+                {"started_at", e.started_at},
+                {"finished_at", e.finished_at},
+                {"from", e.from_version},
+                {"to", e.to_version},
+                {"outcome", e.outcome},
+                {"detail", e.detail},
+                {"started_by", e.started_by},
                 {"steps", json::parse(e.steps_json, nullptr, false)}};
       j["signal_to_rollback_ms"] = e.signal_to_rollback_ms ? json(*e.signal_to_rollback_ms) : json(nullptr);
       a.push_back(j);
@@ -210,11 +233,14 @@ int cmd_snapshot(int argc, char** argv) {
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   auto info_json = [](const ap::SnapshotInfo& s) {
-    return json{{"id", s.id}, {"created_at", s.created_at}, {"release", s.release}, {"bytes", s.bytes}, {"sealed", s.sealed}};
+    return json{
+        {"id", s.id}, {"created_at", s.created_at}, {"release", s.release}, {"bytes", s.bytes}, {"sealed", s.sealed}};
   };
   auto print_one = [&](const ap::SnapshotInfo& s) {
-    if (js) print_json({{"ok", true}, {"snapshot", info_json(s)}});
-    else std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes) << "\n";
+    if (js)
+      print_json({{"ok", true}, {"snapshot", info_json(s)}});
+    else
+      std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes) << "\n";
   };
   if (action == "create") {
     auto r = ap::snapshot_create(site, cli_env(js));
@@ -226,8 +252,9 @@ int cmd_snapshot(int argc, char** argv) {
     json a = json::array();
     for (const auto& s : *r) {
       a.push_back(info_json(s));
-      if (!js) std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes)
-                         << (s.sealed ? "" : "  (NOT SEALED: unusable)") << "\n";
+      if (!js)
+        std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes)
+                  << (s.sealed ? "" : "  (NOT SEALED: unusable)") << "\n";
     }
     if (js) print_json({{"ok", true}, {"snapshots", a}});
   } else if (action == "restore") {
@@ -236,7 +263,8 @@ int cmd_snapshot(int argc, char** argv) {
     if (!r) return report_error("snapshot", r.error(), js);
     print_one(*r);
   } else {
-    return report_error("snapshot", Error(ErrorClass::usage, "unknown action '" + action + "' (create, list, restore)"), js);
+    return report_error("snapshot", Error(ErrorClass::usage, "unknown action '" + action + "' (create, list, restore)"),
+                        js);
   }
   return 0;
 }
@@ -248,8 +276,9 @@ int cmd_audit(int argc, char** argv) {
   o.add_options()("action", po::value<std::string>(&action)->required(), "export | verify");
   po::positional_options_description pos;
   pos.add("action", 1);
-  auto p = parse_args(argc, argv, "airlock audit export|verify [--site site.toml] [--json]",
-                      "The hash-chained audit log. verify exits 34 when an entry was edited, removed or reordered.", o, pos);
+  auto p =
+      parse_args(argc, argv, "airlock audit export|verify [--site site.toml] [--json]",
+                 "The hash-chained audit log. verify exits 34 when an entry was edited, removed or reordered.", o, pos);
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   if (action != "export" && action != "verify")
@@ -259,12 +288,17 @@ int cmd_audit(int argc, char** argv) {
   if (js) {
     json a = json::array();
     for (const auto& e : r->entries)
-      a.push_back({{"seq", e.seq}, {"at", e.at}, {"kind", e.kind}, {"data", json::parse(e.data, nullptr, false)},
-                   {"prev_hash", e.prev_hash}, {"hash", e.hash}});
+      a.push_back({{"seq", e.seq},
+                   {"at", e.at},
+                   {"kind", e.kind},
+                   {"data", json::parse(e.data, nullptr, false)},
+                   {"prev_hash", e.prev_hash},
+                   {"hash", e.hash}});
     print_json({{"ok", true}, {"entries", a}, {"head", r->head}, {"count", r->entries.size()}});
   } else {
     if (action == "export")
-      for (const auto& e : r->entries) std::cout << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
+      for (const auto& e : r->entries)
+        std::cout << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
     std::cout << (action == "verify" ? "audit chain intact, " : "") << r->entries.size() << " entries, head "
               << (r->head.empty() ? "(empty)" : r->head) << "\n";
   }

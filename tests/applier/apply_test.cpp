@@ -88,7 +88,8 @@ TEST(Apply, RollbackThatStaysUnhealthyIsDegraded) {
 }
 
 TEST(Apply, SoftFailureKeepsTheUpgrade) {
-  SiteDir s(std::string(SiteDir::kItemsCheck) + "\n[[checks]]\nname = \"soft\"\nkind = \"exec\"\nhard = false\nrun = \"false\"\n");
+  SiteDir s(std::string(SiteDir::kItemsCheck) +
+            "\n[[checks]]\nname = \"soft\"\nkind = \"exec\"\nhard = false\nrun = \"false\"\n");
   auto r = applier::apply(s.site, bundles().v110, quiet_env());
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->outcome, Outcome::applied);
@@ -177,11 +178,14 @@ TEST(Apply, HooksRunAndDrainFailureAborts) {
 TEST(Apply, NetworkChecksAgainstALoopbackServer) {
   HttpServer server(200);
   std::string port = std::to_string(server.port());
-  SiteDir s(std::string(SiteDir::kItemsCheck) +
-            "\n[[checks]]\nname = \"api\"\nkind = \"http\"\nurl = \"" + server.url() + "\"\n"
-            "\n[[checks]]\nname = \"port\"\nkind = \"tcp\"\naddress = \"127.0.0.1:" + port + "\"\n"
-            "\n[[checks]]\nname = \"speed\"\nkind = \"latency\"\nurl = \"" + server.url() +
-            "\"\nsamples = 3\nmax_increase_percent = 100000\n");
+  SiteDir s(std::string(SiteDir::kItemsCheck) + "\n[[checks]]\nname = \"api\"\nkind = \"http\"\nurl = \"" +
+            server.url() +
+            "\"\n"
+            "\n[[checks]]\nname = \"port\"\nkind = \"tcp\"\naddress = \"127.0.0.1:" +
+            port +
+            "\"\n"
+            "\n[[checks]]\nname = \"speed\"\nkind = \"latency\"\nurl = \"" +
+            server.url() + "\"\nsamples = 3\nmax_increase_percent = 100000\n");
   auto r = applier::apply(s.site, bundles().v110, quiet_env());
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->outcome, Outcome::applied);
@@ -202,7 +206,8 @@ TEST(Apply, NetworkChecksAgainstALoopbackServer) {
 
 TEST(Apply, FailingResumeHookIsAHardFailure) {
   // Fails only while the pointer names 1.2.0: after the rollback it succeeds.
-  SiteDir s(SiteDir::kItemsCheck, "[hooks]\nresume = { run = \"test \\\"$(readlink state/current)\\\" != releases/1.2.0\" }\n\n");
+  SiteDir s(SiteDir::kItemsCheck,
+            "[hooks]\nresume = { run = \"test \\\"$(readlink state/current)\\\" != releases/1.2.0\" }\n\n");
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
   auto r = applier::apply(s.site, bundles().v120, quiet_env());
   ASSERT_TRUE(r) << r.error().what();

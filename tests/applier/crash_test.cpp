@@ -30,8 +30,10 @@ class CrashTest : public ::testing::Test {
     if (::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
   }
   void TearDown() override {
-    if (saved_) ::setenv("TMPDIR", saved_->c_str(), 1);
-    else ::unsetenv("TMPDIR");
+    if (saved_)
+      ::setenv("TMPDIR", saved_->c_str(), 1);
+    else
+      ::unsetenv("TMPDIR");
   }
 
  private:
@@ -153,8 +155,10 @@ TEST_F(CrashTest, RecoveryKilledAtItsOwnPointsFinishesWhenRunAgain) {
   for (auto rpoint : applier::kRecoverCrashPoints) {
     std::string label = "apply @ after_config, recover @ " + std::string(rpoint);
     auto site = start(sc);
-    ASSERT_EQ(in_child("after_config", [&] { return bool(applier::apply(site->site, bundles().v110, quiet_env())); }), 99);
-    ASSERT_EQ(in_child(std::string(rpoint), [&] { return bool(applier::recover(site->site, quiet_env())); }), 99) << label;
+    ASSERT_EQ(in_child("after_config", [&] { return bool(applier::apply(site->site, bundles().v110, quiet_env())); }),
+              99);
+    ASSERT_EQ(in_child(std::string(rpoint), [&] { return bool(applier::recover(site->site, quiet_env())); }), 99)
+        << label;
     EXPECT_TRUE(applier::status(site->site)->pending_phase) << label;
     auto rec = applier::recover(site->site, quiet_env());
     ASSERT_TRUE(rec) << label << ": " << rec.error().what();
@@ -165,7 +169,8 @@ TEST_F(CrashTest, RecoveryKilledAtItsOwnPointsFinishesWhenRunAgain) {
 TEST_F(CrashTest, LeftoverIsRecoveredBeforeTheNextBundle) {
   Scenario sc{"first install", false, {}};
   auto site = start(sc);
-  ASSERT_EQ(in_child("mid_migrations", [&] { return bool(applier::apply(site->site, bundles().v110, quiet_env())); }), 99);
+  ASSERT_EQ(in_child("mid_migrations", [&] { return bool(applier::apply(site->site, bundles().v110, quiet_env())); }),
+            99);
   auto r = applier::apply(site->site, bundles().v110, quiet_env());
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->outcome, Outcome::applied);

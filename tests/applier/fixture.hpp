@@ -10,12 +10,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "applier/applier.hpp"
 #include "bundler/bundler.hpp"
@@ -134,8 +134,8 @@ inline std::string write_recipe(const TempDir& dir, const std::string& name, con
     spit(d / rel, text);
   }
   spit(d / "recipe.toml", "[release]\nproduct = \"demo\"\nversion = \"" + version +
-                              "\"\ncreated = 2026-03-01T00:00:00Z\nchannel = \"recommended\"\n" + release_extra +
-                              "\n" + body + "\n[[notes]]\nlang = \"en\"\npath = \"notes/en.md\"\n");
+                              "\"\ncreated = 2026-03-01T00:00:00Z\nchannel = \"recommended\"\n" + release_extra + "\n" +
+                              body + "\n[[notes]]\nlang = \"en\"\npath = \"notes/en.md\"\n");
   return (d / "recipe.toml").string();
 }
 

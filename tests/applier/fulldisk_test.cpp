@@ -57,8 +57,9 @@ TEST(FullDisk, SnapshotHittingENOSPCIsAnIoErrorAndLeavesNoPartialSnapshot) {
   // A database larger than the disk the snapshot goes to.
   {
     auto d = db::Database::open(s.db, db::OpenMode::read_write);
-    ASSERT_TRUE(d->exec("CREATE TABLE big(b BLOB); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-                        "WHERE x < 64) INSERT INTO big SELECT zeroblob(65536) FROM c;"));
+    ASSERT_TRUE(
+        d->exec("CREATE TABLE big(b BLOB); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                "WHERE x < 64) INSERT INTO big SELECT zeroblob(65536) FROM c;"));
   }
   SmallDisk disk(s.state, "1m");
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (" << disk.why() << "); needs root";

@@ -75,7 +75,10 @@ TEST(Health, HttpAndTcpOnLoopback) {
   EXPECT_TRUE(run1(s, t).ok) << run1(s, t).detail;
   // A port nobody listens on (the server's, once closed) fails.
   int closed;
-  { HttpServer gone(200); closed = gone.port(); }
+  {
+    HttpServer gone(200);
+    closed = gone.port();
+  }
   t.address = "127.0.0.1:" + std::to_string(closed);
   EXPECT_FALSE(run1(s, t).ok);
   // Only loopback: a site's checks never reach out.
@@ -187,7 +190,8 @@ TEST(Health, SiteFileParsesEveryKind) {
        "[[checks]]\nname = \"d\"\nkind = \"sqlite\"\ndatabase = \"main\"\nquery = \"SELECT 1\"\nexpect = 1\n"
        "[[checks]]\nname = \"e\"\nkind = \"disk_free\"\npath = \".\"\nmin_free_bytes = 10\n"
        "[[checks]]\nname = \"f\"\nkind = \"cert\"\npath = \"c.pem\"\nmin_days = 3\n"
-       "[[checks]]\nname = \"g\"\nkind = \"latency\"\nurl = \"http://127.0.0.1:1/\"\nsamples = 3\nmax_increase_percent = 20\n");
+       "[[checks]]\nname = \"g\"\nkind = \"latency\"\nurl = \"http://127.0.0.1:1/\"\nsamples = 3\nmax_increase_percent "
+       "= 20\n");
   auto s = applier::load_site((d / "site.toml").string());
   ASSERT_TRUE(s) << s.error().what();
   ASSERT_EQ(s->checks.size(), 7u);
@@ -202,8 +206,9 @@ TEST(Health, SiteFileParsesEveryKind) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().cls(), ErrorClass::usage);
   EXPECT_NE(bad.error().what().find("typo"), std::string::npos);
-  spit(d / "bad2.toml", "[site]\nname = \"x\"\nproduct = \"demo\"\nstate_dir = \"st\"\ntrust_root = \"t\"\n"
-                        "[[checks]]\nname = \"q\"\nkind = \"sqlite\"\ndatabase = \"nope\"\nquery = \"x\"\nexpect = 1\n");
+  spit(d / "bad2.toml",
+       "[site]\nname = \"x\"\nproduct = \"demo\"\nstate_dir = \"st\"\ntrust_root = \"t\"\n"
+       "[[checks]]\nname = \"q\"\nkind = \"sqlite\"\ndatabase = \"nope\"\nquery = \"x\"\nexpect = 1\n");
   auto bad2 = applier::load_site((d / "bad2.toml").string());
   ASSERT_FALSE(bad2);
   EXPECT_NE(bad2.error().what().find("nope"), std::string::npos);

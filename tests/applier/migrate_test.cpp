@@ -25,7 +25,8 @@ struct Db {
   }
 };
 
-MigrationRun up(const std::string& path, const std::string& id, const std::string& sql, std::int64_t timeout_ms = 10000) {
+MigrationRun up(const std::string& path, const std::string& id, const std::string& sql,
+                std::int64_t timeout_ms = 10000) {
   return MigrationRun{path, id, "9.9.9", sql, Direction::up, timeout_ms};
 }
 
@@ -77,15 +78,15 @@ TEST_P(MigrateRefuses, WithAClearErrorAndNoChange) {
 
 INSTANTIATE_TEST_SUITE_P(
     Hardened, MigrateRefuses,
-    ::testing::Values(Forbidden{"attach", "ATTACH DATABASE 'OTHER' AS o;", "ATTACH"},
-                      Forbidden{"load_extension", "SELECT load_extension('/tmp/x.so');", "load_extension"},
-                      Forbidden{"vacuum_into", "VACUUM INTO 'OTHER';", "VACUUM"},
-                      Forbidden{"pragma", "PRAGMA writable_schema = ON;", "PRAGMA writable_schema"},
-                      Forbidden{"pragma_journal", "PRAGMA journal_mode = OFF;", "PRAGMA journal_mode"},
-                      Forbidden{"commit", "COMMIT;", "transaction control"},
-                      Forbidden{"runaway",
-                                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c;",
-                                "time limit"}),
+    ::testing::Values(
+        Forbidden{"attach", "ATTACH DATABASE 'OTHER' AS o;", "ATTACH"},
+        Forbidden{"load_extension", "SELECT load_extension('/tmp/x.so');", "load_extension"},
+        Forbidden{"vacuum_into", "VACUUM INTO 'OTHER';", "VACUUM"},
+        Forbidden{"pragma", "PRAGMA writable_schema = ON;", "PRAGMA writable_schema"},
+        Forbidden{"pragma_journal", "PRAGMA journal_mode = OFF;", "PRAGMA journal_mode"},
+        Forbidden{"commit", "COMMIT;", "transaction control"},
+        Forbidden{"runaway", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c;",
+                  "time limit"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Migrate, AllowListedPragmaWorks) {

@@ -151,7 +151,8 @@ TEST(Operator, SignedMigrationThatAttachesIsRefusedAndTheSiteStaysOld) {
   std::string recipe = write_recipe(
       b, "attach", "min_installed = \"1.1.0\"\n", "1.2.0",
       "[[migrations]]\nid = \"0003_sneaky\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n",
-      {{"m/up.sql", "CREATE TABLE t2(a);\nATTACH DATABASE ':memory:' AS x;\nDETACH DATABASE x;\n"}, {"m/down.sql", "DROP TABLE t2;\n"}});
+      {{"m/up.sql", "CREATE TABLE t2(a);\nATTACH DATABASE ':memory:' AS x;\nDETACH DATABASE x;\n"},
+       {"m/down.sql", "DROP TABLE t2;\n"}});
   auto bundle = build_bundle(recipe, (b / "attach.tar.zst").string());
   SiteDir s;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
@@ -179,12 +180,14 @@ TEST(Operator, TrustUpdateIsInstalledOnlyByAHealthyApply) {
   TempDir b;
   std::string next = rotated_root();
   auto make = [&](const std::string& name, const std::string& up_sql, const std::string& down_sql) {
-    std::string recipe = write_recipe(
-        b, name, "min_installed = \"1.1.0\"\n", "1.2.0",
-        "[[migrations]]\nid = \"0003_x\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n"
-        "fixture = \"m/main.sql\"\n[trust_update]\npath = \"t/next.toml\"\n",
-        {{"m/up.sql", up_sql}, {"m/down.sql", down_sql}, {"t/next.toml", next},
-         {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
+    std::string recipe =
+        write_recipe(b, name, "min_installed = \"1.1.0\"\n", "1.2.0",
+                     "[[migrations]]\nid = \"0003_x\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n"
+                     "fixture = \"m/main.sql\"\n[trust_update]\npath = \"t/next.toml\"\n",
+                     {{"m/up.sql", up_sql},
+                      {"m/down.sql", down_sql},
+                      {"t/next.toml", next},
+                      {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
     return build_bundle(recipe, (b / (name + ".tar.zst")).string());
   };
   std::string good = make("good", "CREATE TABLE extra(a);\n", "DROP TABLE extra;\n");
@@ -259,14 +262,15 @@ TEST_F(AuditTamper, RemovedEntry) {
   expect_broken();
 }
 TEST_F(AuditTamper, ReorderedEntries) {
-  tamper("UPDATE audit SET seq = -seq WHERE seq IN (1, 2); UPDATE audit SET seq = 2 WHERE seq = -1; "
-         "UPDATE audit SET seq = 1 WHERE seq = -2");
+  tamper(
+      "UPDATE audit SET seq = -seq WHERE seq IN (1, 2); UPDATE audit SET seq = 2 WHERE seq = -1; "
+      "UPDATE audit SET seq = 1 WHERE seq = -2");
   expect_broken();
 }
 TEST_F(AuditTamper, TruncatedTailShowsInTheHead) {
   tamper("DELETE FROM audit WHERE seq = 3");
   auto r = applier::audit_verify(s.site);
-  ASSERT_TRUE(r);  // a clean prefix is a valid chain ...
+  ASSERT_TRUE(r);            // a clean prefix is a valid chain ...
   EXPECT_NE(r->head, head);  // ... but its head differs from the one an auditor already holds
   EXPECT_EQ(applier::status(s.site)->audit_head, r->head);
 }
