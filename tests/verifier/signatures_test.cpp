@@ -55,6 +55,22 @@ TEST_F(Signatures, SignatureFileNotFourLines) {
   expect_refused(b, ErrorClass::not_authentic, "four lines");
 }
 
+TEST_F(Signatures, TrustedCommentOver1024Bytes) {
+  auto b = good();
+  const auto sig = minisign::sign(hq.sk, b.manifest, std::string(minisign::kMaxCommentBytes + 1, 'c'));
+  set_sig_text(b, 1, minisign::format_signature(sig));
+  expect_refused(b, ErrorClass::not_authentic, "comment");
+}
+
+TEST_F(Signatures, SignatureLineNotBase64) {
+  auto b = good();
+  auto text = b.head[1].data;
+  const auto line2 = text.find('\n') + 1;
+  text[line2 + 10] = '*';
+  set_sig_text(b, 1, text);
+  expect_refused(b, ErrorClass::not_authentic, "base64");
+}
+
 TEST_F(Signatures, ThresholdNotMetWithOneOfTwo) {
   const auto second = craft::make_key("hq-backup");
   trust = craft::trust_root({craft::trust_key(hq), craft::trust_key(second)}, 2);
