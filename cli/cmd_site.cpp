@@ -270,10 +270,13 @@ int cmd_snapshot(int argc, char** argv) {
 }
 
 int cmd_audit(int argc, char** argv) {
-  std::string site, action;
+  std::string site, action, known_head;
   po::options_description o("Options");
   add_common(o, site);
-  o.add_options()("action", po::value<std::string>(&action)->required(), "export | verify");
+  o.add_options()("action", po::value<std::string>(&action)->required(), "export | verify")(
+      "known-head", po::value<std::string>(&known_head),
+      "verify: a head hash from an earlier export; it must still be in the chain (detects a truncated or "
+      "rewritten tail)");
   po::positional_options_description pos;
   pos.add("action", 1);
   auto p =
@@ -285,6 +288,16 @@ int cmd_audit(int argc, char** argv) {
     return report_error("audit", Error(ErrorClass::usage, "unknown action '" + action + "' (export, verify)"), js);
   auto r = action == "verify" ? ap::audit_verify(site) : ap::audit_export(site);
   if (!r) return report_error("audit", r.error(), js);
+  if (!known_head.empty()) {
+    bool found = false;
+    for (const auto& e : r->entries) found |= e.hash == known_head;
+    if (!found)
+      return report_error("audit",
+                          Error(ErrorClass::audit_broken, "the earlier head " + known_head +
+                                                              " is not in the chain: its tail was "
+                                                              "truncated or rewritten"),
+                          js);
+  }
   if (js) {
     json a = json::array();
     for (const auto& e : r->entries)
