@@ -6,6 +6,7 @@
 
 #include "applier/applier.hpp"
 #include "applier/lock.hpp"
+#include "core/time.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {
@@ -232,6 +233,25 @@ TEST(Apply, SiteRefusesOtherProductsAndDeltaAsFirstRelease) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().cls(), ErrorClass::policy) << r.error().what();
   EXPECT_EQ(s.pointer(), "");
+}
+
+TEST(Apply, RecordedTimesComeFromTheInjectedClock) {
+  SiteDir s;
+  applier::Env env = quiet_env();
+  env.now = [] { return *parse_rfc3339("2026-03-12T10:00:00Z"); };
+  env.started_by = "test-clock";
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, env));
+  auto h = applier::history(s.site);
+  ASSERT_EQ(h->size(), 1u);
+  EXPECT_EQ((*h)[0].started_at, "2026-03-12T10:00:00Z");
+  EXPECT_EQ((*h)[0].finished_at, "2026-03-12T10:00:00Z");
+  EXPECT_EQ((*h)[0].started_by, "test-clock");
+  // The verifier judges time by the same clock: before the release was created, it is refused.
+  SiteDir early;
+  env.now = [] { return *parse_rfc3339("2025-01-01T00:00:00Z"); };
+  auto r = applier::apply(early.site, bundles().v110, env);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::policy) << r.error().what();
 }
 
 TEST(Apply, OldAutomaticSnapshotsArePrunedButNeededOnesKept) {

@@ -103,7 +103,9 @@ void run_matrix(const Scenario& sc) {
     expect_state(*site, p, want, label);
     auto h = applier::history(site->site);
     ASSERT_TRUE(h);
-    if (point != "after_record") EXPECT_NE(h->back().detail.find("crashed during"), std::string::npos) << label;
+    if (point != "after_record") {
+      EXPECT_NE(h->back().detail.find("crashed during"), std::string::npos) << label;
+    }
     // Idempotent: a second recover finds nothing and changes nothing.
     auto again = applier::recover(site->site, quiet_env());
     ASSERT_TRUE(again);

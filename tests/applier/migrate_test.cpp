@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
         Forbidden{"commit", "COMMIT;", "transaction control"},
         Forbidden{"runaway", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c;",
                   "time limit"}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(Migrate, AllowListedPragmaWorks) {
   Db db;
