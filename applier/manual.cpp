@@ -132,13 +132,29 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
       return fail(ErrorClass::usage, it.kind + " '" + it.name + "' exists ('" + it.source +
                                          "') and differs from snapshot '" + id + "'; use --force to overwrite it");
   }
-  AIRLOCK_CHECK(restore_snapshot(c.site, m), "snapshot restore");
-  AIRLOCK_CHECK(c.st.set("installed", m.release), "snapshot restore");
-  AIRLOCK_TRY(auto h,
-              audit_append(c.st, c.now(), "snapshot-restore",
-                           json({{"id", id}, {"release", m.release}, {"force", force == Force::yes}}).dump()),
+  // Journaled like a rollback: a safety snapshot first, so a crash between two restored files
+  // (each one is atomic) is undone by recover instead of leaving a mix.
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot restore");
+  std::string rid = new_run_id(env);
+  c.run = Run{rid, "restore", "snapshot", "", installed, m.release, rid, "", c.now(), env.started_by, "{}"};
+  c.data["steps"] = json::array();
+  c.data["signals"] = json::array();
+  AIRLOCK_CHECK(c.st.begin_run(c.run), "snapshot restore");
+  auto safety = take_snapshot(c.site, rid, c.now(), installed);
+  if (!safety) {
+    (void)finalize(c, Phase::aborted, safety.error().what());
+    return fail(safety.error().with_context("snapshot restore: safety snapshot"));
+  }
+  AIRLOCK_CHECK(c.journal(Phase::rollback), "journal");
+  if (auto s = restore_snapshot(c.site, m); !s) {
+    auto back = restore_snapshot(c.site, *safety);
+    (void)finalize(c, back ? Phase::aborted : Phase::degraded, s.error().what());
+    return fail(s.error().with_context("snapshot restore"));
+  }
+  AIRLOCK_CHECK(c.journal(Phase::done), "journal");
+  AIRLOCK_TRY(auto rep, finalize(c, Phase::done, "restored snapshot " + id + (force == Force::yes ? " (--force)" : "")),
               "snapshot restore");
-  (void)h;
+  (void)rep;
   SnapshotInfo info{id, m.created_at, m.release, 0, true};
   for (const auto& it : m.items) info.bytes += it.bytes;
   return info;

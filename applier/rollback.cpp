@@ -111,7 +111,11 @@ Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std
                 {"outcome", outcome},  {"detail", detail},   {"signals", signals}};
   AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), c.run.kind, entry.dump()), "recording");
   (void)head;
-  if (terminal == Phase::done) AIRLOCK_CHECK(record_release(c), "recording");
+  if (terminal == Phase::done && c.run.kind == "restore") {
+    AIRLOCK_CHECK(c.st.set("installed", c.run.to_version), "recording");
+  } else if (terminal == Phase::done) {
+    AIRLOCK_CHECK(record_release(c), "recording");
+  }
   if (terminal == Phase::degraded) AIRLOCK_CHECK(c.st.set("degraded", "1"), "recording");
   return c.st.db().exec("DELETE FROM run");
 }

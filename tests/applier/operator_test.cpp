@@ -168,6 +168,28 @@ TEST(Operator, SignedMigrationThatAttachesIsRefusedAndTheSiteStaysOld) {
   EXPECT_FALSE(d->query("SELECT * FROM t2"));
 }
 
+TEST(Operator, SnapshotRestoreKilledMidwayIsUndoneByRecover) {
+  SiteDir s(kNoItemsCheck);
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  auto snap = applier::snapshot_create(s.site, quiet_env());
+  ASSERT_TRUE(snap);
+  {
+    auto d = db::Database::open(s.db, db::OpenMode::read_write);
+    ASSERT_TRUE(d->exec("INSERT INTO items(name) VALUES ('later')"));
+  }
+  spit(s.topology, "mode = \"edited later\"\n");
+  std::string before = s.observable();
+  // The restore dies while putting the items back.
+  ASSERT_EQ(
+      in_child("recover_mid_restore",
+               [&] { return bool(applier::snapshot_restore(s.site, snap->id, applier::Force::yes, quiet_env())); }),
+      99);
+  auto rec = applier::recover(s.site, quiet_env());
+  ASSERT_TRUE(rec) << rec.error().what();
+  EXPECT_EQ(s.observable(), before);  // not a mix: exactly as before the restore
+  EXPECT_TRUE(s.integrity_ok());
+}
+
 // A trust root that trusts demo-hq and demo-hq2 (threshold 1), for the rotation tests.
 std::string rotated_root() {
   std::string pub2 = slurp(repo("keys/demo-hq2.pub"));
