@@ -14,6 +14,8 @@ namespace {
 
 using applier::Outcome;
 
+const auto* const kTmpfs = ::testing::AddGlobalTestEnvironment(new TmpfsEnvironment);
+
 TEST(Apply, FirstReleaseAppliesMigrationsConfigAndPointer) {
   SiteDir s;
   auto r = applier::apply(s.site, bundles().v110, quiet_env());

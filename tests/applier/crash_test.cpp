@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <optional>
 
 #include "applier/applier.hpp"
 #include "applier/crash.hpp"
@@ -19,26 +18,6 @@ namespace {
 using applier::Outcome;
 
 enum class Want { before, after };
-
-// A process crash (unlike a power cut) does not depend on fsync: run the matrix on tmpfs when there
-// is one, so that hundreds of journal commits stay fast.
-class CrashTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const char* old = std::getenv("TMPDIR");
-    saved_ = old ? std::optional<std::string>(old) : std::nullopt;
-    if (::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
-  }
-  void TearDown() override {
-    if (saved_)
-      ::setenv("TMPDIR", saved_->c_str(), 1);
-    else
-      ::unsetenv("TMPDIR");
-  }
-
- private:
-  std::optional<std::string> saved_;
-};
 
 struct Scenario {
   std::string name;
@@ -114,7 +93,7 @@ void run_matrix(const Scenario& sc) {
   }
 }
 
-TEST_F(CrashTest, FirstInstallAtEveryPoint) {
+TEST(Crash, FirstInstallAtEveryPoint) {
   run_matrix({"first install 1.1.0",
               false,
               {{"after_preflight", Want::before},
@@ -133,7 +112,7 @@ TEST_F(CrashTest, FirstInstallAtEveryPoint) {
                {"after_record", Want::after}}});
 }
 
-TEST_F(CrashTest, FailingUpgradeAtEveryPoint) {
+TEST(Crash, FailingUpgradeAtEveryPoint) {
   run_matrix({"1.1.0 -> 1.2.0 (rolls back)",
               true,
               {{"after_preflight", Want::before},
@@ -151,7 +130,7 @@ TEST_F(CrashTest, FailingUpgradeAtEveryPoint) {
                {"after_record", Want::after}}});
 }
 
-TEST_F(CrashTest, RecoveryKilledAtItsOwnPointsFinishesWhenRunAgain) {
+TEST(Crash, RecoveryKilledAtItsOwnPointsFinishesWhenRunAgain) {
   Scenario sc{"first install", false, {}};
   Prepared p = prepare(sc);
   for (auto rpoint : applier::kRecoverCrashPoints) {
@@ -168,7 +147,7 @@ TEST_F(CrashTest, RecoveryKilledAtItsOwnPointsFinishesWhenRunAgain) {
   }
 }
 
-TEST_F(CrashTest, LeftoverIsRecoveredBeforeTheNextBundle) {
+TEST(Crash, LeftoverIsRecoveredBeforeTheNextBundle) {
   Scenario sc{"first install", false, {}};
   auto site = start(sc);
   ASSERT_EQ(in_child("mid_migrations", [&] { return bool(applier::apply(site->site, bundles().v110, quiet_env())); }),
