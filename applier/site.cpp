@@ -203,6 +203,37 @@ Status parse_hooks(const toml::table& root, Site& s) {
   return {};
 }
 
+// Before toml++ sees the text: valid UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF) and no control character but tab, LF and CR. TOML allows nothing else, so this refuses
+// only what is not TOML, whatever toml++ would make of it.
+Status check_bytes(std::string_view t, const std::string& file) {
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < t.size();) {
+    auto c = static_cast<unsigned char>(t[i]);
+    auto where = [&] { return "site file '" + file + "', line " + std::to_string(line) + ": "; };
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+        return fail(ErrorClass::usage, where() + "control character " + std::to_string(c));
+      line += c == '\n';
+      ++i;
+      continue;
+    }
+    std::size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (n == 0 || c > 0xf4 || i + n > t.size()) return fail(ErrorClass::usage, where() + "invalid UTF-8");
+    std::uint32_t cp = c & (0xff >> (n + 1));
+    for (std::size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(t[i + k]);
+      if ((cc & 0xc0) != 0x80) return fail(ErrorClass::usage, where() + "invalid UTF-8");
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return fail(ErrorClass::usage, where() + "invalid UTF-8");
+    i += n;
+  }
+  return {};
+}
+
 }  // namespace
 
 const char* check_kind_name(CheckKind k) {
@@ -229,6 +260,7 @@ Result<Site> parse_site(const std::string& text, const std::string& file) {
   Site s;
   s.file = fs::absolute(file).lexically_normal().string();
   s.base_dir = fs::path(s.file).parent_path().string();
+  AIRLOCK_CHECK(check_bytes(text, file), "site file");
   toml::table root;
   try {
     root = toml::parse(text, file);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -15,12 +16,14 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "applier/applier.hpp"
 #include "bundler/bundler.hpp"
 #include "core/db.hpp"
 #include "core/fs.hpp"
+#include "core/hash.hpp"
 #include "core/minisign.hpp"
 #include "tests/support/tmpdir.hpp"
 
@@ -49,13 +52,34 @@ inline std::string build_bundle(const std::string& recipe, const std::string& ou
   return out;
 }
 
-// The two demo bundles, built once per test process.
+// The two demo bundles. ctest runs every test in its own process, so they are cached next to the
+// test binary, keyed by the SHA-256 of every input (recipes, their files, the key): builds are
+// reproducible, so a cached bundle is the bundle. Written atomically, so parallel tests are safe.
+inline std::string inputs_key() {
+  Sha256 h;
+  for (const char* dir : {"manifests/example", "manifests/example-1.2.0"}) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::recursive_directory_iterator(repo(dir)))
+      if (e.is_regular_file()) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) h.update(f.string() + "\n" + slurp(f) + "\n");
+  }
+  h.update(slurp(repo("keys/demo-hq.key")));
+  return to_hex(h.finish()).substr(0, 16);
+}
+
 struct DemoBundles {
-  TempDir dir;
   std::string v110, v120;
   DemoBundles() {
-    v110 = build_bundle(repo("manifests/example/recipe.toml"), (dir / "demo-1.1.0.tar.zst").string());
-    v120 = build_bundle(repo("manifests/example-1.2.0/recipe.toml"), (dir / "demo-1.2.0.tar.zst").string());
+    fs::path dir = fs::read_symlink("/proc/self/exe").parent_path() / ("applier-test-bundles-" + inputs_key());
+    fs::create_directories(dir);
+    v110 = cached(dir, "manifests/example/recipe.toml", "demo-1.1.0.tar.zst");
+    v120 = cached(dir, "manifests/example-1.2.0/recipe.toml", "demo-1.2.0.tar.zst");
+  }
+  static std::string cached(const fs::path& dir, const std::string& recipe, const std::string& name) {
+    std::string out = (dir / name).string();
+    if (!fs::exists(out)) build_bundle(repo(recipe), out);
+    return out;
   }
 };
 inline DemoBundles& bundles() {

@@ -14,7 +14,7 @@ namespace airlock::applier {
 namespace {
 
 TEST(SiteRegression, NonAsciiWhereAKeyMayStartIsAUsageError) {
-  for (const std::string in : {std::string("\xcf\xbb\x01\x01"), std::string("[site]\n\xc3\xa9 = 1\n")}) {
+  for (const std::string& in : {std::string("\xcf\xbb\x01\x01"), std::string("[site]\n\xc3\xa9 = 1\n")}) {
     auto r = parse_site(in, "/nonexistent/site.toml");
     ASSERT_FALSE(r) << in;
     EXPECT_EQ(r.error().cls(), ErrorClass::usage) << r.error().what();
