@@ -16,10 +16,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Reverse migrations in reverse order; a database whose reverse is missing or fails is restored
-// from the snapshot instead. Returns the databases restored that way.
 }  // namespace
 
+// A database whose reverse is missing or fails is restored from the snapshot instead of reversed.
 Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& manifest, const std::string& version,
                                                     const SnapMeta& snap) {
   std::vector<std::string> restore;
@@ -58,6 +57,7 @@ std::string outcome_text(const Ctx& c, Phase terminal) {
   bool manual = c.run.kind == "rollback";
   switch (terminal) {
     case Phase::done:
+      if (c.run.kind == "restore") return "snapshot-restore";
       return manual ? "manual-rollback" : "applied";
     case Phase::rolled_back:
       return c.recovering ? "crash-recovered" : "auto-rollback";

@@ -139,6 +139,7 @@ TEST(Operator, SnapshotRestoreGuards) {
   EXPECT_NE(r.error().what().find("user_version"), std::string::npos) << r.error().what();
   ASSERT_TRUE(applier::snapshot_restore(s.site, snap->id, applier::Force::yes, quiet_env()));
   EXPECT_EQ(s.observable(), before);
+  EXPECT_EQ(applier::history(s.site)->back().outcome, "snapshot-restore");
   // A snapshot whose files were altered is not sealed any more.
   spit(s.state + "/snapshots/" + snap->id + "/config-topology", "tampered");
   r = applier::snapshot_restore(s.site, snap->id, applier::Force::yes, quiet_env());
