@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/cmd_site.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 
@@ -20,6 +21,13 @@ const Command kCommands[] = {
     {"inspect", "show what a bundle declares (does NOT verify it)", cmd_inspect},
     {"verify", "verify a bundle offline against a trust root; optionally extract it", cmd_verify},
     {"trust", "create and edit a trust root (trust.toml): init, add, revoke, show", cmd_trust},
+    {"apply", "verify, snapshot, apply a bundle to a site; health checks; automatic rollback", cmd_apply},
+    {"status", "the site's installed release, state and audit chain head", cmd_status},
+    {"history", "past applies and rollbacks, with each step's duration", cmd_history},
+    {"rollback", "go back to the previous release (never below its rollback_to marker)", cmd_rollback},
+    {"recover", "finish or undo an apply that was interrupted (crash, power cut)", cmd_recover},
+    {"snapshot", "create, list or restore snapshots of the site's databases and config", cmd_snapshot},
+    {"audit", "export or verify the tamper-evident audit log", cmd_audit},
 };
 
 void usage(std::ostream& out) {
