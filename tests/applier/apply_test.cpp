@@ -207,6 +207,18 @@ TEST(Apply, NetworkChecksAgainstALoopbackServer) {
   EXPECT_TRUE(compared);
 }
 
+TEST(Apply, FailingNotifyHookIsRecordedAndChangesNothing) {
+  SiteDir s(SiteDir::kItemsCheck, "[hooks]\nnotify = { run = \"exit 7\" }\n\n");
+  auto r = applier::apply(s.site, bundles().v110, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::applied);
+  EXPECT_EQ(s.pointer(), "releases/1.1.0");
+  auto log = applier::audit_verify(s.site);
+  ASSERT_TRUE(log) << log.error().what();
+  ASSERT_EQ(log->entries.size(), 2u);
+  EXPECT_EQ(log->entries[1].kind, "notify-failed");
+}
+
 TEST(Apply, FailingResumeHookIsAHardFailure) {
   // Fails only while the pointer names 1.2.0: after the rollback it succeeds.
   SiteDir s(SiteDir::kItemsCheck,
