@@ -1,0 +1,94 @@
+// The site commands through the real binary, on a copy of the demo site (manifests/demo-site):
+// exit codes of spec §8, --json shapes scripts rely on, and audit tampering seen by the binary.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/support/tmpdir.hpp"
+
+namespace fs = std::filesystem;
+using airlock::test::run;
+using airlock::test::TempDir;
+
+namespace {
+
+const std::string kBin = AIRLOCK_BIN;
+const std::string kSrc = AIRLOCK_SOURCE_DIR;
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+nlohmann::json json_of(const std::string& out) {
+  auto start = out.find('{');
+  auto end = out.rfind('}');
+  if (start == std::string::npos || end == std::string::npos) return nlohmann::json::value_t::discarded;
+  return nlohmann::json::parse(out.substr(start, end - start + 1), nullptr, false);
+}
+
+class SiteCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
+    fs::create_directories(dir / "site/data");
+    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    for (const auto& [recipe, out] : {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
+      auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
+                   " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+      ASSERT_EQ(r.status, 0) << r.output;
+    }
+  }
+  std::string site() const { return q(dir / "site/site.toml"); }
+  TempDir dir;
+};
+
+}  // namespace
+
+TEST_F(SiteCli, ApplyHealthyThenAutomaticRollbackWithHistoryJson) {
+  auto r = run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(kBin + " apply " + q(dir / "b120.tar.zst") + " --site " + site() + " --json");
+  ASSERT_EQ(r.status, 30) << r.output;
+  r = run(kBin + " status --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto st = json_of(r.output);
+  EXPECT_EQ(st["installed"], "1.1.0");
+  EXPECT_EQ(st["degraded"], false);
+  r = run(kBin + " history --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto h = json_of(r.output)["history"];
+  ASSERT_EQ(h.size(), 2u) << r.output;
+  EXPECT_EQ(h[1]["to"], "1.2.0");
+  EXPECT_FALSE(h[1]["signal_to_rollback_ms"].is_null());
+  r = run(kBin + " history --site " + site());
+  EXPECT_NE(r.output.find("auto-rollback"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("reverted to v1.1.0"), std::string::npos) << r.output;
+  EXPECT_EQ(run(kBin + " audit verify --site " + site()).status, 0);
+}
+
+TEST_F(SiteCli, AuditVerifyExitsThirtyFourWhenAnEntryIsEdited) {
+  ASSERT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site()).status, 0);
+  auto r = run("sqlite3 " + q(dir / "site/state/state.db") + " \"UPDATE audit SET data = replace(data, '1.1.0', '9.9.9')\"");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(kBin + " audit verify --site " + site());
+  EXPECT_EQ(r.status, 34) << r.output;
+}
+
+TEST_F(SiteCli, MissingSiteFileIsAConfigurationError) {
+  EXPECT_EQ(run(kBin + " status --site " + q(dir / "nope.toml")).status, 2);
+  EXPECT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + q(dir / "nope.toml")).status, 2);
+}
+
+TEST_F(SiteCli, TamperedBundleIsRefusedAndNothingChanges) {
+  ASSERT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site()).status, 0);
+  auto before = run("sqlite3 " + q(dir / "site/data/main.db") + " .dump").output;
+  auto r = run("cp " + q(dir / "b120.tar.zst") + " " + q(dir / "bad.tar.zst") + " && printf 'X' | dd of=" +
+               q(dir / "bad.tar.zst") + " bs=1 seek=$(( $(stat -c %s " + q(dir / "b120.tar.zst") +
+               ") - 30 )) conv=notrunc status=none");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(kBin + " apply " + q(dir / "bad.tar.zst") + " --site " + site());
+  EXPECT_TRUE(r.status == 10 || r.status == 12) << r.status << " " << r.output;
+  EXPECT_EQ(run("sqlite3 " + q(dir / "site/data/main.db") + " .dump").output, before);
+  auto st = json_of(run(kBin + " status --site " + site() + " --json").output);
+  EXPECT_EQ(st["installed"], "1.1.0");
+}
