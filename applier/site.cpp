@@ -8,6 +8,7 @@
 
 #include <toml++/toml.h>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "core/fs.hpp"
@@ -48,6 +49,8 @@ Result<std::int64_t> duration_ms(const toml::table& t, const std::string& key, c
   if (auto s = n->value<std::string>()) {
     auto secs = parse_duration(*s);
     if (!secs || *secs <= 0) return bad(where + key, "expected a duration like \"5s\" or \"2m\"");
+    // Milliseconds must fit in int64 (fuzz finding: "10000000390770813s" overflowed here).
+    if (*secs > std::numeric_limits<std::int64_t>::max() / 1000) return bad(where + key, "duration too long");
     return *secs * 1000;
   }
   if (auto ms = n->value<std::int64_t>(); ms && *ms > 0) return *ms;
