@@ -9,6 +9,7 @@
 #include <string>
 
 #include "applier/site.hpp"
+#include "core/fs.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -19,6 +20,29 @@ TEST(SiteRegression, NonAsciiWhereAKeyMayStartIsAUsageError) {
     ASSERT_FALSE(r) << in;
     EXPECT_EQ(r.error().cls(), ErrorClass::usage) << r.error().what();
   }
+}
+
+// Fuzz finding (site_fuzz, 2026-11-23): a duration whose seconds fit int64 but whose milliseconds
+// do not ("10000000390770813s") overflowed the conversion in applier/site.cpp (UBSan: signed
+// integer overflow). It must be refused, naming the key; the largest that fits still parses.
+TEST(SiteRegression, DurationWhoseMillisecondsOverflowIsRefused) {
+  auto demo = read_file(std::string(AIRLOCK_SOURCE_DIR) + "/manifests/demo-site/site.toml", 1 << 20);
+  ASSERT_TRUE(demo) << demo.error().what();
+  const std::string from = "migration_timeout = \"60s\"";
+  const auto at = demo->find(from);
+  ASSERT_NE(at, std::string::npos);
+  auto with = [&](const std::string& value) {
+    std::string text = *demo;
+    return text.replace(at, from.size(), "migration_timeout = \"" + value + "\"");
+  };
+  auto r = parse_site(with("10000000390770813s"), "/nonexistent/site.toml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage);
+  EXPECT_NE(r.error().what().find("migration_timeout"), std::string::npos) << r.error().what();
+
+  auto ok = parse_site(with("9223372036854775s"), "/nonexistent/site.toml");  // INT64_MAX / 1000
+  ASSERT_TRUE(ok) << ok.error().what();
+  EXPECT_EQ(ok->migration_timeout_ms, 9223372036854775000);
 }
 
 }  // namespace
