@@ -11,7 +11,6 @@ namespace airlock::verifier {
 
 namespace {
 
-constexpr std::size_t kBufferBytes = 1 << 20;
 constexpr std::uint64_t kProgressEvery = 4ull << 20;
 
 }  // namespace
@@ -22,7 +21,6 @@ PayloadStreamer::PayloadStreamer(TarReader& tar, const Manifest& m, Staging* sta
       m_(m),
       staging_(staging),
       on_progress_(std::move(on_progress)),
-      buf_(kBufferBytes),
       total_(m.total_size()) {}
 
 void PayloadStreamer::progress(const std::string& file) {
@@ -52,25 +50,25 @@ Result<const FileEntry*> PayloadStreamer::expect(const TarEntry& e, const std::s
   return &f;
 }
 
+// The bytes go to the worker; its verdict (digest, write errors) arrives by drain() at the latest.
 Status PayloadStreamer::stream_file(const FileEntry& f, const std::string& label) {
-  const bool is_trust_update = m_.trust_update && *m_.trust_update == f.path;
-  if (is_trust_update && f.size > kMaxTrustRootBytes)
-    return fail(ErrorClass::not_authentic, label + ": the [trust_update] file is " + std::to_string(f.size) +
-                                               " bytes, over the limit of " + std::to_string(kMaxTrustRootBytes));
+  if (m_.trust_update && *m_.trust_update == f.path) return stream_trust_update(f, label);
   std::optional<StagedFile> out;
   if (staging_) {
     AIRLOCK_TRY(auto sf, staging_->create_file(f.path, f.executable), label);
     out.emplace(std::move(sf));
   }
-  std::string captured;
-  Sha256 sha;
+  worker_.begin(label, f.sha256, std::move(out));
   std::uint64_t done = 0;
   for (;;) {
-    AIRLOCK_TRY(auto n, tar_.read(buf_.data(), buf_.size()), "reading " + label);
-    if (n == 0) break;
-    sha.update(buf_.data(), n);
-    if (out) AIRLOCK_CHECK(out->write(buf_.data(), n), label);
-    if (is_trust_update) captured.append(buf_.data(), n);
+    char* chunk = worker_.acquire();
+    if (!chunk) return worker_.drain();  // the worker failed on an earlier chunk
+    AIRLOCK_TRY(auto n, tar_.read(chunk, HashWorker::kChunkBytes), "reading " + label);
+    if (n == 0) {
+      worker_.submit(chunk, 0);  // hands the chunk back
+      break;
+    }
+    worker_.submit(chunk, n);
     done += n;
     out_.bytes += n;
     if (out_.bytes - last_progress_ >= kProgressEvery) progress(f.path);
@@ -78,18 +76,45 @@ Status PayloadStreamer::stream_file(const FileEntry& f, const std::string& label
   if (done != f.size)  // the reader never passes the header's size, which equals the manifest's
     return fail(ErrorClass::internal,
                 label + ": read " + std::to_string(done) + " bytes, expected " + std::to_string(f.size));
-  const auto got = to_hex(sha.finish());
-  if (got != f.sha256) return fail(ErrorClass::integrity, label + ": SHA-256 " + got + ", manifest says " + f.sha256);
-  if (out) AIRLOCK_CHECK(out->close(), label);
-  if (is_trust_update) {
-    if (check_trust_update_) AIRLOCK_CHECK(check_trust_update_(captured), label);
-    out_.trust_update_text = std::move(captured);
-  }
+  worker_.end();
   return {};
 }
 
-Result<PayloadResult> PayloadStreamer::run(std::optional<TarEntry> first, std::uint64_t number) {
-  std::optional<TarEntry> e = std::move(first);
+// The [trust_update] file is checked as soon as it is complete, so it is hashed right here once
+// the worker has caught up (a small file: the pipeline pauses once per bundle at most).
+Status PayloadStreamer::stream_trust_update(const FileEntry& f, const std::string& label) {
+  if (f.size > kMaxTrustRootBytes)
+    return fail(ErrorClass::not_authentic, label + ": the [trust_update] file is " + std::to_string(f.size) +
+                                               " bytes, over the limit of " + std::to_string(kMaxTrustRootBytes));
+  if (auto ok = worker_.drain(); !ok) return ok;
+  std::optional<StagedFile> out;
+  if (staging_) {
+    AIRLOCK_TRY(auto sf, staging_->create_file(f.path, f.executable), label);
+    out.emplace(std::move(sf));
+  }
+  std::string captured;
+  Sha256 sha;
+  std::vector<char> buf(std::size_t{64} << 10);
+  for (;;) {
+    AIRLOCK_TRY(auto n, tar_.read(buf.data(), buf.size()), "reading " + label);
+    if (n == 0) break;
+    sha.update(buf.data(), n);
+    if (out) AIRLOCK_CHECK(out->write(buf.data(), n), label);
+    captured.append(buf.data(), n);
+    out_.bytes += n;
+  }
+  if (captured.size() != f.size)
+    return fail(ErrorClass::internal,
+                label + ": read " + std::to_string(captured.size()) + " bytes, expected " + std::to_string(f.size));
+  const auto got = to_hex(sha.finish());
+  if (got != f.sha256) return fail(ErrorClass::integrity, label + ": SHA-256 " + got + ", manifest says " + f.sha256);
+  if (out) AIRLOCK_CHECK(out->close(), label);
+  if (check_trust_update_) AIRLOCK_CHECK(check_trust_update_(captured), label);
+  out_.trust_update_text = std::move(captured);
+  return {};
+}
+
+Result<PayloadResult> PayloadStreamer::run_files(std::optional<TarEntry> e, std::uint64_t number) {
   for (; e; ++number) {
     const auto label = entry_label(number, e->path);
     AIRLOCK_TRY(const FileEntry* f, expect(*e, label), "checking the header");
@@ -102,8 +127,18 @@ Result<PayloadResult> PayloadStreamer::run(std::optional<TarEntry> first, std::u
   if (next_index_ < m_.files.size())
     return fail(ErrorClass::integrity, "file '" + m_.files[next_index_].path + "' listed in the manifest never came (" +
                                            std::to_string(m_.files.size() - next_index_) + " listed file(s) missing)");
+  if (auto ok = worker_.drain(); !ok) return fail(std::move(ok).error());
   progress("");
   return std::move(out_);
+}
+
+// An error found while decompressing comes after every byte the worker has: the worker's own
+// error, if it has one, is the earlier fault and the one the sequential order would report.
+Result<PayloadResult> PayloadStreamer::run(std::optional<TarEntry> first, std::uint64_t number) {
+  auto r = run_files(std::move(first), number);
+  if (r) return r;
+  if (auto w = worker_.drain(); !w) return fail(std::move(w).error());
+  return r;
 }
 
 }  // namespace airlock::verifier

@@ -1,7 +1,7 @@
 // Streaming the payload entries (spec §7 step 6): each entry's path, order and size are checked
 // from its header before its content is read; content is hashed while it streams through one
 // 1 MiB buffer and, with a staging folder, written beneath it. Memory does not grow with the
-// bundle. (Hashing sits behind PayloadStreamer so it can move to another thread later.)
+// bundle. Hashing and writing run on a HashWorker thread, behind the decompressing one.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include "core/container.hpp"
 #include "core/error.hpp"
 #include "core/manifest.hpp"
+#include "verifier/hash_worker.hpp"
 #include "verifier/staging.hpp"
 #include "verifier/verifier.hpp"
 
@@ -41,6 +42,8 @@ class PayloadStreamer {
  private:
   [[nodiscard]] Result<const FileEntry*> expect(const TarEntry& e, const std::string& label);
   [[nodiscard]] Status stream_file(const FileEntry& f, const std::string& label);
+  [[nodiscard]] Status stream_trust_update(const FileEntry& f, const std::string& label);
+  [[nodiscard]] Result<PayloadResult> run_files(std::optional<TarEntry> e, std::uint64_t number);
   void progress(const std::string& file);
 
   TarReader& tar_;
@@ -48,7 +51,7 @@ class PayloadStreamer {
   Staging* staging_;
   std::function<void(const Progress&)> on_progress_;
   TrustUpdateCheck check_trust_update_;
-  std::vector<char> buf_;
+  HashWorker worker_;
   std::uint64_t total_ = 0;
   std::size_t next_index_ = 0;
   PayloadResult out_;
