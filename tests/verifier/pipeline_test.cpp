@@ -1,0 +1,130 @@
+// The verifier's two helper threads (issue 4): HashingSource reads and hashes the compressed bytes
+// ahead of the decompressor, HashWorker hashes and writes payload files behind it. Both must hand
+// over exactly the bytes, in order, and report a failure where the single-threaded code would.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/container.hpp"
+#include "core/hash.hpp"
+#include "verifier/hash_worker.hpp"
+#include "verifier/hashing_source.hpp"
+
+namespace airlock::verifier {
+namespace {
+
+// Pseudo-random bytes, several chunks long and not a multiple of the chunk size.
+std::string sample(std::size_t n) {
+  std::string s(n, '\0');
+  std::uint32_t x = 12345;
+  for (auto& c : s) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+// Fails once `fail_at` bytes have been handed out.
+class FailingSource final : public Source {
+ public:
+  FailingSource(std::string bytes, std::size_t fail_at) : bytes_(std::move(bytes)), fail_at_(fail_at) {}
+  Result<std::size_t> read(void* buf, std::size_t len) override {
+    if (pos_ >= fail_at_) return fail(ErrorClass::io, "read 'stick.tar.zst': Input/output error");
+    const std::size_t n = std::min({len, bytes_.size() - pos_, fail_at_ - pos_});
+    std::memcpy(buf, bytes_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  std::string name() const override { return "stick.tar.zst"; }
+
+ private:
+  std::string bytes_;
+  std::size_t fail_at_;
+  std::size_t pos_ = 0;
+};
+
+TEST(HashingSource, HandsOverEveryByteInOrderAndHashesThemAll) {
+  const std::string data = sample(HashingSource::kChunks * HashingSource::kChunkBytes * 2 + 4321);
+  auto inner = memory_source(data, "b.tar.zst");
+  HashingSource src(*inner);
+  EXPECT_EQ(src.name(), "b.tar.zst");
+  std::string got;
+  std::vector<char> buf(100'003);  // reads that straddle the chunks
+  for (;;) {
+    auto n = src.read(buf.data(), buf.size());
+    ASSERT_TRUE(n) << n.error().what();
+    if (*n == 0) break;
+    got.append(buf.data(), *n);
+  }
+  EXPECT_EQ(got, data);
+  auto again = src.read(buf.data(), buf.size());  // the end stays the end
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u);
+  EXPECT_EQ(src.bytes(), data.size());
+  EXPECT_EQ(src.hex_digest(), to_hex(sha256(data)));
+}
+
+TEST(HashingSource, AReadErrorArrivesAfterTheBytesBeforeIt) {
+  const std::string data = sample(3 * HashingSource::kChunkBytes);
+  const std::size_t fail_at = HashingSource::kChunkBytes + 777;
+  FailingSource inner(data, fail_at);
+  HashingSource src(inner);
+  std::string got;
+  std::vector<char> buf(65536);
+  for (;;) {
+    auto n = src.read(buf.data(), buf.size());
+    if (!n) {
+      EXPECT_EQ(n.error().cls(), ErrorClass::io);
+      EXPECT_NE(n.error().what().find("stick.tar.zst"), std::string::npos) << n.error().what();
+      break;
+    }
+    ASSERT_NE(*n, 0u) << "the end was reported instead of the error";
+    got.append(buf.data(), *n);
+  }
+  EXPECT_EQ(got, data.substr(0, fail_at));
+  EXPECT_FALSE(src.read(buf.data(), buf.size()));  // and it stays an error
+}
+
+TEST(HashWorker, GoodFilesPassAndTheFirstBadDigestIsTheOneReported) {
+  HashWorker w;
+  const std::string a = sample(HashWorker::kChunkBytes * 2 + 5), b = "hello\n", c = sample(1000);
+  auto feed = [&](const std::string& label, const std::string& bytes, const std::string& expect) {
+    w.begin(label, expect, std::nullopt);
+    for (std::size_t at = 0; at < bytes.size(); at += HashWorker::kChunkBytes) {
+      char* chunk = w.acquire();
+      if (!chunk) return;
+      const std::size_t n = std::min(HashWorker::kChunkBytes, bytes.size() - at);
+      std::memcpy(chunk, bytes.data() + at, n);
+      w.submit(chunk, n);
+    }
+    w.end();
+  };
+  feed("entry 4 'a'", a, to_hex(sha256(a)));
+  feed("entry 5 'b'", b, to_hex(sha256("not b")));
+  feed("entry 6 'c'", c, to_hex(sha256("not c either")));
+  auto s = w.drain();
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().cls(), ErrorClass::integrity);
+  EXPECT_EQ(s.error().what().rfind("entry 5 'b': SHA-256 " + to_hex(sha256(b)), 0), 0u) << s.error().what();
+  EXPECT_EQ(w.acquire(), nullptr);  // the streamer stops feeding a failed worker
+}
+
+TEST(HashWorker, MatchingDigestsDrainClean) {
+  HashWorker w;
+  for (int i = 0; i < 20; ++i) {  // more files than chunks: chunks come back
+    const std::string f = sample(70'000 + i);
+    w.begin("f", to_hex(sha256(f)), std::nullopt);
+    char* chunk = w.acquire();
+    ASSERT_NE(chunk, nullptr);
+    std::memcpy(chunk, f.data(), f.size());
+    w.submit(chunk, f.size());
+    w.end();
+  }
+  EXPECT_TRUE(w.drain());
+}
+
+}  // namespace
+}  // namespace airlock::verifier
