@@ -34,6 +34,12 @@ class Source {
   // Bytes read, 0 at end of input.
   [[nodiscard]] virtual Result<std::size_t> read(void* buf, std::size_t len) = 0;
   virtual std::string name() const = 0;
+  // Fills the whole of `buf` (whose bytes the caller no longer needs) from the start, as read()
+  // would; a source that already holds the next bytes in a buffer of the same size may swap it
+  // for `buf` instead of copying (HashingSource does). Bytes read, 0 at end of input.
+  [[nodiscard]] virtual Result<std::size_t> refill(std::vector<unsigned char>& buf) {
+    return read(buf.data(), buf.size());
+  }
 };
 
 // Opens `path`; when it does not exist but `path.part0001` does, the parts in order (spec §9),

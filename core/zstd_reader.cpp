@@ -55,7 +55,8 @@ struct ZstdReader::Impl {
       in_pos = 0;
     }
     if (src_eof || in_end == in.size()) return std::size_t{0};
-    auto n = src.read(in.data() + in_end, in.size() - in_end);  // errors name the file
+    // An empty buffer is handed over whole: a source may swap in one it has filled (no copy).
+    auto n = in_end == 0 ? src.refill(in) : src.read(in.data() + in_end, in.size() - in_end);  // errors name the file
     if (!n) return fail(n.error());
     if (*n == 0) src_eof = true;
     in_end += *n;

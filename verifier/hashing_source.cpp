@@ -82,6 +82,24 @@ Result<std::size_t> HashingSource::read(void* buf, std::size_t len) {
   return n;
 }
 
+Result<std::size_t> HashingSource::refill(std::vector<unsigned char>& buf) {
+  std::unique_lock lock(mu_);
+  filled_cv_.wait(lock, [&] { return chunks_[consume_].full; });
+  Chunk& c = chunks_[consume_];
+  if (c.error || c.end || c.pos != 0 || buf.size() != c.data.size()) {
+    lock.unlock();
+    return read(buf.data(), buf.size());
+  }
+  // The consumer takes the filled vector; the reader thread fills the one it gave back.
+  buf.swap(c.data);
+  const std::size_t n = c.len;
+  c.full = false;
+  consume_ = (consume_ + 1) % kChunks;
+  lock.unlock();
+  freed_cv_.notify_one();
+  return n;
+}
+
 void HashingSource::wait_reader_done() {
   std::unique_lock lock(mu_);
   filled_cv_.wait(lock, [&] { return reader_done_; });
