@@ -24,7 +24,7 @@ namespace airlock {
 inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;  // readers refuse larger
 inline constexpr std::uint64_t kMaxPaxHeaderBytes = 64 * 1024;
 inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;  // after the end marker
-inline constexpr int kWriterWindowLog = 23;                          // writers: 8 MiB window
+inline constexpr int kWriterWindowLog = 23;                          // writers: the level's own window, at most 8 MiB
 
 // ---------------------------------------------------------------------------------------------
 // Sources of compressed bytes.
@@ -124,8 +124,9 @@ struct ZstdWriterOptions {
   int workers = 0;
 };
 
-// Compresses into zstd frames written to `fd` (window 2^kWriterWindowLog, checksum on, content
-// size not known in advance). end_frame() closes the current frame; the next write starts a new one.
+// Compresses into zstd frames written to `fd` (window: the level's own, at most 2^kWriterWindowLog;
+// checksum on; content size not written; 4 MiB jobs). end_frame() closes the current frame; the
+// next write starts a new one.
 class ZstdFrameWriter : public ByteSink {
  public:
   [[nodiscard]] static Result<std::unique_ptr<ZstdFrameWriter>> create(int fd, std::string path_for_errors,

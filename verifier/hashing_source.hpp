@@ -59,7 +59,7 @@ class HashingSource : public Source {
   std::condition_variable filled_cv_, freed_cv_;
   bool stop_ = false;
   bool reader_done_ = false;
-  Sha256 sha_;             // reader thread only, until reader_done_
+  Sha256 sha_;               // reader thread only, until reader_done_
   std::uint64_t bytes_ = 0;  // likewise
   std::thread thread_;
 };

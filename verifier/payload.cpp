@@ -17,11 +17,7 @@ constexpr std::uint64_t kProgressEvery = 4ull << 20;
 
 PayloadStreamer::PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging,
                                  std::function<void(const Progress&)> on_progress)
-    : tar_(tar),
-      m_(m),
-      staging_(staging),
-      on_progress_(std::move(on_progress)),
-      total_(m.total_size()) {}
+    : tar_(tar), m_(m), staging_(staging), on_progress_(std::move(on_progress)), total_(m.total_size()) {}
 
 void PayloadStreamer::progress(const std::string& file) {
   if (!on_progress_) return;

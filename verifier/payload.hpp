@@ -1,7 +1,7 @@
 // Streaming the payload entries (spec §7 step 6): each entry's path, order and size are checked
-// from its header before its content is read; content is hashed while it streams through one
-// 1 MiB buffer and, with a staging folder, written beneath it. Memory does not grow with the
-// bundle. Hashing and writing run on a HashWorker thread, behind the decompressing one.
+// from its header before its content is read; content is decompressed into a few 1 MiB chunks that
+// a HashWorker thread hashes and, with a staging folder, writes beneath it, behind the
+// decompressing thread. Memory does not grow with the bundle.
 #pragma once
 
 #include <cstdint>
