@@ -67,6 +67,35 @@ TEST(HashingSource, HandsOverEveryByteInOrderAndHashesThemAll) {
   EXPECT_EQ(src.hex_digest(), to_hex(sha256(data)));
 }
 
+// ZstdReader hands over its whole (empty) input buffer: a full chunk is swapped in, a partly read
+// one (or a buffer of another size) copied; either way the same bytes in the same order.
+TEST(HashingSource, RefillSwapsWholeChunksAndMixesWithRead) {
+  const std::string data = sample(HashingSource::kChunkBytes * 6 + 999);
+  auto inner = memory_source(data);
+  HashingSource src(*inner);
+  std::string got;
+  std::vector<unsigned char> whole(HashingSource::kChunkBytes), odd(12345);
+  std::vector<char> small(1000);
+  for (int i = 0;; ++i) {
+    Result<std::size_t> n = std::size_t{0};
+    if (i % 3 == 0) {
+      n = src.refill(whole);
+      if (n) got.append(reinterpret_cast<const char*>(whole.data()), *n);
+      EXPECT_EQ(whole.size(), HashingSource::kChunkBytes);
+    } else if (i % 3 == 1) {
+      n = src.read(small.data(), small.size());  // leaves the chunk partly read
+      if (n) got.append(small.data(), *n);
+    } else {
+      n = src.refill(odd);
+      if (n) got.append(reinterpret_cast<const char*>(odd.data()), *n);
+    }
+    ASSERT_TRUE(n) << n.error().what();
+    if (*n == 0) break;
+  }
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+  EXPECT_EQ(src.hex_digest(), to_hex(sha256(data)));
+}
+
 TEST(HashingSource, AReadErrorArrivesAfterTheBytesBeforeIt) {
   const std::string data = sample(3 * HashingSource::kChunkBytes);
   const std::size_t fail_at = HashingSource::kChunkBytes + 777;
