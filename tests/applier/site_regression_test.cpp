@@ -1,9 +1,9 @@
 // Fuzz finding (site_fuzz, 2026-11-23; docs/reliability.md): "\xcf\xbb\x01\x01" (U+03FB where a
 // key may start) drives toml++ 3.3.0 into TOML_UNREACHABLE inside
 // is_non_ascii_horizontal_whitespace() — undefined behaviour, upstream marzer/tomlplusplus#295.
-// applier/site.cpp compiles toml++ header-only unless airlock_applier links PkgConfig::TOMLPP
-// (as airlock_core does), so under -DAIRLOCK_SANITIZE=ON this test aborts with a UBSan report
-// until it does. The user-visible contract: a site file with such bytes is a usage error naming it.
+// applier/site.cpp compiled toml++ header-only then, so under -DAIRLOCK_SANITIZE=ON this test
+// aborted with a UBSan report; it now uses the compiled library, as core does. The user-visible
+// contract: a site file with such bytes is a usage error.
 #include <gtest/gtest.h>
 
 #include <string>
