@@ -53,6 +53,17 @@ Result<std::optional<Timestamp>> opt_time(const po::variables_map& vm, const cha
   return std::optional<Timestamp>(*t);
 }
 
+// A trust-root key from --key, --name (default "key-<ID>"), --not-before and --not-after.
+Result<TrustKey> key_from_options(const po::variables_map& vm) {
+  AIRLOCK_TRY(auto pk, load_public_key(vm["key"].as<std::string>()), "--key");
+  TrustKey k;
+  k.key = pk;
+  k.name = vm.count("name") ? vm["name"].as<std::string>() : "key-" + minisign::key_id_hex(pk.key_id);
+  AIRLOCK_TRY(k.not_before, opt_time(vm, "not-before"), "--not-before");
+  AIRLOCK_TRY(k.not_after, opt_time(vm, "not-after"), "--not-after");
+  return k;
+}
+
 }  // namespace
 
 int cmd_trust(int argc, char** argv) {
@@ -87,38 +98,20 @@ int cmd_trust(int argc, char** argv) {
     if (auto e = need("key")) return *e;
     if (!vm.count("force") && ::access(file.c_str(), F_OK) == 0)
       return err(Error(ErrorClass::usage, "'" + file + "' exists; pass --force to replace it"));
-    auto pk = load_public_key(vm["key"].as<std::string>());
-    if (!pk) return err(pk.error());
+    auto k = key_from_options(vm);
+    if (!k) return err(k.error());
     TrustRoot t;
     t.threshold = vm["threshold"].as<int>();
-    TrustKey k;
-    k.name = vm.count("name") ? vm["name"].as<std::string>() : "key-" + minisign::key_id_hex(pk->key_id);
-    k.key = *pk;
-    auto nb = opt_time(vm, "not-before");
-    auto na = opt_time(vm, "not-after");
-    if (!nb) return err(nb.error());
-    if (!na) return err(na.error());
-    k.not_before = *nb;
-    k.not_after = *na;
-    t.keys.push_back(k);
+    t.keys.push_back(*k);
     if (auto s = save_root(file, t); !s) return err(s.error());
   } else if (action == "add") {
     if (auto e = need("key")) return *e;
     if (auto e = need("name")) return *e;
     auto t = load_root(file);
     if (!t) return err(t.error());
-    auto pk = load_public_key(vm["key"].as<std::string>());
-    if (!pk) return err(pk.error());
-    TrustKey k;
-    k.name = vm["name"].as<std::string>();
-    k.key = *pk;
-    auto nb = opt_time(vm, "not-before");
-    auto na = opt_time(vm, "not-after");
-    if (!nb) return err(nb.error());
-    if (!na) return err(na.error());
-    k.not_before = *nb;
-    k.not_after = *na;
-    t->keys.push_back(k);
+    auto k = key_from_options(vm);
+    if (!k) return err(k.error());
+    t->keys.push_back(*k);
     if (auto s = save_root(file, *t); !s) return err(s.error());
   } else if (action == "revoke") {
     auto t = load_root(file);

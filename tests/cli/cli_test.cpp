@@ -240,3 +240,23 @@ TEST(Cli, JsonErrorCarriesClassAndExitCode) {
   EXPECT_EQ(j["error"]["class"], "policy");
   EXPECT_EQ(j["error"]["exit_code"], 13);
 }
+
+TEST(Cli, KeyWindowFromTrustAddIsEnforcedAtTheAuditTime) {
+  Fixture f;
+  f.setup();  // created 2026-01-01
+  f.keygen("win");
+  ASSERT_EQ(run(kBin + " trust init " + q(f.dir / "w.toml") + " --key " + q(f.dir / "win.pub") +
+                " --not-before 2025-01-01T00:00:00Z --not-after 2026-06-01T00:00:00Z").status, 0);
+  auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kRecipe) + " --key " + q(f.dir / "win.key") +
+               " --out " + q(f.dir / "w.tar.zst"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(kBin + " verify " + q(f.dir / "w.tar.zst") + " --trust " + q(f.dir / "w.toml") + " --at 2026-05-01T00:00:00Z");
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = run(kBin + " verify " + q(f.dir / "w.tar.zst") + " --trust " + q(f.dir / "w.toml") + " --at 2026-07-01T00:00:00Z");
+  EXPECT_EQ(r.status, 11) << r.output;
+  EXPECT_EQ(run(kBin + " verify " + q(f.dir / "w.tar.zst") + " --trust " + q(f.dir / "w.toml") + " --at yesterday").status, 2);
+  // A malformed window is refused before anything is written.
+  auto before = slurp(f.dir / "w.toml");
+  EXPECT_EQ(run(kBin + " trust add " + q(f.dir / "w.toml") + " --key " + q(f.pub()) + " --name x --not-after nope").status, 2);
+  EXPECT_EQ(slurp(f.dir / "w.toml"), before);
+}
