@@ -194,12 +194,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   AIRLOCK_CHECK(c.st.commit(), "recording");
   crash_point("after_record");
   (void)remove_tree(staging_dir(c.site, c.run.run_id));
-  if (auto rels = c.st.releases()) {
-    std::vector<std::string> keep;
-    for (const auto& r : *rels)
-      if (r.state == "current" || r.state == "previous") keep.push_back(r.snapshot_id);
-    prune_snapshots(c.site, keep, 2);
-  }
+  if (auto rels = c.st.releases()) prune_retained(c.site, *rels);
   if (!run_hook(c, c.site.notify, "notify", outcome)) {
     // Recorded; changes nothing else.
     (void)audit_append(c.st, c.now(), "notify-failed", json({{"run", c.run.run_id}}).dump());

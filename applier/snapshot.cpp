@@ -195,6 +195,24 @@ void prune_snapshots(const Site& site, const std::vector<std::string>& keep, std
   for (std::size_t i = 0; i + keep_newest < autos.size(); ++i) (void)remove_tree(snapshots_dir(site) + "/" + autos[i]);
 }
 
+void prune_retained(const Site& site, const std::vector<ReleaseRow>& releases) {
+  std::vector<std::string> keep_snaps, keep_versions;
+  std::size_t previous = 0;
+  for (auto it = releases.rbegin(); it != releases.rend(); ++it) {  // newest first
+    bool keep = it->state == "current" || (it->state == "previous" && previous++ < kKeepPreviousReleases);
+    if (!keep) continue;
+    keep_snaps.push_back(it->snapshot_id);
+    keep_versions.push_back(it->version);
+  }
+  prune_snapshots(site, keep_snaps, 2);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(site.state_dir + "/releases", ec)) {
+    std::string v = e.path().filename().string();
+    if (e.is_directory() && std::find(keep_versions.begin(), keep_versions.end(), v) == keep_versions.end())
+      (void)remove_tree(e.path().string());
+  }
+}
+
 airlock::Status restore_database(const Site& site, const SnapMeta& meta, const std::string& name) {
   std::string dir = snapshots_dir(site) + "/" + meta.id;
   for (const auto& it : meta.items)

@@ -10,6 +10,7 @@
 
 #include "applier/applier.hpp"
 #include "applier/site.hpp"
+#include "applier/state_db.hpp"
 #include "core/error.hpp"
 
 namespace airlock::applier {
@@ -50,6 +51,12 @@ enum class RestoreParts { all, configs_and_pointer };
 // Deletes automatic snapshots nobody needs: keeps `keep` (those a manual rollback may use), the
 // newest `keep_newest` others, and every manual one ("manual-*"). Best effort.
 void prune_snapshots(const Site& site, const std::vector<std::string>& keep, std::size_t keep_newest);
+
+// Retention (docs/site.md): the snapshots and release payloads of the current release and of the
+// kKeepPreviousReleases newest previous ones are kept (manual rollback reaches that far back);
+// of the other automatic snapshots only the 2 newest; manual snapshots always. Best effort.
+inline constexpr std::size_t kKeepPreviousReleases = 3;
+void prune_retained(const Site& site, const std::vector<ReleaseRow>& releases);
 
 // Restores one database item only.
 [[nodiscard]] airlock::Status restore_database(const Site& site, const SnapMeta& meta, const std::string& name);
