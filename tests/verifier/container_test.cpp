@@ -226,28 +226,23 @@ TEST_F(Container, HandMadeFrameWithSmallWindowAccepted) {
   ASSERT_TRUE(r.has_value()) << r.error().what();
 }
 
-// Decompression bombs: the archive is complete, then the zstd stream inflates on and on. The
-// verifier must stop after its 1 MiB allowance, not inflate 100 MiB.
-TEST_F(Container, BombOfZerosAfterTheEndMarker) {
-  auto b = good();
+// Decompression bombs: the archive is complete, then the zstd stream inflates on and on (100 MiB
+// of `fill`). The verifier must stop after its 1 MiB allowance, not inflate it all.
+std::string bomb_after_end_marker(const craft::Bundle& b, char fill) {
   std::string head;
   for (const auto& e : b.head) head += craft::tar_entry(e);
   std::string rest;
   for (const auto& e : b.payload) rest += craft::tar_entry(e);
   rest += craft::end_marker();
-  expect_refused_bytes(craft::zstd_frame(head) + craft::zstd_repeat_frame(rest, 100ull << 20, '\0'),
-                       ErrorClass::malformed);
+  return craft::zstd_frame(head) + craft::zstd_repeat_frame(rest, 100ull << 20, fill);
+}
+
+TEST_F(Container, BombOfZerosAfterTheEndMarker) {
+  expect_refused_bytes(bomb_after_end_marker(good(), '\0'), ErrorClass::malformed);
 }
 
 TEST_F(Container, BombOfNonZeroBytesAfterTheEndMarker) {
-  auto b = good();
-  std::string head;
-  for (const auto& e : b.head) head += craft::tar_entry(e);
-  std::string rest;
-  for (const auto& e : b.payload) rest += craft::tar_entry(e);
-  rest += craft::end_marker();
-  expect_refused_bytes(craft::zstd_frame(head) + craft::zstd_repeat_frame(rest, 100ull << 20, 'A'),
-                       ErrorClass::malformed);
+  expect_refused_bytes(bomb_after_end_marker(good(), 'A'), ErrorClass::malformed);
 }
 
 TEST_F(Container, NotZstdAtAll) { expect_refused_bytes(good().tar(), ErrorClass::malformed); }
