@@ -139,8 +139,12 @@ std::string public_key_base64(const PublicKey& pk) {
 }
 
 std::string format_public_key_file(const PublicKey& pk) {
-  return std::string(kUntrustedPrefix) + "minisign public key " + key_id_hex(pk.key_id) + "\n" +
-         public_key_base64(pk) + "\n";
+  // Stock minisign prints the id here with "%" PRIX64: no zero padding. Matching it keeps our
+  // .pub files byte-identical to minisign's for every key (the padded form is for entry names).
+  std::string id = key_id_hex(pk.key_id);
+  std::size_t first = id.find_first_not_of('0');
+  id = first == std::string::npos ? "0" : id.substr(first);
+  return std::string(kUntrustedPrefix) + "minisign public key " + id + "\n" + public_key_base64(pk) + "\n";
 }
 
 Result<Signature> parse_signature(std::string_view contents) {

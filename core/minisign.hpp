@@ -1,5 +1,5 @@
 // minisign 0.11 key and signature files, byte-compatible with the stock tool.
-//   public key file:  "untrusted comment: minisign public key <ID>\n" + base64("Ed" keyid[8] pk[32]) + "\n"
+//   public key file:  "untrusted comment: minisign public key <ID, unpadded>\n" + base64("Ed" keyid[8] pk[32]) + "\n"
 //   secret key file:  "untrusted comment: minisign encrypted secret key\n" + base64(
 //                     "Ed" kdf_alg[2] ("Sc" scrypt | "\0\0" none) chk_alg "B2" salt[32] opslimit[8 LE]
 //                     memlimit[8 LE] keynum_sk[104] ) + "\n"; keynum_sk = keyid[8] sk[64] chk[32]

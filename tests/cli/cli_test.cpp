@@ -41,10 +41,12 @@ struct Fixture {
     ASSERT_EQ(r.status, 0) << r.output;
   }
   std::string key_id(const fs::path& pubfile) {
-    // minisign's comment line: "untrusted comment: minisign public key <ID>"
+    // minisign's comment line: "untrusted comment: minisign public key <ID>", the id without
+    // zero padding; entry names use 16 digits.
     auto text = slurp(pubfile);
-    auto nl = text.find('\n');
-    return text.substr(nl - 16, 16);
+    auto line = text.substr(0, text.find('\n'));
+    auto id = line.substr(line.rfind(' ') + 1);
+    return std::string(16 - id.size(), '0') + id;
   }
 };
 

@@ -111,6 +111,19 @@ TEST(PublicKey, FileAndBase64RoundTrip) {
   EXPECT_EQ(again->key_id, pk->key_id);
 }
 
+// Stock minisign writes the id in the .pub comment without zero padding ("%" PRIX64); a key
+// whose id starts with a zero nibble must come out exactly like that (found by CI: 1 key in 16).
+TEST(PublicKey, FileCommentIdIsUnpaddedLikeStockMinisign) {
+  PublicKey pk;
+  pk.key_id = {0x77, 0x17, 0x8C, 0x7C, 0x31, 0x99, 0xF7, 0x02};  // LE u64 0x02F799317C8C1777
+  EXPECT_EQ(key_id_hex(pk.key_id), "02F799317C8C1777");
+  std::string file = format_public_key_file(pk);
+  EXPECT_EQ(file.substr(0, file.find('\n')), "untrusted comment: minisign public key 2F799317C8C1777");
+  auto back = parse_public_key_file(file);
+  ASSERT_TRUE(back) << back.error().what();
+  EXPECT_EQ(back->key_id, pk.key_id);
+}
+
 TEST(PublicKey, RejectsBadInputAsUsageError) {
   for (std::string bad : {std::string(""), std::string("RWQ"), std::string(kStockPub) + "=", std::string(kStockPub) + " ",
                           b64(42, 0) /* algorithm 00 00 */, b64(41, 'E')}) {
