@@ -43,13 +43,68 @@ const toml::node* lookup(const toml::table& t, const Keys& keys) {
   return nullptr;
 }
 
+// toml++'s own formatter writes a key holding a tab, a newline or a ' as a bare key (toml++
+// 3.3.0, formatter.inl), which reads back as another key; so keys, and everything holding them,
+// are written here, and toml++ formats only scalars.
 std::string render_value(const toml::node& n) {
   if (const auto* s = n.as_string()) return tomlu::quote(s->get());
+  if (const auto* a = n.as_array()) {
+    if (a->empty()) return "[]";
+    std::string out = "[ ";
+    for (std::size_t i = 0; i < a->size(); ++i) out += (i ? ", " : "") + render_value((*a)[i]);
+    return out + " ]";
+  }
+  if (const auto* t = n.as_table()) {
+    if (t->empty()) return "{}";
+    std::string out = "{ ";
+    bool first = true;
+    for (const auto& [k, v] : *t) {
+      out += (first ? "" : ", ") + join("", k.str()) + " = " + render_value(v);
+      first = false;
+    }
+    return out + " }";
+  }
   std::ostringstream os;
-  os << toml::toml_formatter(n, toml::toml_formatter::default_flags & ~toml::format_flags::indentation &
-                                    ~toml::format_flags::allow_literal_strings &
-                                    ~toml::format_flags::allow_multi_line_strings);
+  os << toml::toml_formatter(n, toml::toml_formatter::default_flags & ~toml::format_flags::indentation);
   return os.str();
+}
+
+namespace {
+
+bool is_section(const toml::node& v) { return v.is_table() && !v.as_table()->is_inline(); }
+
+bool is_section_array(const toml::node& v) {
+  const auto* a = v.as_array();
+  if (!a || a->empty()) return false;
+  for (const auto& e : *a)
+    if (!is_section(e)) return false;
+  return true;
+}
+
+// The key/values of t that are not sections, then each section under its own header.
+void render_table(const toml::table& t, const std::string& path, std::string& out) {
+  for (const auto& [k, v] : t)
+    if (!is_section(v) && !is_section_array(v)) out += join("", k.str()) + " = " + render_value(v) + "\n";
+  for (const auto& [k, v] : t) {
+    const std::string p = join(path, k.str());
+    if (is_section(v)) {
+      out += (out.empty() ? "[" : "\n[") + p + "]\n";
+      render_table(*v.as_table(), p, out);
+    } else if (is_section_array(v)) {
+      for (const auto& e : *v.as_array()) {
+        out += (out.empty() ? "[[" : "\n[[") + p + "]]\n";
+        render_table(*e.as_table(), p, out);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string render_document(const toml::table& t) {
+  std::string out;
+  render_table(t, "", out);
+  return out;
 }
 
 }  // namespace config_delta
@@ -149,14 +204,6 @@ Status check_require(const toml::table& target, const toml::table& require) {
   });
 }
 
-std::string serialize(const toml::table& t) {
-  std::ostringstream os;
-  os << toml::toml_formatter(t, toml::toml_formatter::default_flags & ~toml::format_flags::indentation);
-  std::string out = os.str();
-  if (!out.empty() && out.back() != '\n') out += '\n';
-  return out;
-}
-
 }  // namespace
 
 Result<std::string> apply_config_patch(std::string_view target_toml, const ConfigPatch& patch) {
@@ -184,7 +231,7 @@ Result<std::string> apply_config_patch(std::string_view target_toml, const Confi
     auto again = tomlu::parse(*edited, kMaxConfigBytes, ErrorClass::usage, "edited config");
     if (again && *again == target) return *edited;
   }
-  return serialize(target);
+  return render_document(target);
 }
 
 }  // namespace airlock

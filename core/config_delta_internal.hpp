@@ -27,6 +27,10 @@ const toml::node* lookup(const toml::table& t, const Keys& keys);
 // A value as TOML text on one logical line (strings through tomlu::quote).
 std::string render_value(const toml::node& n);
 
+// A whole tree as TOML: key/values first, then each non-inline table under a [header] and each
+// array of such tables as [[header]] blocks. Keys are quoted unless bare.
+std::string render_document(const toml::table& t);
+
 // Best effort: the target text with [remove] and [set] done as line edits, keeping comments and
 // layout, or nullopt when an edit is beyond the simple forms handled (a table removed, a value
 // replaced by a table, a key added under a table without a [header], ...). `doc` is `text`

@@ -255,5 +255,35 @@ TEST(ConfigPatch, PrefixSweepAgreesWithTheSemanticResult) {
   }
 }
 
+// Fuzz finding (config_delta_fuzz): toml++'s formatter writes a key holding a tab, a newline or a
+// ' bare, so `"qu\t" = 1` came back as `qu<TAB> = 1` (the key "qu") and a second apply of the
+// same patch added the key again. The re-serialization writes keys itself now.
+TEST(ConfigPatch, KeysWithTabsNewlinesAndQuotesSurviveReserialization) {
+  const std::string target = "#d key\" = 1979-05*2\ndb.pool.max = true\n[set]\n";
+  const std::string text =
+      "[remove]\r\ndb.pool.max = true\n[set]\n\"qu\\t\\t\" = 1979-05-27T07:32:00Z\n"
+      "\"it's\" = { \"a\\nb\" = 1, c = [{ \"d\\te\" = 2 }] }\n";
+  auto p = patch(text);
+  auto once = apply_config_patch(target, p);
+  ASSERT_TRUE(once) << once.error().what();
+  auto t = parsed(*once);
+  ASSERT_TRUE(t.contains("qu\t\t")) << *once;
+  EXPECT_FALSE(t.contains("qu")) << *once;
+  EXPECT_EQ(t["it's"]["a\nb"].value<std::int64_t>(), 1) << *once;
+  EXPECT_EQ(t["it's"]["c"][0]["d\te"].value<std::int64_t>(), 2) << *once;
+  auto twice = apply_config_patch(*once, p);
+  ASSERT_TRUE(twice) << twice.error().what();
+  EXPECT_EQ(parsed(*twice), t) << *once << "\n---\n" << *twice;
+}
+
+TEST(ConfigPatch, ReserializationKeepsArraysOfTablesAndEmptyTables) {
+  const std::string target = "a = { b = 1 }\n[[srv]]\nname = \"x\"\n[srv.tls]\non = true\n[[srv]]\nname = \"y\"\n[empty]\n";
+  auto r = apply_config_patch(target, patch("[remove]\na.b = true\n"));  // forces re-serialization
+  ASSERT_TRUE(r) << r.error().what();
+  auto want = parsed(target);
+  want["a"].as_table()->erase("b");
+  EXPECT_EQ(parsed(*r), want) << *r;
+}
+
 }  // namespace
 }  // namespace airlock
