@@ -142,7 +142,8 @@ int cmd_verify(int argc, char** argv) {
       "channel", po::value<std::string>(), "the site's channel: recommended | rc | beta")(
       "at", po::value<std::string>(), "verification time (RFC 3339), for audits; default now")(
       "clock-skew", po::value<std::string>()->default_value("5m"), "tolerance for `created` in the future")(
-      "max-size", po::value<std::uint64_t>(), "refuse a payload larger than BYTES")("json", "machine-readable report on stdout");
+      "max-size", po::value<std::uint64_t>(), "refuse a payload larger than BYTES")(
+      "bundle-sha256", "also report the SHA-256 of the whole bundle file (as sha256sum prints it; costs a second hash stream)")("json", "machine-readable report on stdout");
   po::positional_options_description pos;
   pos.add("bundle", 1);
   auto p = parse_args(
@@ -155,7 +156,8 @@ int cmd_verify(int argc, char** argv) {
       opts, pos,
       "  airlock verify demo-1.1.0.tar.zst --trust keys/trust.toml\n"
       "  airlock verify demo-1.1.0.tar.zst --trust trust.toml --extract /tmp/stage --installed 1.0.0 --channel rc\n"
-      "  airlock verify old.tar.zst --trust trust.toml --at 2026-05-07T00:00:00Z --json\n");
+      "  airlock verify old.tar.zst --trust trust.toml --at 2026-05-07T00:00:00Z --json\n"
+      "  airlock verify demo-1.1.0.tar.zst --trust trust.toml --bundle-sha256   # plus the whole file's digest\n");
   if (p.exit_now) return *p.exit_now;
   bool json = p.vm.count("json") > 0;
   auto usage_err = [&](const std::string& msg) { return report_error("verify", Error(ErrorClass::usage, msg), json); };
@@ -189,6 +191,7 @@ int cmd_verify(int argc, char** argv) {
   if (!skew || *skew < 0) return usage_err("--clock-skew: expected a duration like 300s, 5m, 2h, 1d");
   req.policy.clock_skew_seconds = *skew;
   if (p.vm.count("max-size")) req.policy.max_size = p.vm["max-size"].as<std::uint64_t>();
+  req.whole_file_sha256 = p.vm.count("bundle-sha256") > 0;
 
   Progress progress("verifying");
   req.on_progress = [&](const verifier::Progress& e) { progress.update(e.bytes_done, e.bytes_total, e.current_file); };
@@ -205,7 +208,7 @@ int cmd_verify(int argc, char** argv) {
     j["version"] = m.release.version.text;
     j["channel"] = channel_name(m.release.channel);
     j["manifest_sha256"] = r->manifest_sha256;
-    j["bundle_sha256"] = r->bundle_sha256;
+    j["bundle_sha256"] = req.whole_file_sha256 ? nlohmann::json(r->bundle_sha256) : nlohmann::json(nullptr);
     j["bundle_bytes"] = r->bundle_bytes;
     j["threshold"] = r->threshold;
     j["valid_signatures"] = r->valid_signatures;
@@ -233,8 +236,9 @@ int cmd_verify(int argc, char** argv) {
               << (s.counted ? "counted" : "not counted: " + s.reason) << "\n";
   std::cout << "files       " << r->files_checked << " checked, " << human_bytes(r->bytes_checked) << " ("
             << r->bytes_checked << " bytes)\n";
-  std::cout << "manifest    sha256 " << r->manifest_sha256 << "\nbundle      sha256 " << r->bundle_sha256 << ", "
-            << r->bundle_bytes << " bytes\n";
+  std::cout << "manifest    sha256 " << r->manifest_sha256 << "\nbundle      ";
+  if (req.whole_file_sha256) std::cout << "sha256 " << r->bundle_sha256 << ", ";
+  std::cout << r->bundle_bytes << " bytes\n";
   std::cout << "verified at " << format_rfc3339(r->verified_at);
   if (r->clock_skew_seconds != 300) std::cout << " (clock skew tolerance " << r->clock_skew_seconds << " s)";
   std::cout << "\n";

@@ -1,5 +1,5 @@
-// HashingSource: a Source decorator that hashes (SHA-256) and counts every compressed byte as it
-// is read, so the verifier can report the whole bundle's digest without a second pass over it
+// HashingSource: a Source decorator that counts, and when asked hashes (SHA-256), every compressed
+// byte as it is read, so the verifier can report the whole bundle's digest without a second pass over it
 // (the stick may change between reads: what was hashed is what was verified).
 //
 // The reading and hashing run on a thread of their own, a few 1 MiB chunks ahead of the
@@ -25,7 +25,7 @@ class HashingSource : public Source {
   static constexpr std::size_t kChunks = 4;
   static constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
 
-  explicit HashingSource(Source& inner);
+  HashingSource(Source& inner, bool hash);
   ~HashingSource() override;
   HashingSource(const HashingSource&) = delete;
   HashingSource& operator=(const HashingSource&) = delete;
@@ -37,7 +37,7 @@ class HashingSource : public Source {
 
   // Valid once read() has returned 0 (the end of the input).
   std::uint64_t bytes();
-  std::string hex_digest();
+  std::string hex_digest();  // empty unless constructed with hash = true
 
  private:
   struct Chunk {
@@ -61,6 +61,7 @@ class HashingSource : public Source {
   bool reader_done_ = false;
   Sha256 sha_;               // reader thread only, until reader_done_
   std::uint64_t bytes_ = 0;  // likewise
+  bool hash_;
   std::thread thread_;
 };
 

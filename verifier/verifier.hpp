@@ -43,6 +43,10 @@ struct Request {
   // applier checks disk room here). Returning an error aborts with that error.
   std::function<Status(const Manifest&)> on_manifest;
   std::function<void(const Progress&)> on_progress;
+  // Also hash the whole bundle file (Report::bundle_sha256), for matching a feed entry (§10) or an
+  // auditor's sha256sum. Off by default: it costs a second SHA-256 stream next to the per-file
+  // hashes, which on a 2-core machine is what keeps verify slower than decompression (issue 4).
+  bool whole_file_sha256 = false;
 };
 
 struct SignatureReport {
@@ -61,7 +65,8 @@ struct Report {
   std::uint64_t files_checked = 0;
   std::uint64_t bytes_checked = 0;
   std::uint64_t bundle_bytes = 0;   // compressed bytes read
-  std::string bundle_sha256;        // of the whole file (as read, parts concatenated)
+  std::string bundle_sha256;        // of the whole file (as read, parts concatenated); empty
+                                    // unless Request::whole_file_sha256
   std::optional<TrustRoot> trust_update;  // parsed and checked new root, when the bundle has one
   Timestamp verified_at;
   std::int64_t clock_skew_seconds = 300;

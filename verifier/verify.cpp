@@ -51,7 +51,7 @@ Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& 
 // Everything after the staging folder is ready; `staging` may be null (verify only).
 Result<Report> verify_stream(const Request& req, Staging* staging, const Timestamp& at) {
   AIRLOCK_TRY(auto raw, open_source(req.bundle_path), "opening bundle '" + req.bundle_path + "'");
-  HashingSource src(*raw);
+  HashingSource src(*raw, req.whole_file_sha256);
   ZstdReader z(src);
   TarReader tar(z);
   Report rep;
@@ -100,7 +100,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
     return fail(ErrorClass::internal, "trust update '" + *rep.manifest.trust_update + "' was not checked");
   AIRLOCK_CHECK(tar.finish(), "after the last payload file");
   rep.bundle_bytes = src.bytes();
-  rep.bundle_sha256 = src.hex_digest();
+  if (req.whole_file_sha256) rep.bundle_sha256 = src.hex_digest();
   return rep;
 }
 

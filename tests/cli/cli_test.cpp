@@ -88,6 +88,7 @@ TEST(Cli, BuildVerifyExtractRoundTripWithJsonReport) {
   EXPECT_EQ(j["valid_signatures"], 1);
   EXPECT_EQ(j["signatures"][0]["key_id"], f.key_id(f.pub()));
   EXPECT_GT(j["files_checked"].get<int>(), 5);
+  EXPECT_TRUE(j["bundle_sha256"].is_null()) << "the whole-file digest is opt-in (--bundle-sha256)";
   // Stock tar extracts the same bytes.
   fs::create_directories(f.dir / "t");
   r = run("tar --zstd -xf " + q(f.bundle()) + " -C " + q(f.dir / "t"));
@@ -115,6 +116,19 @@ TEST(Cli, AuditorChecksBundleWithStockTarZstdMinisignSha256sum) {
           " | sha256sum -c --strict");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("OK"), std::string::npos);
+}
+
+TEST(Cli, BundleSha256MatchesStockSha256sum) {
+  Fixture f;
+  f.setup();
+  auto r = run(kBin + " verify " + q(f.bundle()) + " --trust " + q(f.trust()) + " --bundle-sha256 --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = json_of(r.output);
+  auto s = run("sha256sum " + q(f.bundle()) + " | cut -c1-64");
+  ASSERT_EQ(s.status, 0) << s.output;
+  EXPECT_EQ(j["bundle_sha256"].get<std::string>() + "\n", s.output);
+  r = run(kBin + " verify " + q(f.bundle()) + " --trust " + q(f.trust()) + " --bundle-sha256");
+  EXPECT_NE(r.output.find("sha256 " + s.output.substr(0, 64) + ", "), std::string::npos) << r.output;
 }
 
 TEST(Cli, BuildIsReproducible) {

@@ -49,7 +49,7 @@ class FailingSource final : public Source {
 TEST(HashingSource, HandsOverEveryByteInOrderAndHashesThemAll) {
   const std::string data = sample(HashingSource::kChunks * HashingSource::kChunkBytes * 2 + 4321);
   auto inner = memory_source(data, "b.tar.zst");
-  HashingSource src(*inner);
+  HashingSource src(*inner, true);
   EXPECT_EQ(src.name(), "b.tar.zst");
   std::string got;
   std::vector<char> buf(100'003);  // reads that straddle the chunks
@@ -72,7 +72,7 @@ TEST(HashingSource, HandsOverEveryByteInOrderAndHashesThemAll) {
 TEST(HashingSource, RefillSwapsWholeChunksAndMixesWithRead) {
   const std::string data = sample(HashingSource::kChunkBytes * 6 + 999);
   auto inner = memory_source(data);
-  HashingSource src(*inner);
+  HashingSource src(*inner, true);
   std::string got;
   std::vector<unsigned char> whole(HashingSource::kChunkBytes), odd(12345);
   std::vector<char> small(1000);
@@ -100,7 +100,7 @@ TEST(HashingSource, AReadErrorArrivesAfterTheBytesBeforeIt) {
   const std::string data = sample(3 * HashingSource::kChunkBytes);
   const std::size_t fail_at = HashingSource::kChunkBytes + 777;
   FailingSource inner(data, fail_at);
-  HashingSource src(inner);
+  HashingSource src(inner, true);
   std::string got;
   std::vector<char> buf(65536);
   for (;;) {

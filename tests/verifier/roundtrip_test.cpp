@@ -42,7 +42,10 @@ TEST_F(RoundTrip, FilesInterleavedAcrossFoldersAllLand) {
 
 TEST_F(RoundTrip, ReportDescribesWhatWasRead) {
   const auto b = good();
-  auto r = run(b);
+  test::spit(bundle_path, b.bytes());
+  auto req = request();
+  req.whole_file_sha256 = true;
+  auto r = verify(req);
   ASSERT_TRUE(r.has_value()) << r.error().what();
   const auto bytes = b.bytes();
   EXPECT_EQ(r->bundle_bytes, bytes.size());
@@ -62,6 +65,14 @@ TEST_F(RoundTrip, ReportDescribesWhatWasRead) {
   EXPECT_EQ(r->bytes_checked, total);
 }
 
+TEST_F(RoundTrip, TheWholeFileIsHashedOnlyWhenAsked) {
+  const auto b = good();
+  auto r = run(b, false);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_EQ(r->bundle_sha256, "");
+  EXPECT_EQ(r->bundle_bytes, b.bytes().size());
+}
+
 TEST_F(RoundTrip, VerifyOnlyWritesNothing) {
   test::spit(bundle_path, good().bytes());
   const auto before = snapshot(dir.path());
@@ -76,7 +87,9 @@ TEST_F(RoundTrip, SplitPartsVerifyAsOneStream) {
   const auto cut = bytes.size() / 3;
   test::spit(dir / "bench-4.5.3.tar.zst.part0001", bytes.substr(0, cut));
   test::spit(dir / "bench-4.5.3.tar.zst.part0002", bytes.substr(cut));
-  auto r = verify(request(false));
+  auto req = request(false);
+  req.whole_file_sha256 = true;
+  auto r = verify(req);
   ASSERT_TRUE(r.has_value()) << r.error().what();
   EXPECT_EQ(r->bundle_sha256, craft::sha256_hex(bytes));
 }
