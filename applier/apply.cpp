@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -45,6 +46,23 @@ Event run_phase(Ctx& c, Phase p) {
   }
 }
 
+// After a phase that went well: a termination signal turns into Event::interrupted where the
+// table has a transition for it (see state_machine.cpp), and is ignored where it has none.
+Event check_interrupt(Ctx& c, Phase p) {
+  const int sig = c.env.interrupted();
+  if (sig == 0 || !next_phase(p, Event::interrupted)) return Event::ok;
+  const char* name = sigabbrev_np(sig);
+  const std::string what = std::string("interrupted by SIG") + (name ? name : std::to_string(sig).c_str()) +
+                           " after the " + phase_name(p) + " phase";
+  if (*next_phase(p, Event::interrupted) == Phase::aborted) {
+    c.error = Error(ErrorClass::preflight, what + "; nothing was changed");
+  } else {
+    c.add_signal(what);
+  }
+  c.emit(phase_name(p), what);
+  return Event::interrupted;
+}
+
 }  // namespace
 
 Result<RunReport> drive(Ctx& c, Phase start) {
@@ -54,6 +72,7 @@ Result<RunReport> drive(Ctx& c, Phase start) {
     c.emit(phase_name(p), std::string("phase ") + phase_name(p));
     auto t0 = SteadyClock::now();
     Event ev = run_phase(c, p);
+    if (ev == Event::ok) ev = check_interrupt(c, p);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
     c.data["steps"].push_back({{"phase", phase_name(p)}, {"ms", ms}, {"ok", ev == Event::ok}});
     auto next = next_phase(p, ev);

@@ -31,6 +31,16 @@ constexpr Transition kTable[] = {
   {Phase::rollback,  Event::ok,        Phase::rolled_back},
   {Phase::rollback,  Event::fail,      Phase::degraded},
   {Phase::record,    Event::ok,        Phase::done},
+  // A termination signal: before the first write the run simply stops; from drain on (services
+  // may be stopped, the release may be half in) it is undone like a hard failure. Rollback and
+  // record have no entry: they run to the end, so a signal never leaves a half state.
+  {Phase::preflight, Event::interrupted, Phase::aborted},
+  {Phase::verify,    Event::interrupted, Phase::aborted},
+  {Phase::snapshot,  Event::interrupted, Phase::aborted},
+  {Phase::drain,     Event::interrupted, Phase::rollback},
+  {Phase::apply,     Event::interrupted, Phase::rollback},
+  {Phase::resume,    Event::interrupted, Phase::rollback},
+  {Phase::check,     Event::interrupted, Phase::rollback},
 };
 
 struct Crash {

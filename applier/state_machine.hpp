@@ -24,7 +24,9 @@ enum class Phase {
   degraded,
   aborted,
 };
-enum class Event { ok, fail, hard_fail };
+// interrupted: the phase finished, but a termination signal (SIGTERM, SIGINT, SIGHUP) arrived
+// while it ran; the run stops at this step boundary (docs/site.md, "Signals").
+enum class Event { ok, fail, hard_fail, interrupted };
 
 const char* phase_name(Phase p);
 std::optional<Phase> parse_phase(std::string_view s);

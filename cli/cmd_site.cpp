@@ -2,6 +2,9 @@
 // stderr; data (tables, JSON) to stdout.
 #include "cli/cmd_site.hpp"
 
+#include <signal.h>
+
+#include <atomic>
 #include <iostream>
 #include <sstream>
 
@@ -22,8 +25,30 @@ void add_common(po::options_description& o, std::string& site) {
       "json", "print the result as JSON on stdout");
 }
 
+// SIGTERM (systemd, kill), SIGINT (Ctrl-C) and SIGHUP (a closed terminal) do not end a run that
+// may be rewriting the site: the handler only records the signal; the applier stops at the next
+// phase boundary and stops or rolls back cleanly (docs/site.md, "Signals"). SIGKILL and power
+// cuts are what `recover` is for.
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void on_termination_signal(int sig) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, sig);  // the first signal names the interruption
+}
+
+void catch_termination_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_termination_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
 ap::Env cli_env(bool quiet) {
+  catch_termination_signals();
   ap::Env env;
+  env.interrupted = [] { return g_signal.load(); };
   env.started_by = "cli";
   if (const char* u = std::getenv("USER")) env.started_by = std::string("cli (") + u + ")";
   if (!quiet) env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << e.message << "\n"; };
@@ -126,7 +151,9 @@ int cmd_apply(int argc, char** argv) {
   auto p = parse_args(argc, argv, "airlock apply BUNDLE [--site site.toml] [--json]",
                       "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
                       "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
-                      "33 preflight failed (nothing changed), 10-13 bundle refused.",
+                      "33 preflight failed (nothing changed), 10-13 bundle refused.\n"
+                      "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
+                      "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.",
                       o, pos, "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n");
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
