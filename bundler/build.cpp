@@ -1,10 +1,14 @@
-// build(): recipe -> plan -> rule checks -> one pass over the sources: each is read once, hashed and
-// compressed into the payload frames at the same time, into an unnamed temporary file beside
-// --out -> manifest (now with every hash) and signatures -> --out = head frames + the payload
-// frames copied behind them (copy_file_range: in the kernel, a reflink where the file system can).
-// Measured against hashing every source in a first pass and reading it again while compressing
-// (issue 4): the second read and hash cost more than the copy. Memory stays flat whatever the
-// payload size. The output is an AtomicFile: it appears only when everything succeeded.
+// build(): recipe -> plan -> rule checks -> the head's length, from a draft manifest whose hashes
+// are still zero (hashes are fixed-length hex, sizes come from stat, the head frames are stored:
+// head.hpp) -> one pass over the sources, each read once, hashed and compressed into the payload
+// frames written straight into --out behind the reserved head -> the real manifest and signatures
+// written into the head -> fsync, rename.
+// Measured (issue 4, docs/performance.md) against (a) hashing every source in a first pass and
+// reading it again while compressing, and (b) compressing into a temporary file and copying it
+// behind the head with copy_file_range: (a) pays a second read and hash, (b) a copy of the whole
+// payload and its writeback at the end. Writeback is started as each payload frame ends, so the
+// final fsync finds little left to write. Memory stays flat whatever the payload size. The
+// output is an AtomicFile: it appears only when everything succeeded.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,14 +55,19 @@ class ProgressSink {
   std::uint64_t done_ = 0, last_ = 0;
 };
 
-// Sizes as the file system reports them now, for progress (the real sizes come as files are read).
-std::uint64_t apparent_total(const std::vector<PlannedFile>& files) {
-  std::uint64_t total = 0;
+// Every source's size before any is read: they go into the draft manifest that fixes the head's
+// length, so a source whose size differs once it is opened has changed during the build.
+Result<std::vector<std::uint64_t>> planned_sizes(const std::vector<PlannedFile>& files) {
+  std::vector<std::uint64_t> sizes;
+  sizes.reserve(files.size());
   for (const auto& f : files) {
     struct stat st {};
-    if (::stat(f.source.c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_size);
+    if (::stat(f.source.c_str(), &st) != 0) return fail(errno_error("stat", f.source, errno));
+    if (!S_ISREG(st.st_mode))
+      return fail(ErrorClass::usage, "source '" + f.source + "' of '" + f.payload_path + "' is not a regular file");
+    sizes.push_back(static_cast<std::uint64_t>(st.st_size));
   }
-  return total;
+  return sizes;
 }
 
 Result<Fd> open_source_file(const std::string& path) {
@@ -68,32 +77,21 @@ Result<Fd> open_source_file(const std::string& path) {
   return fd;
 }
 
-// An unnamed file in --out's folder (same file system, so the final copy can stay in the kernel);
-// it vanishes with its descriptor whatever happens.
-Result<Fd> open_payload_temp(const std::string& out_path) {
-  const std::string dir = parent_dir(out_path);
-  Fd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-  if (fd.valid()) return fd;
-  std::string name = dir + "/.airlock-payload-XXXXXX";  // no O_TMPFILE here: named, then unlinked
-  fd = Fd(::mkostemp(name.data(), O_CLOEXEC));
-  if (!fd.valid()) return fail(errno_error("create a temporary file in", dir, errno));
-  ::unlink(name.c_str());
-  return fd;
-}
-
-Error changed(const PlannedFile& f, std::uint64_t opened, const std::string& now) {
+Error changed(const PlannedFile& f, std::uint64_t expected, const std::string& now) {
   return Error(ErrorClass::io, "source '" + f.source + "' of '" + f.payload_path + "' changed during the build (" +
-                                   std::to_string(opened) + " bytes when opened, " + now + ")");
+                                   std::to_string(expected) + " bytes when planned, " + now + ")");
 }
 
 // One file, read once: its size from the open descriptor goes into the tar header, its bytes into
 // the entry and the hash. A source that shrinks or grows meanwhile is refused.
-Result<FileEntry> stream_file(const PlannedFile& f, std::int64_t mtime, TarWriter& tar, ZstdFrameWriter& z,
-                              std::vector<char>& buf, std::uint64_t& since_frame, ProgressSink& progress) {
+Result<FileEntry> stream_file(const PlannedFile& f, std::uint64_t planned, std::int64_t mtime, TarWriter& tar,
+                              ZstdFrameWriter& z, int out_fd, std::vector<char>& buf, std::uint64_t& since_frame,
+                              ProgressSink& progress) {
   BUNDLER_TRY(Fd fd, open_source_file(f.source));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail(errno_error("stat", f.source, errno));
   const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size != planned) return fail(changed(f, planned, "it had " + std::to_string(size) + " when opened"));
   BUNDLER_CHECK(tar.begin_entry(TarFileHeader{f.payload_path, size, f.executable, mtime}));
   Sha256 h;
   std::uint64_t left = size;
@@ -109,6 +107,8 @@ Result<FileEntry> stream_file(const PlannedFile& f, std::int64_t mtime, TarWrite
     if (since_frame >= kFrameInputBytes) {
       BUNDLER_CHECK(z.end_frame());
       since_frame = 0;
+      // Start writing the frames out now (asynchronously), not all at the final fsync.
+      ::sync_file_range(out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     }
   }
   BUNDLER_TRY(std::size_t extra, read_some(fd.get(), buf.data(), 1, f.source));
@@ -117,68 +117,39 @@ Result<FileEntry> stream_file(const PlannedFile& f, std::int64_t mtime, TarWrite
   return FileEntry{f.payload_path, size, to_hex(h.finish()), f.executable};
 }
 
-// The payload frames (entries after the signatures, end marker) into `tmp`; returns every file's
-// manifest entry. Frames close after kFrameInputBytes of file data, as before: the split points
-// depend on the inputs only.
-Result<std::vector<FileEntry>> write_payload(const BuildRequest& req, const Plan& p, int tmp, int level,
+// The payload frames (entries after the signatures, end marker) into `out` at its current offset;
+// returns every file's manifest entry. Frames close after kFrameInputBytes of file data: the split
+// points depend on the inputs only.
+Result<std::vector<FileEntry>> write_payload(const BuildRequest& req, const Plan& p,
+                                             const std::vector<std::uint64_t>& sizes, int out, int level,
                                              ProgressSink& progress, std::uint64_t& payload_bytes) {
   // Any worker count gives the same bytes (container.hpp); 0 means one per core.
   int workers = req.workers > 0 ? req.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  BUNDLER_TRY(auto z, ZstdFrameWriter::create(tmp, req.out_path, ZstdWriterOptions{level, workers}));
+  BUNDLER_TRY(auto z, ZstdFrameWriter::create(out, req.out_path, ZstdWriterOptions{level, workers}));
   BUNDLER_TRY(auto tar, TarWriter::create(z.get()));
   const std::int64_t mtime = p.manifest.release.created.unix_seconds;
-  std::vector<FileEntry> out;
+  std::vector<FileEntry> entries;
   std::vector<char> buf(kBufferBytes);
   std::uint64_t since_frame = 0;
-  for (const auto& f : p.files) {
-    BUNDLER_TRY(auto e, stream_file(f, mtime, *tar, *z, buf, since_frame, progress));
-    out.push_back(std::move(e));
+  for (std::size_t i = 0; i < p.files.size(); ++i) {
+    BUNDLER_TRY(auto e, stream_file(p.files[i], sizes[i], mtime, *tar, *z, out, buf, since_frame, progress));
+    entries.push_back(std::move(e));
   }
   BUNDLER_CHECK(tar->finish());
   BUNDLER_CHECK(z->end_frame());
   payload_bytes = z->compressed_bytes();
-  return out;
+  return entries;
 }
 
-// Appends `len` bytes of `in` (from offset 0) to `out`.
-Status copy_payload(int in, std::uint64_t len, int out, const std::string& out_path) {
-  loff_t off = 0;
-  std::vector<char> buf;
-  while (static_cast<std::uint64_t>(off) < len) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - off, 1u << 30));
-    if (buf.empty()) {
-      const ssize_t n = ::copy_file_range(in, &off, out, nullptr, want, 0);
-      if (n > 0) continue;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
-        return fail(errno_error("copy_file_range", out_path, errno));
-      buf.resize(kBufferBytes);  // unsupported here (or an early 0): plain reads and writes
-    }
-    const ssize_t n = ::pread(in, buf.data(), std::min(want, buf.size()), off);
+Status pwrite_all(int fd, const std::string& bytes, const std::string& path) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(errno_error("read the temporary payload of", out_path, errno));
-    if (n == 0) return fail(ErrorClass::io, "the temporary payload of '" + out_path + "' ended early");
-    BUNDLER_CHECK(write_all(out, buf.data(), static_cast<std::size_t>(n), out_path));
-    off += n;
+    if (n < 0) return fail(errno_error("write", path, errno));
+    done += static_cast<std::size_t>(n);
   }
   return {};
-}
-
-Status write_bundle(const BuildRequest& req, const Plan& p, const std::string& manifest_bytes,
-                    const std::vector<SignatureEntry>& sigs, int payload_fd, std::uint64_t payload_bytes,
-                    std::uint64_t& bundle_bytes) {
-  BUNDLER_TRY(AtomicFile out, AtomicFile::create(req.out_path, 0644));
-  // The head frames get their own writer at a fixed level (head.hpp), so that adding a signature
-  // later with `sign` gives the same bytes as building with both keys at once. Its tar writer is
-  // dropped unfinished: the end marker is the payload's.
-  BUNDLER_TRY(auto head_z, ZstdFrameWriter::create(out.fd(), req.out_path, ZstdWriterOptions{kHeadLevel, 0}));
-  {
-    BUNDLER_TRY(auto tar, TarWriter::create(head_z.get()));
-    BUNDLER_CHECK(write_head(*tar, *head_z, manifest_bytes, sigs, p.manifest.release.created.unix_seconds));
-  }
-  BUNDLER_CHECK(copy_payload(payload_fd, payload_bytes, out.fd(), req.out_path));
-  bundle_bytes = head_z->compressed_bytes() + payload_bytes;
-  return out.commit();
 }
 
 // The rendered manifest must be one a verifier accepts: validate, size limit, and a re-parse.
@@ -198,6 +169,20 @@ Result<std::string> render_checked(const Recipe& r, const Manifest& m) {
   return text;
 }
 
+// The head frames for `m`, its signatures made by every key. A draft (hashes still zero) is only
+// measured: rendered as it is, not validated (an image blob's name cannot match a zero hash).
+Result<std::string> head_for(const BuildRequest& req, const Recipe& r, const Manifest& m, bool draft,
+                             std::string* manifest_out, std::vector<SignatureEntry>* sigs_out) {
+  BUNDLER_TRY(std::string manifest_bytes, draft ? Result<std::string>(render_manifest(m)) : render_checked(r, m));
+  std::vector<SignatureEntry> sigs;
+  for (const auto& k : req.keys) sigs.push_back(make_signature(k, m, manifest_bytes));
+  BUNDLER_CHECK(sort_signatures(sigs));
+  BUNDLER_TRY(std::string head, render_head(manifest_bytes, sigs, m.release.created.unix_seconds));
+  if (manifest_out) *manifest_out = std::move(manifest_bytes);
+  if (sigs_out) *sigs_out = std::move(sigs);
+  return head;
+}
+
 }  // namespace
 
 Result<BuildReport> build(const BuildRequest& req) {
@@ -205,22 +190,35 @@ Result<BuildReport> build(const BuildRequest& req) {
   BUNDLER_TRY(Recipe r, load_recipe(req.recipe_path));
   BUNDLER_TRY(Plan p, make_plan(r, req.source_date_epoch));
   BUNDLER_CHECK(check_migrations(r));
+  BUNDLER_TRY(const auto sizes, planned_sizes(p.files));
 
-  BUNDLER_TRY(Fd payload, open_payload_temp(req.out_path));
-  ProgressSink progress(req, apparent_total(p.files));
+  // The head's length, from the manifest with every hash still zero.
+  Manifest draft = p.manifest;
+  for (std::size_t i = 0; i < p.files.size(); ++i)
+    draft.files.push_back(FileEntry{p.files[i].payload_path, sizes[i], std::string(64, '0'), p.files[i].executable});
+  BUNDLER_TRY(const std::string draft_head, head_for(req, r, draft, true, nullptr, nullptr));
+
+  BUNDLER_TRY(AtomicFile out, AtomicFile::create(req.out_path, 0644));
+  if (::lseek(out.fd(), static_cast<off_t>(draft_head.size()), SEEK_SET) < 0)
+    return fail(errno_error("seek in", out.path(), errno));
+  std::uint64_t total = 0;
+  for (auto n : sizes) total += n;
+  ProgressSink progress(req, total);
   const int level = req.level.value_or(r.level.value_or(3));
   std::uint64_t payload_bytes = 0;
-  BUNDLER_TRY(p.manifest.files, write_payload(req, p, payload.get(), level, progress, payload_bytes));
-  const std::uint64_t total = p.manifest.total_size();
-  BUNDLER_TRY(std::string manifest_bytes, render_checked(r, p.manifest));
+  BUNDLER_TRY(p.manifest.files, write_payload(req, p, sizes, out.fd(), level, progress, payload_bytes));
 
+  std::string manifest_bytes;
   std::vector<SignatureEntry> sigs;
-  for (const auto& k : req.keys) sigs.push_back(make_signature(k, p.manifest, manifest_bytes));
-  BUNDLER_CHECK(sort_signatures(sigs));
+  BUNDLER_TRY(const std::string head, head_for(req, r, p.manifest, false, &manifest_bytes, &sigs));
+  if (head.size() != draft_head.size())  // every size was checked against the draft's
+    return fail(ErrorClass::internal, "the head of '" + req.out_path + "' came out " + std::to_string(head.size()) +
+                                          " bytes, " + std::to_string(draft_head.size()) + " were reserved");
+  BUNDLER_CHECK(pwrite_all(out.fd(), head, req.out_path));
+  BUNDLER_CHECK(out.commit());
 
   BuildReport report;
-  BUNDLER_CHECK(write_bundle(req, p, manifest_bytes, sigs, payload.get(), payload_bytes, report.bundle_bytes));
-
+  report.bundle_bytes = head.size() + payload_bytes;
   report.manifest = std::move(p.manifest);
   report.manifest_sha256 = sha256_hex(manifest_bytes);
   for (const auto& s : sigs) report.key_ids.push_back(s.key_id);

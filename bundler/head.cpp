@@ -11,6 +11,14 @@ namespace airlock::bundler {
 
 namespace {
 
+struct StringSink : ByteSink {
+  std::string bytes;
+  Status write(const void* data, std::size_t len) override {
+    bytes.append(static_cast<const char*>(data), len);
+    return {};
+  }
+};
+
 Status write_entry(TarWriter& tar, const std::string& path, const std::string& bytes, std::int64_t mtime) {
   TarFileHeader h{path, bytes.size(), false, mtime};
   BUNDLER_CHECK(tar.begin_entry(h));
@@ -46,13 +54,17 @@ Status sort_signatures(std::vector<SignatureEntry>& sigs) {
   return {};
 }
 
-Status write_head(TarWriter& tar, ZstdFrameWriter& z, const std::string& manifest_bytes,
-                  const std::vector<SignatureEntry>& sigs, std::int64_t mtime) {
-  tar.set_sink(&z);
-  BUNDLER_CHECK(write_entry(tar, "manifest.toml", manifest_bytes, mtime));
-  BUNDLER_CHECK(z.end_frame());
-  for (const auto& s : sigs) BUNDLER_CHECK(write_entry(tar, signature_entry_path(s.key_id), s.text, mtime));
-  return z.end_frame();
+Result<std::string> render_head(const std::string& manifest_bytes, const std::vector<SignatureEntry>& sigs,
+                                std::int64_t mtime) {
+  StringSink manifest_tar, sigs_tar;
+  {
+    // Dropped unfinished (it then emits nothing): the end-of-archive marker is the payload's.
+    BUNDLER_TRY(auto tar, TarWriter::create(&manifest_tar));
+    BUNDLER_CHECK(write_entry(*tar, "manifest.toml", manifest_bytes, mtime));
+    tar->set_sink(&sigs_tar);
+    for (const auto& s : sigs) BUNDLER_CHECK(write_entry(*tar, signature_entry_path(s.key_id), s.text, mtime));
+  }
+  return zstd_raw_frame(manifest_tar.bytes) + zstd_raw_frame(sigs_tar.bytes);
 }
 
 }  // namespace airlock::bundler

@@ -15,9 +15,6 @@
 namespace airlock::bundler {
 
 inline constexpr std::size_t kMaxSignatures = 16;
-// The head frames are small, so a modest level (small compressor memory); one fixed level for
-// them, whatever the payload's, makes build(A, B) and build(A) + sign(B) byte-identical.
-inline constexpr int kHeadLevel = 6;
 
 struct SignatureEntry {
   std::string key_id;  // 16 upper-case hex digits
@@ -32,10 +29,13 @@ SignatureEntry make_signature(const minisign::SecretKey& key, const Manifest& m,
 // Sorts by key id and refuses (usage) a key id given twice or more than kMaxSignatures.
 [[nodiscard]] Status sort_signatures(std::vector<SignatureEntry>& sigs);
 
-// Writes the two head frames: the manifest entry, end of frame, the signature entries, end of
-// frame. `mtime` = release.created in whole seconds.
-[[nodiscard]] Status write_head(TarWriter& tar, ZstdFrameWriter& z, const std::string& manifest_bytes,
-                                const std::vector<SignatureEntry>& sigs, std::int64_t mtime);
+// The two head frames: the manifest entry, then the signature entries, each frame stored (raw
+// blocks, core/container.hpp), so that the head's length follows from the lengths of the manifest
+// and the signatures alone: build reserves it before the hashes are known and writes the payload
+// frames straight behind it. The same bytes from build and sign make build(A, B) and
+// build(A) + sign(B) byte-identical. `mtime` = release.created in whole seconds.
+[[nodiscard]] Result<std::string> render_head(const std::string& manifest_bytes, const std::vector<SignatureEntry>& sigs,
+                                              std::int64_t mtime);
 
 std::string sha256_hex(const std::string& bytes);
 

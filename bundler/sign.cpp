@@ -146,22 +146,11 @@ Result<SignatureEntry> new_signature(const SignRequest& req, const Manifest& m, 
   return SignatureEntry{minisign::key_id_hex(sig->key_id), minisign::format_signature(*sig)};
 }
 
-// Discards whatever a TarWriter might emit when destroyed: sign writes no end marker of its own,
-// the copied payload frames carry it.
-struct NullSink : ByteSink {
-  Status write(const void*, std::size_t) override { return {}; }
-};
-
 Status write_signed(const std::string& in_path, const std::string& out_path, const BundleHead& h, int in_fd,
                     std::uint64_t in_size, std::int64_t mtime) {
   BUNDLER_TRY(AtomicFile out, AtomicFile::create(out_path, 0644));
-  {
-    BUNDLER_TRY(auto z, ZstdFrameWriter::create(out.fd(), out_path, ZstdWriterOptions{kHeadLevel, 0}));
-    BUNDLER_TRY(auto tar, TarWriter::create(z.get()));
-    NullSink null;
-    BUNDLER_CHECK(write_head(*tar, *z, h.manifest, h.sigs, mtime));
-    tar->set_sink(&null);
-  }
+  BUNDLER_TRY(const std::string head, render_head(h.manifest, h.sigs, mtime));
+  BUNDLER_CHECK(out.write(head));
   BUNDLER_CHECK(copy_tail(in_fd, h.payload_offset, in_size, out.fd(), in_path, out_path));
   return out.commit();
 }

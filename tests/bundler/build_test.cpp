@@ -232,6 +232,57 @@ TEST(Build, LargePayloadSpansSeveralFramesThatStockZstdAndSignAccept) {
       << list.output;
 }
 
+// The head is reserved from the sizes stat() gave before any source was read; a source that has
+// another size once it is opened changed during the build and is refused, leaving nothing behind.
+TEST(Build, SourceThatGrowsBeforeItIsReadIsRefused) {
+  RecipeDir d;
+  d.file("first.bin", std::string(6 << 20, 'a'));
+  d.file("second.txt", "999 bytes? no, a few");
+  auto recipe = d.recipe("[[files]]\nfrom = \"first.bin\"\nto = \"a/first.bin\"\n"
+                         "[[files]]\nfrom = \"second.txt\"\nto = \"b/second.txt\"\n");
+  bundler::BuildRequest req;
+  req.recipe_path = recipe;
+  req.out_path = d.out();
+  req.keys = {demo_key("demo-hq")};
+  bool grown = false;
+  req.on_progress = [&](const bundler::BuildProgress& p) {
+    if (!grown && p.current_file == "a/first.bin") {
+      spit(d.dir / "second.txt", std::string(100000, 'b'));  // five more digits in the manifest
+      grown = true;
+    }
+  };
+  auto r = bundler::build(req);
+  ASSERT_TRUE(grown);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(exit_code(r.error().cls()), 3);
+  EXPECT_NE(r.error().what().find("changed during the build"), std::string::npos) << r.error().what();
+  EXPECT_NE(r.error().what().find("second.txt"), std::string::npos) << r.error().what();
+  EXPECT_FALSE(fs::exists(d.out()));
+  for (const auto& e : fs::directory_iterator(d.dir.path()))
+    EXPECT_EQ(e.path().filename().string().find("out.tar.zst"), std::string::npos) << e.path();
+}
+
+// The head frames are stored: their length follows from the manifest's and the signatures'
+// lengths, which is what lets build reserve them; stock zstd and tar still read the bundle.
+TEST(Build, HeadFramesAreStoredAndThePayloadFollowsThem) {
+  RecipeDir d;
+  d.file("x.txt", std::string(300000, 'x'));
+  auto recipe = d.recipe("[[files]]\nfrom = \"x.txt\"\nto = \"x.txt\"\n");
+  auto r = build_with(recipe, d.out(), {demo_key("demo-hq"), demo_key("demo-hq2")});
+  ASSERT_TRUE(r) << r.error().what();
+  const std::string bytes = slurp(d.out());
+  EXPECT_EQ(r->bundle_bytes, bytes.size());
+  // Frame 1: the manifest entry, stored (block type 0).
+  ASSERT_GT(bytes.size(), 9u);
+  EXPECT_EQ(bytes.substr(0, 4), std::string("\x28\xB5\x2F\xFD", 4));
+  EXPECT_EQ(static_cast<unsigned char>(bytes[6]) & 0x06, 0) << "raw block";
+  EXPECT_EQ(run("zstd -q -t " + q(d.out())).status, 0);
+  auto list = run("tar --zstd -tf " + q(d.out()));
+  EXPECT_EQ(list.status, 0) << list.output;
+  EXPECT_EQ(list.output.rfind("manifest.toml\nsignatures/", 0), 0u) << list.output;
+  EXPECT_NE(list.output.find("\nx.txt\n"), std::string::npos) << list.output;
+}
+
 TEST(Build, OciLayoutFolderIsIncludedAndBlobNamesAreChecked) {
   RecipeDir d;
   std::string blob = "{\"schemaVersion\":2}";
