@@ -46,14 +46,21 @@ Event run_phase(Ctx& c, Phase p) {
   }
 }
 
+}  // namespace
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+namespace {
+
 // After a phase that went well: a termination signal turns into Event::interrupted where the
 // table has a transition for it (see state_machine.cpp), and is ignored where it has none.
 Event check_interrupt(Ctx& c, Phase p) {
   const int sig = c.env.interrupted();
   if (sig == 0 || !next_phase(p, Event::interrupted)) return Event::ok;
-  const char* name = sigabbrev_np(sig);
-  const std::string what = std::string("interrupted by SIG") + (name ? name : std::to_string(sig).c_str()) +
-                           " after the " + phase_name(p) + " phase";
+  const std::string what = "interrupted by " + signal_name(sig) + " after the " + phase_name(p) + " phase";
   if (*next_phase(p, Event::interrupted) == Phase::aborted) {
     c.error = Error(ErrorClass::preflight, what + "; nothing was changed");
   } else {

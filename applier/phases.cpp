@@ -142,8 +142,12 @@ Event do_verify(Ctx& c) {
     return room_for(c.site.state_dir, m.total_size() + snapshot_size_estimate(c.site),
                     "the payload (" + std::to_string(m.total_size()) + " bytes) and the snapshot", ErrorClass::io);
   };
+  req.stop = [&] { return c.env.interrupted() != 0; };
   c.emit("verify", "verifying " + c.run.bundle);
   auto rep = verifier::verify(req);
+  if (!rep && c.env.interrupted() != 0)  // a signal: the run stops here (docs/site.md, "Signals")
+    return failed(c, Error(ErrorClass::preflight, std::string("interrupted by ") + signal_name(c.env.interrupted()) +
+                                                      " during verify; nothing was changed"));
   if (!rep) return failed(c, rep.error().with_context("verifying '" + c.run.bundle + "'"));
   c.manifest = rep->manifest;
   c.run.to_version = rep->manifest.release.version.text;

@@ -53,6 +53,7 @@ struct Ctx {
 };
 
 std::string staging_dir(const Site& s, const std::string& run_id);
+std::string signal_name(int sig);  // "SIGTERM"
 std::string release_dir(const Site& s, const std::string& version);
 inline constexpr const char* kKeptManifest = ".airlock-manifest.toml";
 

@@ -2,14 +2,12 @@
 // stderr; data (tables, JSON) to stdout.
 #include "cli/cmd_site.hpp"
 
-#include <signal.h>
-
-#include <atomic>
 #include <iostream>
 #include <sstream>
 
 #include "applier/applier.hpp"
 #include "cli/common.hpp"
+#include "cli/signals.hpp"
 #include "core/time.hpp"
 
 namespace airlock::cli {
@@ -25,30 +23,12 @@ void add_common(po::options_description& o, std::string& site) {
       "json", "print the result as JSON on stdout");
 }
 
-// SIGTERM (systemd, kill), SIGINT (Ctrl-C) and SIGHUP (a closed terminal) do not end a run that
-// may be rewriting the site: the handler only records the signal; the applier stops at the next
-// phase boundary and stops or rolls back cleanly (docs/site.md, "Signals"). SIGKILL and power
-// cuts are what `recover` is for.
-std::atomic<int> g_signal{0};
-static_assert(std::atomic<int>::is_always_lock_free);
-
-extern "C" void on_termination_signal(int sig) {
-  int none = 0;
-  g_signal.compare_exchange_strong(none, sig);  // the first signal names the interruption
-}
-
-void catch_termination_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_termination_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-}
-
+// A signal does not end a run that may be rewriting the site: the applier stops or rolls back
+// cleanly at the next phase boundary (docs/site.md, "Signals"). kill -9 is what recover is for.
 ap::Env cli_env(bool quiet) {
   catch_termination_signals();
   ap::Env env;
-  env.interrupted = [] { return g_signal.load(); };
+  env.interrupted = [] { return termination_signal(); };
   env.started_by = "cli";
   if (const char* u = std::getenv("USER")) env.started_by = std::string("cli (") + u + ")";
   if (!quiet) env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << e.message << "\n"; };

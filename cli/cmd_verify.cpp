@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/signals.hpp"
 #include "core/fs.hpp"
 #include "core/time.hpp"
 #include "core/trust.hpp"
@@ -195,8 +196,13 @@ int cmd_verify(int argc, char** argv) {
 
   Progress progress("verifying");
   req.on_progress = [&](const verifier::Progress& e) { progress.update(e.bytes_done, e.bytes_total, e.current_file); };
+  // Ctrl-C or SIGTERM stop the run between chunks, so that --extract leaves no half folder; the
+  // process then ends as the signal would have ended it.
+  catch_termination_signals();
+  req.stop = [] { return termination_signal() != 0; };
   auto r = verifier::verify(req);
   progress.done();
+  if (!r && termination_signal() != 0) die_of(termination_signal());
   if (!r) return report_error("verify", r.error(), json);
 
   const auto& m = r->manifest;

@@ -57,6 +57,7 @@ Status PayloadStreamer::stream_file(const FileEntry& f, const std::string& label
   worker_.begin(label, f.sha256, std::move(out));
   std::uint64_t done = 0;
   for (;;) {
+    if (stop_ && stop_()) return fail(ErrorClass::io, std::string(kStoppedMessage) + " in " + label);
     char* chunk = worker_.acquire();
     if (!chunk) return worker_.drain();  // the worker failed on an earlier chunk
     AIRLOCK_TRY(auto n, tar_.read(chunk, HashWorker::kChunkBytes), "reading " + label);

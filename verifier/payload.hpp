@@ -38,6 +38,8 @@ class PayloadStreamer {
   // entry number. Stops at the end-of-archive marker; does not call TarReader::finish().
   [[nodiscard]] Result<PayloadResult> run(std::optional<TarEntry> first, std::uint64_t number);
   void on_trust_update(TrustUpdateCheck check) { check_trust_update_ = std::move(check); }
+  // Polled before every chunk; true ends the run with kStoppedMessage (Request::stop).
+  void stop_when(std::function<bool()> stop) { stop_ = std::move(stop); }
 
  private:
   [[nodiscard]] Result<const FileEntry*> expect(const TarEntry& e, const std::string& label);
@@ -51,6 +53,7 @@ class PayloadStreamer {
   Staging* staging_;
   std::function<void(const Progress&)> on_progress_;
   TrustUpdateCheck check_trust_update_;
+  std::function<bool()> stop_;
   HashWorker worker_;
   std::uint64_t total_ = 0;
   std::size_t next_index_ = 0;

@@ -47,7 +47,13 @@ struct Request {
   // auditor's sha256sum. Off by default: it costs a second SHA-256 stream next to the per-file
   // hashes, which on a 2-core machine is what keeps verify slower than decompression (issue 4).
   bool whole_file_sha256 = false;
+  // Polled before each payload chunk (1 MiB) and before the payload starts: when it returns true
+  // the run ends as a failure (ErrorClass::io, kStoppedMessage) and staging is removed, as on any
+  // failure. The cli and the applier wire it to their termination-signal handlers.
+  std::function<bool()> stop;
 };
+
+inline constexpr const char* kStoppedMessage = "verification stopped before the end";
 
 struct SignatureReport {
   std::string key_id;  // 16 upper-case hex

@@ -88,7 +88,9 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   }
 
   // Steps 6-7: the payload, then nothing but the end of the stream.
+  if (req.stop && req.stop()) return fail(ErrorClass::io, std::string(kStoppedMessage) + " (before the payload)");
   PayloadStreamer payload(tar, rep.manifest, staging, req.on_progress);
+  if (req.stop) payload.stop_when(req.stop);
   payload.on_trust_update([&](const std::string& text) -> Status {
     AIRLOCK_TRY(rep.trust_update, check_trust_update(text, counter, at), "[trust_update]");
     return {};

@@ -267,6 +267,26 @@ TEST(Faults, SignalBeforeTheFirstWriteStopsWithNothingChanged) {
   EXPECT_FALSE(status->pending_phase);
 }
 
+// A signal during verify stops it between chunks: exit 33, staging removed, nothing changed.
+TEST(Faults, SignalDuringVerifyStopsItWithNothingChanged) {
+  SiteDir s(SiteDir::kItemsCheck);
+  std::string before = s.observable();
+  applier::Env env;
+  bool verifying = false;
+  env.events = [&](const applier::SiteEvent& e) { verifying = verifying || e.phase == "verify"; };
+  env.interrupted = [&] { return verifying ? SIGTERM : 0; };
+  auto r = applier::apply(s.site, bundles().v110, env);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(exit_code(r.error().cls()), 33);
+  EXPECT_NE(r.error().what().find("interrupted by SIGTERM during verify; nothing was changed"), std::string::npos)
+      << r.error().what();
+  EXPECT_EQ(s.observable(), before);
+  EXPECT_TRUE(!fs::exists(s.state + "/staging") || fs::is_empty(s.state + "/staging"));
+  auto status = applier::status(s.site);
+  ASSERT_TRUE(status);
+  EXPECT_FALSE(status->pending_phase);
+}
+
 // A signal that arrives while the run is rolling back does not stop the rollback.
 TEST(Faults, SignalDuringRollbackLetsItFinish) {
   SiteDir s(SiteDir::kItemsCheck);

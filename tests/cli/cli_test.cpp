@@ -1,7 +1,14 @@
 // End-to-end tests of the `airlock` binary with the real stock tools: tar, zstd, minisign,
 // sha256sum. Each test works in its own temporary folder.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -129,6 +136,40 @@ TEST(Cli, BundleSha256MatchesStockSha256sum) {
   EXPECT_EQ(j["bundle_sha256"].get<std::string>() + "\n", s.output);
   r = run(kBin + " verify " + q(f.bundle()) + " --trust " + q(f.trust()) + " --bundle-sha256");
   EXPECT_NE(r.output.find("sha256 " + s.output.substr(0, 64) + ", "), std::string::npos) << r.output;
+}
+
+// Ctrl-C during `verify --extract` leaves no half-extracted folder, and the process still ends as
+// SIGINT ends it. The bundle comes through a FIFO, held back half way, so the signal surely lands
+// while verify is running.
+TEST(Cli, InterruptedExtractLeavesNoFolderAndDiesOfTheSignal) {
+  Fixture f;
+  f.setup();
+  const std::string bytes = slurp(f.bundle());
+  const fs::path pipe = f.dir / "stick.tar.zst", dest = f.dir / "x";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(kBin.c_str(), kBin.c_str(), "verify", pipe.c_str(), "--trust", f.trust().c_str(), "--extract",
+            dest.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const int w = ::open(pipe.c_str(), O_WRONLY);  // waits for verify to open its end
+  ASSERT_GE(w, 0);
+  const std::size_t half = bytes.size() / 2;
+  ASSERT_EQ(::write(w, bytes.data(), half), static_cast<ssize_t>(half));
+  for (int i = 0; i < 500 && !fs::exists(dest); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(fs::exists(dest)) << "verify never created its staging folder";
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  ASSERT_EQ(::write(w, bytes.data() + half, bytes.size() - half), static_cast<ssize_t>(bytes.size() - half));
+  ::close(w);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT) << "status " << st;
+  EXPECT_FALSE(fs::exists(dest)) << "a half-extracted folder was left behind";
 }
 
 TEST(Cli, BuildIsReproducible) {

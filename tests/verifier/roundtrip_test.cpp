@@ -73,6 +73,24 @@ TEST_F(RoundTrip, TheWholeFileIsHashedOnlyWhenAsked) {
   EXPECT_EQ(r->bundle_bytes, b.bytes().size());
 }
 
+// Request::stop: polled before the payload and before every chunk; the run then fails and
+// staging is removed as on any failure.
+TEST_F(RoundTrip, StopEndsTheRunAndRemovesStaging) {
+  craft::BundleSpec spec;
+  spec.files.push_back({"big/blob", std::string(5u << 20, 'z'), false});
+  test::spit(bundle_path, good(spec).bytes());
+  const auto before = snapshot(dir.path());
+  for (int allowed : {0, 1, 3}) {
+    auto req = request();
+    int polls = 0;
+    req.stop = [&] { return polls++ >= allowed; };
+    auto r = verify(req);
+    ASSERT_FALSE(r.has_value()) << "stop after " << allowed << " polls was ignored";
+    EXPECT_NE(r.error().what().find(kStoppedMessage), std::string::npos) << r.error().what();
+    EXPECT_EQ(snapshot(dir.path()), before) << "staging left after a stop at poll " << allowed;
+  }
+}
+
 TEST_F(RoundTrip, VerifyOnlyWritesNothing) {
   test::spit(bundle_path, good().bytes());
   const auto before = snapshot(dir.path());

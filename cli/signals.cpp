@@ -1,0 +1,37 @@
+#include "cli/signals.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+
+namespace airlock::cli {
+namespace {
+
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+extern "C" void on_termination_signal(int sig) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, sig);  // the first signal names the interruption
+}
+
+}  // namespace
+
+void catch_termination_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_termination_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+int termination_signal() { return g_signal.load(); }
+
+void die_of(int sig) {
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+  ::_exit(128 + sig);  // not reached unless the signal is blocked
+}
+
+}  // namespace airlock::cli
