@@ -42,19 +42,30 @@ Result<std::string> req_string(const toml::table& t, const std::string& key, con
   return *v;
 }
 
+// Every timeout is at most a week: deadlines are steady_clock::now() + timeout, which overflows
+// for timeouts near 292 years (int64 nanoseconds), and no hook, check or migration should wait
+// longer than a maintenance window anyway.
+constexpr std::int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
+
 Result<std::int64_t> duration_ms(const toml::table& t, const std::string& key, const std::string& where,
                                  std::int64_t dflt) {
   const toml::node* n = t.get(key);
   if (!n) return dflt;
+  std::int64_t ms = 0;
   if (auto s = n->value<std::string>()) {
     auto secs = parse_duration(*s);
     if (!secs || *secs <= 0) return bad(where + key, "expected a duration like \"5s\" or \"2m\"");
-    // Milliseconds must fit in int64 (fuzz finding: "10000000390770813s" overflowed here).
-    if (*secs > std::numeric_limits<std::int64_t>::max() / 1000) return bad(where + key, "duration too long");
-    return *secs * 1000;
+    // Compared in seconds first: milliseconds might not fit in int64 (fuzz finding:
+    // "10000000390770813s" overflowed here).
+    if (*secs > kMaxTimeoutMs / 1000) return bad(where + key, "'" + *s + "' is longer than the limit of 7d");
+    ms = *secs * 1000;
+  } else if (auto i = n->value<std::int64_t>(); i && *i > 0) {
+    if (*i > kMaxTimeoutMs) return bad(where + key, std::to_string(*i) + " ms is longer than the limit of 7d");
+    ms = *i;
+  } else {
+    return bad(where + key, "expected a duration like \"5s\" (or milliseconds as an integer)");
   }
-  if (auto ms = n->value<std::int64_t>(); ms && *ms > 0) return *ms;
-  return bad(where + key, "expected a duration like \"5s\" (or milliseconds as an integer)");
+  return ms;
 }
 
 Result<std::vector<std::string>> command(const toml::node* n, const std::string& key) {

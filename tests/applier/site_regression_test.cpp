@@ -40,9 +40,22 @@ TEST(SiteRegression, DurationWhoseMillisecondsOverflowIsRefused) {
   EXPECT_EQ(r.error().cls(), ErrorClass::usage);
   EXPECT_NE(r.error().what().find("migration_timeout"), std::string::npos) << r.error().what();
 
-  auto ok = parse_site(with("9223372036854775s"), "/nonexistent/site.toml");  // INT64_MAX / 1000
+  // Deadlines are now() + timeout on steady_clock (int64 nanoseconds): anything near the old
+  // int64-milliseconds bound overflowed there, so every timeout is capped at a week.
+  r = parse_site(with("9223372036854775s"), "/nonexistent/site.toml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("limit of 7d"), std::string::npos) << r.error().what();
+  r = parse_site(with("8d"), "/nonexistent/site.toml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("migration_timeout"), std::string::npos) << r.error().what();
+  auto ok = parse_site(with("7d"), "/nonexistent/site.toml");
   ASSERT_TRUE(ok) << ok.error().what();
-  EXPECT_EQ(ok->migration_timeout_ms, 9223372036854775000);
+  EXPECT_EQ(ok->migration_timeout_ms, 7LL * 24 * 3600 * 1000);
+  std::string text = *demo;
+  text.replace(at, from.size(), "migration_timeout = 604800001");  // integer milliseconds, 1 ms over
+  r = parse_site(text, "/nonexistent/site.toml");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage);
 }
 
 }  // namespace
