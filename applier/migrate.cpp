@@ -110,7 +110,7 @@ airlock::Status run_script(sqlite3* db, Guard& g, const std::string& sql, const 
     auto reason = [&]() { return g.refused.empty() ? std::string(sqlite3_errmsg(db)) : g.refused; };
     if (rc != SQLITE_OK) {
       g.script = false;
-      return fail(ErrorClass::internal, what + ": " + reason());
+      return fail(db::error_class_of(sqlite3_extended_errcode(db)), what + ": " + reason());
     }
     if (!st) break;  // only whitespace/comments left
     if (first_keyword(p) == "VACUUM") {
@@ -121,10 +121,12 @@ airlock::Status run_script(sqlite3* db, Guard& g, const std::string& sql, const 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     }
     std::string msg = rc == SQLITE_DONE ? "" : (g.timed_out ? "exceeded its time limit (progress deadline)" : reason());
+    // A failing disk is io (3) whatever statement hit it; a bad statement stays internal.
+    const ErrorClass cls = g.timed_out ? ErrorClass::internal : db::error_class_of(sqlite3_extended_errcode(db));
     sqlite3_finalize(st);
     if (!msg.empty()) {
       g.script = false;
-      return fail(ErrorClass::internal, what + ": " + msg);
+      return fail(cls, what + ": " + msg);
     }
     p = tail;
   }

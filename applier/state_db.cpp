@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "core/fs.hpp"
+
 namespace airlock::applier {
 namespace {
 
@@ -42,9 +44,7 @@ std::string value_text(const db::Value& v) {
 }
 
 Result<StateDb> StateDb::open(const std::string& state_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) return fail(ErrorClass::io, "create state folder '" + state_dir + "': " + ec.message());
+  AIRLOCK_CHECK(make_dirs(state_dir), "state folder");
   std::string path = state_dir + "/state.db";
   AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::create), "opening state database");
   AIRLOCK_CHECK(d.busy_timeout_ms(5000), "state database '" + path + "'");
