@@ -132,7 +132,9 @@ Status AtomicFile::commit() {
   fd_.reset();
   if (sys::rename(tmp_.c_str(), path_.c_str()) != 0) return fail(errno_error("rename into", path_, errno));
   committed_ = true;
-  return fsync_dir(parent_dir(path_));
+  // The file is in place but not yet durable: say which file, not only which folder.
+  AIRLOCK_CHECK(fsync_dir(parent_dir(path_)), "'" + path_ + "' was renamed into place, but");
+  return {};
 }
 
 Status make_dirs(const std::string& path, unsigned mode) {
