@@ -110,7 +110,12 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
 Result<SnapMeta> take_snapshot(const Site& site, const std::string& id, const std::string& created_at,
                                const std::string& release) {
   auto m = take_snapshot_into(site, id, created_at, release);
-  if (!m) (void)remove_tree(snapshots_dir(site) + "/" + id + ".partial");  // never half a snapshot
+  if (!m) {
+    // Never half a snapshot, and never one reported as failed: the rename into place may have
+    // happened before the failing fsync of the folder (ids are unique, so the folder is ours).
+    (void)remove_tree(snapshots_dir(site) + "/" + id + ".partial");
+    (void)remove_tree(snapshots_dir(site) + "/" + id);
+  }
   return m;
 }
 

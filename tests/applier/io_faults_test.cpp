@@ -1,0 +1,241 @@
+// I/O faults through the filesystem seam (core/sys.hpp), the crash-point matrix's sibling: every
+// mutating filesystem call (our own writes and SQLite's, through its VFS shim) of a clean run is
+// failed in turn, once with EIO and once with ENOSPC, without performing it.
+//  - snapshot create: fails with io (3) and leaves no snapshot that list or restore would take
+//    (no .partial folder, no unsealed one); the site's database, config and pointer untouched.
+//  - apply (snapshot, migrations, config, pointer, record; first install and a two-release
+//    upgrade): whatever the apply returned, `recover` with the disk healthy again leaves the site
+//    exactly as before or exactly as after — databases passing integrity_check, no pending run,
+//    the installed release matching, the audit chain intact, no staging or .partial leftovers.
+// AIRLOCK_SHOW_ERRORS=1 prints one line per faulted call (the table in docs/reliability.md).
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "applier/applier.hpp"
+#include "applier/site.hpp"
+#include "applier/snapshot.hpp"
+#include "core/sys.hpp"
+#include "tests/applier/fixture.hpp"
+
+namespace airlock::test {
+namespace {
+
+using applier::Outcome;
+
+constexpr int kFaults[] = {EIO, ENOSPC};
+
+bool show() { return std::getenv("AIRLOCK_SHOW_ERRORS") != nullptr; }
+
+std::string label_of(int err, std::uint64_t n, std::uint64_t calls, const std::string& op) {
+  return std::string(err == EIO ? "EIO" : "ENOSPC") + " at call " + std::to_string(n) + "/" + std::to_string(calls) +
+         " (" + op + ")";
+}
+
+// Folders a finished (or recovered) run must not leave: staging runs and unsealed snapshots.
+std::vector<std::string> leftovers(const SiteDir& s) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(s.state + "/staging", ec)) out.push_back(e.path().string());
+  for (const auto& e : fs::directory_iterator(s.state + "/snapshots", ec))
+    if (e.path().filename().string().ends_with(".partial")) out.push_back(e.path().string());
+  return out;
+}
+
+// The message says why: the errno's text, or SQLite's words for it.
+bool names_reason(const std::string& what, int err) {
+  for (const char* w : {static_cast<const char*>(std::strerror(err)), err == EIO ? "disk I/O error" : "database or disk is full",
+                        "unable to open database file"})
+    if (what.find(w) != std::string::npos) return true;
+  return false;
+}
+
+// --- snapshot create ---
+
+// A site with 1.1.0 installed (so there is a database with rows, a config and a pointer).
+std::unique_ptr<SiteDir> installed_110() {
+  auto s = std::make_unique<SiteDir>();
+  auto r = applier::apply(s->site, bundles().v110, quiet_env());
+  EXPECT_TRUE(r && r->outcome == Outcome::applied) << (r ? "" : r.error().what());
+  return s;
+}
+
+std::vector<std::string> snapshot_ids(const SiteDir& s) {
+  std::vector<std::string> ids;
+  auto l = applier::snapshot_list(s.site);
+  EXPECT_TRUE(l) << (l ? "" : l.error().what());
+  if (l)
+    for (const auto& i : *l) {
+      EXPECT_TRUE(i.sealed) << "unsealed snapshot listed: " << i.id;
+      ids.push_back(i.id);
+    }
+  return ids;
+}
+
+void snapshot_sweep(int err) {
+  std::uint64_t calls = 0;
+  {
+    auto s = installed_110();
+    sys::ArmedFault count({});
+    auto r = applier::snapshot_create(s->site, quiet_env());
+    ASSERT_TRUE(r) << r.error().what();
+    calls = count.calls();
+  }
+  ASSERT_GE(calls, 10u);
+  for (std::uint64_t n = 1; n <= calls; ++n) {
+    auto s = installed_110();
+    const auto ids_before = snapshot_ids(*s);
+    const std::string before = s->observable();
+    Result<applier::SnapshotInfo> r = fail(ErrorClass::internal, "not run");
+    std::string op;
+    bool fired = false;
+    {
+      sys::ArmedFault fault({err, n});
+      r = applier::snapshot_create(s->site, quiet_env());
+      op = fault.fired_op();
+      fired = fault.fired();
+    }
+    const std::string label = "snapshot create, " + label_of(err, n, calls, op);
+    if (show()) std::cerr << "  " << label << ": " << (r ? "created " + r->id : r.error().what()) << "\n";
+    EXPECT_EQ(s->observable(), before) << label;
+    EXPECT_TRUE(leftovers(*s).empty()) << label << ": " << leftovers(*s).front();
+    const auto ids = snapshot_ids(*s);  // every listed one sealed
+    if (r) {
+      // Only a removal under ENOSPC goes through (a full disk still deletes).
+      EXPECT_TRUE(!fired) << label << ": succeeded although the fault fired";
+      EXPECT_EQ(ids.size(), ids_before.size() + 1) << label;
+      continue;
+    }
+    ASSERT_TRUE(fired) << label;
+    EXPECT_EQ(r.error().cls(), ErrorClass::io) << label << ": " << r.error().what();
+    EXPECT_TRUE(names_reason(r.error().what(), err)) << label << ": the reason is missing: " << r.error().what();
+    EXPECT_EQ(ids, ids_before) << label << ": a failed snapshot create left a snapshot";
+  }
+}
+
+TEST(IoFaults, SnapshotCreateEio) { snapshot_sweep(EIO); }
+TEST(IoFaults, SnapshotCreateEnospc) { snapshot_sweep(ENOSPC); }
+
+// --- apply ---
+
+// A check the demo passes with 1.1.0 (table items) and with 1.2.0 (renamed to items_v2), so the
+// upgrade is a real two-release apply that keeps the new release.
+constexpr const char* kEitherTableCheck =
+    "[[checks]]\nname = \"items\"\nkind = \"sqlite\"\ndatabase = \"main\"\n"
+    "query = \"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('items', 'items_v2')\"\n"
+    "expect = 1\ntimeout = \"5s\"\n";
+
+struct ApplyScenario {
+  std::string name;
+  bool preinstall_110;
+  std::string checks;
+  Outcome clean;  // the outcome of the run without faults
+};
+
+std::unique_ptr<SiteDir> start(const ApplyScenario& sc) {
+  auto s = std::make_unique<SiteDir>(sc.checks);
+  if (sc.preinstall_110) {
+    auto r = applier::apply(s->site, bundles().v110, quiet_env());
+    EXPECT_TRUE(r && r->outcome == Outcome::applied) << (r ? "" : r.error().what());
+  }
+  return s;
+}
+std::string bundle_of(const ApplyScenario& sc) { return sc.preinstall_110 ? bundles().v120 : bundles().v110; }
+
+struct Expected {
+  std::string before, after, installed_before, installed_after;
+  std::uint64_t calls = 0;
+};
+
+std::string installed(const SiteDir& s) {
+  auto st = applier::status(s.site);
+  return st ? st->installed : "<status: " + st.error().what() + ">";
+}
+
+Expected reference(const ApplyScenario& sc) {
+  Expected e;
+  auto s = start(sc);
+  e.before = s->observable();
+  e.installed_before = installed(*s);
+  {
+    sys::ArmedFault count({});
+    auto r = applier::apply(s->site, bundle_of(sc), quiet_env());
+    EXPECT_TRUE(r) << r.error().what();
+    if (r) {
+      EXPECT_EQ(r->outcome, sc.clean);
+    }
+    e.calls = count.calls();
+  }
+  e.after = s->observable();
+  e.installed_after = installed(*s);
+  return e;
+}
+
+std::string describe(const Result<applier::RunReport>& r) {
+  if (!r) return "error class " + std::to_string(exit_code(r.error().cls())) + ": " + r.error().what();
+  return applier::outcome_name(r->outcome);
+}
+
+// Which N to fault: all of them, unless AIRLOCK_IO_SWEEP_STRIDE asks for a spread (local runs).
+std::uint64_t stride() {
+  const char* s = std::getenv("AIRLOCK_IO_SWEEP_STRIDE");
+  return s && std::atoi(s) > 0 ? static_cast<std::uint64_t>(std::atoi(s)) : 1;
+}
+
+void apply_sweep(const ApplyScenario& sc, int err) {
+  const Expected e = reference(sc);
+  ASSERT_GE(e.calls, 20u);
+  ASSERT_NE(e.before, e.after);
+  for (std::uint64_t n = 1; n <= e.calls; n += stride()) {
+    auto s = start(sc);
+    Result<applier::RunReport> r = fail(ErrorClass::internal, "not run");
+    std::string op;
+    {
+      sys::ArmedFault fault({err, n});
+      r = applier::apply(s->site, bundle_of(sc), quiet_env());
+      op = fault.fired_op();
+    }
+    const std::string label = sc.name + ", " + label_of(err, n, e.calls, op);
+    if (!r) {
+      EXPECT_NE(r.error().cls(), ErrorClass::internal) << label << ": " << r.error().what();
+    }
+    auto rec = applier::recover(s->site, quiet_env());
+    ASSERT_TRUE(rec) << label << ": recover failed: " << rec.error().what();
+    const std::string now = s->observable();
+    const bool is_before = now == e.before, is_after = now == e.after;
+    if (show())
+      std::cerr << "  " << label << ": apply -> " << describe(r) << "; recover -> " << describe(rec) << "; site "
+                << (is_after ? "after" : is_before ? "before" : "HALF") << "\n";
+    EXPECT_TRUE(is_before || is_after) << label << ": half state after recover\napply: " << describe(r)
+                                       << "\nrecover: " << describe(rec) << "\nsite:\n"
+                                       << now;
+    EXPECT_TRUE(s->integrity_ok()) << label;
+    auto st = applier::status(s->site);
+    ASSERT_TRUE(st) << label;
+    EXPECT_FALSE(st->pending_phase) << label;
+    EXPECT_FALSE(st->degraded) << label << ": apply " << describe(r);
+    EXPECT_EQ(st->installed, is_after ? e.installed_after : e.installed_before) << label;
+    EXPECT_TRUE(applier::audit_verify(s->site)) << label;
+    EXPECT_TRUE(leftovers(*s).empty()) << label << ": " << leftovers(*s).front();
+    // The site takes the same bundle again once the disk is healthy.
+    if (is_before) {
+      auto again = applier::apply(s->site, bundle_of(sc), quiet_env());
+      ASSERT_TRUE(again) << label << ": re-apply: " << again.error().what();
+      EXPECT_EQ(again->outcome, sc.clean) << label;
+      EXPECT_EQ(s->observable(), e.after) << label;
+    }
+  }
+}
+
+const ApplyScenario kFirstInstall{"first install 1.1.0", false, SiteDir::kItemsCheck, Outcome::applied};
+const ApplyScenario kUpgrade{"upgrade 1.1.0 -> 1.2.0", true, kEitherTableCheck, Outcome::applied};
+
+TEST(IoFaults, FirstInstallEio) { apply_sweep(kFirstInstall, EIO); }
+TEST(IoFaults, FirstInstallEnospc) { apply_sweep(kFirstInstall, ENOSPC); }
+TEST(IoFaults, UpgradeEio) { apply_sweep(kUpgrade, EIO); }
+TEST(IoFaults, UpgradeEnospc) { apply_sweep(kUpgrade, ENOSPC); }
+
+}  // namespace
+}  // namespace airlock::test
