@@ -180,6 +180,19 @@ airlock::Status run_migration(const MigrationRun& m) {
     (void)d.exec("ROLLBACK");
     return fail(mark.error().with_context(what));
   }
+  // The reverse of the first migration ever also takes back the bookkeeping table the up created:
+  // a first install rolled back by its reverse migrations must leave the database exactly as it
+  // was (io_faults_test finding: an empty _airlock_migrations table was left behind).
+  if (m.direction == Direction::down) {
+    auto left = d.query("SELECT count(*) FROM _airlock_migrations");
+    auto dropped = left && std::get<std::int64_t>((*left)[0][0]) == 0
+                       ? d.exec("DROP TABLE _airlock_migrations")
+                       : airlock::Status(left ? airlock::Status{} : airlock::Status(fail(left.error())));
+    if (!dropped) {
+      (void)d.exec("ROLLBACK");
+      return fail(dropped.error().with_context(what));
+    }
+  }
   return d.exec("COMMIT");
 }
 
