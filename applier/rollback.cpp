@@ -250,8 +250,14 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   }
   auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
   if (!snap) return finalize(c, Phase::degraded, what + "; snapshot unusable: " + snap.error().what());
-  if (auto s = restore_snapshot(c.site, *snap); !s)
+  if (auto s = restore_snapshot(c.site, *snap); !s) {
+    // A failing disk is not a verdict on the site: the run stays in the journal and the next
+    // recover (or command) restores again, which is idempotent. Recorded as degraded, the half
+    // restored site would never be looked at again (io_faults sweep finding).
+    if (s.error().cls() == ErrorClass::io)
+      return fail(s.error().with_context("recovering (the interrupted run stays pending; run recover again)"));
     return finalize(c, Phase::degraded, what + "; restoring the snapshot failed: " + s.error().what());
+  }
   (void)run_hook(c, c.site.resume, "resume");
   CheckRun run = run_checks(c.site, &c.baseline);
   c.last_checks = run.results;

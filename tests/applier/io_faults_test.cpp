@@ -292,5 +292,78 @@ TEST(IoFaults, UpgradeEnospc) { apply_sweep(kUpgrade, ENOSPC); }
 TEST(IoFaults, FailingUpgradeEio) { apply_sweep(kFailingUpgrade, EIO); }
 TEST(IoFaults, FailingUpgradeEnospc) { apply_sweep(kFailingUpgrade, ENOSPC); }
 
+// --- recover ---
+
+// An apply killed at a crash point (in a forked child, as in crash_test), then `recover` with every
+// mutating call of a clean recovery failed in turn. A faulted recover either finishes or leaves
+// the run pending; a second recover with the disk healthy must then leave the site exactly as the
+// crash matrix says (before, or after when the new release was complete).
+struct RecoverCase {
+  ApplyScenario scenario;
+  std::string point;
+  bool want_after;
+};
+
+std::unique_ptr<SiteDir> crashed(const RecoverCase& rc) {
+  auto s = start(rc.scenario);
+  const std::string bundle = bundle_of(rc.scenario);
+  const int code = in_child(rc.point, [&] { return bool(applier::apply(s->site, bundle, quiet_env())); });
+  EXPECT_EQ(code, 99) << rc.point << ": the crash point was not reached";
+  return s;
+}
+
+void recover_sweep(const RecoverCase& rc, int err) {
+  const Expected e = reference(rc.scenario);
+  const std::string& want = rc.want_after ? e.after : e.before;
+  std::uint64_t calls = 0;
+  {
+    auto s = crashed(rc);
+    sys::ArmedFault count({});
+    auto r = applier::recover(s->site, quiet_env());
+    ASSERT_TRUE(r) << r.error().what();
+    calls = count.calls();
+    ASSERT_EQ(canonical(s->observable()), canonical(want));
+  }
+  ASSERT_GE(calls, 10u);
+  for (std::uint64_t n = 1; n <= calls; n += stride()) {
+    auto s = crashed(rc);
+    Result<applier::RunReport> r = fail(ErrorClass::internal, "not run");
+    std::string op;
+    {
+      sys::ArmedFault fault({err, n});
+      r = applier::recover(s->site, quiet_env());
+      op = fault.fired_op();
+    }
+    const std::string label = rc.scenario.name + " crashed " + rc.point + ", recover with " + label_of(err, n, calls, op);
+    if (!r) {
+      EXPECT_EQ(r.error().cls(), ErrorClass::io) << label << ": " << r.error().what();
+    }
+    auto again = applier::recover(s->site, quiet_env());
+    ASSERT_TRUE(again) << label << ": second recover: " << again.error().what();
+    const bool ok = canonical(s->observable()) == canonical(want);
+    if (show())
+      std::cerr << "  " << label << ": recover -> " << describe(r) << "; again -> " << describe(again) << "; site "
+                << (ok ? (rc.want_after ? "after" : "before") : "HALF") << "\n";
+    EXPECT_TRUE(ok) << label << "\nrecover: " << describe(r) << "\nagain: " << describe(again) << "\nsite:\n"
+                    << s->observable();
+    EXPECT_TRUE(s->integrity_ok()) << label;
+    auto st = applier::status(s->site);
+    ASSERT_TRUE(st) << label;
+    EXPECT_FALSE(st->pending_phase) << label;
+    EXPECT_FALSE(st->degraded) << label << ": recover " << describe(r);
+    EXPECT_EQ(st->installed, rc.want_after ? e.installed_after : e.installed_before) << label;
+    EXPECT_TRUE(applier::audit_verify(s->site)) << label;
+    EXPECT_TRUE(leftovers(*s).empty()) << label << ": " << leftovers(*s).front();
+  }
+}
+
+const RecoverCase kRestoreOld{kUpgrade, "after_config", false};
+const RecoverCase kFinishNew{kFirstInstall, "before_record", true};
+
+TEST(IoFaults, RecoverRestoringTheOldReleaseEio) { recover_sweep(kRestoreOld, EIO); }
+TEST(IoFaults, RecoverRestoringTheOldReleaseEnospc) { recover_sweep(kRestoreOld, ENOSPC); }
+TEST(IoFaults, RecoverFinishingTheNewReleaseEio) { recover_sweep(kFinishNew, EIO); }
+TEST(IoFaults, RecoverFinishingTheNewReleaseEnospc) { recover_sweep(kFinishNew, ENOSPC); }
+
 }  // namespace
 }  // namespace airlock::test
