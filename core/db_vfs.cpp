@@ -6,6 +6,8 @@
 
 #include <sqlite3.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <mutex>
 
@@ -78,7 +80,9 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
   auto* ff = reinterpret_cast<FaultFile*>(f);
   ff->base.pMethods = nullptr;
   if (flags & SQLITE_OPEN_CREATE) {
-    if (sys::fault_check("sqlite xOpen(create)")) return SQLITE_CANTOPEN;
+    // Opening an existing database needs no room; creating a journal or a new file does.
+    const bool takes_space = !name || !sys::fault_plan_armed() || ::access(name, F_OK) != 0;
+    if (sys::fault_check("sqlite xOpen(create)", takes_space)) return SQLITE_CANTOPEN;
   }
   ff->real = reinterpret_cast<sqlite3_file*>(ff + 1);
   const int rc = g_real->xOpen(g_real, name, ff->real, flags, out_flags);

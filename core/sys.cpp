@@ -46,7 +46,17 @@ bool open_mutates(int flags) {
   return (flags & (O_CREAT | O_TRUNC)) != 0 || (flags & O_TMPFILE) == O_TMPFILE || (flags & O_ACCMODE) != O_RDONLY;
 }
 
+// Whether an open can need room on the disk: only when it may create or truncate. Asked only while
+// a plan is armed (it costs a syscall), so a full disk still lets us open existing files.
+bool open_takes_space(int dir, const char* path, int flags) {
+  if ((flags & O_TMPFILE) == O_TMPFILE || (flags & (O_TRUNC | O_EXCL)) != 0) return true;
+  if ((flags & O_CREAT) == 0) return false;
+  return !fault_plan_armed() || ::faccessat(dir, path, F_OK, AT_SYMLINK_NOFOLLOW) != 0;
+}
+
 }  // namespace
+
+bool fault_plan_armed() { return g_armed.load(std::memory_order_relaxed); }
 
 int fault_check(const char* op, bool takes_space) {
   if (!g_armed.load(std::memory_order_relaxed)) return 0;
@@ -56,7 +66,8 @@ int fault_check(const char* op, bool takes_space) {
   const std::uint64_t n = ++s.count;
   s.ops.push_back(op);
   if (s.plan.err == 0 || s.plan.nth == 0) return 0;
-  // A full disk still lets you delete: ENOSPC never fails a removal (it is counted all the same).
+  // A full disk still lets you delete, or open what exists: ENOSPC never fails a call that takes no
+// room (it is counted all the same).
   if (!takes_space && s.plan.err == ENOSPC) return 0;
   const bool hit = n == s.plan.nth || (s.plan.sticky && takes_space && n > s.plan.nth);
   if (!hit) return 0;
@@ -142,11 +153,11 @@ int mkdirat(int dir, const char* path, mode_t mode) {
 }
 int open(const char* path, int flags, mode_t mode) {
   if (!open_mutates(flags)) return ::open(path, flags, mode);
-  return guarded("open", true, [&] { return ::open(path, flags, mode); });
+  return guarded("open", open_takes_space(AT_FDCWD, path, flags), [&] { return ::open(path, flags, mode); });
 }
 int openat(int dir, const char* path, int flags, mode_t mode) {
   if (!open_mutates(flags)) return ::openat(dir, path, flags, mode);
-  return guarded("openat", true, [&] { return ::openat(dir, path, flags, mode); });
+  return guarded("openat", open_takes_space(dir, path, flags), [&] { return ::openat(dir, path, flags, mode); });
 }
 int mkostemp(char* tmpl, int flags) {
   return guarded("mkostemp", true, [&] { return ::mkostemp(tmpl, flags); });

@@ -15,7 +15,7 @@
 // Counting is atomic (the verifier writes from worker threads). A plan fails exactly one call
 // (the Nth, counting from arming); later calls succeed again, like a transient I/O error, unless
 // `sticky` is set: then every space-taking call from the Nth on fails (a disk that stays full;
-// removals still succeed, as they do on a full disk).
+// removals and opening existing files still succeed, as they do on a full disk).
 #pragma once
 
 #include <fcntl.h>
@@ -55,8 +55,11 @@ int rmdir(const char* path);
 
 // Called by every wrapper (and the SQLite VFS shim) before a mutating call. Returns 0 to go ahead,
 // or the errno the call must fail with. `op` names the call ("write", "fsync", "sqlite xSync", ...)
-// and must be a string literal. `takes_space`: false for removals (unlink, rmdir, xDelete).
+// and must be a string literal. `takes_space`: false for calls that need no room on the disk
+// (removals; opening an existing file without truncating it): ENOSPC never fails those.
 int fault_check(const char* op, bool takes_space = true);
+// Whether a plan is armed (one relaxed load): lets a wrapper skip work only a plan needs.
+bool fault_plan_armed();
 
 struct FaultPlan {
   int err = 0;             // errno to fail with (EIO, ENOSPC); 0 = count only, never fail

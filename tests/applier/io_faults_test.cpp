@@ -220,25 +220,32 @@ std::uint64_t stride() {
   return s && std::atoi(s) > 0 ? static_cast<std::uint64_t>(std::atoi(s)) : 1;
 }
 
-void apply_sweep(const ApplyScenario& sc, int err) {
+// `sticky`: the disk stays full from call N on (every later space-taking call fails, removals
+// still work), through the apply and a first `recover`; only the second recover has room again.
+void apply_sweep(const ApplyScenario& sc, int err, bool sticky = false, std::uint64_t step = stride()) {
   const Expected e = reference(sc);
   ASSERT_GE(e.calls, 20u);
   // A run that rolls back by itself ends where it started.
   ASSERT_EQ(canonical(e.before) == canonical(e.after), sc.clean == Outcome::rolled_back);
   // Up to the clean count, and on while the fault still fires (a failed step may make the run
   // longer than the clean one); a run the fault never reached must be the clean run.
-  for (std::uint64_t n = 1; n <= 2 * e.calls; n += stride()) {
+  for (std::uint64_t n = 1; n <= 2 * e.calls; n += step) {
     auto s = start(sc);
     Result<applier::RunReport> r = fail(ErrorClass::internal, "not run");
+    Result<applier::RunReport> still_full = fail(ErrorClass::internal, "not run");
     std::string op;
     bool fired = false;
     {
-      sys::ArmedFault fault({err, n});
+      sys::ArmedFault fault({err, n, sticky});
       r = applier::apply(s->site, bundle_of(sc), quiet_env());
+      if (sticky) still_full = applier::recover(s->site, quiet_env());
       op = fault.fired_op();
       fired = fault.fired();
     }
-    const std::string label = sc.name + ", " + label_of(err, n, e.calls, op);
+    const std::string label = sc.name + (sticky ? " (disk stays full)" : "") + ", " + label_of(err, n, e.calls, op);
+    if (sticky && !still_full) {
+      EXPECT_EQ(still_full.error().cls(), ErrorClass::io) << label << ": " << still_full.error().what();
+    }
     if (!fired && n > e.calls) {
       ASSERT_TRUE(r) << label << ": " << r.error().what();
       EXPECT_EQ(r->outcome, sc.clean) << label;
@@ -253,7 +260,9 @@ void apply_sweep(const ApplyScenario& sc, int err) {
     const std::string now = s->observable();
     const bool is_before = canonical(now) == canonical(e.before), is_after = canonical(now) == canonical(e.after);
     if (show())
-      std::cerr << "  " << label << ": apply -> " << describe(r) << "; recover -> " << describe(rec) << "; site "
+      std::cerr << "  " << label << ": apply -> " << describe(r)
+                << (sticky ? "; recover on the full disk -> " + describe(still_full) : std::string()) << "; recover -> "
+                << describe(rec) << "; site "
                 << (is_after ? "after" : is_before ? "before" : "HALF") << "\n";
     EXPECT_TRUE(is_before || is_after) << label << ": half state after recover\napply: " << describe(r)
                                        << "\nrecover: " << describe(rec) << "\nsite:\n"
@@ -291,6 +300,9 @@ TEST(IoFaults, UpgradeEio) { apply_sweep(kUpgrade, EIO); }
 TEST(IoFaults, UpgradeEnospc) { apply_sweep(kUpgrade, ENOSPC); }
 TEST(IoFaults, FailingUpgradeEio) { apply_sweep(kFailingUpgrade, EIO); }
 TEST(IoFaults, FailingUpgradeEnospc) { apply_sweep(kFailingUpgrade, ENOSPC); }
+// A disk that stays full from call N on.
+TEST(IoFaults, DiskStaysFullFirstInstall) { apply_sweep(kFirstInstall, ENOSPC, true); }
+TEST(IoFaults, DiskStaysFullFailingUpgrade) { apply_sweep(kFailingUpgrade, ENOSPC, true); }
 
 // --- recover ---
 

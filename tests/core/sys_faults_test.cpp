@@ -82,18 +82,25 @@ TEST(SysSeam, CountsMutatingCallsOnlyAndFailsExactlyTheNth) {
   }
 }
 
-TEST(SysSeam, StickyEnospcFailsEveryLaterWriteButLetsRemovalsThrough) {
+TEST(SysSeam, StickyEnospcFailsEveryLaterWriteButLetsRemovalsAndOpeningExistingFilesThrough) {
   TempDir d;
-  const std::string f = (d / "f").string();
+  const std::string f = (d / "f").string(), g = (d / "g").string();
   spit(f, "x");
   sys::ArmedFault fault({ENOSPC, 1, true});
-  Fd rw(sys::open(f.c_str(), O_WRONLY | O_CLOEXEC));
-  EXPECT_FALSE(rw.valid());
+  // Opening what exists takes no room, even with O_CREAT; creating or truncating does.
+  Fd rw(sys::open(f.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+  ASSERT_TRUE(rw.valid());
+  EXPECT_EQ(sys::write(rw.get(), "y", 1), -1);
   EXPECT_EQ(errno, ENOSPC);
+  EXPECT_FALSE(Fd(sys::open(g.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644)).valid());
+  EXPECT_EQ(errno, ENOSPC);
+  EXPECT_FALSE(Fd(sys::open(f.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC)).valid());
   EXPECT_EQ(sys::mkdir((d / "sub").c_str(), 0755), -1);
   EXPECT_EQ(errno, ENOSPC);
   EXPECT_EQ(sys::unlink(f.c_str()), 0);  // a full disk still lets you delete
   EXPECT_FALSE(fs::exists(f));
+  EXPECT_EQ(fault.calls(), 6u);
+  EXPECT_EQ(fault.fired_op(), "write");
 }
 
 TEST(SysSeam, CountingIsAtomicAcrossThreads) {
