@@ -29,7 +29,8 @@ struct DbDeleter {
 using DbPtr = std::unique_ptr<sqlite3, DbDeleter>;
 
 Error sql_error(sqlite3* db, const std::string& path, const std::string& what) {
-  return Error(error_class_of(sqlite3_extended_errcode(db)), "database '" + path + "': " + what + ": " + sqlite3_errmsg(db));
+  return Error(error_class_of(sqlite3_extended_errcode(db)),
+               "database '" + path + "': " + what + ": " + sqlite3_errmsg(db));
 }
 
 Result<StmtPtr> prepare(sqlite3* db, const std::string& path, const std::string& sql) {

@@ -50,7 +50,9 @@ int x_file_size(sqlite3_file* f, sqlite3_int64* size) { return real_of(f)->pMeth
 int x_lock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xLock(real_of(f), l); }
 int x_unlock(sqlite3_file* f, int l) { return real_of(f)->pMethods->xUnlock(real_of(f), l); }
 int x_check_reserved(sqlite3_file* f, int* out) { return real_of(f)->pMethods->xCheckReservedLock(real_of(f), out); }
-int x_file_control(sqlite3_file* f, int op, void* arg) { return real_of(f)->pMethods->xFileControl(real_of(f), op, arg); }
+int x_file_control(sqlite3_file* f, int op, void* arg) {
+  return real_of(f)->pMethods->xFileControl(real_of(f), op, arg);
+}
 int x_sector_size(sqlite3_file* f) { return real_of(f)->pMethods->xSectorSize(real_of(f)); }
 int x_device_chars(sqlite3_file* f) { return real_of(f)->pMethods->xDeviceCharacteristics(real_of(f)); }
 int x_shm_map(sqlite3_file* f, int pg, int sz, int extend, void volatile** p) {
@@ -64,15 +66,16 @@ int x_shm_unmap(sqlite3_file* f, int del) { return real_of(f)->pMethods->xShmUnm
 int x_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** pp) {
   return real_of(f)->pMethods->xFetch(real_of(f), off, n, pp);
 }
-int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { return real_of(f)->pMethods->xUnfetch(real_of(f), off, p); }
+int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
+  return real_of(f)->pMethods->xUnfetch(real_of(f), off, p);
+}
 
 // One table per io_methods version the real file may report, so SQLite never calls a method the
 // real file lacks.
 sqlite3_io_methods methods_v(int version) {
-  return {version,       x_close,    x_read,         x_write,         x_truncate,    x_sync,
-          x_file_size,   x_lock,     x_unlock,       x_check_reserved, x_file_control, x_sector_size,
-          x_device_chars, x_shm_map, x_shm_lock,     x_shm_barrier,   x_shm_unmap,   x_fetch,
-          x_unfetch};
+  return {version,    x_close,       x_read,           x_write,        x_truncate,    x_sync,         x_file_size,
+          x_lock,     x_unlock,      x_check_reserved, x_file_control, x_sector_size, x_device_chars, x_shm_map,
+          x_shm_lock, x_shm_barrier, x_shm_unmap,      x_fetch,        x_unfetch};
 }
 const sqlite3_io_methods kMethods[3] = {methods_v(1), methods_v(2), methods_v(3)};
 

@@ -151,8 +151,7 @@ Status make_dirs(const std::string& path, unsigned mode) {
 }
 
 Status rename_path(const std::string& from, const std::string& to) {
-  if (sys::rename(from.c_str(), to.c_str()) != 0)
-    return fail(errno_error("rename '" + from + "' to", to, errno));
+  if (sys::rename(from.c_str(), to.c_str()) != 0) return fail(errno_error("rename '" + from + "' to", to, errno));
   return {};
 }
 

@@ -67,7 +67,7 @@ int fault_check(const char* op, bool takes_space) {
   s.ops.push_back(op);
   if (s.plan.err == 0 || s.plan.nth == 0) return 0;
   // A full disk still lets you delete, or open what exists: ENOSPC never fails a call that takes no
-// room (it is counted all the same).
+  // room (it is counted all the same).
   if (!takes_space && s.plan.err == ENOSPC) return 0;
   const bool hit = n == s.plan.nth || (s.plan.sticky && takes_space && n > s.plan.nth);
   if (!hit) return 0;
@@ -137,7 +137,8 @@ int fchmod(int fd, mode_t mode) {
   return guarded("fchmod", true, [&] { return ::fchmod(fd, mode); });
 }
 ssize_t copy_file_range(int fd_in, loff_t* off_in, int fd_out, loff_t* off_out, std::size_t len, unsigned flags) {
-  return guarded("copy_file_range", true, [&] { return ::copy_file_range(fd_in, off_in, fd_out, off_out, len, flags); });
+  return guarded("copy_file_range", true,
+                 [&] { return ::copy_file_range(fd_in, off_in, fd_out, off_out, len, flags); });
 }
 int rename(const char* from, const char* to) {
   return guarded("rename", true, [&] { return ::rename(from, to); });

@@ -62,9 +62,9 @@ int fault_check(const char* op, bool takes_space = true);
 bool fault_plan_armed();
 
 struct FaultPlan {
-  int err = 0;             // errno to fail with (EIO, ENOSPC); 0 = count only, never fail
-  std::uint64_t nth = 0;   // 1-based index of the mutating call that fails; 0 = none
-  bool sticky = false;     // also fail every later space-taking call
+  int err = 0;            // errno to fail with (EIO, ENOSPC); 0 = count only, never fail
+  std::uint64_t nth = 0;  // 1-based index of the mutating call that fails; 0 = none
+  bool sticky = false;    // also fail every later space-taking call
 };
 
 class ArmedFault {

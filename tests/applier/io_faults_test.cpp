@@ -49,8 +49,8 @@ std::vector<std::string> leftovers(const SiteDir& s) {
 
 // The message says why: the errno's text, or SQLite's words for it.
 bool names_reason(const std::string& what, int err) {
-  for (const char* w : {static_cast<const char*>(std::strerror(err)), err == EIO ? "disk I/O error" : "database or disk is full",
-                        "unable to open database file"})
+  for (const char* w : {static_cast<const char*>(std::strerror(err)),
+                        err == EIO ? "disk I/O error" : "database or disk is full", "unable to open database file"})
     if (what.find(w) != std::string::npos) return true;
   return false;
 }
@@ -150,7 +150,8 @@ std::unique_ptr<SiteDir> start(const ApplyScenario& sc) {
     auto r = applier::apply(t->site, bundles().v110, quiet_env());
     EXPECT_TRUE(r && r->outcome == Outcome::applied) << (r ? "" : r.error().what());
   }
-  const auto opts = fs::copy_options::overwrite_existing | fs::copy_options::recursive | fs::copy_options::copy_symlinks;
+  const auto opts =
+      fs::copy_options::overwrite_existing | fs::copy_options::recursive | fs::copy_options::copy_symlinks;
   fs::copy(t->db, s->db, opts);
   fs::copy(t->topology, s->topology, opts);
   fs::copy(t->state, s->state, opts);
@@ -263,7 +264,10 @@ void apply_sweep(const ApplyScenario& sc, int err, bool sticky = false, std::uin
       std::cerr << "  " << label << ": apply -> " << describe(r)
                 << (sticky ? "; recover on the full disk -> " + describe(still_full) : std::string()) << "; recover -> "
                 << describe(rec) << "; site "
-                << (is_after ? "after" : is_before ? "before" : "HALF") << "\n";
+                << (is_after    ? "after"
+                    : is_before ? "before"
+                                : "HALF")
+                << "\n";
     EXPECT_TRUE(is_before || is_after) << label << ": half state after recover\napply: " << describe(r)
                                        << "\nrecover: " << describe(rec) << "\nsite:\n"
                                        << now;
@@ -291,8 +295,7 @@ const ApplyScenario kUpgrade{"upgrade 1.1.0 -> 1.2.0", true, kEitherTableCheck, 
 
 // 1.2.0 fails the demo's hard check (its migration renames the table the check reads), so the
 // clean run rolls back by itself: the faults land in the rollback too.
-const ApplyScenario kFailingUpgrade{"failing upgrade 1.1.0 -> 1.2.0", true, SiteDir::kItemsCheck,
-                                    Outcome::rolled_back};
+const ApplyScenario kFailingUpgrade{"failing upgrade 1.1.0 -> 1.2.0", true, SiteDir::kItemsCheck, Outcome::rolled_back};
 
 TEST(IoFaults, FirstInstallEio) { apply_sweep(kFirstInstall, EIO); }
 TEST(IoFaults, FirstInstallEnospc) { apply_sweep(kFirstInstall, ENOSPC); }
@@ -346,7 +349,8 @@ void recover_sweep(const RecoverCase& rc, int err) {
       r = applier::recover(s->site, quiet_env());
       op = fault.fired_op();
     }
-    const std::string label = rc.scenario.name + " crashed " + rc.point + ", recover with " + label_of(err, n, calls, op);
+    const std::string label =
+        rc.scenario.name + " crashed " + rc.point + ", recover with " + label_of(err, n, calls, op);
     if (!r) {
       EXPECT_EQ(r.error().cls(), ErrorClass::io) << label << ": " << r.error().what();
     }

@@ -46,8 +46,8 @@ class IoFaults : public VerifierTest {
     ASSERT_GE(calls, 10u) << "the example bundle should need folders, files and writes";
     const auto before = snapshot(dir.path());
     for (std::uint64_t n = 1; n <= calls; ++n) {
-      const std::string label = std::string(std::strerror(err)) + " at mutating call " + std::to_string(n) + "/" +
-                                std::to_string(calls);
+      const std::string label =
+          std::string(std::strerror(err)) + " at mutating call " + std::to_string(n) + "/" + std::to_string(calls);
       std::string op;
       Result<Report> r = fail(ErrorClass::internal, "not run");
       {
@@ -57,7 +57,8 @@ class IoFaults : public VerifierTest {
         ASSERT_TRUE(fault.fired()) << label;
       }
       ASSERT_FALSE(r.has_value()) << label << " (" << op << "): extraction succeeded on a failing disk";
-      if (std::getenv("AIRLOCK_SHOW_ERRORS")) std::cerr << "  " << label << " (" << op << "): " << r.error().what() << "\n";
+      if (std::getenv("AIRLOCK_SHOW_ERRORS"))
+        std::cerr << "  " << label << " (" << op << "): " << r.error().what() << "\n";
       EXPECT_EQ(r.error().cls(), ErrorClass::io) << label << " (" << op << "): " << r.error().what();
       // The message names what was being written: a path inside staging, or staging itself.
       EXPECT_NE(r.error().what().find(staging.string()), std::string::npos) << label << ": " << r.error().what();
