@@ -23,7 +23,6 @@
 #include "core/container.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
-#include "core/sys.hpp"
 
 namespace airlock::bundler {
 
@@ -73,12 +72,12 @@ Result<Fd> open_source_file(const std::string& path) {
 // it vanishes with its descriptor whatever happens.
 Result<Fd> open_payload_temp(const std::string& out_path) {
   const std::string dir = parent_dir(out_path);
-  Fd fd(sys::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  Fd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd.valid()) return fd;
   std::string name = dir + "/.airlock-payload-XXXXXX";  // no O_TMPFILE here: named, then unlinked
-  fd = Fd(sys::mkostemp(name.data(), O_CLOEXEC));
+  fd = Fd(::mkostemp(name.data(), O_CLOEXEC));
   if (!fd.valid()) return fail(errno_error("create a temporary file in", dir, errno));
-  (void)sys::unlink(name.c_str());
+  ::unlink(name.c_str());
   return fd;
 }
 
@@ -148,7 +147,7 @@ Status copy_payload(int in, std::uint64_t len, int out, const std::string& out_p
   while (static_cast<std::uint64_t>(off) < len) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - off, 1u << 30));
     if (buf.empty()) {
-      const ssize_t n = sys::copy_file_range(in, &off, out, nullptr, want, 0);
+      const ssize_t n = ::copy_file_range(in, &off, out, nullptr, want, 0);
       if (n > 0) continue;
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
