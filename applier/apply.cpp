@@ -261,8 +261,11 @@ Result<SnapshotInfo> snapshot_create(const std::string& site_toml, const Env& en
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot create");
   std::string id = "manual-" + new_run_id(env);
   AIRLOCK_TRY(auto m, take_snapshot(c.site, id, c.now(), installed), "snapshot create");
-  AIRLOCK_TRY(auto h, audit_append(c.st, c.now(), "snapshot-create", json({{"id", id}}).dump()), "snapshot create");
-  (void)h;
+  if (auto h = audit_append(c.st, c.now(), "snapshot-create", json({{"id", id}}).dump()); !h) {
+    // Reported as failed, so not kept: a restorable snapshot the audit log does not know of.
+    (void)remove_tree(snapshots_dir(c.site) + "/" + id);
+    return fail(h.error().with_context("snapshot create"));
+  }
   SnapshotInfo info{id, m.created_at, installed, 0, true};
   for (const auto& it : m.items) info.bytes += it.bytes;
   return info;

@@ -10,6 +10,7 @@
 #include "core/fd.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
+#include "core/sys.hpp"
 
 namespace airlock::applier {
 
@@ -44,14 +45,14 @@ airlock::Status copy_file_synced(const std::string& src, const std::string& dst)
 airlock::Status fsync_file(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return fail(errno_error("open", path, errno));
-  if (::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  if (sys::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
   return {};
 }
 
 airlock::Status remove_sqlite_side_files(const std::string& db_path) {
   for (const char* suffix : {"-journal", "-wal", "-shm"}) {
     std::string p = db_path + suffix;
-    if (::unlink(p.c_str()) != 0 && errno != ENOENT) return fail(errno_error("remove", p, errno));
+    if (sys::unlink(p.c_str()) != 0 && errno != ENOENT) return fail(errno_error("remove", p, errno));
   }
   return fsync_dir(parent_dir(db_path));
 }
@@ -65,13 +66,13 @@ std::string read_pointer(const std::string& state_dir) {
 airlock::Status write_pointer(const std::string& state_dir, const std::string& target) {
   std::string cur = state_dir + "/current";
   if (target.empty()) {
-    if (::unlink(cur.c_str()) != 0 && errno != ENOENT) return fail(errno_error("remove", cur, errno));
+    if (sys::unlink(cur.c_str()) != 0 && errno != ENOENT) return fail(errno_error("remove", cur, errno));
     return fsync_dir(state_dir);
   }
   std::string tmp = state_dir + "/current.tmp";
-  ::unlink(tmp.c_str());
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error("symlink", tmp, errno));
-  if (::rename(tmp.c_str(), cur.c_str()) != 0) return fail(errno_error("rename", cur, errno));
+  (void)sys::unlink(tmp.c_str());
+  if (sys::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error("symlink", tmp, errno));
+  if (sys::rename(tmp.c_str(), cur.c_str()) != 0) return fail(errno_error("rename", cur, errno));
   return fsync_dir(state_dir);
 }
 

@@ -6,13 +6,15 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "core/fs.hpp"
+#include "core/sys.hpp"
+
 namespace airlock::applier {
 
 Result<SiteLock> SiteLock::acquire(const std::string& state_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
+  AIRLOCK_CHECK(make_dirs(state_dir), "site lock");
   std::string path = state_dir + "/lock";
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  Fd fd(sys::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) return fail(errno_error("open lock file", path, errno));
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK)

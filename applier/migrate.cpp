@@ -110,7 +110,7 @@ airlock::Status run_script(sqlite3* db, Guard& g, const std::string& sql, const 
     auto reason = [&]() { return g.refused.empty() ? std::string(sqlite3_errmsg(db)) : g.refused; };
     if (rc != SQLITE_OK) {
       g.script = false;
-      return fail(ErrorClass::internal, what + ": " + reason());
+      return fail(db::error_class_of(sqlite3_extended_errcode(db)), what + ": " + reason());
     }
     if (!st) break;  // only whitespace/comments left
     if (first_keyword(p) == "VACUUM") {
@@ -121,10 +121,12 @@ airlock::Status run_script(sqlite3* db, Guard& g, const std::string& sql, const 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     }
     std::string msg = rc == SQLITE_DONE ? "" : (g.timed_out ? "exceeded its time limit (progress deadline)" : reason());
+    // A failing disk is io (3) whatever statement hit it; a bad statement stays internal.
+    const ErrorClass cls = g.timed_out ? ErrorClass::internal : db::error_class_of(sqlite3_extended_errcode(db));
     sqlite3_finalize(st);
     if (!msg.empty()) {
       g.script = false;
-      return fail(ErrorClass::internal, what + ": " + msg);
+      return fail(cls, what + ": " + msg);
     }
     p = tail;
   }
@@ -177,6 +179,19 @@ airlock::Status run_migration(const MigrationRun& m) {
   if (!mark) {
     (void)d.exec("ROLLBACK");
     return fail(mark.error().with_context(what));
+  }
+  // The reverse of the first migration ever also takes back the bookkeeping table the up created:
+  // a first install rolled back by its reverse migrations must leave the database exactly as it
+  // was (io_faults_test finding: an empty _airlock_migrations table was left behind).
+  if (m.direction == Direction::down) {
+    auto left = d.query("SELECT count(*) FROM _airlock_migrations");
+    auto dropped = left && std::get<std::int64_t>((*left)[0][0]) == 0
+                       ? d.exec("DROP TABLE _airlock_migrations")
+                       : airlock::Status(left ? airlock::Status{} : airlock::Status(fail(left.error())));
+    if (!dropped) {
+      (void)d.exec("ROLLBACK");
+      return fail(dropped.error().with_context(what));
+    }
   }
   return d.exec("COMMIT");
 }

@@ -122,6 +122,19 @@ Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std
 
 }  // namespace
 
+namespace {
+
+// Reverse migrations (or database restores), then configs and pointer from the snapshot.
+Status undo_targets(Ctx& c, const SnapMeta& snap) {
+  if (c.manifest) {
+    auto r = reverse_migrations(c, *c.manifest, c.run.to_version, snap);
+    if (!r) return fail(r.error());
+  }
+  return restore_snapshot(c.site, snap, RestoreParts::configs_and_pointer);
+}
+
+}  // namespace
+
 Event do_rollback(Ctx& c) {
   if (c.signal_at) {
     c.signal_to_rollback_ms =
@@ -131,12 +144,14 @@ Event do_rollback(Ctx& c) {
   c.emit("rollback",
          "rolling back to " + (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
   auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
-  Status s = snap ? Status{} : Status(fail(snap.error()));
-  if (s && c.manifest) {
-    auto r = reverse_migrations(c, *c.manifest, c.run.to_version, *snap);
-    if (!r) s = fail(r.error());
+  Status s = snap ? undo_targets(c, *snap) : Status(fail(snap.error()));
+  // Every step of the undo is idempotent, so an I/O error (a transient EIO, a burst that filled the
+  // disk) gets one more attempt before the site is declared degraded: the io_faults sweep found a
+  // single failed write while restoring the config or the pointer left the site half rolled back.
+  if (!s && s.error().cls() == ErrorClass::io) {
+    c.emit("rollback", "retrying the rollback after an I/O error: " + s.error().what());
+    s = undo_targets(c, *snap);
   }
-  if (s) s = restore_snapshot(c.site, *snap, RestoreParts::configs_and_pointer);
   if (!s) {
     c.error = Error(ErrorClass::rollback_failed, s.error().what()).with_context("rolling back");
     return Event::fail;
@@ -235,8 +250,14 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   }
   auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
   if (!snap) return finalize(c, Phase::degraded, what + "; snapshot unusable: " + snap.error().what());
-  if (auto s = restore_snapshot(c.site, *snap); !s)
+  if (auto s = restore_snapshot(c.site, *snap); !s) {
+    // A failing disk is not a verdict on the site: the run stays in the journal and the next
+    // recover (or command) restores again, which is idempotent. Recorded as degraded, the half
+    // restored site would never be looked at again (io_faults sweep finding).
+    if (s.error().cls() == ErrorClass::io)
+      return fail(s.error().with_context("recovering (the interrupted run stays pending; run recover again)"));
     return finalize(c, Phase::degraded, what + "; restoring the snapshot failed: " + s.error().what());
+  }
   (void)run_hook(c, c.site.resume, "resume");
   CheckRun run = run_checks(c.site, &c.baseline);
   c.last_checks = run.results;

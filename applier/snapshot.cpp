@@ -110,7 +110,12 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
 Result<SnapMeta> take_snapshot(const Site& site, const std::string& id, const std::string& created_at,
                                const std::string& release) {
   auto m = take_snapshot_into(site, id, created_at, release);
-  if (!m) (void)remove_tree(snapshots_dir(site) + "/" + id + ".partial");  // never half a snapshot
+  if (!m) {
+    // Never half a snapshot, and never one reported as failed: the rename into place may have
+    // happened before the failing fsync of the folder (ids are unique, so the folder is ours).
+    (void)remove_tree(snapshots_dir(site) + "/" + id + ".partial");
+    (void)remove_tree(snapshots_dir(site) + "/" + id);
+  }
   return m;
 }
 
@@ -119,9 +124,7 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
   std::string final_dir = snapshots_dir(site) + "/" + id;
   std::string dir = final_dir + ".partial";
   AIRLOCK_CHECK(remove_tree(dir), "snapshot");
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fail(ErrorClass::io, "create '" + dir + "': " + ec.message());
+  AIRLOCK_CHECK(make_dirs(dir), "snapshot " + id);
   SnapMeta m{id, created_at, release, read_pointer(site.state_dir), {}};
   for (const auto& [name, path] : site.databases) {
     AIRLOCK_TRY(auto it, snap_database(dir, name, path), "snapshot " + id);
@@ -136,8 +139,7 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
   AIRLOCK_CHECK(write_file_atomic(dir + "/meta.json", meta), "snapshot " + id);
   AIRLOCK_CHECK(write_file_atomic(dir + "/SEALED", to_hex(sha256(meta)) + "\n"), "snapshot " + id);
   AIRLOCK_CHECK(remove_tree(final_dir), "snapshot");
-  fs::rename(dir, final_dir, ec);
-  if (ec) return fail(ErrorClass::io, "rename '" + dir + "': " + ec.message());
+  AIRLOCK_CHECK(rename_path(dir, final_dir), "snapshot " + id);
   AIRLOCK_CHECK(fsync_dir(snapshots_dir(site)), "snapshot " + id);
   return m;
 }

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "core/fs.hpp"
+
 namespace airlock::applier {
 namespace {
 
@@ -42,9 +44,7 @@ std::string value_text(const db::Value& v) {
 }
 
 Result<StateDb> StateDb::open(const std::string& state_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) return fail(ErrorClass::io, "create state folder '" + state_dir + "': " + ec.message());
+  AIRLOCK_CHECK(make_dirs(state_dir), "state folder");
   std::string path = state_dir + "/state.db";
   AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::create), "opening state database");
   AIRLOCK_CHECK(d.busy_timeout_ms(5000), "state database '" + path + "'");
@@ -77,17 +77,35 @@ Result<std::optional<Run>> StateDb::active_run() {
   return std::optional<Run>(std::move(run));
 }
 
+namespace {
+airlock::Status insert_run(db::Database& d, const Run& r);
+}  // namespace
+
 airlock::Status StateDb::begin_run(const Run& r) {
-  auto q = db_.query(
+  // One transaction: a failed write must not leave a run row without its first journal entry
+  // (the io_faults sweep saw every such fault turn into a "crash-recovered" run in history).
+  AIRLOCK_CHECK(begin(), "state: starting run " + r.run_id);
+  auto s = insert_run(db_, r);
+  if (!s) {
+    rollback_tx();
+    return s;
+  }
+  return commit();
+}
+
+namespace {
+airlock::Status insert_run(db::Database& d, const Run& r) {
+  auto q = d.query(
       "INSERT INTO run(one, run_id, kind, phase, bundle, from_version, to_version, snapshot_id, staging, started_at, "
       "started_by, data) VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       {r.run_id, r.kind, r.phase, r.bundle, r.from_version, r.to_version, r.snapshot_id, r.staging, r.started_at,
        r.started_by, r.data});
   if (!q) return fail(q.error().with_context("state: starting run " + r.run_id));
-  auto j = db_.query("INSERT INTO journal(run_id, phase, at) VALUES(?, ?, ?)", {r.run_id, r.phase, r.started_at});
+  auto j = d.query("INSERT INTO journal(run_id, phase, at) VALUES(?, ?, ?)", {r.run_id, r.phase, r.started_at});
   if (!j) return fail(j.error().with_context("state: journal"));
   return {};
 }
+}  // namespace
 
 airlock::Status StateDb::set_phase(const Run& r, const std::string& at) {
   AIRLOCK_CHECK(begin(), "state: journal");

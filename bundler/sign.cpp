@@ -13,6 +13,7 @@
 #include "bundler/propagate.hpp"
 #include "core/container.hpp"
 #include "core/fs.hpp"
+#include "core/sys.hpp"
 
 namespace airlock::bundler {
 
@@ -118,7 +119,7 @@ Status copy_tail(int in, std::uint64_t offset, std::uint64_t end, int out_fd, co
     std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(end - static_cast<std::uint64_t>(off), 1u << 30));
     if (fast) {
-      ssize_t n = ::copy_file_range(in, &off, out_fd, nullptr, want, 0);
+      ssize_t n = sys::copy_file_range(in, &off, out_fd, nullptr, want, 0);
       if (n > 0) continue;
       if (n == 0) return fail(ErrorClass::io, "'" + in_path + "' shrank while signing");
       if (errno == EINTR) continue;

@@ -1,13 +1,18 @@
 // core/db: the one place that talks to sqlite3. Statements are owned by a unique_ptr with
 // sqlite3_finalize as deleter; the connection by Database (sqlite3_close_v2 in the destructor).
 // SQL errors come back as ErrorClass::internal naming the database and SQLite's message: whether a
-// failing statement is a bug, a refused build or a failed apply is the caller's call.
+// failing statement is a bug, a refused build or a failed apply is the caller's call. The one
+// exception is the disk itself (an I/O error, a full disk, a file that cannot be opened): that is
+// ErrorClass::io whatever the statement was. Every connection goes through the fault-injecting VFS
+// of core/db_vfs.cpp (installed as the default before the first open).
 #include "core/db.hpp"
 
 #include <sqlite3.h>
 
 #include <cstdio>
 #include <utility>
+
+#include "core/db_vfs.hpp"
 
 namespace airlock::db {
 
@@ -24,7 +29,8 @@ struct DbDeleter {
 using DbPtr = std::unique_ptr<sqlite3, DbDeleter>;
 
 Error sql_error(sqlite3* db, const std::string& path, const std::string& what) {
-  return Error(ErrorClass::internal, "database '" + path + "': " + what + ": " + sqlite3_errmsg(db));
+  return Error(error_class_of(sqlite3_extended_errcode(db)),
+               "database '" + path + "': " + what + ": " + sqlite3_errmsg(db));
 }
 
 Result<StmtPtr> prepare(sqlite3* db, const std::string& path, const std::string& sql) {
@@ -88,7 +94,19 @@ std::string quote_ident(const std::string& name) {
 
 }  // namespace
 
+ErrorClass error_class_of(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+      return ErrorClass::io;
+    default:
+      return ErrorClass::internal;
+  }
+}
+
 Result<Database> Database::open(const std::string& path, OpenMode mode) {
+  install_fault_vfs();
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
     case OpenMode::read_only:
@@ -140,7 +158,7 @@ Status Database::exec(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string text = msg ? msg : sqlite3_errmsg(db_);
     sqlite3_free(msg);
-    return fail(ErrorClass::internal, "database '" + path_ + "': " + text);
+    return fail(error_class_of(sqlite3_extended_errcode(db_)), "database '" + path_ + "': " + text);
   }
   return {};
 }

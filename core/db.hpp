@@ -21,6 +21,10 @@ namespace airlock::db {
 using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
 using Row = std::vector<Value>;
 
+// The class of an error SQLite reported with result code `rc` (primary or extended): io for the
+// disk's own failures (SQLITE_IOERR*, SQLITE_FULL, SQLITE_CANTOPEN), internal for everything else.
+ErrorClass error_class_of(int rc);
+
 enum class OpenMode { read_only, read_write, create };
 
 class Statement;

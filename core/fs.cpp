@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "core/sys.hpp"
+
 namespace airlock {
 
 Result<std::string> read_file(const std::string& path, std::size_t max_bytes, ErrorClass too_big) {
@@ -41,7 +43,7 @@ Result<std::string> read_file(const std::string& path, std::size_t max_bytes, Er
 Status write_all(int fd, const void* data, std::size_t len, const std::string& path) {
   const char* p = static_cast<const char*>(data);
   while (len > 0) {
-    ssize_t n = ::write(fd, p, len);
+    ssize_t n = sys::write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(errno_error("write", path, errno));
@@ -82,7 +84,7 @@ std::string parent_dir(const std::string& path) {
 Status fsync_dir(const std::string& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return fail(errno_error("open folder", dir, errno));
-  if (::fsync(fd.get()) != 0 && errno != EINVAL) return fail(errno_error("fsync folder", dir, errno));
+  if (sys::fsync(fd.get()) != 0 && errno != EINVAL) return fail(errno_error("fsync folder", dir, errno));
   return {};
 }
 
@@ -90,12 +92,12 @@ Result<AtomicFile> AtomicFile::create(const std::string& path, unsigned mode) {
   std::string tmpl = path + ".tmp-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
-  int fd = ::mkostemp(buf.data(), O_CLOEXEC);
+  int fd = sys::mkostemp(buf.data(), O_CLOEXEC);
   if (fd < 0) return fail(errno_error("create temporary file for", path, errno));
   Fd owned(fd);
-  if (::fchmod(fd, mode) != 0) {
+  if (sys::fchmod(fd, mode) != 0) {
     int e = errno;
-    ::unlink(buf.data());
+    (void)sys::unlink(buf.data());
     return fail(errno_error("chmod", buf.data(), e));
   }
   return AtomicFile(path, std::string(buf.data()), std::move(owned));
@@ -108,7 +110,7 @@ AtomicFile::AtomicFile(AtomicFile&& o) noexcept
 
 AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
   if (this != &o) {
-    if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+    if (!committed_ && !tmp_.empty()) (void)sys::unlink(tmp_.c_str());
     path_ = std::move(o.path_);
     tmp_ = std::move(o.tmp_);
     fd_ = std::move(o.fd_);
@@ -119,18 +121,38 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
 }
 
 AtomicFile::~AtomicFile() {
-  if (!committed_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+  if (!committed_ && !tmp_.empty()) (void)sys::unlink(tmp_.c_str());
 }
 
 Status AtomicFile::write(std::string_view data) { return write_all(fd_.get(), data.data(), data.size(), tmp_); }
 Status AtomicFile::write(const void* data, std::size_t len) { return write_all(fd_.get(), data, len, tmp_); }
 
 Status AtomicFile::commit() {
-  if (::fsync(fd_.get()) != 0) return fail(errno_error("fsync", tmp_, errno));
+  if (sys::fsync(fd_.get()) != 0) return fail(errno_error("fsync", tmp_, errno));
   fd_.reset();
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) return fail(errno_error("rename into", path_, errno));
+  if (sys::rename(tmp_.c_str(), path_.c_str()) != 0) return fail(errno_error("rename into", path_, errno));
   committed_ = true;
-  return fsync_dir(parent_dir(path_));
+  // The file is in place but not yet durable: say which file, not only which folder.
+  AIRLOCK_CHECK(fsync_dir(parent_dir(path_)), "'" + path_ + "' was renamed into place, but");
+  return {};
+}
+
+Status make_dirs(const std::string& path, unsigned mode) {
+  if (path.empty() || path == "/" || path == ".") return {};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return {};
+    return fail(ErrorClass::io, "create folder '" + path + "': a file of that name is in the way");
+  }
+  AIRLOCK_CHECK(make_dirs(parent_dir(path), mode), "creating '" + path + "'");
+  if (sys::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST)
+    return fail(errno_error("create folder", path, errno));
+  return {};
+}
+
+Status rename_path(const std::string& from, const std::string& to) {
+  if (sys::rename(from.c_str(), to.c_str()) != 0) return fail(errno_error("rename '" + from + "' to", to, errno));
+  return {};
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {

@@ -3,6 +3,7 @@
 //  - AtomicFile: stream into "<path>.tmp-XXXXXX" in the same folder; commit() = fsync, rename,
 //    fsync the folder. Destroyed without commit(), the temporary is removed (ccache AtomicFile).
 //  - write_all / read_some: EINTR-safe loops on an fd.
+// Every mutating call here goes through the filesystem seam of core/sys.hpp (fault injection).
 #pragma once
 
 #include <cstddef>
@@ -29,6 +30,11 @@ namespace airlock {
 
 [[nodiscard]] Status fsync_dir(const std::string& dir);
 std::string parent_dir(const std::string& path);  // "." for a bare name
+
+// mkdir -p through the filesystem seam (core/sys.hpp); folders that exist are fine.
+[[nodiscard]] Status make_dirs(const std::string& path, unsigned mode = 0755);
+// rename(2) through the seam: a file or a folder, replacing `to` as rename does.
+[[nodiscard]] Status rename_path(const std::string& from, const std::string& to);
 
 class AtomicFile {
  public:

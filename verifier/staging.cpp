@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "core/fs.hpp"
+#include "core/sys.hpp"
 
 namespace airlock::verifier {
 
@@ -61,7 +62,7 @@ Result<std::unique_ptr<Staging>> Staging::open(const std::string& given) {
   bool created = false;
   Fd dir = open_dir_nofollow(path);
   if (!dir.valid() && errno == ENOENT) {
-    if (::mkdir(path.c_str(), 0755) == 0)
+    if (sys::mkdir(path.c_str(), 0755) == 0)
       created = true;
     else if (errno != EEXIST)  // EEXIST: someone made it meanwhile; it is checked like any other
       return fail(errno_error("create staging folder", path, errno));
@@ -73,7 +74,7 @@ Result<std::unique_ptr<Staging>> Staging::open(const std::string& given) {
   }
   auto empty = folder_is_empty(dir, path);
   if (!empty || !*empty) {
-    if (created) ::rmdir(path.c_str());
+    if (created) (void)sys::rmdir(path.c_str());
     if (!empty) return fail(std::move(empty).error());
     return fail(ErrorClass::usage, "staging folder '" + path + "' is not empty");
   }
@@ -103,15 +104,15 @@ void Staging::remove_all_created() {
     if (!parent.valid()) continue;
     const auto slash = it->rel.rfind('/');
     const auto name = slash == std::string::npos ? it->rel : it->rel.substr(slash + 1);
-    ::unlinkat(parent.get(), name.c_str(), it->is_dir ? AT_REMOVEDIR : 0);
+    (void)sys::unlinkat(parent.get(), name.c_str(), it->is_dir ? AT_REMOVEDIR : 0);
   }
   created_.clear();
   dir_.reset();
-  if (created_root_) ::rmdir(path_.c_str());
+  if (created_root_) (void)sys::rmdir(path_.c_str());
 }
 
 Result<Fd> Staging::enter_folder(const Fd& parent, const std::string& name, const std::string& rel) {
-  if (::mkdirat(parent.get(), name.c_str(), 0755) == 0)
+  if (sys::mkdirat(parent.get(), name.c_str(), 0755) == 0)
     created_.push_back({rel, true});
   else if (errno != EEXIST)
     return fail(errno_error("create folder", path_ + "/" + rel, errno));
@@ -146,11 +147,11 @@ Result<StagedFile> Staging::create_file(const std::string& rel, bool executable)
   const auto name = slash == std::string::npos ? rel : rel.substr(slash + 1);
   const auto full = path_ + "/" + rel;
   const mode_t mode = executable ? 0755 : 0644;
-  Fd fd(::openat(folder, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  Fd fd(sys::openat(folder, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) return fail(errno_error("create", full, errno));
   created_.push_back({rel, false});
   // The umask must not decide the mode: the manifest does (spec §1).
-  if (::fchmod(fd.get(), mode) != 0) return fail(errno_error("chmod", full, errno));
+  if (sys::fchmod(fd.get(), mode) != 0) return fail(errno_error("chmod", full, errno));
   return StagedFile(std::move(fd), full);
 }
 

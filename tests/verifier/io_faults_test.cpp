@@ -1,0 +1,79 @@
+// verify --extract on a failing disk: every mutating filesystem call of a clean extraction of a
+// real bundle (built by our bundler from manifests/example) is failed in turn, once with EIO and
+// once with ENOSPC, through the filesystem seam (core/sys.hpp). Each run must fail with exit class
+// io (3) — a full disk is io, as in the real-full-tmpfs test of the applier — with a message naming
+// the file or folder it was writing, and leave nothing behind: no staging folder, the bundle's
+// folder exactly as before.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bundler/bundler.hpp"
+#include "core/sys.hpp"
+#include "tests/verifier/fixture.hpp"
+
+namespace airlock::verifier::testing {
+namespace {
+
+class IoFaults : public VerifierTest {
+ protected:
+  void SetUp() override {
+    bundler::BuildRequest b;
+    b.recipe_path = std::string(AIRLOCK_SOURCE_DIR) + "/manifests/example/recipe.toml";
+    b.keys = {hq.sk};
+    b.out_path = bundle_path.string();
+    auto built = bundler::build(b);
+    ASSERT_TRUE(built.has_value()) << built.error().what();
+    at = craft::ts("2026-02-01T00:00:00Z");
+  }
+
+  // Mutating calls of a clean extraction (the staging folder removed again afterwards).
+  std::uint64_t clean_calls() {
+    std::uint64_t n = 0;
+    {
+      sys::ArmedFault count({});
+      auto r = verify(request(true));
+      EXPECT_TRUE(r.has_value()) << r.error().what();
+      n = count.calls();
+    }
+    fs::remove_all(staging);
+    return n;
+  }
+
+  void sweep(int err) {
+    const std::uint64_t calls = clean_calls();
+    ASSERT_GE(calls, 10u) << "the example bundle should need folders, files and writes";
+    const auto before = snapshot(dir.path());
+    for (std::uint64_t n = 1; n <= calls; ++n) {
+      const std::string label =
+          std::string(std::strerror(err)) + " at mutating call " + std::to_string(n) + "/" + std::to_string(calls);
+      std::string op;
+      Result<Report> r = fail(ErrorClass::internal, "not run");
+      {
+        sys::ArmedFault fault({err, n});
+        r = verify(request(true));
+        op = fault.fired_op();
+        ASSERT_TRUE(fault.fired()) << label;
+      }
+      ASSERT_FALSE(r.has_value()) << label << " (" << op << "): extraction succeeded on a failing disk";
+      if (std::getenv("AIRLOCK_SHOW_ERRORS"))
+        std::cerr << "  " << label << " (" << op << "): " << r.error().what() << "\n";
+      EXPECT_EQ(r.error().cls(), ErrorClass::io) << label << " (" << op << "): " << r.error().what();
+      // The message names what was being written: a path inside staging, or staging itself.
+      EXPECT_NE(r.error().what().find(staging.string()), std::string::npos) << label << ": " << r.error().what();
+      EXPECT_NE(r.error().what().find(std::strerror(err)), std::string::npos) << label << ": " << r.error().what();
+      EXPECT_FALSE(fs::exists(staging)) << label << " (" << op << "): staging left behind";
+      EXPECT_EQ(snapshot(dir.path()), before) << label << " (" << op << ")";
+    }
+    // And the disk working again, the same bundle extracts.
+    auto ok = verify(request(true));
+    EXPECT_TRUE(ok.has_value()) << ok.error().what();
+  }
+};
+
+TEST_F(IoFaults, ExtractFailingWithEioAtEveryWriteIsIoAndLeavesNothing) { sweep(EIO); }
+TEST_F(IoFaults, ExtractFailingWithEnospcAtEveryWriteIsIoAndLeavesNothing) { sweep(ENOSPC); }
+
+}  // namespace
+}  // namespace airlock::verifier::testing
