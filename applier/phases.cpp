@@ -1,6 +1,9 @@
 // The forward phases of an apply: preflight, verify, snapshot, drain, apply, resume, check.
 // Nothing is written to the site's targets before `apply`; everything `apply` needs (config deltas
 // with all preconditions checked) is planned in `verify`.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "applier/config_apply.hpp"
@@ -130,8 +133,7 @@ Event do_verify(Ctx& c) {
     if (!v) return failed(c, v.error().with_context("installed version in state.db"));
     req.policy.installed = *v;
   }
-  std::error_code ec;
-  fs::create_directories(c.site.state_dir + "/staging", ec);
+  if (auto s = make_dirs(c.site.state_dir + "/staging"); !s) return failed(c, s.error());
   req.staging_dir = c.run.staging;
   bool first = c.run.from_version.empty();
   req.on_manifest = [&](const Manifest& m) -> Status {
@@ -186,15 +188,24 @@ Event do_drain(Ctx& c) {
 
 namespace {
 
+// The verifier writes staged files without fsync (an auditor's `verify --extract` does not need
+// it); before the release is kept and the pointer can switch to it, one syncfs() puts every staged
+// file and folder on disk, so a power cut after the switch cannot leave the release's files empty.
+Status sync_staging(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("open", dir, errno));
+  if (::syncfs(fd.get()) != 0) return fail(errno_error("syncfs", dir, errno));
+  return {};
+}
+
 Status keep_payload(Ctx& c) {
   std::string dest = release_dir(c.site, c.run.to_version);
+  AIRLOCK_CHECK(sync_staging(c.run.staging), "keeping the payload");
   AIRLOCK_CHECK(remove_tree(dest), "keeping the payload");
-  std::error_code ec;
-  fs::create_directories(c.site.state_dir + "/releases", ec);
+  AIRLOCK_CHECK(make_dirs(c.site.state_dir + "/releases"), "keeping the payload");
   AIRLOCK_CHECK(write_file_atomic(c.run.staging + "/" + kKeptManifest, render_manifest(*c.manifest)),
                 "keeping the payload");
-  fs::rename(c.run.staging, dest, ec);
-  if (ec) return fail(ErrorClass::io, "rename '" + c.run.staging + "' to '" + dest + "': " + ec.message());
+  AIRLOCK_CHECK(rename_path(c.run.staging, dest), "keeping the payload");
   return fsync_dir(c.site.state_dir + "/releases");
 }
 

@@ -27,6 +27,7 @@
 #include "core/container.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
+#include "core/sys.hpp"
 
 namespace airlock::bundler {
 
@@ -144,7 +145,7 @@ Result<std::vector<FileEntry>> write_payload(const BuildRequest& req, const Plan
 Status pwrite_all(int fd, const std::string& bytes, const std::string& path) {
   std::size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    const ssize_t n = sys::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(errno_error("write", path, errno));
     done += static_cast<std::size_t>(n);
