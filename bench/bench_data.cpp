@@ -22,7 +22,7 @@ std::string log_text(std::size_t n, unsigned seed) {
   static const char* const kSvc[] = {"ingest", "query", "export", "audit", "scheduler", "gateway"};
   static const char* const kVerb[] = {"GET", "POST", "PUT", "DELETE"};
   std::mt19937 rng(seed);
-  auto u = [&](unsigned n) { return static_cast<unsigned>(rng() % n); };
+  auto u = [&](unsigned bound) { return static_cast<unsigned>(rng() % bound); };
   std::string out;
   out.reserve(n + 256);
   char line[256];

@@ -38,4 +38,21 @@ void BM_Sha256_64KiB_updates(benchmark::State& state) {
 }
 BENCHMARK(BM_Sha256_64KiB_updates);
 
+// SHA-256 over a working set of the given size, 1 MiB per update: shows how much hashing depends
+// on where the data sits (docs/performance.md: a chunk another core just wrote hashes at about
+// the out-of-cache rate, which is what bounds verify-only on this machine).
+void BM_Sha256_working_set(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::string buf = airlock::bench::random_bytes(size, 10);
+  airlock::Sha256 h;
+  std::size_t off = 0;
+  for (auto _ : state) {
+    h.update(buf.data() + off, kBuf);
+    off = (off + kBuf) % size;
+  }
+  benchmark::DoNotOptimize(h.finish());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * kBuf);
+}
+BENCHMARK(BM_Sha256_working_set)->RangeMultiplier(4)->Range(1 << 20, 64 << 20);
+
 }  // namespace
