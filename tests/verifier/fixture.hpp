@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "bundler/bundler.hpp"
 #include "tests/support/craft.hpp"
 #include "tests/support/tmpdir.hpp"
 #include "verifier/verifier.hpp"
@@ -47,6 +48,17 @@ class VerifierTest : public ::testing::Test {
   fs::path staging = dir / "staging";
 
   craft::Bundle good(const craft::BundleSpec& s = {}) { return craft::good_bundle(s, {&hq}); }
+
+  // The example release (manifests/example) built by our own bundler into bundle_path, signed by
+  // `hq`, with the verification time moved inside its validity.
+  Result<bundler::BuildReport> build_example() {
+    bundler::BuildRequest b;
+    b.recipe_path = std::string(AIRLOCK_SOURCE_DIR) + "/manifests/example/recipe.toml";
+    b.keys = {hq.sk};
+    b.out_path = bundle_path.string();
+    at = craft::ts("2026-02-01T00:00:00Z");
+    return bundler::build(b);
+  }
 
   Request request(bool with_staging = true) {
     Request r;

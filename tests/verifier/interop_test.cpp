@@ -13,14 +13,8 @@ namespace {
 using Interop = VerifierTest;
 
 TEST_F(Interop, BundlerOutputVerifiesAndASecondSignatureMeetsThresholdTwo) {
-  bundler::BuildRequest b;
-  b.recipe_path = std::string(AIRLOCK_SOURCE_DIR) + "/manifests/example/recipe.toml";
-  b.keys = {hq.sk};
-  b.out_path = bundle_path.string();
-  auto built = bundler::build(b);
+  auto built = build_example();
   ASSERT_TRUE(built.has_value()) << built.error().what();
-
-  at = craft::ts("2026-02-01T00:00:00Z");
   auto r = verify(request(true));
   ASSERT_TRUE(r.has_value()) << r.error().what();
   EXPECT_EQ(r->manifest_sha256, built->manifest_sha256);

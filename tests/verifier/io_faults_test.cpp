@@ -19,13 +19,8 @@ namespace {
 class IoFaults : public VerifierTest {
  protected:
   void SetUp() override {
-    bundler::BuildRequest b;
-    b.recipe_path = std::string(AIRLOCK_SOURCE_DIR) + "/manifests/example/recipe.toml";
-    b.keys = {hq.sk};
-    b.out_path = bundle_path.string();
-    auto built = bundler::build(b);
+    auto built = build_example();
     ASSERT_TRUE(built.has_value()) << built.error().what();
-    at = craft::ts("2026-02-01T00:00:00Z");
   }
 
   // Mutating calls of a clean extraction (the staging folder removed again afterwards).
