@@ -27,7 +27,6 @@
 #include "core/container.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
-#include "core/sys.hpp"
 
 namespace airlock::bundler {
 
@@ -142,17 +141,6 @@ Result<std::vector<FileEntry>> write_payload(const BuildRequest& req, const Plan
   return entries;
 }
 
-Status pwrite_all(int fd, const std::string& bytes, const std::string& path) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = sys::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(errno_error("write", path, errno));
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
 // The rendered manifest must be one a verifier accepts: validate, size limit, and a re-parse.
 Result<std::string> render_checked(const Recipe& r, const Manifest& m) {
   auto refused = [&](const std::string& what) {
@@ -215,7 +203,8 @@ Result<BuildReport> build(const BuildRequest& req) {
   if (head.size() != draft_head.size())  // every size was checked against the draft's
     return fail(ErrorClass::internal, "the head of '" + req.out_path + "' came out " + std::to_string(head.size()) +
                                           " bytes, " + std::to_string(draft_head.size()) + " were reserved");
-  BUNDLER_CHECK(pwrite_all(out.fd(), head, req.out_path));
+  if (::lseek(out.fd(), 0, SEEK_SET) < 0) return fail(errno_error("seek in", out.path(), errno));
+  BUNDLER_CHECK(out.write(head));
   BUNDLER_CHECK(out.commit());
 
   BuildReport report;
