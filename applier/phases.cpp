@@ -147,7 +147,7 @@ Event do_verify(Ctx& c) {
   req.stop = [&] { return c.env.interrupted() != 0; };
   c.emit("verify", "verifying " + c.run.bundle);
   auto rep = verifier::verify(req);
-  if (!rep && c.env.interrupted() != 0)  // a signal: the run stops here (docs/site.md, "Signals")
+  if (!rep && c.env.interrupted() != 0 && verifier::is_stopped(rep.error()))  // docs/site.md, "Signals"
     return failed(c, Error(ErrorClass::preflight, std::string("interrupted by ") + signal_name(c.env.interrupted()) +
                                                       " during verify; nothing was changed"));
   if (!rep) return failed(c, rep.error().with_context("verifying '" + c.run.bundle + "'"));

@@ -148,7 +148,7 @@ Event do_rollback(Ctx& c) {
   // Every step of the undo is idempotent, so an I/O error (a transient EIO, a burst that filled the
   // disk) gets one more attempt before the site is declared degraded: the io_faults sweep found a
   // single failed write while restoring the config or the pointer left the site half rolled back.
-  if (!s && s.error().cls() == ErrorClass::io) {
+  if (!s && snap && s.error().cls() == ErrorClass::io) {  // a snapshot that did not load is not retried
     c.emit("rollback", "retrying the rollback after an I/O error: " + s.error().what());
     s = undo_targets(c, *snap);
   }

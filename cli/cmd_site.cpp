@@ -63,6 +63,9 @@ std::string headline(const ap::RunReport& r) {
     case ap::Outcome::applied:
       return "applied " + ver(r.to_version) + " (was " + ver(r.from_version) + "), healthy";
     case ap::Outcome::rolled_back:
+      for (const auto& s : r.failing_signals)
+        if (s.rfind("interrupted by ", 0) == 0)
+          return ver(r.to_version) + " was " + s + "; rolled back to " + ver(r.from_version) + ", healthy";
       return ver(r.to_version) + " failed a hard check; rolled back to " + ver(r.from_version) + ", healthy";
     case ap::Outcome::degraded:
       return "DEGRADED: rolling back from " + ver(r.to_version) + " did not restore health; the site needs an operator";

@@ -202,7 +202,7 @@ int cmd_verify(int argc, char** argv) {
   req.stop = [] { return termination_signal() != 0; };
   auto r = verifier::verify(req);
   progress.done();
-  if (!r && termination_signal() != 0) die_of(termination_signal());
+  if (!r && termination_signal() != 0 && verifier::is_stopped(r.error())) die_of(termination_signal());
   if (!r) return report_error("verify", r.error(), json);
 
   const auto& m = r->manifest;

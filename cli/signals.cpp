@@ -23,7 +23,16 @@ void catch_termination_signals() {
   sa.sa_handler = on_termination_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    // A signal ignored when we started (nohup; SIGINT of a background job) stays ignored.
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    ::sigaction(sig, &sa, nullptr);
+  }
+  // `airlock apply 2>&1 | tee log` and Ctrl-C: tee dies first, and the next progress line must not
+  // kill airlock mid-step with SIGPIPE. Writes to a closed pipe fail instead (EPIPE) and the
+  // streams stop printing; the run goes on to its clean end.
+  ::signal(SIGPIPE, SIG_IGN);
 }
 
 int termination_signal() { return g_signal.load(); }

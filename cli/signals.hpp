@@ -5,6 +5,7 @@
 
 namespace airlock::cli {
 
+// Also ignores SIGPIPE; a signal already ignored at start (nohup) stays ignored.
 void catch_termination_signals();
 int termination_signal();  // the first signal caught, or 0
 // After cleaning up: end the process as the signal would have (the shell sees 128 + sig).

@@ -54,6 +54,8 @@ struct Request {
 };
 
 inline constexpr const char* kStoppedMessage = "verification stopped before the end";
+// Whether `e` is the failure Request::stop causes (and not a verdict on the bundle).
+bool is_stopped(const Error& e);
 
 struct SignatureReport {
   std::string key_id;  // 16 upper-case hex

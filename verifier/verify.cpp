@@ -108,6 +108,10 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
 
 }  // namespace
 
+bool is_stopped(const Error& e) {
+  return e.cls() == ErrorClass::io && e.what().find(kStoppedMessage) != std::string::npos;
+}
+
 Result<Report> verify(const Request& req) {
   // A root built in code (not parsed) could say 0, which would make any bundle "authentic".
   if (req.trust.threshold < 1 || req.trust.threshold > 16)

@@ -186,7 +186,9 @@ TEST(Faults, TwoAppliesAtOnceExactlyOneProceeds) {
   EXPECT_TRUE(applier::audit_verify(s.site));
 }
 
-pid_t spawn(const std::vector<std::string>& args) {
+// stderr_fd: where the child's stderr goes (default /dev/null); ignore: a signal the child starts
+// with ignored, as under nohup.
+pid_t spawn(const std::vector<std::string>& args, int stderr_fd = -1, int ignore = 0) {
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -195,7 +197,8 @@ pid_t spawn(const std::vector<std::string>& args) {
     argv.push_back(nullptr);
     int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
-    ::dup2(null, 2);
+    ::dup2(stderr_fd >= 0 ? stderr_fd : null, 2);
+    if (ignore) ::signal(ignore, SIG_IGN);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -285,6 +288,75 @@ TEST(Faults, SignalDuringVerifyStopsItWithNothingChanged) {
   auto status = applier::status(s.site);
   ASSERT_TRUE(status);
   EXPECT_FALSE(status->pending_phase);
+}
+
+// Review findings on the signal handling:
+// nohup: a SIGHUP ignored when airlock started stays ignored; the apply goes through.
+TEST(Faults, SignalIgnoredAtStartStaysIgnored) {
+  if (!fs::exists(AIRLOCK_BIN)) GTEST_SKIP() << "needs the airlock binary: build the `airlock` target";
+  SiteDir s(SiteDir::kItemsCheck, "[hooks]\ndrain = { run = \"touch in-hook; sleep 1\", timeout = \"10s\" }\n\n");
+  pid_t pid = spawn({AIRLOCK_BIN, "apply", bundles().v110, "--site", s.site}, -1, SIGHUP);
+  ASSERT_TRUE(eventually([&] { return fs::exists(s.dir / "in-hook"); }));
+  ASSERT_EQ(::kill(pid, SIGHUP), 0);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st)) << "status " << st;
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+  EXPECT_EQ(installed(s), "1.1.0");
+}
+
+// `airlock apply 2>&1 | tee log` and Ctrl-C: tee is gone before airlock's next progress line.
+// airlock must not die of SIGPIPE mid-run: it rolls back as for any signal.
+TEST(Faults, SignalWithItsOutputPipeClosedStillRollsBackCleanly) {
+  if (!fs::exists(AIRLOCK_BIN)) GTEST_SKIP() << "needs the airlock binary: build the `airlock` target";
+  SiteDir s(SiteDir::kItemsCheck, "[hooks]\ndrain = { run = \"touch in-hook; sleep 1\", timeout = \"10s\" }\n\n");
+  std::string before = s.observable();
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = spawn({AIRLOCK_BIN, "apply", bundles().v110, "--site", s.site}, fds[1]);
+  ::close(fds[1]);
+  ASSERT_TRUE(eventually([&] { return fs::exists(s.dir / "in-hook"); }));
+  ::close(fds[0]);  // the reader is gone
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st)) << "airlock died instead of finishing: status " << st;
+  EXPECT_EQ(WEXITSTATUS(st), 30);
+  auto status = applier::status(s.site);
+  ASSERT_TRUE(status);
+  EXPECT_FALSE(status->pending_phase);
+  EXPECT_EQ(rolled_back_view(s.observable()), rolled_back_view(before));
+}
+
+// A signal does not hide a verdict: a bundle for another product is refused by policy (13), not
+// reported as an interruption (33).
+TEST(Faults, SignalDoesNotHideTheBundlesVerdict) {
+  SiteDir s(SiteDir::kItemsCheck);
+  std::string text = slurp(s.site);
+  text.replace(text.find("product = \"demo\""), 16, "product = \"other\"");
+  spit(s.site, text);
+  applier::Env env;
+  bool verifying = false;
+  env.events = [&](const applier::SiteEvent& e) { verifying = verifying || e.phase == "verify"; };
+  env.interrupted = [&] { return verifying ? SIGTERM : 0; };
+  auto r = applier::apply(s.site, bundles().v110, env);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(exit_code(r.error().cls()), 13) << r.error().what();
+}
+
+// A rollback whose snapshot cannot be loaded (here: its SEALED marker removed by the drain hook,
+// then a signal) ends degraded with a clear error; it used to retry on the unloaded snapshot.
+TEST(Faults, RollbackWithAnUnsealedSnapshotEndsDegraded) {
+  SiteDir s(SiteDir::kItemsCheck,
+            "[hooks]\ndrain = { run = \"touch drained; rm -f state/snapshots/*/SEALED\", timeout = \"5s\" }\n\n");
+  applier::Env env;
+  const auto flag = s.dir / "drained";
+  env.interrupted = [flag] { return fs::exists(flag) ? SIGTERM : 0; };
+  auto r = applier::apply(s.site, bundles().v110, env);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::degraded);
+  ASSERT_FALSE(r->failing_signals.empty());
+  EXPECT_NE(r->failing_signals.back().find("is not sealed"), std::string::npos) << r->failing_signals.back();
 }
 
 // A signal that arrives while the run is rolling back does not stop the rollback.
