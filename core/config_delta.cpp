@@ -81,19 +81,52 @@ bool is_section_array(const toml::node& v) {
   return true;
 }
 
-// The key/values of t that are not sections, then each section under its own header.
-void render_table(const toml::table& t, const std::string& path, std::string& out) {
-  for (const auto& [k, v] : t)
-    if (!is_section(v) && !is_section_array(v)) out += join("", k.str()) + " = " + render_value(v) + "\n";
+// Headers longer than this are not written: the subtree goes under the last header as dotted keys
+// instead. tomlu refuses a key or header of more than 32 dotted parts, and a tree may be deeper
+// than that (a 20-part header holding 20-part dotted keys): written as headers alone, the result
+// of an apply could not be read by the next one.
+constexpr std::size_t kMaxHeaderParts = 16;
+
+void render_dotted(const toml::table& t, const std::string& prefix, std::string& out) {
+  if (t.empty()) {
+    out += prefix + " = {}\n";
+    return;
+  }
+  for (const auto& [k, v] : t) {
+    const std::string p = join(prefix, k.str());
+    if (is_section(v)) {
+      render_dotted(*v.as_table(), p, out);
+    } else {
+      out += p + " = " + render_value(v) + "\n";
+    }
+  }
+}
+
+// The key/values of t that are not sections, then each section under its own header (or, past
+// kMaxHeaderParts, as dotted keys in t's own section).
+void render_table(const toml::table& t, const std::string& path, std::size_t parts, std::string& out) {
+  const bool headers = parts < kMaxHeaderParts;
+  for (const auto& [k, v] : t) {
+    if (!is_section(v) && !is_section_array(v)) {
+      out += join("", k.str()) + " = " + render_value(v) + "\n";
+    } else if (!headers) {
+      if (is_section(v)) {
+        render_dotted(*v.as_table(), join("", k.str()), out);
+      } else {
+        out += join("", k.str()) + " = " + render_value(v) + "\n";
+      }
+    }
+  }
+  if (!headers) return;
   for (const auto& [k, v] : t) {
     const std::string p = join(path, k.str());
     if (is_section(v)) {
       out += (out.empty() ? "[" : "\n[") + p + "]\n";
-      render_table(*v.as_table(), p, out);
+      render_table(*v.as_table(), p, parts + 1, out);
     } else if (is_section_array(v)) {
       for (const auto& e : *v.as_array()) {
         out += (out.empty() ? "[[" : "\n[[") + p + "]]\n";
-        render_table(*e.as_table(), p, out);
+        render_table(*e.as_table(), p, parts + 1, out);
       }
     }
   }
@@ -103,7 +136,7 @@ void render_table(const toml::table& t, const std::string& path, std::string& ou
 
 std::string render_document(const toml::table& t) {
   std::string out;
-  render_table(t, "", out);
+  render_table(t, "", 0, out);
   return out;
 }
 

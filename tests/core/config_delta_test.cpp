@@ -285,5 +285,26 @@ TEST(ConfigPatch, ReserializationKeepsArraysOfTablesAndEmptyTables) {
   EXPECT_EQ(parsed(*r), want) << *r;
 }
 
+// Review finding: every table was written under its full-path header, so a 20-part [header]
+// holding 20-part dotted keys came back as a 39-part header, which the next apply refused
+// ("nested too deeply"). Past 16 parts the re-serialization writes dotted keys instead.
+TEST(ConfigPatch, DeepTreesStayReadableAfterReserialization) {
+  std::string header = "h0", key = "k0";
+  for (int i = 1; i < 20; ++i) {
+    header += ".h" + std::to_string(i);
+    key += ".k" + std::to_string(i);
+  }
+  const std::string target = "[gone]\nx = 1\n[" + header + "]\n" + key + " = 1\n";
+  auto p = patch("[remove]\ngone = true\n");  // a removed table: re-serialized
+  auto once = apply_config_patch(target, p);
+  ASSERT_TRUE(once) << once.error().what();
+  auto want = parsed(target);
+  want.erase("gone");
+  EXPECT_EQ(parsed(*once), want) << *once;
+  auto twice = apply_config_patch(*once, p);
+  ASSERT_TRUE(twice) << twice.error().what() << "\n" << *once;
+  EXPECT_EQ(parsed(*twice), want) << *twice;
+}
+
 }  // namespace
 }  // namespace airlock
