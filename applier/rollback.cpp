@@ -226,6 +226,8 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   return r;
 }
 
+constexpr int kMaxRecoverAttempts = 3;
+
 Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   c.run = crashed;
   c.recovering = true;
@@ -254,8 +256,22 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
     // A failing disk is not a verdict on the site: the run stays in the journal and the next
     // recover (or command) restores again, which is idempotent. Recorded as degraded, the half
     // restored site would never be looked at again (io_faults sweep finding).
-    if (s.error().cls() == ErrorClass::io)
-      return fail(s.error().with_context("recovering (the interrupted run stays pending; run recover again)"));
+    // A disk that keeps failing, though, would keep the run pending forever and block every command
+    // on the site, the operator's `snapshot restore --force` included: after kMaxRecoverAttempts
+    // failed restores the site is recorded degraded and handed to the operator (review finding).
+    if (s.error().cls() == ErrorClass::io) {
+      const int failures = c.data.value("recover_io_failures", 0) + 1;
+      if (failures < kMaxRecoverAttempts) {
+        c.data["recover_io_failures"] = failures;
+        (void)c.journal(phase);  // best effort: a disk that fails here too just retries again
+        return fail(s.error().with_context("recovering (attempt " + std::to_string(failures) + " of " +
+                                           std::to_string(kMaxRecoverAttempts) +
+                                           "; the interrupted run stays pending; run recover again)"));
+      }
+      return finalize(c, Phase::degraded,
+                      what + "; restoring the snapshot failed " + std::to_string(failures) +
+                          " times, the site needs an operator: " + s.error().what());
+    }
     return finalize(c, Phase::degraded, what + "; restoring the snapshot failed: " + s.error().what());
   }
   (void)run_hook(c, c.site.resume, "resume");

@@ -13,6 +13,8 @@
 // AIRLOCK_SHOW_ERRORS=1 prints one line per faulted call (the table in docs/reliability.md).
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -378,6 +380,57 @@ void recover_sweep(const RecoverCase& rc, int err) {
 
 const RecoverCase kRestoreOld{kUpgrade, "after_config", false};
 const RecoverCase kFinishNew{kFirstInstall, "before_record", true};
+
+// A fault that does not go away (the same write fails on every attempt, while state.db still
+// works): after three failed restores recover records the site degraded and clears the run, so
+// status, history and the operator's snapshot commands work again (review finding: the run used to
+// stay pending forever and block every command on the site).
+TEST(IoFaults, RecoverThatKeepsFailingHandsTheSiteToTheOperator) {
+  // The first call whose failure leaves the run pending: the same index fails every attempt.
+  std::uint64_t calls = 0;
+  {
+    auto s = crashed(kRestoreOld);
+    sys::ArmedFault count({});
+    ASSERT_TRUE(applier::recover(s->site, quiet_env()));
+    calls = count.calls();
+  }
+  std::optional<std::uint64_t> lasting;
+  for (std::uint64_t n = 1; n <= calls && !lasting; ++n) {
+    auto s = crashed(kRestoreOld);
+    sys::ArmedFault fault({EIO, n});
+    auto r = applier::recover(s->site, quiet_env());
+    if (!r && r.error().what().find("stays pending") != std::string::npos) lasting = n;
+  }
+  ASSERT_TRUE(lasting) << "no call of the restore left the run pending";
+  auto s = crashed(kRestoreOld);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    sys::ArmedFault fault({EIO, *lasting});
+    auto r = applier::recover(s->site, quiet_env());
+    ASSERT_FALSE(r) << "attempt " << attempt;
+    EXPECT_NE(r.error().what().find("attempt " + std::to_string(attempt) + " of 3"), std::string::npos)
+        << r.error().what();
+    auto st = applier::status(s->site);
+    ASSERT_TRUE(st);
+    EXPECT_TRUE(st->pending_phase) << "attempt " << attempt;
+  }
+  Result<applier::RunReport> third = fail(ErrorClass::internal, "not run");
+  {
+    sys::ArmedFault fault({EIO, *lasting});
+    third = applier::recover(s->site, quiet_env());
+  }
+  ASSERT_TRUE(third) << third.error().what();
+  EXPECT_EQ(third->outcome, applier::Outcome::degraded);
+  auto st = applier::status(s->site);
+  ASSERT_TRUE(st);
+  EXPECT_FALSE(st->pending_phase);
+  EXPECT_TRUE(st->degraded);
+  EXPECT_TRUE(applier::audit_verify(s->site));
+  // The operator's tools work again; with the disk healthy, a recover has nothing left to do.
+  EXPECT_TRUE(applier::snapshot_list(s->site));
+  auto again = applier::recover(s->site, quiet_env());
+  ASSERT_TRUE(again) << again.error().what();
+  EXPECT_EQ(again->outcome, applier::Outcome::nothing_to_do);
+}
 
 TEST(IoFaults, RecoverRestoringTheOldReleaseEio) { recover_sweep(kRestoreOld, EIO); }
 TEST(IoFaults, RecoverRestoringTheOldReleaseEnospc) { recover_sweep(kRestoreOld, ENOSPC); }
