@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -270,14 +271,20 @@ TEST(Faults, SignalBeforeTheFirstWriteStopsWithNothingChanged) {
   EXPECT_FALSE(status->pending_phase);
 }
 
+// An Env whose "signal handler" has seen SIGTERM from the first event of `phase` on.
+applier::Env signalled_from(const std::string& phase) {
+  auto seen = std::make_shared<bool>(false);
+  applier::Env env;
+  env.events = [seen, phase](const applier::SiteEvent& e) { *seen = *seen || e.phase == phase; };
+  env.interrupted = [seen] { return *seen ? SIGTERM : 0; };
+  return env;
+}
+
 // A signal during verify stops it between chunks: exit 33, staging removed, nothing changed.
 TEST(Faults, SignalDuringVerifyStopsItWithNothingChanged) {
   SiteDir s(SiteDir::kItemsCheck);
   std::string before = s.observable();
-  applier::Env env;
-  bool verifying = false;
-  env.events = [&](const applier::SiteEvent& e) { verifying = verifying || e.phase == "verify"; };
-  env.interrupted = [&] { return verifying ? SIGTERM : 0; };
+  applier::Env env = signalled_from("verify");
   auto r = applier::apply(s.site, bundles().v110, env);
   ASSERT_FALSE(r);
   EXPECT_EQ(exit_code(r.error().cls()), 33);
@@ -335,10 +342,7 @@ TEST(Faults, SignalDoesNotHideTheBundlesVerdict) {
   std::string text = slurp(s.site);
   text.replace(text.find("product = \"demo\""), 16, "product = \"other\"");
   spit(s.site, text);
-  applier::Env env;
-  bool verifying = false;
-  env.events = [&](const applier::SiteEvent& e) { verifying = verifying || e.phase == "verify"; };
-  env.interrupted = [&] { return verifying ? SIGTERM : 0; };
+  applier::Env env = signalled_from("verify");
   auto r = applier::apply(s.site, bundles().v110, env);
   ASSERT_FALSE(r);
   EXPECT_EQ(exit_code(r.error().cls()), 13) << r.error().what();
@@ -364,10 +368,7 @@ TEST(Faults, SignalDuringRollbackLetsItFinish) {
   SiteDir s(SiteDir::kItemsCheck);
   ASSERT_TRUE(applier::apply(s.site, bundles().v110));
   std::string before = s.observable();
-  applier::Env env;
-  bool rolling_back = false;
-  env.events = [&](const applier::SiteEvent& e) { rolling_back = rolling_back || e.phase == "rollback"; };
-  env.interrupted = [&] { return rolling_back ? SIGTERM : 0; };
+  applier::Env env = signalled_from("rollback");
   auto r = applier::apply(s.site, bundles().v120, env);  // 1.2.0 renames items: its hard check fails
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->outcome, Outcome::rolled_back);
