@@ -33,9 +33,8 @@ namespace airlock::bundler {
 namespace {
 
 inline constexpr std::size_t kBufferBytes = 1 << 20;
-// Payload frames close after this much input: bounded frames let a reader resynchronise or
-// decompress frames in parallel, while staying large enough for zstd's worker jobs.
-inline constexpr std::uint64_t kFrameInputBytes = 64ull << 20;
+// Writeback of the output is started after this much input (ZstdFrameWriter cuts the frames).
+inline constexpr std::uint64_t kWritebackEvery = 64ull << 20;
 inline constexpr std::uint64_t kProgressEvery = 4ull << 20;
 
 class ProgressSink {
@@ -85,7 +84,7 @@ Error changed(const PlannedFile& f, std::uint64_t expected, const std::string& n
 // One file, read once: its size from the open descriptor goes into the tar header, its bytes into
 // the entry and the hash. A source that shrinks or grows meanwhile is refused.
 Result<FileEntry> stream_file(const PlannedFile& f, std::uint64_t planned, std::int64_t mtime, TarWriter& tar,
-                              ZstdFrameWriter& z, int out_fd, std::vector<char>& buf, std::uint64_t& since_frame,
+                              int out_fd, std::vector<char>& buf, std::uint64_t& since_writeback,
                               ProgressSink& progress) {
   BUNDLER_TRY(Fd fd, open_source_file(f.source));
   struct stat st {};
@@ -102,11 +101,10 @@ Result<FileEntry> stream_file(const PlannedFile& f, std::uint64_t planned, std::
     h.update(buf.data(), n);
     BUNDLER_CHECK(tar.write_data(buf.data(), n));
     left -= n;
-    since_frame += n;
+    since_writeback += n;
     progress.add(n, f.payload_path);
-    if (since_frame >= kFrameInputBytes) {
-      BUNDLER_CHECK(z.end_frame());
-      since_frame = 0;
+    if (since_writeback >= kWritebackEvery) {
+      since_writeback = 0;
       // Start writing the frames out now (asynchronously), not all at the final fsync.
       ::sync_file_range(out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     }
@@ -118,8 +116,8 @@ Result<FileEntry> stream_file(const PlannedFile& f, std::uint64_t planned, std::
 }
 
 // The payload frames (entries after the signatures, end marker) into `out` at its current offset;
-// returns every file's manifest entry. Frames close after kFrameInputBytes of file data: the split
-// points depend on the inputs only.
+// returns every file's manifest entry. Frames are cut every kWriterFrameBytes of tar stream: the
+// split points depend on the inputs only.
 Result<std::vector<FileEntry>> write_payload(const BuildRequest& req, const Plan& p,
                                              const std::vector<std::uint64_t>& sizes, int out, int level,
                                              ProgressSink& progress, std::uint64_t& payload_bytes) {
@@ -130,9 +128,9 @@ Result<std::vector<FileEntry>> write_payload(const BuildRequest& req, const Plan
   const std::int64_t mtime = p.manifest.release.created.unix_seconds;
   std::vector<FileEntry> entries;
   std::vector<char> buf(kBufferBytes);
-  std::uint64_t since_frame = 0;
+  std::uint64_t since_writeback = 0;
   for (std::size_t i = 0; i < p.files.size(); ++i) {
-    BUNDLER_TRY(auto e, stream_file(p.files[i], sizes[i], mtime, *tar, *z, out, buf, since_frame, progress));
+    BUNDLER_TRY(auto e, stream_file(p.files[i], sizes[i], mtime, *tar, out, buf, since_writeback, progress));
     entries.push_back(std::move(e));
   }
   BUNDLER_CHECK(tar->finish());

@@ -26,6 +26,7 @@ inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;  // readers refuse 
 inline constexpr std::uint64_t kMaxPaxHeaderBytes = 64 * 1024;
 inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;  // after the end marker
 inline constexpr int kWriterWindowLog = 23;                          // writers: the level's own window, at most 8 MiB
+inline constexpr std::size_t kWriterFrameBytes = std::size_t{1} << 20;  // our payload frames' decompressed size
 
 // ---------------------------------------------------------------------------------------------
 // Sources of compressed bytes.
@@ -55,14 +56,30 @@ std::unique_ptr<Source> memory_source(std::string bytes, std::string name = "<me
 // inside a frame. read() returns 0 only at a clean end of input after a complete frame. A read()
 // never crosses the end of a frame, so a reader that asks for exactly the bytes it needs (as
 // TarReader does) can tell where frames end. Errors name the compressed offset.
+class OrderedPool;
+
 class ZstdReader {
  public:
-  explicit ZstdReader(Source& src);
+  // Decompressed bytes that stay valid while `hold` is kept, and the OrderedPool thread that
+  // decompressed them (its cache holds them), or OrderedPool::kAnyThread.
+  struct View {
+    const char* data = nullptr;
+    std::size_t len = 0;  // 0: the clean end of the stream
+    std::shared_ptr<const void> hold;
+    int thread = -1;
+  };
+  struct Block;
+
+  // With a pool, frames that fit a block are decompressed ahead on its threads (zstd_reader.cpp);
+  // what read() and read_view() return does not depend on it.
+  explicit ZstdReader(Source& src, OrderedPool* pool = nullptr);
   ~ZstdReader();
   ZstdReader(const ZstdReader&) = delete;
   ZstdReader& operator=(const ZstdReader&) = delete;
 
   [[nodiscard]] Result<std::size_t> read(void* buf, std::size_t len);
+  // Like read(), without copying: at most `max` bytes (1 MiB at most), never crossing a frame end.
+  [[nodiscard]] Result<View> read_view(std::size_t max);
   // True when every decompressed byte handed out so far ends exactly at the end of a frame
   // (used by `sign` to find where the payload frames begin).
   bool at_frame_end() const;
@@ -96,6 +113,8 @@ class TarReader {
   [[nodiscard]] Result<std::optional<TarEntry>> next();
   // Reads the current entry's data; 0 at its end (then its zero padding has been checked).
   [[nodiscard]] Result<std::size_t> read(void* buf, std::size_t len);
+  // Like read(), without copying (ZstdReader::read_view); len 0 at the entry's end.
+  [[nodiscard]] Result<ZstdReader::View> read_view(std::size_t max);
   // Reads the current entry to its end, discarding the bytes (entries `inspect` does not need);
   // the padding is checked as in read().
   [[nodiscard]] Status skip();
@@ -126,15 +145,15 @@ class ByteSink {
 
 struct ZstdWriterOptions {
   int level = 3;
-  // Compression threads (ZSTD_c_nbWorkers); values below 1 mean 1. Output bytes do not depend on
-  // it: libzstd always runs in its multi-threaded mode, whose output is the same for any
-  // nbWorkers ≥ 1 (its single-threaded mode would give other bytes, so it is never used).
+  // Compression threads; values below 1 mean 1. Output bytes do not depend on it.
   int workers = 0;
 };
 
-// Compresses into zstd frames written to `fd` (window: the level's own, at most 2^kWriterWindowLog;
-// checksum on; content size not written; 4 MiB jobs). end_frame() closes the current frame; the
-// next write starts a new one.
+// Compresses into zstd frames written to `fd`: one frame per kWriterFrameBytes of input, each
+// compressed on its own (window: the level's own, at most 2^kWriterWindowLog; checksum on; content
+// size written), on `workers` threads, written in order. end_frame() also closes the current
+// frame (an empty one if the writer has written none yet) and writes out every frame; the next
+// write starts a new one.
 class ZstdFrameWriter : public ByteSink {
  public:
   [[nodiscard]] static Result<std::unique_ptr<ZstdFrameWriter>> create(int fd, std::string path_for_errors,

@@ -136,23 +136,38 @@ struct TarReader::Impl {
     return std::optional<TarEntry>{};
   }
 
-  Result<std::size_t> read(void* buf, std::size_t len) {
+  // Reads the current entry's next bytes with `get` (a ZstdReader read of at most `want` bytes
+  // that returns their count), then checks the padding as soon as the data ends, so that the
+  // stream position is past the entry.
+  template <typename Get>
+  auto read_with(std::size_t want, Get get) -> decltype(get(want)) {
     if (state != State::data) return fail(ErrorClass::internal, "tar read() without a current entry");
-    if (remaining == 0 || len == 0) return std::size_t{0};
     state = State::failed;
-    auto r = z.read(buf, static_cast<std::size_t>(std::min<std::uint64_t>(len, remaining)));
+    auto r = get(static_cast<std::size_t>(std::min<std::uint64_t>(want, remaining)));
     if (!r) return fail(r.error().with_context("reading tar entry '" + path + "'"));
-    if (*r == 0)
+    const std::size_t n = count(*r);
+    if (n == 0)
       return fail(ErrorClass::malformed, "stream ends inside tar entry '" + path + "' (" +
                                              std::to_string(size - remaining) + " of " + std::to_string(size) +
                                              " bytes)");
-    off += *r;
-    remaining -= *r;
-    // Check the padding as soon as the data ends, so that the stream position is past the entry.
+    off += n;
+    remaining -= n;
     if (remaining == 0)
       AIRLOCK_CHECK(check_zero_bytes(padding_of(size), "the padding after entry '" + path + "'"), "reading tar");
     state = State::data;
-    return *r;
+    return r;
+  }
+  static std::size_t count(std::size_t n) { return n; }
+  static std::size_t count(const ZstdReader::View& v) { return v.len; }
+
+  Result<std::size_t> read(void* buf, std::size_t len) {
+    if (state == State::data && (remaining == 0 || len == 0)) return std::size_t{0};
+    return read_with(len, [&](std::size_t n) { return z.read(buf, n); });
+  }
+
+  Result<ZstdReader::View> read_view(std::size_t max) {
+    if (state == State::data && (remaining == 0 || max == 0)) return ZstdReader::View{};
+    return read_with(max, [&](std::size_t n) { return z.read_view(n); });
   }
 
   Status skip() {
@@ -195,6 +210,7 @@ TarReader::~TarReader() = default;
 
 Result<std::optional<TarEntry>> TarReader::next() { return impl_->next(); }
 Result<std::size_t> TarReader::read(void* buf, std::size_t len) { return impl_->read(buf, len); }
+Result<ZstdReader::View> TarReader::read_view(std::size_t max) { return impl_->read_view(max); }
 Status TarReader::skip() { return impl_->skip(); }
 Status TarReader::finish() { return impl_->finish(); }
 std::uint64_t TarReader::offset() const { return impl_->off; }

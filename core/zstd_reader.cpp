@@ -5,11 +5,24 @@
 // (magic, ZSTD_getFrameHeader, window) before a byte of it goes to libzstd. Decompression writes
 // straight into the caller's buffer, and a read never crosses a frame end, so that `sign` can tell
 // exactly where the manifest and signature frames stop.
+//
+// With an OrderedPool (issue 4), a frame that is whole in the input buffer and decompresses to at
+// most kBlockBytes (every payload frame our writer makes) is copied out and decompressed in one
+// call on a pool thread, a few frames ahead of the reader, into a Block that read_view() hands out
+// without a copy, tagged with the thread whose cache holds it. Any other frame is streamed here,
+// on the calling thread, as without a pool, once the frames before it are used up. A frame that
+// fails in one call is decompressed again by streaming, on the pool thread, to hand out exactly
+// the bytes and the error that streaming would: the pool changes speed, never what is read.
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <vector>
 
 #include "core/container.hpp"
+#include "core/ordered_pool.hpp"
 #include "core/zstd_handles.hpp"
 
 namespace airlock {
@@ -19,10 +32,43 @@ constexpr std::uint32_t kZstdMagic = 0xFD2FB528u;
 constexpr std::uint32_t kSkippableMask = 0xFFFFFFF0u;
 constexpr std::uint32_t kSkippableMagic = 0x184D2A50u;
 constexpr std::size_t kInBufferBytes = 1u << 20;  // large reads: 1 MiB per source read
+constexpr std::size_t kBlockBytes = kWriterFrameBytes;  // a Block's capacity
+constexpr std::size_t kMaxFrameCopy = kBlockBytes + (kBlockBytes >> 4);  // compressed, for a frame to go to the pool
+constexpr std::size_t kAhead = 4;      // frames decompressing or decompressed ahead of the reader
+constexpr std::size_t kMaxBlocks = 8;  // Blocks in use at once: ahead + held by views + streaming
 
 std::uint32_t load_le32(const unsigned char* p) {
   return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
 }
+
+}  // namespace
+
+// Decompressed bytes of one frame (or, when streaming, of part of one), and what became of it.
+struct ZstdReader::Block {
+  std::vector<unsigned char> in;  // the compressed frame (pool frames only)
+  std::size_t in_len = 0;
+  std::vector<char> out;
+  std::size_t len = 0;
+  int thread = OrderedPool::kAnyThread;
+  bool done = false;
+  bool held = false;  // its thread is held (OrderedPool::hold) until the block comes back
+  bool ends_frame = false;
+  std::uint64_t frame_start = 0, frame_end = 0;  // compressed offsets
+  std::optional<Error> error;  // after the `len` bytes, the stream fails with this
+};
+
+namespace {
+
+// What the reader and its pool jobs share; it outlives the reader while a job still runs.
+struct Shared {
+  std::mutex mu;
+  std::condition_variable cv;  // a block is done, or one came back free
+  std::vector<std::unique_ptr<ZstdReader::Block>> all;
+  std::vector<ZstdReader::Block*> free;
+  std::vector<detail::DCtxPtr> dctx;  // one per pool thread
+  std::string src_name;
+  OrderedPool* pool = nullptr;
+};
 
 }  // namespace
 
@@ -41,7 +87,20 @@ struct ZstdReader::Impl {
   std::uint64_t produced = 0;
   bool at_frame_end = true;
 
-  explicit Impl(Source& s) : src(s), in(std::max(kInBufferBytes, ZSTD_DStreamInSize())) {}
+  // With a pool (see the top of this file).
+  OrderedPool* pool = nullptr;
+  std::shared_ptr<Shared> sh = std::make_shared<Shared>();
+  std::deque<std::shared_ptr<Block>> ahead;  // pool frames, in stream order
+  std::shared_ptr<Block> cur;                // the block being handed out
+  std::size_t cur_pos = 0;
+  bool ended = false;  // pump() met the clean end, or an error it queued behind `ahead`
+
+  Impl(Source& s, OrderedPool* p)
+      : src(s), in(p ? 4 * kInBufferBytes : std::max(kInBufferBytes, ZSTD_DStreamInSize())), pool(p) {
+    sh->src_name = src.name();
+    sh->pool = pool;
+    if (pool) sh->dctx.resize(static_cast<std::size_t>(pool->size()));
+  }
 
   std::uint64_t offset() const { return in_base + in_pos; }
   std::string where(std::uint64_t off) const { return src.name() + ": offset " + std::to_string(off); }
@@ -94,9 +153,9 @@ struct ZstdReader::Impl {
       if (avail < 4 && std::memcmp(p, magic, avail) == 0)
         return fail(ErrorClass::malformed, "stream ends inside a zstd frame (truncated) at " + where(offset()));
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + " is not a zstd stream (bad magic at offset 0)");
-      return fail(ErrorClass::malformed, std::to_string(avail) + (src_eof ? "" : "+") +
-                                             " trailing bytes after the last zstd frame at " + where(offset()) +
-                                             " (not a zstd frame)");
+      // (A count only when it is exact: what is buffered depends on the buffer's size.)
+      return fail(ErrorClass::malformed, (src_eof ? std::to_string(avail) + " trailing bytes" : std::string("trailing bytes")) +
+                                             " after the last zstd frame at " + where(offset()) + " (not a zstd frame)");
     }
     ZSTD_frameHeader fh{};
     std::size_t r = ZSTD_getFrameHeader(&fh, p, avail);
@@ -133,7 +192,8 @@ struct ZstdReader::Impl {
     return r;
   }
 
-  Result<std::size_t> read(void* buf, std::size_t len) {
+  // Streams the next bytes of the current frame (or of the next one) into `buf`.
+  Result<std::size_t> read_stream(void* buf, std::size_t len) {
     if (clean_end || len == 0) return std::size_t{0};
     ZSTD_outBuffer out{buf, len, 0};
     for (;;) {
@@ -170,6 +230,212 @@ struct ZstdReader::Impl {
     return out.pos;
   }
 
+  // A free block (there are at most kMaxBlocks); with `wait`, waits for one to come back.
+  std::shared_ptr<Block> checkout(bool wait) {
+    std::unique_lock lock(sh->mu);
+    if (sh->free.empty() && sh->all.size() < kMaxBlocks) {
+      sh->all.push_back(std::make_unique<Block>());
+      sh->all.back()->out.resize(kBlockBytes);
+      sh->free.push_back(sh->all.back().get());
+    }
+    if (sh->free.empty()) {
+      if (!wait) return nullptr;
+      sh->cv.wait(lock, [&] { return !sh->free.empty(); });
+    }
+    Block* b = sh->free.back();
+    sh->free.pop_back();
+    b->len = 0;
+    b->in_len = 0;
+    b->thread = OrderedPool::kAnyThread;
+    b->done = false;
+    b->ends_frame = false;
+    b->error.reset();
+    return std::shared_ptr<Block>(b, [keep = sh](Block* x) {
+      if (x->held) {
+        x->held = false;
+        keep->pool->release(x->thread);
+      }
+      {
+        std::lock_guard l(keep->mu);
+        keep->free.push_back(x);
+      }
+      keep->cv.notify_all();
+    });
+  }
+
+  // After begin_frame(): whether the whole frame is in the buffer (reading more if it may fit),
+  // no longer than kMaxFrameCopy and decompresses to at most kBlockBytes. Its length in `csize`.
+  Result<bool> whole_small_frame(std::size_t& csize) {
+    for (;;) {
+      const std::size_t avail = in_end - in_pos;
+      const unsigned char* p = in.data() + in_pos;
+      const std::size_t n = ZSTD_findFrameCompressedSize(p, avail);
+      if (!ZSTD_isError(n)) {
+        if (n > kMaxFrameCopy) return false;
+        const unsigned long long bound = ZSTD_decompressBound(p, n);
+        if (bound == ZSTD_CONTENTSIZE_ERROR || bound > kBlockBytes) return false;
+        csize = n;
+        return true;
+      }
+      // Not whole yet, or corrupt (streaming will then say how).
+      if (avail >= kMaxFrameCopy || src_eof) return false;
+      AIRLOCK_TRY(std::size_t got, refill(), "reading ahead");
+      if (got == 0) return false;
+    }
+  }
+
+  // Decompresses a pool frame on pool thread `me`: in one call, or, if that fails, by streaming
+  // (the bytes before the fault, then the error read_stream() would give).
+  static void decode(Shared& sh, Block& b, int me) {
+    auto& d = sh.dctx[static_cast<std::size_t>(me)];
+    if (!d) d.reset(ZSTD_createDCtx());
+    if (!d) {
+      b.error = Error(ErrorClass::io, "out of memory creating a zstd decompression context");
+    } else {
+      const std::size_t r = ZSTD_decompressDCtx(d.get(), b.out.data(), b.out.size(), b.in.data(), b.in_len);
+      if (!ZSTD_isError(r)) {
+        b.len = r;
+      } else {
+        ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
+        ZSTD_DCtx_setParameter(d.get(), ZSTD_d_windowLogMax, 27);
+        // The first call sees only the frame header: given the whole frame and room for it, libzstd
+        // would decode it in one pass again and hand out nothing before the fault. Output room is
+        // given 64 KiB at a time, as a streaming reader's reads would: a call that fails does not
+        // count what it wrote.
+        ZSTD_inBuffer input{b.in.data(), std::min<std::size_t>(b.in_len, ZSTD_FRAMEHEADERSIZE_MAX), 0};
+        ZSTD_outBuffer out{b.out.data(), 0, 0};
+        for (;;) {
+          out.size = std::min(b.out.size(), out.pos + (std::size_t{64} << 10));
+          const std::size_t s = ZSTD_decompressStream(d.get(), &out, &input);
+          input.size = b.in_len;
+          if (ZSTD_isError(s)) {
+            b.error = Error(ErrorClass::malformed, "corrupt zstd frame starting at " + sh.src_name + ": offset " +
+                                                       std::to_string(b.frame_start) + ": " + ZSTD_getErrorName(s));
+            break;
+          }
+          if (s == 0) break;  // streaming takes what one call refused: so do we
+          if (out.pos == b.out.size() || (input.pos == input.size && out.pos < out.size)) {  // not for a whole, bounded frame
+            b.error = Error(ErrorClass::malformed, "corrupt zstd frame starting at " + sh.src_name + ": offset " +
+                                                       std::to_string(b.frame_start) + ": " + ZSTD_getErrorName(r));
+            break;
+          }
+        }
+        b.len = out.pos;
+        ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
+      }
+    }
+    b.thread = me;
+    b.held = true;
+    sh.pool->hold(me);
+    {
+      std::lock_guard lock(sh.mu);
+      b.done = true;
+    }
+    sh.cv.notify_all();
+  }
+
+  // Hands frames to the pool while fewer than kAhead are ahead; stops at a frame to stream here,
+  // at the clean end, at an error (queued as a block, so it comes after the frames before it), or
+  // when every block is in use (with `wait`, it first waits for one if none is ahead).
+  void pump(bool wait = false) {
+    while (pool && !ended && !in_frame && ahead.size() < kAhead) {
+      auto b = checkout(wait && ahead.empty());
+      if (!b) return;
+      auto more = begin_frame();
+      std::size_t csize = 0;
+      Result<bool> small = false;
+      if (more && *more) small = whole_small_frame(csize);
+      if (!more || !small) {
+        b->error = !more ? more.error() : small.error();
+        b->done = true;
+        ahead.push_back(std::move(b));
+        ended = true;
+        return;
+      }
+      if (!*more) {
+        ended = true;
+        return;
+      }
+      if (!*small) return;  // in_frame: read_stream() takes it once the frames ahead are used up
+      if (b->in.size() < kMaxFrameCopy) b->in.resize(kMaxFrameCopy);
+      std::memcpy(b->in.data(), in.data() + in_pos, csize);
+      b->in_len = csize;
+      b->frame_start = frame_start;
+      in_pos += csize;
+      in_frame = false;
+      b->frame_end = frame_end_offset = offset();
+      b->ends_frame = true;
+      pool->spawn([keep = sh, b](int me) { decode(*keep, *b, me); });
+      ahead.push_back(std::move(b));
+    }
+  }
+
+  // Makes `cur` a block with bytes to hand out. False: stream the next bytes with read_stream()
+  // (the next frame is not for the pool, or the stream ended). An error a block carries is
+  // returned once its bytes are used up, and again on every later call.
+  Result<bool> next_block() {
+    for (;;) {
+      if (cur) {
+        if (cur_pos < cur->len) return true;
+        if (cur->error) return fail(*cur->error);
+        cur.reset();
+      }
+      if (ahead.empty() && !in_frame) pump(/*wait=*/true);
+      if (ahead.empty()) {
+        if (ended) clean_end = true;  // read_stream() then returns 0
+        return false;
+      }
+      {
+        std::unique_lock lock(sh->mu);
+        Block* b = ahead.front().get();
+        sh->cv.wait(lock, [&] { return b->done; });
+      }
+      cur = std::move(ahead.front());
+      cur_pos = 0;
+      ahead.pop_front();
+      pump();
+    }
+  }
+
+  Result<std::size_t> read(void* buf, std::size_t len) {
+    if (!pool) return read_stream(buf, len);
+    if (len == 0) return std::size_t{0};
+    auto have = next_block();  // its errors are the stream's own, in read_stream()'s words
+    if (!have) return fail(have.error());
+    if (!*have) return read_stream(buf, len);
+    const std::size_t n = std::min(len, cur->len - cur_pos);
+    std::memcpy(buf, cur->out.data() + cur_pos, n);
+    cur_pos += n;
+    produced += n;
+    at_frame_end = cur_pos == cur->len && cur->ends_frame;
+    return n;
+  }
+
+  Result<View> read_view(std::size_t max) {
+    max = std::min(max, kBlockBytes);
+    if (max == 0) return View{};
+    auto have = next_block();
+    if (!have) return fail(have.error());
+    if (!*have) {
+      auto b = checkout(true);
+      auto got = read_stream(b->out.data(), max);
+      if (!got) return fail(got.error());
+      const std::size_t n = *got;
+      if (n == 0) return View{};
+      b->len = n;
+      b->ends_frame = !in_frame;
+      produced -= n;  // counted again below
+      cur = std::move(b);
+      cur_pos = 0;
+    }
+    const std::size_t n = std::min(max, cur->len - cur_pos);
+    View v{cur->out.data() + cur_pos, n, cur, cur->thread};
+    cur_pos += n;
+    produced += n;
+    at_frame_end = cur_pos == cur->len && cur->ends_frame;
+    return v;
+  }
+
   // The caller's buffer ended exactly where the frame's data ends, but libzstd has not yet consumed
   // the frame's tail (last block header, checksum). Let it do so with no output space, so that
   // at_frame_end() is exact. Needs input; reading more from the source here is harmless.
@@ -189,10 +455,11 @@ struct ZstdReader::Impl {
   }
 };
 
-ZstdReader::ZstdReader(Source& src) : impl_(std::make_unique<Impl>(src)) {}
+ZstdReader::ZstdReader(Source& src, OrderedPool* pool) : impl_(std::make_unique<Impl>(src, pool)) {}
 ZstdReader::~ZstdReader() = default;
 
 Result<std::size_t> ZstdReader::read(void* buf, std::size_t len) { return impl_->read(buf, len); }
+Result<ZstdReader::View> ZstdReader::read_view(std::size_t max) { return impl_->read_view(max); }
 bool ZstdReader::at_frame_end() const { return impl_->at_frame_end; }
 std::uint64_t ZstdReader::compressed_offset_of_frame_end() const { return impl_->frame_end_offset; }
 std::uint64_t ZstdReader::decompressed_bytes() const { return impl_->produced; }

@@ -16,8 +16,13 @@ constexpr std::uint64_t kProgressEvery = 4ull << 20;
 }  // namespace
 
 PayloadStreamer::PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging,
-                                 std::function<void(const Progress&)> on_progress)
-    : tar_(tar), m_(m), staging_(staging), on_progress_(std::move(on_progress)), total_(m.total_size()) {}
+                                 std::function<void(const Progress&)> on_progress, OrderedPool& pool)
+    : tar_(tar),
+      m_(m),
+      staging_(staging),
+      on_progress_(std::move(on_progress)),
+      worker_(pool),
+      total_(m.total_size()) {}
 
 void PayloadStreamer::progress(const std::string& file) {
   if (!on_progress_) return;
@@ -58,16 +63,12 @@ Status PayloadStreamer::stream_file(const FileEntry& f, const std::string& label
   std::uint64_t done = 0;
   for (;;) {
     if (stop_ && stop_()) return fail(ErrorClass::io, std::string(kStoppedMessage) + " in " + label);
-    char* chunk = worker_.acquire();
-    if (!chunk) return worker_.drain();  // the worker failed on an earlier chunk
-    AIRLOCK_TRY(auto n, tar_.read(chunk, HashWorker::kChunkBytes), "reading " + label);
-    if (n == 0) {
-      worker_.submit(chunk, 0);  // hands the chunk back
-      break;
-    }
-    worker_.submit(chunk, n);
-    done += n;
-    out_.bytes += n;
+    if (worker_.failed()) return worker_.drain();  // it failed on an earlier block
+    AIRLOCK_TRY(auto bytes, tar_.read_view(HashWorker::kChunkBytes), "reading " + label);
+    if (bytes.len == 0) break;
+    done += bytes.len;
+    out_.bytes += bytes.len;
+    worker_.submit(std::move(bytes));
     if (out_.bytes - last_progress_ >= kProgressEvery) progress(f.path);
   }
   if (done != f.size)  // the reader never passes the header's size, which equals the manifest's

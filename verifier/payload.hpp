@@ -1,7 +1,7 @@
 // Streaming the payload entries (spec §7 step 6): each entry's path, order and size are checked
-// from its header before its content is read; content is decompressed into a few 1 MiB chunks that
-// a HashWorker thread hashes and, with a staging folder, writes beneath it, behind the
-// decompressing thread. Memory does not grow with the bundle.
+// from its header before its content is read; content comes as views of the reader's decompressed
+// blocks, which a HashWorker hashes and, with a staging folder, writes beneath it, on the pool
+// thread that decompressed each block. Memory does not grow with the bundle.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,7 @@ using TrustUpdateCheck = std::function<Status(const std::string& text)>;
 class PayloadStreamer {
  public:
   PayloadStreamer(TarReader& tar, const Manifest& m, Staging* staging,
-                  std::function<void(const Progress&)> on_progress);
+                  std::function<void(const Progress&)> on_progress, OrderedPool& pool);
 
   // `first` is the entry after the signatures (already read by the head reader), `number` its
   // entry number. Stops at the end-of-archive marker; does not call TarReader::finish().

@@ -9,6 +9,7 @@
 
 #include "core/container.hpp"
 #include "core/hash.hpp"
+#include "core/ordered_pool.hpp"
 #include "verifier/entries.hpp"
 #include "verifier/hashing_source.hpp"
 #include "verifier/payload.hpp"
@@ -52,7 +53,10 @@ Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& 
 Result<Report> verify_stream(const Request& req, Staging* staging, const Timestamp& at) {
   AIRLOCK_TRY(auto raw, open_source(req.bundle_path), "opening bundle '" + req.bundle_path + "'");
   HashingSource src(*raw, req.whole_file_sha256);
-  ZstdReader z(src);
+  // Two threads decompress frames ahead and hash each block where it was decompressed (issue 4);
+  // declared first, so every job is done before what the jobs use goes.
+  OrderedPool pool(2);
+  ZstdReader z(src, &pool);
   TarReader tar(z);
   Report rep;
   rep.verified_at = at;
@@ -89,7 +93,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
 
   // Steps 6-7: the payload, then nothing but the end of the stream.
   if (req.stop && req.stop()) return fail(ErrorClass::io, std::string(kStoppedMessage) + " (before the payload)");
-  PayloadStreamer payload(tar, rep.manifest, staging, req.on_progress);
+  PayloadStreamer payload(tar, rep.manifest, staging, req.on_progress, pool);
   if (req.stop) payload.stop_when(req.stop);
   payload.on_trust_update([&](const std::string& text) -> Status {
     AIRLOCK_TRY(rep.trust_update, check_trust_update(text, counter, at), "[trust_update]");

@@ -62,8 +62,8 @@ TEST(ZstdFrameWriter, StockZstdDecompressesItToTheInput) {
   EXPECT_EQ(r.error().what().find("zstd"), std::string::npos) << r.error().what();
 }
 
-// libzstd's multi-threaded output does not depend on nbWorkers (≥ 1), and 0 is taken as 1. Input
-// of 72 MiB spans three jobs (32 MiB each at windowLog 23), so the workers really split it.
+// The output does not depend on the worker count (0 is taken as 1) or on how the writes are cut:
+// 72 MiB is 72 frames, so two and three workers really split the work.
 TEST(ZstdFrameWriter, BytesDoNotDependOnWorkersOrChunking) {
   TempDir dir;
   const std::string block = sample(3u << 20);
@@ -72,9 +72,11 @@ TEST(ZstdFrameWriter, BytesDoNotDependOnWorkersOrChunking) {
   const std::string one = compress((dir / "1").string(), data, 1, {1 << 20}, 1u << 20);
   const std::string zero = compress((dir / "0").string(), data, 0, {1 << 22}, 1u << 20);
   const std::string two = compress((dir / "2").string(), data, 2, {777, 1 << 22, 65536, 3}, 1u << 20);
+  const std::string three = compress((dir / "3").string(), data, 3, {(1 << 20) + 1, 12345}, 1u << 20);
   // (EXPECT_TRUE, not EXPECT_EQ: a failure should not print megabytes.)
   EXPECT_TRUE(zero == one) << "workers 0 vs 1: " << zero.size() << " vs " << one.size() << " bytes";
   EXPECT_TRUE(two == one) << "workers 2 vs 1: " << two.size() << " vs " << one.size() << " bytes";
+  EXPECT_TRUE(three == one) << "workers 3 vs 1: " << three.size() << " vs " << one.size() << " bytes";
   auto r = run("zstd -q -t '" + (dir / "1").string() + "'");
   EXPECT_EQ(r.status, 0) << r.output;
 }
@@ -115,10 +117,10 @@ namespace airlock::test {
 namespace {
 
 // Spec §1: writers keep the window at most 8 MiB, whatever the level (level 19 alone would pick
-// a larger one), write the checksum and no content size.
+// a larger one). Ours also write the checksum, and frames of kWriterFrameBytes that say so.
 TEST(ZstdFrameWriter, WindowChecksumAndContentSizeAtEveryLevel) {
   TempDir dir;
-  const std::string data = sample(200000);
+  const std::string data = sample(200000);  // below kWriterFrameBytes: one frame
   for (int level : {1, 3, 19}) {
     const std::string out = (dir / ("l" + std::to_string(level))).string();
     Fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -131,9 +133,33 @@ TEST(ZstdFrameWriter, WindowChecksumAndContentSizeAtEveryLevel) {
     ASSERT_EQ(ZSTD_getFrameHeader(&fh, bytes.data(), bytes.size()), 0u);
     EXPECT_LE(fh.windowSize, 1ull << kWriterWindowLog) << "level " << level;
     EXPECT_EQ(fh.checksumFlag, 1u) << "level " << level;
-    EXPECT_EQ(fh.frameContentSize, ZSTD_CONTENTSIZE_UNKNOWN) << "level " << level;
+    EXPECT_EQ(fh.frameContentSize, data.size()) << "level " << level;
     EXPECT_EQ(ZSTD_findFrameCompressedSize(bytes.data(), bytes.size()), bytes.size());
   }
+}
+
+}  // namespace
+}  // namespace airlock::test
+
+namespace airlock::test {
+namespace {
+
+// Frames are cut every kWriterFrameBytes of input, and each states its content size, so a reader
+// can decompress each frame on its own into a buffer of that size.
+TEST(ZstdFrameWriter, CutsAFrameEveryFrameBytes) {
+  TempDir dir;
+  const std::string data = sample(kWriterFrameBytes * 2 + 1000);
+  const std::string bytes = compress((dir / "f").string(), data, 2, {300000}, data.size());
+  std::vector<unsigned long long> sizes;
+  for (std::size_t at = 0; at < bytes.size();) {
+    ZSTD_frameHeader fh{};
+    ASSERT_EQ(ZSTD_getFrameHeader(&fh, bytes.data() + at, bytes.size() - at), 0u);
+    sizes.push_back(fh.frameContentSize);
+    const std::size_t n = ZSTD_findFrameCompressedSize(bytes.data() + at, bytes.size() - at);
+    ASSERT_FALSE(ZSTD_isError(n));
+    at += n;
+  }
+  EXPECT_EQ(sizes, (std::vector<unsigned long long>{kWriterFrameBytes, kWriterFrameBytes, 1000}));
 }
 
 }  // namespace

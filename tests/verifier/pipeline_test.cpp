@@ -1,5 +1,6 @@
-// The verifier's two helper threads (issue 4): HashingSource reads and hashes the compressed bytes
-// ahead of the decompressor, HashWorker hashes and writes payload files behind it. Both must hand
+// The verifier's helper threads (issue 4): HashingSource reads and hashes the compressed bytes
+// ahead of the decompressor, HashWorker hashes and writes payload files behind it, on the pool
+// threads that decompressed them. Both must hand
 // over exactly the bytes, in order, and report a failure where the single-threaded code would.
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 
 #include "core/container.hpp"
 #include "core/hash.hpp"
+#include "core/ordered_pool.hpp"
 #include "verifier/hash_worker.hpp"
 #include "verifier/hashing_source.hpp"
 
@@ -117,17 +119,23 @@ TEST(HashingSource, AReadErrorArrivesAfterTheBytesBeforeIt) {
   EXPECT_FALSE(src.read(buf.data(), buf.size()));  // and it stays an error
 }
 
+// A view of `bytes` as the reader hands them out: it keeps them alive, and names a pool thread.
+ZstdReader::View view_of(std::shared_ptr<const std::string> bytes, std::size_t at, std::size_t n, int thread) {
+  return ZstdReader::View{bytes->data() + at, n, bytes, thread};
+}
+
 TEST(HashWorker, GoodFilesPassAndTheFirstBadDigestIsTheOneReported) {
-  HashWorker w;
+  OrderedPool pool(2);
+  HashWorker w(pool);
   const std::string a = sample(HashWorker::kChunkBytes * 2 + 5), b = "hello\n", c = sample(1000);
+  int thread = 0;
   auto feed = [&](const std::string& label, const std::string& bytes, const std::string& expect) {
+    auto held = std::make_shared<const std::string>(bytes);
     w.begin(label, expect, std::nullopt);
     for (std::size_t at = 0; at < bytes.size(); at += HashWorker::kChunkBytes) {
-      char* chunk = w.acquire();
-      if (!chunk) return;
       const std::size_t n = std::min(HashWorker::kChunkBytes, bytes.size() - at);
-      std::memcpy(chunk, bytes.data() + at, n);
-      w.submit(chunk, n);
+      w.submit(view_of(held, at, n, thread));  // blocks alternate between the threads, as frames do
+      thread = 1 - thread;
     }
     w.end();
   };
@@ -138,21 +146,22 @@ TEST(HashWorker, GoodFilesPassAndTheFirstBadDigestIsTheOneReported) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().cls(), ErrorClass::integrity);
   EXPECT_EQ(s.error().what().rfind("entry 5 'b': SHA-256 " + to_hex(sha256(b)), 0), 0u) << s.error().what();
-  EXPECT_EQ(w.acquire(), nullptr);  // the streamer stops feeding a failed worker
+  EXPECT_TRUE(w.failed());  // the streamer stops feeding a failed worker
 }
 
+// A file's blocks hashed on alternating threads still give its digest (the jobs run in order).
 TEST(HashWorker, MatchingDigestsDrainClean) {
-  HashWorker w;
-  for (int i = 0; i < 20; ++i) {  // more files than chunks: chunks come back
-    const std::string f = sample(70'000 + i);
-    w.begin("f", to_hex(sha256(f)), std::nullopt);
-    char* chunk = w.acquire();
-    ASSERT_NE(chunk, nullptr);
-    std::memcpy(chunk, f.data(), f.size());
-    w.submit(chunk, f.size());
+  OrderedPool pool(2);
+  HashWorker w(pool);
+  for (int i = 0; i < 20; ++i) {
+    auto f = std::make_shared<const std::string>(sample(700'000 + static_cast<std::size_t>(i)));
+    w.begin("f", to_hex(sha256(*f)), std::nullopt);
+    for (std::size_t at = 0; at < f->size(); at += 100'000)
+      w.submit(view_of(f, at, std::min<std::size_t>(100'000, f->size() - at), static_cast<int>(at / 100'000) % 2));
     w.end();
   }
   EXPECT_TRUE(w.drain());
+  EXPECT_FALSE(w.failed());
 }
 
 }  // namespace

@@ -1,0 +1,65 @@
+// OrderedPool: a few threads that run two kinds of work (issue 4).
+//
+//  - spawn(fn): unordered jobs, run by whichever thread is free, first come first served
+//    (decompressing a zstd frame);
+//  - post(on, fn): ordered jobs, run one at a time in exactly the order they were posted, each on
+//    the thread `on` names (or on any thread when `on` is kAnyThread). This is a single-threaded
+//    executor whose jobs may choose their core: the verifier hashes a decompressed block on the
+//    thread that decompressed it, while the block is still in that core's cache, yet every file's
+//    SHA-256 still sees its bytes in order.
+//
+// A thread runs the ordered job at the head of the queue when it is its own, and otherwise takes
+// an unordered job, unless it is held. Jobs must not wait for one another: an unordered job never
+// waits for ordered work, so every ordered job can always run.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace airlock {
+
+class OrderedPool {
+ public:
+  static constexpr int kAnyThread = -1;
+
+  explicit OrderedPool(int threads);
+  ~OrderedPool();  // runs every job already queued, then joins
+  OrderedPool(const OrderedPool&) = delete;
+  OrderedPool& operator=(const OrderedPool&) = delete;
+
+  int size() const { return static_cast<int>(threads_.size()); }
+  // `fn` gets the index (0 .. size()-1) of the thread that runs it.
+  void spawn(std::function<void(int thread)> fn);
+  void post(int on, std::function<void()> fn);
+  // Waits until every ordered job posted so far has run.
+  void wait_ordered();
+  // While a thread is held, it takes no unordered job (it still runs its ordered ones): the
+  // reader holds the thread that decompressed a block until the block's bytes are hashed, so
+  // that thread hashes them next, before decompressing anything else into its cache.
+  void hold(int thread);
+  void release(int thread);
+
+ private:
+  struct Ordered {
+    int on;
+    std::function<void()> fn;
+  };
+  void loop(int me);
+
+  std::mutex mu_;
+  std::condition_variable cv_;       // threads wait for work
+  std::condition_variable idle_cv_;  // wait_ordered() waits for the ordered queue to empty
+  std::deque<Ordered> ordered_;
+  bool ordered_running_ = false;
+  std::deque<std::function<void(int)>> unordered_;
+  std::vector<int> holds_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace airlock

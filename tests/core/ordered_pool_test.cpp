@@ -1,0 +1,90 @@
+// OrderedPool (issue 4): ordered jobs run one at a time, in the order posted, each on the thread
+// it names; a held thread takes no unordered job until released.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/ordered_pool.hpp"
+
+namespace airlock::test {
+namespace {
+
+TEST(OrderedPool, OrderedJobsRunInOrderOnTheirThread) {
+  std::vector<int> order;
+  std::vector<std::thread::id> ran_on(400);
+  std::atomic<int> running{0};
+  std::atomic<bool> overlapped{false};
+  {
+    OrderedPool pool(2);
+    std::vector<std::thread::id> ids(2);
+    // Learn each thread's id through jobs pinned to it.
+    pool.post(0, [&] { ids[0] = std::this_thread::get_id(); });
+    pool.post(1, [&] { ids[1] = std::this_thread::get_id(); });
+    pool.wait_ordered();
+    ASSERT_NE(ids[0], ids[1]);
+    for (int i = 0; i < 400; ++i) {
+      // Unordered work in between, as decompression is.
+      if (i % 7 == 0) pool.spawn([](int) { std::this_thread::sleep_for(std::chrono::microseconds(50)); });
+      const int on = i % 3 == 2 ? OrderedPool::kAnyThread : (i / 2) % 2;
+      pool.post(on, [&, i, on] {
+        if (running.fetch_add(1) != 0) overlapped = true;
+        order.push_back(i);
+        ran_on[static_cast<std::size_t>(i)] = std::this_thread::get_id();
+        if (on != OrderedPool::kAnyThread && std::this_thread::get_id() != ids[static_cast<std::size_t>(on)])
+          overlapped = true;  // (reported below as a wrong thread)
+        running.fetch_sub(1);
+      });
+    }
+    pool.wait_ordered();
+    ASSERT_EQ(order.size(), 400u);
+  }
+  for (int i = 0; i < 400; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
+  EXPECT_FALSE(overlapped) << "two ordered jobs ran at once, or a job ran on another thread than it named";
+}
+
+TEST(OrderedPool, AHeldThreadTakesNoUnorderedJob) {
+  OrderedPool pool(2);
+  std::mutex mu;
+  std::vector<int> ran_by;
+  pool.hold(0);
+  for (int i = 0; i < 20; ++i)
+    pool.spawn([&](int me) {
+      std::lock_guard lock(mu);
+      ran_by.push_back(me);
+    });
+  // Ordered work still runs on the held thread.
+  std::atomic<bool> ordered_ran{false};
+  pool.post(0, [&] { ordered_ran = true; });
+  pool.wait_ordered();
+  EXPECT_TRUE(ordered_ran);
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (ran_by.size() == 20) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(ran_by.size(), 20u);
+  for (int me : ran_by) EXPECT_EQ(me, 1);
+  pool.release(0);
+}
+
+TEST(OrderedPool, DestructionRunsWhatIsQueued) {
+  std::atomic<int> ran{0};
+  {
+    OrderedPool pool(2);
+    for (int i = 0; i < 50; ++i) {
+      pool.spawn([&](int) { ++ran; });
+      pool.post(i % 2, [&] { ++ran; });
+    }
+  }
+  EXPECT_EQ(ran.load(), 100);
+}
+
+}  // namespace
+}  // namespace airlock::test

@@ -1,0 +1,194 @@
+// ZstdReader with an OrderedPool: frames that fit a block are decompressed ahead on the pool's
+// threads (issue 4). The promise is that this changes speed only: every input, valid or broken,
+// gives the same bytes and then the same error (class and words) as the reader without a pool.
+// Each test below reads the same input both ways and compares.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+
+#include <optional>
+
+#include "core/fd.hpp"
+#include "core/ordered_pool.hpp"
+#include "tests/core/container_craft.hpp"
+#include "tests/support/tmpdir.hpp"
+
+namespace airlock::test {
+namespace {
+
+struct Outcome {
+  std::string bytes;
+  std::optional<ErrorClass> cls;
+  std::string what;
+};
+
+bool is_prefix(const std::string& a, const std::string& b) { return b.compare(0, a.size(), a) == 0; }
+
+// A valid stream gives the same bytes. Before an error, libzstd itself hands out more or fewer of
+// a corrupt frame's good bytes depending on the room each read gives it (a call that fails does
+// not count what it wrote), with or without a pool; so there the bytes must agree as far as both
+// go, and the error must be the same, word for word.
+void expect_same(const Outcome& want, const Outcome& got, const std::string& how) {
+  if (!want.cls) {
+    EXPECT_TRUE(got.bytes == want.bytes) << how << ": " << got.bytes.size() << " bytes, " << want.bytes.size()
+                                         << " without a pool";
+  } else {
+    EXPECT_TRUE(is_prefix(got.bytes, want.bytes) || is_prefix(want.bytes, got.bytes))
+        << how << ": " << got.bytes.size() << " bytes before the error, " << want.bytes.size()
+        << " without a pool, and they differ";
+  }
+  EXPECT_EQ(got.cls.has_value(), want.cls.has_value()) << how << ": " << got.what << " | " << want.what;
+  if (got.cls && want.cls) {
+    EXPECT_EQ(*got.cls, *want.cls) << how;
+    EXPECT_EQ(got.what, want.what) << how;
+  }
+}
+
+Outcome fail_with(Outcome o, const Error& e) {
+  o.cls = e.cls();
+  o.what = e.what();
+  return o;
+}
+
+Outcome by_reads(const std::string& input, std::size_t chunk, OrderedPool* pool) {
+  auto src = memory_source(input, "t.zst");
+  ZstdReader z(*src, pool);
+  Outcome o;
+  std::string buf(chunk, '\0');
+  for (;;) {
+    auto n = z.read(buf.data(), buf.size());
+    if (!n) return fail_with(std::move(o), n.error());
+    if (*n == 0) return o;
+    o.bytes.append(buf.data(), *n);
+  }
+}
+
+// Views are kept until the end, as the verifier's hash jobs keep them for a while.
+Outcome by_views(const std::string& input, std::size_t max, OrderedPool& pool) {
+  auto src = memory_source(input, "t.zst");
+  ZstdReader z(*src, &pool);
+  Outcome o;
+  for (;;) {
+    auto v = z.read_view(max);
+    if (!v) return fail_with(std::move(o), v.error());
+    if (v->len == 0) return o;
+    EXPECT_LE(v->len, max);
+    o.bytes.append(v->data, v->len);
+  }
+}
+
+// The same input, read without a pool (the reference) and with one, by reads and by views of
+// several sizes.
+void check_same(const std::string& input, const std::string& label) {
+  // (Reads smaller than a frame: given room for a whole frame, libzstd decodes it in one pass, and
+  // a corrupt frame then gives no bytes at all before its error.)
+  const Outcome want = by_reads(input, 1 << 16, nullptr);
+  OrderedPool pool(2);
+  for (std::size_t chunk : {std::size_t{512}, std::size_t{70000}, std::size_t{1} << 20})
+    expect_same(want, by_reads(input, chunk, &pool), label + ", reads of " + std::to_string(chunk));
+  for (std::size_t max : {std::size_t{4096}, std::size_t{1} << 20})
+    expect_same(want, by_views(input, max, pool), label + ", views of " + std::to_string(max));
+}
+
+std::string text(std::size_t n, std::uint32_t seed) {
+  std::string s;
+  std::uint32_t x = seed;
+  while (s.size() < n) {
+    x = x * 1103515245u + 12345u;
+    s += "line " + std::to_string((x >> 16) % 5000) + ((x >> 8) % 3 ? " ok\n" : " failed\n");
+  }
+  s.resize(n);
+  return s;
+}
+
+std::string noise(std::size_t n, std::uint32_t seed) {
+  std::string s(n, '\0');
+  std::uint32_t x = seed;
+  for (auto& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+// Our writer's frames: 1 MiB each, content size stated, checksum on (every one goes to the pool).
+std::string written(const std::string& data) {
+  TempDir dir;
+  const std::string path = (dir / "w.zst").string();
+  {
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    auto w = ZstdFrameWriter::create(fd.get(), path, {3, 2});
+    EXPECT_TRUE(w);
+    EXPECT_TRUE((*w)->write(data.data(), data.size()));
+    EXPECT_TRUE((*w)->end_frame());
+  }
+  return slurp(path);
+}
+
+// A stream of every kind of frame: raw head frames, pool frames (text and noise), one frame too
+// large for a block (streamed), an empty frame, then pool frames again.
+std::string mixed() {
+  return raw_frame("head", 17) + written(text(2'500'000, 1) + noise(700'000, 2)) + zst(text(3'000'000, 3)) +
+         zst("") + written(noise(1'200'000, 4));
+}
+
+TEST(ZstdReaderPool, ValidStreamsReadTheSame) {
+  check_same(written(text(3'500'000, 5)), "writer's frames");
+  check_same(mixed(), "mixed frames");
+  check_same(zst("just one small frame"), "one frame");
+}
+
+TEST(ZstdReaderPool, FlippedBytesFailTheSameWay) {
+  const std::string good = mixed();
+  // Everywhere, and at the start of each of the first frames (headers, block headers).
+  for (std::size_t i = 0; i < 40; ++i) {
+    std::string bad = good;
+    const std::size_t at = 5 + i * (good.size() - 10) / 40;
+    bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+    check_same(bad, "byte " + std::to_string(at) + " flipped");
+  }
+  for (std::size_t at : {std::size_t{0}, std::size_t{4}, std::size_t{5}, std::size_t{14}, std::size_t{20}}) {
+    std::string bad = good;
+    bad[at] = static_cast<char>(bad[at] ^ 0x01);
+    check_same(bad, "byte " + std::to_string(at) + " flipped");
+  }
+}
+
+TEST(ZstdReaderPool, TruncatedStreamsFailTheSameWay) {
+  const std::string good = mixed();
+  for (std::size_t i = 1; i < 25; ++i) {
+    const std::size_t keep = i * good.size() / 25;
+    check_same(good.substr(0, keep), "cut at " + std::to_string(keep));
+  }
+  check_same(good.substr(0, good.size() - 1), "last byte cut");
+}
+
+TEST(ZstdReaderPool, WhatFollowsTheLastFrameFailsTheSameWay) {
+  const std::string good = written(text(1'500'000, 6));
+  check_same(good + "garbage after the frames", "trailing bytes");
+  check_same(good + skippable_frame("skip me"), "skippable frame");
+  check_same(good + raw_frame("big window", 28), "window over 2^27");
+  check_same(good + std::string("\x28\xb5", 2), "half a magic number");
+  check_same(std::string(), "empty input");
+}
+
+// The pool only changes where the bytes are decompressed: views name the pool thread whose
+// cache holds them, and frames are decompressed ahead of the reader.
+TEST(ZstdReaderPool, ViewsOfPoolFramesNameTheirThread) {
+  const std::string input = written(text(4'000'000, 7));
+  OrderedPool pool(2);
+  auto src = memory_source(input, "t.zst");
+  ZstdReader z(*src, &pool);
+  std::size_t views = 0;
+  for (;;) {
+    auto v = z.read_view(1 << 20);
+    ASSERT_TRUE(v) << v.error().what();
+    if (v->len == 0) break;
+    ++views;
+    EXPECT_TRUE(v->thread == 0 || v->thread == 1) << v->thread;
+  }
+  EXPECT_EQ(views, 4u);  // one per 1 MiB frame
+}
+
+}  // namespace
+}  // namespace airlock::test
