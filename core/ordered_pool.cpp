@@ -75,7 +75,7 @@ void OrderedPool::loop(int me) {
       cv_.notify_all();  // the next ordered job may be another thread's
       continue;
     }
-    if (!unordered_.empty() && holds_[static_cast<std::size_t>(me)] == 0) {
+        if (!unordered_.empty() && holds_[static_cast<std::size_t>(me)] < kHoldLimit) {
       auto fn = std::move(unordered_.front());
       unordered_.pop_front();
       lock.unlock();

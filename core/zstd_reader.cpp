@@ -7,9 +7,9 @@
 // exactly where the manifest and signature frames stop.
 //
 // With an OrderedPool (issue 4), a frame that is whole in the input buffer and decompresses to at
-// most kBlockBytes (every payload frame our writer makes) is copied out and decompressed in one
-// call on a pool thread, a few frames ahead of the reader, into a Block that read_view() hands out
-// without a copy, tagged with the thread whose cache holds it. Any other frame is streamed here,
+// most kBlockBytes (every payload frame our writer makes) is decompressed in one call, straight
+// from the input buffer, on a pool thread, a few frames ahead of the reader, into a Block that
+// read_view() hands out without a copy, tagged with the thread whose cache holds it. Any other frame is streamed here,
 // on the calling thread, as without a pool, once the frames before it are used up. A frame that
 // fails in one call is decompressed again by streaming, on the pool thread, to hand out exactly
 // the bytes and the error that streaming would: the pool changes speed, never what is read.
@@ -34,7 +34,7 @@ constexpr std::uint32_t kSkippableMagic = 0x184D2A50u;
 constexpr std::size_t kInBufferBytes = 1u << 20;  // large reads: 1 MiB per source read
 constexpr std::size_t kBlockBytes = kWriterFrameBytes;  // a Block's capacity
 constexpr std::size_t kMaxFrameCopy = kBlockBytes + (kBlockBytes >> 4);  // compressed, for a frame to go to the pool
-constexpr std::size_t kAhead = 4;      // frames decompressing or decompressed ahead of the reader
+constexpr std::size_t kAhead = 3;      // frames decompressing or decompressed ahead of the reader
 constexpr std::size_t kMaxBlocks = 8;  // Blocks in use at once: ahead + held by views + streaming
 
 std::uint32_t load_le32(const unsigned char* p) {
@@ -45,7 +45,10 @@ std::uint32_t load_le32(const unsigned char* p) {
 
 // Decompressed bytes of one frame (or, when streaming, of part of one), and what became of it.
 struct ZstdReader::Block {
-  std::vector<unsigned char> in;  // the compressed frame (pool frames only)
+  // The compressed frame (pool frames only): a span of the reader's input buffer, kept alive
+  // until the reader takes the decompressed block.
+  std::shared_ptr<const std::vector<unsigned char>> in_buf;
+  const unsigned char* in = nullptr;
   std::size_t in_len = 0;
   std::vector<char> out;
   std::size_t len = 0;
@@ -75,7 +78,10 @@ struct Shared {
 struct ZstdReader::Impl {
   Source& src;
   detail::DCtxPtr dctx;
-  std::vector<unsigned char> in;
+  // The input buffer. Pool frames are decompressed straight from it, so while a pool job still
+  // holds it, it is neither compacted nor swapped: what is left moves to a spare one instead.
+  std::shared_ptr<std::vector<unsigned char>> inp;
+  std::vector<std::shared_ptr<std::vector<unsigned char>>> spares;
   std::size_t in_pos = 0, in_end = 0;
   std::uint64_t in_base = 0;  // source offset of in[0]
   bool src_eof = false;
@@ -96,7 +102,10 @@ struct ZstdReader::Impl {
   bool ended = false;  // pump() met the clean end, or an error it queued behind `ahead`
 
   Impl(Source& s, OrderedPool* p)
-      : src(s), in(p ? 4 * kInBufferBytes : std::max(kInBufferBytes, ZSTD_DStreamInSize())), pool(p) {
+      : src(s),
+        inp(std::make_shared<std::vector<unsigned char>>(p ? 8 * kInBufferBytes
+                                                           : std::max(kInBufferBytes, ZSTD_DStreamInSize()))),
+        pool(p) {
     sh->src_name = src.name();
     sh->pool = pool;
     if (pool) sh->dctx.resize(static_cast<std::size_t>(pool->size()));
@@ -105,17 +114,37 @@ struct ZstdReader::Impl {
   std::uint64_t offset() const { return in_base + in_pos; }
   std::string where(std::uint64_t off) const { return src.name() + ": offset " + std::to_string(off); }
 
-  // Reads once from the source into the free tail of `in` (compacting first). Returns bytes added.
+  std::vector<unsigned char>& in() { return *inp; }
+
+  // An input buffer no pool job holds, for what is left of the current one.
+  std::shared_ptr<std::vector<unsigned char>> spare_input() {
+    for (auto& b : spares)
+      if (b != inp && b.use_count() == 1) return b;
+    spares.push_back(std::make_shared<std::vector<unsigned char>>(inp->size()));
+    return spares.back();
+  }
+
+  // Reads once from the source into the free tail of the input buffer (compacting first). Returns
+  // bytes added.
   Result<std::size_t> refill() {
-    if (in_pos > 0) {
-      std::memmove(in.data(), in.data() + in_pos, in_end - in_pos);
+    const bool held = inp.use_count() > (std::find(spares.begin(), spares.end(), inp) != spares.end() ? 2 : 1);
+    if (held && (in_pos > 0 || in_end == 0)) {
+      auto fresh = spare_input();
+      std::memcpy(fresh->data(), inp->data() + in_pos, in_end - in_pos);
+      if (std::find(spares.begin(), spares.end(), inp) == spares.end()) spares.push_back(inp);
+      inp = std::move(fresh);
+      in_base += in_pos;
+      in_end -= in_pos;
+      in_pos = 0;
+    } else if (in_pos > 0) {
+      std::memmove(in().data(), in().data() + in_pos, in_end - in_pos);
       in_base += in_pos;
       in_end -= in_pos;
       in_pos = 0;
     }
-    if (src_eof || in_end == in.size()) return std::size_t{0};
+    if (src_eof || in_end == in().size()) return std::size_t{0};
     // An empty buffer is handed over whole: a source may swap in one it has filled (no copy).
-    auto n = in_end == 0 ? src.refill(in) : src.read(in.data() + in_end, in.size() - in_end);  // errors name the file
+    auto n = in_end == 0 ? src.refill(in()) : src.read(in().data() + in_end, in().size() - in_end);  // errors name the file
     if (!n) return fail(n.error());
     if (*n == 0) src_eof = true;
     in_end += *n;
@@ -140,7 +169,7 @@ struct ZstdReader::Impl {
       if (!n) return fail(n.error());
     }
     const std::size_t avail = in_end - in_pos;
-    const unsigned char* p = in.data() + in_pos;
+    const unsigned char* p = in().data() + in_pos;
     if (avail == 0) {
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + ": empty input, not a zstd stream");
       return false;
@@ -179,7 +208,7 @@ struct ZstdReader::Impl {
 
   // One ZSTD_decompressStream call on what is buffered; returns its hint (0 = frame complete).
   Result<std::size_t> step(ZSTD_outBuffer& out) {
-    ZSTD_inBuffer input{in.data(), in_end, in_pos};
+    ZSTD_inBuffer input{in().data(), in_end, in_pos};
     std::size_t r = ZSTD_decompressStream(dctx.get(), &out, &input);
     in_pos = input.pos;
     if (ZSTD_isError(r))
@@ -245,6 +274,8 @@ struct ZstdReader::Impl {
     Block* b = sh->free.back();
     sh->free.pop_back();
     b->len = 0;
+    b->in_buf.reset();
+    b->in = nullptr;
     b->in_len = 0;
     b->thread = OrderedPool::kAnyThread;
     b->done = false;
@@ -268,7 +299,7 @@ struct ZstdReader::Impl {
   Result<bool> whole_small_frame(std::size_t& csize) {
     for (;;) {
       const std::size_t avail = in_end - in_pos;
-      const unsigned char* p = in.data() + in_pos;
+      const unsigned char* p = in().data() + in_pos;
       const std::size_t n = ZSTD_findFrameCompressedSize(p, avail);
       if (!ZSTD_isError(n)) {
         if (n > kMaxFrameCopy) return false;
@@ -292,7 +323,7 @@ struct ZstdReader::Impl {
     if (!d) {
       b.error = Error(ErrorClass::io, "out of memory creating a zstd decompression context");
     } else {
-      const std::size_t r = ZSTD_decompressDCtx(d.get(), b.out.data(), b.out.size(), b.in.data(), b.in_len);
+      const std::size_t r = ZSTD_decompressDCtx(d.get(), b.out.data(), b.out.size(), b.in, b.in_len);
       if (!ZSTD_isError(r)) {
         b.len = r;
       } else {
@@ -302,7 +333,7 @@ struct ZstdReader::Impl {
         // would decode it in one pass again and hand out nothing before the fault. Output room is
         // given 64 KiB at a time, as a streaming reader's reads would: a call that fails does not
         // count what it wrote.
-        ZSTD_inBuffer input{b.in.data(), std::min<std::size_t>(b.in_len, ZSTD_FRAMEHEADERSIZE_MAX), 0};
+        ZSTD_inBuffer input{b.in, std::min<std::size_t>(b.in_len, ZSTD_FRAMEHEADERSIZE_MAX), 0};
         ZSTD_outBuffer out{b.out.data(), 0, 0};
         for (;;) {
           out.size = std::min(b.out.size(), out.pos + (std::size_t{64} << 10));
@@ -357,8 +388,8 @@ struct ZstdReader::Impl {
         return;
       }
       if (!*small) return;  // in_frame: read_stream() takes it once the frames ahead are used up
-      if (b->in.size() < kMaxFrameCopy) b->in.resize(kMaxFrameCopy);
-      std::memcpy(b->in.data(), in.data() + in_pos, csize);
+      b->in_buf = inp;
+      b->in = inp->data() + in_pos;
       b->in_len = csize;
       b->frame_start = frame_start;
       in_pos += csize;
@@ -393,6 +424,10 @@ struct ZstdReader::Impl {
       cur = std::move(ahead.front());
       cur_pos = 0;
       ahead.pop_front();
+      // Its input may be reused now. Only this thread touches in_buf, so that the input buffer's
+      // use count (refill()) changes here alone, after the job's last read (seen through `done`).
+      cur->in_buf.reset();
+      cur->in = nullptr;
       pump();
     }
   }

@@ -1,5 +1,5 @@
 // OrderedPool (issue 4): ordered jobs run one at a time, in the order posted, each on the thread
-// it names; a held thread takes no unordered job until released.
+// it names; a thread held kHoldLimit times takes no unordered job until released.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -50,7 +50,7 @@ TEST(OrderedPool, AHeldThreadTakesNoUnorderedJob) {
   OrderedPool pool(2);
   std::mutex mu;
   std::vector<int> ran_by;
-  pool.hold(0);
+  for (int i = 0; i < OrderedPool::kHoldLimit; ++i) pool.hold(0);
   for (int i = 0; i < 20; ++i)
     pool.spawn([&](int me) {
       std::lock_guard lock(mu);
@@ -71,7 +71,18 @@ TEST(OrderedPool, AHeldThreadTakesNoUnorderedJob) {
   std::lock_guard lock(mu);
   ASSERT_EQ(ran_by.size(), 20u);
   for (int me : ran_by) EXPECT_EQ(me, 1);
+  // Once released below the limit, it takes unordered jobs again.
   pool.release(0);
+  std::atomic<int> by_zero{0};
+  for (int i = 0; i < 200 && by_zero == 0; ++i) {
+    pool.spawn([&](int me) {
+      if (me == 0) ++by_zero;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GT(by_zero.load(), 0);
+  for (int i = 1; i < OrderedPool::kHoldLimit; ++i) pool.release(0);
 }
 
 TEST(OrderedPool, DestructionRunsWhatIsQueued) {
