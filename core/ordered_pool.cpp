@@ -28,18 +28,23 @@ void OrderedPool::spawn(std::function<void(int thread)> fn) {
   cv_.notify_all();
 }
 
-void OrderedPool::post(int on, std::function<void()> fn) {
+void OrderedPool::post(int on, std::function<void()> fn, int lane) {
   if (on >= size()) on = kAnyThread;
+  lane = std::clamp(lane, 0, kLanes - 1);
   {
     std::lock_guard lock(mu_);
-    ordered_.push_back(Ordered{on, std::move(fn)});
+    lanes_[lane].queue.push_back(Ordered{on, std::move(fn)});
   }
   cv_.notify_all();
 }
 
+bool OrderedPool::lanes_idle() const {
+  return std::all_of(std::begin(lanes_), std::end(lanes_), [](const Lane& l) { return l.queue.empty() && !l.running; });
+}
+
 void OrderedPool::wait_ordered() {
   std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [&] { return ordered_.empty() && !ordered_running_; });
+  idle_cv_.wait(lock, [&] { return lanes_idle(); });
 }
 
 void OrderedPool::hold(int thread) {
@@ -60,22 +65,26 @@ void OrderedPool::release(int thread) {
 void OrderedPool::loop(int me) {
   std::unique_lock lock(mu_);
   for (;;) {
-    const bool mine = !ordered_running_ && !ordered_.empty() &&
-                      (ordered_.front().on == kAnyThread || ordered_.front().on == me);
-    if (mine) {
-      auto fn = std::move(ordered_.front().fn);
-      ordered_.pop_front();
-      ordered_running_ = true;
+    Lane* lane = nullptr;
+    for (auto& l : lanes_)
+      if (!l.running && !l.queue.empty() && (l.queue.front().on == kAnyThread || l.queue.front().on == me)) {
+        lane = &l;
+        break;
+      }
+    if (lane) {
+      auto fn = std::move(lane->queue.front().fn);
+      lane->queue.pop_front();
+      lane->running = true;
       lock.unlock();
       fn();
       fn = nullptr;  // whatever it holds is released outside the lock
       lock.lock();
-      ordered_running_ = false;
-      if (ordered_.empty()) idle_cv_.notify_all();
-      cv_.notify_all();  // the next ordered job may be another thread's
+      lane->running = false;
+      if (lanes_idle()) idle_cv_.notify_all();
+      cv_.notify_all();  // the lane's next job may be another thread's
       continue;
     }
-        if (!unordered_.empty() && holds_[static_cast<std::size_t>(me)] < kHoldLimit) {
+    if (!unordered_.empty() && holds_[static_cast<std::size_t>(me)] < kHoldLimit) {
       auto fn = std::move(unordered_.front());
       unordered_.pop_front();
       lock.unlock();
@@ -84,7 +93,7 @@ void OrderedPool::loop(int me) {
       lock.lock();
       continue;
     }
-    if (stop_ && ordered_.empty() && !ordered_running_) return;
+    if (stop_ && lanes_idle()) return;
     cv_.wait(lock);
   }
 }

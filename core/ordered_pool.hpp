@@ -2,15 +2,16 @@
 //
 //  - spawn(fn): unordered jobs, run by whichever thread is free, first come first served
 //    (decompressing a zstd frame);
-//  - post(on, fn): ordered jobs, run one at a time in exactly the order they were posted, each on
-//    the thread `on` names (or on any thread when `on` is kAnyThread). This is a single-threaded
-//    executor whose jobs may choose their core: the verifier hashes a decompressed block on the
-//    thread that decompressed it, while the block is still in that core's cache, yet every file's
-//    SHA-256 still sees its bytes in order.
+//  - post(on, fn, lane): ordered jobs, run one at a time in exactly the order they were posted to
+//    their lane, each on the thread `on` names (or on any thread when `on` is kAnyThread). A lane
+//    is a single-threaded executor whose jobs may choose their core: the verifier hashes a
+//    decompressed block on the thread that decompressed it, while the block is still in that
+//    core's cache, yet every file's SHA-256 still sees its bytes in order. Lanes are independent
+//    of one another (the verifier writes staged blocks in a second lane, beside the hashing).
 //
-// A thread runs the ordered job at the head of the queue when it is its own, and otherwise takes
-// an unordered job, unless it is held (see hold()). Jobs must not wait for one another: an unordered job never
-// waits for ordered work, so every ordered job can always run.
+// A thread runs the ordered job at the head of a lane when it is its own (lane 0 first), and
+// otherwise takes an unordered job, unless it is held (see hold()). Jobs must not wait for one
+// another: an unordered job never waits for ordered work, so every ordered job can always run.
 #pragma once
 
 #include <condition_variable>
@@ -35,8 +36,9 @@ class OrderedPool {
   int size() const { return static_cast<int>(threads_.size()); }
   // `fn` gets the index (0 .. size()-1) of the thread that runs it.
   void spawn(std::function<void(int thread)> fn);
-  void post(int on, std::function<void()> fn);
-  // Waits until every ordered job posted so far has run.
+  static constexpr int kLanes = 2;
+  void post(int on, std::function<void()> fn, int lane = 0);
+  // Waits until every ordered job posted so far, in every lane, has run.
   void wait_ordered();
   // A thread with kHoldLimit holds takes no unordered job (it still runs its ordered ones). The
   // reader holds the thread that decompressed a block until the block's bytes are hashed, so that
@@ -57,8 +59,12 @@ class OrderedPool {
   std::mutex mu_;
   std::condition_variable cv_;       // threads wait for work
   std::condition_variable idle_cv_;  // wait_ordered() waits for the ordered queue to empty
-  std::deque<Ordered> ordered_;
-  bool ordered_running_ = false;
+  struct Lane {
+    std::deque<Ordered> queue;
+    bool running = false;
+  };
+  bool lanes_idle() const;  // with mu_ held
+  Lane lanes_[kLanes];
   std::deque<std::function<void(int)>> unordered_;
   std::vector<int> holds_;
   bool stop_ = false;

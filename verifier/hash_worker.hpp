@@ -1,15 +1,18 @@
 // HashWorker: the payload files' SHA-256 and staging writes, off the thread that parses the tar
 // stream (issue 4: verification should cost what zstd -dc costs).
 //
-// Each block of file data is hashed, and written when staging, by an ordered job on the
-// OrderedPool thread that decompressed it (ZstdReader::View::thread), while the block is still in
-// that core's cache; the jobs run one at a time in the order they were handed over, so each
-// file's SHA-256 sees its bytes in order. Memory is bounded by the reader's blocks: a view's block
-// is reused once its job has run.
+// Each block of file data is hashed by an ordered job on the OrderedPool thread that decompressed
+// it (ZstdReader::View::thread), while the block is still in that core's cache; the ordered jobs
+// run one at a time in the order they were handed over, so each file's SHA-256 sees its bytes in
+// order. When staging, the block is also written, at its offset in its file (pwrite), by a job
+// pinned to the same thread but outside that order (OrderedPool::spawn_on): the writes overlap the
+// hashing of the blocks after them instead of lengthening the one chain every block waits on
+// (1 GiB verify --extract: that chain was 0.9 s of a 1.0 s run). Memory is bounded by the reader's
+// blocks: a view's block is reused once both its jobs have run.
 //
-// Errors keep the sequential order: the jobs only ever work on bytes that came earlier in the
-// stream than where the parsing thread is, so on any failure the streamer first drains the
-// worker and reports the worker's error if it has one, else its own.
+// Errors: the jobs only ever work on bytes that came earlier in the stream than where the parsing
+// thread is, so on any failure the streamer first drains the worker and reports the worker's
+// error if it has one, else its own. Among the worker's, the first to happen is kept.
 #pragma once
 
 #include <atomic>
@@ -39,18 +42,24 @@ class HashWorker {
   void begin(std::string label, std::string expected_sha256, std::optional<StagedFile> out);
   // The next bytes of the current file.
   void submit(ZstdReader::View bytes);
-  // Ends the current file: its digest is compared and its staged file closed.
+  // Ends the current file: its digest is compared, and its staged file closed once written.
   void end();
   // Waits until every job handed over has run; the first error one met, if any.
   [[nodiscard]] Status drain();
 
  private:
   struct State;
+  struct Output;
   void post(int thread, Status (*job)(State&, ZstdReader::View&), ZstdReader::View bytes = {});
+  void wait_all();
 
   OrderedPool& pool_;
   std::shared_ptr<State> st_;
   int last_thread_ = OrderedPool::kAnyThread;
+  // The current file, as the parsing thread sees it.
+  std::string label_;
+  std::shared_ptr<Output> out_;
+  off_t offset_ = 0;
 };
 
 }  // namespace airlock::verifier

@@ -97,7 +97,7 @@ Status PayloadStreamer::stream_trust_update(const FileEntry& f, const std::strin
     AIRLOCK_TRY(auto n, tar_.read(buf.data(), buf.size()), "reading " + label);
     if (n == 0) break;
     sha.update(buf.data(), n);
-    if (out) AIRLOCK_CHECK(out->write(buf.data(), n), label);
+    if (out) AIRLOCK_CHECK(out->write_at(buf.data(), n, static_cast<off_t>(captured.size())), label);
     captured.append(buf.data(), n);
     out_.bytes += n;
   }

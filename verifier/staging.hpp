@@ -5,6 +5,8 @@
 // destructor removes them all (and the folder itself when this run created it).
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,7 +19,8 @@ namespace airlock::verifier {
 class StagedFile {
  public:
   StagedFile(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
-  [[nodiscard]] Status write(const void* data, std::size_t len);
+  // pwrite(2) at `offset`: blocks of one file may be written by several threads, in any order.
+  [[nodiscard]] Status write_at(const void* data, std::size_t len, off_t offset);
   [[nodiscard]] Status close();
 
  private:

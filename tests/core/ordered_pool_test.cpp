@@ -2,8 +2,10 @@
 // it names; a thread held kHoldLimit times takes no unordered job until released.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -83,6 +85,30 @@ TEST(OrderedPool, AHeldThreadTakesNoUnorderedJob) {
   }
   EXPECT_GT(by_zero.load(), 0);
   for (int i = 1; i < OrderedPool::kHoldLimit; ++i) pool.release(0);
+}
+
+// Lanes are independent: a lane-1 job posted after a running lane-0 job runs meanwhile (here the
+// lane-0 job even waits for it, which only works if it does), and each lane keeps its own order.
+TEST(OrderedPool, LanesRunBesideOneAnotherEachInItsOwnOrder) {
+  OrderedPool pool(2);
+  std::promise<void> lane1_ran;
+  auto seen = lane1_ran.get_future();
+  std::atomic<bool> waited_out{false};
+  pool.post(0, [&] { waited_out = seen.wait_for(std::chrono::seconds(20)) != std::future_status::ready; }, 0);
+  pool.post(1, [&] { lane1_ran.set_value(); }, 1);
+  pool.wait_ordered();
+  EXPECT_FALSE(waited_out) << "the lane-1 job waited for the lane-0 job before it";
+
+  std::vector<int> order[OrderedPool::kLanes];
+  for (int i = 0; i < 300; ++i) {
+    const int lane = (i / 3) % OrderedPool::kLanes;
+    pool.post(i % 2, [&order, lane, i] { order[lane].push_back(i); }, lane);
+  }
+  pool.wait_ordered();
+  for (const auto& o : order) {
+    EXPECT_EQ(o.size(), 150u);
+    EXPECT_TRUE(std::is_sorted(o.begin(), o.end()));
+  }
 }
 
 TEST(OrderedPool, DestructionRunsWhatIsQueued) {

@@ -5,13 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "core/container.hpp"
 #include "core/hash.hpp"
 #include "core/ordered_pool.hpp"
+#include "core/sys.hpp"
+#include "tests/support/tmpdir.hpp"
 #include "verifier/hash_worker.hpp"
 #include "verifier/hashing_source.hpp"
 
@@ -162,6 +166,64 @@ TEST(HashWorker, MatchingDigestsDrainClean) {
   }
   EXPECT_TRUE(w.drain());
   EXPECT_FALSE(w.failed());
+}
+
+// Staging: each file's blocks, decompressed on alternating threads, land at their offsets, and
+// the files are closed with exactly their bytes (the writes run beside the hashing, not in it).
+TEST(HashWorker, StagedFilesGetExactlyTheirBytes) {
+  test::TempDir tmp;
+  auto staging = Staging::open((tmp / "stage").string());
+  ASSERT_TRUE(staging) << staging.error().what();
+  std::vector<std::shared_ptr<const std::string>> files;
+  {
+    OrderedPool pool(2);
+    HashWorker w(pool);
+    for (int i = 0; i < 12; ++i) {
+      auto f = std::make_shared<const std::string>(sample(i == 3 ? 0 : 300'000 * static_cast<std::size_t>(i) + 17));
+      files.push_back(f);
+      auto out = (*staging)->create_file("d/f" + std::to_string(i), false);
+      ASSERT_TRUE(out) << out.error().what();
+      w.begin("f" + std::to_string(i), to_hex(sha256(*f)), std::move(*out));
+      for (std::size_t at = 0; at < f->size(); at += 65'536)
+        w.submit(view_of(f, at, std::min<std::size_t>(65'536, f->size() - at), static_cast<int>(at / 65'536) % 2));
+      w.end();
+    }
+    ASSERT_TRUE(w.drain());
+  }
+  for (std::size_t i = 0; i < files.size(); ++i)
+    EXPECT_TRUE(test::slurp(tmp / "stage" / "d" / ("f" + std::to_string(i))) == *files[i]) << "file f" << i;
+}
+
+// A write that fails (the disk is full) is the error drain() reports, naming the file; nothing
+// after it is written.
+TEST(HashWorker, AFailedStagingWriteIsReportedWithItsFile) {
+  test::TempDir tmp;
+  auto staging = Staging::open((tmp / "stage").string());
+  ASSERT_TRUE(staging) << staging.error().what();
+  auto a = std::make_shared<const std::string>(sample(1'000'000));
+  auto b = std::make_shared<const std::string>(sample(500'000));
+  auto out_a = (*staging)->create_file("a", false);
+  auto out_b = (*staging)->create_file("b", false);
+  ASSERT_TRUE(out_a && out_b);
+  Status s;
+  {
+    sys::ArmedFault full({ENOSPC, 3, /*sticky=*/true});  // the third write onwards
+    OrderedPool pool(2);
+    HashWorker w(pool);
+    w.begin("entry 4 'a'", to_hex(sha256(*a)), std::move(*out_a));
+    for (std::size_t at = 0; at < a->size(); at += 200'000)
+      w.submit(view_of(a, at, std::min<std::size_t>(200'000, a->size() - at), static_cast<int>(at / 200'000) % 2));
+    w.end();
+    w.begin("entry 5 'b'", to_hex(sha256(*b)), std::move(*out_b));
+    w.submit(view_of(b, 0, b->size(), 0));
+    w.end();
+    s = w.drain();
+    EXPECT_TRUE(w.failed());
+  }
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().what().find("entry 4 'a'"), std::string::npos) << s.error().what();
+  EXPECT_NE(s.error().what().find("No space left on device"), std::string::npos) << s.error().what();
+  EXPECT_EQ(std::filesystem::file_size(tmp / "stage" / "b"), 0u);
 }
 
 }  // namespace
