@@ -10,12 +10,14 @@
 // are ErrorClass::io (3).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -29,6 +31,37 @@ inline constexpr int kWriterWindowLog = 23;                          // writers:
 inline constexpr std::size_t kWriterFrameBytes = std::size_t{1} << 20;  // our payload frames' decompressed size
 
 // ---------------------------------------------------------------------------------------------
+// A buffer whose bytes start undefined (new T[n], not a vector): the reader's large buffers (an
+// 8 MiB input, 1 MiB blocks) cost no page until first written. (Zeroing them touched 22 MiB for
+// every verify: 14 ms for a 2 KiB bundle, against 5 ms without.)
+template <typename T>
+class UninitBuffer {
+ public:
+  UninitBuffer() = default;
+  explicit UninitBuffer(std::size_t n) : p_(n ? new T[n] : nullptr), n_(n) {}
+  T* data() { return p_.get(); }
+  const T* data() const { return p_.get(); }
+  std::size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  // Keeps the first min(size(), n) elements, like a vector's.
+  void resize(std::size_t n) {
+    if (n == n_) return;
+    UninitBuffer fresh(n);
+    if (n_ && n) std::copy_n(p_.get(), std::min(n, n_), fresh.p_.get());
+    swap(fresh);
+  }
+  void swap(UninitBuffer& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+  }
+
+ private:
+  std::unique_ptr<T[]> p_;
+  std::size_t n_ = 0;
+};
+using ByteBuffer = UninitBuffer<unsigned char>;
+
+// ---------------------------------------------------------------------------------------------
 // Sources of compressed bytes.
 class Source {
  public:
@@ -39,7 +72,7 @@ class Source {
   // Fills the whole of `buf` (whose bytes the caller no longer needs) from the start, as read()
   // would; a source that already holds the next bytes in a buffer of the same size may swap it
   // for `buf` instead of copying (HashingSource does). Bytes read, 0 at end of input.
-  [[nodiscard]] virtual Result<std::size_t> refill(std::vector<unsigned char>& buf) {
+  [[nodiscard]] virtual Result<std::size_t> refill(ByteBuffer& buf) {
     return read(buf.data(), buf.size());
   }
 };

@@ -47,10 +47,10 @@ std::uint32_t load_le32(const unsigned char* p) {
 struct ZstdReader::Block {
   // The compressed frame (pool frames only): a span of the reader's input buffer, kept alive
   // until the reader takes the decompressed block.
-  std::shared_ptr<const std::vector<unsigned char>> in_buf;
+  std::shared_ptr<const ByteBuffer> in_buf;
   const unsigned char* in = nullptr;
   std::size_t in_len = 0;
-  std::vector<char> out;
+  UninitBuffer<char> out;
   std::size_t len = 0;
   int thread = OrderedPool::kAnyThread;
   bool done = false;
@@ -80,8 +80,8 @@ struct ZstdReader::Impl {
   detail::DCtxPtr dctx;
   // The input buffer. Pool frames are decompressed straight from it, so while a pool job still
   // holds it, it is neither compacted nor swapped: what is left moves to a spare one instead.
-  std::shared_ptr<std::vector<unsigned char>> inp;
-  std::vector<std::shared_ptr<std::vector<unsigned char>>> spares;
+  std::shared_ptr<ByteBuffer> inp;
+  std::vector<std::shared_ptr<ByteBuffer>> spares;
   std::size_t in_pos = 0, in_end = 0;
   std::uint64_t in_base = 0;  // source offset of in[0]
   bool src_eof = false;
@@ -103,7 +103,7 @@ struct ZstdReader::Impl {
 
   Impl(Source& s, OrderedPool* p)
       : src(s),
-        inp(std::make_shared<std::vector<unsigned char>>(p ? 8 * kInBufferBytes
+        inp(std::make_shared<ByteBuffer>(p ? 8 * kInBufferBytes
                                                            : std::max(kInBufferBytes, ZSTD_DStreamInSize()))),
         pool(p) {
     sh->src_name = src.name();
@@ -114,13 +114,13 @@ struct ZstdReader::Impl {
   std::uint64_t offset() const { return in_base + in_pos; }
   std::string where(std::uint64_t off) const { return src.name() + ": offset " + std::to_string(off); }
 
-  std::vector<unsigned char>& in() { return *inp; }
+  ByteBuffer& in() { return *inp; }
 
   // An input buffer no pool job holds, for what is left of the current one.
-  std::shared_ptr<std::vector<unsigned char>> spare_input() {
+  std::shared_ptr<ByteBuffer> spare_input() {
     for (auto& b : spares)
       if (b != inp && b.use_count() == 1) return b;
-    spares.push_back(std::make_shared<std::vector<unsigned char>>(inp->size()));
+    spares.push_back(std::make_shared<ByteBuffer>(inp->size()));
     return spares.back();
   }
 

@@ -83,7 +83,7 @@ Result<std::size_t> HashingSource::read(void* buf, std::size_t len) {
   return n;
 }
 
-Result<std::size_t> HashingSource::refill(std::vector<unsigned char>& buf) {
+Result<std::size_t> HashingSource::refill(ByteBuffer& buf) {
   std::unique_lock lock(mu_);
   filled_cv_.wait(lock, [&] { return chunks_[consume_].full; });
   Chunk& c = chunks_[consume_];

@@ -32,7 +32,7 @@ class HashingSource : public Source {
 
   [[nodiscard]] Result<std::size_t> read(void* buf, std::size_t len) override;
   // A whole chunk of the same size is swapped for `buf`, not copied.
-  [[nodiscard]] Result<std::size_t> refill(std::vector<unsigned char>& buf) override;
+  [[nodiscard]] Result<std::size_t> refill(ByteBuffer& buf) override;
   std::string name() const override { return name_; }
 
   // Valid once read() has returned 0 (the end of the input).
@@ -41,7 +41,7 @@ class HashingSource : public Source {
 
  private:
   struct Chunk {
-    std::vector<unsigned char> data;
+    ByteBuffer data;
     std::size_t len = 0;
     std::size_t pos = 0;  // consumer's position
     bool full = false;    // filled by the reader, not yet used up by the consumer

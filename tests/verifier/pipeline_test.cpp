@@ -80,7 +80,7 @@ TEST(HashingSource, RefillSwapsWholeChunksAndMixesWithRead) {
   auto inner = memory_source(data);
   HashingSource src(*inner, true);
   std::string got;
-  std::vector<unsigned char> whole(HashingSource::kChunkBytes), odd(12345);
+  ByteBuffer whole(HashingSource::kChunkBytes), odd(12345);
   std::vector<char> small(1000);
   for (int i = 0;; ++i) {
     Result<std::size_t> n = std::size_t{0};
