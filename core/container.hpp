@@ -39,11 +39,18 @@ class UninitBuffer {
  public:
   UninitBuffer() = default;
   explicit UninitBuffer(std::size_t n) : p_(n ? new T[n] : nullptr), n_(n) {}
+  UninitBuffer(UninitBuffer&& o) noexcept : p_(std::move(o.p_)), n_(std::exchange(o.n_, 0)) {}
+  UninitBuffer& operator=(UninitBuffer&& o) noexcept {
+    p_ = std::move(o.p_);
+    n_ = std::exchange(o.n_, 0);
+    return *this;
+  }
   T* data() { return p_.get(); }
   const T* data() const { return p_.get(); }
   std::size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
-  // Keeps the first min(size(), n) elements, like a vector's.
+  // Keeps the first min(size(), n) elements, like a vector's, but always in new memory (data()
+  // changes, even when shrinking).
   void resize(std::size_t n) {
     if (n == n_) return;
     UninitBuffer fresh(n);

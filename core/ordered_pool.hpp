@@ -58,7 +58,7 @@ class OrderedPool {
 
   std::mutex mu_;
   std::condition_variable cv_;       // threads wait for work
-  std::condition_variable idle_cv_;  // wait_ordered() waits for the ordered queue to empty
+  std::condition_variable idle_cv_;  // wait_ordered() waits for every lane to be empty and idle
   struct Lane {
     std::deque<Ordered> queue;
     bool running = false;

@@ -1,6 +1,6 @@
 #include "verifier/hash_worker.hpp"
 
-#include <condition_variable>
+#include <limits>
 #include <mutex>
 
 #include "core/hash.hpp"
@@ -11,99 +11,110 @@ namespace {
 // Staged blocks are written in an ordered lane of their own: one file's blocks one after another
 // (two threads writing one file at once contend in the kernel: more system time, no gain), and
 // beside the hashing lane instead of in it.
+constexpr int kHashLane = 0;
 constexpr int kWriteLane = 1;
+constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
 }  // namespace
 
+// Every job carries its place in the stream (`seq`, in the order the parsing thread handed the
+// work over: a block's hash, then its write; a file's end after its blocks). The two lanes run at
+// their own pace, so failures may happen out of that order; the one kept is the earliest in it,
+// and a job skips its work only when an earlier one has failed. So the error reported does not
+// depend on timing: it is the one the single-threaded streamer would have met first.
 struct HashWorker::State {
-  // The current file's digest: touched by the ordered jobs only, which run one at a time.
+  // The current file's digest: touched by the hashing lane only, one job at a time.
   std::string label;
   std::string expected;
   Sha256 sha;
 
   std::atomic<bool> failed{false};
+  std::atomic<std::uint64_t> first_failed{kNone};
   std::mutex mu;
-  std::condition_variable cv;  // writes_pending fell
-  std::optional<Error> error;  // the first one
-  int writes_pending = 0;      // write jobs handed over and not yet run
+  std::optional<Error> error;  // the earliest in stream order
+  std::uint64_t error_seq = kNone;
 
-  void record(Error e) {
+  bool skip(std::uint64_t seq) const { return first_failed.load(std::memory_order_acquire) < seq; }
+  void record(Error e, std::uint64_t seq) {
     std::lock_guard lock(mu);
-    if (!error) error = std::move(e);
+    if (seq < error_seq) {
+      error = std::move(e);
+      error_seq = seq;
+      first_failed.store(seq, std::memory_order_release);
+    }
     failed.store(true, std::memory_order_relaxed);
   }
 };
 
-// A staged file: written by jobs on any thread, closed by whoever finishes with it last (its last
-// write, or end() when every write has already run).
+// A staged file: written by jobs on either thread, closed by whoever finishes with it last (its
+// last write, or end() when every write has already run).
 struct HashWorker::Output {
   explicit Output(StagedFile f) : file(std::move(f)) {}
   StagedFile file;
-  std::atomic<int> users{1};  // writes in flight, plus one until the file's end()
+  std::atomic<int> users{1};               // writes in flight, plus one until the file's end()
+  std::atomic<std::uint64_t> end_seq{kNone};  // a failed close counts as the file's end failing
 
   void done_with(State& st, const std::string& label) {
     if (users.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    if (auto closed = file.close(); !closed && !st.failed.load(std::memory_order_relaxed))
-      st.record(std::move(closed).error().with_context(label));
+    const std::uint64_t seq = end_seq.load(std::memory_order_relaxed);
+    if (auto closed = file.close(); !closed && !st.skip(seq)) st.record(std::move(closed).error().with_context(label), seq);
   }
 };
 
 HashWorker::HashWorker(OrderedPool& pool) : pool_(pool), st_(std::make_shared<State>()) {}
 
-HashWorker::~HashWorker() { wait_all(); }
+HashWorker::~HashWorker() { pool_.wait_ordered(); }
 
 bool HashWorker::failed() const { return st_->failed.load(std::memory_order_relaxed); }
 
-void HashWorker::wait_all() {
-  pool_.wait_ordered();
-  std::unique_lock lock(st_->mu);
-  st_->cv.wait(lock, [&] { return st_->writes_pending == 0; });
-}
-
 void HashWorker::post(int thread, Status (*job)(State&, ZstdReader::View&), ZstdReader::View bytes) {
-  pool_.post(thread, [st = st_, job, bytes = std::move(bytes)]() mutable {
-    if (st->failed.load(std::memory_order_relaxed)) return;  // after a failure, only release the bytes
-    if (auto s = job(*st, bytes); !s) st->record(std::move(s).error());
-  });
+  pool_.post(
+      thread,
+      [st = st_, job, seq = seq_++, bytes = std::move(bytes)]() mutable {
+        if (st->skip(seq)) return;  // after an earlier failure, only release the bytes
+        if (auto s = job(*st, bytes); !s) st->record(std::move(s).error(), seq);
+      },
+      kHashLane);
 }
 
 void HashWorker::begin(std::string label, std::string expected_sha256, std::optional<StagedFile> out) {
   label_ = label;
   out_ = out ? std::make_shared<Output>(std::move(*out)) : nullptr;
   offset_ = 0;
-  pool_.post(OrderedPool::kAnyThread,
-             [st = st_, label = std::move(label), expected = std::move(expected_sha256)]() mutable {
-               if (st->failed.load(std::memory_order_relaxed)) return;
-               st->label = std::move(label);
-               st->expected = std::move(expected);
-             });
+  pool_.post(
+      OrderedPool::kAnyThread,
+      [st = st_, seq = seq_++, label = std::move(label), expected = std::move(expected_sha256)]() mutable {
+        if (st->skip(seq)) return;
+        st->label = std::move(label);
+        st->expected = std::move(expected);
+      },
+      kHashLane);
 }
 
 void HashWorker::submit(ZstdReader::View bytes) {
   last_thread_ = bytes.thread;
+  const std::uint64_t write_seq = seq_ + 1;  // after this block's hash
   if (out_) {
-    {
-      std::lock_guard lock(st_->mu);
-      ++st_->writes_pending;
-    }
     out_->users.fetch_add(1, std::memory_order_relaxed);
-    pool_.post(bytes.thread, [st = st_, out = out_, label = label_, at = offset_, v = bytes] {
-      if (!st->failed.load(std::memory_order_relaxed))
-        if (auto s = out->file.write_at(v.data, v.len, at); !s) st->record(std::move(s).error().with_context(label));
-      out->done_with(*st, label);
-      std::lock_guard lock(st->mu);
-      --st->writes_pending;
-      st->cv.notify_all();
-    }, kWriteLane);
+    pool_.post(
+        bytes.thread,
+        [st = st_, out = out_, label = label_, at = offset_, seq = write_seq, v = bytes] {
+          if (!st->skip(seq))
+            if (auto s = out->file.write_at(v.data, v.len, at); !s) st->record(std::move(s).error().with_context(label), seq);
+          out->done_with(*st, label);
+        },
+        kWriteLane);
     offset_ += static_cast<off_t>(bytes.len);
   }
   post(bytes.thread, [](State& c, ZstdReader::View& v) -> Status {
     c.sha.update(v.data, v.len);
     return {};
   }, std::move(bytes));
+  ++seq_;  // write_seq's place, used or not
 }
 
 // The same checks, in the same words, as the single-threaded streamer made.
 void HashWorker::end() {
+  if (out_) out_->end_seq.store(seq_, std::memory_order_relaxed);
   post(last_thread_, [](State& c, ZstdReader::View&) -> Status {
     const auto got = to_hex(c.sha.finish());
     if (got != c.expected)
@@ -115,7 +126,7 @@ void HashWorker::end() {
 }
 
 Status HashWorker::drain() {
-  wait_all();
+  pool_.wait_ordered();
   std::lock_guard lock(st_->mu);
   if (st_->error) return fail(*st_->error);
   return {};

@@ -5,17 +5,19 @@
 // it (ZstdReader::View::thread), while the block is still in that core's cache; the ordered jobs
 // run one at a time in the order they were handed over, so each file's SHA-256 sees its bytes in
 // order. When staging, the block is also written, at its offset in its file (pwrite), by a job
-// pinned to the same thread but outside that order (OrderedPool::spawn_on): the writes overlap the
-// hashing of the blocks after them instead of lengthening the one chain every block waits on
-// (1 GiB verify --extract: that chain was 0.9 s of a 1.0 s run). Memory is bounded by the reader's
-// blocks: a view's block is reused once both its jobs have run.
+// in a second ordered lane on the same thread (OrderedPool lanes run beside one another): the
+// writes overlap the hashing of the blocks after them instead of lengthening the one chain every
+// block waits on (1 GiB verify --extract: that chain was 0.9 s of a 1.0 s run). Memory is bounded
+// by the reader's blocks: a view's block is reused once both its jobs have run.
 //
 // Errors: the jobs only ever work on bytes that came earlier in the stream than where the parsing
 // thread is, so on any failure the streamer first drains the worker and reports the worker's
-// error if it has one, else its own. Among the worker's, the first to happen is kept.
+// error if it has one, else its own. Among the worker's, the earliest in stream order is kept
+// (hash_worker.cpp), whichever lane met it first.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,11 +53,11 @@ class HashWorker {
   struct State;
   struct Output;
   void post(int thread, Status (*job)(State&, ZstdReader::View&), ZstdReader::View bytes = {});
-  void wait_all();
 
   OrderedPool& pool_;
   std::shared_ptr<State> st_;
   int last_thread_ = OrderedPool::kAnyThread;
+  std::uint64_t seq_ = 0;  // the next job's place in the stream
   // The current file, as the parsing thread sees it.
   std::string label_;
   std::shared_ptr<Output> out_;

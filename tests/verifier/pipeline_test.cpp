@@ -226,5 +226,49 @@ TEST(HashWorker, AFailedStagingWriteIsReportedWithItsFile) {
   EXPECT_EQ(std::filesystem::file_size(tmp / "stage" / "b"), 0u);
 }
 
+// Two failures in two lanes: file A's digest is wrong (hashing lane), and the disk is full from
+// file B's first write on (writing lane, which runs ahead). The error reported is A's, the
+// earlier in the stream, however the lanes were timed; within one file a failed write comes
+// before the file's digest check, as it did when both were one chain.
+TEST(HashWorker, TheEarliestFailureInTheStreamIsReportedWhicheverLaneMetItFirst) {
+  const auto a = std::make_shared<const std::string>(sample(20 * HashWorker::kChunkBytes));
+  const auto b = std::make_shared<const std::string>(sample(3 * HashWorker::kChunkBytes));
+  for (int round = 0; round < 10; ++round) {
+    test::TempDir tmp;
+    auto staging = Staging::open((tmp / "stage").string());
+    ASSERT_TRUE(staging) << staging.error().what();
+    auto out_a = (*staging)->create_file("a", false);
+    auto out_b = (*staging)->create_file("b", false);
+    ASSERT_TRUE(out_a && out_b);
+    const bool write_fails_in_a = round % 2 == 1;
+    Status s;
+    {
+      // A is written in 20 pwrite calls, each faster than hashing its block; with blocks that
+      // any thread may take (streamed frames), the writing lane is at B's first write (call 21)
+      // well before the hashing lane reaches A's end.
+      sys::ArmedFault full({ENOSPC, write_fails_in_a ? 3u : 21u, /*sticky=*/true});
+      OrderedPool pool(2);
+      HashWorker w(pool);
+      w.begin("entry 4 'a'", to_hex(sha256("not a")), std::move(*out_a));
+      for (std::size_t at = 0; at < a->size(); at += HashWorker::kChunkBytes)
+        w.submit(view_of(a, at, HashWorker::kChunkBytes, OrderedPool::kAnyThread));
+      w.end();
+      w.begin("entry 5 'b'", to_hex(sha256(*b)), std::move(*out_b));
+      for (std::size_t at = 0; at < b->size(); at += HashWorker::kChunkBytes)
+        w.submit(view_of(b, at, HashWorker::kChunkBytes, OrderedPool::kAnyThread));
+      w.end();
+      s = w.drain();
+    }
+    ASSERT_FALSE(s);
+    if (write_fails_in_a) {
+      EXPECT_EQ(s.error().cls(), ErrorClass::io) << s.error().what();
+      EXPECT_NE(s.error().what().find("entry 4 'a'"), std::string::npos) << s.error().what();
+    } else {
+      EXPECT_EQ(s.error().cls(), ErrorClass::integrity) << "round " << round << ": " << s.error().what();
+      EXPECT_EQ(s.error().what().rfind("entry 4 'a': SHA-256 ", 0), 0u) << s.error().what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace airlock::verifier
