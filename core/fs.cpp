@@ -54,6 +54,21 @@ Status write_all(int fd, const void* data, std::size_t len, const std::string& p
   return {};
 }
 
+Status pwrite_all(int fd, const void* data, std::size_t len, off_t offset, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = sys::pwrite(fd, p, len, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno_error("write", path, errno));
+    }
+    p += n;
+    len -= static_cast<std::size_t>(n);
+    offset += n;
+  }
+  return {};
+}
+
 Result<std::size_t> read_some(int fd, void* buf, std::size_t len, const std::string& path) {
   for (;;) {
     ssize_t n = ::read(fd, buf, len);

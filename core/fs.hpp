@@ -2,9 +2,11 @@
 //  - read_file / write_file_atomic: whole small files (trust roots, keys, recipes).
 //  - AtomicFile: stream into "<path>.tmp-XXXXXX" in the same folder; commit() = fsync, rename,
 //    fsync the folder. Destroyed without commit(), the temporary is removed (ccache AtomicFile).
-//  - write_all / read_some: EINTR-safe loops on an fd.
+//  - write_all / pwrite_all / read_some: EINTR-safe loops on an fd.
 // Every mutating call here goes through the filesystem seam of core/sys.hpp (fault injection).
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +25,9 @@ namespace airlock {
                                             ErrorClass too_big = ErrorClass::usage);
 
 [[nodiscard]] Status write_all(int fd, const void* data, std::size_t len, const std::string& path_for_errors);
+// At `offset`, without moving the file offset (blocks of one file written by several threads).
+[[nodiscard]] Status pwrite_all(int fd, const void* data, std::size_t len, off_t offset,
+                                const std::string& path_for_errors);
 // Returns bytes read (0 at EOF).
 [[nodiscard]] Result<std::size_t> read_some(int fd, void* buf, std::size_t len, const std::string& path_for_errors);
 // Reads until len bytes or EOF; returns count.

@@ -27,8 +27,7 @@ struct HashWorker::State {
   std::string expected;
   Sha256 sha;
 
-  std::atomic<bool> failed{false};
-  std::atomic<std::uint64_t> first_failed{kNone};
+  std::atomic<std::uint64_t> first_failed{kNone};  // error_seq, for reading without the lock
   std::mutex mu;
   std::optional<Error> error;  // the earliest in stream order
   std::uint64_t error_seq = kNone;
@@ -41,7 +40,6 @@ struct HashWorker::State {
       error_seq = seq;
       first_failed.store(seq, std::memory_order_release);
     }
-    failed.store(true, std::memory_order_relaxed);
   }
 };
 
@@ -64,7 +62,7 @@ HashWorker::HashWorker(OrderedPool& pool) : pool_(pool), st_(std::make_shared<St
 
 HashWorker::~HashWorker() { pool_.wait_ordered(); }
 
-bool HashWorker::failed() const { return st_->failed.load(std::memory_order_relaxed); }
+bool HashWorker::failed() const { return st_->first_failed.load(std::memory_order_relaxed) != kNone; }
 
 void HashWorker::post(int thread, Status (*job)(State&, ZstdReader::View&), ZstdReader::View bytes) {
   pool_.post(

@@ -48,18 +48,7 @@ Error not_a_folder(const std::string& path) {
 }  // namespace
 
 Status StagedFile::write_at(const void* data, std::size_t len, off_t offset) {
-  const char* p = static_cast<const char*>(data);
-  while (len > 0) {
-    const ssize_t n = sys::pwrite(fd_.get(), p, len, offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno_error("write", path_, errno));
-    }
-    p += n;
-    len -= static_cast<std::size_t>(n);
-    offset += n;
-  }
-  return {};
+  return pwrite_all(fd_.get(), data, len, offset, path_);
 }
 
 Status StagedFile::close() {
