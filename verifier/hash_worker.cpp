@@ -22,10 +22,7 @@ constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
 // and a job skips its work only when an earlier one has failed. So the error reported does not
 // depend on timing: it is the one the single-threaded streamer would have met first.
 struct HashWorker::State {
-  // The current file's digest: touched by the hashing lane only, one job at a time.
-  std::string label;
-  std::string expected;
-  Sha256 sha;
+  Sha256 sha;  // the current file's: touched by the hashing lane only, one job at a time
 
   std::atomic<std::uint64_t> first_failed{kNone};  // error_seq, for reading without the lock
   std::mutex mu;
@@ -64,28 +61,22 @@ HashWorker::~HashWorker() { pool_.wait_ordered(); }
 
 bool HashWorker::failed() const { return st_->first_failed.load(std::memory_order_relaxed) != kNone; }
 
-void HashWorker::post(int thread, Status (*job)(State&, ZstdReader::View&), ZstdReader::View bytes) {
+template <typename Job>
+void HashWorker::post_hash(int thread, Job job) {
   pool_.post(
       thread,
-      [st = st_, job, seq = seq_++, bytes = std::move(bytes)]() mutable {
+      [st = st_, seq = seq_++, job = std::move(job)]() mutable {
         if (st->skip(seq)) return;  // after an earlier failure, only release the bytes
-        if (auto s = job(*st, bytes); !s) st->record(std::move(s).error(), seq);
+        if (Status s = job(st->sha); !s) st->record(std::move(s).error(), seq);
       },
       kHashLane);
 }
 
 void HashWorker::begin(std::string label, std::string expected_sha256, std::optional<StagedFile> out) {
-  label_ = label;
+  label_ = std::move(label);
+  expected_ = std::move(expected_sha256);
   out_ = out ? std::make_shared<Output>(std::move(*out)) : nullptr;
   offset_ = 0;
-  pool_.post(
-      OrderedPool::kAnyThread,
-      [st = st_, seq = seq_++, label = std::move(label), expected = std::move(expected_sha256)]() mutable {
-        if (st->skip(seq)) return;
-        st->label = std::move(label);
-        st->expected = std::move(expected);
-      },
-      kHashLane);
 }
 
 void HashWorker::submit(ZstdReader::View bytes) {
@@ -103,20 +94,19 @@ void HashWorker::submit(ZstdReader::View bytes) {
         kWriteLane);
     offset_ += static_cast<off_t>(bytes.len);
   }
-  post(bytes.thread, [](State& c, ZstdReader::View& v) -> Status {
-    c.sha.update(v.data, v.len);
+  post_hash(bytes.thread, [v = std::move(bytes)](Sha256& sha) -> Status {
+    sha.update(v.data, v.len);
     return {};
-  }, std::move(bytes));
+  });
   ++seq_;  // write_seq's place, used or not
 }
 
 // The same checks, in the same words, as the single-threaded streamer made.
 void HashWorker::end() {
   if (out_) out_->end_seq.store(seq_, std::memory_order_relaxed);
-  post(last_thread_, [](State& c, ZstdReader::View&) -> Status {
-    const auto got = to_hex(c.sha.finish());
-    if (got != c.expected)
-      return fail(ErrorClass::integrity, c.label + ": SHA-256 " + got + ", manifest says " + c.expected);
+  post_hash(last_thread_, [label = label_, expected = expected_](Sha256& sha) -> Status {
+    const auto got = to_hex(sha.finish());  // (and resets it for the next file)
+    if (got != expected) return fail(ErrorClass::integrity, label + ": SHA-256 " + got + ", manifest says " + expected);
     return {};
   });
   if (out_) out_->done_with(*st_, label_);

@@ -52,7 +52,9 @@ class HashWorker {
  private:
   struct State;
   struct Output;
-  void post(int thread, Status (*job)(State&, ZstdReader::View&), ZstdReader::View bytes = {});
+  // Posts `job(Sha256&)` to the hashing lane, on `thread`, as the next job in stream order.
+  template <typename Job>
+  void post_hash(int thread, Job job);
 
   OrderedPool& pool_;
   std::shared_ptr<State> st_;
@@ -60,6 +62,7 @@ class HashWorker {
   std::uint64_t seq_ = 0;  // the next job's place in the stream
   // The current file, as the parsing thread sees it.
   std::string label_;
+  std::string expected_;
   std::shared_ptr<Output> out_;
   off_t offset_ = 0;
 };
