@@ -70,6 +70,7 @@ using ByteBuffer = UninitBuffer<unsigned char>;
 
 // ---------------------------------------------------------------------------------------------
 // Sources of compressed bytes.
+class MappedFile;
 class Source {
  public:
   virtual ~Source() = default;
@@ -82,6 +83,9 @@ class Source {
   [[nodiscard]] virtual Result<std::size_t> refill(ByteBuffer& buf) {
     return read(buf.data(), buf.size());
   }
+  // The whole source mapped into memory, when it is one regular file that can be (a reader with
+  // a pool then decompresses straight from it instead of calling read()); null otherwise.
+  virtual std::shared_ptr<MappedFile> mapping() { return nullptr; }
 };
 
 // Opens `path`; when it does not exist but `path.part0001` does, the parts in order (spec §9),
@@ -126,6 +130,8 @@ class ZstdReader {
   // Compressed bytes consumed from the source up to the end of the last completed frame.
   std::uint64_t compressed_offset_of_frame_end() const;
   std::uint64_t decompressed_bytes() const;
+  // Compressed bytes taken from the source so far (read, or mapped: all of a mapped file).
+  std::uint64_t input_bytes() const;
 
  private:
   struct Impl;

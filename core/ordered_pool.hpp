@@ -36,7 +36,7 @@ class OrderedPool {
   int size() const { return static_cast<int>(threads_.size()); }
   // `fn` gets the index (0 .. size()-1) of the thread that runs it.
   void spawn(std::function<void(int thread)> fn);
-  static constexpr int kLanes = 2;
+  static constexpr int kLanes = 3;
   void post(int on, std::function<void()> fn, int lane = 0);
   // Waits until every ordered job posted so far, in every lane, has run.
   void wait_ordered();

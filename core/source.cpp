@@ -12,6 +12,7 @@
 #include "core/container.hpp"
 #include "core/fd.hpp"
 #include "core/fs.hpp"
+#include "core/mapped_file.hpp"
 
 namespace airlock {
 namespace {
@@ -32,10 +33,17 @@ class FileSource final : public Source {
   FileSource(Fd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
   Result<std::size_t> read(void* buf, std::size_t len) override { return read_some(fd_.get(), buf, len, path_); }
   std::string name() const override { return path_; }
+  std::shared_ptr<MappedFile> mapping() override {
+    if (!tried_) map_ = MappedFile::map(fd_.get(), path_);
+    tried_ = true;
+    return map_;
+  }
 
  private:
   Fd fd_;
   std::string path_;
+  bool tried_ = false;
+  std::shared_ptr<MappedFile> map_;
 };
 
 // `<bundle>.part0001`, `.part0002`, ... in order; each part is opened when the previous one ends,

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/container.hpp"
+#include "core/mapped_file.hpp"
 #include "core/ordered_pool.hpp"
 #include "core/zstd_handles.hpp"
 
@@ -36,6 +37,7 @@ constexpr std::size_t kBlockBytes = kWriterFrameBytes;  // a Block's capacity
 constexpr std::size_t kMaxFrameCopy = kBlockBytes + (kBlockBytes >> 4);  // compressed, for a frame to go to the pool
 constexpr std::size_t kAhead = 3;      // frames decompressing or decompressed ahead of the reader
 constexpr std::size_t kMaxBlocks = 8;  // Blocks in use at once: ahead + held by views + streaming
+constexpr std::size_t kMapStep = 8u << 20;  // a mapped input is populated, and released, this much at a time
 
 std::uint32_t load_le32(const unsigned char* p) {
   return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
@@ -45,9 +47,9 @@ std::uint32_t load_le32(const unsigned char* p) {
 
 // Decompressed bytes of one frame (or, when streaming, of part of one), and what became of it.
 struct ZstdReader::Block {
-  // The compressed frame (pool frames only): a span of the reader's input buffer, kept alive
-  // until the reader takes the decompressed block.
-  std::shared_ptr<const ByteBuffer> in_buf;
+  // The compressed frame (pool frames only): a span of the reader's input buffer (or of the
+  // mapped file), kept alive until the reader takes the decompressed block.
+  std::shared_ptr<const void> in_buf;
   const unsigned char* in = nullptr;
   std::size_t in_len = 0;
   UninitBuffer<char> out;
@@ -70,6 +72,7 @@ struct Shared {
   std::vector<ZstdReader::Block*> free;
   std::vector<detail::DCtxPtr> dctx;  // one per pool thread
   std::string src_name;
+  std::shared_ptr<MappedFile> map;  // when the input is mapped
   OrderedPool* pool = nullptr;
 };
 
@@ -78,6 +81,17 @@ struct Shared {
 struct ZstdReader::Impl {
   Source& src;
   detail::DCtxPtr dctx;
+  // With a pool, a source that is one regular file is mapped, not read (mapped_file.hpp): the
+  // whole file is then "in the buffer" from the start (in_end = its size, src_eof), and nothing
+  // is ever read, compacted or copied. Pages are populated ahead of the reader and released
+  // behind it, kMapStep at a time.
+  std::shared_ptr<MappedFile> map;
+  std::uint64_t populated = 0, released = 0;
+  std::optional<Error> unreadable;  // a mapped page could not be read: every later read fails so
+  tl::unexpected<Error> broke(Error e) {
+    unreadable = e;
+    return tl::unexpected<Error>(std::move(e));
+  }
   // The input buffer. Pool frames are decompressed straight from it, so while a pool job still
   // holds it, it is neither compacted nor swapped: what is left moves to a spare one instead.
   std::shared_ptr<ByteBuffer> inp;
@@ -109,12 +123,23 @@ struct ZstdReader::Impl {
     sh->src_name = src.name();
     sh->pool = pool;
     if (pool) sh->dctx.resize(static_cast<std::size_t>(pool->size()));
+    if (pool) map = src.mapping();
+    if (map) {
+      sh->map = map;
+      in_end = map->size();
+      src_eof = true;
+    }
   }
 
   std::uint64_t offset() const { return in_base + in_pos; }
   std::string where(std::uint64_t off) const { return src.name() + ": offset " + std::to_string(off); }
 
   ByteBuffer& in() { return *inp; }
+  const unsigned char* in_data() const { return map ? map->data() : inp->data(); }
+  std::shared_ptr<const void> in_owner() const {
+    if (map) return map;
+    return inp;
+  }
 
   // An input buffer no pool job holds, for what is left of the current one.
   std::shared_ptr<ByteBuffer> spare_input() {
@@ -127,6 +152,7 @@ struct ZstdReader::Impl {
   // Reads once from the source into the free tail of the input buffer (compacting first). Returns
   // bytes added.
   Result<std::size_t> refill() {
+    if (map) return std::size_t{0};  // all of it is there already
     const bool held = inp.use_count() > (std::find(spares.begin(), spares.end(), inp) != spares.end() ? 2 : 1);
     if (held && (in_pos > 0 || in_end == 0)) {
       auto fresh = spare_input();
@@ -161,6 +187,25 @@ struct ZstdReader::Impl {
     return {};
   }
 
+  // A mapped input: populates the next kMapStep past where frames are taken (so that a disk error
+  // is an EIO here rather than a SIGBUS in libzstd), and releases what every frame ahead is done
+  // with.
+  Status follow_map() {
+    if (!map) return {};
+    const std::uint64_t here = offset();
+    if (here + kMaxFrameCopy > populated && populated < map->size()) {
+      const std::uint64_t from = std::max(populated, here);
+      if (auto st = map->populate(from, kMapStep); !st) return broke(std::move(st).error());
+      populated = from + kMapStep;
+    }
+    const std::uint64_t done = ahead.empty() ? here : ahead.front()->frame_start;
+    if (done >= released + kMapStep) {
+      map->release_before(done);
+      released = done;
+    }
+    return {};
+  }
+
   // At a frame boundary: decides between the clean end of input and the start of a valid frame.
   // Returns false at the clean end.
   Result<bool> begin_frame() {
@@ -168,8 +213,14 @@ struct ZstdReader::Impl {
       auto n = refill();
       if (!n) return fail(n.error());
     }
+    if (auto st = follow_map(); !st) return fail(std::move(st).error());
     const std::size_t avail = in_end - in_pos;
-    const unsigned char* p = in().data() + in_pos;
+    // The frame header's bytes, copied out (from a mapping, under the SIGBUS guard).
+    unsigned char head[ZSTD_FRAMEHEADERSIZE_MAX];
+    const std::size_t head_len = std::min(avail, sizeof head);
+    auto copy_head = [&] { std::memcpy(head, in_data() + in_pos, head_len); };
+    if (!sigbus_guarded(copy_head)) return broke(Error(ErrorClass::io, map->unreadable(offset())));
+    const unsigned char* p = head;
     if (avail == 0) {
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + ": empty input, not a zstd stream");
       return false;
@@ -187,7 +238,7 @@ struct ZstdReader::Impl {
                                              " after the last zstd frame at " + where(offset()) + " (not a zstd frame)");
     }
     ZSTD_frameHeader fh{};
-    std::size_t r = ZSTD_getFrameHeader(&fh, p, avail);
+    std::size_t r = ZSTD_getFrameHeader(&fh, p, head_len);
     if (ZSTD_isError(r))
       return fail(ErrorClass::malformed,
                   std::string("invalid zstd frame header at ") + where(offset()) + ": " + ZSTD_getErrorName(r));
@@ -208,8 +259,16 @@ struct ZstdReader::Impl {
 
   // One ZSTD_decompressStream call on what is buffered; returns its hint (0 = frame complete).
   Result<std::size_t> step(ZSTD_outBuffer& out) {
-    ZSTD_inBuffer input{in().data(), in_end, in_pos};
-    std::size_t r = ZSTD_decompressStream(dctx.get(), &out, &input);
+    ZSTD_inBuffer input{in_data(), in_end, in_pos};
+    std::size_t r = 0;
+    if (map) {
+      auto call = [&] { r = ZSTD_decompressStream(dctx.get(), &out, &input); };
+      if (!sigbus_guarded(call)) {
+        return broke(Error(ErrorClass::io, map->unreadable(in_base + input.pos)));
+      }
+    } else {
+      r = ZSTD_decompressStream(dctx.get(), &out, &input);
+    }
     in_pos = input.pos;
     if (ZSTD_isError(r))
       return fail(ErrorClass::malformed,
@@ -299,11 +358,16 @@ struct ZstdReader::Impl {
   Result<bool> whole_small_frame(std::size_t& csize) {
     for (;;) {
       const std::size_t avail = in_end - in_pos;
-      const unsigned char* p = in().data() + in_pos;
-      const std::size_t n = ZSTD_findFrameCompressedSize(p, avail);
+      const unsigned char* p = in_data() + in_pos;
+      std::size_t n = 0;
+      unsigned long long bound = 0;
+      auto sizes = [&] {
+        n = ZSTD_findFrameCompressedSize(p, avail);
+        if (!ZSTD_isError(n) && n <= kMaxFrameCopy) bound = ZSTD_decompressBound(p, n);
+      };
+      if (!sigbus_guarded(sizes)) return broke(Error(ErrorClass::io, map->unreadable(offset())));
       if (!ZSTD_isError(n)) {
         if (n > kMaxFrameCopy) return false;
-        const unsigned long long bound = ZSTD_decompressBound(p, n);
         if (bound == ZSTD_CONTENTSIZE_ERROR || bound > kBlockBytes) return false;
         csize = n;
         return true;
@@ -323,10 +387,15 @@ struct ZstdReader::Impl {
     if (!d) {
       b.error = Error(ErrorClass::io, "out of memory creating a zstd decompression context");
     } else {
-      const std::size_t r = ZSTD_decompressDCtx(d.get(), b.out.data(), b.out.size(), b.in, b.in_len);
-      if (!ZSTD_isError(r)) {
-        b.len = r;
-      } else {
+      // Only libzstd calls in here: it may be cut short by a SIGBUS on a mapped input.
+      std::size_t r = 0, bad = 0;
+      ZSTD_outBuffer out{b.out.data(), 0, 0};
+      auto work = [&] {
+        r = ZSTD_decompressDCtx(d.get(), b.out.data(), b.out.size(), b.in, b.in_len);
+        if (!ZSTD_isError(r)) {
+          out.pos = r;
+          return;
+        }
         ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
         ZSTD_DCtx_setParameter(d.get(), ZSTD_d_windowLogMax, 27);
         // The first call sees only the frame header: given the whole frame and room for it, libzstd
@@ -334,25 +403,31 @@ struct ZstdReader::Impl {
         // given 64 KiB at a time, as a streaming reader's reads would: a call that fails does not
         // count what it wrote.
         ZSTD_inBuffer input{b.in, std::min<std::size_t>(b.in_len, ZSTD_FRAMEHEADERSIZE_MAX), 0};
-        ZSTD_outBuffer out{b.out.data(), 0, 0};
         for (;;) {
           out.size = std::min(b.out.size(), out.pos + (std::size_t{64} << 10));
-          const std::size_t s = ZSTD_decompressStream(d.get(), &out, &input);
+          const std::size_t st = ZSTD_decompressStream(d.get(), &out, &input);
           input.size = b.in_len;
-          if (ZSTD_isError(s)) {
-            b.error = Error(ErrorClass::malformed, "corrupt zstd frame starting at " + sh.src_name + ": offset " +
-                                                       std::to_string(b.frame_start) + ": " + ZSTD_getErrorName(s));
+          if (ZSTD_isError(st)) {
+            bad = st;
             break;
           }
-          if (s == 0) break;  // streaming takes what one call refused: so do we
+          if (st == 0) break;  // streaming takes what one call refused: so do we
           if (out.pos == b.out.size() || (input.pos == input.size && out.pos < out.size)) {  // not for a whole, bounded frame
-            b.error = Error(ErrorClass::malformed, "corrupt zstd frame starting at " + sh.src_name + ": offset " +
-                                                       std::to_string(b.frame_start) + ": " + ZSTD_getErrorName(r));
+            bad = r;
             break;
           }
         }
-        b.len = out.pos;
         ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
+      };
+      if (!sigbus_guarded(work)) {
+        ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
+        b.len = 0;
+        b.error = Error(ErrorClass::io, sh.map ? sh.map->unreadable(b.frame_start) : sh.src_name + ": SIGBUS");
+      } else {
+        b.len = out.pos;
+        if (bad != 0)
+          b.error = Error(ErrorClass::malformed, "corrupt zstd frame starting at " + sh.src_name + ": offset " +
+                                                     std::to_string(b.frame_start) + ": " + ZSTD_getErrorName(bad));
       }
     }
     b.thread = me;
@@ -388,8 +463,8 @@ struct ZstdReader::Impl {
         return;
       }
       if (!*small) return;  // in_frame: read_stream() takes it once the frames ahead are used up
-      b->in_buf = inp;
-      b->in = inp->data() + in_pos;
+      b->in_buf = in_owner();
+      b->in = in_data() + in_pos;
       b->in_len = csize;
       b->frame_start = frame_start;
       in_pos += csize;
@@ -433,6 +508,7 @@ struct ZstdReader::Impl {
   }
 
   Result<std::size_t> read(void* buf, std::size_t len) {
+    if (unreadable) return fail(*unreadable);
     if (!pool) return read_stream(buf, len);
     if (len == 0) return std::size_t{0};
     auto have = next_block();  // its errors are the stream's own, in read_stream()'s words
@@ -447,6 +523,7 @@ struct ZstdReader::Impl {
   }
 
   Result<View> read_view(std::size_t max) {
+    if (unreadable) return fail(*unreadable);
     max = std::min(max, kBlockBytes);
     if (max == 0) return View{};
     auto have = next_block();
@@ -498,5 +575,6 @@ Result<ZstdReader::View> ZstdReader::read_view(std::size_t max) { return impl_->
 bool ZstdReader::at_frame_end() const { return impl_->at_frame_end; }
 std::uint64_t ZstdReader::compressed_offset_of_frame_end() const { return impl_->frame_end_offset; }
 std::uint64_t ZstdReader::decompressed_bytes() const { return impl_->produced; }
+std::uint64_t ZstdReader::input_bytes() const { return impl_->in_base + impl_->in_end; }
 
 }  // namespace airlock

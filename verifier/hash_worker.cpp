@@ -11,8 +11,9 @@ namespace {
 // Staged blocks are written in an ordered lane of their own: one file's blocks one after another
 // (two threads writing one file at once contend in the kernel: more system time, no gain), and
 // beside the hashing lane instead of in it.
-constexpr int kHashLane = 0;
-constexpr int kWriteLane = 1;
+constexpr int kHashLanes = 2;
+constexpr int kWriteLane = 2;
+static_assert(kWriteLane < OrderedPool::kLanes);
 constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
 }  // namespace
 
@@ -22,7 +23,7 @@ constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
 // and a job skips its work only when an earlier one has failed. So the error reported does not
 // depend on timing: it is the one the single-threaded streamer would have met first.
 struct HashWorker::State {
-  Sha256 sha;  // the current file's: touched by the hashing lane only, one job at a time
+  Sha256 sha[kHashLanes];  // each lane's current file's: touched by its lane only, one job at a time
 
   std::atomic<std::uint64_t> first_failed{kNone};  // error_seq, for reading without the lock
   std::mutex mu;
@@ -65,11 +66,11 @@ template <typename Job>
 void HashWorker::post_hash(int thread, Job job) {
   pool_.post(
       thread,
-      [st = st_, seq = seq_++, job = std::move(job)]() mutable {
+      [st = st_, seq = seq_++, lane = hash_lane_, job = std::move(job)]() mutable {
         if (st->skip(seq)) return;  // after an earlier failure, only release the bytes
-        if (Status s = job(st->sha); !s) st->record(std::move(s).error(), seq);
+        if (Status s = job(st->sha[lane]); !s) st->record(std::move(s).error(), seq);
       },
-      kHashLane);
+      hash_lane_);
 }
 
 void HashWorker::begin(std::string label, std::string expected_sha256, std::optional<StagedFile> out) {
@@ -77,6 +78,7 @@ void HashWorker::begin(std::string label, std::string expected_sha256, std::opti
   expected_ = std::move(expected_sha256);
   out_ = out ? std::make_shared<Output>(std::move(*out)) : nullptr;
   offset_ = 0;
+  hash_lane_ = static_cast<int>(files_++ % kHashLanes);
 }
 
 void HashWorker::submit(ZstdReader::View bytes) {

@@ -65,6 +65,8 @@ class HashWorker {
   std::string expected_;
   std::shared_ptr<Output> out_;
   off_t offset_ = 0;
+  int hash_lane_ = 0;
+  std::uint64_t files_ = 0;
 };
 
 }  // namespace airlock::verifier

@@ -52,33 +52,14 @@ Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& 
 
 // Counts the bundle's bytes as they are read, on the reading thread: without the whole-file
 // SHA-256 there is nothing for a reader thread to do that the kernel's read-ahead does not.
-class CountingSource final : public Source {
- public:
-  explicit CountingSource(Source& inner) : inner_(inner) {}
-  Result<std::size_t> read(void* buf, std::size_t len) override {
-    auto n = inner_.read(buf, len);
-    if (n) bytes_ += *n;
-    return n;
-  }
-  std::string name() const override { return inner_.name(); }
-  std::uint64_t bytes() const { return bytes_; }
-
- private:
-  Source& inner_;
-  std::uint64_t bytes_ = 0;
-};
-
 // Everything after the staging folder is ready; `staging` may be null (verify only).
 Result<Report> verify_stream(const Request& req, Staging* staging, const Timestamp& at) {
   AIRLOCK_TRY(auto raw, open_source(req.bundle_path), "opening bundle '" + req.bundle_path + "'");
-  // The whole-file SHA-256 runs on a reader thread of its own (HashingSource).
+  // The whole-file SHA-256 runs on a reader thread of its own (HashingSource), over the bytes it
+  // read, the very bytes then decompressed. Without it, the reader maps the file if it can.
   std::optional<HashingSource> hashing;
-  std::optional<CountingSource> counting;
-  if (req.whole_file_sha256)
-    hashing.emplace(*raw, true);
-  else
-    counting.emplace(*raw);
-  Source& src = hashing ? static_cast<Source&>(*hashing) : static_cast<Source&>(*counting);
+  if (req.whole_file_sha256) hashing.emplace(*raw, true);
+  Source& src = hashing ? static_cast<Source&>(*hashing) : *raw;
   // Two threads decompress frames ahead and hash each block where it was decompressed (issue 4);
   // declared before the reader, so every job is done before what the jobs use goes.
   OrderedPool pool(2);
@@ -131,7 +112,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   if (rep.manifest.trust_update && !rep.trust_update)
     return fail(ErrorClass::internal, "trust update '" + *rep.manifest.trust_update + "' was not checked");
   AIRLOCK_CHECK(tar.finish(), "after the last payload file");
-  rep.bundle_bytes = hashing ? hashing->bytes() : counting->bytes();
+  rep.bundle_bytes = hashing ? hashing->bytes() : z.input_bytes();
   if (hashing) rep.bundle_sha256 = hashing->hex_digest();
   return rep;
 }

@@ -100,7 +100,7 @@ TEST(OrderedPool, LanesRunBesideOneAnotherEachInItsOwnOrder) {
   EXPECT_FALSE(waited_out) << "the lane-1 job waited for the lane-0 job before it";
 
   std::vector<int> order[OrderedPool::kLanes];
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 150 * OrderedPool::kLanes; ++i) {
     const int lane = (i / 3) % OrderedPool::kLanes;
     pool.post(i % 2, [&order, lane, i] { order[lane].push_back(i); }, lane);
   }

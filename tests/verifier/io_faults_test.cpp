@@ -70,5 +70,34 @@ class IoFaults : public VerifierTest {
 TEST_F(IoFaults, ExtractFailingWithEioAtEveryWriteIsIoAndLeavesNothing) { sweep(EIO); }
 TEST_F(IoFaults, ExtractFailingWithEnospcAtEveryWriteIsIoAndLeavesNothing) { sweep(ENOSPC); }
 
+// The bundle file shrinks while it is being verified (copied over with `cp`, which truncates
+// first). The verifier reads it through a mapping (core/mapped_file.hpp), where a read past the
+// new end is a SIGBUS: it must come back as an io error naming the bundle, with the staging
+// folder removed, and the process alive to say so.
+using ShrinkingBundle = VerifierTest;
+
+TEST_F(ShrinkingBundle, ABundleCutWhileItIsReadIsAnIoErrorAndLeavesNothing) {
+  craft::BundleSpec spec;
+  std::string layer(3'000'000, '\0');
+  std::uint32_t x = 7;
+  for (auto& c : layer) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  spec.files.push_back({"images/layer.bin", layer, false});
+  test::spit(bundle_path, good(spec).bytes());
+  auto req = request(true);
+  req.on_manifest = [&](const Manifest&) -> Status {  // the head is read; no payload byte yet
+    fs::resize_file(bundle_path, 8192);
+    return {};
+  };
+  auto r = verify(req);
+  ASSERT_FALSE(r.has_value()) << "a bundle cut to 8 KiB verified";
+  EXPECT_EQ(r.error().cls(), ErrorClass::io) << r.error().what();
+  EXPECT_NE(r.error().what().find(bundle_path.string() + ": could not read the bytes at offset"), std::string::npos)
+      << r.error().what();
+  EXPECT_FALSE(fs::exists(staging));
+}
+
 }  // namespace
 }  // namespace airlock::verifier::testing

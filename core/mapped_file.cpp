@@ -1,0 +1,109 @@
+#include "core/mapped_file.hpp"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older kernels say EINVAL
+#endif
+
+namespace airlock {
+namespace {
+
+std::size_t page_size() {
+  static const std::size_t n = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return n;
+}
+
+// The guard: a thread inside sigbus_guarded() has its jump buffer here.
+thread_local sigjmp_buf* t_guard = nullptr;
+struct sigaction g_previous {};
+
+void on_sigbus(int sig, siginfo_t* info, void* uctx) {
+  if (sigjmp_buf* to = t_guard) siglongjmp(*to, 1);
+  // Not ours: what was there before decides.
+  if (g_previous.sa_flags & SA_SIGINFO) {
+    if (g_previous.sa_sigaction) return g_previous.sa_sigaction(sig, info, uctx);
+  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    return g_previous.sa_handler(sig);
+  }
+  // The default action: returning re-runs the faulting access, which now kills the process.
+  ::signal(SIGBUS, SIG_DFL);
+}
+
+void install_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_previous);
+  });
+}
+
+}  // namespace
+
+bool sigbus_guarded(void (*fn)(void*), void* ctx) {
+  install_once();
+  sigjmp_buf here;
+  sigjmp_buf* const outer = t_guard;
+  // savemask=1: the jump out of the handler must unblock SIGBUS again.
+  if (sigsetjmp(here, 1) != 0) {
+    t_guard = outer;
+    return false;
+  }
+  t_guard = &here;
+  fn(ctx);
+  t_guard = outer;
+  return true;
+}
+
+std::shared_ptr<MappedFile> MappedFile::map(int fd, std::string name) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return nullptr;
+  if (static_cast<std::uint64_t>(st.st_size) > SIZE_MAX / 2) return nullptr;
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return nullptr;
+  (void)::madvise(p, size, MADV_SEQUENTIAL);  // a hint
+  install_once();
+  return std::shared_ptr<MappedFile>(new MappedFile(static_cast<const unsigned char*>(p), size, std::move(name)));
+}
+
+MappedFile::~MappedFile() { ::munmap(const_cast<unsigned char*>(data_), size_); }
+
+Status MappedFile::populate(std::uint64_t off, std::size_t len) {
+  if (!can_populate_ || off >= size_) return {};
+  const std::uint64_t start = off & ~std::uint64_t{page_size() - 1};
+  const std::uint64_t end = std::min<std::uint64_t>(size_, off + len);
+  if (::madvise(const_cast<unsigned char*>(data_) + start, end - start, MADV_POPULATE_READ) == 0) return {};
+  const int err = errno;
+  if (err == EINVAL || err == ENOSYS) {
+    can_populate_ = false;  // an older kernel: pages fault in as they are used
+    return {};
+  }
+  if (err == EFAULT)  // an access there would raise SIGBUS
+    return fail(ErrorClass::io, unreadable(start));
+  return fail(errno_error("read", name_, err).with_context("at offset " + std::to_string(start)));
+}
+
+std::string MappedFile::unreadable(std::uint64_t off) const {
+  return name_ + ": could not read the bytes at offset " + std::to_string(off) + " (the file shrank below its " +
+         std::to_string(size_) + " bytes while it was being read, or the disk failed)";
+}
+
+void MappedFile::release_before(std::uint64_t upto) {
+  upto = std::min<std::uint64_t>(upto, size_) & ~std::uint64_t{page_size() - 1};
+  if (upto <= released_) return;
+  (void)::madvise(const_cast<unsigned char*>(data_) + released_, upto - released_, MADV_DONTNEED);
+  released_ = upto;
+}
+
+}  // namespace airlock
