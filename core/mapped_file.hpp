@@ -4,10 +4,10 @@
 //
 // A mapping has one hazard read(2) does not: a page that cannot be read any more (the file shrank
 // under us, or the disk failed) raises SIGBUS instead of returning an error. So:
-//  - populate() faults a range in ahead of use with MADV_POPULATE_READ, which reports a disk error
-//    as EIO, as read(2) would;
+//  - populate() faults a range in ahead of use with MADV_POPULATE_READ, which returns an error
+//    (EFAULT) where an access would raise SIGBUS;
 //  - every touch of the mapping runs under sigbus_guarded(): a SIGBUS there becomes an error value
-//    (the file shrank after it was populated), never a dead process.
+//    (say, the file shrank after it was populated), never a dead process.
 // release() drops the pages behind the reader from our page tables (they stay in the page cache),
 // so that the peak RSS stays flat however large the file.
 #pragma once
@@ -26,6 +26,8 @@ class MappedFile {
   // Maps the regular file open on `fd` (not taken); null when it cannot be mapped (not a regular
   // file, empty, no address space): the caller reads it instead.
   static std::shared_ptr<MappedFile> map(int fd, std::string name);
+  // Whether populate() can fault pages in ahead (MADV_POPULATE_READ, Linux 5.14) on this system.
+  static bool can_populate();
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -44,19 +46,20 @@ class MappedFile {
   void release_before(std::uint64_t upto);
 
  private:
-  MappedFile(const unsigned char* data, std::size_t size, std::string name)
-      : data_(data), size_(size), name_(std::move(name)) {}
+  MappedFile(const unsigned char* data, std::size_t size, std::string name, int fd)
+      : data_(data), size_(size), name_(std::move(name)), fd_(fd) {}
   const unsigned char* data_;
   std::size_t size_;
   std::string name_;
-  bool can_populate_ = true;
+  int fd_;  // ours (a duplicate): to tell the file's size now, in errors
   std::uint64_t released_ = 0;
 };
 
-// Runs `fn(ctx)`; returns false if it raised SIGBUS (it was then cut short where it faulted).
-// `fn` must be plain: no object with a destructor may live in its frames at the fault, since a
-// jump out of a signal handler does not unwind. Other threads and other SIGBUS sources are left
-// to the handler that was there before (or to the default: the process dies).
+// Runs `fn(ctx)`; returns false if a memory access in it faulted with SIGBUS (it was then cut
+// short there). `fn` must be plain: no object with a destructor may live in its frames at the
+// fault, since a jump out of a signal handler does not unwind. A SIGBUS on a thread outside a
+// guard, or one sent by a process (kill), goes to the handler that was there before, or to the
+// default: the process dies.
 [[nodiscard]] bool sigbus_guarded(void (*fn)(void*), void* ctx);
 template <typename F>
 [[nodiscard]] bool sigbus_guarded(F& f) {

@@ -7,7 +7,8 @@
 //    is a single-threaded executor whose jobs may choose their core: the verifier hashes a
 //    decompressed block on the thread that decompressed it, while the block is still in that
 //    core's cache, yet every file's SHA-256 still sees its bytes in order. Lanes are independent
-//    of one another (the verifier writes staged blocks in a second lane, beside the hashing).
+//    of one another (the verifier hashes two files side by side in lanes 0 and 1, and writes
+//    staged blocks in lane 2).
 //
 // A thread runs the ordered job at the head of a lane when it is its own (lane 0 first), and
 // otherwise takes an unordered job, unless it is held (see hold()). Jobs must not wait for one

@@ -13,6 +13,14 @@
 // on the calling thread, as without a pool, once the frames before it are used up. A frame that
 // fails in one call is decompressed again by streaming, on the pool thread, to hand out exactly
 // the bytes and the error that streaming would: the pool changes speed, never what is read.
+//
+// With a pool, a source that is one regular file is mapped instead of read (Source::mapping(),
+// core/mapped_file.hpp): the input buffer is then the whole file, and every touch of it is under
+// the SIGBUS guard. The bytes and the errors of a file that stays as it is are the same either
+// way, except that a count of trailing bytes is given whenever it is exact, which with a mapping
+// is always. A file that changes while it is read differs: a mapping keeps the size it had when
+// mapped (bytes appended later are not read), and where a file that shrank reads as truncated
+// (malformed), a mapping of it fails with an io error naming the file and both sizes.
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
@@ -87,7 +95,12 @@ struct ZstdReader::Impl {
   // behind it, kMapStep at a time.
   std::shared_ptr<MappedFile> map;
   std::uint64_t populated = 0, released = 0;
-  std::optional<Error> unreadable;  // a mapped page could not be read: every later read fails so
+  std::string unreadable_at(std::uint64_t off) const {
+    return map ? map->unreadable(off) : src.name() + ": SIGBUS reading at offset " + std::to_string(off);
+  }
+  // A SIGBUS cut libzstd short in the streaming context: it cannot go on, so every later read
+  // fails the same way. (A fault anywhere else changes no state: a retry would meet it again.)
+  std::optional<Error> unreadable;
   tl::unexpected<Error> broke(Error e) {
     unreadable = e;
     return tl::unexpected<Error>(std::move(e));
@@ -195,7 +208,7 @@ struct ZstdReader::Impl {
     const std::uint64_t here = offset();
     if (here + kMaxFrameCopy > populated && populated < map->size()) {
       const std::uint64_t from = std::max(populated, here);
-      if (auto st = map->populate(from, kMapStep); !st) return broke(std::move(st).error());
+      if (auto st = map->populate(from, kMapStep); !st) return fail(std::move(st).error());
       populated = from + kMapStep;
     }
     const std::uint64_t done = ahead.empty() ? here : ahead.front()->frame_start;
@@ -219,7 +232,7 @@ struct ZstdReader::Impl {
     unsigned char head[ZSTD_FRAMEHEADERSIZE_MAX];
     const std::size_t head_len = std::min(avail, sizeof head);
     auto copy_head = [&] { std::memcpy(head, in_data() + in_pos, head_len); };
-    if (!sigbus_guarded(copy_head)) return broke(Error(ErrorClass::io, map->unreadable(offset())));
+    if (!sigbus_guarded(copy_head)) return fail(ErrorClass::io, unreadable_at(offset()));
     const unsigned char* p = head;
     if (avail == 0) {
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + ": empty input, not a zstd stream");
@@ -259,12 +272,13 @@ struct ZstdReader::Impl {
 
   // One ZSTD_decompressStream call on what is buffered; returns its hint (0 = frame complete).
   Result<std::size_t> step(ZSTD_outBuffer& out) {
+    if (auto st = follow_map(); !st) return fail(std::move(st).error());  // a large frame: its windows too
     ZSTD_inBuffer input{in_data(), in_end, in_pos};
     std::size_t r = 0;
     if (map) {
       auto call = [&] { r = ZSTD_decompressStream(dctx.get(), &out, &input); };
       if (!sigbus_guarded(call)) {
-        return broke(Error(ErrorClass::io, map->unreadable(in_base + input.pos)));
+        return broke(Error(ErrorClass::io, unreadable_at(in_base + input.pos)));
       }
     } else {
       r = ZSTD_decompressStream(dctx.get(), &out, &input);
@@ -357,7 +371,8 @@ struct ZstdReader::Impl {
   // no longer than kMaxFrameCopy and decompresses to at most kBlockBytes. Its length in `csize`.
   Result<bool> whole_small_frame(std::size_t& csize) {
     for (;;) {
-      const std::size_t avail = in_end - in_pos;
+      // (No further than a pool frame can go: a mapped input holds the rest of the file.)
+      const std::size_t avail = std::min(in_end - in_pos, kMaxFrameCopy);
       const unsigned char* p = in_data() + in_pos;
       std::size_t n = 0;
       unsigned long long bound = 0;
@@ -365,7 +380,7 @@ struct ZstdReader::Impl {
         n = ZSTD_findFrameCompressedSize(p, avail);
         if (!ZSTD_isError(n) && n <= kMaxFrameCopy) bound = ZSTD_decompressBound(p, n);
       };
-      if (!sigbus_guarded(sizes)) return broke(Error(ErrorClass::io, map->unreadable(offset())));
+      if (!sigbus_guarded(sizes)) return fail(ErrorClass::io, unreadable_at(offset()));
       if (!ZSTD_isError(n)) {
         if (n > kMaxFrameCopy) return false;
         if (bound == ZSTD_CONTENTSIZE_ERROR || bound > kBlockBytes) return false;

@@ -50,8 +50,6 @@ Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& 
   return std::move(*root);
 }
 
-// Counts the bundle's bytes as they are read, on the reading thread: without the whole-file
-// SHA-256 there is nothing for a reader thread to do that the kernel's read-ahead does not.
 // Everything after the staging folder is ready; `staging` may be null (verify only).
 Result<Report> verify_stream(const Request& req, Staging* staging, const Timestamp& at) {
   AIRLOCK_TRY(auto raw, open_source(req.bundle_path), "opening bundle '" + req.bundle_path + "'");
