@@ -59,8 +59,8 @@ void install_once() {
 
 }  // namespace
 
+// (The handler is installed with the first mapping: before that no access can fault this way.)
 bool sigbus_guarded(void (*fn)(void*), void* ctx) {
-  install_once();
   sigjmp_buf here;
   sigjmp_buf* const outer = t_guard;
   // savemask=1: the jump out of the handler must unblock SIGBUS again.

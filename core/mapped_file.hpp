@@ -34,7 +34,6 @@ class MappedFile {
 
   const unsigned char* data() const { return data_; }
   std::size_t size() const { return size_; }
-  const std::string& name() const { return name_; }
 
   // Makes sure the bytes in [off, off + len) (clamped to the file) are in memory. An unreadable
   // page is an io error naming the file. Without MADV_POPULATE_READ (Linux < 5.14), pages are

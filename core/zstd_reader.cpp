@@ -82,6 +82,11 @@ struct Shared {
   std::string src_name;
   std::shared_ptr<MappedFile> map;  // when the input is mapped
   OrderedPool* pool = nullptr;
+
+  // A SIGBUS met at `off` of the input, in words.
+  std::string unreadable(std::uint64_t off) const {
+    return map ? map->unreadable(off) : src_name + ": SIGBUS reading at offset " + std::to_string(off);
+  }
 };
 
 }  // namespace
@@ -95,9 +100,6 @@ struct ZstdReader::Impl {
   // behind it, kMapStep at a time.
   std::shared_ptr<MappedFile> map;
   std::uint64_t populated = 0, released = 0;
-  std::string unreadable_at(std::uint64_t off) const {
-    return map ? map->unreadable(off) : src.name() + ": SIGBUS reading at offset " + std::to_string(off);
-  }
   // A SIGBUS cut libzstd short in the streaming context: it cannot go on, so every later read
   // fails the same way. (A fault anywhere else changes no state: a retry would meet it again.)
   std::optional<Error> unreadable;
@@ -200,9 +202,9 @@ struct ZstdReader::Impl {
     return {};
   }
 
-  // A mapped input: populates the next kMapStep past where frames are taken (so that a disk error
-  // is an EIO here rather than a SIGBUS in libzstd), and releases what every frame ahead is done
-  // with.
+  // A mapped input: populates the next kMapStep past where frames are taken (so that a page that
+  // cannot be read is an error here rather than a SIGBUS in libzstd), and releases what every
+  // frame ahead is done with.
   Status follow_map() {
     if (!map) return {};
     const std::uint64_t here = offset();
@@ -232,7 +234,7 @@ struct ZstdReader::Impl {
     unsigned char head[ZSTD_FRAMEHEADERSIZE_MAX];
     const std::size_t head_len = std::min(avail, sizeof head);
     auto copy_head = [&] { std::memcpy(head, in_data() + in_pos, head_len); };
-    if (!sigbus_guarded(copy_head)) return fail(ErrorClass::io, unreadable_at(offset()));
+    if (!sigbus_guarded(copy_head)) return fail(ErrorClass::io, sh->unreadable(offset()));
     const unsigned char* p = head;
     if (avail == 0) {
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + ": empty input, not a zstd stream");
@@ -278,7 +280,7 @@ struct ZstdReader::Impl {
     if (map) {
       auto call = [&] { r = ZSTD_decompressStream(dctx.get(), &out, &input); };
       if (!sigbus_guarded(call)) {
-        return broke(Error(ErrorClass::io, unreadable_at(in_base + input.pos)));
+        return broke(Error(ErrorClass::io, sh->unreadable(in_base + input.pos)));
       }
     } else {
       r = ZSTD_decompressStream(dctx.get(), &out, &input);
@@ -378,11 +380,10 @@ struct ZstdReader::Impl {
       unsigned long long bound = 0;
       auto sizes = [&] {
         n = ZSTD_findFrameCompressedSize(p, avail);
-        if (!ZSTD_isError(n) && n <= kMaxFrameCopy) bound = ZSTD_decompressBound(p, n);
+        if (!ZSTD_isError(n)) bound = ZSTD_decompressBound(p, n);
       };
-      if (!sigbus_guarded(sizes)) return fail(ErrorClass::io, unreadable_at(offset()));
-      if (!ZSTD_isError(n)) {
-        if (n > kMaxFrameCopy) return false;
+      if (!sigbus_guarded(sizes)) return fail(ErrorClass::io, sh->unreadable(offset()));
+      if (!ZSTD_isError(n)) {  // (n <= avail <= kMaxFrameCopy)
         if (bound == ZSTD_CONTENTSIZE_ERROR || bound > kBlockBytes) return false;
         csize = n;
         return true;
@@ -437,7 +438,7 @@ struct ZstdReader::Impl {
       if (!sigbus_guarded(work)) {
         ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
         b.len = 0;
-        b.error = Error(ErrorClass::io, sh.map ? sh.map->unreadable(b.frame_start) : sh.src_name + ": SIGBUS");
+        b.error = Error(ErrorClass::io, sh.unreadable(b.frame_start));
       } else {
         b.len = out.pos;
         if (bad != 0)

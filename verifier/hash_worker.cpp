@@ -10,7 +10,7 @@ namespace airlock::verifier {
 namespace {
 // Staged blocks are written in an ordered lane of their own: one file's blocks one after another
 // (two threads writing one file at once contend in the kernel: more system time, no gain), and
-// beside the hashing lane instead of in it.
+// beside the hashing lanes instead of in them.
 constexpr int kHashLanes = 2;
 constexpr int kWriteLane = 2;
 static_assert(kWriteLane < OrderedPool::kLanes);
