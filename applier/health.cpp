@@ -6,7 +6,7 @@
 
 namespace airlock::applier {
 
-CheckRun run_checks(const Site& site, const Baseline* baseline) {
+CheckRun run_checks(const Site& site, const Baseline* baseline, ChildObserver* children) {
   CheckRun run;
   std::mutex mu;
   std::condition_variable cv;
@@ -17,7 +17,7 @@ CheckRun run_checks(const Site& site, const Baseline* baseline) {
   for (const auto& spec : site.checks) {
     threads.emplace_back([&, spec_ptr = &spec] {
       double ms = -1;
-      CheckResult r = run_one_check(site, *spec_ptr, baseline, cancel, &ms);
+      CheckResult r = run_one_check(site, *spec_ptr, baseline, cancel, &ms, children);
       std::lock_guard<std::mutex> lk(mu);
       ++finished;
       // After the first hard failure the run is decided; late results are not part of it.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "applier/applier.hpp"
+#include "applier/process.hpp"
 #include "applier/site.hpp"
 
 namespace airlock::applier {
@@ -26,11 +27,12 @@ struct CheckRun {
   Baseline measured;  // latency medians seen in this run
 };
 
-// With baseline == nullptr (preflight) latency checks only measure.
-CheckRun run_checks(const Site& site, const Baseline* baseline);
+// With baseline == nullptr (preflight) latency checks only measure. `children` (optional) is told of
+// every exec check's process group.
+CheckRun run_checks(const Site& site, const Baseline* baseline, ChildObserver* children = nullptr);
 
 // One probe, synchronously (used by run_checks; exposed for tests).
 CheckResult run_one_check(const Site& site, const CheckSpec& c, const Baseline* baseline,
-                          const std::atomic<bool>& cancel, double* measured_ms);
+                          const std::atomic<bool>& cancel, double* measured_ms, ChildObserver* children = nullptr);
 
 }  // namespace airlock::applier

@@ -68,7 +68,7 @@ Event roll_back_manually(Ctx& c, const Plan& p) {
   if (!s) return c.error = Error(ErrorClass::rollback_failed, s.error().what()), Event::fail;
   crash_point("after_rollback");
   bool resumed = run_hook(c, c.site.resume, "resume");
-  CheckRun run = run_checks(c.site, nullptr);
+  CheckRun run = run_checks(c.site, nullptr, &c.children);
   c.last_checks = run.results;
   if (!resumed || run.hard_failed) {
     c.error =

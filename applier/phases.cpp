@@ -94,9 +94,37 @@ Status plan_configs(Ctx& c, const std::string& staging) {
   return {};
 }
 
+// On a site with something installed every config file is there: a missing one is a typo in
+// site.toml, and a delta would otherwise create it holding only its own keys.
+Status check_configs(const Site& site, bool first_install) {
+  if (first_install) return {};
+  for (const auto& [name, path] : site.configs)
+    if (!fs::exists(path))
+      return fail(ErrorClass::preflight, "config '" + name + "': file '" + path + "' does not exist");
+  return {};
+}
+
+// What must hold before verify and snapshot spend any time: the bundle is there and every hook
+// and exec check can start (a resume hook that cannot would fail every apply after its apply).
+Status check_startable(const Ctx& c) {
+  std::error_code ec;
+  if (!fs::exists(c.run.bundle, ec) && !fs::exists(c.run.bundle + ".part0001", ec))
+    return fail(ErrorClass::preflight, "bundle '" + c.run.bundle + "' does not exist");
+  if (auto why = unrunnable_child(c.site)) return fail(ErrorClass::preflight, *why);
+  return {};
+}
+
+// After a failed drain some services may be stopped: resume is always attempted.
+std::string resume_after_failed_drain(Ctx& c) {
+  if (run_hook(c, c.site.resume, "resume")) return "";
+  return "; the resume hook failed too (" + hook_result(c, "resume") + ")";
+}
+
 }  // namespace
 
 Event do_preflight(Ctx& c) {
+  if (auto s = check_startable(c); !s) return failed(c, s.error());
+  if (auto s = check_configs(c.site, c.run.from_version.empty()); !s) return failed(c, s.error());
   auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::preflight);
   if (!trust) return failed(c, Error(ErrorClass::preflight, trust.error().what()).with_context("trust root"));
   auto parsed = parse_trust_root(*trust, ErrorClass::preflight);
@@ -105,7 +133,7 @@ Event do_preflight(Ctx& c) {
     if (auto s = check_database(name, path, c.run.from_version.empty()); !s) return failed(c, s.error());
   if (auto s = room_for(c.site.state_dir, snapshot_size_estimate(c.site), "the snapshot", ErrorClass::io); !s)
     return failed(c, s.error());
-  CheckRun run = run_checks(c.site, nullptr);
+  CheckRun run = run_checks(c.site, nullptr, &c.children);
   c.last_checks = run.results;
   // With nothing installed there is no service to be healthy yet: checks only measure.
   if (run.hard_failed && !c.run.from_version.empty())
@@ -180,8 +208,16 @@ Event do_snapshot(Ctx& c) {
 }
 
 Event do_drain(Ctx& c) {
-  if (!run_hook(c, c.site.drain, "drain"))
-    return failed(c, Error(ErrorClass::preflight, "drain hook failed; nothing was applied"));
+  if (!run_hook(c, c.site.drain, "drain")) {
+    std::string why = "drain hook failed (" + hook_result(c, "drain") + "); nothing was applied";
+    return failed(c, Error(ErrorClass::preflight, why + resume_after_failed_drain(c)));
+  }
+  // The drain hook may have changed a config file (a stopping service writes its state): the
+  // deltas are planned again on the text as it is now, and [require] checked against it.
+  if (auto s = plan_configs(c, c.run.staging); !s) {
+    std::string why = s.error().what() + "; the config changed during drain, nothing was applied";
+    return failed(c, Error(ErrorClass::preflight, why + resume_after_failed_drain(c)));
+  }
   crash_point("after_drain");
   return Event::ok;
 }
@@ -258,7 +294,7 @@ Event do_resume(Ctx& c) {
 }
 
 Event do_check(Ctx& c) {
-  CheckRun run = run_checks(c.site, &c.baseline);
+  CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   c.last_checks = run.results;
   for (const auto& s : run.signals) c.emit("check", s);
   if (run.hard_failed) {
@@ -270,16 +306,6 @@ Event do_check(Ctx& c) {
   c.data["soft_failures"] = run.signals;
   crash_point("after_checks");
   return Event::ok;
-}
-
-bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, const std::string& outcome) {
-  if (!hook) return true;
-  std::vector<std::string> env = {"AIRLOCK_SITE=" + c.site.name, "AIRLOCK_FROM=" + c.run.from_version,
-                                  "AIRLOCK_TO=" + c.run.to_version, "AIRLOCK_PHASE=" + name};
-  if (!outcome.empty()) env.push_back("AIRLOCK_OUTCOME=" + outcome);
-  auto r = run_process(hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env);
-  c.emit(name, name + " hook: " + r.describe());
-  return r.ok();
 }
 
 }  // namespace airlock::applier

@@ -211,14 +211,15 @@ Probe probe_latency(const CheckSpec& c, const Baseline* baseline, SteadyClock::t
 }  // namespace
 
 CheckResult run_one_check(const Site& site, const CheckSpec& c, const Baseline* baseline,
-                          const std::atomic<bool>& cancel, double* measured_ms) {
+                          const std::atomic<bool>& cancel, double* measured_ms, ChildObserver* children) {
   auto t0 = SteadyClock::now();
   auto dl = t0 + std::chrono::milliseconds(c.timeout_ms);
   Probe o{false, ""};
   switch (c.kind) {
     case CheckKind::exec: {
-      auto p = run_process(c.argv, site.base_dir, c.timeout_ms, &cancel);
-      o = {p.ok(), p.describe()};
+      auto p = run_process({c.argv, site.base_dir, c.timeout_ms, &cancel, {}, children, "check '" + c.name + "'"});
+      std::string tail = p.ok() ? "" : p.output_tail();
+      o = {p.ok(), p.describe() + (tail.empty() ? "" : ": " + tail)};
       break;
     }
     case CheckKind::http:

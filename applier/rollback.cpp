@@ -158,7 +158,7 @@ Event do_rollback(Ctx& c) {
   }
   crash_point("after_rollback");
   bool resumed = run_hook(c, c.site.resume, "resume");
-  CheckRun run = run_checks(c.site, &c.baseline);
+  CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   // Reverse migrations undo the schema, not every data change: when the old release is still not
   // healthy, fall back to the snapshot for every database, then prove health again.
   if (resumed && run.hard_failed && !c.run.from_version.empty()) {
@@ -169,7 +169,7 @@ Event do_rollback(Ctx& c) {
         c.error = Error(ErrorClass::rollback_failed, r.error().what()).with_context("rolling back");
         return Event::fail;
       }
-    run = run_checks(c.site, &c.baseline);
+    run = run_checks(c.site, &c.baseline, &c.children);
   }
   c.last_checks = run.results;
   // Back to "nothing installed": there is no old release whose health could be proved.
@@ -210,7 +210,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   crash_point("after_record");
   (void)remove_tree(staging_dir(c.site, c.run.run_id));
   if (auto rels = c.st.releases()) prune_retained(c.site, *rels);
-  if (!run_hook(c, c.site.notify, "notify", outcome)) {
+  if (!run_hook(c, c.site.notify, "notify", outcome, detail)) {
     // Recorded; changes nothing else.
     (void)audit_append(c.st, c.now(), "notify-failed", json({{"run", c.run.run_id}}).dump());
   }
@@ -229,6 +229,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
 constexpr int kMaxRecoverAttempts = 3;
 
 Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
+  stop_orphans(c, crashed);  // a hook still running from the killed run must not race recovery
   c.run = crashed;
   c.recovering = true;
   c.data = json::parse(crashed.data.empty() ? "{}" : crashed.data, nullptr, false);
@@ -275,7 +276,7 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
     return finalize(c, Phase::degraded, what + "; restoring the snapshot failed: " + s.error().what());
   }
   (void)run_hook(c, c.site.resume, "resume");
-  CheckRun run = run_checks(c.site, &c.baseline);
+  CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   c.last_checks = run.results;
   crash_point("recover_before_record");
   if (run.hard_failed && !c.run.from_version.empty())

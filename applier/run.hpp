@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "applier/applier.hpp"
 #include "applier/health.hpp"
 #include "applier/lock.hpp"
+#include "applier/process.hpp"
 #include "applier/site.hpp"
 #include "applier/state_db.hpp"
 #include "applier/state_machine.hpp"
@@ -24,6 +26,21 @@ using SteadyClock = std::chrono::steady_clock;
 
 struct PlannedConfig {
   std::string name, path, new_text;
+};
+
+struct Ctx;
+
+// Keeps the process group of every running hook and exec check in the run's data ("children") and
+// persists it before the child runs, so that `recover` can stop what a killed airlock left running.
+class ChildJournal : public ChildObserver {
+ public:
+  explicit ChildJournal(Ctx& c) : c_(c) {}
+  void started(const ChildId& id, const std::string& what) override;
+  void ended(const ChildId& id) override;
+
+ private:
+  Ctx& c_;
+  std::mutex mu_;
 };
 
 struct Ctx {
@@ -44,6 +61,7 @@ struct Ctx {
   std::optional<SteadyClock::time_point> signal_at;
   std::optional<std::int64_t> signal_to_rollback_ms;
   bool recovering = false;  // finishing a crashed run
+  ChildJournal children{*this};
 
   std::string now() const { return format_rfc3339(env.now()); }
   void emit(const std::string& phase, const std::string& msg) const { env.events({phase, msg}); }
@@ -88,8 +106,17 @@ std::string new_run_id(const Env& env);
 // Drives the state machine from `start` to a terminal phase and records the run.
 [[nodiscard]] Result<RunReport> drive(Ctx& c, Phase start);
 
-// Runs a hook if the site has one; true when absent or it succeeded.
-// The hook sees AIRLOCK_SITE, AIRLOCK_FROM, AIRLOCK_TO, AIRLOCK_PHASE (and AIRLOCK_OUTCOME for notify).
-bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, const std::string& outcome = "");
+// Runs a hook if the site has one; true when absent or it succeeded. Its result and output are
+// kept in the run's data ("hooks") and its output lines are emitted as events.
+// The hook sees AIRLOCK_SITE, AIRLOCK_FROM, AIRLOCK_TO, AIRLOCK_PHASE (and AIRLOCK_OUTCOME and
+// AIRLOCK_DETAIL for notify); every other AIRLOCK_* of airlock's environment is dropped.
+bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, const std::string& outcome = "",
+              const std::string& detail = "");
+// "exit code 3: <the end of its output>" for the hook's last run ("" when it did not run).
+std::string hook_result(const Ctx& c, const std::string& name);
+// Why a hook or an exec check of the site cannot be started, naming it (nullopt: all can).
+std::optional<std::string> unrunnable_child(const Site& site);
+// Kills the process groups a crashed run recorded as running (only those still provably the same).
+void stop_orphans(Ctx& c, const Run& crashed);
 
 }  // namespace airlock::applier

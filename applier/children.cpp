@@ -1,0 +1,111 @@
+// The site's child processes as a run sees them: hooks (their environment, result and output),
+// the journal of running process groups, the preflight check that every child can start, and
+// stopping the groups a killed airlock left running (process.hpp has the mechanics).
+#include <algorithm>
+#include <sstream>
+
+#include "applier/process.hpp"
+#include "applier/run.hpp"
+
+namespace airlock::applier {
+namespace {
+
+using nlohmann::json;
+
+// A notify hook gets the reason in its environment: bounded, one printable line.
+constexpr std::size_t kMaxDetailEnv = 4096;
+
+json child_json(const ChildId& id, const std::string& what) {
+  return {{"pgid", id.pgid}, {"start", id.start_ticks}, {"boot", id.boot_id}, {"what", what}};
+}
+
+bool same_child(const json& j, const ChildId& id) {
+  return j.value("pgid", 0) == id.pgid && j.value("start", std::uint64_t{0}) == id.start_ticks;
+}
+
+void persist(Ctx& c) {
+  // Best effort: an unrecorded child is still killed with airlock by PR_SET_PDEATHSIG; only its
+  // own children could then outlive a crash. After the record the run row is gone and this is a
+  // no-op (the notify hook).
+  (void)c.st.update_run_field("data", c.data.dump());
+}
+
+void emit_output(const Ctx& c, const std::string& name, const std::string& output) {
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) c.emit(name, "| " + line);
+}
+
+}  // namespace
+
+void ChildJournal::started(const ChildId& id, const std::string& what) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!c_.data["children"].is_array()) c_.data["children"] = json::array();
+  c_.data["children"].push_back(child_json(id, what));
+  persist(c_);
+}
+
+void ChildJournal::ended(const ChildId& id) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto& kids = c_.data["children"];
+  if (!kids.is_array()) return;
+  kids.erase(std::remove_if(kids.begin(), kids.end(), [&](const json& j) { return same_child(j, id); }), kids.end());
+  persist(c_);
+}
+
+bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, const std::string& outcome,
+              const std::string& detail) {
+  if (!hook) return true;
+  std::vector<std::string> env = {"AIRLOCK_SITE=" + c.site.name, "AIRLOCK_FROM=" + c.run.from_version,
+                                  "AIRLOCK_TO=" + c.run.to_version, "AIRLOCK_PHASE=" + name};
+  if (!outcome.empty()) env.push_back("AIRLOCK_OUTCOME=" + outcome);
+  if (!outcome.empty()) {
+    std::string d = printable_output(detail);
+    std::replace(d.begin(), d.end(), '\n', ' ');
+    env.push_back("AIRLOCK_DETAIL=" + d.substr(0, kMaxDetailEnv));
+  }
+  auto r = run_process({hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env, &c.children, name + " hook"});
+  emit_output(c, name, r.output);
+  c.emit(name, name + " hook: " + r.describe());
+  std::string tail = r.output_tail();
+  std::string result = r.describe() + (r.ok() || tail.empty() ? "" : ": " + tail);
+  c.data["hooks"][name] = {{"result", result}, {"output", r.output}};
+  // In the steps, so that history keeps what the hook said.
+  if (c.data.contains("steps") && c.data["steps"].is_array())
+    c.data["steps"].push_back({{"hook", name}, {"result", result}, {"output", r.output}});
+  return r.ok();
+}
+
+std::string hook_result(const Ctx& c, const std::string& name) {
+  if (!c.data.contains("hooks") || !c.data["hooks"].contains(name)) return "";
+  return c.data["hooks"][name].value("result", std::string());
+}
+
+std::optional<std::string> unrunnable_child(const Site& site) {
+  const std::pair<const char*, const std::optional<Hook>*> hooks[] = {
+      {"drain", &site.drain}, {"resume", &site.resume}, {"notify", &site.notify}};
+  for (const auto& [name, hook] : hooks)
+    if (*hook)
+      if (auto why = not_runnable((*hook)->argv, site.base_dir)) return std::string(name) + " hook cannot run: " + *why;
+  for (const auto& check : site.checks)
+    if (check.kind == CheckKind::exec)
+      if (auto why = not_runnable(check.argv, site.base_dir)) return "check '" + check.name + "' cannot run: " + *why;
+  return std::nullopt;
+}
+
+void stop_orphans(Ctx& c, const Run& crashed) {
+  auto data = json::parse(crashed.data.empty() ? "{}" : crashed.data, nullptr, false);
+  if (!data.is_object() || !data.contains("children") || !data["children"].is_array()) return;
+  for (const auto& j : data["children"]) {
+    // A damaged record names nothing to kill.
+    if (!j.is_object() || !j.contains("pgid") || !j.contains("start") || !j.contains("boot") ||
+        !j["pgid"].is_number_integer() || !j["start"].is_number_unsigned() || !j["boot"].is_string())
+      continue;
+    ChildId id{j["pgid"].get<pid_t>(), j["start"].get<std::uint64_t>(), j["boot"].get<std::string>()};
+    if (int n = kill_recorded_group(id); n > 0)
+      c.emit("recover", "stopped the " + printable_output(j.value("what", std::string("child"))) +
+                            " left running by the interrupted run (" + std::to_string(n) + " processes in group " +
+                            std::to_string(id.pgid) + ")");
+  }
+}
+
+}  // namespace airlock::applier
