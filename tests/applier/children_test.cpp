@@ -293,7 +293,7 @@ TEST(Children, PreflightRefusesAMissingBundle) {
 // the hook's own words are in the error and in history.
 TEST(Children, ResumeRunsAfterAFailedOrTimedOutDrain) {
   for (const std::string& drain : {std::string("{ run = \"echo stopping; echo disk busy >&2; exit 3\" }"),
-                                   std::string("{ run = \"echo stopping; sleep 30\", timeout = \"300ms\" }")}) {
+                                   std::string("{ run = \"echo stopping; sleep 30\", timeout = 300 }")}) {
     SiteDir s(SiteDir::kItemsCheck,
               hooks_of("drain = " + drain + "\nresume = { run = \"echo resumed >> hooks.log\" }"));
     std::string before = s.observable();
