@@ -287,7 +287,7 @@ Event do_apply(Ctx& c) {
 
 Event do_resume(Ctx& c) {
   if (!run_hook(c, c.site.resume, "resume")) {
-    c.add_signal("resume hook failed");
+    c.add_signal("resume hook failed (" + hook_result(c, "resume") + ")");
     return Event::fail;
   }
   return Event::ok;
