@@ -103,7 +103,7 @@ constexpr const char* kResumeSeesGroup =
 TEST(Children, RecoverKillsTheOrphanedHookGroupBeforeResume) {
   if (!fs::exists(AIRLOCK_BIN)) GTEST_SKIP() << "needs the airlock binary: build the `airlock` target";
   SiteDir s(SiteDir::kItemsCheck,
-            hooks_of("drain = { run = \"echo $$ > in-hook.tmp; mv in-hook.tmp in-hook; sh -c 'sleep 2; touch "
+            hooks_of("drain = { run = \"echo $$ > in-hook.tmp; mv in-hook.tmp in-hook; sh -c 'sleep 4; touch "
                      "orphan-wrote'; true\", timeout = \"60s\" }\nresume = { run = [\"./resume.sh\"] }"));
   spit(s.dir / "resume.sh", kResumeSeesGroup);
   fs::permissions(s.dir / "resume.sh", fs::perms::owner_all);
@@ -112,6 +112,7 @@ TEST(Children, RecoverKillsTheOrphanedHookGroupBeforeResume) {
   pid_t pgid = static_cast<pid_t>(std::stol(slurp(s.dir / "in-hook")));
   ASSERT_TRUE(eventually([&] { return live_in_group(pgid) >= 2; }));  // the shell and its child
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  const auto killed_at = std::chrono::steady_clock::now();
   int st = 0;
   ASSERT_EQ(::waitpid(pid, &st, 0), pid);
   ASSERT_GE(live_in_group(pgid), 1) << "the orphan is left running";
@@ -121,7 +122,7 @@ TEST(Children, RecoverKillsTheOrphanedHookGroupBeforeResume) {
   EXPECT_NE(rec.output.find("stopped the drain hook left running"), std::string::npos) << rec.output;
   EXPECT_EQ(slurp(s.dir / "resume-saw"), "gone\n") << "resume ran while the drain hook's group was still alive";
   EXPECT_EQ(live_in_group(pgid), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  std::this_thread::sleep_until(killed_at + std::chrono::milliseconds(4500));
   EXPECT_FALSE(fs::exists(s.dir / "orphan-wrote"));
 }
 
