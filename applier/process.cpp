@@ -244,8 +244,8 @@ void supervise(pid_t pid, int out_r, const ProcessSpec& spec, ProcessResult& r) 
   for (;;) {
     int st = 0;
     pid_t w = ::waitpid(pid, &st, WNOHANG);
-    if (w == pid) {
-      r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (w == pid || (w < 0 && errno != EINTR)) {  // the latter: reaped elsewhere, status unknown
+      r.exit_code = w == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
       break;
     }
     bool late = SteadyClock::now() > deadline;
