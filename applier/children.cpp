@@ -57,18 +57,20 @@ bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, 
   if (!hook) return true;
   std::vector<std::string> env = {"AIRLOCK_SITE=" + c.site.name, "AIRLOCK_FROM=" + c.run.from_version,
                                   "AIRLOCK_TO=" + c.run.to_version, "AIRLOCK_PHASE=" + name};
-  if (!outcome.empty()) env.push_back("AIRLOCK_OUTCOME=" + outcome);
   if (!outcome.empty()) {
     std::string d = printable_output(detail);
     std::replace(d.begin(), d.end(), '\n', ' ');
-    env.push_back("AIRLOCK_DETAIL=" + d.substr(0, kMaxDetailEnv));
+    std::size_t cut = std::min(d.size(), kMaxDetailEnv);
+    while (cut < d.size() && (static_cast<unsigned char>(d[cut]) & 0xc0) == 0x80) --cut;  // whole characters
+    env.push_back("AIRLOCK_OUTCOME=" + outcome);
+    env.push_back("AIRLOCK_DETAIL=" + d.substr(0, cut));
   }
   auto r = run_process({hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env, &c.children, name + " hook"});
   emit_output(c, name, r.output);
   c.emit(name, name + " hook: " + r.describe());
   std::string tail = r.output_tail();
   std::string result = r.describe() + (r.ok() || tail.empty() ? "" : ": " + tail);
-  c.data["hooks"][name] = {{"result", result}, {"output", r.output}};
+  c.data["hooks"][name] = {{"result", result}};
   // In the steps, so that history keeps what the hook said.
   if (c.data.contains("steps") && c.data["steps"].is_array())
     c.data["steps"].push_back({{"hook", name}, {"result", result}, {"output", r.output}});
