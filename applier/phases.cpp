@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "applier/audit.hpp"
 #include "applier/config_apply.hpp"
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
@@ -13,6 +14,7 @@
 #include "applier/process.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
+#include "applier/trust_state.hpp"
 #include "core/db.hpp"
 #include "core/fs.hpp"
 #include "core/trust.hpp"
@@ -125,6 +127,9 @@ Event do_verify(Ctx& c) {
   verifier::Request req;
   req.bundle_path = c.run.bundle;
   req.trust = *root;
+  auto revoked = load_revoked_keys(c.site);  // sticky revocations (spec §6)
+  if (!revoked) return failed(c, revoked.error());
+  req.revoked_keys = std::move(*revoked);
   req.policy.product = c.site.product;
   req.policy.channel = c.site.channel;
   req.policy.at = c.env.now();
@@ -277,6 +282,7 @@ bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, 
   std::vector<std::string> env = {"AIRLOCK_SITE=" + c.site.name, "AIRLOCK_FROM=" + c.run.from_version,
                                   "AIRLOCK_TO=" + c.run.to_version, "AIRLOCK_PHASE=" + name};
   if (!outcome.empty()) env.push_back("AIRLOCK_OUTCOME=" + outcome);
+  env.push_back("AIRLOCK_AUDIT_HEAD=" + audit_head_record(c.st));  // "<entries> <hash>": an external anchor
   auto r = run_process(hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env);
   c.emit(name, name + " hook: " + r.describe());
   return r.ok();
