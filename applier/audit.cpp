@@ -52,12 +52,12 @@ airlock::Status check_head(StateDb& st, const AuditExport& log) {
   const auto count = static_cast<std::int64_t>(log.entries.size());
   if (rec.empty() && count == 0) return {};
   if (rec.empty())
-    return fail(ErrorClass::audit_broken, "the head record is missing, yet the log holds " + std::to_string(count) +
-                                              " entries");
-  if (rec != head_text(count, log.head))
     return fail(ErrorClass::audit_broken,
-                "the log ends at " + head_text(count, log.head) + " (entries, head hash) but the head record says " +
-                    rec + " (entries were removed from the end, or the chain was rewritten)");
+                "the head record is missing, yet the log holds " + std::to_string(count) + " entries");
+  if (rec != head_text(count, log.head))
+    return fail(ErrorClass::audit_broken, "the log ends at " + head_text(count, log.head) +
+                                              " (entries, head hash) but the head record says " + rec +
+                                              " (entries were removed from the end, or the chain was rewritten)");
   return {};
 }
 
@@ -66,14 +66,15 @@ airlock::Status check_history(StateDb& st, const AuditExport& log) {
   AIRLOCK_TRY(auto rows, st.db().query("SELECT run_id, from_version, to_version, outcome FROM history ORDER BY id"),
               "reading history");
   for (const auto& r : rows) {
-    const std::string run = value_text(r[0]), from = value_text(r[1]), to = value_text(r[2]), outcome = value_text(r[3]);
+    const std::string run = value_text(r[0]), from = value_text(r[1]), to = value_text(r[2]),
+                      outcome = value_text(r[3]);
     const std::string what = "history run " + run + " (" + outcome + ", '" + from + "' -> '" + to + "')";
     auto it = runs.find(run);
     if (it == runs.end()) return fail(ErrorClass::audit_broken, what + " has no audit entry (it was removed)");
     const auto& [e, j] = it->second;
     if (j.value("outcome", "") != outcome || j.value("from", "") != from || j.value("to", "") != to)
-      return fail(ErrorClass::audit_broken, "audit entry " + std::to_string(e->seq) + " says " + e->data +
-                                                ", unlike " + what + " (one of them was edited)");
+      return fail(ErrorClass::audit_broken, "audit entry " + std::to_string(e->seq) + " says " + e->data + ", unlike " +
+                                                what + " (one of them was edited)");
   }
   return {};
 }

@@ -52,8 +52,8 @@ Result<std::vector<minisign::KeyId>> load_revoked_keys(const Site& s) {
     pos = nl == std::string::npos ? text.size() : nl + 1;
     auto id = parse_key_id(hex);
     if (!id)
-      return fail(ErrorClass::preflight, "'" + path + "' line " + std::to_string(line) +
-                                             ": not a key id (16 upper-case hex digits)");
+      return fail(ErrorClass::preflight,
+                  "'" + path + "' line " + std::to_string(line) + ": not a key id (16 upper-case hex digits)");
     ids.push_back(*id);
   }
   return ids;

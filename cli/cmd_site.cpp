@@ -298,7 +298,8 @@ std::string audit_text(const ap::AuditExport& r, const std::string& action, bool
   }
   std::ostringstream o;
   if (action == "export")
-    for (const auto& e : r.entries) o << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
+    for (const auto& e : r.entries)
+      o << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
   o << (action == "verify" ? "audit chain intact, " : "") << r.entries.size() << " entries, head "
     << (r.head.empty() ? "(empty)" : r.head) << "\n";
   return o.str();
@@ -317,8 +318,9 @@ Status write_export(const std::string& out, const std::string& text, const std::
   const std::string comment = "airlock audit export entries " + std::to_string(r.entries.size()) + " head " +
                               (r.head.empty() ? "(empty)" : r.head);
   const auto sig = minisign::sign(*sk, text, comment);
-  return write_file_atomic(out + ".minisig", minisign::format_signature(sig))
-      .map_error([](Error e) { return e.with_context("--sign"); });
+  return write_file_atomic(out + ".minisig", minisign::format_signature(sig)).map_error([](Error e) {
+    return e.with_context("--sign");
+  });
 }
 
 }  // namespace
@@ -337,8 +339,9 @@ int cmd_audit(int argc, char** argv) {
   auto p = parse_args(argc, argv, "airlock audit export|verify [--site site.toml] [--json] [--out FILE [--sign KEY]]",
                       "The hash-chained audit log. verify exits 34 when an entry was edited, removed or reordered,\n"
                       "or when the log disagrees with the head record, history or the release table.",
-                      o, pos, "  airlock audit export --site site.toml --out audit.tsv --sign site.key\n"
-                              "  minisign -V -p site.pub -m audit.tsv\n");
+                      o, pos,
+                      "  airlock audit export --site site.toml --out audit.tsv --sign site.key\n"
+                      "  minisign -V -p site.pub -m audit.tsv\n");
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   if (action != "export" && action != "verify")
@@ -346,7 +349,8 @@ int cmd_audit(int argc, char** argv) {
   if ((!out.empty() || !sign.empty()) && action != "export")
     return report_error("audit", Error(ErrorClass::usage, "--out and --sign are for 'export'"), js);
   if (!sign.empty() && out.empty())
-    return report_error("audit", Error(ErrorClass::usage, "--sign needs --out FILE (the signature goes to FILE.minisig)"), js);
+    return report_error("audit",
+                        Error(ErrorClass::usage, "--sign needs --out FILE (the signature goes to FILE.minisig)"), js);
   auto r = action == "verify" ? ap::audit_verify(site) : ap::audit_export(site);
   if (!r) return report_error("audit", r.error(), js);
   if (!known_head.empty()) {

@@ -85,15 +85,16 @@ int cmd_trust(int argc, char** argv) {
       "not-after", po::value<std::string>(), "key valid until (RFC 3339)")("force", "init: overwrite")("json", "machine-readable output");
   po::positional_options_description pos;
   pos.add("action", 1).add("file", 1).add("value", 1);
-  auto p = parse_args(argc, argv, kTrustUsage,
-                      "Manages a trust root: the keys a site accepts, their validity windows, revocations and\n"
-                      "the number of distinct keys that must sign (threshold). Overlapping windows make key\n"
-                      "rotation seamless. Revoking keeps the key listed, marked revoked. Every add, revoke\n"
-                      "and threshold raises the root's serial by one: sites install a newer root only.",
-                      opts, pos,
-                      "  airlock trust init site/trust.toml --key keys/demo-hq.pub --name hq-2026\n"
-                      "  airlock trust add site/trust.toml --key hq-2027.pub --name hq-2027 --not-before 2027-01-01T00:00:00Z\n"
-                      "  airlock trust threshold site/trust.toml 2\n  airlock trust revoke site/trust.toml --name hq-2026\n");
+  auto p = parse_args(
+      argc, argv, kTrustUsage,
+      "Manages a trust root: the keys a site accepts, their validity windows, revocations and\n"
+      "the number of distinct keys that must sign (threshold). Overlapping windows make key\n"
+      "rotation seamless. Revoking keeps the key listed, marked revoked. Every add, revoke\n"
+      "and threshold raises the root's serial by one: sites install a newer root only.",
+      opts, pos,
+      "  airlock trust init site/trust.toml --key keys/demo-hq.pub --name hq-2026\n"
+      "  airlock trust add site/trust.toml --key hq-2027.pub --name hq-2027 --not-before 2027-01-01T00:00:00Z\n"
+      "  airlock trust threshold site/trust.toml 2\n  airlock trust revoke site/trust.toml --name hq-2026\n");
   if (p.exit_now) return *p.exit_now;
   const auto& vm = p.vm;
   bool json = vm.count("json") > 0;
@@ -151,7 +152,11 @@ int cmd_trust(int argc, char** argv) {
   auto t = load_root(file);
   if (!t) return err(t.error());
   if (json) {
-    nlohmann::json j = {{"ok", true}, {"file", file}, {"serial", t->serial}, {"threshold", t->threshold}, {"keys", nlohmann::json::array()}};
+    nlohmann::json j = {{"ok", true},
+                        {"file", file},
+                        {"serial", t->serial},
+                        {"threshold", t->threshold},
+                        {"keys", nlohmann::json::array()}};
     for (const auto& k : t->keys) {
       nlohmann::json e = {{"name", k.name}, {"key_id", minisign::key_id_hex(k.key.key_id)}, {"revoked", k.revoked},
                           {"public_key", minisign::public_key_base64(k.key)}};
@@ -161,7 +166,8 @@ int cmd_trust(int argc, char** argv) {
     }
     print_json(j);
   } else {
-    std::cout << file << ": serial " << t->serial << ", threshold " << t->threshold << ", " << t->keys.size() << " key(s)\n";
+    std::cout << file << ": serial " << t->serial << ", threshold " << t->threshold << ", " << t->keys.size()
+              << " key(s)\n";
     for (const auto& k : t->keys) {
       std::cout << "  " << minisign::key_id_hex(k.key.key_id) << "  " << k.name;
       if (k.not_before) std::cout << "  from " << format_rfc3339(*k.not_before);

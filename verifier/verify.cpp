@@ -50,8 +50,8 @@ TrustRoot with_sticky_revocations(TrustRoot root, const std::vector<minisign::Ke
 // §6: the new root must parse (11); a stale one (serial not above the current root's) is only
 // reported; otherwise the manifest's signatures must meet ITS threshold, its keys' windows taken
 // at the verification time and the consumer's sticky revocations applied.
-Status check_trust_update(const std::string& text, const Request& req, SignatureCounter& counter,
-                          const Timestamp& at, Report& rep) {
+Status check_trust_update(const std::string& text, const Request& req, SignatureCounter& counter, const Timestamp& at,
+                          Report& rep) {
   auto root = parse_trust_root(text, ErrorClass::not_authentic);
   if (!root) return fail(std::move(root).error());
   if (root->serial <= req.trust.serial) {

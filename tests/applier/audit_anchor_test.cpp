@@ -98,13 +98,14 @@ TEST_F(AuditAnchor, DeletingTheRunEntriesOfAReleaseAndRecomputingEverything) {
   auto d = state();
   auto rows = d.query("SELECT hash FROM audit");
   ASSERT_TRUE(rows && rows->size() == 1u);
-  ASSERT_TRUE(d.query("UPDATE kv SET value = ? WHERE key = 'audit_head'",
-                      {"1 " + std::get<std::string>((*rows)[0][0])}));
+  ASSERT_TRUE(
+      d.query("UPDATE kv SET value = ? WHERE key = 'audit_head'", {"1 " + std::get<std::string>((*rows)[0][0])}));
   expect_broken("release 1.1.0");
 }
 
 TEST(AuditHook, NotifyHookSeesTheHead) {
-  SiteDir s(SiteDir::kItemsCheck, "[hooks]\nnotify = { run = \"printf %s \\\"$AIRLOCK_AUDIT_HEAD\\\" > notified\" }\n\n");
+  SiteDir s(SiteDir::kItemsCheck,
+            "[hooks]\nnotify = { run = \"printf %s \\\"$AIRLOCK_AUDIT_HEAD\\\" > notified\" }\n\n");
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
   auto log = applier::audit_verify(s.site);
   ASSERT_TRUE(log) << log.error().what();

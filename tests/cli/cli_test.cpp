@@ -233,12 +233,13 @@ TEST(Cli, EveryTrustEditRaisesTheSerial) {
   };
   EXPECT_EQ(serial(), 0);
   f.keygen("second");
-  ASSERT_EQ(run(kBin + " trust add " + q(f.trust()) + " --key " + q(f.dir / "second.pub") + " --name second").status, 0);
+  ASSERT_EQ(run(kBin + " trust add " + q(f.trust()) + " --key " + q(f.dir / "second.pub") + " --name second").status,
+            0);
   EXPECT_EQ(serial(), 1);
   ASSERT_EQ(run(kBin + " trust threshold " + q(f.trust()) + " 2").status, 0);
   EXPECT_EQ(serial(), 2);
   ASSERT_EQ(run(kBin + " trust threshold " + q(f.trust()) + " 3").status, 2);  // more than the 2 keys
-  EXPECT_EQ(serial(), 2);  // a refused edit changes nothing
+  EXPECT_EQ(serial(), 2);                                                      // a refused edit changes nothing
   ASSERT_EQ(run(kBin + " trust revoke " + q(f.trust()) + " --name second").status, 0);
   EXPECT_EQ(serial(), 3);
   auto r = run(kBin + " trust show " + q(f.trust()));

@@ -73,7 +73,9 @@ TEST(TrustRoot, SerialIsOptionalAndDefaultsToZero) {
 }
 
 TEST(TrustRoot, SerialIsAStrictNonNegativeInteger) {
-  auto with = [](const std::string& v) { return mutate(baseline(), "threshold = 2", "serial = " + v + "\nthreshold = 2"); };
+  auto with = [](const std::string& v) {
+    return mutate(baseline(), "threshold = 2", "serial = " + v + "\nthreshold = 2");
+  };
   expect_refused(with("-1"), "serial: -1 is negative");
   expect_refused(with("1.0"), "serial: expected an integer");
   expect_refused(with("\"3\""), "serial: expected an integer");
