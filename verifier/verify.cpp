@@ -58,8 +58,12 @@ Status check_trust_update(const std::string& text, const Request& req, Signature
     rep.stale_trust_update = root->serial;
     return {};
   }
+  // The current root's revocations are the consumer's too: a new root cannot lift them.
+  auto sticky = req.revoked_keys;
+  for (const auto& k : req.trust.keys)
+    if (k.revoked) sticky.push_back(k.key.key_id);
   const std::array<Timestamp, 1> times{at};
-  AIRLOCK_CHECK(require_threshold(counter.count(with_sticky_revocations(*root, req.revoked_keys), times),
+  AIRLOCK_CHECK(require_threshold(counter.count(with_sticky_revocations(*root, sticky), times),
                                   "signatures against the new trust root"),
                 "authenticity");
   rep.trust_update = std::move(*root);

@@ -62,8 +62,10 @@ std::string release(const TempDir& dir, const std::string& version, const std::o
 }
 
 std::string audit_kinds(const std::string& site) {
+  auto log = applier::audit_verify(site);
+  if (!log) return "audit verify failed: " + log.error().what();
   std::string kinds;
-  for (const auto& e : applier::audit_verify(site)->entries) kinds += e.kind + " ";
+  for (const auto& e : log->entries) kinds += e.kind + " ";
   return kinds;
 }
 
