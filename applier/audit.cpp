@@ -100,9 +100,13 @@ Result<std::string> audit_append(StateDb& st, const std::string& at, const std::
   // and the head record are written together or not at all.
   AIRLOCK_CHECK(st.db().exec("SAVEPOINT audit_append"), "audit log");
   auto h = append_entry(st, at, kind, data);
-  if (!h) (void)st.db().exec("ROLLBACK TO audit_append");
-  AIRLOCK_CHECK(st.db().exec("RELEASE audit_append"), "audit log");
-  return h;
+  airlock::Status done = h ? st.db().exec("RELEASE audit_append") : airlock::Status(fail(h.error()));
+  if (done) return h;
+  // Undo what is left. An I/O error may already have rolled everything back (then the savepoint is
+  // gone and these fail too): the error to report is the first one.
+  (void)st.db().exec("ROLLBACK TO audit_append");
+  (void)st.db().exec("RELEASE audit_append");
+  return fail(done.error().with_context("audit log"));
 }
 
 std::string audit_head_record(StateDb& st) {
