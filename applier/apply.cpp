@@ -250,8 +250,10 @@ Result<AuditExport> audit_export(const std::string& site_toml) {
 }
 
 Result<AuditExport> audit_verify(const std::string& site_toml) {
-  AIRLOCK_TRY(auto log, audit_export(site_toml), "audit verify");
-  AIRLOCK_CHECK(audit_check(log), "audit verify");
+  AIRLOCK_TRY(auto site, load_site(site_toml), "audit verify");
+  AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "audit verify");
+  AIRLOCK_TRY(auto log, audit_read(st), "audit verify");
+  AIRLOCK_CHECK(audit_check_site(st, log), "audit verify");
   return log;
 }
 

@@ -1,9 +1,16 @@
 #include "applier/audit.hpp"
 
+#include <map>
+#include <nlohmann/json.hpp>
+
 #include "core/hash.hpp"
 
 namespace airlock::applier {
 namespace {
+
+using nlohmann::json;
+
+constexpr const char* kHeadKey = "audit_head";
 
 std::string entry_hash(std::int64_t seq, const std::string& at, const std::string& kind, const std::string& data,
                        const std::string& prev) {
@@ -11,9 +18,9 @@ std::string entry_hash(std::int64_t seq, const std::string& at, const std::strin
   return to_hex(sha256(msg));
 }
 
-}  // namespace
+std::string head_text(std::int64_t count, const std::string& hash) { return std::to_string(count) + " " + hash; }
 
-Result<std::string> audit_append(StateDb& st, const std::string& at, const std::string& kind, const std::string& data) {
+Result<std::string> append_entry(StateDb& st, const std::string& at, const std::string& kind, const std::string& data) {
   AIRLOCK_TRY(auto rows, st.db().query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), "audit log");
   std::int64_t seq = 1;
   std::string prev;
@@ -25,7 +32,86 @@ Result<std::string> audit_append(StateDb& st, const std::string& at, const std::
   auto ins = st.db().query("INSERT INTO audit(seq, at, kind, data, prev_hash, hash) VALUES(?, ?, ?, ?, ?, ?)",
                            {seq, at, kind, data, prev, h});
   if (!ins) return fail(ins.error().with_context("appending to the audit log"));
+  AIRLOCK_CHECK(st.set(kHeadKey, head_text(seq, h)), "appending to the audit log");
   return h;
+}
+
+// The log's run entries (those with an outcome) by run id.
+std::map<std::string, std::pair<const AuditEntry*, json>> run_entries(const AuditExport& log) {
+  std::map<std::string, std::pair<const AuditEntry*, json>> out;
+  for (const auto& e : log.entries) {
+    auto j = json::parse(e.data, nullptr, false);
+    if (j.is_object() && j.contains("outcome") && j.contains("run") && j["run"].is_string())
+      out[j["run"].get<std::string>()] = {&e, j};
+  }
+  return out;
+}
+
+airlock::Status check_head(StateDb& st, const AuditExport& log) {
+  AIRLOCK_TRY(auto rec, st.get(kHeadKey), "reading the audit head record");
+  const auto count = static_cast<std::int64_t>(log.entries.size());
+  if (rec.empty() && count == 0) return {};
+  if (rec.empty())
+    return fail(ErrorClass::audit_broken,
+                "the head record is missing, yet the log holds " + std::to_string(count) + " entries");
+  if (rec != head_text(count, log.head))
+    return fail(ErrorClass::audit_broken, "the log ends at " + head_text(count, log.head) +
+                                              " (entries, head hash) but the head record says " + rec +
+                                              " (entries were removed from the end, or the chain was rewritten)");
+  return {};
+}
+
+airlock::Status check_history(StateDb& st, const AuditExport& log) {
+  const auto runs = run_entries(log);
+  AIRLOCK_TRY(auto rows, st.db().query("SELECT run_id, from_version, to_version, outcome FROM history ORDER BY id"),
+              "reading history");
+  for (const auto& r : rows) {
+    const std::string run = value_text(r[0]), from = value_text(r[1]), to = value_text(r[2]),
+                      outcome = value_text(r[3]);
+    const std::string what = "history run " + run + " (" + outcome + ", '" + from + "' -> '" + to + "')";
+    auto it = runs.find(run);
+    if (it == runs.end()) return fail(ErrorClass::audit_broken, what + " has no audit entry (it was removed)");
+    const auto& [e, j] = it->second;
+    if (j.value("outcome", "") != outcome || j.value("from", "") != from || j.value("to", "") != to)
+      return fail(ErrorClass::audit_broken, "audit entry " + std::to_string(e->seq) + " says " + e->data + ", unlike " +
+                                                what + " (one of them was edited)");
+  }
+  return {};
+}
+
+airlock::Status check_releases(StateDb& st, const AuditExport& log) {
+  const auto runs = run_entries(log);
+  AIRLOCK_TRY(auto rows, st.db().query("SELECT version, installed_at FROM releases ORDER BY seq"), "reading releases");
+  for (const auto& r : rows) {
+    const std::string version = value_text(r[0]);
+    bool found = false;
+    for (const auto& [run, entry] : runs) found |= entry.second.value("to", "") == version;
+    if (!found)
+      return fail(ErrorClass::audit_broken, "release " + version + " (installed " + value_text(r[1]) +
+                                                ") has no audit entry of the run that installed it");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> audit_append(StateDb& st, const std::string& at, const std::string& kind, const std::string& data) {
+  // A savepoint nests in the caller's transaction and makes one of its own otherwise: the entry
+  // and the head record are written together or not at all.
+  AIRLOCK_CHECK(st.db().exec("SAVEPOINT audit_append"), "audit log");
+  auto h = append_entry(st, at, kind, data);
+  airlock::Status done = h ? st.db().exec("RELEASE audit_append") : airlock::Status(fail(h.error()));
+  if (done) return h;
+  // Undo what is left. An I/O error may already have rolled everything back (then the savepoint is
+  // gone and these fail too): the error to report is the first one.
+  (void)st.db().exec("ROLLBACK TO audit_append");
+  (void)st.db().exec("RELEASE audit_append");
+  return fail(done.error().with_context("audit log"));
+}
+
+std::string audit_head_record(StateDb& st) {
+  auto rec = st.get(kHeadKey);
+  return rec && !rec->empty() ? *rec : "0";
 }
 
 Result<AuditExport> audit_read(StateDb& st) {
@@ -62,6 +148,13 @@ airlock::Status audit_check(const AuditExport& log) {
     ++expect_seq;
   }
   return {};
+}
+
+airlock::Status audit_check_site(StateDb& st, const AuditExport& log) {
+  AIRLOCK_CHECK(audit_check(log), "audit log");
+  AIRLOCK_CHECK(check_head(st, log), "audit head");
+  AIRLOCK_CHECK(check_history(st, log), "audit against history");
+  return check_releases(st, log).map_error([](Error e) { return e.with_context("audit against releases"); });
 }
 
 }  // namespace airlock::applier

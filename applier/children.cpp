@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "applier/audit.hpp"
 #include "applier/process.hpp"
 #include "applier/run.hpp"
 
@@ -65,6 +66,7 @@ bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, 
     env.push_back("AIRLOCK_OUTCOME=" + outcome);
     env.push_back("AIRLOCK_DETAIL=" + d.substr(0, cut));
   }
+  env.push_back("AIRLOCK_AUDIT_HEAD=" + audit_head_record(c.st));  // "<entries> <hash>": an external anchor
   auto r = run_process({hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env, &c.children, name + " hook"});
   emit_output(c, name, r.output);
   c.emit(name, name + " hook: " + r.describe());

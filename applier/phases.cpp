@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "applier/audit.hpp"
 #include "applier/config_apply.hpp"
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
@@ -13,6 +14,7 @@
 #include "applier/process.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
+#include "applier/trust_state.hpp"
 #include "core/db.hpp"
 #include "core/fs.hpp"
 #include "core/trust.hpp"
@@ -153,6 +155,9 @@ Event do_verify(Ctx& c) {
   verifier::Request req;
   req.bundle_path = c.run.bundle;
   req.trust = *root;
+  auto revoked = load_revoked_keys(c.site);  // sticky revocations (spec §6)
+  if (!revoked) return failed(c, revoked.error());
+  req.revoked_keys = std::move(*revoked);
   req.policy.product = c.site.product;
   req.policy.channel = c.site.channel;
   req.policy.at = c.env.now();

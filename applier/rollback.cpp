@@ -7,6 +7,7 @@
 #include "applier/migrate.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
+#include "applier/trust_state.hpp"
 #include "core/fs.hpp"
 #include "core/trust.hpp"
 
@@ -184,16 +185,9 @@ Event do_rollback(Ctx& c) {
 }
 
 Event do_record(Ctx& c) {
-  std::string rel = c.data.value("trust_update", std::string());
-  if (!rel.empty()) {
-    auto text = c.trust_update_text ? Result<std::string>(*c.trust_update_text)
-                                    : read_file(release_dir(c.site, c.run.to_version) + "/" + rel, kMaxTrustRootBytes);
-    Status s = text ? write_file_atomic(c.site.trust_root, *text) : Status(fail(text.error()));
-    if (!s) {
-      c.error = s.error();
-      return Event::fail;
-    }
-    c.emit("record", "trust root updated from the release");
+  if (auto s = record_trust_update(c); !s) {
+    c.error = s.error();
+    return Event::fail;
   }
   crash_point("before_record");
   return Event::ok;

@@ -8,6 +8,8 @@
 #include "applier/applier.hpp"
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
+#include "core/fs.hpp"
+#include "core/minisign.hpp"
 #include "core/time.hpp"
 
 namespace airlock::cli {
@@ -279,23 +281,76 @@ int cmd_snapshot(int argc, char** argv) {
   return 0;
 }
 
+namespace {
+
+// The export as printed: JSON, or one tab-separated line an entry and a summary line.
+std::string audit_text(const ap::AuditExport& r, const std::string& action, bool js) {
+  if (js) {
+    json a = json::array();
+    for (const auto& e : r.entries)
+      a.push_back({{"seq", e.seq},
+                   {"at", e.at},
+                   {"kind", e.kind},
+                   {"data", json::parse(e.data, nullptr, false)},
+                   {"prev_hash", e.prev_hash},
+                   {"hash", e.hash}});
+    return json({{"ok", true}, {"entries", a}, {"head", r.head}, {"count", r.entries.size()}}).dump(2) + "\n";
+  }
+  std::ostringstream o;
+  if (action == "export")
+    for (const auto& e : r.entries)
+      o << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
+  o << (action == "verify" ? "audit chain intact, " : "") << r.entries.size() << " entries, head "
+    << (r.head.empty() ? "(empty)" : r.head) << "\n";
+  return o.str();
+}
+
+// Writes the export to `out` and, with a key, its minisign signature to `out`.minisig, which stock
+// `minisign -V -p KEY.pub -m OUT` checks: an auditor can prove the export came from the site.
+Status write_export(const std::string& out, const std::string& text, const std::optional<std::string>& key,
+                    const ap::AuditExport& r) {
+  std::optional<minisign::SecretKey> sk;
+  if (key) {
+    AIRLOCK_TRY(sk, load_secret_key(*key), "--sign");
+  }
+  AIRLOCK_CHECK(write_file_atomic(out, text), "--out");
+  if (!sk) return {};
+  const std::string comment = "airlock audit export entries " + std::to_string(r.entries.size()) + " head " +
+                              (r.head.empty() ? "(empty)" : r.head);
+  const auto sig = minisign::sign(*sk, text, comment);
+  return write_file_atomic(out + ".minisig", minisign::format_signature(sig)).map_error([](Error e) {
+    return e.with_context("--sign");
+  });
+}
+
+}  // namespace
+
 int cmd_audit(int argc, char** argv) {
-  std::string site, action, known_head;
+  std::string site, action, known_head, out, sign;
   po::options_description o("Options");
   add_common(o, site);
   o.add_options()("action", po::value<std::string>(&action)->required(), "export | verify")(
       "known-head", po::value<std::string>(&known_head),
       "verify: a head hash from an earlier export; it must still be in the chain (detects a truncated or "
-      "rewritten tail)");
+      "rewritten tail)")("out,o", po::value<std::string>(&out), "export: write the export to this file")(
+      "sign", po::value<std::string>(&sign), "export: sign it with this secret key (minisign format) into OUT.minisig");
   po::positional_options_description pos;
   pos.add("action", 1);
-  auto p =
-      parse_args(argc, argv, "airlock audit export|verify [--site site.toml] [--json]",
-                 "The hash-chained audit log. verify exits 34 when an entry was edited, removed or reordered.", o, pos);
+  auto p = parse_args(argc, argv, "airlock audit export|verify [--site site.toml] [--json] [--out FILE [--sign KEY]]",
+                      "The hash-chained audit log. verify exits 34 when an entry was edited, removed or reordered,\n"
+                      "or when the log disagrees with the head record, history or the release table.",
+                      o, pos,
+                      "  airlock audit export --site site.toml --out audit.tsv --sign site.key\n"
+                      "  minisign -V -p site.pub -m audit.tsv\n");
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   if (action != "export" && action != "verify")
     return report_error("audit", Error(ErrorClass::usage, "unknown action '" + action + "' (export, verify)"), js);
+  if ((!out.empty() || !sign.empty()) && action != "export")
+    return report_error("audit", Error(ErrorClass::usage, "--out and --sign are for 'export'"), js);
+  if (!sign.empty() && out.empty())
+    return report_error("audit",
+                        Error(ErrorClass::usage, "--sign needs --out FILE (the signature goes to FILE.minisig)"), js);
   auto r = action == "verify" ? ap::audit_verify(site) : ap::audit_export(site);
   if (!r) return report_error("audit", r.error(), js);
   if (!known_head.empty()) {
@@ -308,23 +363,15 @@ int cmd_audit(int argc, char** argv) {
                                                               "truncated or rewritten"),
                           js);
   }
-  if (js) {
-    json a = json::array();
-    for (const auto& e : r->entries)
-      a.push_back({{"seq", e.seq},
-                   {"at", e.at},
-                   {"kind", e.kind},
-                   {"data", json::parse(e.data, nullptr, false)},
-                   {"prev_hash", e.prev_hash},
-                   {"hash", e.hash}});
-    print_json({{"ok", true}, {"entries", a}, {"head", r->head}, {"count", r->entries.size()}});
-  } else {
-    if (action == "export")
-      for (const auto& e : r->entries)
-        std::cout << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
-    std::cout << (action == "verify" ? "audit chain intact, " : "") << r->entries.size() << " entries, head "
-              << (r->head.empty() ? "(empty)" : r->head) << "\n";
+  const std::string text = audit_text(*r, action, js);
+  if (out.empty()) {
+    std::cout << text;
+    return 0;
   }
+  if (auto s = write_export(out, text, sign.empty() ? std::nullopt : std::optional<std::string>(sign), *r); !s)
+    return report_error("audit", s.error(), js);
+  std::cerr << "wrote " << out << (sign.empty() ? "" : " and " + out + ".minisig") << " (" << r->entries.size()
+            << " entries)\n";
   return 0;
 }
 

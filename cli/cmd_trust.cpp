@@ -2,6 +2,7 @@
 // written atomically; the file is re-parsed before it is replaced, so a bad edit never lands.
 #include <unistd.h>
 
+#include <cstdint>
 #include <iostream>
 
 #include "cli/commands.hpp"
@@ -46,6 +47,14 @@ Status save_root(const std::string& path, const TrustRoot& t) {
   return write_file_atomic(path, text, 0644);
 }
 
+// Every edit is a new root: its serial goes up by one, so a site that installed it never takes
+// the older one back from a bundle's [trust_update] (spec §6).
+Status save_edited_root(const std::string& path, TrustRoot t) {
+  if (t.serial == INT64_MAX) return fail(ErrorClass::usage, "the serial of '" + path + "' cannot go higher");
+  ++t.serial;
+  return save_root(path, t);
+}
+
 Result<std::optional<Timestamp>> opt_time(const po::variables_map& vm, const char* name) {
   if (!vm.count(name)) return std::optional<Timestamp>{};
   auto t = parse_rfc3339(vm[name].as<std::string>());
@@ -76,14 +85,16 @@ int cmd_trust(int argc, char** argv) {
       "not-after", po::value<std::string>(), "key valid until (RFC 3339)")("force", "init: overwrite")("json", "machine-readable output");
   po::positional_options_description pos;
   pos.add("action", 1).add("file", 1).add("value", 1);
-  auto p = parse_args(argc, argv, kTrustUsage,
-                      "Manages a trust root: the keys a site accepts, their validity windows, revocations and\n"
-                      "the number of distinct keys that must sign (threshold). Overlapping windows make key\n"
-                      "rotation seamless. Revoking keeps the key listed, marked revoked.",
-                      opts, pos,
-                      "  airlock trust init site/trust.toml --key keys/demo-hq.pub --name hq-2026\n"
-                      "  airlock trust add site/trust.toml --key hq-2027.pub --name hq-2027 --not-before 2027-01-01T00:00:00Z\n"
-                      "  airlock trust threshold site/trust.toml 2\n  airlock trust revoke site/trust.toml --name hq-2026\n");
+  auto p = parse_args(
+      argc, argv, kTrustUsage,
+      "Manages a trust root: the keys a site accepts, their validity windows, revocations and\n"
+      "the number of distinct keys that must sign (threshold). Overlapping windows make key\n"
+      "rotation seamless. Revoking keeps the key listed, marked revoked. Every add, revoke\n"
+      "and threshold raises the root's serial by one: sites install a newer root only.",
+      opts, pos,
+      "  airlock trust init site/trust.toml --key keys/demo-hq.pub --name hq-2026\n"
+      "  airlock trust add site/trust.toml --key hq-2027.pub --name hq-2027 --not-before 2027-01-01T00:00:00Z\n"
+      "  airlock trust threshold site/trust.toml 2\n  airlock trust revoke site/trust.toml --name hq-2026\n");
   if (p.exit_now) return *p.exit_now;
   const auto& vm = p.vm;
   bool json = vm.count("json") > 0;
@@ -112,7 +123,7 @@ int cmd_trust(int argc, char** argv) {
     auto k = key_from_options(vm);
     if (!k) return err(k.error());
     t->keys.push_back(*k);
-    if (auto s = save_root(file, *t); !s) return err(s.error());
+    if (auto s = save_edited_root(file, *t); !s) return err(s.error());
   } else if (action == "revoke") {
     auto t = load_root(file);
     if (!t) return err(t.error());
@@ -123,7 +134,7 @@ int cmd_trust(int argc, char** argv) {
       if (match) k.revoked = found = true;
     }
     if (!found) return err(Error(ErrorClass::usage, "no key with that --name or --key-id in '" + file + "'"));
-    if (auto s = save_root(file, *t); !s) return err(s.error());
+    if (auto s = save_edited_root(file, *t); !s) return err(s.error());
   } else if (action == "threshold") {
     if (!vm.count("value")) return err(Error(ErrorClass::usage, "give the new threshold: airlock trust threshold FILE N"));
     auto t = load_root(file);
@@ -133,7 +144,7 @@ int cmd_trust(int argc, char** argv) {
     } catch (...) {
       return err(Error(ErrorClass::usage, "threshold must be a number 1..16"));
     }
-    if (auto s = save_root(file, *t); !s) return err(s.error());
+    if (auto s = save_edited_root(file, *t); !s) return err(s.error());
   } else if (action != "show") {
     return err(Error(ErrorClass::usage, "unknown action '" + action + "'; expected init, add, revoke, threshold or show"));
   }
@@ -141,7 +152,11 @@ int cmd_trust(int argc, char** argv) {
   auto t = load_root(file);
   if (!t) return err(t.error());
   if (json) {
-    nlohmann::json j = {{"ok", true}, {"file", file}, {"threshold", t->threshold}, {"keys", nlohmann::json::array()}};
+    nlohmann::json j = {{"ok", true},
+                        {"file", file},
+                        {"serial", t->serial},
+                        {"threshold", t->threshold},
+                        {"keys", nlohmann::json::array()}};
     for (const auto& k : t->keys) {
       nlohmann::json e = {{"name", k.name}, {"key_id", minisign::key_id_hex(k.key.key_id)}, {"revoked", k.revoked},
                           {"public_key", minisign::public_key_base64(k.key)}};
@@ -151,7 +166,8 @@ int cmd_trust(int argc, char** argv) {
     }
     print_json(j);
   } else {
-    std::cout << file << ": threshold " << t->threshold << ", " << t->keys.size() << " key(s)\n";
+    std::cout << file << ": serial " << t->serial << ", threshold " << t->threshold << ", " << t->keys.size()
+              << " key(s)\n";
     for (const auto& k : t->keys) {
       std::cout << "  " << minisign::key_id_hex(k.key.key_id) << "  " << k.name;
       if (k.not_before) std::cout << "  from " << format_rfc3339(*k.not_before);

@@ -230,6 +230,7 @@ int cmd_verify(int argc, char** argv) {
     j["verified_at"] = format_rfc3339(r->verified_at);
     j["clock_skew_seconds"] = r->clock_skew_seconds;
     j["trust_update"] = r->trust_update.has_value();
+    if (r->stale_trust_update) j["stale_trust_update_serial"] = *r->stale_trust_update;
     if (r->staging_dir) j["extracted_to"] = *r->staging_dir;
     print_json(j);
     return 0;
@@ -249,6 +250,9 @@ int cmd_verify(int argc, char** argv) {
   if (r->clock_skew_seconds != 300) std::cout << " (clock skew tolerance " << r->clock_skew_seconds << " s)";
   std::cout << "\n";
   if (r->trust_update) std::cout << "trust update carried and checked (installed by `airlock apply`)\n";
+  if (r->stale_trust_update)
+    std::cout << "trust update with serial " << *r->stale_trust_update << " is stale (not above the trust root's "
+              << req.trust.serial << "): ignored\n";
   if (r->staging_dir) std::cout << "extracted   " << *r->staging_dir << "\n";
   return 0;
 }

@@ -47,6 +47,14 @@ Status check_keys(const TrustRoot& root, ErrorClass cls) {
   return {};
 }
 
+// Optional, default 0; a TOML integer (never a float or a string) that is not negative.
+Result<std::int64_t> parse_serial(const toml::table& doc, const tomlu::Fields& root) {
+  if (!doc.contains("serial")) return std::int64_t{0};
+  TOMLU_TRY(const auto serial, root.integer("serial"));
+  if (serial < 0) return root.error("serial", std::to_string(serial) + " is negative");
+  return serial;
+}
+
 }  // namespace
 
 bool TrustKey::valid_at(const Timestamp& t) const {
@@ -65,15 +73,17 @@ const TrustKey* TrustRoot::find(const minisign::KeyId& id) const {
 Result<TrustRoot> parse_trust_root(std::string_view text, ErrorClass cls) {
   TOMLU_TRY(auto doc, tomlu::parse(text, kMaxTrustRootBytes, cls, "trust root"));
   tomlu::Fields root(doc, "", cls);
-  TOMLU_CHECK(root.only({"format", "threshold", "keys"}));
+  TOMLU_CHECK(root.only({"format", "serial", "threshold", "keys"}));
   TOMLU_TRY(auto format, root.str("format"));
   if (format != kFormat) return root.error("format", "\"" + format + "\" is not \"" + std::string(kFormat) + "\"");
+  TOMLU_TRY(const auto serial, parse_serial(doc, root));
   TOMLU_TRY(auto threshold, root.integer("threshold"));
   if (threshold < 1 || threshold > kMaxThreshold)
     return root.error("threshold", std::to_string(threshold) + " is outside 1..16");
   if (!doc.contains("keys")) return root.error("keys", "required key is missing");
   TOMLU_TRY(auto tables, root.tables("keys"));
   TrustRoot out;
+  out.serial = serial;
   out.threshold = static_cast<int>(threshold);
   for (std::size_t i = 0; i < tables.size(); ++i) {
     TOMLU_TRY(auto k, parse_key(*tables[i], i, cls));
@@ -88,7 +98,8 @@ Result<TrustRoot> parse_trust_root(std::string_view text, ErrorClass cls) {
 }
 
 std::string render_trust_root(const TrustRoot& t) {
-  std::string out = "format = \"airlock-trust/1\"\nthreshold = " + std::to_string(t.threshold) + "\n";
+  std::string out = "format = \"airlock-trust/1\"\nserial = " + std::to_string(t.serial) +
+                    "\nthreshold = " + std::to_string(t.threshold) + "\n";
   for (const auto& k : t.keys) {
     out += "\n[[keys]]\nname = " + tomlu::quote(k.name) + "\n";
     out += "public_key = " + tomlu::quote(minisign::public_key_base64(k.key)) + "\n";

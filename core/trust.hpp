@@ -1,6 +1,7 @@
 // trust.toml (spec §6): the consumer's pinned trust root.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct TrustKey {
 };
 
 struct TrustRoot {
+  // Raised with every new root; a consumer installs a [trust_update] only when its serial is
+  // greater than the installed root's (spec §6), so an old root can never come back.
+  std::int64_t serial = 0;
   int threshold = 1;  // 1..16
   std::vector<TrustKey> keys;
   const TrustKey* find(const minisign::KeyId& id) const;

@@ -117,7 +117,9 @@ void crafted_bundles() {
 
   craft::BundleSpec upd = plain;  // a trust update signed by the same key
   upd.trust_update = "trust/new.toml";
-  upd.files.push_back({"trust/new.toml", render_trust_root(fuzz::harness_trust()), false});
+  TrustRoot next = fuzz::harness_trust();
+  next.serial = 1;  // newer than the harness root, so the update is checked, not ignored as stale
+  upd.files.push_back({"trust/new.toml", render_trust_root(next), false});
   add_bundle(craft::good_bundle(upd, {&key}).bytes());
 
   craft::BundleSpec full = plain;  // every manifest section

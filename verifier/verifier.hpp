@@ -37,6 +37,10 @@ struct Progress {
 struct Request {
   std::string bundle_path;                  // a file, or the base name of .partNNNN parts
   TrustRoot trust;
+  // Keys this consumer has seen revoked by any root it installed (spec §6, sticky revocation):
+  // they count for nothing in `trust` and in a [trust_update] root, whatever those roots say.
+  // Empty for a bare trust file (`airlock verify --trust`), which is taken as it is.
+  std::vector<minisign::KeyId> revoked_keys;
   Policy policy;
   std::optional<std::string> staging_dir;   // must not exist or be empty; nullopt = verify only
   // Called once the manifest is verified and parsed, before any payload byte is written (the
@@ -76,6 +80,10 @@ struct Report {
   std::string bundle_sha256;        // of the whole file (as read, parts concatenated); empty
                                     // unless Request::whole_file_sha256
   std::optional<TrustRoot> trust_update;  // parsed and checked new root, when the bundle has one
+  // A [trust_update] whose serial is not greater than the current root's: stale, neither checked
+  // against its own threshold nor to be installed, and not a reason to refuse the bundle (§6).
+  // Its serial; trust_update stays empty.
+  std::optional<std::int64_t> stale_trust_update;
   Timestamp verified_at;
   std::int64_t clock_skew_seconds = 300;
   std::optional<std::string> staging_dir;

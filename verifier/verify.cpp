@@ -5,6 +5,7 @@
 // Staging object removes everything it created unless the whole run succeeded.
 #include "verifier/verifier.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -39,15 +40,34 @@ void fill_signatures(Report& rep, const Tally& t) {
   rep.valid_signatures = t.counted;
 }
 
-// §6: the new root must parse (11) and the manifest's signatures must meet ITS threshold, its
-// keys' windows taken at the verification time.
-Result<TrustRoot> check_trust_update(const std::string& text, SignatureCounter& counter, const Timestamp& at) {
+// Sticky revocation (§6): a key the consumer has seen revoked stays revoked in any root.
+TrustRoot with_sticky_revocations(TrustRoot root, const std::vector<minisign::KeyId>& revoked) {
+  for (auto& k : root.keys)
+    if (std::find(revoked.begin(), revoked.end(), k.key.key_id) != revoked.end()) k.revoked = true;
+  return root;
+}
+
+// §6: the new root must parse (11); a stale one (serial not above the current root's) is only
+// reported; otherwise the manifest's signatures must meet ITS threshold, its keys' windows taken
+// at the verification time and the consumer's sticky revocations applied.
+Status check_trust_update(const std::string& text, const Request& req, SignatureCounter& counter, const Timestamp& at,
+                          Report& rep) {
   auto root = parse_trust_root(text, ErrorClass::not_authentic);
   if (!root) return fail(std::move(root).error());
+  if (root->serial <= req.trust.serial) {
+    rep.stale_trust_update = root->serial;
+    return {};
+  }
+  // The current root's revocations are the consumer's too: a new root cannot lift them.
+  auto sticky = req.revoked_keys;
+  for (const auto& k : req.trust.keys)
+    if (k.revoked) sticky.push_back(k.key.key_id);
   const std::array<Timestamp, 1> times{at};
-  AIRLOCK_CHECK(require_threshold(counter.count(*root, times), "signatures against the new trust root"),
+  AIRLOCK_CHECK(require_threshold(counter.count(with_sticky_revocations(*root, sticky), times),
+                                  "signatures against the new trust root"),
                 "authenticity");
-  return std::move(*root);
+  rep.trust_update = std::move(*root);
+  return {};
 }
 
 // Everything after the staging folder is ready; `staging` may be null (verify only).
@@ -72,8 +92,9 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   rep.manifest_sha256 = to_hex(sha256(manifest_bytes));
   AIRLOCK_TRY(auto head, read_signature_entries(tar), "signatures");
   SignatureCounter counter(head.entries, manifest_bytes);
+  const TrustRoot trust = with_sticky_revocations(req.trust, req.revoked_keys);
   const std::array<Timestamp, 1> now_only{at};
-  auto tally = counter.count(req.trust, now_only);
+  auto tally = counter.count(trust, now_only);
   fill_signatures(rep, tally);
   AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time " + format_rfc3339(at)), "authenticity");
 
@@ -82,7 +103,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   if (!parsed) return fail(std::move(parsed).error());
   rep.manifest = std::move(*parsed);
   const std::array<Timestamp, 2> both{at, rep.manifest.release.created};
-  tally = counter.count(req.trust, both);
+  tally = counter.count(trust, both);
   fill_signatures(rep, tally);
   AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time and at release.created " +
                                              format_rfc3339(rep.manifest.release.created)),
@@ -101,13 +122,13 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   PayloadStreamer payload(tar, rep.manifest, staging, req.on_progress, pool);
   if (req.stop) payload.stop_when(req.stop);
   payload.on_trust_update([&](const std::string& text) -> Status {
-    AIRLOCK_TRY(rep.trust_update, check_trust_update(text, counter, at), "[trust_update]");
+    AIRLOCK_CHECK(check_trust_update(text, req, counter, at, rep), "[trust_update]");
     return {};
   });
   AIRLOCK_TRY(auto got, payload.run(std::move(head.next), head.next_number), "payload");
   rep.files_checked = got.files;
   rep.bytes_checked = got.bytes;
-  if (rep.manifest.trust_update && !rep.trust_update)
+  if (rep.manifest.trust_update && !rep.trust_update && !rep.stale_trust_update)
     return fail(ErrorClass::internal, "trust update '" + *rep.manifest.trust_update + "' was not checked");
   AIRLOCK_CHECK(tar.finish(), "after the last payload file");
   rep.bundle_bytes = hashing ? hashing->bytes() : z.input_bytes();

@@ -196,7 +196,9 @@ std::string rotated_root() {
   std::string pub2 = slurp(repo("keys/demo-hq2.pub"));
   std::string b64 = pub2.substr(pub2.find('\n') + 1);
   b64 = b64.substr(0, b64.find('\n'));
-  return slurp(repo("keys/trust.toml")) + "\n[[keys]]\nname = \"demo-hq2\"\npublic_key = \"" + b64 + "\"\n";
+  std::string root = slurp(repo("keys/trust.toml"));
+  root.replace(root.find("threshold = 1"), 13, "serial = 1\nthreshold = 1");  // newer than the site's
+  return root + "\n[[keys]]\nname = \"demo-hq2\"\npublic_key = \"" + b64 + "\"\n";
 }
 
 TEST(Operator, TrustUpdateIsInstalledOnlyByAHealthyApply) {
@@ -290,12 +292,9 @@ TEST_F(AuditTamper, ReorderedEntries) {
       "UPDATE audit SET seq = 1 WHERE seq = -2");
   expect_broken();
 }
-TEST_F(AuditTamper, TruncatedTailShowsInTheHead) {
-  tamper("DELETE FROM audit WHERE seq = 3");
-  auto r = applier::audit_verify(s.site);
-  ASSERT_TRUE(r);            // a clean prefix is a valid chain ...
-  EXPECT_NE(r->head, head);  // ... but its head differs from the one an auditor already holds
-  EXPECT_EQ(applier::status(s.site)->audit_head, r->head);
+TEST_F(AuditTamper, TruncatedTailIsCaughtByTheHeadRecord) {
+  tamper("DELETE FROM audit WHERE seq = 3");  // a clean prefix is a valid chain ...
+  expect_broken();                            // ... but not the head the site recorded
 }
 
 }  // namespace

@@ -223,6 +223,29 @@ TEST(Cli, SignTwiceMeetsThresholdTwo) {
   EXPECT_EQ(run(kBin + " verify " + q(f.bundle()) + " --trust " + q(f.trust())).status, 11);
 }
 
+TEST(Cli, EveryTrustEditRaisesTheSerial) {
+  Fixture f;
+  f.setup();
+  auto serial = [&] {
+    auto r = run(kBin + " trust show " + q(f.trust()) + " --json");
+    EXPECT_EQ(r.status, 0) << r.output;
+    return json_of(r.output)["serial"];
+  };
+  EXPECT_EQ(serial(), 0);
+  f.keygen("second");
+  ASSERT_EQ(run(kBin + " trust add " + q(f.trust()) + " --key " + q(f.dir / "second.pub") + " --name second").status,
+            0);
+  EXPECT_EQ(serial(), 1);
+  ASSERT_EQ(run(kBin + " trust threshold " + q(f.trust()) + " 2").status, 0);
+  EXPECT_EQ(serial(), 2);
+  ASSERT_EQ(run(kBin + " trust threshold " + q(f.trust()) + " 3").status, 2);  // more than the 2 keys
+  EXPECT_EQ(serial(), 2);                                                      // a refused edit changes nothing
+  ASSERT_EQ(run(kBin + " trust revoke " + q(f.trust()) + " --name second").status, 0);
+  EXPECT_EQ(serial(), 3);
+  auto r = run(kBin + " trust show " + q(f.trust()));
+  EXPECT_NE(r.output.find("serial 3, threshold 2"), std::string::npos) << r.output;
+}
+
 TEST(Cli, SignatureMadeByStockMinisignIsAttachedAndCounts) {
   Fixture f;
   f.setup();

@@ -92,3 +92,47 @@ TEST_F(SiteCli, TamperedBundleIsRefusedAndNothingChanges) {
   auto st = json_of(run(kBin + " status --site " + site() + " --json").output);
   EXPECT_EQ(st["installed"], "1.1.0");
 }
+
+TEST_F(SiteCli, AuditVerifyNamesTheHeadRecordWhenTheNewestEntryIsDeleted) {
+  ASSERT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site()).status, 0);
+  ASSERT_EQ(run(kBin + " snapshot create --site " + site()).status, 0);
+  auto r = run("sqlite3 " + q(dir / "site/state/state.db") + " \"DELETE FROM audit WHERE seq = 2\"");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(kBin + " audit verify --site " + site());
+  EXPECT_EQ(r.status, 34) << r.output;
+  EXPECT_NE(r.output.find("head record"), std::string::npos) << r.output;
+}
+
+TEST_F(SiteCli, SignedAuditExportChecksWithStockMinisign) {
+  ASSERT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site()).status, 0);
+  auto r = run(kBin + " keygen --no-password --out " + q(dir / "site-key"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto out = dir / "audit.tsv";
+  r = run(kBin + " audit export --site " + site() + " --out " + q(out) + " --sign " + q(dir / "site-key.key"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(airlock::test::slurp(out).find("1 entries, head "), std::string::npos);
+  r = run("minisign -V -p " + q(dir / "site-key.pub") + " -m " + q(out));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("airlock audit export entries 1 head "), std::string::npos) << r.output;
+  // One changed byte and stock minisign refuses it.
+  auto text = airlock::test::slurp(out);
+  text[0] = text[0] == '1' ? '2' : '1';
+  airlock::test::spit(out, text);
+  EXPECT_NE(run("minisign -V -p " + q(dir / "site-key.pub") + " -m " + q(out)).status, 0);
+  // --sign without --out has nowhere to put the signature.
+  EXPECT_EQ(run(kBin + " audit export --site " + site() + " --sign " + q(dir / "site-key.key")).status, 2);
+}
+
+TEST_F(SiteCli, StickyRevocationHoldsAtTheSiteButVerifyTakesABareTrustFileAsItIs) {
+  // The site once saw demo-hq revoked; its trust.toml lists it unrevoked now.
+  fs::create_directories(dir / "site/state");
+  auto pub = airlock::test::slurp(kSrc + "/keys/demo-hq.pub");
+  auto id = pub.substr(0, pub.find('\n'));
+  id = id.substr(id.rfind(' ') + 1);
+  airlock::test::spit(dir / "site/state/revoked-keys", std::string(16 - id.size(), '0') + id + "\n");
+  auto r = run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site());
+  EXPECT_EQ(r.status, 11) << r.output;
+  EXPECT_NE(r.output.find("revoked"), std::string::npos) << r.output;
+  r = run(kBin + " verify " + q(dir / "b110.tar.zst") + " --trust " + q(dir / "site/trust.toml"));
+  EXPECT_EQ(r.status, 0) << r.output;
+}

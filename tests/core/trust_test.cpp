@@ -59,6 +59,31 @@ TEST(TrustRoot, BaselineParses) {
   EXPECT_EQ(r->find(key(7).key_id), nullptr);
 }
 
+TEST(TrustRoot, SerialIsOptionalAndDefaultsToZero) {
+  auto r = parse_trust_root(baseline(), ErrorClass::usage);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->serial, 0);
+  r = parse_trust_root(mutate(baseline(), "threshold = 2", "serial = 7\nthreshold = 2"), ErrorClass::usage);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->serial, 7);
+  r = parse_trust_root(mutate(baseline(), "threshold = 2", "serial = 9223372036854775807\nthreshold = 2"),
+                       ErrorClass::usage);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->serial, INT64_MAX);
+}
+
+TEST(TrustRoot, SerialIsAStrictNonNegativeInteger) {
+  auto with = [](const std::string& v) {
+    return mutate(baseline(), "threshold = 2", "serial = " + v + "\nthreshold = 2");
+  };
+  expect_refused(with("-1"), "serial: -1 is negative");
+  expect_refused(with("1.0"), "serial: expected an integer");
+  expect_refused(with("\"3\""), "serial: expected an integer");
+  expect_refused(with("true"), "serial: expected an integer");
+  expect_refused(with("9223372036854775808"), "trust root");  // past int64: not a TOML integer
+  expect_refused(with("-5"), "serial", ErrorClass::not_authentic);
+}
+
 TEST(TrustRoot, ValidityWindowIsInclusiveAndRevocationWins) {
   auto r = parse_trust_root(baseline(), ErrorClass::usage);
   ASSERT_TRUE(r);
@@ -105,10 +130,12 @@ TEST(TrustRoot, RenderRoundTrips) {
   auto r = parse_trust_root(baseline(), ErrorClass::usage);
   ASSERT_TRUE(r);
   r->keys[0].name = "odd \"name\" \\ é";
+  r->serial = 41;
   const std::string text = render_trust_root(*r);
   auto again = parse_trust_root(text, ErrorClass::usage);
   ASSERT_TRUE(again) << again.error().what() << "\n" << text;
   EXPECT_EQ(again->threshold, 2);
+  EXPECT_EQ(again->serial, 41);
   ASSERT_EQ(again->keys.size(), 3u);
   EXPECT_EQ(again->keys[0].name, r->keys[0].name);
   EXPECT_EQ(again->keys[0].not_before, r->keys[0].not_before);

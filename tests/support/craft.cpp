@@ -235,6 +235,7 @@ TrustRoot trust_root(std::vector<TrustKey> keys, int threshold) {
 
 std::string trust_toml(const TrustRoot& t) {
   std::string out = "format = \"airlock-trust/1\"\nthreshold = " + std::to_string(t.threshold) + "\n";
+  if (t.serial != 0) out += "serial = " + std::to_string(t.serial) + "\n";
   for (const auto& k : t.keys) {
     out += "\n[[keys]]\nname = \"" + k.name + "\"\npublic_key = \"" + minisign::public_key_base64(k.key) + "\"\n";
     if (k.not_before) out += "not_before = " + format_rfc3339(*k.not_before) + "\n";

@@ -41,6 +41,7 @@ class VerifierTest : public ::testing::Test {
  protected:
   craft::Key hq = craft::make_key("hq-2026");
   TrustRoot trust = craft::trust_root({craft::trust_key(hq)});
+  std::vector<minisign::KeyId> revoked_keys;  // the consumer's sticky revocations
   Timestamp at = craft::ts("2026-06-01T00:00:00Z");
   Policy policy;
   test::TempDir dir;
@@ -64,6 +65,7 @@ class VerifierTest : public ::testing::Test {
     Request r;
     r.bundle_path = bundle_path.string();
     r.trust = trust;
+    r.revoked_keys = revoked_keys;
     r.policy = policy;
     if (!r.policy.at) r.policy.at = at;
     if (with_staging) r.staging_dir = staging.string();
