@@ -14,34 +14,21 @@ std::string entry_hash(std::int64_t seq, const std::string& at, const std::strin
 }  // namespace
 
 Result<std::string> audit_append(StateDb& st, const std::string& at, const std::string& kind, const std::string& data) {
-  AIRLOCK_TRY(auto rows, st.db().query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), "audit log");
-  std::int64_t seq = 1;
-  std::string prev;
-  if (!rows.empty()) {
-    seq = std::get<std::int64_t>(rows[0][0]) + 1;
-    prev = value_text(rows[0][1]);
-  }
-  std::string h = entry_hash(seq, at, kind, data, prev);
-  auto ins = st.db().query("INSERT INTO audit(seq, at, kind, data, prev_hash, hash) VALUES(?, ?, ?, ?, ?, ?)",
-                           {seq, at, kind, data, prev, h});
-  if (!ins) return fail(ins.error().with_context("appending to the audit log"));
-  return h;
+  AIRLOCK_TRY(auto last, st.audit_last(), "audit log");
+  AuditEntry e;
+  e.seq = last ? last->seq + 1 : 1;
+  e.prev_hash = last ? last->hash : "";
+  e.at = at;
+  e.kind = kind;
+  e.data = data;
+  e.hash = entry_hash(e.seq, at, kind, data, e.prev_hash);
+  AIRLOCK_CHECK(st.audit_insert(e), "audit log");
+  return e.hash;
 }
 
 Result<AuditExport> audit_read(StateDb& st) {
-  AIRLOCK_TRY(auto rows, st.db().query("SELECT seq, at, kind, data, prev_hash, hash FROM audit ORDER BY rowid"),
-              "reading the audit log");
   AuditExport out;
-  for (const auto& r : rows) {
-    AuditEntry e;
-    if (const auto* i = std::get_if<std::int64_t>(&r[0])) e.seq = *i;
-    e.at = value_text(r[1]);
-    e.kind = value_text(r[2]);
-    e.data = value_text(r[3]);
-    e.prev_hash = value_text(r[4]);
-    e.hash = value_text(r[5]);
-    out.entries.push_back(std::move(e));
-  }
+  AIRLOCK_TRY(out.entries, st.audit_entries(), "audit log");
   if (!out.entries.empty()) out.head = out.entries.back().hash;
   return out;
 }
