@@ -221,12 +221,16 @@ Status apply_migrations(Ctx& c) {
   for (const auto& m : c.manifest->migrations) {
     AIRLOCK_TRY(auto sql, read_file(payload + "/" + m.up, 64 << 20, ErrorClass::io), "migration " + m.id);
     c.emit("apply", "migration " + m.id + " on " + m.database);
+    const std::string& path = c.site.databases.at(m.database);
+    // Only what this run applies is its to reverse: an id already recorded belongs to a release
+    // before. A new one is this run's from the moment it may start, since a failed commit leaves
+    // its outcome open (the reverse runs only for an id the database has recorded).
+    AIRLOCK_TRY(auto before, migration_recorded(path, m.id), "applying release " + c.run.to_version);
+    if (!before) c.data["applied_migrations"].push_back(m.id);
     AIRLOCK_TRY(auto ran,
-                run_migration({c.site.databases.at(m.database), m.id, c.run.to_version, sql, Direction::up,
-                               c.site.migration_timeout_ms}),
+                run_migration({path, m.id, c.run.to_version, sql, Direction::up, c.site.migration_timeout_ms}),
                 "applying release " + c.run.to_version);
-    // Only what this run applied is its to reverse: an id already recorded belongs to a release before.
-    if (ran) c.data["applied_migrations"].push_back(m.id);
+    if (!before && !ran) c.data["applied_migrations"].erase(c.data["applied_migrations"].size() - 1);
     if (++n == 1) crash_point("mid_migrations");
   }
   crash_point("after_migrations");

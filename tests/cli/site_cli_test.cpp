@@ -99,7 +99,7 @@ TEST_F(SiteCli, ManualRollbackHeadlineAndStatusOfALiveRun) {
   auto at = toml.find("SELECT count(*) FROM items");
   ASSERT_NE(at, std::string::npos);
   toml.replace(at, std::string("SELECT count(*) FROM items").size(),
-               "SELECT count(*) + 2 FROM sqlite_master WHERE name LIKE 'items%'");
+               "SELECT 3");
   airlock::test::spit(dir / "site/site.toml", toml);
   ASSERT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site()).status, 0);
   auto r = run(kBin + " apply " + q(dir / "b120.tar.zst") + " --site " + site());
