@@ -148,7 +148,7 @@ namespace {
 Result<Run> salvaged_run(Ctx& c, const Error& damage, DamagedRun mode) {
   AIRLOCK_TRY(auto s, c.st.salvage_run(), "state");
   Run r{s.run_id.empty() ? new_run_id(c.env) : s.run_id,
-        "apply",
+        RunKind::apply,
         "apply",
         "",
         "",
@@ -159,7 +159,7 @@ Result<Run> salvaged_run(Ctx& c, const Error& damage, DamagedRun mode) {
         c.env.started_by,
         nlohmann::json({{"damaged", s.damage}}).dump()};
   if (mode == DamagedRun::discard) {
-    r.kind = "discard";
+    r.kind = RunKind::discard;
     return r;
   }
   if (!s.snapshot_id)
@@ -230,7 +230,7 @@ Result<Manifest> read_kept_manifest(const Site& s, const std::string& version) {
   return parse_manifest(text);
 }
 
-Error record_refusal(Ctx& c, const std::string& kind, const std::string& from, const std::string& to, Error why) {
+Error record_refusal(Ctx& c, RunKind kind, const std::string& from, const std::string& to, Error why) {
   std::string id = new_run_id(c.env);
   c.run = Run{id, kind, "preflight", "", from, to, "", "", c.now(), c.env.started_by, "{}"};
   c.data = nlohmann::json({{"steps", nlohmann::json::array()}, {"signals", nlohmann::json::array()}});
@@ -270,7 +270,7 @@ Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "apply");
   std::string id = new_run_id(env);
-  c.run = Run{id,          "apply",
+  c.run = Run{id,          RunKind::apply,
               "preflight", fs::absolute(bundle_path).string(),
               installed,   "",
               "",          staging_dir(c.site, id),

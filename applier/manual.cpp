@@ -97,7 +97,7 @@ Result<Plan> plan_or_refuse(Ctx& c) {
   auto p = plan_manual_rollback(c);
   if (p) return p;
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "rollback");
-  return fail(record_refusal(c, "rollback", installed, installed, p.error()));
+  return fail(record_refusal(c, RunKind::rollback, installed, installed, p.error()));
 }
 
 }  // namespace
@@ -107,8 +107,8 @@ Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto p, plan_or_refuse(c), "rollback");
   std::string id = new_run_id(env);
-  c.run =
-      Run{id, "rollback", "snapshot", "", p.current.version, p.previous.version, id, "", c.now(), env.started_by, "{}"};
+  c.run = Run{id, RunKind::rollback, "snapshot",     "",  p.current.version, p.previous.version, id,
+              "", c.now(),           env.started_by, "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   AIRLOCK_CHECK(c.st.begin_run(c.run), "rollback");
@@ -170,13 +170,13 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
   Status guards = loaded ? Status{} : Status(fail(loaded.error()));
   if (guards && force == Force::no) guards = restore_guards(*loaded, c.site.state_dir + "/snapshots/" + id, id);
   if (!guards)
-    return fail(record_refusal(c, "restore", installed, loaded ? loaded->release : installed, guards.error())
+    return fail(record_refusal(c, RunKind::restore, installed, loaded ? loaded->release : installed, guards.error())
                     .with_context("snapshot restore"));
   const SnapMeta& m = *loaded;
   // Journaled like a rollback: a safety snapshot first, so a crash between two restored files
   // (each one is atomic) is undone by recover instead of leaving a mix.
   std::string rid = new_run_id(env);
-  c.run = Run{rid, "restore", "snapshot", "", installed, m.release, rid, "", c.now(), env.started_by, "{}"};
+  c.run = Run{rid, RunKind::restore, "snapshot", "", installed, m.release, rid, "", c.now(), env.started_by, "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   AIRLOCK_CHECK(c.st.begin_run(c.run), "snapshot restore");

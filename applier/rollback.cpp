@@ -57,12 +57,12 @@ Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& mani
 namespace {
 
 std::string outcome_text(const Ctx& c, Phase terminal) {
-  bool manual = c.run.kind == "rollback";
+  bool manual = c.run.kind == RunKind::rollback;
   if (c.refused) return "refused";
-  if (c.run.kind == "discard") return "discarded-run";
+  if (c.run.kind == RunKind::discard) return "discarded-run";
   switch (terminal) {
     case Phase::done:
-      if (c.run.kind == "restore") return "snapshot-restore";
+      if (c.run.kind == RunKind::restore) return "snapshot-restore";
       return manual ? "manual-rollback" : "applied";
     case Phase::rolled_back:
       return c.recovering ? "crash-recovered" : "auto-rollback";
@@ -89,9 +89,9 @@ std::vector<std::string> applied_migrations(const Ctx& c) {
 }
 
 Status record_release(Ctx& c) {
-  if (c.run.kind == "rollback") {
+  if (c.run.kind == RunKind::rollback) {
     AIRLOCK_CHECK(c.st.return_to(c.run.to_version), "recording the manual rollback");
-  } else if (c.run.kind == "restore") {  // no health was proved: the degraded mark stays as it is
+  } else if (c.run.kind == RunKind::restore) {  // no health was proved: the degraded mark stays as it is
     AIRLOCK_CHECK(c.st.rewind_to(c.run.to_version), "recording the restore");
     return c.st.set("installed", c.run.to_version);
   } else {
@@ -130,11 +130,13 @@ Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std
                   data_int(c, "revert_ms"),
                   c.run.snapshot_id};
   AIRLOCK_CHECK(c.st.add_history(h), "recording");
-  json entry = {{"run", c.run.run_id}, {"kind", c.run.kind}, {"from", c.run.from_version}, {"to", c.run.to_version},
-                {"outcome", outcome},  {"detail", detail},   {"signals", signals}};
+  json entry = {{"run", c.run.run_id},        {"kind", run_kind_name(c.run.kind)},
+                {"from", c.run.from_version}, {"to", c.run.to_version},
+                {"outcome", outcome},         {"detail", detail},
+                {"signals", signals}};
   if (h.revert_ms) entry["revert_ms"] = *h.revert_ms;
   if (!h.snapshot_id.empty()) entry["snapshot"] = h.snapshot_id;
-  AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), c.run.kind, dump(entry)), "recording");
+  AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), run_kind_name(c.run.kind), dump(entry)), "recording");
   (void)head;
   if (terminal == Phase::done) AIRLOCK_CHECK(record_release(c), "recording");
   if (terminal == Phase::degraded) AIRLOCK_CHECK(c.st.set("degraded", "1"), "recording");
@@ -245,7 +247,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
     (void)audit_append(c.st, c.now(), "notify-failed", json({{"run", c.run.run_id}}).dump());
   }
   RunReport r;
-  r.kind = c.run.kind;
+  r.kind = run_kind_name(c.run.kind);
   r.outcome = report_outcome(c, terminal);
   r.from_version = c.run.from_version;
   r.to_version = c.run.to_version;
@@ -268,7 +270,7 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   auto phase = parse_phase(crashed.phase).value_or(Phase::apply);
   std::string what =
       c.data.contains("damaged") ? c.data.value("damaged", std::string()) : "crashed during " + crashed.phase;
-  c.emit("recover", "found an interrupted " + crashed.kind + " (" + what + ")");
+  c.emit("recover", std::string("found an interrupted ") + run_kind_name(crashed.kind) + " (" + what + ")");
   if (is_terminal(phase)) return finalize(c, phase, what + "; finished the record");
   switch (recovery_of(phase)) {
     case Recovery::discard:

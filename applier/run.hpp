@@ -96,8 +96,7 @@ enum class DamagedRun { refuse, recover, discard };
 [[nodiscard]] Result<Opened> open_site(const std::string& site_toml, const Env& env,
                                        std::optional<RunReport>* recovered, DamagedRun damaged = DamagedRun::refuse);
 // Records a command refused before it changed anything (history and audit), then returns `why`.
-[[nodiscard]] Error record_refusal(Ctx& c, const std::string& kind, const std::string& from, const std::string& to,
-                                   Error why);
+[[nodiscard]] Error record_refusal(Ctx& c, RunKind kind, const std::string& from, const std::string& to, Error why);
 std::string new_run_id(const Env& env);
 // Drives the state machine from `start` to a terminal phase and records the run.
 [[nodiscard]] Result<RunReport> drive(Ctx& c, Phase start);

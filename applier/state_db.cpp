@@ -137,6 +137,26 @@ std::optional<std::vector<std::string>> migrations_of(const db::Value& v) {
 
 }  // namespace
 
+const char* run_kind_name(RunKind k) {
+  switch (k) {
+    case RunKind::apply:
+      return "apply";
+    case RunKind::rollback:
+      return "rollback";
+    case RunKind::restore:
+      return "restore";
+    case RunKind::discard:
+      return "discard";
+  }
+  return "?";
+}
+
+std::optional<RunKind> parse_run_kind(std::string_view s) {
+  for (RunKind k : {RunKind::apply, RunKind::rollback, RunKind::restore, RunKind::discard})
+    if (s == run_kind_name(k)) return k;
+  return std::nullopt;
+}
+
 std::string value_text(const db::Value& v) {
   if (const auto* s = std::get_if<std::string>(&v)) return *s;
   if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
@@ -180,11 +200,12 @@ Result<std::optional<Run>> StateDb::active_run() {
       return fail(damaged(
           path_, "column '" + std::string(kRunColumnNames[i]) + "' holds " + value_text(r[i]) + " where text belongs"));
   auto t = [&](std::size_t i) { return std::get<std::string>(r[n + i]); };
-  if (t(1) != "apply" && t(1) != "rollback" && t(1) != "restore")
+  auto kind = parse_run_kind(t(1));
+  if (!kind || *kind == RunKind::discard)
     return fail(damaged(path_, "column 'kind' holds '" + t(1) + "', not a kind of run"));
   if (!parse_phase(t(2))) return fail(damaged(path_, "column 'phase' holds '" + t(2) + "', not a phase"));
   if (auto why = data_problem(t(10))) return fail(damaged(path_, *why));
-  Run run{t(0), t(1), t(2), t(3), t(4), t(5), t(6), t(7), t(8), t(9), t(10)};
+  Run run{t(0), *kind, t(2), t(3), t(4), t(5), t(6), t(7), t(8), t(9), t(10)};
   return std::optional<Run>(std::move(run));
 }
 
@@ -219,8 +240,8 @@ airlock::Status StateDb::begin_run(const Run& r) {
 namespace {
 airlock::Status insert_run(db::Database& d, const Run& r) {
   auto q = d.query(std::string("INSERT INTO run(one, ") + kRunColumns + ") VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   {r.run_id, r.kind, r.phase, r.bundle, r.from_version, r.to_version, r.snapshot_id, r.staging,
-                    r.started_at, r.started_by, r.data});
+                   {r.run_id, run_kind_name(r.kind), r.phase, r.bundle, r.from_version, r.to_version, r.snapshot_id,
+                    r.staging, r.started_at, r.started_by, r.data});
   if (!q) return fail(q.error().with_context("state: starting run " + r.run_id));
   auto j = d.query("INSERT INTO journal(run_id, phase, at) VALUES(?, ?, ?)", {r.run_id, r.phase, r.started_at});
   if (!j) return fail(j.error().with_context("state: journal"));

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "applier/applier.hpp"
@@ -21,10 +22,20 @@ namespace airlock::applier {
 
 inline constexpr std::int64_t kStateSchemaVersion = 2;
 
+// What a run does. Persisted by name (run record, history's audit entries, reports).
+enum class RunKind {
+  apply,     // a bundle forward, with its automatic rollback
+  rollback,  // manual rollback to the previous release
+  restore,   // snapshot restore
+  discard,   // a damaged run record dropped by `snapshot restore --force` (never persisted as a run)
+};
+const char* run_kind_name(RunKind k);
+std::optional<RunKind> parse_run_kind(std::string_view s);
+
 // The active run: present only while an apply/rollback/restore/recover is under way or crashed.
 struct Run {
   std::string run_id;
-  std::string kind;   // "apply" | "rollback" | "restore"
+  RunKind kind = RunKind::apply;
   std::string phase;  // state_machine phase name
   std::string bundle;
   std::string from_version, to_version;
