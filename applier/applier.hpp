@@ -56,6 +56,7 @@ enum class Outcome {
 const char* outcome_name(Outcome o);
 
 struct RunReport {
+  std::string kind = "apply";  // "apply" | "rollback" (manual) | "restore"
   Outcome outcome = Outcome::aborted;
   std::string from_version;  // "" = nothing installed
   std::string to_version;
@@ -80,7 +81,8 @@ struct SiteStatus {
   std::string pointer;              // target of <state>/current, "" when absent
   std::vector<std::string> images;  // "ref@digest" of the installed release
   bool degraded = false;
-  std::optional<std::string> pending_phase;  // a crashed run waiting for recovery
+  std::optional<std::string> pending_phase;  // a run not finished: running, or crashed awaiting recovery
+  bool running = false;                      // another process holds the site lock: the run is live
   std::string audit_head;
   std::int64_t audit_entries = 0;
 };
@@ -88,6 +90,7 @@ struct SiteStatus {
 
 struct HistoryEntry {
   std::int64_t id = 0;
+  std::string run_id;
   std::string started_at, finished_at;
   std::string from_version, to_version;
   std::string outcome;
@@ -95,6 +98,8 @@ struct HistoryEntry {
   std::string steps_json;  // [{"phase":..,"ms":..}, ...]
   std::string started_by;
   std::optional<std::int64_t> signal_to_rollback_ms;
+  std::optional<std::int64_t> revert_ms;  // the revert's own duration (rollbacks, recoveries)
+  std::string snapshot_id;                // the snapshot the run took or restored
 };
 [[nodiscard]] Result<std::vector<HistoryEntry>> history(const std::string& site_toml);
 

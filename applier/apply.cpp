@@ -14,6 +14,7 @@
 #include "applier/lock.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
+#include "core/fs.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -21,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Event run_phase(Ctx& c, Phase p) {
+Event dispatch(Ctx& c, Phase p) {
   switch (p) {
     case Phase::preflight:
       return do_preflight(c);
@@ -44,6 +45,20 @@ Event run_phase(Ctx& c, Phase p) {
     default:
       return Event::fail;
   }
+}
+
+// A phase that throws has failed: the table decides what follows (a rollback from drain on), so
+// no exception ever leaves the state machine with the site half changed.
+Event run_phase(Ctx& c, Phase p) {
+  try {
+    return dispatch(c, p);
+  } catch (const std::exception& e) {
+    c.error = Error(ErrorClass::internal, std::string("the ") + phase_name(p) + " phase failed: " + e.what());
+  } catch (...) {
+    c.error = Error(ErrorClass::internal, std::string("the ") + phase_name(p) + " phase failed");
+  }
+  if (p != Phase::rollback && p != Phase::record) c.add_signal(c.error->what());
+  return Event::fail;
 }
 
 }  // namespace
@@ -126,15 +141,63 @@ void sweep_leftovers(const Site& site) {
 }
 }  // namespace
 
+namespace {
+
+// A run record that failed its checks, as far as it can be read: a run whose only reliable fact is
+// its snapshot, restored like any crashed run that had started changing the site.
+Result<Run> salvaged_run(Ctx& c, const Error& damage, DamagedRun mode) {
+  AIRLOCK_TRY(auto s, c.st.salvage_run(), "state");
+  Run r{s.run_id.empty() ? new_run_id(c.env) : s.run_id,
+        RunKind::apply,
+        "apply",
+        "",
+        "",
+        "",
+        s.snapshot_id.value_or(""),
+        "",
+        c.now(),
+        c.env.started_by,
+        nlohmann::json({{"damaged", s.damage}}).dump()};
+  if (mode == DamagedRun::discard) {
+    r.kind = RunKind::discard;
+    return r;
+  }
+  if (!s.snapshot_id)
+    return fail(Error(ErrorClass::io, damage.what() +
+                                          "; its snapshot_id is unreadable too: put the site back with 'airlock "
+                                          "snapshot restore ID --force'"));
+  AIRLOCK_TRY(auto snap, load_sealed_snapshot(c.site, *s.snapshot_id), "recovering a damaged run record");
+  r.from_version = r.to_version = snap.release;
+  return r;
+}
+
+}  // namespace
+
 // Loads the site, takes the lock, opens state.db and recovers a crashed run if there is one.
-Result<Opened> open_site(const std::string& site_toml, const Env& env, std::optional<RunReport>* recovered) {
+Result<Opened> open_site(const std::string& site_toml, const Env& env, std::optional<RunReport>* recovered,
+                         DamagedRun damaged) {
   AIRLOCK_TRY(auto site, load_site(site_toml), "site");
   AIRLOCK_TRY(auto lock, SiteLock::acquire(site.state_dir), "site '" + site.name + "'");
   AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "site '" + site.name + "'");
   Opened o{std::make_unique<Ctx>(std::move(site), env, std::move(st)), std::move(lock)};
-  AIRLOCK_TRY(auto crashed, o.ctx->st.active_run(), "site");
-  if (crashed) {
-    AIRLOCK_TRY(auto rep, recover_locked(*o.ctx, *crashed), "recovering an interrupted run");
+  auto crashed = o.ctx->st.active_run();
+  if (!crashed && (damaged == DamagedRun::refuse || crashed.error().cls() != ErrorClass::io))
+    return fail(crashed.error().with_context("site"));
+  if (!crashed) {
+    AIRLOCK_TRY(auto run, salvaged_run(*o.ctx, crashed.error(), damaged), "site");
+    if (damaged == DamagedRun::discard) {
+      o.ctx->run = run;
+      AIRLOCK_TRY(auto rep,
+                  finalize(*o.ctx, Phase::aborted, "discarded a damaged run record: " + crashed.error().what()),
+                  "site");
+      (void)rep;
+      o.ctx = std::make_unique<Ctx>(o.ctx->site, env, std::move(o.ctx->st));
+    } else {
+      crashed = std::optional<Run>(std::move(run));
+    }
+  }
+  if (crashed && *crashed) {
+    AIRLOCK_TRY(auto rep, recover_locked(*o.ctx, **crashed), "recovering an interrupted run");
     if (recovered) *recovered = rep;
     o.ctx = std::make_unique<Ctx>(o.ctx->site, env, std::move(o.ctx->st));
   }
@@ -149,12 +212,32 @@ void Ctx::add_signal(const std::string& s) {
 
 Status Ctx::journal(Phase p) {
   run.phase = phase_name(p);
-  run.data = data.dump();
+  run.data = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return st.set_phase(run, now());
 }
 
 std::string staging_dir(const Site& s, const std::string& run_id) { return s.state_dir + "/staging/" + run_id; }
 std::string release_dir(const Site& s, const std::string& version) { return s.state_dir + "/releases/" + version; }
+std::string kept_manifest_path(const Site& s, const std::string& version) {
+  return release_dir(s, version) + ".manifest.toml";
+}
+
+Result<Manifest> read_kept_manifest(const Site& s, const std::string& version) {
+  std::string path = kept_manifest_path(s, version);
+  // Releases kept before the manifest moved out of the payload folder have it inside.
+  if (!fs::exists(path)) path = release_dir(s, version) + "/.airlock-manifest.toml";
+  AIRLOCK_TRY(auto text, read_file(path, kMaxManifestBytes, ErrorClass::io), "the kept manifest of " + version);
+  return parse_manifest(text);
+}
+
+Error record_refusal(Ctx& c, RunKind kind, const std::string& from, const std::string& to, Error why) {
+  std::string id = new_run_id(c.env);
+  c.run = Run{id, kind, "preflight", "", from, to, "", "", c.now(), c.env.started_by, "{}"};
+  c.data = nlohmann::json({{"steps", nlohmann::json::array()}, {"signals", nlohmann::json::array()}});
+  c.refused = true;
+  if (auto r = finalize(c, Phase::aborted, why.what()); !r) return why.with_context("recording the refusal failed");
+  return why;
+}
 
 const char* outcome_name(Outcome o) {
   switch (o) {
@@ -187,7 +270,7 @@ Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "apply");
   std::string id = new_run_id(env);
-  c.run = Run{id,          "apply",
+  c.run = Run{id,          RunKind::apply,
               "preflight", fs::absolute(bundle_path).string(),
               installed,   "",
               "",          staging_dir(c.site, id),
@@ -201,7 +284,7 @@ Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_
 
 Result<RunReport> recover(const std::string& site_toml, const Env& env) {
   std::optional<RunReport> rep;
-  AIRLOCK_TRY(auto o, open_site(site_toml, env, &rep), "recover");
+  AIRLOCK_TRY(auto o, open_site(site_toml, env, &rep, DamagedRun::recover), "recover");
   if (rep) return *rep;
   RunReport none;
   none.outcome = Outcome::nothing_to_do;
@@ -222,15 +305,17 @@ Result<SiteStatus> status(const std::string& site_toml) {
   AIRLOCK_TRY(auto deg, st.get("degraded", "0"), "status");
   s.degraded = deg == "1";
   s.pointer = read_pointer(site.state_dir);
-  AIRLOCK_TRY(auto imgs, st.db().query("SELECT images FROM releases WHERE state = 'current' ORDER BY seq DESC LIMIT 1"),
-              "status");
-  if (!imgs.empty()) {
-    auto j = json::parse(value_text(imgs[0][0]), nullptr, false);
-    if (j.is_array())
-      for (const auto& i : j) s.images.push_back(i.value("ref", "") + "@" + i.value("digest", ""));
-  }
-  AIRLOCK_TRY(auto run, st.active_run(), "status");
-  if (run) s.pending_phase = run->phase;
+  AIRLOCK_TRY(auto imgs, st.current_images(), "status");
+  auto j = json::parse(imgs, nullptr, false);
+  if (j.is_array())
+    for (const auto& i : j)
+      if (i.is_object()) s.images.push_back(i.value("ref", "") + "@" + i.value("digest", ""));
+  auto run = st.active_run();
+  if (!run && run.error().cls() != ErrorClass::io) return fail(run.error().with_context("status"));
+  if (!run) s.pending_phase = "(damaged run record)";
+  if (run && *run) s.pending_phase = (*run)->phase;
+  // A run row with the lock held elsewhere is a live run, not a crashed one.
+  s.running = s.pending_phase && SiteLock::held_elsewhere(site.state_dir);
   AIRLOCK_TRY(auto log, audit_read(st), "status");
   s.audit_head = log.head;
   s.audit_entries = static_cast<std::int64_t>(log.entries.size());

@@ -21,19 +21,17 @@ std::string entry_hash(std::int64_t seq, const std::string& at, const std::strin
 std::string head_text(std::int64_t count, const std::string& hash) { return std::to_string(count) + " " + hash; }
 
 Result<std::string> append_entry(StateDb& st, const std::string& at, const std::string& kind, const std::string& data) {
-  AIRLOCK_TRY(auto rows, st.db().query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), "audit log");
-  std::int64_t seq = 1;
-  std::string prev;
-  if (!rows.empty()) {
-    seq = std::get<std::int64_t>(rows[0][0]) + 1;
-    prev = value_text(rows[0][1]);
-  }
-  std::string h = entry_hash(seq, at, kind, data, prev);
-  auto ins = st.db().query("INSERT INTO audit(seq, at, kind, data, prev_hash, hash) VALUES(?, ?, ?, ?, ?, ?)",
-                           {seq, at, kind, data, prev, h});
-  if (!ins) return fail(ins.error().with_context("appending to the audit log"));
-  AIRLOCK_CHECK(st.set(kHeadKey, head_text(seq, h)), "appending to the audit log");
-  return h;
+  AIRLOCK_TRY(auto last, st.audit_last(), "audit log");
+  AuditEntry e;
+  e.seq = last ? last->seq + 1 : 1;
+  e.prev_hash = last ? last->hash : "";
+  e.at = at;
+  e.kind = kind;
+  e.data = data;
+  e.hash = entry_hash(e.seq, at, kind, data, e.prev_hash);
+  AIRLOCK_CHECK(st.audit_insert(e), "audit log");
+  AIRLOCK_CHECK(st.set(kHeadKey, head_text(e.seq, e.hash)), "appending to the audit log");
+  return e.hash;
 }
 
 // The log's run entries (those with an outcome) by run id.
@@ -63,16 +61,15 @@ airlock::Status check_head(StateDb& st, const AuditExport& log) {
 
 airlock::Status check_history(StateDb& st, const AuditExport& log) {
   const auto runs = run_entries(log);
-  AIRLOCK_TRY(auto rows, st.db().query("SELECT run_id, from_version, to_version, outcome FROM history ORDER BY id"),
-              "reading history");
-  for (const auto& r : rows) {
-    const std::string run = value_text(r[0]), from = value_text(r[1]), to = value_text(r[2]),
-                      outcome = value_text(r[3]);
-    const std::string what = "history run " + run + " (" + outcome + ", '" + from + "' -> '" + to + "')";
-    auto it = runs.find(run);
+  AIRLOCK_TRY(auto rows, st.history(), "reading history");
+  for (const auto& h : rows) {
+    const std::string what =
+        "history run " + h.run_id + " (" + h.outcome + ", '" + h.from_version + "' -> '" + h.to_version + "')";
+    auto it = runs.find(h.run_id);
     if (it == runs.end()) return fail(ErrorClass::audit_broken, what + " has no audit entry (it was removed)");
     const auto& [e, j] = it->second;
-    if (j.value("outcome", "") != outcome || j.value("from", "") != from || j.value("to", "") != to)
+    if (j.value("outcome", "") != h.outcome || j.value("from", "") != h.from_version ||
+        j.value("to", "") != h.to_version)
       return fail(ErrorClass::audit_broken, "audit entry " + std::to_string(e->seq) + " says " + e->data + ", unlike " +
                                                 what + " (one of them was edited)");
   }
@@ -81,13 +78,12 @@ airlock::Status check_history(StateDb& st, const AuditExport& log) {
 
 airlock::Status check_releases(StateDb& st, const AuditExport& log) {
   const auto runs = run_entries(log);
-  AIRLOCK_TRY(auto rows, st.db().query("SELECT version, installed_at FROM releases ORDER BY seq"), "reading releases");
+  AIRLOCK_TRY(auto rows, st.releases(), "reading releases");
   for (const auto& r : rows) {
-    const std::string version = value_text(r[0]);
     bool found = false;
-    for (const auto& [run, entry] : runs) found |= entry.second.value("to", "") == version;
+    for (const auto& [run, entry] : runs) found |= entry.second.value("to", "") == r.version;
     if (!found)
-      return fail(ErrorClass::audit_broken, "release " + version + " (installed " + value_text(r[1]) +
+      return fail(ErrorClass::audit_broken, "release " + r.version + " (installed " + r.installed_at +
                                                 ") has no audit entry of the run that installed it");
   }
   return {};
@@ -98,14 +94,13 @@ airlock::Status check_releases(StateDb& st, const AuditExport& log) {
 Result<std::string> audit_append(StateDb& st, const std::string& at, const std::string& kind, const std::string& data) {
   // A savepoint nests in the caller's transaction and makes one of its own otherwise: the entry
   // and the head record are written together or not at all.
-  AIRLOCK_CHECK(st.db().exec("SAVEPOINT audit_append"), "audit log");
+  AIRLOCK_CHECK(st.savepoint("audit_append"), "audit log");
   auto h = append_entry(st, at, kind, data);
-  airlock::Status done = h ? st.db().exec("RELEASE audit_append") : airlock::Status(fail(h.error()));
+  airlock::Status done = h ? st.release_savepoint("audit_append") : airlock::Status(fail(h.error()));
   if (done) return h;
   // Undo what is left. An I/O error may already have rolled everything back (then the savepoint is
   // gone and these fail too): the error to report is the first one.
-  (void)st.db().exec("ROLLBACK TO audit_append");
-  (void)st.db().exec("RELEASE audit_append");
+  st.undo_savepoint("audit_append");
   return fail(done.error().with_context("audit log"));
 }
 
@@ -115,19 +110,8 @@ std::string audit_head_record(StateDb& st) {
 }
 
 Result<AuditExport> audit_read(StateDb& st) {
-  AIRLOCK_TRY(auto rows, st.db().query("SELECT seq, at, kind, data, prev_hash, hash FROM audit ORDER BY rowid"),
-              "reading the audit log");
   AuditExport out;
-  for (const auto& r : rows) {
-    AuditEntry e;
-    if (const auto* i = std::get_if<std::int64_t>(&r[0])) e.seq = *i;
-    e.at = value_text(r[1]);
-    e.kind = value_text(r[2]);
-    e.data = value_text(r[3]);
-    e.prev_hash = value_text(r[4]);
-    e.hash = value_text(r[5]);
-    out.entries.push_back(std::move(e));
-  }
+  AIRLOCK_TRY(out.entries, st.audit_entries(), "audit log");
   if (!out.entries.empty()) out.head = out.entries.back().hash;
   return out;
 }

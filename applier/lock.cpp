@@ -24,4 +24,13 @@ Result<SiteLock> SiteLock::acquire(const std::string& state_dir) {
   return SiteLock(std::move(fd));
 }
 
+bool SiteLock::held_elsewhere(const std::string& state_dir) {
+  std::string path = state_dir + "/lock";
+  Fd fd(sys::open(path.c_str(), O_RDONLY | O_CLOEXEC, 0));
+  if (!fd.valid()) return false;  // no lock file: no run ever started here
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+  (void)::flock(fd.get(), LOCK_UN);
+  return false;
+}
+
 }  // namespace airlock::applier

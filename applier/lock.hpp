@@ -12,6 +12,8 @@ namespace airlock::applier {
 class SiteLock {
  public:
   [[nodiscard]] static Result<SiteLock> acquire(const std::string& state_dir);
+  // True while another process holds the lock (a run is live). Takes nothing and creates nothing.
+  static bool held_elsewhere(const std::string& state_dir);
 
  private:
   explicit SiteLock(Fd fd) : fd_(std::move(fd)) {}

@@ -1,6 +1,7 @@
 // Operator commands that change the site outside an apply: manual rollback to the previous
 // release, and snapshot restore (with its guards). Both are journaled runs: a crash in the middle
 // is undone by restoring the safety snapshot taken first.
+#include <algorithm>
 #include <filesystem>
 
 #include "applier/audit.hpp"
@@ -51,17 +52,30 @@ Result<Plan> plan_manual_rollback(Ctx& c) {
   return Plan{*cur, *prev};
 }
 
+// What the release being left applied itself. A row written by a state.db of schema 1 did not
+// record it: then every migration its manifest lists except those the release rolled back to lists
+// too (a full release re-lists its predecessors' migrations, which belong to them).
+std::vector<std::string> migrations_to_reverse(Ctx& c, const Plan& p, const Manifest& leaving) {
+  if (p.current.migrations) return *p.current.migrations;
+  std::vector<std::string> ids;
+  auto target = read_kept_manifest(c.site, p.previous.version);
+  for (const auto& m : leaving.migrations) {
+    bool theirs = target && std::any_of(target->migrations.begin(), target->migrations.end(),
+                                        [&](const Migration& t) { return t.id == m.id; });
+    if (!theirs) ids.push_back(m.id);
+  }
+  return ids;
+}
+
 // Everything after the safety snapshot: reverse the current release, put back the configs and the
 // pointer of the snapshot taken before it was applied, prove health.
 Event roll_back_manually(Ctx& c, const Plan& p) {
   auto old = load_sealed_snapshot(c.site, p.current.snapshot_id);
   if (!old) return c.error = old.error(), Event::fail;
-  auto text =
-      read_file(release_dir(c.site, p.current.version) + "/" + kKeptManifest, kMaxManifestBytes, ErrorClass::io);
-  auto manifest = text ? parse_manifest(*text) : Result<Manifest>(fail(text.error()));
+  auto manifest = read_kept_manifest(c.site, p.current.version);
   Status s = manifest ? Status{} : Status(fail(manifest.error()));
   if (s) {
-    auto r = reverse_migrations(c, *manifest, p.current.version, *old);
+    auto r = reverse_migrations(c, *manifest, p.current.version, *old, migrations_to_reverse(c, p, *manifest));
     if (!r) s = fail(r.error());
   }
   if (s) s = restore_snapshot(c.site, *old, RestoreParts::configs_and_pointer);
@@ -79,15 +93,22 @@ Event roll_back_manually(Ctx& c, const Plan& p) {
   return Event::ok;
 }
 
+Result<Plan> plan_or_refuse(Ctx& c) {
+  auto p = plan_manual_rollback(c);
+  if (p) return p;
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "rollback");
+  return fail(record_refusal(c, RunKind::rollback, installed, installed, p.error()));
+}
+
 }  // namespace
 
 Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
   AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "rollback");
   Ctx& c = *o.ctx;
-  AIRLOCK_TRY(auto p, plan_manual_rollback(c), "rollback");
+  AIRLOCK_TRY(auto p, plan_or_refuse(c), "rollback");
   std::string id = new_run_id(env);
-  c.run =
-      Run{id, "rollback", "snapshot", "", p.current.version, p.previous.version, id, "", c.now(), env.started_by, "{}"};
+  c.run = Run{id, RunKind::rollback, "snapshot",     "",  p.current.version, p.previous.version, id,
+              "", c.now(),           env.started_by, "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   AIRLOCK_CHECK(c.st.begin_run(c.run), "rollback");
@@ -99,7 +120,9 @@ Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
     });
   }
   AIRLOCK_CHECK(c.journal(Phase::rollback), "journal");
+  auto t0 = SteadyClock::now();
   Event ev = roll_back_manually(c, p);
+  c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
   Phase end = ev == Event::ok ? Phase::done : Phase::degraded;
   AIRLOCK_CHECK(c.journal(end), "journal");
   auto rep = finalize(c, end, c.error ? c.error->what() : "manual rollback to " + p.previous.version);
@@ -107,14 +130,13 @@ Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
   return rep;
 }
 
-Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::string& id, Force force,
-                                      const Env& env) {
-  AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "snapshot restore");
-  Ctx& c = *o.ctx;
-  AIRLOCK_TRY(auto m, load_sealed_snapshot(c.site, id), "snapshot restore");
-  std::string dir = c.site.state_dir + "/snapshots/" + id;
+namespace {
+
+// The guards of a restore without --force: a target that exists and differs from the snapshot is
+// not overwritten.
+Status restore_guards(const SnapMeta& m, const std::string& dir, const std::string& id) {
   for (const auto& it : m.items) {
-    if (it.absent || !fs::exists(it.source) || force == Force::yes) continue;
+    if (it.absent || !fs::exists(it.source)) continue;
     if (it.kind == "db") {
       // Backup files differ from their source byte-wise: compare content, not hashes.
       AIRLOCK_TRY(auto same, same_database(it.source, dir + "/" + it.file), "snapshot restore");
@@ -132,11 +154,29 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
       return fail(ErrorClass::usage, it.kind + " '" + it.name + "' exists ('" + it.source +
                                          "') and differs from snapshot '" + id + "'; use --force to overwrite it");
   }
+  return {};
+}
+
+}  // namespace
+
+Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::string& id, Force force,
+                                      const Env& env) {
+  AIRLOCK_TRY(auto o,
+              open_site(site_toml, env, nullptr, force == Force::yes ? DamagedRun::discard : DamagedRun::refuse),
+              "snapshot restore");
+  Ctx& c = *o.ctx;
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot restore");
+  auto loaded = load_sealed_snapshot(c.site, id);
+  Status guards = loaded ? Status{} : Status(fail(loaded.error()));
+  if (guards && force == Force::no) guards = restore_guards(*loaded, c.site.state_dir + "/snapshots/" + id, id);
+  if (!guards)
+    return fail(record_refusal(c, RunKind::restore, installed, loaded ? loaded->release : installed, guards.error())
+                    .with_context("snapshot restore"));
+  const SnapMeta& m = *loaded;
   // Journaled like a rollback: a safety snapshot first, so a crash between two restored files
   // (each one is atomic) is undone by recover instead of leaving a mix.
-  AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot restore");
   std::string rid = new_run_id(env);
-  c.run = Run{rid, "restore", "snapshot", "", installed, m.release, rid, "", c.now(), env.started_by, "{}"};
+  c.run = Run{rid, RunKind::restore, "snapshot", "", installed, m.release, rid, "", c.now(), env.started_by, "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   AIRLOCK_CHECK(c.st.begin_run(c.run), "snapshot restore");
@@ -146,7 +186,10 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
     return fail(safety.error().with_context("snapshot restore: safety snapshot"));
   }
   AIRLOCK_CHECK(c.journal(Phase::rollback), "journal");
-  if (auto s = restore_snapshot(c.site, m); !s) {
+  auto t0 = SteadyClock::now();
+  auto restored = restore_snapshot(c.site, m);
+  c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+  if (auto& s = restored; !s) {
     auto back = restore_snapshot(c.site, *safety);
     (void)finalize(c, back ? Phase::aborted : Phase::degraded, s.error().what());
     return fail(s.error().with_context("snapshot restore"));

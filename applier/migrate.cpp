@@ -147,7 +147,7 @@ Result<bool> migration_recorded(const std::string& db_path, const std::string& i
   return !rows.empty();
 }
 
-airlock::Status run_migration(const MigrationRun& m) {
+Result<bool> run_migration(const MigrationRun& m) {
   std::string what = std::string(m.direction == Direction::up ? "migration " : "reverse migration ") + m.id + " on '" +
                      m.db_path + "'";
   AIRLOCK_TRY(auto d, db::Database::open(m.db_path, db::OpenMode::read_write), what);
@@ -167,11 +167,14 @@ airlock::Status run_migration(const MigrationRun& m) {
     return fail(rows.error().with_context(what));
   }
   bool recorded = !rows->empty();
-  if (recorded == (m.direction == Direction::up)) return d.exec("ROLLBACK");  // nothing to do
+  if (recorded == (m.direction == Direction::up)) {  // nothing to do
+    AIRLOCK_CHECK(d.exec("ROLLBACK"), what);
+    return false;
+  }
   auto s = run_script(d.raw(), g, m.sql, what);
   if (!s) {
     (void)d.exec("ROLLBACK");
-    return s;
+    return fail(s.error());
   }
   auto mark = m.direction == Direction::up
                   ? d.query("INSERT INTO _airlock_migrations(id, release) VALUES(?, ?)", {m.id, m.release})
@@ -193,7 +196,8 @@ airlock::Status run_migration(const MigrationRun& m) {
       return fail(dropped.error().with_context(what));
     }
   }
-  return d.exec("COMMIT");
+  AIRLOCK_CHECK(d.exec("COMMIT"), what);
+  return true;
 }
 
 }  // namespace airlock::applier

@@ -24,9 +24,11 @@ struct MigrationRun {
   std::int64_t timeout_ms = 60000;
 };
 
-// Up: skipped (ok) when the id is already recorded. Down: skipped when it is not recorded.
+// Up: skipped when the id is already recorded. Down: skipped when it is not recorded. True when
+// the script ran (and the bookkeeping changed), false when skipped: a run records exactly the
+// migrations it applied, so that its rollback reverses those and no others.
 // Failures are ErrorClass::internal naming the migration, the database and SQLite's reason.
-[[nodiscard]] airlock::Status run_migration(const MigrationRun& m);
+[[nodiscard]] Result<bool> run_migration(const MigrationRun& m);
 [[nodiscard]] Result<bool> migration_recorded(const std::string& db_path, const std::string& id);
 
 }  // namespace airlock::applier

@@ -170,6 +170,10 @@ Event do_verify(Ctx& c) {
   req.staging_dir = c.run.staging;
   bool first = c.run.from_version.empty();
   req.on_manifest = [&](const Manifest& m) -> Status {
+    c.run.to_version = m.release.version.text;  // a refusal is recorded with the version it refused
+    if (!first && m.release.version.text == c.run.from_version)
+      return fail(ErrorClass::policy, "release " + c.run.from_version + " is already installed on site '" +
+                                          c.site.name + "'; nothing to do");
     if (first && m.delta_base)
       return fail(ErrorClass::policy, "release " + m.release.version.text + " is a [delta] release (base " +
                                           *m.delta_base + "); a site with nothing installed needs a full release");
@@ -244,21 +248,30 @@ Status keep_payload(Ctx& c) {
   AIRLOCK_CHECK(sync_staging(c.run.staging), "keeping the payload");
   AIRLOCK_CHECK(remove_tree(dest), "keeping the payload");
   AIRLOCK_CHECK(make_dirs(c.site.state_dir + "/releases"), "keeping the payload");
-  AIRLOCK_CHECK(write_file_atomic(c.run.staging + "/" + kKeptManifest, render_manifest(*c.manifest)),
-                "keeping the payload");
+  // Next to the payload, never inside it: a payload file may have any name.
+  AIRLOCK_CHECK(write_file_atomic(kept_manifest_path(c.site, c.run.to_version), render_manifest(*c.manifest)),
+                "keeping the manifest");
   AIRLOCK_CHECK(rename_path(c.run.staging, dest), "keeping the payload");
   return fsync_dir(c.site.state_dir + "/releases");
 }
 
 Status apply_migrations(Ctx& c) {
   std::string payload = release_dir(c.site, c.run.to_version);
+  c.data["applied_migrations"] = nlohmann::json::array();
   int n = 0;
   for (const auto& m : c.manifest->migrations) {
     AIRLOCK_TRY(auto sql, read_file(payload + "/" + m.up, 64 << 20, ErrorClass::io), "migration " + m.id);
     c.emit("apply", "migration " + m.id + " on " + m.database);
-    AIRLOCK_CHECK(run_migration({c.site.databases.at(m.database), m.id, c.run.to_version, sql, Direction::up,
-                                 c.site.migration_timeout_ms}),
-                  "applying release " + c.run.to_version);
+    const std::string& path = c.site.databases.at(m.database);
+    // Only what this run applies is its to reverse: an id already recorded belongs to a release
+    // before. A new one is this run's from the moment it may start, since a failed commit leaves
+    // its outcome open (the reverse runs only for an id the database has recorded).
+    AIRLOCK_TRY(auto before, migration_recorded(path, m.id), "applying release " + c.run.to_version);
+    if (!before) c.data["applied_migrations"].push_back(m.id);
+    AIRLOCK_TRY(auto ran,
+                run_migration({path, m.id, c.run.to_version, sql, Direction::up, c.site.migration_timeout_ms}),
+                "applying release " + c.run.to_version);
+    if (!before && !ran) c.data["applied_migrations"].erase(c.data["applied_migrations"].size() - 1);
     if (++n == 1) crash_point("mid_migrations");
   }
   crash_point("after_migrations");

@@ -21,14 +21,16 @@ using nlohmann::json;
 
 // A database whose reverse is missing or fails is restored from the snapshot instead of reversed.
 Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& manifest, const std::string& version,
-                                                    const SnapMeta& snap) {
+                                                    const SnapMeta& snap, const std::vector<std::string>& applied) {
   std::vector<std::string> restore;
   auto marked = [&](const std::string& d) { return std::find(restore.begin(), restore.end(), d) != restore.end(); };
+  auto ours = [&](const std::string& id) { return std::find(applied.begin(), applied.end(), id) != applied.end(); };
   std::string payload = release_dir(c.site, version);
   const auto& migs = manifest.migrations;
   int n = 0;
   for (auto it = migs.rbegin(); it != migs.rend(); ++it) {
-    if (marked(it->database)) continue;
+    // A migration the release re-lists but an earlier release applied belongs to that one.
+    if (marked(it->database) || !ours(it->id)) continue;
     const std::string& path = c.site.databases.at(it->database);
     auto recorded = migration_recorded(path, it->id);
     if (recorded && !*recorded) continue;
@@ -36,8 +38,9 @@ Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& mani
     if (s && !it->down) s = fail(ErrorClass::rollback_failed, "migration " + it->id + " is irreversible");
     if (s) {
       auto sql = read_file(payload + "/" + *it->down, 64 << 20, ErrorClass::io);
-      s = sql ? run_migration({path, it->id, version, *sql, Direction::down, c.site.migration_timeout_ms})
-              : Status(fail(sql.error()));
+      auto ran = sql ? run_migration({path, it->id, version, *sql, Direction::down, c.site.migration_timeout_ms})
+                     : Result<bool>(fail(sql.error()));
+      s = ran ? Status{} : Status(fail(ran.error()));
     }
     if (!s) {
       c.emit("rollback", "reverse of " + it->id + " not possible (" + s.error().what() + "); restoring database '" +
@@ -55,10 +58,12 @@ Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& mani
 namespace {
 
 std::string outcome_text(const Ctx& c, Phase terminal) {
-  bool manual = c.run.kind == "rollback";
+  bool manual = c.run.kind == RunKind::rollback;
+  if (c.refused) return "refused";
+  if (c.run.kind == RunKind::discard) return "discarded-run";
   switch (terminal) {
     case Phase::done:
-      if (c.run.kind == "restore") return "snapshot-restore";
+      if (c.run.kind == RunKind::restore) return "snapshot-restore";
       return manual ? "manual-rollback" : "applied";
     case Phase::rolled_back:
       return c.recovering ? "crash-recovered" : "auto-rollback";
@@ -77,48 +82,66 @@ Outcome report_outcome(const Ctx& c, Phase terminal) {
   return Outcome::aborted;
 }
 
+std::vector<std::string> applied_migrations(const Ctx& c) {
+  std::vector<std::string> ids;
+  for (const auto& id : c.data.value("applied_migrations", json::array()))
+    if (id.is_string()) ids.push_back(id.get<std::string>());
+  return ids;
+}
+
 Status record_release(Ctx& c) {
-  auto& d = c.st.db();
-  if (c.run.kind == "rollback") {
-    AIRLOCK_CHECK(d.exec("UPDATE releases SET state = 'rolled_back' WHERE state = 'current'"), "recording");
-    auto up = d.query(
-        "UPDATE releases SET state = 'current' WHERE seq = (SELECT max(seq) FROM releases WHERE "
-        "state = 'previous' AND version = ?)",
-        {c.run.to_version});
-    if (!up) return fail(up.error().with_context("recording the manual rollback"));
+  if (c.run.kind == RunKind::rollback) {
+    AIRLOCK_CHECK(c.st.return_to(c.run.to_version), "recording the manual rollback");
+  } else if (c.run.kind == RunKind::restore) {  // no health was proved: the degraded mark stays as it is
+    AIRLOCK_CHECK(c.st.rewind_to(c.run.to_version), "recording the restore");
+    return c.st.set("installed", c.run.to_version);
   } else {
-    AIRLOCK_CHECK(d.exec("UPDATE releases SET state = 'previous' WHERE state = 'current'"), "recording the release");
-    auto ins = d.query(
-        "INSERT INTO releases(version, installed_at, rollback_to, snapshot_id, images, state) "
-        "VALUES(?, ?, ?, ?, ?, 'current')",
-        {c.run.to_version, c.now(), c.data.value("rollback_to", std::string()), c.run.snapshot_id,
-         c.data.value("images", json::array()).dump()});
-    if (!ins) return fail(ins.error().with_context("recording the release"));
+    ReleaseRow row;
+    row.version = c.run.to_version;
+    row.installed_at = c.now();
+    row.rollback_to = c.data.value("rollback_to", std::string());
+    row.snapshot_id = c.run.snapshot_id;
+    row.images = c.data.value("images", json::array()).dump();
+    row.migrations = applied_migrations(c);
+    AIRLOCK_CHECK(c.st.add_release(row), "recording the release");
   }
   AIRLOCK_CHECK(c.st.set("installed", c.run.to_version), "recording the release");
   return c.st.set("degraded", "0");
 }
 
+std::optional<std::int64_t> data_int(const Ctx& c, const char* key) {
+  auto it = c.data.find(key);
+  if (it == c.data.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
 Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std::string& outcome) {
   json signals = c.data.value("signals", json::array());
-  auto h = c.st.db().query(
-      "INSERT INTO history(run_id, started_at, finished_at, from_version, to_version, outcome, detail, steps, "
-      "started_by, signal_to_rollback_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      {c.run.run_id, c.run.started_at, c.now(), c.run.from_version, c.run.to_version, outcome, detail,
-       c.data.value("steps", json::array()).dump(), c.run.started_by,
-       c.signal_to_rollback_ms ? db::Value(*c.signal_to_rollback_ms) : db::Value(nullptr)});
-  if (!h) return fail(h.error().with_context("writing history"));
-  json entry = {{"run", c.run.run_id}, {"kind", c.run.kind}, {"from", c.run.from_version}, {"to", c.run.to_version},
-                {"outcome", outcome},  {"detail", detail},   {"signals", signals}};
-  AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), c.run.kind, entry.dump()), "recording");
+  const auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  HistoryRecord h{c.run.run_id,
+                  c.run.started_at,
+                  c.now(),
+                  c.run.from_version,
+                  c.run.to_version,
+                  outcome,
+                  detail,
+                  dump(c.data.value("steps", json::array())),
+                  c.run.started_by,
+                  c.signal_to_rollback_ms,
+                  data_int(c, "revert_ms"),
+                  c.run.snapshot_id};
+  AIRLOCK_CHECK(c.st.add_history(h), "recording");
+  json entry = {{"run", c.run.run_id},        {"kind", run_kind_name(c.run.kind)},
+                {"from", c.run.from_version}, {"to", c.run.to_version},
+                {"outcome", outcome},         {"detail", detail},
+                {"signals", signals}};
+  if (h.revert_ms) entry["revert_ms"] = *h.revert_ms;
+  if (!h.snapshot_id.empty()) entry["snapshot"] = h.snapshot_id;
+  AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), run_kind_name(c.run.kind), dump(entry)), "recording");
   (void)head;
-  if (terminal == Phase::done && c.run.kind == "restore") {
-    AIRLOCK_CHECK(c.st.set("installed", c.run.to_version), "recording");
-  } else if (terminal == Phase::done) {
-    AIRLOCK_CHECK(record_release(c), "recording");
-  }
+  if (terminal == Phase::done) AIRLOCK_CHECK(record_release(c), "recording");
   if (terminal == Phase::degraded) AIRLOCK_CHECK(c.st.set("degraded", "1"), "recording");
-  return c.st.db().exec("DELETE FROM run");
+  return c.st.end_run();
 }
 
 }  // namespace
@@ -128,7 +151,7 @@ namespace {
 // Reverse migrations (or database restores), then configs and pointer from the snapshot.
 Status undo_targets(Ctx& c, const SnapMeta& snap) {
   if (c.manifest) {
-    auto r = reverse_migrations(c, *c.manifest, c.run.to_version, snap);
+    auto r = reverse_migrations(c, *c.manifest, c.run.to_version, snap, applied_migrations(c));
     if (!r) return fail(r.error());
   }
   return restore_snapshot(c.site, snap, RestoreParts::configs_and_pointer);
@@ -142,6 +165,15 @@ Event do_rollback(Ctx& c) {
         std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - *c.signal_at).count();
     c.data["signal_to_rollback_ms"] = *c.signal_to_rollback_ms;
   }
+  const auto t0 = SteadyClock::now();
+  // The revert's own duration, whatever way it ends.
+  struct Stopwatch {
+    Ctx& c;
+    SteadyClock::time_point t0;
+    ~Stopwatch() {
+      c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+    }
+  } stopwatch{c, t0};
   c.emit("rollback",
          "rolling back to " + (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
   auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
@@ -209,6 +241,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
     (void)audit_append(c.st, c.now(), "notify-failed", json({{"run", c.run.run_id}}).dump());
   }
   RunReport r;
+  r.kind = run_kind_name(c.run.kind);
   r.outcome = report_outcome(c, terminal);
   r.from_version = c.run.from_version;
   r.to_version = c.run.to_version;
@@ -230,8 +263,9 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   if (c.data.is_discarded() || !c.data.is_object()) c.data = json::object();
   if (c.data.contains("baseline")) c.baseline = c.data["baseline"].get<Baseline>();
   auto phase = parse_phase(crashed.phase).value_or(Phase::apply);
-  std::string what = "crashed during " + crashed.phase;
-  c.emit("recover", "found an interrupted " + crashed.kind + " (" + what + ")");
+  std::string what =
+      c.data.contains("damaged") ? c.data.value("damaged", std::string()) : "crashed during " + crashed.phase;
+  c.emit("recover", std::string("found an interrupted ") + run_kind_name(crashed.kind) + " (" + what + ")");
   if (is_terminal(phase)) return finalize(c, phase, what + "; finished the record");
   switch (recovery_of(phase)) {
     case Recovery::discard:

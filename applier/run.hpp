@@ -61,6 +61,7 @@ struct Ctx {
   std::optional<SteadyClock::time_point> signal_at;
   std::optional<std::int64_t> signal_to_rollback_ms;
   bool recovering = false;  // finishing a crashed run
+  bool refused = false;     // a command refused before it changed anything (recorded as "refused")
   ChildJournal children{*this};
 
   std::string now() const { return format_rfc3339(env.now()); }
@@ -73,7 +74,11 @@ struct Ctx {
 std::string staging_dir(const Site& s, const std::string& run_id);
 std::string signal_name(int sig);  // "SIGTERM"
 std::string release_dir(const Site& s, const std::string& version);
-inline constexpr const char* kKeptManifest = ".airlock-manifest.toml";
+// airlock's own copy of a release's manifest: releases/<version>.manifest.toml, beside the payload
+// folder (a payload file may carry any name, so nothing of airlock's lives inside it).
+std::string kept_manifest_path(const Site& s, const std::string& version);
+// Reads the kept manifest; a release kept by an older airlock has it inside its payload folder.
+[[nodiscard]] Result<Manifest> read_kept_manifest(const Site& s, const std::string& version);
 
 // Phase functions (phases.cpp). Each returns the event for the transition table.
 Event do_preflight(Ctx& c);
@@ -88,8 +93,10 @@ Event do_rollback(Ctx& c);
 struct SnapMeta;
 // Reverse migrations of `manifest` (payload kept under releases/<version>) in reverse order; a
 // database whose reverse is missing or fails is restored from `snap`. Returns those databases.
+// Only the ids in `applied` (what the run being undone applied itself) are reversed.
 [[nodiscard]] Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& manifest,
-                                                                  const std::string& version, const SnapMeta& snap);
+                                                                  const std::string& version, const SnapMeta& snap,
+                                                                  const std::vector<std::string>& applied);
 Event do_record(Ctx& c);
 [[nodiscard]] Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail);
 [[nodiscard]] Result<RunReport> recover_locked(Ctx& c, const Run& crashed);
@@ -98,10 +105,16 @@ struct Opened {
   std::unique_ptr<Ctx> ctx;
   std::optional<SiteLock> lock;
 };
+// What opening the site does with a run record that fails its checks: refuse (ErrorClass::io
+// naming it), recover (restore the snapshot it names, when that id is readable), or discard it
+// (the caller is about to put the whole site back from a snapshot of the operator's choice).
+enum class DamagedRun { refuse, recover, discard };
 // Loads the site, takes the lock, opens state.db and recovers a crashed run if there is one
 // (its report in *recovered when given).
 [[nodiscard]] Result<Opened> open_site(const std::string& site_toml, const Env& env,
-                                       std::optional<RunReport>* recovered);
+                                       std::optional<RunReport>* recovered, DamagedRun damaged = DamagedRun::refuse);
+// Records a command refused before it changed anything (history and audit), then returns `why`.
+[[nodiscard]] Error record_refusal(Ctx& c, RunKind kind, const std::string& from, const std::string& to, Error why);
 std::string new_run_id(const Env& env);
 // Drives the state machine from `start` to a terminal phase and records the run.
 [[nodiscard]] Result<RunReport> drive(Ctx& c, Phase start);

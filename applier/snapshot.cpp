@@ -210,7 +210,9 @@ void prune_retained(const Site& site, const std::vector<ReleaseRow>& releases) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(site.state_dir + "/releases", ec)) {
     std::string v = e.path().filename().string();
-    if (e.is_directory() && std::find(keep_versions.begin(), keep_versions.end(), v) == keep_versions.end())
+    // The payload folder <v> and the kept manifest <v>.manifest.toml beside it go together.
+    if (!e.is_directory() && v.ends_with(".manifest.toml")) v.resize(v.size() - std::string(".manifest.toml").size());
+    if (std::find(keep_versions.begin(), keep_versions.end(), v) == keep_versions.end())
       (void)remove_tree(e.path().string());
   }
 }

@@ -1,11 +1,17 @@
 // The site's own state: <state_dir>/state.db (SQLite, WAL off, synchronous FULL). Holds the
-// installed release, the releases applied, the one active run (the journal head: its phase is
-// persisted before the phase runs), the journal of phase entries, history and the audit log.
+// installed release, the releases applied (with the migrations each one applied), the one active
+// run (the journal head: its phase is persisted before the phase runs), the journal of phase
+// entries, history and the audit log. Every SQL statement on state.db lives in state_db.cpp.
+//
+// The file carries its schema version in PRAGMA user_version and is upgraded forward step by step
+// when opened (a file without a version but with the tables is schema 1, as the first releases
+// wrote it). A file newer than this build knows is refused, never misread.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "applier/applier.hpp"
@@ -14,17 +20,36 @@
 
 namespace airlock::applier {
 
-// The active run: present only while an apply/rollback/recover is under way or crashed.
+inline constexpr std::int64_t kStateSchemaVersion = 2;
+
+// What a run does. Persisted by name (run record, history's audit entries, reports).
+enum class RunKind {
+  apply,     // a bundle forward, with its automatic rollback
+  rollback,  // manual rollback to the previous release
+  restore,   // snapshot restore
+  discard,   // a damaged run record dropped by `snapshot restore --force` (never persisted as a run)
+};
+const char* run_kind_name(RunKind k);
+std::optional<RunKind> parse_run_kind(std::string_view s);
+
+// The active run: present only while an apply/rollback/restore/recover is under way or crashed.
 struct Run {
   std::string run_id;
-  std::string kind;   // "apply" | "rollback"
+  RunKind kind = RunKind::apply;
   std::string phase;  // state_machine phase name
   std::string bundle;
   std::string from_version, to_version;
   std::string snapshot_id;
   std::string staging;
   std::string started_at, started_by;
-  std::string data;  // JSON: baseline latencies, step timings, signals
+  std::string data;  // JSON object: baseline latencies, step timings, signals, applied migrations
+};
+
+// What can still be read of a run record that failed its checks.
+struct SalvagedRun {
+  std::string damage;                      // which column holds what
+  std::string run_id;                      // "" when unreadable
+  std::optional<std::string> snapshot_id;  // nullopt when unreadable
 };
 
 struct ReleaseRow {
@@ -34,33 +59,68 @@ struct ReleaseRow {
   std::string rollback_to;  // "" = none
   std::string snapshot_id;  // taken just before it was applied
   std::string state;        // "current" | "previous" | "rolled_back"
+  std::string images;       // JSON array of {ref, digest}
+  // Ids of the migrations this release applied itself, in order; nullopt for a row written by a
+  // state.db of schema 1, which did not record them.
+  std::optional<std::vector<std::string>> migrations;
+};
+
+// One finished run as history keeps it.
+struct HistoryRecord {
+  std::string run_id, started_at, finished_at, from_version, to_version, outcome, detail, steps, started_by;
+  std::optional<std::int64_t> signal_to_rollback_ms;
+  std::optional<std::int64_t> revert_ms;  // how long the revert itself took
+  std::string snapshot_id;                // the snapshot the run took or restored
 };
 
 class StateDb {
  public:
   [[nodiscard]] static Result<StateDb> open(const std::string& state_dir);
-  db::Database& db() { return db_; }
+  const std::string& path() const { return path_; }
 
   [[nodiscard]] Result<std::string> get(const std::string& key, const std::string& dflt = "");
   [[nodiscard]] airlock::Status set(const std::string& key, const std::string& value);
 
+  // ErrorClass::io naming the column when the record holds a value of the wrong type.
   [[nodiscard]] Result<std::optional<Run>> active_run();
+  [[nodiscard]] Result<SalvagedRun> salvage_run();
   [[nodiscard]] airlock::Status begin_run(const Run& r);
   // Persists the run (phase, versions, snapshot id, data) and a journal row, in one transaction,
   // before the phase runs.
   [[nodiscard]] airlock::Status set_phase(const Run& run, const std::string& at);
-  [[nodiscard]] airlock::Status update_run_field(const std::string& field, const std::string& value);
+  [[nodiscard]] airlock::Status end_run();
 
   [[nodiscard]] Result<std::vector<ReleaseRow>> releases();
+  // The new current release; the one before becomes previous.
+  [[nodiscard]] airlock::Status add_release(const ReleaseRow& r);
+  // Manual rollback: the current release is rolled back, the newest previous `version` is current.
+  [[nodiscard]] airlock::Status return_to(const std::string& version);
+  // Snapshot restore: the newest row of `version` is current again and every release applied after
+  // it is rolled back ("" = nothing installed: no row is current).
+  [[nodiscard]] airlock::Status rewind_to(const std::string& version);
+  [[nodiscard]] Result<std::string> current_images();
+
+  [[nodiscard]] airlock::Status add_history(const HistoryRecord& h);
   [[nodiscard]] Result<std::vector<HistoryEntry>> history();
+
+  [[nodiscard]] Result<std::vector<AuditEntry>> audit_entries();
+  [[nodiscard]] Result<std::optional<AuditEntry>> audit_last();
+  [[nodiscard]] airlock::Status audit_insert(const AuditEntry& e);
 
   [[nodiscard]] airlock::Status begin();
   [[nodiscard]] airlock::Status commit();
   void rollback_tx();
+  // A savepoint nests in an open transaction and opens one of its own otherwise. `name` is one of
+  // our own identifiers, never input.
+  [[nodiscard]] airlock::Status savepoint(const std::string& name);
+  [[nodiscard]] airlock::Status release_savepoint(const std::string& name);
+  // Best effort: after an I/O error SQLite may already have rolled everything back.
+  void undo_savepoint(const std::string& name);
 
  private:
-  explicit StateDb(db::Database d) : db_(std::move(d)) {}
+  StateDb(db::Database d, std::string path) : db_(std::move(d)), path_(std::move(path)) {}
   db::Database db_;
+  std::string path_;
 };
 
 std::string value_text(const db::Value& v);

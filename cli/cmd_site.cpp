@@ -53,7 +53,7 @@ json report_json(const ap::RunReport& r) {
   json j = {{"ok", !ap::report_class(r)},      {"outcome", ap::outcome_name(r.outcome)},
             {"from", r.from_version},          {"to", r.to_version},
             {"checks", checks_json(r.checks)}, {"failing_signals", r.failing_signals},
-            {"audit_head", r.audit_head}};
+            {"audit_head", r.audit_head},      {"kind", r.kind}};
   if (r.signal_to_rollback_ms) j["signal_to_rollback_ms"] = *r.signal_to_rollback_ms;
   return j;
 }
@@ -63,6 +63,8 @@ std::string ver(const std::string& v) { return v.empty() ? "(nothing)" : "v" + v
 std::string headline(const ap::RunReport& r) {
   switch (r.outcome) {
     case ap::Outcome::applied:
+      if (r.kind == "rollback")
+        return "rolled back to " + ver(r.to_version) + " (from " + ver(r.from_version) + "), healthy";
       return "applied " + ver(r.to_version) + " (was " + ver(r.from_version) + "), healthy";
     case ap::Outcome::rolled_back:
       for (const auto& s : r.failing_signals)
@@ -116,8 +118,10 @@ std::string history_line(const ap::HistoryEntry& h) {
   std::ostringstream o;
   o << h.started_at.substr(0, 10) << " " << ver(h.to_version) << " " << h.outcome;
   if (!h.detail.empty()) o << ": " << h.detail;
-  if (h.outcome == "auto-rollback" || h.outcome == "crash-recovered")
-    o << " → reverted to " << ver(h.from_version) << " in " << span_text(h.started_at, h.finished_at);
+  if ((h.outcome == "auto-rollback" || h.outcome == "crash-recovered") && h.revert_ms)
+    o << " → reverted to " << ver(h.from_version) << " in " << *h.revert_ms << " ms";
+  else if (h.outcome == "auto-rollback" || h.outcome == "crash-recovered")
+    o << " → reverted to " << ver(h.from_version);
   else if (h.outcome == "applied")
     o << " (from " << ver(h.from_version) << ", " << span_text(h.started_at, h.finished_at) << ")";
   if (h.signal_to_rollback_ms) o << " [signal→rollback " << *h.signal_to_rollback_ms << " ms]";
@@ -185,13 +189,17 @@ int cmd_status(int argc, char** argv) {
               {"audit_head", s->audit_head},
               {"audit_entries", s->audit_entries}};
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
+    j["running"] = s->running;
     print_json(j);
   } else {
     std::cout << "site        " << s->site_name << " (product " << s->product << ")\n"
               << "installed   " << ver(s->installed) << (s->degraded ? "  DEGRADED: needs an operator" : "") << "\n"
               << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
     for (const auto& i : s->images) std::cout << "image       " << i << "\n";
-    if (s->pending_phase) std::cout << "interrupted run in phase " << *s->pending_phase << ": run 'airlock recover'\n";
+    if (s->running)
+      std::cout << "running     a run is under way (phase " << *s->pending_phase << "); the site is locked\n";
+    else if (s->pending_phase)
+      std::cout << "interrupted run in phase " << *s->pending_phase << ": run 'airlock recover'\n";
     std::cout << "audit head  " << (s->audit_head.empty() ? "(empty)" : s->audit_head) << " (" << s->audit_entries
               << " entries)\n";
   }
@@ -221,6 +229,8 @@ int cmd_history(int argc, char** argv) {
                 {"started_by", e.started_by},
                 {"steps", json::parse(e.steps_json, nullptr, false)}};
       j["signal_to_rollback_ms"] = e.signal_to_rollback_ms ? json(*e.signal_to_rollback_ms) : json(nullptr);
+      j["revert_ms"] = e.revert_ms ? json(*e.revert_ms) : json(nullptr);
+      j["snapshot"] = e.snapshot_id;
       a.push_back(j);
     }
     print_json({{"ok", true}, {"history", a}});

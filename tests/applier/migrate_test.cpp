@@ -42,6 +42,22 @@ TEST(Migrate, AppliesOnceAndRecordsTheId) {
   EXPECT_EQ(std::get<std::int64_t>((*d->query("SELECT count(*) FROM t"))[0][0]), 2);
 }
 
+// A run records the migrations it applied itself: the answer says whether the script ran.
+TEST(Migrate, TellsWhetherTheScriptRan) {
+  Db db;
+  auto first = applier::run_migration(up(db.path, "m1", "INSERT INTO t VALUES (3);"));
+  auto again = applier::run_migration(up(db.path, "m1", "INSERT INTO t VALUES (3);"));
+  ASSERT_TRUE(first && again);
+  EXPECT_TRUE(*first);
+  EXPECT_FALSE(*again) << "already recorded: skipped";
+  auto down = applier::run_migration({db.path, "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000});
+  auto down_again =
+      applier::run_migration({db.path, "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000});
+  ASSERT_TRUE(down && down_again);
+  EXPECT_TRUE(*down);
+  EXPECT_FALSE(*down_again);
+}
+
 TEST(Migrate, FailedMigrationLeavesNoTrace) {
   Db db;
   std::string before = db.dump();

@@ -136,3 +136,32 @@ TEST_F(SiteCli, StickyRevocationHoldsAtTheSiteButVerifyTakesABareTrustFileAsItIs
   r = run(kBin + " verify " + q(dir / "b110.tar.zst") + " --trust " + q(dir / "site/trust.toml"));
   EXPECT_EQ(r.status, 0) << r.output;
 }
+
+TEST_F(SiteCli, ManualRollbackHeadlineAndStatusOfALiveRun) {
+  // A check both releases pass, so 1.2.0 stays installed and can be rolled back by hand.
+  auto toml = airlock::test::slurp(dir / "site/site.toml");
+  auto at = toml.find("SELECT count(*) FROM items");
+  ASSERT_NE(at, std::string::npos);
+  toml.replace(at, std::string("SELECT count(*) FROM items").size(),
+               "SELECT 3");
+  airlock::test::spit(dir / "site/site.toml", toml);
+  ASSERT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site()).status, 0);
+  auto r = run(kBin + " apply " + q(dir / "b120.tar.zst") + " --site " + site());
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(kBin + " rollback --site " + site());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("rolled back to v1.1.0 (from v1.2.0)"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("applied"), std::string::npos) << r.output;
+
+  // An interrupted apply is pending; while another process holds the lock it is a live run.
+  r = run("AIRLOCK_CRASH_POINT=after_migrations " + kBin + " apply " + q(dir / "b120.tar.zst") + " --site " + site());
+  ASSERT_NE(r.status, 0) << r.output;
+  r = run(kBin + " status --site " + site());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("interrupted run"), std::string::npos) << r.output;
+  r = run("flock " + q(dir / "site/state/lock") + " " + kBin + " status --site " + site());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("a run is under way"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("recover"), std::string::npos) << r.output;
+  EXPECT_EQ(run(kBin + " recover --site " + site()).status, 0);
+}

@@ -1,0 +1,101 @@
+// The state store across airlock versions: a state folder written by an earlier airlock (schema
+// version 1, kept under tests/fixtures/state-v1) opens, upgrades and keeps working; a state.db
+// newer than this build is refused by name instead of misread.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "applier/applier.hpp"
+#include "applier/state_db.hpp"
+#include "tests/applier/fixture.hpp"
+
+namespace airlock::test {
+namespace {
+
+// The fixture was made at this path by the airlock of the time (tests/fixtures/state-v1/README.md).
+constexpr const char* kMadeAt = "/tmp/airlock-state-v1";
+
+std::int64_t user_version(const std::string& path) {
+  auto d = db::Database::open(path, db::OpenMode::read_only);
+  auto r = d->query("PRAGMA user_version");
+  return std::get<std::int64_t>((*r)[0][0]);
+}
+
+// A copy of the fixture in `dir`. Snapshots name the files they hold by absolute path: those are
+// moved to the copy's folder, and each snapshot sealed again over its moved meta.json.
+void copy_fixture(const fs::path& dir) {
+  fs::copy(repo("tests/fixtures/state-v1"), dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  for (const auto& e : fs::directory_iterator(dir / "state/snapshots")) {
+    std::string meta = slurp(e.path() / "meta.json");
+    meta = std::regex_replace(meta, std::regex(kMadeAt), dir.string());
+    spit(e.path() / "meta.json", meta);
+    spit(e.path() / "SEALED", to_hex(sha256(meta)) + "\n");
+  }
+}
+
+TEST(StateStore, OpensAStateFolderWrittenBySchemaVersion1) {
+  TempDir t;
+  copy_fixture(t / "site");
+  std::string site = (t / "site/site.toml").string(), state_db = (t / "site/state/state.db").string();
+  ASSERT_EQ(user_version(state_db), 0) << "the fixture is a state.db of the first layout";
+
+  auto st = applier::status(site);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->installed, "1.2.0");
+  EXPECT_EQ(st->pointer, "releases/1.2.0");
+  ASSERT_EQ(st->images.size(), 1u);
+  EXPECT_NE(st->images[0].find("api:1.2.0@"), std::string::npos);
+  EXPECT_FALSE(st->pending_phase);
+  EXPECT_EQ(user_version(state_db), applier::kStateSchemaVersion) << "upgraded when opened";
+  auto h = applier::history(site);
+  ASSERT_TRUE(h) << h.error().what();
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[0].to_version, "1.1.0");
+  EXPECT_EQ((*h)[1].to_version, "1.2.0");
+  EXPECT_EQ((*h)[1].outcome, "applied");
+  EXPECT_TRUE(applier::audit_verify(site));
+
+  // The release rows of schema 1 do not say which migrations each release applied: 1.2.0 applied
+  // what its kept manifest lists beyond 1.1.0's (kept inside the payload folder, as then).
+  auto r = applier::rollback(site, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->to_version, "1.1.0");
+  auto d = db::Database::open((t / "site/main.db").string(), db::OpenMode::read_only);
+  auto items = d->query("SELECT count(*) FROM items");
+  ASSERT_TRUE(items) << "0003's reverse renamed items_v2 back";
+  EXPECT_EQ(std::get<std::int64_t>((*items)[0][0]), 3);
+  EXPECT_EQ(applier::status(site)->installed, "1.1.0");
+  EXPECT_EQ(applier::status(site)->pointer, "releases/1.1.0");
+  auto again = applier::rollback(site, quiet_env());
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().cls(), ErrorClass::usage);
+  // And it applies forward again.
+  auto up = applier::apply(site, bundles().v120, quiet_env());
+  ASSERT_TRUE(up) << up.error().what();
+  EXPECT_EQ(up->outcome, applier::Outcome::applied);
+}
+
+TEST(StateStore, NewerSchemaIsRefusedByName) {
+  SiteDir s;
+  ASSERT_TRUE(applier::status(s.site));
+  std::string path = s.state + "/state.db";
+  EXPECT_EQ(user_version(path), applier::kStateSchemaVersion);
+  {
+    auto d = db::Database::open(path, db::OpenMode::read_write);
+    ASSERT_TRUE(d->exec("PRAGMA user_version = 99"));
+  }
+  auto st = applier::status(s.site);
+  auto ap = applier::apply(s.site, bundles().v110, quiet_env());
+  ASSERT_FALSE(st);
+  ASSERT_FALSE(ap);
+  for (const Error& e : {st.error(), ap.error()}) {
+    EXPECT_EQ(e.cls(), ErrorClass::io);
+    EXPECT_NE(e.what().find(path), std::string::npos) << e.what();
+    EXPECT_NE(e.what().find("schema version 99"), std::string::npos) << e.what();
+    EXPECT_NE(e.what().find("(" + std::to_string(applier::kStateSchemaVersion) + ")"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(user_version(path), 99) << "refused, not rewritten";
+}
+
+}  // namespace
+}  // namespace airlock::test
