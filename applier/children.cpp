@@ -28,7 +28,7 @@ void persist(Ctx& c) {
   // Best effort: an unrecorded child is still killed with airlock by PR_SET_PDEATHSIG; only its
   // own children could then outlive a crash. After the record the run row is gone and this is a
   // no-op (the notify hook).
-  (void)c.st.update_run_field("data", c.data.dump());
+  (void)c.st.set_run_data(c.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void emit_output(const Ctx& c, const std::string& name, const std::string& output) {

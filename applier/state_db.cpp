@@ -389,6 +389,12 @@ airlock::Status StateDb::begin() { return db_.exec("BEGIN IMMEDIATE"); }
 airlock::Status StateDb::commit() { return db_.exec("COMMIT"); }
 void StateDb::rollback_tx() { (void)db_.exec("ROLLBACK"); }
 
+airlock::Status StateDb::set_run_data(const std::string& data) {
+  auto q = db_.query("UPDATE run SET data = ? WHERE one = 1", {data});
+  if (!q) return fail(q.error().with_context("state: the run's data"));
+  return {};
+}
+
 airlock::Status StateDb::savepoint(const std::string& name) { return db_.exec("SAVEPOINT " + name); }
 airlock::Status StateDb::release_savepoint(const std::string& name) { return db_.exec("RELEASE " + name); }
 void StateDb::undo_savepoint(const std::string& name) {

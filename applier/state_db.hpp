@@ -89,6 +89,9 @@ class StateDb {
   // before the phase runs.
   [[nodiscard]] airlock::Status set_phase(const Run& run, const std::string& at);
   [[nodiscard]] airlock::Status end_run();
+  // Rewrites the run's data JSON alone, without a journal row (what a running child is, between
+  // two phases).
+  [[nodiscard]] airlock::Status set_run_data(const std::string& data);
 
   [[nodiscard]] Result<std::vector<ReleaseRow>> releases();
   // The new current release; the one before becomes previous.
