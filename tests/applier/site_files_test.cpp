@@ -47,7 +47,9 @@ bool root() { return ::geteuid() == 0; }
 // Gives `p` the mode and, when we are root, the service's owner; returns a checker of both.
 void own(const fs::path& p, unsigned mode) {
   ASSERT_EQ(::chmod(p.c_str(), mode), 0);
-  if (root()) ASSERT_EQ(::chown(p.c_str(), kServiceUid, kServiceGid), 0);
+  if (root()) {
+    ASSERT_EQ(::chown(p.c_str(), kServiceUid, kServiceGid), 0);
+  }
 }
 void expect_owned(const fs::path& p, unsigned mode, const std::string& when) {
   EXPECT_EQ(mode_of(p), mode) << p << " " << when << ": mode " << std::oct << mode_of(p);
@@ -72,7 +74,7 @@ TEST(SiteFiles, DatabaseRestoredByARollbackKeepsModeAndOwner) {
   TempDir b;
   // Irreversible, and it breaks the items check: the rollback restores the snapshot's copy.
   std::string recipe = write_recipe(
-      b, "irr", "min_installed = \"1.1.0\"\n", "1.2.0",
+      b, "irr", "min_installed = \"1.1.0\"\nrollback_to = \"1.2.0\"\n", "1.2.0",
       "[[migrations]]\nid = \"0003_rename\"\ndatabase = \"main\"\nup = \"m/up.sql\"\nirreversible = true\n"
       "fixture = \"m/main.sql\"\n",
       {{"m/up.sql", "ALTER TABLE items RENAME TO items_v2;\n"},

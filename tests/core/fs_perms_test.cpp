@@ -71,7 +71,9 @@ TEST(FilePerms, NewFilesGetTheGivenModeAndExactOverridesWhatWasThere) {
   const fs::path key = d / "k.key";
   spit(key, "old");
   ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
-  if (::geteuid() == 0) ASSERT_EQ(::chown(key.c_str(), kOtherUid, kOtherGid), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(key.c_str(), kOtherUid, kOtherGid), 0);
+  }
   ASSERT_TRUE(write_file_atomic(key.string(), "secret", 0600, Perms::exact));
   EXPECT_EQ(mode_of(key), 0600u);
   EXPECT_EQ(stat_of(key).st_uid, ::geteuid());
