@@ -70,16 +70,31 @@ TEST(SiteFiles, ConfigKeepsModeAndOwnerThroughADeltaAndARollback) {
   expect_owned(s.topology, 0600, "after the rollback");
 }
 
-TEST(SiteFiles, DatabaseRestoredByARollbackKeepsModeAndOwner) {
-  TempDir b;
-  // Irreversible, and it breaks the items check: the rollback restores the snapshot's copy.
+// 1.2.0 with an irreversible migration that breaks the items check: its rollback restores the
+// database from the snapshot.
+std::string irreversible_120(const TempDir& b) {
   std::string recipe = write_recipe(
       b, "irr", "min_installed = \"1.1.0\"\nrollback_to = \"1.2.0\"\n", "1.2.0",
       "[[migrations]]\nid = \"0003_rename\"\ndatabase = \"main\"\nup = \"m/up.sql\"\nirreversible = true\n"
       "fixture = \"m/main.sql\"\n",
       {{"m/up.sql", "ALTER TABLE items RENAME TO items_v2;\n"},
        {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
-  std::string bundle = build_bundle(recipe, (b / "irr.tar.zst").string());
+  return build_bundle(recipe, (b / "irr.tar.zst").string());
+}
+
+// The failed release's table is gone from the real database, the items are back.
+void expect_items_back(const fs::path& db) {
+  auto d = db::Database::open(db.string(), db::OpenMode::read_only);
+  ASSERT_TRUE(d);
+  auto failed = d->query("SELECT count(*) FROM sqlite_schema WHERE name = 'items_v2'");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(std::get<std::int64_t>((*failed)[0][0]), 0) << "the failed release's table is still there";
+  EXPECT_TRUE(d->query("SELECT count(*) FROM items"));
+}
+
+TEST(SiteFiles, DatabaseRestoredByARollbackKeepsModeAndOwner) {
+  TempDir b;
+  std::string bundle = irreversible_120(b);
   SiteDir s;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
   own(s.db, 0640);
@@ -158,12 +173,16 @@ TEST(SiteFiles, SymlinkedTargetsStayLinksAndTheirFilesAreTheOnesChanged) {
   ASSERT_EQ(r->outcome, Outcome::rolled_back);
   EXPECT_TRUE(fs::is_symlink(s.db)) << "the database link was replaced by a file";
   EXPECT_TRUE(fs::is_symlink(s.topology)) << "the config link was replaced by a file";
-  auto d = db::Database::open((real / "main.db").string(), db::OpenMode::read_only);
-  ASSERT_TRUE(d);
-  auto failed = d->query("SELECT count(*) FROM sqlite_schema WHERE name = 'items_v2'");
-  ASSERT_TRUE(failed);
-  EXPECT_EQ(std::get<std::int64_t>((*failed)[0][0]), 0) << "the failed release's table is still there";
-  EXPECT_TRUE(d->query("SELECT count(*) FROM items"));
+  expect_items_back(real / "main.db");
+  EXPECT_EQ(slurp(real / "topology.toml"), topo_110);
+
+  // A rollback that restores the database from the snapshot writes the real file too.
+  TempDir b;
+  r = applier::apply(s.site, irreversible_120(b), quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  ASSERT_EQ(r->outcome, Outcome::rolled_back);
+  EXPECT_TRUE(fs::is_symlink(s.db)) << "the database link was replaced by a file";
+  expect_items_back(real / "main.db");
   EXPECT_EQ(slurp(real / "topology.toml"), topo_110);
 
   // status shows where airlock reads and writes.
