@@ -112,8 +112,8 @@ Status adopt_perms(int fd, const std::string& tmp, const std::string& path, unsi
   if (perms == Perms::keep_existing && ::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
     struct stat own {};
     if (::fstat(fd, &own) != 0) return fail(errno_error("stat", tmp, errno));
-    // Owner first: chown clears set-id bits, which the chmod below puts back. Only root may give
-    // a file away; anyone else keeps a file they could not have created as its owner (EPERM).
+    // Owner first: chown clears set-id bits, which the chmod below puts back. Only root may give a
+    // file away: for anyone else (EPERM) the new file stays their own, as any file they write.
     if ((own.st_uid != old.st_uid || own.st_gid != old.st_gid) && sys::fchown(fd, old.st_uid, old.st_gid) != 0 &&
         errno != EPERM)
       return fail(errno_error("chown", tmp, errno));

@@ -82,6 +82,6 @@ class AtomicFile {
 };
 
 [[nodiscard]] Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644,
-                                      Perms perms = Perms::keep_existing);
+                                       Perms perms = Perms::keep_existing);
 
 }  // namespace airlock

@@ -73,12 +73,12 @@ TEST(SiteFiles, ConfigKeepsModeAndOwnerThroughADeltaAndARollback) {
 // 1.2.0 with an irreversible migration that breaks the items check: its rollback restores the
 // database from the snapshot.
 std::string irreversible_120(const TempDir& b) {
-  std::string recipe = write_recipe(
-      b, "irr", "min_installed = \"1.1.0\"\nrollback_to = \"1.2.0\"\n", "1.2.0",
-      "[[migrations]]\nid = \"0003_rename\"\ndatabase = \"main\"\nup = \"m/up.sql\"\nirreversible = true\n"
-      "fixture = \"m/main.sql\"\n",
-      {{"m/up.sql", "ALTER TABLE items RENAME TO items_v2;\n"},
-       {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
+  std::string recipe =
+      write_recipe(b, "irr", "min_installed = \"1.1.0\"\nrollback_to = \"1.2.0\"\n", "1.2.0",
+                   "[[migrations]]\nid = \"0003_rename\"\ndatabase = \"main\"\nup = \"m/up.sql\"\nirreversible = true\n"
+                   "fixture = \"m/main.sql\"\n",
+                   {{"m/up.sql", "ALTER TABLE items RENAME TO items_v2;\n"},
+                    {"m/main.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n"}});
   return build_bundle(recipe, (b / "irr.tar.zst").string());
 }
 
@@ -229,10 +229,9 @@ TEST(SiteFiles, ConfigDeltaWhoseResultCouldNotBeReadBackIsRefusedBeforeAnyWrite)
   }
   for (int i = 1; i < 31; ++i) key += ".k" + std::to_string(i);
   TempDir b;
-  std::string recipe = write_recipe(
-      b, "deep", "", "1.1.0",
-      "[[config]]\ntarget = \"topology\"\npatch = \"c/topology.patch.toml\"\n",
-      {{"c/topology.patch.toml", "[remove]\nlegacy = true\n"}});
+  std::string recipe =
+      write_recipe(b, "deep", "", "1.1.0", "[[config]]\ntarget = \"topology\"\npatch = \"c/topology.patch.toml\"\n",
+                   {{"c/topology.patch.toml", "[remove]\nlegacy = true\n"}});
   std::string bundle = build_bundle(recipe, (b / "deep.tar.zst").string());
   SiteDir s(SiteDir::kItemsCheck);
   spit(s.topology, std::string(kTopology) + "[" + outer + "]\nv = 1\n[" + outer + "." + inner + "]\n" + key + " = 1\n");

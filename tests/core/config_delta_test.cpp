@@ -317,8 +317,7 @@ TEST(ConfigPatch, ResultTheReaderWouldRefuseIsRefusedBeforeAnythingIsWritten) {
     inner += ".x" + std::to_string(i);
   }
   for (int i = 1; i < 31; ++i) key += ".k" + std::to_string(i);
-  const std::string target =
-      "[gone]\nx = 1\n[" + outer + "]\nv = 1\n[" + outer + "." + inner + "]\n" + key + " = 1\n";
+  const std::string target = "[gone]\nx = 1\n[" + outer + "]\nv = 1\n[" + outer + "." + inner + "]\n" + key + " = 1\n";
   ASSERT_TRUE(tomlu::parse(target, kMaxConfigBytes, ErrorClass::usage, "target")) << "the target itself is readable";
   auto r = apply_config_patch(target, patch("[remove]\ngone = true\n"));  // a removed table: re-serialized
   ASSERT_FALSE(r) << *r;

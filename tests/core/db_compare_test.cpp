@@ -22,8 +22,7 @@ const char* kBase =
 struct Pair {
   TempDir dir;
   db::Database a, b;
-  Pair(const std::string& sql_a, const std::string& sql_b)
-      : a(make("a.db", sql_a)), b(make("b.db", sql_b)) {}
+  Pair(const std::string& sql_a, const std::string& sql_b) : a(make("a.db", sql_a)), b(make("b.db", sql_b)) {}
   db::Database make(const std::string& name, const std::string& sql) {
     auto d = db::Database::open((dir / name).string(), db::OpenMode::create);
     EXPECT_TRUE(d) << d.error().what();
