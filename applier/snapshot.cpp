@@ -206,12 +206,12 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
 Result<SnapMeta> load_sealed_snapshot(const Site& site, const std::string& id) {
   AIRLOCK_CHECK(snapshot_id_ok(id), "snapshot");
   std::string dir = snapshots_dir(site) + "/" + id;
-  for (const auto& [path, type] : {std::pair{dir, S_IFDIR}, {dir + "/meta.json", S_IFREG}, {dir + "/SEALED", S_IFREG}})
-    AIRLOCK_CHECK(is_own(path, type), "snapshot '" + id + "'");
+  AIRLOCK_CHECK(is_own(dir, S_IFDIR), "snapshot '" + id + "'");
   AIRLOCK_TRY(auto meta, read_file(dir + "/meta.json", kMaxMetaBytes, ErrorClass::io), "snapshot " + id);
   auto seal = read_file(dir + "/SEALED", 200, ErrorClass::io);
   if (!seal || *seal != to_hex(sha256(meta)) + "\n")
     return fail(ErrorClass::io, "snapshot '" + id + "' is not sealed (incomplete or altered): " + dir);
+  for (const char* name : {"/meta.json", "/SEALED"}) AIRLOCK_CHECK(is_own(dir + name, S_IFREG), "snapshot '" + id + "'");
   SnapMeta m;
   try {
     m = from_json(json::parse(meta));
