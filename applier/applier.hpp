@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,6 +86,9 @@ struct SiteStatus {
   bool running = false;                      // another process holds the site lock: the run is live
   std::string audit_head;
   std::int64_t audit_entries = 0;
+  // The targets as airlock reads and writes them: real paths, symlinks resolved (docs/site.md).
+  std::map<std::string, std::string> databases, configs;  // logical name -> real path
+  std::string state_dir, trust_root;
 };
 [[nodiscard]] Result<SiteStatus> status(const std::string& site_toml);
 

@@ -301,6 +301,10 @@ Result<SiteStatus> status(const std::string& site_toml) {
   SiteStatus s;
   s.site_name = site.name;
   s.product = site.product;
+  s.databases = site.databases;
+  s.configs = site.configs;
+  s.state_dir = site.state_dir;
+  s.trust_root = site.trust_root;
   AIRLOCK_TRY(s.installed, st.get("installed"), "status");
   AIRLOCK_TRY(auto deg, st.get("degraded", "0"), "status");
   s.degraded = deg == "1";

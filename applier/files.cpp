@@ -29,10 +29,10 @@ Result<std::string> sha256_file(const std::string& path) {
   return to_hex(h.finish());
 }
 
-airlock::Status copy_file_synced(const std::string& src, const std::string& dst) {
+airlock::Status copy_file_synced(const std::string& src, const std::string& dst, unsigned mode) {
   Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) return fail(errno_error("open", src, errno));
-  AIRLOCK_TRY(auto out, AtomicFile::create(dst), "copying '" + src + "'");
+  AIRLOCK_TRY(auto out, AtomicFile::create(dst, mode), "copying '" + src + "'");
   char buf[65536];
   for (;;) {
     AIRLOCK_TRY(auto n, read_some(in.get(), buf, sizeof buf, src), "copying");

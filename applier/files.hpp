@@ -10,8 +10,9 @@
 namespace airlock::applier {
 
 [[nodiscard]] Result<std::string> sha256_file(const std::string& path);
-// Copies through an AtomicFile (temp, fsync, rename, fsync folder).
-[[nodiscard]] airlock::Status copy_file_synced(const std::string& src, const std::string& dst);
+// Copies through an AtomicFile (temp, fsync, rename, fsync folder). A file replaced at `dst`
+// keeps its mode and owner; a new one gets `mode`.
+[[nodiscard]] airlock::Status copy_file_synced(const std::string& src, const std::string& dst, unsigned mode = 0644);
 [[nodiscard]] airlock::Status fsync_file(const std::string& path);
 // Removes a SQLite database's side files (-journal, -wal, -shm): a hot journal left by a crashed
 // migration must never be replayed into a restored file.

@@ -12,7 +12,8 @@
 namespace airlock::applier {
 
 Result<SiteLock> SiteLock::acquire(const std::string& state_dir) {
-  AIRLOCK_CHECK(make_dirs(state_dir), "site lock");
+  // The state folder holds copies of every config (secrets) and database: its owner's only.
+  AIRLOCK_CHECK(make_private_dir(state_dir), "site lock");
   std::string path = state_dir + "/lock";
   Fd fd(sys::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) return fail(errno_error("open lock file", path, errno));

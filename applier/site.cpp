@@ -306,13 +306,58 @@ Result<Site> parse_site(const std::string& text, const std::string& file) {
   return s;
 }
 
+namespace {
+
+constexpr int kMaxLinkHops = 40;  // as the kernel's ELOOP limit
+
+// A path with every symlink resolved. A link whose target does not exist yet (the database a first
+// install creates) resolves to that target, not to the link; a missing file or folder at the end
+// is kept as written under its resolved parent.
+Result<std::string> real_path(const std::string& path, const std::string& key) {
+  std::error_code ec;
+  fs::path p(path);
+  for (int hops = 0; fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
+    if (hops == kMaxLinkHops) return bad(key, "'" + path + "': too many levels of symbolic links");
+    fs::path to = fs::read_symlink(p, ec);
+    if (ec) return bad(key, "cannot read the link '" + p.string() + "': " + ec.message());
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  fs::path real = fs::weakly_canonical(p, ec);
+  if (ec) return bad(key, "cannot resolve '" + path + "': " + ec.message());
+  const std::string out = real.lexically_normal().string();
+  // The path is printed by status and stored in snapshots: printable UTF-8 only.
+  bool printable = check_bytes(out, key).has_value();
+  for (char c : out) printable = printable && static_cast<unsigned char>(c) >= 0x20;
+  if (!printable) return bad(key, "'" + path + "' resolves to a path that is not printable UTF-8");
+  return out;
+}
+
+// Every target to its real path, once: reads, writes and snapshots then all reach the file the
+// service uses. A write-back renamed over a symlink would replace the link with a regular file
+// and leave the file behind it (which migrations, through the link, did change) out of step.
+Status resolve_targets(Site& s) {
+  AIRLOCK_TRY(s.state_dir, real_path(s.state_dir, "site.state_dir"), "resolving symlinks");
+  AIRLOCK_TRY(s.trust_root, real_path(s.trust_root, "site.trust_root"), "resolving symlinks");
+  for (auto& [name, path] : s.databases) {
+    AIRLOCK_TRY(path, real_path(path, "databases." + name), "resolving symlinks");
+  }
+  for (auto& [name, path] : s.configs) {
+    AIRLOCK_TRY(path, real_path(path, "config." + name), "resolving symlinks");
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Site> load_site(const std::string& path) {
   auto text = read_file(path, kMaxSiteBytes, ErrorClass::usage);
   if (!text) {
     Error e = text.error();
     return fail(Error(ErrorClass::usage, e.what()).with_context("reading site file"));
   }
-  return parse_site(*text, path);
+  auto site = parse_site(*text, path);
+  if (site) AIRLOCK_CHECK(resolve_targets(*site), "site file '" + path + "'");
+  return site;
 }
 
 }  // namespace airlock::applier

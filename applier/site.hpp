@@ -58,6 +58,8 @@ struct Site {
 };
 
 [[nodiscard]] Result<Site> parse_site(const std::string& text, const std::string& file);
+// Reads and parses the file, then resolves every target (databases, configs, trust root, state
+// folder) to its real path, symlinks followed (docs/site.md): the site reads and writes those.
 [[nodiscard]] Result<Site> load_site(const std::string& path);
 
 }  // namespace airlock::applier

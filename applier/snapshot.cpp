@@ -1,5 +1,7 @@
 #include "applier/snapshot.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include "core/db.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
+#include "core/paths.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -18,6 +21,9 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr std::size_t kMaxMetaBytes = 1 << 20;
+// A snapshot holds what the site's files hold (configs keep secrets): only the owner may read it,
+// whatever the umask. Its folders are 0700 (make_private_dir).
+constexpr unsigned kSnapFileMode = 0600;
 
 json to_json(const SnapMeta& m) {
   json items = json::array();
@@ -51,6 +57,8 @@ Result<SnapItem> snap_database(const std::string& dir, const std::string& name, 
   AIRLOCK_TRY(auto uv, d.query("PRAGMA user_version"), "snapshot of database '" + name + "'");
   it.user_version = uv.empty() ? 0 : std::get<std::int64_t>(uv[0][0]);
   std::string dest = dir + "/" + it.file;
+  // Created private first: SQLite would create the copy 0644 less the umask.
+  AIRLOCK_CHECK(make_private_file(dest), "snapshot of database '" + name + "'");
   auto b = d.backup_to(dest);
   if (!b) return fail(Error(ErrorClass::io, b.error().what()).with_context("snapshot of database '" + name + "'"));
   AIRLOCK_CHECK(fsync_file(dest), "snapshot");
@@ -65,7 +73,7 @@ Result<SnapItem> snap_config(const std::string& dir, const std::string& name, co
     it.absent = true;
     return it;
   }
-  AIRLOCK_CHECK(copy_file_synced(source, dir + "/" + it.file), "snapshot of config '" + name + "'");
+  AIRLOCK_CHECK(copy_file_synced(source, dir + "/" + it.file, kSnapFileMode), "snapshot of config '" + name + "'");
   it.bytes = file_size_or_zero(dir + "/" + it.file);
   AIRLOCK_TRY(it.sha256, sha256_file(dir + "/" + it.file), "snapshot");
   return it;
@@ -91,6 +99,56 @@ airlock::Status restore_item(const Site& site, const std::string& dir, const Sna
   crash_point("recover_mid_restore");
   AIRLOCK_CHECK(copy_file_synced(dir + "/" + it.file, target), "restoring " + it.kind + " '" + it.name + "'");
   return {};
+}
+
+// The seal only proves that meta.json and SEALED agree, and whoever can write the state folder can
+// write both: so every name meta.json gives is checked before it is joined to a path.
+//  - the snapshot's id (from the command line, and meta.json's own) is one segment by the bundle
+//    path rule of spec §3 (ids are made of [A-Za-z0-9-]);
+//  - each item's file is one plain name (no "/", not "." or "..": the bundle rule's structure; not
+//    its character set, since file names carry the site's logical names, which may be any TOML
+//    key), exactly the name its kind and logical name give, and a regular file: no symlink is
+//    followed out of the folder;
+//  - each item restores into the site's own target of that kind and name, and says so: `source`
+//    must be that target (or a link to it), never some other path of the system.
+Status snapshot_id_ok(const std::string& id) {
+  auto why = payload_path_problem(id);
+  if (!why && id.find('/') != std::string::npos) why = "it is not one plain name";
+  if (why) return fail(ErrorClass::usage, "snapshot id '" + id + "': " + *why);
+  return {};
+}
+
+Status plain_name(const std::string& name, const std::string& what) {
+  std::string why;
+  if (name.empty() || name.size() > kMaxPathBytes)
+    why = "is empty or over " + std::to_string(kMaxPathBytes) + " bytes";
+  else if (name == "." || name == ".." || name.find_first_of(std::string("/\0", 2)) != std::string::npos)
+    why = "is not a plain file name";
+  if (!why.empty()) return fail(ErrorClass::io, what + " '" + name + "' " + why);
+  return {};
+}
+
+// What lies at `path` itself (lstat: a symlink is neither), of the type asked for.
+Status is_own(const std::string& path, mode_t type) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return fail(errno_error("stat", path, errno));
+  if ((st.st_mode & S_IFMT) != type)
+    return fail(ErrorClass::io, "'" + path + "' is not a " + (type == S_IFDIR ? "folder" : "regular file"));
+  return {};
+}
+
+Status check_item(const Site& site, const std::string& dir, const SnapItem& it) {
+  const std::string what = "item " + it.kind + " '" + it.name + "'";
+  if (it.kind != "db" && it.kind != "config") return fail(ErrorClass::io, what + ": unknown kind");
+  AIRLOCK_CHECK(plain_name(it.file, what + ": file"), what);
+  const std::string want = it.kind == "db" ? "db-" + it.name + ".sqlite" : "config-" + it.name;
+  if (it.file != want) return fail(ErrorClass::io, what + ": file '" + it.file + "' is not '" + want + "'");
+  AIRLOCK_TRY(auto target, target_of(site, it), what);
+  std::error_code ec;
+  if (it.source != target && fs::weakly_canonical(it.source, ec).string() != target)
+    return fail(ErrorClass::io, what + ": source '" + it.source + "' is not the site's target '" + target + "'");
+  if (it.absent) return {};
+  return is_own(dir + "/" + it.file, S_IFREG);
 }
 
 }  // namespace
@@ -124,7 +182,8 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
   std::string final_dir = snapshots_dir(site) + "/" + id;
   std::string dir = final_dir + ".partial";
   AIRLOCK_CHECK(remove_tree(dir), "snapshot");
-  AIRLOCK_CHECK(make_dirs(dir), "snapshot " + id);
+  AIRLOCK_CHECK(make_private_dir(snapshots_dir(site)), "snapshot " + id);
+  AIRLOCK_CHECK(make_private_dir(dir), "snapshot " + id);
   SnapMeta m{id, created_at, release, read_pointer(site.state_dir), {}};
   for (const auto& [name, path] : site.databases) {
     AIRLOCK_TRY(auto it, snap_database(dir, name, path), "snapshot " + id);
@@ -136,8 +195,8 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
     m.items.push_back(std::move(it));
   }
   std::string meta = to_json(m).dump(2) + "\n";
-  AIRLOCK_CHECK(write_file_atomic(dir + "/meta.json", meta), "snapshot " + id);
-  AIRLOCK_CHECK(write_file_atomic(dir + "/SEALED", to_hex(sha256(meta)) + "\n"), "snapshot " + id);
+  AIRLOCK_CHECK(write_file_atomic(dir + "/meta.json", meta, kSnapFileMode), "snapshot " + id);
+  AIRLOCK_CHECK(write_file_atomic(dir + "/SEALED", to_hex(sha256(meta)) + "\n", kSnapFileMode), "snapshot " + id);
   AIRLOCK_CHECK(remove_tree(final_dir), "snapshot");
   AIRLOCK_CHECK(rename_path(dir, final_dir), "snapshot " + id);
   AIRLOCK_CHECK(fsync_dir(snapshots_dir(site)), "snapshot " + id);
@@ -145,18 +204,23 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
 }
 
 Result<SnapMeta> load_sealed_snapshot(const Site& site, const std::string& id) {
+  AIRLOCK_CHECK(snapshot_id_ok(id), "snapshot");
   std::string dir = snapshots_dir(site) + "/" + id;
+  AIRLOCK_CHECK(is_own(dir, S_IFDIR), "snapshot '" + id + "'");
   AIRLOCK_TRY(auto meta, read_file(dir + "/meta.json", kMaxMetaBytes, ErrorClass::io), "snapshot " + id);
   auto seal = read_file(dir + "/SEALED", 200, ErrorClass::io);
   if (!seal || *seal != to_hex(sha256(meta)) + "\n")
     return fail(ErrorClass::io, "snapshot '" + id + "' is not sealed (incomplete or altered): " + dir);
+  for (const char* name : {"/meta.json", "/SEALED"}) AIRLOCK_CHECK(is_own(dir + name, S_IFREG), "snapshot '" + id + "'");
   SnapMeta m;
   try {
     m = from_json(json::parse(meta));
   } catch (const std::exception& e) {
     return fail(ErrorClass::io, "snapshot '" + id + "': meta.json: " + e.what());
   }
+  if (m.id != id) return fail(ErrorClass::io, "snapshot '" + id + "': meta.json names itself '" + m.id + "'");
   for (const auto& it : m.items) {
+    AIRLOCK_CHECK(check_item(site, dir, it), "snapshot '" + id + "'");
     if (it.absent) continue;
     AIRLOCK_TRY(auto h, sha256_file(dir + "/" + it.file), "snapshot " + id);
     if (h != it.sha256)

@@ -165,9 +165,9 @@ std::string value_text(const db::Value& v) {
 }
 
 Result<StateDb> StateDb::open(const std::string& state_dir) {
-  AIRLOCK_CHECK(make_dirs(state_dir), "state folder");
+  AIRLOCK_CHECK(make_private_dir(state_dir), "state folder");
   std::string path = state_dir + "/state.db";
-  AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::create), "opening state database");
+  AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::create_private), "opening state database");
   AIRLOCK_CHECK(d.busy_timeout_ms(5000), "state database '" + path + "'");
   AIRLOCK_CHECK(d.exec(kPragmas), "state database '" + path + "'");
   AIRLOCK_CHECK(bring_up_to_date(d, path), "state database '" + path + "'");

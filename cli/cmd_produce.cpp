@@ -52,7 +52,8 @@ int cmd_keygen(int argc, char** argv) {
   auto sk = minisign::generate_key();
   auto sk_text = minisign::format_secret_key_file(sk, password);
   if (!sk_text) return report_error("keygen", sk_text.error(), json);
-  if (auto s = write_file_atomic(key_path, *sk_text, 0600); !s) return report_error("keygen", s.error(), json);
+  if (auto s = write_file_atomic(key_path, *sk_text, 0600, Perms::exact); !s)
+    return report_error("keygen", s.error(), json);
   auto pk = sk.public_key();
   if (auto s = write_file_atomic(pub_path, minisign::format_public_key_file(pk), 0644); !s)
     return report_error("keygen", s.error(), json);

@@ -187,7 +187,12 @@ int cmd_status(int argc, char** argv) {
               {"images", s->images},
               {"degraded", s->degraded},
               {"audit_head", s->audit_head},
-              {"audit_entries", s->audit_entries}};
+              {"audit_entries", s->audit_entries},
+              {"targets",
+               {{"databases", s->databases},
+                {"config", s->configs},
+                {"state_dir", s->state_dir},
+                {"trust_root", s->trust_root}}}};
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     j["running"] = s->running;
     print_json(j);
@@ -202,6 +207,10 @@ int cmd_status(int argc, char** argv) {
       std::cout << "interrupted run in phase " << *s->pending_phase << ": run 'airlock recover'\n";
     std::cout << "audit head  " << (s->audit_head.empty() ? "(empty)" : s->audit_head) << " (" << s->audit_entries
               << " entries)\n";
+    for (const auto& [name, path] : s->databases) std::cout << "database    " << name << " = " << path << "\n";
+    for (const auto& [name, path] : s->configs) std::cout << "config      " << name << " = " << path << "\n";
+    std::cout << "state       " << s->state_dir << "\n"
+              << "trust root  " << s->trust_root << "\n";
   }
   return 0;
 }

@@ -264,7 +264,13 @@ Result<std::string> apply_config_patch(std::string_view target_toml, const Confi
     auto again = tomlu::parse(*edited, kMaxConfigBytes, ErrorClass::usage, "edited config");
     if (again && *again == target) return *edited;
   }
-  return render_document(target);
+  std::string out = render_document(target);
+  // A tree can be deeper than one key or header may be long (a 32-part header holding 31-part
+  // dotted keys), and then its text breaks the reader's limits: it is refused here, by the
+  // reader's own rules, before anything is written, not written for the next apply to refuse.
+  auto again = tomlu::parse(out, kMaxConfigBytes, ErrorClass::preflight, "the config this delta would write");
+  if (!again) return fail(again.error());
+  return out;
 }
 
 }  // namespace airlock

@@ -43,7 +43,8 @@ struct ConfigPatch {
 
 // Returns the new target text. A [require] mismatch is ErrorClass::policy
 // ("require mode: expected \"safe\", found \"fast\""); a target that is not valid TOML is
-// ErrorClass::usage (it is the site's own file).
+// ErrorClass::usage (it is the site's own file); a result the same parser would refuse to read
+// (a re-serialized key past the part limit, over kMaxConfigBytes) is ErrorClass::preflight.
 [[nodiscard]] Result<std::string> apply_config_patch(std::string_view target_toml, const ConfigPatch& patch);
 
 }  // namespace airlock

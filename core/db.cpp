@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/db_vfs.hpp"
+#include "core/fs.hpp"
 
 namespace airlock::db {
 
@@ -83,6 +84,10 @@ std::string render(const Value& v) {
   return out + "'";
 }
 
+constexpr const char* kSchemaSql = "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name";
+constexpr const char* kTablesSql =
+    "SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name";
+
 std::string quote_ident(const std::string& name) {
   std::string out = "\"";
   for (char c : name) {
@@ -115,6 +120,9 @@ Result<Database> Database::open(const std::string& path, OpenMode mode) {
     case OpenMode::read_write:
       flags |= SQLITE_OPEN_READWRITE;
       break;
+    case OpenMode::create_private:
+      AIRLOCK_CHECK(make_private_file(path), "open database '" + path + "'");
+      [[fallthrough]];
     case OpenMode::create:
       flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
       break;
@@ -164,23 +172,48 @@ Status Database::exec(const std::string& sql) {
 }
 
 Result<std::vector<Row>> Database::query(const std::string& sql, const std::vector<Value>& params) {
+  AIRLOCK_TRY(auto cur, cursor(sql, params), "query");
+  std::vector<Row> rows;
+  Row row;
+  for (;;) {
+    AIRLOCK_TRY(bool more, cur.next(row), "query");
+    if (!more) break;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Result<Cursor> Database::cursor(const std::string& sql, const std::vector<Value>& params) {
   AIRLOCK_TRY(auto stmt, prepare(db_, path_, sql), "query");
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (bind_one(stmt.get(), static_cast<int>(i + 1), params[i]) != SQLITE_OK)
       return fail(sql_error(db_, path_, "binding parameter " + std::to_string(i + 1)));
   }
-  std::vector<Row> rows;
-  const int ncol = sqlite3_column_count(stmt.get());
-  for (;;) {
-    int rc = sqlite3_step(stmt.get());
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return fail(sql_error(db_, path_, "running '" + sql + "'"));
-    Row row;
-    row.reserve(static_cast<std::size_t>(ncol));
-    for (int c = 0; c < ncol; ++c) row.push_back(column_value(stmt.get(), c));
-    rows.push_back(std::move(row));
+  return Cursor(db_, stmt.release(), path_, sql);
+}
+
+Cursor::Cursor(Cursor&& o) noexcept
+    : db_(o.db_),
+      stmt_(std::exchange(o.stmt_, nullptr)),
+      path_(std::move(o.path_)),
+      sql_(std::move(o.sql_)),
+      done_(o.done_) {}
+
+Cursor::~Cursor() { sqlite3_finalize(stmt_); }
+
+Result<bool> Cursor::next(Row& row) {
+  row.clear();
+  if (done_) return false;
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_DONE) {
+    done_ = true;
+    return false;
   }
-  return rows;
+  if (rc != SQLITE_ROW) return fail(sql_error(db_, path_, "running '" + sql_ + "'"));
+  const int ncol = sqlite3_column_count(stmt_);
+  row.reserve(static_cast<std::size_t>(ncol));
+  for (int c = 0; c < ncol; ++c) row.push_back(column_value(stmt_, c));
+  return true;
 }
 
 Status Database::busy_timeout_ms(int ms) {
@@ -189,8 +222,7 @@ Status Database::busy_timeout_ms(int ms) {
 }
 
 Result<std::string> Database::schema_dump() {
-  AIRLOCK_TRY(auto rows, query("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name"),
-              "dumping schema");
+  AIRLOCK_TRY(auto rows, query(kSchemaSql), "dumping schema");
   std::string out;
   for (const auto& r : rows) {
     for (std::size_t i = 0; i < r.size(); ++i) {
@@ -202,20 +234,55 @@ Result<std::string> Database::schema_dump() {
   return out;
 }
 
-Result<std::string> Database::full_dump() {
-  AIRLOCK_TRY(std::string out, schema_dump(), "full dump");
-  AIRLOCK_TRY(auto tables,
-              query("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' "
-                    "ORDER BY name"),
-              "full dump");
+namespace {
+
+// Every row of a table, ordered by every column, so that the order does not depend on where rows
+// sit in the file.
+Result<std::string> ordered_rows_sql(Database& d, const std::string& name) {
+  AIRLOCK_TRY(auto cols, d.query("SELECT count(*) FROM pragma_table_info(?)", {name}), "table '" + name + "'");
+  auto ncol = std::get<std::int64_t>(cols.at(0).at(0));
+  std::string order;
+  for (std::int64_t i = 1; i <= ncol; ++i) order += (i > 1 ? "," : "") + std::to_string(i);
+  return "SELECT * FROM " + quote_ident(name) + (ncol ? " ORDER BY " + order : "");
+}
+
+// Steps both cursors side by side; true when they yield the same rows.
+Result<bool> same_rows(Cursor& a, Cursor& b) {
+  Row ra, rb;
+  for (;;) {
+    AIRLOCK_TRY(bool more_a, a.next(ra), "comparing");
+    AIRLOCK_TRY(bool more_b, b.next(rb), "comparing");
+    if (more_a != more_b || ra != rb) return false;
+    if (!more_a) return true;
+  }
+}
+
+}  // namespace
+
+Result<bool> Database::same_content(Database& other) {
+  AIRLOCK_TRY(auto sa, cursor(kSchemaSql), "comparing schemas");
+  AIRLOCK_TRY(auto sb, other.cursor(kSchemaSql), "comparing schemas");
+  AIRLOCK_TRY(bool same, same_rows(sa, sb), "comparing schemas");
+  if (!same) return false;
+  // Same schema, so the same tables with the same columns.
+  AIRLOCK_TRY(auto tables, query(kTablesSql), "comparing");
   for (const auto& t : tables) {
     const auto& name = std::get<std::string>(t[0]);
-    AIRLOCK_TRY(auto cols, query("SELECT count(*) FROM pragma_table_info(?)", {name}), "full dump of '" + name + "'");
-    auto ncol = std::get<std::int64_t>(cols.at(0).at(0));
-    // Order by every column, so the dump does not depend on physical row order.
-    std::string order;
-    for (std::int64_t i = 1; i <= ncol; ++i) order += (i > 1 ? "," : "") + std::to_string(i);
-    std::string sql = "SELECT * FROM " + quote_ident(name) + (ncol ? " ORDER BY " + order : "");
+    AIRLOCK_TRY(auto sql, ordered_rows_sql(*this, name), "comparing");
+    AIRLOCK_TRY(auto ca, cursor(sql), "comparing table '" + name + "'");
+    AIRLOCK_TRY(auto cb, other.cursor(sql), "comparing table '" + name + "'");
+    AIRLOCK_TRY(same, same_rows(ca, cb), "comparing table '" + name + "'");
+    if (!same) return false;
+  }
+  return true;
+}
+
+Result<std::string> Database::full_dump() {
+  AIRLOCK_TRY(std::string out, schema_dump(), "full dump");
+  AIRLOCK_TRY(auto tables, query(kTablesSql), "full dump");
+  for (const auto& t : tables) {
+    const auto& name = std::get<std::string>(t[0]);
+    AIRLOCK_TRY(auto sql, ordered_rows_sql(*this, name), "full dump of '" + name + "'");
     AIRLOCK_TRY(auto rows, query(sql), "full dump of '" + name + "'");
     out += "-- table " + name + " (" + std::to_string(rows.size()) + " rows)\n";
     for (const auto& r : rows) {

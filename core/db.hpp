@@ -25,9 +25,31 @@ using Row = std::vector<Value>;
 // disk's own failures (SQLITE_IOERR*, SQLITE_FULL, SQLITE_CANTOPEN), internal for everything else.
 ErrorClass error_class_of(int rc);
 
-enum class OpenMode { read_only, read_write, create };
+// create_private: as create, but the file is 0600 whatever the umask (an existing one is narrowed);
+// SQLite gives a database's journal the database's mode, so the journal is private too.
+enum class OpenMode { read_only, read_write, create, create_private };
 
 class Statement;
+
+// One query's rows, stepped one at a time: memory stays flat whatever the table's size. Owns its
+// statement; must not outlive the Database that made it.
+class Cursor {
+ public:
+  Cursor(Cursor&&) noexcept;
+  Cursor& operator=(Cursor&&) = delete;
+  ~Cursor();
+  // The next row into `row`; false at the end (and after it).
+  [[nodiscard]] Result<bool> next(Row& row);
+
+ private:
+  friend class Database;
+  Cursor(sqlite3* db, sqlite3_stmt* stmt, std::string path, std::string sql)
+      : db_(db), stmt_(stmt), path_(std::move(path)), sql_(std::move(sql)) {}
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  std::string path_, sql_;
+  bool done_ = false;  // SQLite would run the statement again on a step after the end
+};
 
 class Database {
  public:
@@ -44,12 +66,17 @@ class Database {
   [[nodiscard]] Status exec(const std::string& sql);
   // One statement with bound parameters; returns every row.
   [[nodiscard]] Result<std::vector<Row>> query(const std::string& sql, const std::vector<Value>& params = {});
+  // The same, as a cursor over the rows.
+  [[nodiscard]] Result<Cursor> cursor(const std::string& sql, const std::vector<Value>& params = {});
   [[nodiscard]] Status busy_timeout_ms(int ms);
 
   // SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY ... as text, for comparisons.
   [[nodiscard]] Result<std::string> schema_dump();
   // Full logical dump (schema + every row of every table, ordered) for crash-test comparisons.
   [[nodiscard]] Result<std::string> full_dump();
+  // Whether full_dump() of both would be equal, found by stepping both side by side: memory stays
+  // flat (SQLite's sorter spills to temporary files) instead of holding two dumps.
+  [[nodiscard]] Result<bool> same_content(Database& other);
   // Online backup API into a new file at `dest`.
   [[nodiscard]] Status backup_to(const std::string& dest);
 

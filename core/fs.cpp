@@ -103,17 +103,38 @@ Status fsync_dir(const std::string& dir) {
   return {};
 }
 
-Result<AtomicFile> AtomicFile::create(const std::string& path, unsigned mode) {
+namespace {
+
+// Gives the temporary `tmp` (open as fd) the bits and owner it must have once renamed over `path`,
+// before any byte is written to it.
+Status adopt_perms(int fd, const std::string& tmp, const std::string& path, unsigned mode, Perms perms) {
+  struct stat old {};
+  if (perms == Perms::keep_existing && ::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
+    struct stat own {};
+    if (::fstat(fd, &own) != 0) return fail(errno_error("stat", tmp, errno));
+    // Owner first: chown clears set-id bits, which the chmod below puts back. Only root may give a
+    // file away: for anyone else (EPERM) the new file stays their own, as any file they write.
+    if ((own.st_uid != old.st_uid || own.st_gid != old.st_gid) && sys::fchown(fd, old.st_uid, old.st_gid) != 0 &&
+        errno != EPERM)
+      return fail(errno_error("chown", tmp, errno));
+    mode = old.st_mode & 07777;
+  }
+  if (sys::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail(errno_error("chmod", tmp, errno));
+  return {};
+}
+
+}  // namespace
+
+Result<AtomicFile> AtomicFile::create(const std::string& path, unsigned mode, Perms perms) {
   std::string tmpl = path + ".tmp-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   int fd = sys::mkostemp(buf.data(), O_CLOEXEC);
   if (fd < 0) return fail(errno_error("create temporary file for", path, errno));
   Fd owned(fd);
-  if (sys::fchmod(fd, mode) != 0) {
-    int e = errno;
+  if (auto s = adopt_perms(fd, buf.data(), path, mode, perms); !s) {
     (void)sys::unlink(buf.data());
-    return fail(errno_error("chmod", buf.data(), e));
+    return fail(s.error());
   }
   return AtomicFile(path, std::string(buf.data()), std::move(owned));
 }
@@ -165,13 +186,44 @@ Status make_dirs(const std::string& path, unsigned mode) {
   return {};
 }
 
+Status set_mode(const std::string& path, unsigned mode) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail(errno_error("stat", path, errno));
+  if ((st.st_mode & 07777) == mode) return {};
+  if (sys::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) return fail(errno_error("chmod", path, errno));
+  return {};
+}
+
+// mkdir's mode is cut by the umask, and a folder made earlier keeps whatever it had: so the mode
+// is set explicitly. What exists is looked at first, so that opening a site on a full disk makes
+// no call that needs room.
+Status make_private_dir(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    AIRLOCK_CHECK(make_dirs(parent_dir(path)), "creating '" + path + "'");
+    if (sys::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) return fail(errno_error("create folder", path, errno));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return fail(ErrorClass::io, "create folder '" + path + "': a file of that name is in the way");
+  }
+  return set_mode(path, 0700);
+}
+
+Status make_private_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    Fd fd(sys::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd.valid() && errno != EEXIST) return fail(errno_error("create", path, errno));
+  }
+  return set_mode(path, 0600);
+}
+
 Status rename_path(const std::string& from, const std::string& to) {
   if (sys::rename(from.c_str(), to.c_str()) != 0) return fail(errno_error("rename '" + from + "' to", to, errno));
   return {};
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
-  AIRLOCK_TRY(auto f, AtomicFile::create(path, mode), "writing " + path);
+Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode, Perms perms) {
+  AIRLOCK_TRY(auto f, AtomicFile::create(path, mode, perms), "writing " + path);
   AIRLOCK_CHECK(f.write(data), "writing " + path);
   return f.commit();
 }

@@ -2,6 +2,9 @@
 //  - read_file / write_file_atomic: whole small files (trust roots, keys, recipes).
 //  - AtomicFile: stream into "<path>.tmp-XXXXXX" in the same folder; commit() = fsync, rename,
 //    fsync the folder. Destroyed without commit(), the temporary is removed (ccache AtomicFile).
+//    A file it replaces keeps its permission bits and owner (Perms).
+//  - make_private_dir / make_private_file / set_mode: state that only its owner may read, whatever
+//    the umask.
 //  - write_all / pwrite_all / read_some: EINTR-safe loops on an fd.
 // Every mutating call here goes through the filesystem seam of core/sys.hpp (fault injection).
 #pragma once
@@ -38,13 +41,27 @@ std::string parent_dir(const std::string& path);  // "." for a bare name
 
 // mkdir -p through the filesystem seam (core/sys.hpp); folders that exist are fine.
 [[nodiscard]] Status make_dirs(const std::string& path, unsigned mode = 0755);
+// The folder at `path` with mode exactly 0700 (created, or an existing one narrowed); missing
+// parents are created as make_dirs does.
+[[nodiscard]] Status make_private_dir(const std::string& path);
+// An existing file's permission bits set to `mode` (no call when they already are).
+[[nodiscard]] Status set_mode(const std::string& path, unsigned mode);
+// The file at `path` with mode exactly 0600: created empty when absent, else narrowed.
+[[nodiscard]] Status make_private_file(const std::string& path);
 // rename(2) through the seam: a file or a folder, replacing `to` as rename does.
 [[nodiscard]] Status rename_path(const std::string& from, const std::string& to);
 
+// The permission bits and owner of the file an AtomicFile puts at its path.
+//  keep_existing: a regular file already there keeps its bits and, where we may change it, its
+//    owner and group (a 0600 config holding secrets stays 0600 and its service's); `mode` is for a
+//    new file only.
+//  exact: `mode` and our own owner whatever was there (secret keys).
+enum class Perms { keep_existing, exact };
+
 class AtomicFile {
  public:
-  // mode: final permission bits of the file (e.g. 0600 for secret keys).
-  [[nodiscard]] static Result<AtomicFile> create(const std::string& path, unsigned mode = 0644);
+  [[nodiscard]] static Result<AtomicFile> create(const std::string& path, unsigned mode = 0644,
+                                                 Perms perms = Perms::keep_existing);
   AtomicFile(AtomicFile&&) noexcept;
   AtomicFile& operator=(AtomicFile&&) noexcept;
   ~AtomicFile();
@@ -64,6 +81,7 @@ class AtomicFile {
   bool committed_ = false;
 };
 
-[[nodiscard]] Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+[[nodiscard]] Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644,
+                                       Perms perms = Perms::keep_existing);
 
 }  // namespace airlock

@@ -136,6 +136,12 @@ int ftruncate(int fd, off_t length) {
 int fchmod(int fd, mode_t mode) {
   return guarded("fchmod", true, [&] { return ::fchmod(fd, mode); });
 }
+int fchown(int fd, uid_t owner, gid_t group) {
+  return guarded("fchown", true, [&] { return ::fchown(fd, owner, group); });
+}
+int chmod(const char* path, mode_t mode) {
+  return guarded("chmod", true, [&] { return ::chmod(path, mode); });
+}
 ssize_t copy_file_range(int fd_in, loff_t* off_in, int fd_out, loff_t* off_out, std::size_t len, unsigned flags) {
   return guarded("copy_file_range", true,
                  [&] { return ::copy_file_range(fd_in, off_in, fd_out, off_out, len, flags); });

@@ -35,6 +35,8 @@ int fsync(int fd);
 int fdatasync(int fd);
 int ftruncate(int fd, off_t length);
 int fchmod(int fd, mode_t mode);
+int fchown(int fd, uid_t owner, gid_t group);
+int chmod(const char* path, mode_t mode);
 ssize_t copy_file_range(int fd_in, loff_t* off_in, int fd_out, loff_t* off_out, std::size_t len, unsigned flags);
 int rename(const char* from, const char* to);
 int renameat(int from_dir, const char* from, int to_dir, const char* to);

@@ -31,8 +31,9 @@ void apply_and_check(std::string_view target, const ConfigPatch& patch) {
   auto out = apply_config_patch(target, patch);
   if (!out) {
     const auto c = out.error().cls();
-    if (c != ErrorClass::policy && c != ErrorClass::usage)
-      fuzz::property_failed("apply_config_patch failed with a class other than policy/usage", out.error().what());
+    if (c != ErrorClass::policy && c != ErrorClass::usage && c != ErrorClass::preflight)
+      fuzz::property_failed("apply_config_patch failed with a class other than policy/usage/preflight",
+                            out.error().what());
     return;
   }
   auto again = apply_config_patch(*out, patch);

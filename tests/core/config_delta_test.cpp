@@ -306,5 +306,25 @@ TEST(ConfigPatch, DeepTreesStayReadableAfterReserialization) {
   EXPECT_EQ(parsed(*twice), want) << *twice;
 }
 
+// A tree deeper than the headers the re-serialization writes: a 32-part [header] holding a 31-part
+// dotted key. Re-serialized, the part past 16 header parts became one 47-part dotted key, which the
+// reader refuses ("a key has more than 32 parts"): the next apply, and the service, could not read
+// the file the delta wrote. The result is parsed with the reader's own rules before it is returned.
+TEST(ConfigPatch, ResultTheReaderWouldRefuseIsRefusedBeforeAnythingIsWritten) {
+  std::string outer = "h0", inner = "x0", key = "k0";
+  for (int i = 1; i < 16; ++i) {
+    outer += ".h" + std::to_string(i);
+    inner += ".x" + std::to_string(i);
+  }
+  for (int i = 1; i < 31; ++i) key += ".k" + std::to_string(i);
+  const std::string target = "[gone]\nx = 1\n[" + outer + "]\nv = 1\n[" + outer + "." + inner + "]\n" + key + " = 1\n";
+  ASSERT_TRUE(tomlu::parse(target, kMaxConfigBytes, ErrorClass::usage, "target")) << "the target itself is readable";
+  auto r = apply_config_patch(target, patch("[remove]\ngone = true\n"));  // a removed table: re-serialized
+  ASSERT_FALSE(r) << *r;
+  EXPECT_EQ(r.error().cls(), ErrorClass::preflight) << r.error().what();
+  EXPECT_NE(r.error().what().find("the config this delta would write"), std::string::npos) << r.error().what();
+  EXPECT_NE(r.error().what().find("more than 32 parts"), std::string::npos) << r.error().what();
+}
+
 }  // namespace
 }  // namespace airlock
