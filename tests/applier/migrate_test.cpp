@@ -105,8 +105,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "sqlite_master"},
         Forbidden{"dbpage_write", "INSERT INTO sqlite_dbpage VALUES (1, zeroblob(4096));", "sqlite_dbpage"},
         Forbidden{"huge_zeroblob", "SELECT zeroblob(1000000000);", "too big"},
-        Forbidden{"huge_row", "SELECT zeroblob(60000000) || '', zeroblob(60000000) || '', zeroblob(60000000) || '', "
-                              "zeroblob(60000000) || '', zeroblob(60000000) || '', zeroblob(60000000) || '';",
+        Forbidden{"huge_row",
+                  "SELECT zeroblob(60000000) || '', zeroblob(60000000) || '', zeroblob(60000000) || '', "
+                  "zeroblob(60000000) || '', zeroblob(60000000) || '', zeroblob(60000000) || '';",
                   "memory"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
@@ -114,7 +115,8 @@ INSTANTIATE_TEST_SUITE_P(
 // run (and are checked) like any other.
 TEST(Migrate, EmptyStatementsDoNotEndTheScript) {
   Db db;
-  ASSERT_TRUE(applier::run_migration(up(db.path, "m1", "; INSERT INTO t VALUES (3);; -- c\n ; INSERT INTO t VALUES (4);")));
+  ASSERT_TRUE(
+      applier::run_migration(up(db.path, "m1", "; INSERT INTO t VALUES (3);; -- c\n ; INSERT INTO t VALUES (4);")));
   auto d = db::Database::open(db.path, db::OpenMode::read_only);
   EXPECT_EQ(std::get<std::int64_t>((*d->query("SELECT count(*) FROM t"))[0][0]), 4);
 }

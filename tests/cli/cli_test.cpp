@@ -327,7 +327,7 @@ TEST(Cli, KeyWindowFromTrustAddIsEnforcedAtTheAuditTime) {
 TEST(Cli, BadRecipeIsRefusedBeforeThePasswordIsRead) {
   TempDir t;
   auto key = airlock::minisign::format_secret_key_file_with_kdf(airlock::minisign::generate_key(), "pw",
-                                                               airlock::minisign::kTestKdf);
+                                                                airlock::minisign::kTestKdf);
   ASSERT_TRUE(key);
   spit(t / "enc.key", *key);
   fs::create_directories(t / "r/m");
