@@ -4,30 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "applier/applier.hpp"
+#include "tests/applier/crafted_bundle.hpp"
 #include "tests/applier/fixture.hpp"
-#include "tests/support/craft.hpp"
 
 namespace airlock::test {
 namespace {
 
 const auto* const kTmpfs = ::testing::AddGlobalTestEnvironment(new TmpfsEnvironment);
-
-// Release 1.0.0 of the demo product with one migration `up`, signed by the demo key the site trusts.
-std::string evil_bundle(const TempDir& dir, const std::string& up) {
-  craft::BundleSpec spec;
-  spec.product = "demo";
-  spec.version = "1.0.0";
-  spec.files = {{"notes/en.md", "# 1.0.0\n", false},
-                {"migrations/0001.up.sql", up, false},
-                {"migrations/0001.down.sql", "SELECT 1;", false}};
-  spec.extra_toml =
-      "\n[[migrations]]\nid = \"0001_evil\"\ndatabase = \"main\"\nup = \"migrations/0001.up.sql\"\n"
-      "down = \"migrations/0001.down.sql\"\n";
-  craft::Key key{"demo-hq", demo_key()};
-  auto path = dir / "evil-1.0.0.tar.zst";
-  craft::good_bundle(spec, {&key}).write(path);
-  return path.string();
-}
 
 struct Escape {
   const char* name;
@@ -54,7 +37,7 @@ TEST_P(SandboxApply, MigrationIsRefusedAndNothingChanges) {
   if (auto at = sql.find("VICTIM"); at != std::string::npos) sql.replace(at, 6, victim);
   std::string before = s.dump();
 
-  auto r = applier::apply(s.site, evil_bundle(other, sql), quiet_env());
+  auto r = applier::apply(s.site, crafted_migration_bundle(other, "1.0.0", "0001_evil", sql, "SELECT 1;"), quiet_env());
   // A failed migration is either the run's error or the signal that rolled it back.
   std::string why = r ? "" : r.error().what();
   if (r) {
