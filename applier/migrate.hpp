@@ -1,9 +1,7 @@
-// Migrations run on a hardened connection: SQLITE_DBCONFIG_DEFENSIVE on, trusted_schema off,
-// extension loading off, SQLITE_LIMIT_ATTACHED 0, an authorizer refusing ATTACH/DETACH,
-// load_extension(), transaction control inside the script and every PRAGMA not in an allow-list,
-// VACUUM refused by statement, and a progress-handler deadline. Each migration runs in its own
-// transaction and records its id in `_airlock_migrations` of the target database in that same
-// transaction, so it is never applied twice. Uses db::Database::raw() (core/db owns the handle).
+// Migrations run in the migration sandbox (core/db_sandbox.hpp: the hardened connection, its
+// allow-lists, limits and deadline; the build's round-trip check uses the same one). Each
+// migration runs in its own transaction and records its id in `_airlock_migrations` of the target
+// database in that same transaction, so it is never applied twice.
 #pragma once
 
 #include <cstdint>

@@ -158,11 +158,11 @@ Result<std::string> render_checked(const Recipe& r, const Manifest& m) {
 
 // The head frames for `m`, its signatures made by every key. A draft (hashes still zero) is only
 // measured: rendered as it is, not validated (an image blob's name cannot match a zero hash).
-Result<std::string> head_for(const BuildRequest& req, const Recipe& r, const Manifest& m, bool draft,
-                             std::string* manifest_out, std::vector<SignatureEntry>* sigs_out) {
+Result<std::string> head_for(const std::vector<minisign::SecretKey>& keys, const Recipe& r, const Manifest& m,
+                             bool draft, std::string* manifest_out, std::vector<SignatureEntry>* sigs_out) {
   BUNDLER_TRY(std::string manifest_bytes, draft ? Result<std::string>(render_manifest(m)) : render_checked(r, m));
   std::vector<SignatureEntry> sigs;
-  for (const auto& k : req.keys) sigs.push_back(make_signature(k, m, manifest_bytes));
+  for (const auto& k : keys) sigs.push_back(make_signature(k, m, manifest_bytes));
   BUNDLER_CHECK(sort_signatures(sigs));
   BUNDLER_TRY(std::string head, render_head(manifest_bytes, sigs, m.release.created.unix_seconds));
   if (manifest_out) *manifest_out = std::move(manifest_bytes);
@@ -170,20 +170,33 @@ Result<std::string> head_for(const BuildRequest& req, const Recipe& r, const Man
   return head;
 }
 
+// The signing keys, asked for only now that the recipe passed every check: a refused recipe never
+// gets a secret key decrypted (nor a password asked for).
+Result<std::vector<minisign::SecretKey>> signing_keys(const BuildRequest& req) {
+  std::vector<minisign::SecretKey> keys = req.keys;
+  if (req.load_keys) {
+    BUNDLER_TRY(auto loaded, req.load_keys());
+    keys.insert(keys.end(), loaded.begin(), loaded.end());
+  }
+  if (keys.empty()) return fail(ErrorClass::usage, "build needs at least one signing key");
+  return keys;
+}
+
 }  // namespace
 
 Result<BuildReport> build(const BuildRequest& req) {
-  if (req.keys.empty()) return fail(ErrorClass::usage, "build needs at least one signing key");
+  if (req.keys.empty() && !req.load_keys) return fail(ErrorClass::usage, "build needs at least one signing key");
   BUNDLER_TRY(Recipe r, load_recipe(req.recipe_path));
   BUNDLER_TRY(Plan p, make_plan(r, req.source_date_epoch));
   BUNDLER_CHECK(check_migrations(r));
   BUNDLER_TRY(const auto sizes, planned_sizes(p.files));
+  BUNDLER_TRY(const auto keys, signing_keys(req));
 
   // The head's length, from the manifest with every hash still zero.
   Manifest draft = p.manifest;
   for (std::size_t i = 0; i < p.files.size(); ++i)
     draft.files.push_back(FileEntry{p.files[i].payload_path, sizes[i], std::string(64, '0'), p.files[i].executable});
-  BUNDLER_TRY(const std::string draft_head, head_for(req, r, draft, true, nullptr, nullptr));
+  BUNDLER_TRY(const std::string draft_head, head_for(keys, r, draft, true, nullptr, nullptr));
 
   BUNDLER_TRY(AtomicFile out, AtomicFile::create(req.out_path, 0644));
   if (::lseek(out.fd(), static_cast<off_t>(draft_head.size()), SEEK_SET) < 0)
@@ -197,7 +210,7 @@ Result<BuildReport> build(const BuildRequest& req) {
 
   std::string manifest_bytes;
   std::vector<SignatureEntry> sigs;
-  BUNDLER_TRY(const std::string head, head_for(req, r, p.manifest, false, &manifest_bytes, &sigs));
+  BUNDLER_TRY(const std::string head, head_for(keys, r, p.manifest, false, &manifest_bytes, &sigs));
   if (head.size() != draft_head.size())  // every size was checked against the draft's
     return fail(ErrorClass::internal, "the head of '" + req.out_path + "' came out " + std::to_string(head.size()) +
                                           " bytes, " + std::to_string(draft_head.size()) + " were reserved");

@@ -22,7 +22,10 @@ struct BuildProgress {
 
 struct BuildRequest {
   std::string recipe_path;
-  std::vector<minisign::SecretKey> keys;  // at least one
+  std::vector<minisign::SecretKey> keys;  // at least one, here or from load_keys
+  // Called once, after the recipe passed every check (migrations included), for keys that must not
+  // be decrypted before: the command line asks for passwords here. Its keys join `keys`.
+  std::function<Result<std::vector<minisign::SecretKey>>()> load_keys;
   std::string out_path;
   std::optional<std::int64_t> source_date_epoch;  // used when the recipe has no `created`
   std::optional<int> level;                       // zstd level (recipe default 3)

@@ -12,6 +12,7 @@
 
 #include "bundler/propagate.hpp"
 #include "core/db.hpp"
+#include "core/db_sandbox.hpp"
 #include "core/fs.hpp"
 
 namespace airlock::bundler {
@@ -19,6 +20,8 @@ namespace airlock::bundler {
 namespace {
 
 inline constexpr std::size_t kMaxSqlBytes = 16 * 1024 * 1024;
+// The deadline of each script on the scratch database: a site's default migration_timeout.
+inline constexpr std::int64_t kScriptTimeoutMs = 60000;
 
 // A private temporary folder, removed with everything in it when the check ends.
 class ScratchDir {
@@ -72,6 +75,14 @@ Result<std::string> read_sql(const Recipe& r, const RecipeMigration& m, const st
   return std::move(*text);
 }
 
+// Runs recipe SQL the way every site runs a migration (core/db_sandbox): what a site refuses, the
+// build refuses, and the SQL cannot reach past the scratch database on the build host.
+Status sandboxed(db::Database& d, const std::string& sql) {
+  auto sandbox = db::Sandbox::harden(d, kScriptTimeoutMs);
+  if (!sandbox) return fail(sandbox.error());
+  return sandbox->run(sql);
+}
+
 Result<db::Database> open_scratch(const Recipe& r, const RecipeMigration& m, const std::string& scratch_path) {
   if (m.fixture && m.fixture->ends_with(".sql")) {
     // A fixture written as SQL: run it on an empty database.
@@ -79,8 +90,9 @@ Result<db::Database> open_scratch(const Recipe& r, const RecipeMigration& m, con
     auto d = db::Database::open(scratch_path, db::OpenMode::create);
     if (!d) return fail(d.error().with_context("scratch database for migration '" + m.id + "'"));
     if (auto s = d->exec("PRAGMA synchronous = OFF"); !s) return fail(s.error());
-    if (auto s = d->exec(sql); !s)
-      return fail(refused(r, m, "fixture '" + *m.fixture + "' fails: " + s.error().message()));
+    // Recipe SQL like the migrations: on the site's hardened connection.
+    auto s = sandboxed(*d, sql);
+    if (!s) return fail(refused(r, m, "fixture '" + *m.fixture + "' fails: " + s.error().message()));
     return std::move(*d);
   }
   if (m.fixture) {
@@ -150,17 +162,17 @@ Result<std::string> schema(const Recipe& r, const RecipeMigration& m, db::Databa
 Status round_trip(const Recipe& r, const RecipeMigration& m, db::Database& d) {
   BUNDLER_TRY(std::string up, read_sql(r, m, m.up));
   BUNDLER_TRY(std::string before, schema(r, m, d));
-  if (auto s = d.exec(up); !s) return fail(refused(r, m, "up '" + m.up + "' fails: " + s.error().message()));
+  if (auto s = sandboxed(d, up); !s) return fail(refused(r, m, "up '" + m.up + "' fails: " + s.error().message()));
   if (!m.down) return {};
   BUNDLER_TRY(std::string down, read_sql(r, m, *m.down));
-  if (auto s = d.exec(down); !s)
+  if (auto s = sandboxed(d, down); !s)
     return fail(refused(r, m, "down '" + *m.down + "' fails after up: " + s.error().message()));
   BUNDLER_TRY(std::string after, schema(r, m, d));
   if (after != before)
     return fail(refused(r, m,
                         "down '" + *m.down + "' does not undo up '" + m.up + "': the schema differs" +
                             schema_difference(before, after)));
-  if (auto s = d.exec(up); !s)
+  if (auto s = sandboxed(d, up); !s)
     return fail(refused(r, m, "up '" + m.up + "' fails when run again after down: " + s.error().message()));
   return {};
 }

@@ -95,11 +95,16 @@ int cmd_build(int argc, char** argv) {
   bundler::BuildRequest req;
   req.recipe_path = p.vm["recipe"].as<std::string>();
   req.out_path = p.vm["out"].as<std::string>();
-  for (const auto& k : p.vm["key"].as<std::vector<std::string>>()) {
-    auto sk = load_secret_key(k);
-    if (!sk) return report_error("build", sk.error(), json);
-    req.keys.push_back(*sk);
-  }
+  // The keys are decrypted (passwords asked) only after the recipe passed every check.
+  req.load_keys = [paths = p.vm["key"].as<std::vector<std::string>>()]() -> Result<std::vector<minisign::SecretKey>> {
+    std::vector<minisign::SecretKey> keys;
+    for (const auto& k : paths) {
+      auto sk = load_secret_key(k);
+      if (!sk) return fail(sk.error());
+      keys.push_back(*sk);
+    }
+    return keys;
+  };
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
     char* end = nullptr;
     long long v = std::strtoll(sde, &end, 10);

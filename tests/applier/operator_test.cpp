@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "applier/applier.hpp"
+#include "tests/applier/crafted_bundle.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {
@@ -154,7 +155,16 @@ TEST(Operator, SignedMigrationThatAttachesIsRefusedAndTheSiteStaysOld) {
       "[[migrations]]\nid = \"0003_sneaky\"\ndatabase = \"main\"\nup = \"m/up.sql\"\ndown = \"m/down.sql\"\n",
       {{"m/up.sql", "CREATE TABLE t2(a);\nATTACH DATABASE ':memory:' AS x;\nDETACH DATABASE x;\n"},
        {"m/down.sql", "DROP TABLE t2;\n"}});
-  auto bundle = build_bundle(recipe, (b / "attach.tar.zst").string());
+  // The build refuses it (the same sandbox); a bundle signed by hand reaches the site.
+  bundler::BuildRequest req;
+  req.recipe_path = recipe;
+  req.keys = {demo_key()};
+  req.out_path = (b / "attach.tar.zst").string();
+  auto built = bundler::build(req);
+  ASSERT_FALSE(built);
+  EXPECT_EQ(built.error().cls(), ErrorClass::build_refused) << built.error().what();
+  auto bundle = crafted_migration_bundle(b, "1.2.0", "0003_sneaky", slurp(b / "attach/m/up.sql"),
+                                         slurp(b / "attach/m/down.sql"), "1.1.0");
   SiteDir s;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
   std::string before = s.observable();

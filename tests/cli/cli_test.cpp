@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/minisign.hpp"
+#include "core/minisign_internal.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;
@@ -339,4 +341,41 @@ TEST(Cli, KeyWindowFromTrustAddIsEnforcedAtTheAuditTime) {
   auto before = slurp(f.dir / "w.toml");
   EXPECT_EQ(run(kBin + " trust add " + q(f.dir / "w.toml") + " --key " + q(f.pub()) + " --name x --not-after nope").status, 2);
   EXPECT_EQ(slurp(f.dir / "w.toml"), before);
+}
+
+// The recipe is checked in full before any secret key is decrypted: with a password-protected key,
+// a recipe whose migration every site refuses fails with the recipe's error (20), and the password
+// (here: a password file that does not exist) is never read. The key is encrypted with the cheap
+// test KDF, so no scrypt of 1 GiB runs.
+TEST(Cli, BadRecipeIsRefusedBeforeThePasswordIsRead) {
+  TempDir t;
+  auto key = airlock::minisign::format_secret_key_file_with_kdf(airlock::minisign::generate_key(), "pw",
+                                                                airlock::minisign::kTestKdf);
+  ASSERT_TRUE(key);
+  spit(t / "enc.key", *key);
+  fs::create_directories(t / "r/m");
+  spit(t / "r/en.md", "# notes\n");
+  spit(t / "r/m/1.up.sql", "PRAGMA foreign_keys = ON;");
+  spit(t / "r/m/1.down.sql", "SELECT 1;");
+  spit(t / "r/recipe.toml",
+       "[release]\nproduct = \"demo\"\nversion = \"1.0.0\"\ncreated = 2026-01-01T00:00:00Z\n"
+       "[[notes]]\nlang = \"en\"\npath = \"en.md\"\n"
+       "[[migrations]]\nid = \"0001_fk\"\ndatabase = \"main\"\nup = \"m/1.up.sql\"\ndown = \"m/1.down.sql\"\n");
+  std::string build = kBin + " build " + q(t / "r/recipe.toml") + " --key " + q(t / "enc.key") + " --out " +
+                      q(t / "out.tar.zst") + " </dev/null";
+  auto r = run("AIRLOCK_PASSWORD_FILE=" + q(t / "no-such-password") + " " + build);
+  EXPECT_EQ(r.status, 20) << r.output;
+  EXPECT_NE(r.output.find("0001_fk"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("PRAGMA foreign_keys"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("no-such-password"), std::string::npos) << r.output;
+  // Once the recipe is good, the password is asked for, and the right one builds.
+  spit(t / "r/m/1.up.sql", "CREATE TABLE t(a);");
+  spit(t / "r/m/1.down.sql", "DROP TABLE t;");
+  r = run("AIRLOCK_PASSWORD_FILE=" + q(t / "no-such-password") + " " + build);
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("no-such-password"), std::string::npos) << r.output;
+  spit(t / "pw", "pw\n");
+  r = run("AIRLOCK_PASSWORD_FILE=" + q(t / "pw") + " " + build);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(t / "out.tar.zst"));
 }
