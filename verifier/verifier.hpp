@@ -18,12 +18,17 @@
 
 namespace airlock::verifier {
 
+// The largest clock skew a consumer may tolerate (spec §7 step 5): a year is more drift than any
+// isolated site's clock has, and the bound keeps the verification time plus the skew far from
+// overflowing. A Policy beyond it is a usage error (2).
+inline constexpr std::int64_t kMaxClockSkewSeconds = 365LL * 24 * 3600;
+
 struct Policy {
   std::optional<std::string> product;
   std::optional<SemVer> installed;  // nullopt: nothing installed (first release)
   std::optional<Channel> channel;   // the site's channel
   std::optional<Timestamp> at;      // verification time; nullopt = now
-  std::int64_t clock_skew_seconds = 300;
+  std::int64_t clock_skew_seconds = 300;   // 0 .. kMaxClockSkewSeconds
   std::optional<std::uint64_t> max_size;  // consumer limit on the sum of payload sizes
 };
 
