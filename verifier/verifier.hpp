@@ -43,7 +43,9 @@ struct Request {
   std::string bundle_path;                  // a file, or the base name of .partNNNN parts
   TrustRoot trust;
   Policy policy;
-  std::optional<std::string> staging_dir;   // must not exist or be empty; nullopt = verify only
+  // Must not exist or be empty, and not be a symbolic link (staging.hpp); the files are written
+  // into its `.airlock-partial/` and moved up after success. nullopt = verify only.
+  std::optional<std::string> staging_dir;
   // Called once the manifest is verified and parsed, before any payload byte is written (the
   // applier checks disk room here). Returning an error aborts with that error.
   std::function<Status(const Manifest&)> on_manifest;
@@ -52,9 +54,11 @@ struct Request {
   // auditor's sha256sum. Off by default: it costs a second SHA-256 stream next to the per-file
   // hashes, which on a 2-core machine is what keeps verify slower than decompression (issue 4).
   bool whole_file_sha256 = false;
-  // Polled before each payload chunk (1 MiB) and before the payload starts: when it returns true
-  // the run ends as a failure (ErrorClass::io, kStoppedMessage) and staging is removed, as on any
-  // failure. The cli and the applier wire it to their termination-signal handlers.
+  // Polled before each payload chunk (1 MiB), before the payload starts, and every 100 ms while a
+  // pipe or FIFO has no bytes for the reader (possibly from a reader thread of its own): when it
+  // returns true the run ends as a failure (ErrorClass::io, kStoppedMessage) and staging is
+  // removed, as on any failure. The cli and the applier wire it to their termination-signal
+  // handlers.
   std::function<bool()> stop;
 };
 
