@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,8 +95,13 @@ class Source {
 };
 
 // Opens `path`; when it does not exist but `path.part0001` does, the parts in order (spec §9),
-// read as one stream. Reads sequentially (posix_fadvise SEQUENTIAL).
-[[nodiscard]] Result<std::unique_ptr<Source>> open_source(const std::string& path);
+// read as one stream; a gap in their numbers is an io error naming the missing part. Reads
+// sequentially (posix_fadvise SEQUENTIAL). A pipe, FIFO or device is never waited for
+// uninterruptibly: while it has no bytes, `stop` (when given; it may be called from another
+// thread than the opener's) is checked every 100 ms, and once it returns true the read fails
+// (io) with kSourceStoppedMessage.
+[[nodiscard]] Result<std::unique_ptr<Source>> open_source(const std::string& path, std::function<bool()> stop = {});
+inline constexpr const char* kSourceStoppedMessage = "stopped while waiting for input";
 // In-memory source (tests, fuzzing).
 std::unique_ptr<Source> memory_source(std::string bytes, std::string name = "<memory>");
 

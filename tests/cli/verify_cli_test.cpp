@@ -216,8 +216,8 @@ TEST(VerifyCli, ExtractIntoASymlinkedFolderIsRefusedHoweverItIsSpelt) {
   const fs::path elsewhere = c.dir / "elsewhere", link = c.dir / "link";
   fs::create_directories(elsewhere);
   fs::create_directory_symlink(elsewhere, link);
-  for (const std::string& spelt : std::vector<std::string>{link.string(), link.string() + "/", link.string() + "/.", link.string() + "/./",
-                                  link.string() + "/.//./"}) {
+  for (const std::string& spelt : std::vector<std::string>{link.string(), link.string() + "/", link.string() + "/.",
+                                                           link.string() + "/./", link.string() + "/.//./"}) {
     auto r = run(kBin + " verify " + q(c.bundle) + " --trust " + q(c.trust) + " --extract " + q(spelt));
     EXPECT_EQ(r.status, 2) << spelt << ": " << r.output;
     EXPECT_TRUE(fs::is_empty(elsewhere)) << spelt << ": wrote through the link";
