@@ -54,7 +54,7 @@ Result<Input> open_sequential(const std::string& path) {
 // Reads once from `in`; a stalled pipe is waited for with poll(), checking `stop` meanwhile.
 Result<std::size_t> read_input(const Input& in, void* buf, std::size_t len, const std::string& path,
                                const std::function<bool()>& stop) {
-  if (!in.waits) return read_some(in.fd.get(), buf, len, path);
+  if (!in.waits || len == 0) return read_some(in.fd.get(), buf, len, path);
   for (;;) {
     if (stop && stop()) return fail(ErrorClass::io, path + ": " + kSourceStoppedMessage);
     pollfd p{in.fd.get(), POLLIN, 0};

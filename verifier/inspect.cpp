@@ -15,7 +15,7 @@ constexpr std::size_t kMaxNoteBytes = 4 * 1024 * 1024;
 // What inspect inflates on its way to a note: at most kSkipFloorBytes plus kSkipRatio times the
 // compressed bytes it has taken. A real payload (images, databases) compresses far less than 32:1,
 // so a large release still shows its note; a compression bomb ahead of the note (zeros inflate
-// 30,000:1) is given up on after a few hundred MiB at most.
+// 30,000:1) is given up on once inspect has inflated 32 times what it read.
 constexpr std::uint64_t kSkipFloorBytes = 64ull << 20;
 constexpr std::uint64_t kSkipRatio = 32;
 constexpr std::size_t kSkipStep = std::size_t{1} << 20;
