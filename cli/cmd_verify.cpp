@@ -119,6 +119,7 @@ int cmd_inspect(int argc, char** argv) {
       j["signatures"].push_back(e);
     }
     if (r->notes_text) j["notes"] = {{"lang", *r->notes_lang}, {"text", *r->notes_text}};
+    if (!r->notes_problem.empty()) j["notes_problem"] = r->notes_problem;
     print_json(j);
     return 0;
   }
@@ -130,6 +131,7 @@ int cmd_inspect(int argc, char** argv) {
     std::cout << "  " << (s.well_formed ? s.key_id + "  \"" + printable(s.trusted_comment) + "\"" : s.entry + "  malformed: " + s.problem) << "\n";
   if (r->notes_text)
     std::cout << "\nrelease notes (" << *r->notes_lang << ")\n" << printable(*r->notes_text) << (r->notes_text->ends_with("\n") ? "" : "\n");
+  if (!r->notes_problem.empty()) std::cout << "\nrelease notes " << printable(r->notes_problem) << "\n";
   return 0;
 }
 
@@ -188,8 +190,11 @@ int cmd_verify(int argc, char** argv) {
     if (!t) return usage_err("--at: '" + p.vm["at"].as<std::string>() + "' is not an RFC 3339 time like 2026-05-06T10:00:00Z");
     req.policy.at = *t;
   }
-  auto skew = parse_duration(p.vm["clock-skew"].as<std::string>());
+  const std::string skew_text = p.vm["clock-skew"].as<std::string>();
+  auto skew = parse_duration(skew_text);
   if (!skew || *skew < 0) return usage_err("--clock-skew: expected a duration like 300s, 5m, 2h, 1d");
+  if (*skew > verifier::kMaxClockSkewSeconds)
+    return usage_err("--clock-skew: '" + skew_text + "' is over the limit of 365d");
   req.policy.clock_skew_seconds = *skew;
   if (p.vm.count("max-size")) req.policy.max_size = p.vm["max-size"].as<std::uint64_t>();
   req.whole_file_sha256 = p.vm.count("bundle-sha256") > 0;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ namespace airlock {
 inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;  // readers refuse larger
 inline constexpr std::uint64_t kMaxPaxHeaderBytes = 64 * 1024;
 inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;  // after the end marker
+// Frames that decompress to nothing. Spec §1 allows them, and a writer that ends a frame where it
+// has nothing left to flush makes a few. Each still costs a frame header's parse for no byte, so
+// that a small file of nothing but empty frames (9 bytes each) could keep a verifier busy, the
+// site locked, before any signature is checked. Past this many the stream is malformed.
+inline constexpr std::uint64_t kMaxEmptyFrames = 1024;
 inline constexpr int kWriterWindowLog = 23;                          // writers: the level's own window, at most 8 MiB
 inline constexpr std::size_t kWriterFrameBytes = std::size_t{1} << 20;  // our payload frames' decompressed size
 
@@ -89,8 +95,13 @@ class Source {
 };
 
 // Opens `path`; when it does not exist but `path.part0001` does, the parts in order (spec §9),
-// read as one stream. Reads sequentially (posix_fadvise SEQUENTIAL).
-[[nodiscard]] Result<std::unique_ptr<Source>> open_source(const std::string& path);
+// read as one stream; a gap in their numbers is an io error naming the missing part. Reads
+// sequentially (posix_fadvise SEQUENTIAL). A pipe, FIFO or device is never waited for
+// uninterruptibly: while it has no bytes, `stop` (when given; it may be called from another
+// thread than the opener's) is checked every 100 ms, and once it returns true the read fails
+// (io) with kSourceStoppedMessage.
+[[nodiscard]] Result<std::unique_ptr<Source>> open_source(const std::string& path, std::function<bool()> stop = {});
+inline constexpr const char* kSourceStoppedMessage = "stopped while waiting for input";
 // In-memory source (tests, fuzzing).
 std::unique_ptr<Source> memory_source(std::string bytes, std::string name = "<memory>");
 

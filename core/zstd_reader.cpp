@@ -14,6 +14,11 @@
 // fails in one call is decompressed again by streaming, on the pool thread, to hand out exactly
 // the bytes and the error that streaming would: the pool changes speed, never what is read.
 //
+// Frames that yield nothing are counted where they are handed out, in stream order, whichever way
+// they were read (a streamed frame in step(), a pool frame in next_block()); one past
+// kMaxEmptyFrames fails the stream there. A tiny pool frame is tried on this thread before it
+// gets a job, so an empty one never costs one.
+//
 // With a pool, a source that is one regular file is mapped instead of read (Source::mapping(),
 // core/mapped_file.hpp): the input buffer is then the whole file, and every touch of it is under
 // the SIGBUS guard. The bytes and the errors of a file that stays as it is are the same either
@@ -46,6 +51,10 @@ constexpr std::size_t kMaxFrameCopy = kBlockBytes + (kBlockBytes >> 4);  // comp
 constexpr std::size_t kAhead = 3;      // frames decompressing or decompressed ahead of the reader
 constexpr std::size_t kMaxBlocks = 8;  // Blocks in use at once: ahead + held by views + streaming
 constexpr std::size_t kMapStep = 8u << 20;  // a mapped input is populated, and released, this much at a time
+// A pool frame this small (compressed) is tried on the reading thread first, with no room for
+// output: every natural form of an empty frame (9 to 17 bytes) is, and an empty frame then costs
+// no pool job, while a frame with data fails the try at its first block.
+constexpr std::size_t kTinyFrameBytes = 64;
 
 std::uint32_t load_le32(const unsigned char* p) {
   return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
@@ -121,6 +130,8 @@ struct ZstdReader::Impl {
   std::uint64_t frame_end_offset = 0;
   std::uint64_t produced = 0;
   bool at_frame_end = true;
+  std::uint64_t frame_out = 0;     // bytes the current (streamed) frame has yielded so far
+  std::uint64_t empty_frames = 0;  // frames that yielded nothing, counted in stream order
 
   // With a pool (see the top of this file).
   OrderedPool* pool = nullptr;
@@ -268,14 +279,24 @@ struct ZstdReader::Impl {
     ZSTD_DCtx_reset(dctx.get(), ZSTD_reset_session_only);
     in_frame = true;
     frame_start = offset();
+    frame_out = 0;
     ++frames;
     return true;
+  }
+
+  // A frame starting at `start` ended without a byte: an error past kMaxEmptyFrames of them.
+  std::optional<Error> empty_frame(std::uint64_t start) {
+    if (++empty_frames <= kMaxEmptyFrames) return std::nullopt;
+    return Error(ErrorClass::malformed, "the zstd frame at " + where(start) +
+                                            " decompresses to nothing: over the limit of " +
+                                            std::to_string(kMaxEmptyFrames) + " empty zstd frames in a stream");
   }
 
   // One ZSTD_decompressStream call on what is buffered; returns its hint (0 = frame complete).
   Result<std::size_t> step(ZSTD_outBuffer& out) {
     if (auto st = follow_map(); !st) return fail(std::move(st).error());  // a large frame: its windows too
     ZSTD_inBuffer input{in_data(), in_end, in_pos};
+    const std::size_t out_before = out.pos;
     std::size_t r = 0;
     if (map) {
       auto call = [&] { r = ZSTD_decompressStream(dctx.get(), &out, &input); };
@@ -289,9 +310,12 @@ struct ZstdReader::Impl {
     if (ZSTD_isError(r))
       return fail(ErrorClass::malformed,
                   std::string("corrupt zstd frame starting at ") + where(frame_start) + ": " + ZSTD_getErrorName(r));
+    frame_out += out.pos - out_before;
     if (r == 0) {
       in_frame = false;
       frame_end_offset = offset();
+      if (frame_out == 0)
+        if (auto e = empty_frame(frame_start)) return fail(std::move(*e));
     }
     return r;
   }
@@ -370,8 +394,10 @@ struct ZstdReader::Impl {
   }
 
   // After begin_frame(): whether the whole frame is in the buffer (reading more if it may fit),
-  // no longer than kMaxFrameCopy and decompresses to at most kBlockBytes. Its length in `csize`.
-  Result<bool> whole_small_frame(std::size_t& csize) {
+  // no longer than kMaxFrameCopy and decompresses to at most kBlockBytes. Its length in `csize`;
+  // `empty` when it was tried here and decompresses, without error, to nothing.
+  Result<bool> whole_small_frame(std::size_t& csize, bool& empty) {
+    empty = false;
     for (;;) {
       // (No further than a pool frame can go: a mapped input holds the rest of the file.)
       const std::size_t avail = std::min(in_end - in_pos, kMaxFrameCopy);
@@ -380,7 +406,12 @@ struct ZstdReader::Impl {
       unsigned long long bound = 0;
       auto sizes = [&] {
         n = ZSTD_findFrameCompressedSize(p, avail);
-        if (!ZSTD_isError(n)) bound = ZSTD_decompressBound(p, n);
+        if (ZSTD_isError(n)) return;
+        bound = ZSTD_decompressBound(p, n);
+        if (bound == 0 || n <= kTinyFrameBytes) {
+          char none = 0;  // (a one-shot call between frames: the stream's state is reset at the next)
+          empty = ZSTD_decompressDCtx(dctx.get(), &none, 0, p, n) == 0;
+        }
       };
       if (!sigbus_guarded(sizes)) return fail(ErrorClass::io, sh->unreadable(offset()));
       if (!ZSTD_isError(n)) {  // (n <= avail <= kMaxFrameCopy)
@@ -465,8 +496,9 @@ struct ZstdReader::Impl {
       if (!b) return;
       auto more = begin_frame();
       std::size_t csize = 0;
+      bool empty = false;
       Result<bool> small = false;
-      if (more && *more) small = whole_small_frame(csize);
+      if (more && *more) small = whole_small_frame(csize, empty);
       if (!more || !small) {
         b->error = !more ? more.error() : small.error();
         b->done = true;
@@ -479,15 +511,20 @@ struct ZstdReader::Impl {
         return;
       }
       if (!*small) return;  // in_frame: read_stream() takes it once the frames ahead are used up
-      b->in_buf = in_owner();
-      b->in = in_data() + in_pos;
-      b->in_len = csize;
+      if (!empty) {
+        b->in_buf = in_owner();
+        b->in = in_data() + in_pos;
+        b->in_len = csize;
+      }
       b->frame_start = frame_start;
       in_pos += csize;
       in_frame = false;
       b->frame_end = frame_end_offset = offset();
       b->ends_frame = true;
-      pool->spawn([keep = sh, b](int me) { decode(*keep, *b, me); });
+      if (empty)
+        b->done = true;  // no job: next_block() counts it, in stream order
+      else
+        pool->spawn([keep = sh, b](int me) { decode(*keep, *b, me); });
       ahead.push_back(std::move(b));
     }
   }
@@ -519,6 +556,7 @@ struct ZstdReader::Impl {
       // use count (refill()) changes here alone, after the job's last read (seen through `done`).
       cur->in_buf.reset();
       cur->in = nullptr;
+      if (cur->len == 0 && !cur->error && cur->ends_frame) cur->error = empty_frame(cur->frame_start);
       pump();
     }
   }

@@ -2,6 +2,7 @@
 // note — read without checking any signature or hash. Never a substitute for verify().
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct Inspection {
   std::vector<InspectedSignature> signatures;
   std::optional<std::string> notes_lang;  // the language shown (falls back to en)
   std::optional<std::string> notes_text;
+  std::string notes_problem;  // why a note the manifest names is not shown (empty otherwise)
+  std::uint64_t decompressed_bytes = 0;  // how far into the archive inspect read
 };
 
 // Reads the head entries; with `notes_lang`, reads on through the payload until that note (or the

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <optional>
 
 #include "core/fs.hpp"
 #include "core/sys.hpp"
@@ -18,7 +21,35 @@ constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
 Fd open_dir_nofollow(const std::string& path) { return Fd(::open(path.c_str(), kDirFlags)); }
 
-Result<bool> folder_is_empty(const Fd& dir, const std::string& path) {
+// The folder as named, without the trailing "/" and "/." steps: with them the kernel resolves a
+// link in the last real step despite O_NOFOLLOW (`link/.` is the link's target). nullopt when the
+// last step is "..", which names a folder through whatever the step before it is.
+std::optional<std::string> folder_itself(std::string path) {
+  for (;;) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    if (path.size() <= 2 || !path.ends_with("/.")) break;
+    path.resize(path.size() - 2);
+  }
+  if (path == ".." || path.ends_with("/..")) return std::nullopt;
+  return path;
+}
+
+// renameat2(RENAME_NOREPLACE), through the filesystem seam's fault check like every other
+// mutating call: a verified entry moved up never replaces what someone put there meanwhile.
+int rename_noreplace(int from_dir, const char* from, int to_dir, const char* to) {
+  if (const int e = sys::fault_check("renameat2")) {
+    errno = e;
+    return -1;
+  }
+  return ::renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE);
+}
+
+struct Listing {
+  bool empty = true;
+  bool leftover = false;  // holds a partial folder, left by a run that never finished
+};
+
+Result<Listing> list_folder(const Fd& dir, const std::string& path) {
   // fdopendir takes ownership of the fd it is given: hand it a duplicate.
   const int dup = ::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return fail(errno_error("duplicate fd of", path, errno));
@@ -28,16 +59,28 @@ Result<bool> folder_is_empty(const Fd& dir, const std::string& path) {
     ::close(dup);
     return fail(errno_error("list", path, err));
   }
-  bool empty = true;
+  Listing out;
   while (const dirent* de = ::readdir(d)) {
     const std::string name = de->d_name;
-    if (name != "." && name != "..") {
-      empty = false;
-      break;
-    }
+    if (name == "." || name == "..") continue;
+    out.empty = false;
+    if (name == Staging::kPartial || name == Staging::kPartialAside) out.leftover = true;
   }
   ::closedir(d);
-  return empty;
+  return out;
+}
+
+// The partial folder, made owner-only: nobody reads an unverified file through it.
+Result<Fd> open_partial(const Fd& root, const std::string& path) {
+  const std::string partial = path + "/" + Staging::kPartial;
+  if (sys::mkdirat(root.get(), Staging::kPartial, 0700) != 0) return fail(errno_error("create folder", partial, errno));
+  Fd fd(::openat(root.get(), Staging::kPartial, kDirFlags));
+  if (!fd.valid()) {
+    const int err = errno;
+    (void)sys::unlinkat(root.get(), Staging::kPartial, AT_REMOVEDIR);
+    return fail(errno_error("open folder", partial, err));
+  }
+  return fd;
 }
 
 Error not_a_folder(const std::string& path) {
@@ -58,9 +101,9 @@ Status StagedFile::close() {
 }
 
 Result<std::unique_ptr<Staging>> Staging::open(const std::string& given) {
-  // A trailing slash would make the kernel follow a symbolic link despite O_NOFOLLOW.
-  std::string path = given;
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const auto itself = folder_itself(given);
+  if (!itself) return fail(ErrorClass::usage, "staging folder '" + given + "' ends in '..': name the folder itself");
+  const std::string& path = *itself;
   bool created = false;
   Fd dir = open_dir_nofollow(path);
   if (!dir.valid() && errno == ENOENT) {
@@ -74,13 +117,22 @@ Result<std::unique_ptr<Staging>> Staging::open(const std::string& given) {
     if (errno == ELOOP || errno == ENOTDIR) return fail(not_a_folder(path));
     return fail(errno_error("open staging folder", path, errno));
   }
-  auto empty = folder_is_empty(dir, path);
-  if (!empty || !*empty) {
+  auto listed = list_folder(dir, path);
+  if (!listed || !listed->empty) {
     if (created) (void)sys::rmdir(path.c_str());
-    if (!empty) return fail(std::move(empty).error());
+    if (!listed) return fail(std::move(listed).error());
+    if (listed->leftover)
+      return fail(ErrorClass::usage, "staging folder '" + path + "' holds '" + kPartial +
+                                         "', left by an extraction that was interrupted: nothing in it was "
+                                         "verified; empty the folder and try again");
     return fail(ErrorClass::usage, "staging folder '" + path + "' is not empty");
   }
-  return std::unique_ptr<Staging>(new Staging(path, std::move(dir), created));
+  auto partial = open_partial(dir, path);
+  if (!partial) {
+    if (created) (void)sys::rmdir(path.c_str());
+    return fail(std::move(partial).error());
+  }
+  return std::unique_ptr<Staging>(new Staging(path, std::move(dir), std::move(*partial), created));
 }
 
 Staging::~Staging() {
@@ -110,16 +162,59 @@ void Staging::remove_all_created() {
   }
   created_.clear();
   dir_.reset();
+  (void)sys::unlinkat(root_.get(), partial_name_.c_str(), AT_REMOVEDIR);
+  root_.reset();
   if (created_root_) (void)sys::rmdir(path_.c_str());
+}
+
+Status Staging::rename_partial(const char* to) {
+  if (rename_noreplace(root_.get(), partial_name_.c_str(), root_.get(), to) != 0)
+    return fail(errno_error("rename", partial_path() + "' to '" + path_ + "/" + to, errno));
+  partial_name_ = to;
+  return {};
+}
+
+Status Staging::move_up(const std::string& name) {
+  if (rename_noreplace(dir_.get(), name.c_str(), root_.get(), name.c_str()) != 0)
+    return fail(errno_error("move verified entry", path_ + "/" + name, errno));
+  return {};
+}
+
+void Staging::move_back(const std::vector<std::string>& names) {
+  for (auto it = names.rbegin(); it != names.rend(); ++it)
+    (void)rename_noreplace(root_.get(), it->c_str(), dir_.get(), it->c_str());
+  if (partial_name_ != kPartial) (void)rename_partial(kPartial);
+}
+
+Status Staging::commit() {
+  last_folder_.reset();
+  std::vector<std::string> top;  // what this run created at the partial folder's top
+  for (const auto& c : created_)
+    if (c.rel.find('/') == std::string::npos) top.push_back(c.rel);
+  std::vector<std::string> moved;
+  Status st;
+  if (std::find(top.begin(), top.end(), kPartial) != top.end()) st = rename_partial(kPartialAside);
+  for (std::size_t i = 0; st && i < top.size(); ++i) {
+    st = move_up(top[i]);
+    if (st) moved.push_back(top[i]);
+  }
+  if (st && sys::unlinkat(root_.get(), partial_name_.c_str(), AT_REMOVEDIR) != 0)
+    st = fail(errno_error("remove folder", partial_path(), errno));
+  if (!st) {
+    move_back(moved);
+    return st;
+  }
+  committed_ = true;
+  return {};
 }
 
 Result<Fd> Staging::enter_folder(const Fd& parent, const std::string& name, const std::string& rel) {
   if (sys::mkdirat(parent.get(), name.c_str(), 0755) == 0)
     created_.push_back({rel, true});
   else if (errno != EEXIST)
-    return fail(errno_error("create folder", path_ + "/" + rel, errno));
+    return fail(errno_error("create folder", partial_path() + "/" + rel, errno));
   Fd fd(::openat(parent.get(), name.c_str(), kDirFlags));
-  if (!fd.valid()) return fail(errno_error("open folder", path_ + "/" + rel, errno));
+  if (!fd.valid()) return fail(errno_error("open folder", partial_path() + "/" + rel, errno));
   return fd;
 }
 
@@ -147,7 +242,7 @@ Result<StagedFile> Staging::create_file(const std::string& rel, bool executable)
   AIRLOCK_TRY(const int folder, folder_for(rel), "staging");
   const auto slash = rel.rfind('/');
   const auto name = slash == std::string::npos ? rel : rel.substr(slash + 1);
-  const auto full = path_ + "/" + rel;
+  const auto full = partial_path() + "/" + rel;
   const mode_t mode = executable ? 0755 : 0644;
   Fd fd(sys::openat(folder, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) return fail(errno_error("create", full, errno));

@@ -18,12 +18,17 @@
 
 namespace airlock::verifier {
 
+// The largest clock skew a consumer may tolerate (spec §7 step 5): a year is more drift than any
+// isolated site's clock has, and the bound keeps the verification time plus the skew far from
+// overflowing. A Policy beyond it is a usage error (2).
+inline constexpr std::int64_t kMaxClockSkewSeconds = 365LL * 24 * 3600;
+
 struct Policy {
   std::optional<std::string> product;
   std::optional<SemVer> installed;  // nullopt: nothing installed (first release)
   std::optional<Channel> channel;   // the site's channel
   std::optional<Timestamp> at;      // verification time; nullopt = now
-  std::int64_t clock_skew_seconds = 300;
+  std::int64_t clock_skew_seconds = 300;   // 0 .. kMaxClockSkewSeconds
   std::optional<std::uint64_t> max_size;  // consumer limit on the sum of payload sizes
 };
 
@@ -42,7 +47,9 @@ struct Request {
   // Empty for a bare trust file (`airlock verify --trust`), which is taken as it is.
   std::vector<minisign::KeyId> revoked_keys;
   Policy policy;
-  std::optional<std::string> staging_dir;   // must not exist or be empty; nullopt = verify only
+  // Must not exist or be empty, and not be a symbolic link (staging.hpp); the files are written
+  // into its `.airlock-partial/` and moved up after success. nullopt = verify only.
+  std::optional<std::string> staging_dir;
   // Called once the manifest is verified and parsed, before any payload byte is written (the
   // applier checks disk room here). Returning an error aborts with that error.
   std::function<Status(const Manifest&)> on_manifest;
@@ -51,9 +58,11 @@ struct Request {
   // auditor's sha256sum. Off by default: it costs a second SHA-256 stream next to the per-file
   // hashes, which on a 2-core machine is what keeps verify slower than decompression (issue 4).
   bool whole_file_sha256 = false;
-  // Polled before each payload chunk (1 MiB) and before the payload starts: when it returns true
-  // the run ends as a failure (ErrorClass::io, kStoppedMessage) and staging is removed, as on any
-  // failure. The cli and the applier wire it to their termination-signal handlers.
+  // Polled before each payload chunk (1 MiB), before the payload starts, and every 100 ms while a
+  // pipe or FIFO has no bytes for the reader (possibly from a reader thread of its own): when it
+  // returns true the run ends as a failure (ErrorClass::io, kStoppedMessage) and staging is
+  // removed, as on any failure. The cli and the applier wire it to their termination-signal
+  // handlers.
   std::function<bool()> stop;
 };
 

@@ -72,7 +72,9 @@ Status check_trust_update(const std::string& text, const Request& req, Signature
 
 // Everything after the staging folder is ready; `staging` may be null (verify only).
 Result<Report> verify_stream(const Request& req, Staging* staging, const Timestamp& at) {
-  AIRLOCK_TRY(auto raw, open_source(req.bundle_path), "opening bundle '" + req.bundle_path + "'");
+  // A stalled pipe is waited for with the stop checked meanwhile (on the HashingSource's thread,
+  // when there is one).
+  AIRLOCK_TRY(auto raw, open_source(req.bundle_path, req.stop), "opening bundle '" + req.bundle_path + "'");
   // The whole-file SHA-256 runs on a reader thread of its own (HashingSource), over the bytes it
   // read, the very bytes then decompressed. Without it, the reader maps the file if it can.
   std::optional<HashingSource> hashing;
@@ -142,21 +144,35 @@ bool is_stopped(const Error& e) {
   return e.cls() == ErrorClass::io && e.what().find(kStoppedMessage) != std::string::npos;
 }
 
+namespace {
+
+// A stop met while the source waited for bytes is the same stop as one met between chunks.
+Error as_stopped(const Request& req, Error e) {
+  const bool waiting = e.cls() == ErrorClass::io && e.what().find(kSourceStoppedMessage) != std::string::npos;
+  if (!waiting || !req.stop || !req.stop()) return e;
+  return Error(ErrorClass::io, std::string(kStoppedMessage) + " (waiting for the bytes of '" + req.bundle_path + "')");
+}
+
+}  // namespace
+
 Result<Report> verify(const Request& req) {
   // A root built in code (not parsed) could say 0, which would make any bundle "authentic".
   if (req.trust.threshold < 1 || req.trust.threshold > 16)
     return fail(ErrorClass::usage, "trust root threshold " + std::to_string(req.trust.threshold) + " is outside 1..16");
+  if (req.policy.clock_skew_seconds < 0 || req.policy.clock_skew_seconds > kMaxClockSkewSeconds)
+    return fail(ErrorClass::usage, "clock skew of " + std::to_string(req.policy.clock_skew_seconds) +
+                                       " s is outside 0.." + std::to_string(kMaxClockSkewSeconds) + " s (365d)");
   const Timestamp at = req.policy.at ? *req.policy.at : now_utc();
   std::unique_ptr<Staging> staging;
   if (req.staging_dir) {
     AIRLOCK_TRY(staging, Staging::open(*req.staging_dir), "staging");
   }
   auto rep = verify_stream(req, staging.get(), at);
-  if (!rep) return rep;  // `staging` removes what it created as it goes out of scope
-  // Step 8: success only now.
+  if (!rep) return fail(as_stopped(req, std::move(rep).error()));  // `staging` removes what it created
+  // Step 8: success only now; the verified files leave the partial folder.
   if (staging) {
+    AIRLOCK_CHECK(staging->commit(), "staging");
     rep->staging_dir = staging->path();
-    staging->commit();
   }
   return rep;
 }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "core/fd.hpp"
 #include "tests/core/container_craft.hpp"
 #include "tests/support/tmpdir.hpp"
@@ -165,15 +167,37 @@ TEST(Container, OpenSourceReadsSplitPartsInOrder) {
   EXPECT_EQ(n, 4u);
 }
 
-TEST(Container, MissingPartMakesTheStreamTruncated) {
+// A part missing in the middle of the sequence is an io error naming it, not a shorter stream: a
+// stray later part would otherwise be ignored, and a bundle that happens to end where the gap
+// starts would verify without it.
+TEST(Container, AGapInThePartsIsAnIoErrorNamingTheMissingPart) {
   TempDir dir;
   const std::string bytes = small_bundle(dir.str());
   const std::string base = dir.str() + "/split.tar.zst";
   spit(base + ".part0001", bytes.substr(0, 100));
-  spit(base + ".part0003", bytes.substr(100));  // .part0002 is missing: the list ends at 0001
-  auto r = read_file_source(base);
+  spit(base + ".part0003", bytes.substr(100));
+  auto r = open_source(base);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().cls(), ErrorClass::malformed) << r.error().what();
+  EXPECT_EQ(r.error().cls(), ErrorClass::io) << r.error().what();
+  EXPECT_NE(r.error().what().find("split.tar.zst.part0002 is missing"), std::string::npos) << r.error().what();
+  EXPECT_NE(r.error().what().find("split.tar.zst.part0003"), std::string::npos) << r.error().what();
+}
+
+TEST(Container, AStrayPartAfterACompleteBundleIsRefused) {
+  TempDir dir;
+  const std::string bytes = small_bundle(dir.str());
+  const std::string base = dir.str() + "/split.tar.zst";
+  spit(base + ".part0001", bytes);  // the whole bundle: it would verify on its own
+  spit(base + ".part0007", "stray");
+  auto r = open_source(base);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::io) << r.error().what();
+  EXPECT_NE(r.error().what().find("split.tar.zst.part0002 is missing"), std::string::npos) << r.error().what();
+  // A file of another bundle that merely starts with the same name is not a part.
+  std::filesystem::remove(base + ".part0007");
+  spit(base + ".part0002.sha256", "checksum file");
+  spit(base + ".part02", "not a part name");
+  EXPECT_TRUE(read_file_source(base)) << "only .partNNNN names count";
 }
 
 TEST(Container, AnExistingFileWinsOverParts) {

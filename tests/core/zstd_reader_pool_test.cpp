@@ -173,6 +173,17 @@ TEST(ZstdReaderPool, ValidStreamsReadTheSame) {
   check_same(zst("just one small frame"), "one frame");
 }
 
+// Empty frames are counted in stream order, the pool's frames or not: the same frame breaks the
+// limit, with the same words.
+TEST(ZstdReaderPool, EmptyFramesCountTheSameWay) {
+  std::string empties;
+  for (std::uint64_t i = 0; i + 1 < kMaxEmptyFrames; ++i) empties += i % 2 ? zst("") : raw_frame("", 17);
+  const std::string good = mixed();
+  check_same(empties + good + zst(""), "empty frames up to the limit");
+  check_same(empties + good + zst("") + zst("") + written(text(100'000, 6)), "one empty frame over the limit");
+  check_same(empties + zst("") + zst("") + good, "over the limit before any data");
+}
+
 TEST(ZstdReaderPool, FlippedBytesFailTheSameWay) {
   const std::string good = mixed();
   // Everywhere, and at the start of each of the first frames (headers, block headers).

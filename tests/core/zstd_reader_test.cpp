@@ -49,6 +49,29 @@ TEST(ZstdReader, ReadsConcatenatedFramesIncludingEmptyOnes) {
   EXPECT_EQ(*r1, a.substr(0, 5000) + b);
 }
 
+// Empty frames are valid zstd, and spec §1 does not forbid them, but each yields nothing: up to
+// kMaxEmptyFrames are read through, in either form (content size 0, or a single empty raw block);
+// one more makes the stream malformed, naming the limit.
+std::string empty_frames(std::uint64_t n) {
+  std::string s;
+  for (std::uint64_t i = 0; i < n; ++i) s += i % 2 ? zst("") : raw_frame("", 17);
+  return s;
+}
+
+TEST(ZstdReader, EmptyFramesUpToTheLimitAreReadThrough) {
+  const std::uint64_t half = kMaxEmptyFrames / 2;
+  auto r = decompress_all(empty_frames(half) + zst("data") + empty_frames(kMaxEmptyFrames - half));
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(*r, "data");
+}
+
+TEST(ZstdReader, OneEmptyFrameOverTheLimitIsMalformed) {
+  const std::uint64_t half = kMaxEmptyFrames / 2;
+  expect_malformed(empty_frames(half) + zst("data") + empty_frames(kMaxEmptyFrames - half + 1),
+                   "over the limit of " + std::to_string(kMaxEmptyFrames) + " empty zstd frames");
+  expect_malformed(empty_frames(kMaxEmptyFrames + 1) + zst("data"), "empty zstd frames");
+}
+
 TEST(ZstdReader, RefusesEmptyInputAndNonZstd) {
   expect_malformed("", "empty input");
   expect_malformed("hello world, not zstd at all", "not a zstd stream");

@@ -3,6 +3,7 @@
 // then the end of the stream) — all malformed (10), nothing written, staging cleaned.
 #include <gtest/gtest.h>
 
+#include "core/container.hpp"
 #include "tests/verifier/fixture.hpp"
 
 namespace airlock::verifier::testing {
@@ -243,6 +244,25 @@ TEST_F(Container, BombOfZerosAfterTheEndMarker) {
 
 TEST_F(Container, BombOfNonZeroBytesAfterTheEndMarker) {
   expect_refused_bytes(bomb_after_end_marker(good(), 'A'), ErrorClass::malformed);
+}
+
+// Empty zstd frames (9 bytes each, yielding nothing) ahead of the manifest: a few verify, as spec
+// §1 allows them; one over kMaxEmptyFrames is malformed before any signature is checked.
+std::string empty_frames(std::uint64_t n) {
+  std::string s;
+  for (std::uint64_t i = 0; i < n; ++i) s += craft::zstd_raw_frame("", 17);
+  return s;
+}
+
+TEST_F(Container, AFewEmptyFramesAccepted) {
+  test::spit(bundle_path, empty_frames(3) + good().bytes() + empty_frames(2));
+  auto r = verify(request(true));
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+}
+
+TEST_F(Container, EmptyFramesOverTheLimit) {
+  expect_refused_bytes(empty_frames(kMaxEmptyFrames + 1) + good().bytes(), ErrorClass::malformed,
+                       "over the limit of " + std::to_string(kMaxEmptyFrames) + " empty zstd frames");
 }
 
 TEST_F(Container, NotZstdAtAll) { expect_refused_bytes(good().tar(), ErrorClass::malformed); }

@@ -44,12 +44,19 @@ class IoFaults : public VerifierTest {
       const std::string label =
           std::string(std::strerror(err)) + " at mutating call " + std::to_string(n) + "/" + std::to_string(calls);
       std::string op;
+      bool fired = false;
       Result<Report> r = fail(ErrorClass::internal, "not run");
       {
         sys::ArmedFault fault({err, n});
         r = verify(request(true));
         op = fault.fired_op();
-        ASSERT_TRUE(fault.fired()) << label;
+        fired = fault.fired();
+      }
+      if (!fired) {  // removing the emptied partial folder: a full disk does not fail a removal
+        EXPECT_EQ(err, ENOSPC) << label;
+        EXPECT_TRUE(r.has_value()) << label;
+        fs::remove_all(staging);
+        continue;
       }
       ASSERT_FALSE(r.has_value()) << label << " (" << op << "): extraction succeeded on a failing disk";
       if (std::getenv("AIRLOCK_SHOW_ERRORS"))

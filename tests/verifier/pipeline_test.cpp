@@ -190,6 +190,7 @@ TEST(HashWorker, StagedFilesGetExactlyTheirBytes) {
     }
     ASSERT_TRUE(w.drain());
   }
+  ASSERT_TRUE((*staging)->commit());
   for (std::size_t i = 0; i < files.size(); ++i)
     EXPECT_TRUE(test::slurp(tmp / "stage" / "d" / ("f" + std::to_string(i))) == *files[i]) << "file f" << i;
 }
@@ -223,7 +224,7 @@ TEST(HashWorker, AFailedStagingWriteIsReportedWithItsFile) {
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().what().find("entry 4 'a'"), std::string::npos) << s.error().what();
   EXPECT_NE(s.error().what().find("No space left on device"), std::string::npos) << s.error().what();
-  EXPECT_EQ(std::filesystem::file_size(tmp / "stage" / "b"), 0u);
+  EXPECT_EQ(std::filesystem::file_size(tmp / "stage" / Staging::kPartial / "b"), 0u);  // never committed
 }
 
 // Two failures in two lanes: file A's digest is wrong (hashing lane), and the disk is full from

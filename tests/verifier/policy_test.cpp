@@ -2,6 +2,8 @@
 // product, downgrade, min_installed, channel — and the cases that must still pass.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "core/semver.hpp"
 #include "tests/verifier/fixture.hpp"
 
@@ -43,6 +45,19 @@ TEST_F(PolicyRules, LargerConfiguredSkewAcceptsAndIsReported) {
   auto r = run(good(s));
   ASSERT_TRUE(r.has_value()) << r.error().what();
   EXPECT_EQ(r->clock_skew_seconds, 7200);
+}
+
+// A skew that would overflow the verification time plus it (a signed int64) is refused as the
+// caller's mistake (2), not taken as "created in the future" for every bundle; the limit itself
+// is accepted.
+TEST_F(PolicyRules, ClockSkewBeyondTheLimitIsAUsageError) {
+  for (std::int64_t skew : {std::numeric_limits<std::int64_t>::max(), kMaxClockSkewSeconds + 1, std::int64_t{-1}}) {
+    policy.clock_skew_seconds = skew;
+    expect_refused(good(), ErrorClass::usage, "clock skew");
+  }
+  policy.clock_skew_seconds = kMaxClockSkewSeconds;
+  auto r = run(good());
+  ASSERT_TRUE(r.has_value()) << r.error().what();
 }
 
 TEST_F(PolicyRules, OtherProduct) {
