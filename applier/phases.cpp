@@ -97,9 +97,10 @@ Status plan_configs(Ctx& c, const std::string& staging) {
 }  // namespace
 
 Event do_preflight(Ctx& c) {
-  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::preflight);
-  if (!trust) return failed(c, Error(ErrorClass::preflight, trust.error().what()).with_context("trust root"));
-  auto parsed = parse_trust_root(*trust, ErrorClass::preflight);
+  // An unreadable or malformed trust root is the site's configuration: a usage error (spec §8).
+  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::usage);
+  if (!trust) return failed(c, trust.error().reclassed(ErrorClass::usage).with_context("trust root"));
+  auto parsed = parse_trust_root(*trust, ErrorClass::usage);
   if (!parsed) return failed(c, parsed.error().with_context("trust root '" + c.site.trust_root + "'"));
   for (const auto& [name, path] : c.site.databases)
     if (auto s = check_database(name, path, c.run.from_version.empty()); !s) return failed(c, s.error());
@@ -118,9 +119,9 @@ Event do_preflight(Ctx& c) {
 }
 
 Event do_verify(Ctx& c) {
-  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::preflight);
-  if (!trust) return failed(c, trust.error());
-  auto root = parse_trust_root(*trust, ErrorClass::preflight);
+  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::usage);
+  if (!trust) return failed(c, trust.error().reclassed(ErrorClass::usage));
+  auto root = parse_trust_root(*trust, ErrorClass::usage);
   if (!root) return failed(c, root.error());
   verifier::Request req;
   req.bundle_path = c.run.bundle;

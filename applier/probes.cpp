@@ -23,6 +23,7 @@
 #include "applier/state_db.hpp"
 #include "core/db.hpp"
 #include "core/fd.hpp"
+#include "core/text.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -158,8 +159,11 @@ Probe probe_sqlite(const Site& site, const CheckSpec& c, SteadyClock::time_point
   sqlite3_progress_handler(d->raw(), 0, nullptr, nullptr);
   if (!rows) return {false, rows.error().what()};
   std::string got = rows->empty() || rows->front().empty() ? "(no rows)" : value_text(rows->front().front());
-  if (got != c.expect) return {false, "query returned '" + got + "', expected '" + c.expect + "'"};
-  return {true, "query returned '" + got + "'"};
+  // The value is the database's, any bytes: the detail goes to history, the audit log and the
+  // terminal, so it is quoted printable (error texts above are printable already).
+  const std::string shown = printable(got);
+  if (got != c.expect) return {false, "query returned '" + shown + "', expected '" + printable(c.expect) + "'"};
+  return {true, "query returned '" + shown + "'"};
 }
 
 Probe probe_disk(const CheckSpec& c) {

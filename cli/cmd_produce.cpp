@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <limits>
 #include <iostream>
 
 #include "bundler/bundler.hpp"
@@ -9,6 +10,7 @@
 #include "cli/common.hpp"
 #include "cli/password.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "core/minisign.hpp"
 
 namespace airlock::cli {
@@ -100,11 +102,9 @@ int cmd_build(int argc, char** argv) {
     req.keys.push_back(*sk);
   }
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
-    char* end = nullptr;
-    long long v = std::strtoll(sde, &end, 10);
-    if (*end != '\0' || v < 0)
-      return report_error("build", Error(ErrorClass::usage, std::string("SOURCE_DATE_EPOCH='") + sde + "' is not a whole number of seconds"), json);
-    req.source_date_epoch = v;
+    auto v = parse_integer(sde, 0, std::numeric_limits<std::int64_t>::max(), "SOURCE_DATE_EPOCH");
+    if (!v) return report_error("build", v.error(), json);
+    req.source_date_epoch = *v;
   }
   if (p.vm.count("level")) req.level = p.vm["level"].as<int>();
   req.workers = p.vm["threads"].as<int>();
@@ -125,7 +125,8 @@ int cmd_build(int argc, char** argv) {
                 {"payload_bytes", r->payload_bytes},
                 {"bundle_bytes", r->bundle_bytes}});
   } else {
-    std::cout << "built " << req.out_path << ": " << m.release.product << " " << m.release.version.text << ", "
+    std::cout << "built " << printable(req.out_path) << ": " << printable(m.release.product) << " "
+              << printable(m.release.version.text) << ", "
               << m.files.size() << " files, " << human_bytes(r->payload_bytes) << " payload -> "
               << human_bytes(r->bundle_bytes) << "\nmanifest sha256 " << r->manifest_sha256 << "\nsigned by";
     for (const auto& id : r->key_ids) std::cout << " " << id;
@@ -174,7 +175,7 @@ int cmd_sign(int argc, char** argv) {
   if (json) {
     print_json({{"ok", true}, {"bundle", out}, {"added", r->key_id}, {"signatures", r->key_ids}});
   } else {
-    std::cout << "added signature " << r->key_id << " to " << out << "; signatures now:";
+    std::cout << "added signature " << r->key_id << " to " << printable(out) << "; signatures now:";
     for (const auto& id : r->key_ids) std::cout << " " << id;
     std::cout << "\n";
   }

@@ -2,12 +2,16 @@
 // stderr; data (tables, JSON) to stdout.
 #include "cli/cmd_site.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <iostream>
 #include <sstream>
 
 #include "applier/applier.hpp"
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 
 namespace airlock::cli {
@@ -23,15 +27,24 @@ void add_common(po::options_description& o, std::string& site) {
       "json", "print the result as JSON on stdout");
 }
 
+// Who started a run, from the system rather than the environment ($USER is whatever the caller
+// set): "cli, uid 0 (root)", or "cli, uid 1234" when the uid has no passwd entry.
+std::string started_by() {
+  const uid_t uid = ::getuid();
+  std::string who = "cli, uid " + std::to_string(uid);
+  if (const passwd* pw = ::getpwuid(uid); pw && pw->pw_name) who += " (" + printable(pw->pw_name) + ")";
+  return who;
+}
+
 // A signal does not end a run that may be rewriting the site: the applier stops or rolls back
 // cleanly at the next phase boundary (docs/site.md, "Signals"). kill -9 is what recover is for.
 ap::Env cli_env(bool quiet) {
   catch_termination_signals();
   ap::Env env;
   env.interrupted = [] { return termination_signal(); };
-  env.started_by = "cli";
-  if (const char* u = std::getenv("USER")) env.started_by = std::string("cli (") + u + ")";
-  if (!quiet) env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << e.message << "\n"; };
+  env.started_by = started_by();
+  if (!quiet)
+    env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << printable(e.message) << "\n"; };
   return env;
 }
 
@@ -89,11 +102,11 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
     if (cls) j["exit_code"] = exit_code(*cls);
     print_json(j);
   } else {
-    std::cout << cmd << ": " << headline(*r) << "\n";
+    std::cout << cmd << ": " << printable(headline(*r)) << "\n";
     for (const auto& c : r->checks)
-      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft")
-                << "): " << (c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";
-    for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
+      std::cout << "  check " << printable(c.name) << " (" << c.kind << (c.hard ? ", hard" : ", soft")
+                << "): " << (c.ok ? "ok" : "FAILED") << " - " << printable(c.detail) << "\n";
+    for (const auto& s : r->failing_signals) std::cout << "  signal: " << printable(s) << "\n";
     if (r->signal_to_rollback_ms)
       std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";
     std::cout << "  audit head: " << (r->audit_head.empty() ? "(empty)" : r->audit_head) << "\n";
@@ -119,7 +132,7 @@ std::string history_line(const ap::HistoryEntry& h) {
   else if (h.outcome == "applied")
     o << " (from " << ver(h.from_version) << ", " << span_text(h.started_at, h.finished_at) << ")";
   if (h.signal_to_rollback_ms) o << " [signal→rollback " << *h.signal_to_rollback_ms << " ms]";
-  return o.str();
+  return printable(o.str());
 }
 
 }  // namespace
@@ -185,11 +198,13 @@ int cmd_status(int argc, char** argv) {
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     print_json(j);
   } else {
-    std::cout << "site        " << s->site_name << " (product " << s->product << ")\n"
-              << "installed   " << ver(s->installed) << (s->degraded ? "  DEGRADED: needs an operator" : "") << "\n"
-              << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
-    for (const auto& i : s->images) std::cout << "image       " << i << "\n";
-    if (s->pending_phase) std::cout << "interrupted run in phase " << *s->pending_phase << ": run 'airlock recover'\n";
+    std::cout << "site        " << printable(s->site_name) << " (product " << printable(s->product) << ")\n"
+              << "installed   " << printable(ver(s->installed)) << (s->degraded ? "  DEGRADED: needs an operator" : "")
+              << "\n"
+              << "pointer     " << (s->pointer.empty() ? "(none)" : printable(s->pointer)) << "\n";
+    for (const auto& i : s->images) std::cout << "image       " << printable(i) << "\n";
+    if (s->pending_phase)
+      std::cout << "interrupted run in phase " << printable(*s->pending_phase) << ": run 'airlock recover'\n";
     std::cout << "audit head  " << (s->audit_head.empty() ? "(empty)" : s->audit_head) << " (" << s->audit_entries
               << " entries)\n";
   }
@@ -250,7 +265,7 @@ int cmd_snapshot(int argc, char** argv) {
     if (js)
       print_json({{"ok", true}, {"snapshot", info_json(s)}});
     else
-      std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes) << "\n";
+      std::cout << printable(s.id + "  " + s.created_at + "  " + ver(s.release)) << "  " << human_bytes(s.bytes) << "\n";
   };
   if (action == "create") {
     auto r = ap::snapshot_create(site, cli_env(js));
@@ -263,7 +278,7 @@ int cmd_snapshot(int argc, char** argv) {
     for (const auto& s : *r) {
       a.push_back(info_json(s));
       if (!js)
-        std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes)
+        std::cout << printable(s.id + "  " + s.created_at + "  " + ver(s.release)) << "  " << human_bytes(s.bytes)
                   << (s.sealed ? "" : "  (NOT SEALED: unusable)") << "\n";
     }
     if (js) print_json({{"ok", true}, {"snapshots", a}});
@@ -321,9 +336,10 @@ int cmd_audit(int argc, char** argv) {
   } else {
     if (action == "export")
       for (const auto& e : r->entries)
-        std::cout << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
+        std::cout << e.seq << "\t" << printable(e.at) << "\t" << printable(e.kind) << "\t" << printable(e.data) << "\t"
+                  << printable(e.hash) << "\n";
     std::cout << (action == "verify" ? "audit chain intact, " : "") << r->entries.size() << " entries, head "
-              << (r->head.empty() ? "(empty)" : r->head) << "\n";
+              << (r->head.empty() ? "(empty)" : printable(r->head)) << "\n";
   }
   return 0;
 }

@@ -6,8 +6,10 @@
 #include <boost/program_options.hpp>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -61,6 +63,14 @@ std::string human_bytes(std::uint64_t n);
 // Loads a secret key file, asking for its password when it is encrypted.
 [[nodiscard]] Result<minisign::SecretKey> load_secret_key(const std::string& path);
 
-void print_json(const nlohmann::json& j);
+// Prints `j` with every key and string made printable (core/text.hpp): JSON output is valid UTF-8
+// with no control character, whatever bytes the strings carry. Strings at the JSON pointers in
+// `multiline` (release notes) keep their newlines and tabs.
+void print_json(const nlohmann::json& j, std::initializer_list<std::string_view> multiline = {});
+
+// A whole decimal integer in [min, max], nothing before or after it ("2abc", " 2", "+2" and "0x2"
+// are refused): a usage error naming `what` and the text.
+[[nodiscard]] Result<std::int64_t> parse_integer(std::string_view text, std::int64_t min, std::int64_t max,
+                                                 const std::string& what);
 
 }  // namespace airlock::cli
