@@ -222,7 +222,7 @@ CheckResult run_one_check(const Site& site, const CheckSpec& c, const Baseline* 
   switch (c.kind) {
     case CheckKind::exec: {
       auto p = run_process(c.argv, site.base_dir, c.timeout_ms, &cancel);
-      o = {p.ok(), p.describe()};
+      o = {p.ok(), printable(p.describe())};  // may quote what the child wrote: any bytes
       break;
     }
     case CheckKind::http:

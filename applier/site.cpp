@@ -75,22 +75,24 @@ Result<std::int64_t> duration_ms(const toml::table& t, const Fields& f, std::str
     if (i->get() > kMaxTimeoutMs) return f.error(key, std::to_string(i->get()) + " ms is longer than the limit of 7d");
     return i->get();
   }
-  return f.error(key, "expected a duration like \"5s\" (or milliseconds as a positive integer), found " +
-                          tomlu::type_name(*n));
+  return f.error(
+      key, "expected a duration like \"5s\" (or milliseconds as a positive integer), found " + tomlu::type_name(*n));
 }
 
 Result<std::optional<std::int64_t>> opt_int(const Fields& f, const toml::table& t, std::string_view key,
                                             std::int64_t lo, std::int64_t hi) {
   if (!t.contains(key)) return std::optional<std::int64_t>{};
   TOMLU_TRY(auto v, f.integer(key));
-  if (v < lo || v > hi) return f.error(key, std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+  if (v < lo || v > hi)
+    return f.error(key, std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
   return std::optional<std::int64_t>(v);
 }
 
 Result<std::vector<std::string>> command(const toml::table& t, const Fields& f, std::string_view key) {
   const toml::node* n = t.get(key);
   if (!n) return f.error(key, "required (a string run by /bin/sh -c, or an array of arguments)");
-  if (const auto* s = n->as_string(); s && !s->get().empty()) return std::vector<std::string>{"/bin/sh", "-c", s->get()};
+  if (const auto* s = n->as_string(); s && !s->get().empty())
+    return std::vector<std::string>{"/bin/sh", "-c", s->get()};
   std::vector<std::string> argv;
   if (const auto* a = n->as_array()) {
     for (const auto& e : *a) {
@@ -168,7 +170,8 @@ Status check_host_port(const Fields& f, std::string_view key, const std::string&
   const std::string host = has_port ? hostport.substr(0, colon) : hostport;
   if (has_port && !valid_port(std::string_view(hostport).substr(colon + 1)))
     return f.error(key, "'" + hostport + "': the port must be 1..65535");
-  if (!loopback_host(host)) return f.error(key, "'" + host + "' is not a loopback address (127.0.0.0/8, ::1, localhost)");
+  if (!loopback_host(host))
+    return f.error(key, "'" + host + "' is not a loopback address (127.0.0.0/8, ::1, localhost)");
   return {};
 }
 
@@ -184,7 +187,8 @@ Status parse_url_fields(const toml::table& t, const Fields& f, CheckSpec& c) {
   c.samples = static_cast<int>(samples.value_or(5));
   if (const toml::node* n = t.get("max_increase_percent")) {
     if (!n->is_number()) return f.error("max_increase_percent", "expected a number, found " + tomlu::type_name(*n));
-    c.max_increase_percent = n->is_integer() ? static_cast<double>(n->as_integer()->get()) : n->as_floating_point()->get();
+    c.max_increase_percent =
+        n->is_integer() ? static_cast<double>(n->as_integer()->get()) : n->as_floating_point()->get();
     if (!(c.max_increase_percent >= 0 && c.max_increase_percent <= 1e6))
       return f.error("max_increase_percent", "must be a number of percent in 0..1000000");
   }

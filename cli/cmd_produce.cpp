@@ -2,16 +2,16 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
-#include <limits>
 #include <iostream>
+#include <limits>
 
 #include "bundler/bundler.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/password.hpp"
 #include "core/fs.hpp"
-#include "core/text.hpp"
 #include "core/minisign.hpp"
+#include "core/text.hpp"
 
 namespace airlock::cli {
 
@@ -126,9 +126,9 @@ int cmd_build(int argc, char** argv) {
                 {"bundle_bytes", r->bundle_bytes}});
   } else {
     std::cout << "built " << printable(req.out_path) << ": " << printable(m.release.product) << " "
-              << printable(m.release.version.text) << ", "
-              << m.files.size() << " files, " << human_bytes(r->payload_bytes) << " payload -> "
-              << human_bytes(r->bundle_bytes) << "\nmanifest sha256 " << r->manifest_sha256 << "\nsigned by";
+              << printable(m.release.version.text) << ", " << m.files.size() << " files, "
+              << human_bytes(r->payload_bytes) << " payload -> " << human_bytes(r->bundle_bytes) << "\nmanifest sha256 "
+              << r->manifest_sha256 << "\nsigned by";
     for (const auto& id : r->key_ids) std::cout << " " << id;
     std::cout << "\n";
   }

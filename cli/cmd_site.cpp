@@ -265,7 +265,8 @@ int cmd_snapshot(int argc, char** argv) {
     if (js)
       print_json({{"ok", true}, {"snapshot", info_json(s)}});
     else
-      std::cout << printable(s.id + "  " + s.created_at + "  " + ver(s.release)) << "  " << human_bytes(s.bytes) << "\n";
+      std::cout << printable(s.id + "  " + s.created_at + "  " + ver(s.release)) << "  " << human_bytes(s.bytes)
+                << "\n";
   };
   if (action == "create") {
     auto r = ap::snapshot_create(site, cli_env(js));

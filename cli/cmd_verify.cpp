@@ -118,7 +118,8 @@ int cmd_inspect(int argc, char** argv) {
   }
   std::cout << "NOT VERIFIED: inspect shows what the bundle claims; run `airlock verify` to check it.\n\n";
   if (r->manifest) print_manifest(std::cout, *r->manifest);
-  else std::cout << "manifest does not parse: " << r->manifest_problem << "\n";  // an Error text: printable
+  else
+    std::cout << "manifest does not parse: " << r->manifest_problem << "\n";  // an Error text: printable
   std::cout << "manifest sha256 " << r->manifest_sha256 << "\nsignatures  " << r->signatures.size() << "\n";
   for (const auto& s : r->signatures)
     std::cout << "  "
@@ -126,8 +127,8 @@ int cmd_inspect(int argc, char** argv) {
                                 : printable(s.entry) + "  malformed: " + s.problem)
               << "\n";
   if (r->notes_text)
-    std::cout << "\nrelease notes (" << printable(*r->notes_lang) << ")\n" << printable(*r->notes_text, Newlines::keep)
-              << (r->notes_text->ends_with("\n") ? "" : "\n");
+    std::cout << "\nrelease notes (" << printable(*r->notes_lang) << ")\n"
+              << printable(*r->notes_text, Newlines::keep) << (r->notes_text->ends_with("\n") ? "" : "\n");
   return 0;
 }
 
@@ -165,7 +166,8 @@ int cmd_verify(int argc, char** argv) {
   req.bundle_path = p.vm["bundle"].as<std::string>();
   std::string trust_path = p.vm["trust"].as<std::string>();
   auto trust_text = read_file(trust_path, kMaxTrustRootBytes, ErrorClass::usage);
-  if (!trust_text) return report_error("verify", trust_text.error().reclassed(ErrorClass::usage).with_context("trust root"), json);
+  if (!trust_text)
+    return report_error("verify", trust_text.error().reclassed(ErrorClass::usage).with_context("trust root"), json);
   auto trust = parse_trust_root(*trust_text, ErrorClass::usage);
   if (!trust) return report_error("verify", trust.error().with_context("trust root '" + trust_path + "'"), json);
   req.trust = *trust;
@@ -232,8 +234,8 @@ int cmd_verify(int argc, char** argv) {
     print_json(j);
     return 0;
   }
-  std::cout << "VERIFIED " << printable(m.release.product) << " " << printable(m.release.version.text) << " (" << channel_name(m.release.channel)
-            << (m.release.critical ? ", critical" : "") << ")\n";
+  std::cout << "VERIFIED " << printable(m.release.product) << " " << printable(m.release.version.text) << " ("
+            << channel_name(m.release.channel) << (m.release.critical ? ", critical" : "") << ")\n";
   std::cout << "signatures  " << r->valid_signatures << " valid of threshold " << r->threshold << "\n";
   for (const auto& s : r->signatures)
     std::cout << "  " << s.key_id << (s.key_name ? " (" + printable(*s.key_name) + ")" : "") << "  "

@@ -122,7 +122,8 @@ nlohmann::json printable_json(const nlohmann::json& j, const std::string& at,
   }
   if (j.is_array()) {
     auto out = nlohmann::json::array();
-    for (std::size_t i = 0; i < j.size(); ++i) out.push_back(printable_json(j[i], at + "/" + std::to_string(i), multiline));
+    for (std::size_t i = 0; i < j.size(); ++i)
+      out.push_back(printable_json(j[i], at + "/" + std::to_string(i), multiline));
     return out;
   }
   if (j.is_object()) {

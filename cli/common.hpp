@@ -5,8 +5,8 @@
 
 #include <boost/program_options.hpp>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>

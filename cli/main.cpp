@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
       try {
         return c.handler(argc - 1, argv + 1);
       } catch (const std::exception& e) {
-        std::cerr << "airlock " << airlock::printable(cmd) << ": internal error: " << airlock::printable(e.what()) << "\n";
+        std::cerr << "airlock " << airlock::printable(cmd) << ": internal error: " << airlock::printable(e.what())
+                  << "\n";
         return 1;
       }
     }

@@ -107,8 +107,8 @@ TEST(SiteTyping, DeeplyNestedDocumentsAreAUsageErrorNotACrash) {
   std::string inline_tables, arrays;
   for (int i = 0; i < 40000; ++i) inline_tables += "{a=";
   for (int i = 0; i < 40000; ++i) arrays += "[";
-  for (const std::string& deep : {kHead + header + "]\n", kHead + "x = " + inline_tables + "1\n",
-                                  kHead + "x = " + arrays + "\n"}) {
+  for (const std::string& deep :
+       {kHead + header + "]\n", kHead + "x = " + inline_tables + "1\n", kHead + "x = " + arrays + "\n"}) {
     auto r = parse_site(deep, "/nonexistent/site.toml");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().cls(), ErrorClass::usage) << r.error().what();

@@ -154,9 +154,11 @@ class TextSiteCli : public ::testing::Test {
     fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
     fs::create_directories(dir / "site/data");
     fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
-    for (const auto& [recipe, out] : {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
-      auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-                   " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+    for (const auto& [recipe, out] :
+         {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
+      auto r =
+          run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
+              " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
       ASSERT_EQ(r.status, 0) << r.output;
     }
     std::string site = slurp(dir / "site/site.toml");
@@ -204,8 +206,8 @@ TEST_F(TextSiteCli, HardCheckFailingWithNonUtf8TextRollsBackAndRecordsItPrintabl
 }
 
 TEST_F(TextSiteCli, StartedByIsTheRealUserNotUSER) {
-  auto r = run("USER=\"$(printf '\\377\\033[31mmallory')\" " + kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site() +
-               " 2>/dev/null");
+  auto r = run("USER=\"$(printf '\\377\\033[31mmallory')\" " + kBin + " apply " + q(dir / "b110.tar.zst") + " --site " +
+               site() + " 2>/dev/null");
   ASSERT_EQ(r.status, 0) << r.output;
   r = run(kBin + " history --site " + site() + " --json");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -33,24 +33,26 @@ TEST(Printable, DoublesBackslashes) {
 }
 
 TEST(Printable, EscapesInvalidBytesOneByOne) {
-  EXPECT_EQ(printable("a\xFF" "b"), "a\\xFFb");
-  EXPECT_EQ(printable("\x80"), "\\x80");                         // stray continuation byte
-  EXPECT_EQ(printable("\xC3"), "\\xC3");                         // cut short at the end
-  EXPECT_EQ(printable("\xC3(x"), "\\xC3(x");                     // cut short by an ASCII byte
-  EXPECT_EQ(printable("\xE2\x82"), "\\xE2\\x82");                // three-byte form cut short
+  EXPECT_EQ(printable("a\xFF"
+                      "b"),
+            "a\\xFFb");
+  EXPECT_EQ(printable("\x80"), "\\x80");                                      // stray continuation byte
+  EXPECT_EQ(printable("\xC3"), "\\xC3");                                      // cut short at the end
+  EXPECT_EQ(printable("\xC3(x"), "\\xC3(x");                                  // cut short by an ASCII byte
+  EXPECT_EQ(printable("\xE2\x82"), "\\xE2\\x82");                             // three-byte form cut short
   EXPECT_EQ(printable("\xF8\x88\x80\x80\x80"), "\\xF8\\x88\\x80\\x80\\x80");  // five-byte form
 }
 
 TEST(Printable, EscapesOverlongForms) {
-  EXPECT_EQ(printable("\xC0\xAF"), "\\xC0\\xAF");          // '/' in two bytes
-  EXPECT_EQ(printable("\xC1\x9B"), "\\xC1\\x9B");          // ESC in two bytes
+  EXPECT_EQ(printable("\xC0\xAF"), "\\xC0\\xAF");           // '/' in two bytes
+  EXPECT_EQ(printable("\xC1\x9B"), "\\xC1\\x9B");           // ESC in two bytes
   EXPECT_EQ(printable("\xE0\x80\xAF"), "\\xE0\\x80\\xAF");  // '/' in three bytes
   EXPECT_EQ(printable("\xF0\x80\x80\xAF"), "\\xF0\\x80\\x80\\xAF");
 }
 
 TEST(Printable, EscapesSurrogatesAndCodePointsPastTheEnd) {
-  EXPECT_EQ(printable("\xED\xA0\x80"), "\\xED\\xA0\\x80");  // U+D800
-  EXPECT_EQ(printable("\xED\xBF\xBF"), "\\xED\\xBF\\xBF");  // U+DFFF
+  EXPECT_EQ(printable("\xED\xA0\x80"), "\\xED\\xA0\\x80");           // U+D800
+  EXPECT_EQ(printable("\xED\xBF\xBF"), "\\xED\\xBF\\xBF");           // U+DFFF
   EXPECT_EQ(printable("\xF4\x90\x80\x80"), "\\xF4\\x90\\x80\\x80");  // U+110000
 }
 
@@ -63,7 +65,9 @@ TEST(Printable, EscapesC0ControlsAndDel) {
 
 TEST(Printable, EscapesC1Controls) {
   EXPECT_EQ(printable("\xC2\x80"), "\\u0080");
-  EXPECT_EQ(printable("\xC2\x9B" "31m"), "\\u009B31m");  // CSI, the one-byte ESC [
+  EXPECT_EQ(printable("\xC2\x9B"
+                      "31m"),
+            "\\u009B31m");  // CSI, the one-byte ESC [
   EXPECT_EQ(printable("\xC2\x9F"), "\\u009F");
   EXPECT_EQ(printable("\xC2\xA0"), "\xC2\xA0");  // the first printable code point after C1
 }
