@@ -60,7 +60,7 @@ int cmd_keygen(int argc, char** argv) {
     return report_error("keygen", s.error(), json);
   std::string id = minisign::key_id_hex(pk.key_id);
   if (json) {
-    print_json({{"ok", true},
+    print_input_json({{"ok", true},
                 {"key_id", id},
                 {"secret_key", key_path},
                 {"public_key", pub_path},
@@ -115,7 +115,7 @@ int cmd_build(int argc, char** argv) {
   if (!r) return report_error("build", r.error(), json);
   const auto& m = r->manifest;
   if (json) {
-    print_json({{"ok", true},
+    print_input_json({{"ok", true},
                 {"bundle", req.out_path},
                 {"product", m.release.product},
                 {"version", m.release.version.text},
@@ -173,7 +173,7 @@ int cmd_sign(int argc, char** argv) {
   if (!r) return report_error("sign", r.error(), json);
   std::string out = req.out_path.value_or(req.bundle_path);
   if (json) {
-    print_json({{"ok", true}, {"bundle", out}, {"added", r->key_id}, {"signatures", r->key_ids}});
+    print_input_json({{"ok", true}, {"bundle", out}, {"added", r->key_id}, {"signatures", r->key_ids}});
   } else {
     std::cout << "added signature " << r->key_id << " to " << printable(out) << "; signatures now:";
     for (const auto& id : r->key_ids) std::cout << " " << id;

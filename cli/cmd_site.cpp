@@ -43,6 +43,7 @@ ap::Env cli_env(bool quiet) {
   ap::Env env;
   env.interrupted = [] { return termination_signal(); };
   env.started_by = started_by();
+  // Events quote names and texts from the bundle and the site as they are.
   if (!quiet)
     env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << printable(e.message) << "\n"; };
   return env;
@@ -102,11 +103,11 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
     if (cls) j["exit_code"] = exit_code(*cls);
     print_json(j);
   } else {
-    std::cout << cmd << ": " << printable(headline(*r)) << "\n";
+    std::cout << cmd << ": " << headline(*r) << "\n";
     for (const auto& c : r->checks)
-      std::cout << "  check " << printable(c.name) << " (" << c.kind << (c.hard ? ", hard" : ", soft")
-                << "): " << (c.ok ? "ok" : "FAILED") << " - " << printable(c.detail) << "\n";
-    for (const auto& s : r->failing_signals) std::cout << "  signal: " << printable(s) << "\n";
+      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft")
+                << "): " << (c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";
+    for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
     if (r->signal_to_rollback_ms)
       std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";
     std::cout << "  audit head: " << (r->audit_head.empty() ? "(empty)" : r->audit_head) << "\n";
@@ -132,7 +133,7 @@ std::string history_line(const ap::HistoryEntry& h) {
   else if (h.outcome == "applied")
     o << " (from " << ver(h.from_version) << ", " << span_text(h.started_at, h.finished_at) << ")";
   if (h.signal_to_rollback_ms) o << " [signal→rollback " << *h.signal_to_rollback_ms << " ms]";
-  return printable(o.str());
+  return o.str();
 }
 
 }  // namespace
@@ -198,13 +199,11 @@ int cmd_status(int argc, char** argv) {
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     print_json(j);
   } else {
-    std::cout << "site        " << printable(s->site_name) << " (product " << printable(s->product) << ")\n"
-              << "installed   " << printable(ver(s->installed)) << (s->degraded ? "  DEGRADED: needs an operator" : "")
-              << "\n"
-              << "pointer     " << (s->pointer.empty() ? "(none)" : printable(s->pointer)) << "\n";
-    for (const auto& i : s->images) std::cout << "image       " << printable(i) << "\n";
-    if (s->pending_phase)
-      std::cout << "interrupted run in phase " << printable(*s->pending_phase) << ": run 'airlock recover'\n";
+    std::cout << "site        " << s->site_name << " (product " << s->product << ")\n"
+              << "installed   " << ver(s->installed) << (s->degraded ? "  DEGRADED: needs an operator" : "") << "\n"
+              << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
+    for (const auto& i : s->images) std::cout << "image       " << i << "\n";
+    if (s->pending_phase) std::cout << "interrupted run in phase " << *s->pending_phase << ": run 'airlock recover'\n";
     std::cout << "audit head  " << (s->audit_head.empty() ? "(empty)" : s->audit_head) << " (" << s->audit_entries
               << " entries)\n";
   }
@@ -265,8 +264,7 @@ int cmd_snapshot(int argc, char** argv) {
     if (js)
       print_json({{"ok", true}, {"snapshot", info_json(s)}});
     else
-      std::cout << printable(s.id + "  " + s.created_at + "  " + ver(s.release)) << "  " << human_bytes(s.bytes)
-                << "\n";
+      std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes) << "\n";
   };
   if (action == "create") {
     auto r = ap::snapshot_create(site, cli_env(js));
@@ -279,7 +277,7 @@ int cmd_snapshot(int argc, char** argv) {
     for (const auto& s : *r) {
       a.push_back(info_json(s));
       if (!js)
-        std::cout << printable(s.id + "  " + s.created_at + "  " + ver(s.release)) << "  " << human_bytes(s.bytes)
+        std::cout << s.id << "  " << s.created_at << "  " << ver(s.release) << "  " << human_bytes(s.bytes)
                   << (s.sealed ? "" : "  (NOT SEALED: unusable)") << "\n";
     }
     if (js) print_json({{"ok", true}, {"snapshots", a}});
@@ -337,10 +335,9 @@ int cmd_audit(int argc, char** argv) {
   } else {
     if (action == "export")
       for (const auto& e : r->entries)
-        std::cout << e.seq << "\t" << printable(e.at) << "\t" << printable(e.kind) << "\t" << printable(e.data) << "\t"
-                  << printable(e.hash) << "\n";
+        std::cout << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
     std::cout << (action == "verify" ? "audit chain intact, " : "") << r->entries.size() << " entries, head "
-              << (r->head.empty() ? "(empty)" : printable(r->head)) << "\n";
+              << (r->head.empty() ? "(empty)" : r->head) << "\n";
   }
   return 0;
 }

@@ -148,7 +148,7 @@ int cmd_trust(int argc, char** argv) {
       if (k.not_after) e["not_after"] = format_rfc3339(*k.not_after);
       j["keys"].push_back(e);
     }
-    print_json(j);
+    print_input_json(j);
   } else {
     std::cout << printable(file) << ": threshold " << t->threshold << ", " << t->keys.size() << " key(s)\n";
     for (const auto& k : t->keys) {

@@ -113,7 +113,7 @@ int cmd_inspect(int argc, char** argv) {
       j["signatures"].push_back(e);
     }
     if (r->notes_text) j["notes"] = {{"lang", *r->notes_lang}, {"text", *r->notes_text}};
-    print_json(j, {"/notes/text"});
+    print_input_json(j, {"/notes/text"});
     return 0;
   }
   std::cout << "NOT VERIFIED: inspect shows what the bundle claims; run `airlock verify` to check it.\n\n";
@@ -231,7 +231,7 @@ int cmd_verify(int argc, char** argv) {
     j["clock_skew_seconds"] = r->clock_skew_seconds;
     j["trust_update"] = r->trust_update.has_value();
     if (r->staging_dir) j["extracted_to"] = *r->staging_dir;
-    print_json(j);
+    print_input_json(j);
     return 0;
   }
   std::cout << "VERIFIED " << printable(m.release.product) << " " << printable(m.release.version.text) << " ("

@@ -29,7 +29,7 @@ Parsed parse_args(int argc, char** argv, const std::string& usage, const std::st
     }
     po::notify(p.vm);
   } catch (const std::exception& e) {
-    std::cerr << "airlock " << argv[0] << ": " << e.what() << "\nUsage: " << usage
+    std::cerr << "airlock " << argv[0] << ": " << printable(e.what()) << "\nUsage: " << usage
               << "\nTry 'airlock " << argv[0] << " --help'.\n";
     p.exit_now = exit_code(ErrorClass::usage);
   }
@@ -45,7 +45,7 @@ int report_error(const std::string& cmd, const Error& e, bool json) {
                   {"message", e.message()},
                   {"context", e.context()},
                   {"text", e.what()}};
-    std::cout << j.dump(2) << "\n";  // Error texts are printable already (core/error.hpp)
+    print_json(j);
   }
   std::cerr << "airlock " << cmd << ": error (" << error_class_name(e.cls()) << ", exit "
             << exit_code(e.cls()) << "): " << e.what() << "\n";
@@ -137,8 +137,12 @@ nlohmann::json printable_json(const nlohmann::json& j, const std::string& at,
 
 }  // namespace
 
-void print_json(const nlohmann::json& j, std::initializer_list<std::string_view> multiline) {
-  std::cout << printable_json(j, "", multiline).dump(2) << "\n";
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+void print_input_json(const nlohmann::json& j, std::initializer_list<std::string_view> multiline) {
+  print_json(printable_json(j, "", multiline));
 }
 
 Result<std::int64_t> parse_integer(std::string_view text, std::int64_t min, std::int64_t max, const std::string& what) {

@@ -63,10 +63,14 @@ std::string human_bytes(std::uint64_t n);
 // Loads a secret key file, asking for its password when it is encrypted.
 [[nodiscard]] Result<minisign::SecretKey> load_secret_key(const std::string& path);
 
-// Prints `j` with every key and string made printable (core/text.hpp): JSON output is valid UTF-8
-// with no control character, whatever bytes the strings carry. Strings at the JSON pointers in
-// `multiline` (release notes) keep their newlines and tabs.
-void print_json(const nlohmann::json& j, std::initializer_list<std::string_view> multiline = {});
+// JSON on stdout. print_json is for documents whose texts were made printable where they were
+// made (Error texts, check details, history and audit as stored: core/text.hpp); a text that is
+// not (a state folder edited by hand) becomes U+FFFD instead of an exception. print_input_json is
+// for documents that quote inputs as they are (bundle entries, trust roots, recipes): every key
+// and string is made printable; strings at the JSON pointers in `multiline` (release notes) keep
+// their newlines and tabs.
+void print_json(const nlohmann::json& j);
+void print_input_json(const nlohmann::json& j, std::initializer_list<std::string_view> multiline = {});
 
 // A whole decimal integer in [min, max], nothing before or after it ("2abc", " 2", "+2" and "0x2"
 // are refused): a usage error naming `what` and the text.

@@ -9,11 +9,13 @@
 //   - a backslash becomes \\, so that every escape above is unambiguous;
 //   - every other valid UTF-8 sequence (accents, CJK, emoji) passes unchanged.
 // Where it is applied, exactly once per text (a second pass would double the backslashes):
-//   - Error messages and contexts are made printable when the Error is built (core/error.cpp),
+//   - Error messages and contexts are made printable when the Error is built (core/error.hpp),
 //     so every error text is safe wherever it goes: terminal, --json, history, audit;
-//   - the cli passes every JSON document through printable_json() (cli/common.cpp print_json)
-//     and every other string it prints through printable();
-//   - check details, run records and audit entries are made printable before they are stored.
+//   - texts that are stored (check details, who started a run) are made printable where they
+//     are made, so history, the audit log and state.db hold printable text only;
+//   - the cli makes printable every input it quotes as it is (bundle entries and fields, trust
+//     roots, recipes): print_input_json() walks the whole JSON document, human output calls
+//     printable() on each such string (cli/common.hpp).
 // Newlines: a one-line text (a name, an error) escapes them like any control character. Release
 // notes are multi-line data shown as they are written: Newlines::keep keeps LF and tab there and
 // still escapes every other control character (ESC, CR, C1).
