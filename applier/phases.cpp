@@ -15,6 +15,7 @@
 #include "applier/snapshot.hpp"
 #include "core/db.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "core/trust.hpp"
 #include "verifier/verifier.hpp"
 
@@ -163,7 +164,8 @@ Event do_verify(Ctx& c) {
   // What recovery and the record need, persisted with the run.
   c.data["rollback_to"] = c.manifest->release.rollback_to ? c.manifest->release.rollback_to->text : "";
   nlohmann::json images = nlohmann::json::array();
-  for (const auto& i : c.manifest->images) images.push_back({{"ref", i.ref}, {"digest", i.digest}});
+  // Stored and shown by `status`: the bundle's text, printable (a TOML escape can hold ESC).
+  for (const auto& i : c.manifest->images) images.push_back({{"ref", printable(i.ref)}, {"digest", printable(i.digest)}});
   c.data["images"] = images;
   c.data["trust_update"] = c.manifest->trust_update.value_or("");
   c.emit("verify", "release " + c.run.to_version + " verified (" + std::to_string(rep->files_checked) + " files)");

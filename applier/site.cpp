@@ -122,23 +122,32 @@ std::optional<CheckKind> kind_of(const std::string& s) {
 
 // The keys a check of each kind may have, besides name, kind, hard and timeout: a key of another
 // kind is a mistake (a `url` on a tcp check is not what the operator meant).
-Status only_keys_of(const Fields& f, CheckKind k) {
+std::vector<std::string_view> keys_of(CheckKind k) {
   switch (k) {
     case CheckKind::exec:
-      return f.only({"name", "kind", "hard", "timeout", "run"});
+      return {"run"};
     case CheckKind::http:
-      return f.only({"name", "kind", "hard", "timeout", "url", "expect_status"});
+      return {"url", "expect_status"};
     case CheckKind::latency:
-      return f.only({"name", "kind", "hard", "timeout", "url", "expect_status", "samples", "max_increase_percent"});
+      return {"url", "expect_status", "samples", "max_increase_percent"};
     case CheckKind::tcp:
-      return f.only({"name", "kind", "hard", "timeout", "address"});
+      return {"address"};
     case CheckKind::sqlite:
-      return f.only({"name", "kind", "hard", "timeout", "database", "query", "expect"});
+      return {"database", "query", "expect"};
     case CheckKind::disk_free:
-      return f.only({"name", "kind", "hard", "timeout", "path", "min_free_bytes"});
+      return {"path", "min_free_bytes"};
     case CheckKind::cert:
-      return f.only({"name", "kind", "hard", "timeout", "path", "min_days"});
+      return {"path", "min_days"};
   }
+  return {};
+}
+
+Status only_keys_of(const toml::table& t, const Fields& f, CheckKind k) {
+  auto allowed = keys_of(k);
+  for (std::string_view common : {"name", "kind", "hard", "timeout"}) allowed.push_back(common);
+  for (const auto& [key, v] : t)
+    if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end())
+      return f.error(key.str(), std::string("unknown key for a check of kind ") + check_kind_name(k));
   return {};
 }
 
@@ -254,7 +263,7 @@ Result<CheckSpec> parse_check(const toml::table& t, std::size_t i, const Site& s
   if (!k) return f.error("kind", "unknown kind '" + kind + "' (exec, http, tcp, sqlite, disk_free, cert, latency)");
   c.kind = *k;
   auto checked = [&]() -> Status {
-    TOMLU_CHECK(only_keys_of(f, c.kind));
+    TOMLU_CHECK(only_keys_of(t, f, c.kind));
     TOMLU_TRY(auto hard, f.opt_bool("hard"));
     c.hard = hard.value_or(true);
     TOMLU_TRY(c.timeout_ms, duration_ms(t, f, "timeout", 5000));

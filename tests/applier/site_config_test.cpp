@@ -1,6 +1,6 @@
 // Faults in the site's own configuration, through the real apply: every TOML document a site
-// reads goes through core's front door (a config target nested 40,000 deep stops the apply in
-// preflight, 33, nothing changed, no crash), and a malformed or missing trust root is a
+// reads goes through core's front door (a config target nested 40,000 deep is the site's
+// configuration error, 2, found before anything changed, no crash), and a malformed or missing trust root is a
 // configuration error (2, spec §8), nothing changed.
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@ namespace {
 
 const auto* const kTmpfs = ::testing::AddGlobalTestEnvironment(new TmpfsEnvironment);
 
-TEST(SiteConfig, DeeplyNestedConfigTargetFailsPreflightWithoutACrash) {
+TEST(SiteConfig, DeeplyNestedConfigTargetIsAUsageErrorWithoutACrash) {
   SiteDir s;
   std::string header = "[a";
   for (int i = 0; i < 40000; ++i) header += ".a";
@@ -20,7 +20,7 @@ TEST(SiteConfig, DeeplyNestedConfigTargetFailsPreflightWithoutACrash) {
   const std::string before = s.observable();
   auto r = applier::apply(s.site, bundles().v110, quiet_env());
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().cls(), ErrorClass::preflight) << r.error().what();
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage) << r.error().what();
   EXPECT_NE(r.error().what().find("nested too deeply"), std::string::npos) << r.error().what();
   EXPECT_EQ(s.observable(), before);
 }
