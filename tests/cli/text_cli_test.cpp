@@ -202,7 +202,12 @@ TEST_F(TextSiteCli, HardCheckFailingWithNonUtf8TextRollsBackAndRecordsItPrintabl
   r = run(kBin + " audit export --site " + site() + " --json");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(json_of(r.output).is_discarded()) << r.output;
-  EXPECT_FALSE(has_escape_or_bad_byte(slurp(dir / "site/state/state.db")));
+  // As stored: no ESC and no stray byte in any history or audit text.
+  r = run("sqlite3 " + q(dir / "site/state/state.db") +
+          " \"SELECT count(*) FROM (SELECT detail || started_by AS t FROM history UNION ALL SELECT data FROM audit) "
+          "WHERE instr(CAST(t AS BLOB), x'1B') OR instr(CAST(t AS BLOB), x'FF')\"");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "0\n");
 }
 
 TEST_F(TextSiteCli, StartedByIsTheRealUserNotUSER) {
