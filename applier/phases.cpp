@@ -165,7 +165,8 @@ Event do_verify(Ctx& c) {
   c.data["rollback_to"] = c.manifest->release.rollback_to ? c.manifest->release.rollback_to->text : "";
   nlohmann::json images = nlohmann::json::array();
   // Stored and shown by `status`: the bundle's text, printable (a TOML escape can hold ESC).
-  for (const auto& i : c.manifest->images) images.push_back({{"ref", printable(i.ref)}, {"digest", printable(i.digest)}});
+  for (const auto& i : c.manifest->images)
+    images.push_back({{"ref", printable(i.ref)}, {"digest", printable(i.digest)}});
   c.data["images"] = images;
   c.data["trust_update"] = c.manifest->trust_update.value_or("");
   c.emit("verify", "release " + c.run.to_version + " verified (" + std::to_string(rep->files_checked) + " files)");

@@ -61,11 +61,11 @@ int cmd_keygen(int argc, char** argv) {
   std::string id = minisign::key_id_hex(pk.key_id);
   if (json) {
     print_input_json({{"ok", true},
-                {"key_id", id},
-                {"secret_key", key_path},
-                {"public_key", pub_path},
-                {"public_key_base64", minisign::public_key_base64(pk)},
-                {"encrypted", password.has_value()}});
+                      {"key_id", id},
+                      {"secret_key", key_path},
+                      {"public_key", pub_path},
+                      {"public_key_base64", minisign::public_key_base64(pk)},
+                      {"encrypted", password.has_value()}});
   } else {
     std::cout << "key id      " << id << "\nsecret key  " << key_path << (password ? " (encrypted)" : " (NOT encrypted)")
               << "\npublic key  " << pub_path << "\ntrust line  public_key = \"" << minisign::public_key_base64(pk)
@@ -116,14 +116,14 @@ int cmd_build(int argc, char** argv) {
   const auto& m = r->manifest;
   if (json) {
     print_input_json({{"ok", true},
-                {"bundle", req.out_path},
-                {"product", m.release.product},
-                {"version", m.release.version.text},
-                {"manifest_sha256", r->manifest_sha256},
-                {"signed_by", r->key_ids},
-                {"files", m.files.size()},
-                {"payload_bytes", r->payload_bytes},
-                {"bundle_bytes", r->bundle_bytes}});
+                      {"bundle", req.out_path},
+                      {"product", m.release.product},
+                      {"version", m.release.version.text},
+                      {"manifest_sha256", r->manifest_sha256},
+                      {"signed_by", r->key_ids},
+                      {"files", m.files.size()},
+                      {"payload_bytes", r->payload_bytes},
+                      {"bundle_bytes", r->bundle_bytes}});
   } else {
     std::cout << "built " << printable(req.out_path) << ": " << printable(m.release.product) << " "
               << printable(m.release.version.text) << ", " << m.files.size() << " files, "

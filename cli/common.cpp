@@ -29,8 +29,8 @@ Parsed parse_args(int argc, char** argv, const std::string& usage, const std::st
     }
     po::notify(p.vm);
   } catch (const std::exception& e) {
-    std::cerr << "airlock " << argv[0] << ": " << printable(e.what()) << "\nUsage: " << usage
-              << "\nTry 'airlock " << argv[0] << " --help'.\n";
+    std::cerr << "airlock " << argv[0] << ": " << printable(e.what()) << "\nUsage: " << usage << "\nTry 'airlock "
+              << argv[0] << " --help'.\n";
     p.exit_now = exit_code(ErrorClass::usage);
   }
   return p;
