@@ -17,6 +17,7 @@
 #include "applier/trust_state.hpp"
 #include "core/db.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "core/trust.hpp"
 #include "verifier/verifier.hpp"
 
@@ -127,9 +128,10 @@ std::string resume_after_failed_drain(Ctx& c) {
 Event do_preflight(Ctx& c) {
   if (auto s = check_startable(c); !s) return failed(c, s.error());
   if (auto s = check_configs(c.site, c.run.from_version.empty()); !s) return failed(c, s.error());
-  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::preflight);
-  if (!trust) return failed(c, Error(ErrorClass::preflight, trust.error().what()).with_context("trust root"));
-  auto parsed = parse_trust_root(*trust, ErrorClass::preflight);
+  // An unreadable or malformed trust root is the site's configuration: a usage error (spec §8).
+  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::usage);
+  if (!trust) return failed(c, trust.error().reclassed(ErrorClass::usage).with_context("trust root"));
+  auto parsed = parse_trust_root(*trust, ErrorClass::usage);
   if (!parsed) return failed(c, parsed.error().with_context("trust root '" + c.site.trust_root + "'"));
   for (const auto& [name, path] : c.site.databases)
     if (auto s = check_database(name, path, c.run.from_version.empty()); !s) return failed(c, s.error());
@@ -148,9 +150,9 @@ Event do_preflight(Ctx& c) {
 }
 
 Event do_verify(Ctx& c) {
-  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::preflight);
-  if (!trust) return failed(c, trust.error());
-  auto root = parse_trust_root(*trust, ErrorClass::preflight);
+  auto trust = read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::usage);
+  if (!trust) return failed(c, trust.error().reclassed(ErrorClass::usage));
+  auto root = parse_trust_root(*trust, ErrorClass::usage);
   if (!root) return failed(c, root.error());
   verifier::Request req;
   req.bundle_path = c.run.bundle;
@@ -199,7 +201,9 @@ Event do_verify(Ctx& c) {
   // What recovery and the record need, persisted with the run.
   c.data["rollback_to"] = c.manifest->release.rollback_to ? c.manifest->release.rollback_to->text : "";
   nlohmann::json images = nlohmann::json::array();
-  for (const auto& i : c.manifest->images) images.push_back({{"ref", i.ref}, {"digest", i.digest}});
+  // Stored and shown by `status`: the bundle's text, printable (a TOML escape can hold ESC).
+  for (const auto& i : c.manifest->images)
+    images.push_back({{"ref", printable(i.ref)}, {"digest", printable(i.digest)}});
   c.data["images"] = images;
   c.data["trust_update"] = c.manifest->trust_update.value_or("");
   c.emit("verify", "release " + c.run.to_version + " verified (" + std::to_string(rep->files_checked) + " files)");

@@ -23,6 +23,7 @@
 #include "applier/state_db.hpp"
 #include "core/db.hpp"
 #include "core/fd.hpp"
+#include "core/text.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -158,8 +159,11 @@ Probe probe_sqlite(const Site& site, const CheckSpec& c, SteadyClock::time_point
   sqlite3_progress_handler(d->raw(), 0, nullptr, nullptr);
   if (!rows) return {false, rows.error().what()};
   std::string got = rows->empty() || rows->front().empty() ? "(no rows)" : value_text(rows->front().front());
-  if (got != c.expect) return {false, "query returned '" + got + "', expected '" + c.expect + "'"};
-  return {true, "query returned '" + got + "'"};
+  // The value is the database's, any bytes: the detail goes to history, the audit log and the
+  // terminal, so it is quoted printable (error texts above are printable already).
+  const std::string shown = printable(got);
+  if (got != c.expect) return {false, "query returned '" + shown + "', expected '" + printable(c.expect) + "'"};
+  return {true, "query returned '" + shown + "'"};
 }
 
 Probe probe_disk(const CheckSpec& c) {
@@ -219,7 +223,7 @@ CheckResult run_one_check(const Site& site, const CheckSpec& c, const Baseline* 
     case CheckKind::exec: {
       auto p = run_process({c.argv, site.base_dir, c.timeout_ms, &cancel, {}, children, "check '" + c.name + "'"});
       std::string tail = p.ok() ? "" : p.output_tail();
-      o = {p.ok(), p.describe() + (tail.empty() ? "" : ": " + tail)};
+      o = {p.ok(), printable(p.describe()) + (tail.empty() ? "" : ": " + tail)};  // the tail is printable already
       break;
     }
     case CheckKind::http:

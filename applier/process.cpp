@@ -20,6 +20,8 @@
 
 #include "core/fd.hpp"
 
+#include "core/text.hpp"
+
 namespace airlock::applier {
 namespace {
 
@@ -33,53 +35,9 @@ struct ChildFailure {
   int err = 0;
 };
 
-void append_hex(std::string& out, const char* fmt, unsigned v) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  out += buf;
-}
-
-// Length of the valid UTF-8 sequence at s[i] (0 when invalid).
-std::size_t utf8_length(const std::string& s, std::size_t i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  std::uint32_t cp = n == 1 ? b : n == 2 ? b & 0x1fu : n == 3 ? b & 0x0fu : b & 0x07u;
-  for (std::size_t k = 1; k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c >> 6) != 0x2) return 0;
-    cp = (cp << 6) | (c & 0x3fu);
-  }
-  static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
-}
-
 }  // namespace
 
-std::string printable_output(const std::string& raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size();) {
-    std::size_t n = utf8_length(raw, i);
-    auto b = static_cast<unsigned char>(raw[i]);
-    if (n == 0) {
-      append_hex(out, "\\x%02X", b);
-      ++i;
-      continue;
-    }
-    bool c1 = n == 2 && b == 0xc2 && static_cast<unsigned char>(raw[i + 1]) < 0xa0;
-    if (n == 1 && b == '\\') {
-      out += "\\\\";
-    } else if ((n == 1 && ((b < 0x20 && b != '\n' && b != '\t') || b == 0x7f)) || c1) {
-      append_hex(out, "\\u%04X", c1 ? static_cast<unsigned char>(raw[i + 1]) : b);
-    } else {
-      out.append(raw, i, n);
-    }
-    i += n;
-  }
-  return out;
-}
+std::string printable_output(const std::string& raw) { return printable(raw, Newlines::keep); }
 
 namespace {
 

@@ -1,4 +1,6 @@
-// The one file of the applier that wraps toml++ (it throws toml::parse_error; caught here).
+// site.toml through core's TOML front door (core/toml_util.hpp): the same pre-parse guards
+// (size, UTF-8, control characters, nesting depth) as every other TOML document, and typed
+// reads: a value of the wrong type is refused, never replaced by a default.
 // toml++ is used as the compiled library, as core uses it (pkg-config's flags): compiled
 // header-only, 3.3.0 reaches TOML_UNREACHABLE on some non-ASCII input
 // (tests/applier/site_regression_test.cpp).
@@ -6,40 +8,53 @@
 #define TOML_SHARED_LIB 1
 #include "applier/site.hpp"
 
-#include <toml++/toml.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <filesystem>
-#include <limits>
 #include <set>
 
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
+#include "core/toml_util.hpp"
 
 namespace airlock::applier {
 namespace {
 
 namespace fs = std::filesystem;
+using tomlu::Fields;
 
-tl::unexpected<Error> bad(const std::string& key, const std::string& why) {
-  return fail(ErrorClass::usage, "site key '" + key + "': " + why);
-}
-
-Status only_keys(const toml::table& t, const std::string& where, const std::set<std::string>& allowed) {
-  for (const auto& [k, v] : t) {
-    if (!allowed.count(std::string(k.str())))
-      return bad(where.empty() ? std::string(k.str()) : where + "." + std::string(k.str()), "unknown key");
-  }
-  return {};
-}
+constexpr ErrorClass kCls = ErrorClass::usage;
 
 std::string resolve(const std::string& base, const std::string& p) {
   fs::path path(p);
   return (path.is_absolute() ? path : fs::path(base) / path).lexically_normal().string();
 }
 
-Result<std::string> req_string(const toml::table& t, const std::string& key, const std::string& where) {
-  auto v = t[key].value<std::string>();
-  if (!v || v->empty()) return bad(where + key, "required non-empty string");
-  return *v;
+// A control character in a one-line value (a TOML escape such as "\u001b" can put one there)
+// would reach the terminal and history through names and details.
+bool has_control(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F || (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0))
+      return true;
+  }
+  return false;
+}
+
+Result<std::string> one_line(const Fields& f, std::string_view key) {
+  TOMLU_TRY(auto v, f.str(key));
+  if (v.empty()) return f.error(key, "must not be empty");
+  if (has_control(v)) return f.error(key, "must not contain control characters");
+  return v;
+}
+
+Result<std::string> opt_text(const Fields& f, std::string_view key, const std::string& dflt) {
+  TOMLU_TRY(auto v, f.opt_str(key));
+  if (!v) return dflt;
+  return one_line(f, key);
 }
 
 // Every timeout is at most a week: deadlines are steady_clock::now() + timeout, which overflows
@@ -47,48 +62,55 @@ Result<std::string> req_string(const toml::table& t, const std::string& key, con
 // longer than a maintenance window anyway.
 constexpr std::int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
 
-Result<std::int64_t> duration_ms(const toml::table& t, const std::string& key, const std::string& where,
-                                 std::int64_t dflt) {
+Result<std::int64_t> duration_ms(const toml::table& t, const Fields& f, std::string_view key, std::int64_t dflt) {
   const toml::node* n = t.get(key);
   if (!n) return dflt;
-  std::int64_t ms = 0;
-  if (auto s = n->value<std::string>()) {
-    auto secs = parse_duration(*s);
-    if (!secs || *secs <= 0) return bad(where + key, "expected a duration like \"5s\" or \"2m\"");
-    // Compared in seconds first: milliseconds might not fit in int64 (fuzz finding:
-    // "10000000390770813s" overflowed here).
-    if (*secs > kMaxTimeoutMs / 1000) return bad(where + key, "'" + *s + "' is longer than the limit of 7d");
-    ms = *secs * 1000;
-  } else if (auto i = n->value<std::int64_t>(); i && *i > 0) {
-    if (*i > kMaxTimeoutMs) return bad(where + key, std::to_string(*i) + " ms is longer than the limit of 7d");
-    ms = *i;
-  } else {
-    return bad(where + key, "expected a duration like \"5s\" (or milliseconds as an integer)");
+  if (const auto* s = n->as_string()) {
+    auto secs = parse_duration(s->get());
+    if (!secs || *secs <= 0) return f.error(key, "expected a duration like \"5s\" or \"2m\"");
+    // Compared in seconds first: milliseconds might not fit in int64 ("10000000390770813s").
+    if (*secs > kMaxTimeoutMs / 1000) return f.error(key, "'" + s->get() + "' is longer than the limit of 7d");
+    return *secs * 1000;
   }
-  return ms;
+  if (const auto* i = n->as_integer(); i && i->get() > 0) {
+    if (i->get() > kMaxTimeoutMs) return f.error(key, std::to_string(i->get()) + " ms is longer than the limit of 7d");
+    return i->get();
+  }
+  return f.error(
+      key, "expected a duration like \"5s\" (or milliseconds as a positive integer), found " + tomlu::type_name(*n));
 }
 
-Result<std::vector<std::string>> command(const toml::node* n, const std::string& key) {
-  if (!n) return bad(key, "required (a string run by /bin/sh -c, or an array of arguments)");
-  if (auto s = n->value<std::string>()) return std::vector<std::string>{"/bin/sh", "-c", *s};
+Result<std::optional<std::int64_t>> opt_int(const Fields& f, const toml::table& t, std::string_view key,
+                                            std::int64_t lo, std::int64_t hi) {
+  if (!t.contains(key)) return std::optional<std::int64_t>{};
+  TOMLU_TRY(auto v, f.integer(key));
+  if (v < lo || v > hi)
+    return f.error(key, std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+  return std::optional<std::int64_t>(v);
+}
+
+Result<std::vector<std::string>> command(const toml::table& t, const Fields& f, std::string_view key) {
+  const toml::node* n = t.get(key);
+  if (!n) return f.error(key, "required (a string run by /bin/sh -c, or an array of arguments)");
+  if (const auto* s = n->as_string(); s && !s->get().empty())
+    return std::vector<std::string>{"/bin/sh", "-c", s->get()};
   std::vector<std::string> argv;
   if (const auto* a = n->as_array()) {
     for (const auto& e : *a) {
-      auto s = e.value<std::string>();
-      if (!s) return bad(key, "array elements must be strings");
-      argv.push_back(*s);
+      if (!e.is_string()) return f.error(key, "array elements must be strings, found " + tomlu::type_name(e));
+      argv.push_back(e.as_string()->get());
     }
   }
-  if (argv.empty()) return bad(key, "expected a string or a non-empty array of strings");
+  if (argv.empty()) return f.error(key, "expected a non-empty string or a non-empty array of strings");
   return argv;
 }
 
 Result<Hook> parse_hook(const toml::table& t, const std::string& name) {
-  std::string where = "hooks." + name + ".";
-  AIRLOCK_CHECK(only_keys(t, "hooks." + name, {"run", "timeout"}), "site.toml");
+  const Fields f(t, "hooks." + name, kCls);
+  TOMLU_CHECK(f.only({"run", "timeout"}));
   Hook h;
-  AIRLOCK_TRY(h.argv, command(t.get("run"), where + "run"), "site.toml");
-  AIRLOCK_TRY(h.timeout_ms, duration_ms(t, "timeout", where, 30000), "site.toml");
+  TOMLU_TRY(h.argv, command(t, f, "run"));
+  TOMLU_TRY(h.timeout_ms, duration_ms(t, f, "timeout", 30000));
   return h;
 }
 
@@ -99,52 +121,134 @@ std::optional<CheckKind> kind_of(const std::string& s) {
   return std::nullopt;
 }
 
-Status parse_check_fields(const toml::table& t, const std::string& w, const Site& site, CheckSpec& c) {
+// The keys a check of each kind may have, besides name, kind, hard and timeout: a key of another
+// kind is a mistake (a `url` on a tcp check is not what the operator meant).
+std::vector<std::string_view> keys_of(CheckKind k) {
+  switch (k) {
+    case CheckKind::exec:
+      return {"run"};
+    case CheckKind::http:
+      return {"url", "expect_status"};
+    case CheckKind::latency:
+      return {"url", "expect_status", "samples", "max_increase_percent"};
+    case CheckKind::tcp:
+      return {"address"};
+    case CheckKind::sqlite:
+      return {"database", "query", "expect"};
+    case CheckKind::disk_free:
+      return {"path", "min_free_bytes"};
+    case CheckKind::cert:
+      return {"path", "min_days"};
+  }
+  return {};
+}
+
+Status only_keys_of(const toml::table& t, const Fields& f, CheckKind k) {
+  auto allowed = keys_of(k);
+  for (std::string_view common : {"name", "kind", "hard", "timeout"}) allowed.push_back(common);
+  for (const auto& [key, v] : t)
+    if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end())
+      return f.error(key.str(), std::string("unknown key for a check of kind ") + check_kind_name(k));
+  return {};
+}
+
+// Checks reach only this host: a literal loopback address or "localhost".
+bool loopback_host(std::string host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+bool valid_port(std::string_view p) {
+  if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  const int n = std::stoi(std::string(p));
+  return n >= 1 && n <= 65535;
+}
+
+// "host:port", the host a loopback name or address ("[::1]:8080" for IPv6).
+Status check_host_port(const Fields& f, std::string_view key, const std::string& hostport, bool port_required) {
+  if (hostport.empty()) return f.error(key, "no host");
+  const auto close = hostport.find(']');
+  const auto colon = hostport.rfind(':');
+  const bool has_port = colon != std::string::npos && (close == std::string::npos || colon > close) &&
+                        (hostport.front() == '[' || hostport.find(':') == colon);
+  if (!has_port && port_required) return f.error(key, "'" + hostport + "' has no port (host:port)");
+  const std::string host = has_port ? hostport.substr(0, colon) : hostport;
+  if (has_port && !valid_port(std::string_view(hostport).substr(colon + 1)))
+    return f.error(key, "'" + hostport + "': the port must be 1..65535");
+  if (!loopback_host(host))
+    return f.error(key, "'" + host + "' is not a loopback address (127.0.0.0/8, ::1, localhost)");
+  return {};
+}
+
+Status parse_url_fields(const toml::table& t, const Fields& f, CheckSpec& c) {
+  TOMLU_TRY(c.url, one_line(f, "url"));
+  if (!c.url.starts_with("http://")) return f.error("url", "only http:// URLs on loopback are supported");
+  const std::string rest = c.url.substr(7);
+  TOMLU_CHECK(check_host_port(f, "url", rest.substr(0, rest.find('/')), false));
+  TOMLU_TRY(auto status, opt_int(f, t, "expect_status", 100, 599));
+  c.expect_status = static_cast<int>(status.value_or(200));
+  if (c.kind != CheckKind::latency) return {};
+  TOMLU_TRY(auto samples, opt_int(f, t, "samples", 1, 1000));
+  c.samples = static_cast<int>(samples.value_or(5));
+  if (const toml::node* n = t.get("max_increase_percent")) {
+    if (!n->is_number()) return f.error("max_increase_percent", "expected a number, found " + tomlu::type_name(*n));
+    c.max_increase_percent =
+        n->is_integer() ? static_cast<double>(n->as_integer()->get()) : n->as_floating_point()->get();
+    if (!(c.max_increase_percent >= 0 && c.max_increase_percent <= 1e6))
+      return f.error("max_increase_percent", "must be a number of percent in 0..1000000");
+  }
+  return {};
+}
+
+Status parse_sqlite_fields(const toml::table& t, const Fields& f, const Site& site, CheckSpec& c) {
+  TOMLU_TRY(c.database, one_line(f, "database"));
+  if (!site.databases.count(c.database)) return f.error("database", "no database '" + c.database + "' in [databases]");
+  TOMLU_TRY(c.query, f.str("query"));
+  if (c.query.empty()) return f.error("query", "must not be empty");
+  const toml::node* e = t.get("expect");
+  if (!e) return f.error("expect", "required (a string or an integer)");
+  if (e->is_string())
+    c.expect = e->as_string()->get();
+  else if (e->is_integer())
+    c.expect = std::to_string(e->as_integer()->get());
+  else
+    return f.error("expect", "expected a string or an integer, found " + tomlu::type_name(*e));
+  return {};
+}
+
+Status parse_check_fields(const toml::table& t, const Fields& f, const Site& site, CheckSpec& c) {
   switch (c.kind) {
     case CheckKind::exec: {
-      AIRLOCK_TRY(c.argv, command(t.get("run"), w + "run"), "check");
+      TOMLU_TRY(c.argv, command(t, f, "run"));
       return {};
     }
     case CheckKind::http:
-    case CheckKind::latency: {
-      AIRLOCK_TRY(c.url, req_string(t, "url", w), "check");
-      if (c.url.rfind("http://", 0) != 0) return bad(w + "url", "only http:// URLs on loopback are supported");
-      c.expect_status = static_cast<int>(t["expect_status"].value_or(std::int64_t{200}));
-      c.samples = static_cast<int>(t["samples"].value_or(std::int64_t{5}));
-      c.max_increase_percent = t["max_increase_percent"].value_or(100.0);
-      if (c.samples < 1 || c.samples > 1000) return bad(w + "samples", "must be 1..1000");
-      return {};
-    }
+    case CheckKind::latency:
+      return parse_url_fields(t, f, c);
     case CheckKind::tcp: {
-      AIRLOCK_TRY(c.address, req_string(t, "address", w), "check");
-      return {};
+      TOMLU_TRY(c.address, one_line(f, "address"));
+      return check_host_port(f, "address", c.address, true);
     }
-    case CheckKind::sqlite: {
-      AIRLOCK_TRY(c.database, req_string(t, "database", w), "check");
-      if (!site.databases.count(c.database))
-        return bad(w + "database", "no database '" + c.database + "' in [databases]");
-      AIRLOCK_TRY(c.query, req_string(t, "query", w), "check");
-      auto e = t["expect"];
-      if (auto s = e.value<std::string>())
-        c.expect = *s;
-      else if (auto i = e.value<std::int64_t>())
-        c.expect = std::to_string(*i);
-      else
-        return bad(w + "expect", "required (string or integer)");
-      return {};
-    }
+    case CheckKind::sqlite:
+      return parse_sqlite_fields(t, f, site, c);
     case CheckKind::disk_free: {
-      AIRLOCK_TRY(auto p, req_string(t, "path", w), "check");
+      TOMLU_TRY(auto p, one_line(f, "path"));
       c.path = resolve(site.base_dir, p);
-      auto m = t["min_free_bytes"].value<std::int64_t>();
-      if (!m || *m < 0) return bad(w + "min_free_bytes", "required non-negative integer");
-      c.min_free_bytes = static_cast<std::uint64_t>(*m);
+      TOMLU_TRY(auto m, f.integer("min_free_bytes"));
+      if (m < 0) return f.error("min_free_bytes", "must not be negative");
+      c.min_free_bytes = static_cast<std::uint64_t>(m);
       return {};
     }
     case CheckKind::cert: {
-      AIRLOCK_TRY(auto p, req_string(t, "path", w), "check");
+      TOMLU_TRY(auto p, one_line(f, "path"));
       c.path = resolve(site.base_dir, p);
-      c.min_days = t["min_days"].value_or(std::int64_t{0});
+      TOMLU_TRY(auto days, opt_int(f, t, "min_days", 0, 36500));
+      c.min_days = days.value_or(0);
       return {};
     }
   }
@@ -152,103 +256,79 @@ Status parse_check_fields(const toml::table& t, const std::string& w, const Site
 }
 
 Result<CheckSpec> parse_check(const toml::table& t, std::size_t i, const Site& site) {
-  std::string w = "checks[" + std::to_string(i) + "].";
-  AIRLOCK_CHECK(
-      only_keys(t, "checks[" + std::to_string(i) + "]",
-                {"name", "kind", "hard", "timeout", "run", "url", "expect_status", "samples", "max_increase_percent",
-                 "address", "database", "query", "expect", "path", "min_free_bytes", "min_days"}),
-      "site.toml");
+  const Fields f(t, "checks[" + std::to_string(i) + "]", kCls);
   CheckSpec c;
-  AIRLOCK_TRY(c.name, req_string(t, "name", w), "site.toml");
-  AIRLOCK_TRY(auto kind, req_string(t, "kind", w), "site.toml");
+  TOMLU_TRY(c.name, one_line(f, "name"));
+  TOMLU_TRY(auto kind, one_line(f, "kind"));
   auto k = kind_of(kind);
-  if (!k) return bad(w + "kind", "unknown kind '" + kind + "' (exec, http, tcp, sqlite, disk_free, cert, latency)");
+  if (!k) return f.error("kind", "unknown kind '" + kind + "' (exec, http, tcp, sqlite, disk_free, cert, latency)");
   c.kind = *k;
-  c.hard = t["hard"].value_or(true);
-  AIRLOCK_TRY(c.timeout_ms, duration_ms(t, "timeout", w, 5000), "site.toml");
-  AIRLOCK_CHECK(parse_check_fields(t, w, site, c), "site.toml");
+  auto checked = [&]() -> Status {
+    TOMLU_CHECK(only_keys_of(t, f, c.kind));
+    TOMLU_TRY(auto hard, f.opt_bool("hard"));
+    c.hard = hard.value_or(true);
+    TOMLU_TRY(c.timeout_ms, duration_ms(t, f, "timeout", 5000));
+    return parse_check_fields(t, f, site, c);
+  }();
+  if (!checked) return fail(checked.error().with_context("check '" + c.name + "' (" + kind + ")"));
   return c;
 }
 
 Result<std::map<std::string, std::string>> name_map(const toml::table& root, const std::string& key,
                                                     const std::string& base) {
   std::map<std::string, std::string> out;
-  const toml::node* n = root.get(key);
-  if (!n) return out;
-  const auto* t = n->as_table();
-  if (!t) return bad(key, "expected a table of name = \"path\"");
+  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table(key));
+  if (!t) return out;
+  const Fields f(*t, key, kCls);
   for (const auto& [k, v] : *t) {
-    auto s = v.value<std::string>();
-    if (!s || s->empty()) return bad(key + "." + std::string(k.str()), "expected a path string");
-    out[std::string(k.str())] = resolve(base, *s);
+    TOMLU_TRY(auto path, one_line(f, k.str()));
+    out[std::string(k.str())] = resolve(base, path);
   }
   return out;
 }
 
 Status parse_top(const toml::table& root, Site& s) {
-  AIRLOCK_CHECK(only_keys(root, "", {"site", "databases", "config", "hooks", "checks"}), "site.toml");
-  const auto* st = root["site"].as_table();
-  if (!st) return bad("site", "required table");
-  AIRLOCK_CHECK(only_keys(*st, "site", {"name", "product", "state_dir", "trust_root", "channel", "migration_timeout"}),
-                "site.toml");
-  AIRLOCK_TRY(s.name, req_string(*st, "name", "site."), "site.toml");
-  AIRLOCK_TRY(s.product, req_string(*st, "product", "site."), "site.toml");
-  AIRLOCK_TRY(auto state, req_string(*st, "state_dir", "site."), "site.toml");
+  const Fields top(root, "", kCls);
+  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks"}));
+  TOMLU_TRY(const toml::table* st, top.table("site"));
+  const Fields f(*st, "site", kCls);
+  TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout"}));
+  TOMLU_TRY(s.name, one_line(f, "name"));
+  TOMLU_TRY(s.product, one_line(f, "product"));
+  TOMLU_TRY(auto state, one_line(f, "state_dir"));
   s.state_dir = resolve(s.base_dir, state);
-  AIRLOCK_TRY(auto trust, req_string(*st, "trust_root", "site."), "site.toml");
+  TOMLU_TRY(auto trust, one_line(f, "trust_root"));
   s.trust_root = resolve(s.base_dir, trust);
-  auto ch = (*st)["channel"].value_or(std::string("recommended"));
+  TOMLU_TRY(auto ch, opt_text(f, "channel", "recommended"));
   auto c = parse_channel(ch);
-  if (!c) return bad("site.channel", "unknown channel '" + ch + "' (recommended, rc, beta)");
+  if (!c) return f.error("channel", "unknown channel '" + ch + "' (recommended, rc, beta)");
   s.channel = *c;
-  AIRLOCK_TRY(s.migration_timeout_ms, duration_ms(*st, "migration_timeout", "site.", 60000), "site.toml");
-  AIRLOCK_TRY(s.databases, name_map(root, "databases", s.base_dir), "site.toml");
-  AIRLOCK_TRY(s.configs, name_map(root, "config", s.base_dir), "site.toml");
+  TOMLU_TRY(s.migration_timeout_ms, duration_ms(*st, f, "migration_timeout", 60000));
+  TOMLU_TRY(s.databases, name_map(root, "databases", s.base_dir));
+  TOMLU_TRY(s.configs, name_map(root, "config", s.base_dir));
   return {};
 }
 
 Status parse_hooks(const toml::table& root, Site& s) {
-  const toml::node* n = root.get("hooks");
-  if (!n) return {};
-  const auto* t = n->as_table();
-  if (!t) return bad("hooks", "expected a table");
-  AIRLOCK_CHECK(only_keys(*t, "hooks", {"drain", "resume", "notify"}), "site.toml");
+  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("hooks"));
+  if (!t) return {};
+  const Fields f(*t, "hooks", kCls);
+  TOMLU_CHECK(f.only({"drain", "resume", "notify"}));
   for (auto [name, slot] : {std::pair{"drain", &s.drain}, {"resume", &s.resume}, {"notify", &s.notify}}) {
-    const toml::node* h = t->get(name);
+    TOMLU_TRY(const toml::table* h, f.opt_table(name));
     if (!h) continue;
-    if (!h->as_table()) return bad(std::string("hooks.") + name, "expected a table { run, timeout }");
-    AIRLOCK_TRY(*slot, parse_hook(*h->as_table(), name), "site.toml");
+    TOMLU_TRY(*slot, parse_hook(*h, name));
   }
   return {};
 }
 
-// Before toml++ sees the text: valid UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF) and no control character but tab, LF and CR. TOML allows nothing else, so this refuses
-// only what is not TOML, whatever toml++ would make of it.
-Status check_bytes(std::string_view t, const std::string& file) {
-  std::size_t line = 1;
-  for (std::size_t i = 0; i < t.size();) {
-    auto c = static_cast<unsigned char>(t[i]);
-    auto where = [&] { return "site file '" + file + "', line " + std::to_string(line) + ": "; };
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-        return fail(ErrorClass::usage, where() + "control character " + std::to_string(c));
-      line += c == '\n';
-      ++i;
-      continue;
-    }
-    std::size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-    if (n == 0 || c > 0xf4 || i + n > t.size()) return fail(ErrorClass::usage, where() + "invalid UTF-8");
-    std::uint32_t cp = c & (0xff >> (n + 1));
-    for (std::size_t k = 1; k < n; ++k) {
-      auto cc = static_cast<unsigned char>(t[i + k]);
-      if ((cc & 0xc0) != 0x80) return fail(ErrorClass::usage, where() + "invalid UTF-8");
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
-    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return fail(ErrorClass::usage, where() + "invalid UTF-8");
-    i += n;
+Status parse_checks(const toml::table& root, Site& s) {
+  TOMLU_TRY(auto tables, Fields(root, "", kCls).tables("checks"));
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    TOMLU_TRY(auto c, parse_check(*tables[i], i, s));
+    if (!names.insert(c.name).second) return fail(kCls, "duplicate check name '" + c.name + "'");
+    s.checks.push_back(std::move(c));
   }
   return {};
 }
@@ -279,30 +359,11 @@ Result<Site> parse_site(const std::string& text, const std::string& file) {
   Site s;
   s.file = fs::absolute(file).lexically_normal().string();
   s.base_dir = fs::path(s.file).parent_path().string();
-  AIRLOCK_CHECK(check_bytes(text, file), "site file");
-  toml::table root;
-  try {
-    root = toml::parse(text, file);
-  } catch (const toml::parse_error& e) {
-    return fail(ErrorClass::usage, "site file '" + file + "': " + std::string(e.description()) + " at line " +
-                                       std::to_string(e.source().begin.line));
-  }
-  AIRLOCK_CHECK(parse_top(root, s), "site file '" + file + "'");
-  AIRLOCK_CHECK(parse_hooks(root, s), "site file '" + file + "'");
-  if (const toml::node* n = root.get("checks")) {
-    const auto* arr = n->as_array();
-    if (!arr) return fail(bad("checks", "expected an array of tables [[checks]]").value().with_context(file));
-    std::set<std::string> names;
-    for (std::size_t i = 0; i < arr->size(); ++i) {
-      const auto* t = (*arr)[i].as_table();
-      if (!t)
-        return fail(ErrorClass::usage, "site file '" + file + "': checks[" + std::to_string(i) + "] is not a table");
-      AIRLOCK_TRY(auto c, parse_check(*t, i, s), "site file '" + file + "'");
-      if (!names.insert(c.name).second)
-        return fail(ErrorClass::usage, "site file '" + file + "': duplicate check name '" + c.name + "'");
-      s.checks.push_back(std::move(c));
-    }
-  }
+  const std::string what = "site file '" + file + "'";
+  TOMLU_TRY(auto root, tomlu::parse(text, kMaxSiteBytes, kCls, what));
+  AIRLOCK_CHECK(parse_top(root, s), what);
+  AIRLOCK_CHECK(parse_hooks(root, s), what);
+  AIRLOCK_CHECK(parse_checks(root, s), what);
   return s;
 }
 
@@ -313,22 +374,24 @@ constexpr int kMaxLinkHops = 40;  // as the kernel's ELOOP limit
 // A path with every symlink resolved. A link whose target does not exist yet (the database a first
 // install creates) resolves to that target, not to the link; a missing file or folder at the end
 // is kept as written under its resolved parent.
+Error bad_target(const std::string& key, const std::string& why) {
+  return Error(ErrorClass::usage, "site key '" + key + "': " + why);
+}
+
 Result<std::string> real_path(const std::string& path, const std::string& key) {
   std::error_code ec;
   fs::path p(path);
   for (int hops = 0; fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
-    if (hops == kMaxLinkHops) return bad(key, "'" + path + "': too many levels of symbolic links");
+    if (hops == kMaxLinkHops) return fail(bad_target(key, "'" + path + "': too many levels of symbolic links"));
     fs::path to = fs::read_symlink(p, ec);
-    if (ec) return bad(key, "cannot read the link '" + p.string() + "': " + ec.message());
+    if (ec) return fail(bad_target(key, "cannot read the link '" + p.string() + "': " + ec.message()));
     p = to.is_absolute() ? to : p.parent_path() / to;
   }
   fs::path real = fs::weakly_canonical(p, ec);
-  if (ec) return bad(key, "cannot resolve '" + path + "': " + ec.message());
+  if (ec) return fail(bad_target(key, "cannot resolve '" + path + "': " + ec.message()));
   const std::string out = real.lexically_normal().string();
   // The path is printed by status and stored in snapshots: printable UTF-8 only.
-  bool printable = check_bytes(out, key).has_value();
-  for (char c : out) printable = printable && static_cast<unsigned char>(c) >= 0x20;
-  if (!printable) return bad(key, "'" + path + "' resolves to a path that is not printable UTF-8");
+  if (printable(out) != out) return fail(bad_target(key, "'" + path + "' resolves to a path that is not printable UTF-8"));
   return out;
 }
 

@@ -1,5 +1,6 @@
-// The recipe's TOML adapter: the one bundler file that includes toml++ (it throws; we catch here).
-// Strict like the manifest parser: an unknown key is an error, because a misspelt `irreversible`
+// The recipe's TOML reader: parsed through core's TOML front door (core/toml_util.hpp: size,
+// UTF-8, control-character and nesting guards before toml++ sees the text; toml++'s exceptions
+// are caught there). Strict like the manifest parser: an unknown key is an error, because a misspelt `irreversible`
 // or `breaking` silently ignored would change what a release does.
 #include "bundler/recipe.hpp"
 
@@ -16,10 +17,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
-#include <sstream>
 
 #include "bundler/propagate.hpp"
 #include "core/fs.hpp"
+#include "core/toml_util.hpp"
 
 namespace airlock::bundler {
 
@@ -209,14 +210,9 @@ std::string Recipe::resolve(const std::string& source) const {
 
 Result<Recipe> parse_recipe(std::string_view text, const std::string& recipe_path) {
   Ctx c{recipe_path};
-  toml::table root;
-  try {
-    root = toml::parse(text, recipe_path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream where;
-    where << "line " << e.source().begin.line << ", column " << e.source().begin.column;
-    return fail(c.err(where.str(), std::string(e.description())));
-  }
+  auto parsed = tomlu::parse(text, kMaxRecipeBytes, ErrorClass::usage, "recipe '" + recipe_path + "'");
+  if (!parsed) return fail(std::move(parsed).error());
+  const toml::table& root = *parsed;
   Recipe r;
   r.path = recipe_path;
   r.dir = parent_dir(recipe_path);

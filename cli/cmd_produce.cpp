@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 
 #include "bundler/bundler.hpp"
 #include "cli/commands.hpp"
@@ -10,6 +11,7 @@
 #include "cli/password.hpp"
 #include "core/fs.hpp"
 #include "core/minisign.hpp"
+#include "core/text.hpp"
 
 namespace airlock::cli {
 
@@ -59,12 +61,12 @@ int cmd_keygen(int argc, char** argv) {
     return report_error("keygen", s.error(), json);
   std::string id = minisign::key_id_hex(pk.key_id);
   if (json) {
-    print_json({{"ok", true},
-                {"key_id", id},
-                {"secret_key", key_path},
-                {"public_key", pub_path},
-                {"public_key_base64", minisign::public_key_base64(pk)},
-                {"encrypted", password.has_value()}});
+    print_input_json({{"ok", true},
+                      {"key_id", id},
+                      {"secret_key", key_path},
+                      {"public_key", pub_path},
+                      {"public_key_base64", minisign::public_key_base64(pk)},
+                      {"encrypted", password.has_value()}});
   } else {
     std::cout << "key id      " << id << "\nsecret key  " << key_path << (password ? " (encrypted)" : " (NOT encrypted)")
               << "\npublic key  " << pub_path << "\ntrust line  public_key = \"" << minisign::public_key_base64(pk)
@@ -106,11 +108,9 @@ int cmd_build(int argc, char** argv) {
     return keys;
   };
   if (const char* sde = std::getenv("SOURCE_DATE_EPOCH"); sde && *sde) {
-    char* end = nullptr;
-    long long v = std::strtoll(sde, &end, 10);
-    if (*end != '\0' || v < 0)
-      return report_error("build", Error(ErrorClass::usage, std::string("SOURCE_DATE_EPOCH='") + sde + "' is not a whole number of seconds"), json);
-    req.source_date_epoch = v;
+    auto v = parse_integer(sde, 0, std::numeric_limits<std::int64_t>::max(), "SOURCE_DATE_EPOCH");
+    if (!v) return report_error("build", v.error(), json);
+    req.source_date_epoch = *v;
   }
   if (p.vm.count("level")) req.level = p.vm["level"].as<int>();
   req.workers = p.vm["threads"].as<int>();
@@ -121,19 +121,20 @@ int cmd_build(int argc, char** argv) {
   if (!r) return report_error("build", r.error(), json);
   const auto& m = r->manifest;
   if (json) {
-    print_json({{"ok", true},
-                {"bundle", req.out_path},
-                {"product", m.release.product},
-                {"version", m.release.version.text},
-                {"manifest_sha256", r->manifest_sha256},
-                {"signed_by", r->key_ids},
-                {"files", m.files.size()},
-                {"payload_bytes", r->payload_bytes},
-                {"bundle_bytes", r->bundle_bytes}});
+    print_input_json({{"ok", true},
+                      {"bundle", req.out_path},
+                      {"product", m.release.product},
+                      {"version", m.release.version.text},
+                      {"manifest_sha256", r->manifest_sha256},
+                      {"signed_by", r->key_ids},
+                      {"files", m.files.size()},
+                      {"payload_bytes", r->payload_bytes},
+                      {"bundle_bytes", r->bundle_bytes}});
   } else {
-    std::cout << "built " << req.out_path << ": " << m.release.product << " " << m.release.version.text << ", "
-              << m.files.size() << " files, " << human_bytes(r->payload_bytes) << " payload -> "
-              << human_bytes(r->bundle_bytes) << "\nmanifest sha256 " << r->manifest_sha256 << "\nsigned by";
+    std::cout << "built " << printable(req.out_path) << ": " << printable(m.release.product) << " "
+              << printable(m.release.version.text) << ", " << m.files.size() << " files, "
+              << human_bytes(r->payload_bytes) << " payload -> " << human_bytes(r->bundle_bytes) << "\nmanifest sha256 "
+              << r->manifest_sha256 << "\nsigned by";
     for (const auto& id : r->key_ids) std::cout << " " << id;
     std::cout << "\n";
   }
@@ -178,9 +179,9 @@ int cmd_sign(int argc, char** argv) {
   if (!r) return report_error("sign", r.error(), json);
   std::string out = req.out_path.value_or(req.bundle_path);
   if (json) {
-    print_json({{"ok", true}, {"bundle", out}, {"added", r->key_id}, {"signatures", r->key_ids}});
+    print_input_json({{"ok", true}, {"bundle", out}, {"added", r->key_id}, {"signatures", r->key_ids}});
   } else {
-    std::cout << "added signature " << r->key_id << " to " << out << "; signatures now:";
+    std::cout << "added signature " << r->key_id << " to " << printable(out) << "; signatures now:";
     for (const auto& id : r->key_ids) std::cout << " " << id;
     std::cout << "\n";
   }

@@ -2,6 +2,9 @@
 // stderr; data (tables, JSON) to stdout.
 #include "cli/cmd_site.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <iostream>
 #include <sstream>
 
@@ -10,6 +13,7 @@
 #include "cli/signals.hpp"
 #include "core/fs.hpp"
 #include "core/minisign.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 
 namespace airlock::cli {
@@ -25,15 +29,25 @@ void add_common(po::options_description& o, std::string& site) {
       "json", "print the result as JSON on stdout");
 }
 
+// Who started a run, from the system rather than the environment ($USER is whatever the caller
+// set): "cli, uid 0 (root)", or "cli, uid 1234" when the uid has no passwd entry.
+std::string started_by() {
+  const uid_t uid = ::getuid();
+  std::string who = "cli, uid " + std::to_string(uid);
+  if (const passwd* pw = ::getpwuid(uid); pw && pw->pw_name) who += " (" + printable(pw->pw_name) + ")";
+  return who;
+}
+
 // A signal does not end a run that may be rewriting the site: the applier stops or rolls back
 // cleanly at the next phase boundary (docs/site.md, "Signals"). kill -9 is what recover is for.
 ap::Env cli_env(bool quiet) {
   catch_termination_signals();
   ap::Env env;
   env.interrupted = [] { return termination_signal(); };
-  env.started_by = "cli";
-  if (const char* u = std::getenv("USER")) env.started_by = std::string("cli (") + u + ")";
-  if (!quiet) env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << e.message << "\n"; };
+  env.started_by = started_by();
+  // Events quote names and texts from the bundle and the site as they are.
+  if (!quiet)
+    env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << printable(e.message) << "\n"; };
   return env;
 }
 

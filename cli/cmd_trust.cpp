@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "core/trust.hpp"
 
@@ -139,11 +140,9 @@ int cmd_trust(int argc, char** argv) {
     if (!vm.count("value")) return err(Error(ErrorClass::usage, "give the new threshold: airlock trust threshold FILE N"));
     auto t = load_root(file);
     if (!t) return err(t.error());
-    try {
-      t->threshold = std::stoi(vm["value"].as<std::string>());
-    } catch (...) {
-      return err(Error(ErrorClass::usage, "threshold must be a number 1..16"));
-    }
+    auto n = parse_integer(vm["value"].as<std::string>(), 1, 16, "threshold");
+    if (!n) return err(n.error());
+    t->threshold = static_cast<int>(*n);
     if (auto s = save_edited_root(file, *t); !s) return err(s.error());
   } else if (action != "show") {
     return err(Error(ErrorClass::usage, "unknown action '" + action + "'; expected init, add, revoke, threshold or show"));
@@ -164,12 +163,12 @@ int cmd_trust(int argc, char** argv) {
       if (k.not_after) e["not_after"] = format_rfc3339(*k.not_after);
       j["keys"].push_back(e);
     }
-    print_json(j);
+    print_input_json(j);
   } else {
-    std::cout << file << ": serial " << t->serial << ", threshold " << t->threshold << ", " << t->keys.size()
-              << " key(s)\n";
+    std::cout << printable(file) << ": serial " << t->serial << ", threshold " << t->threshold << ", "
+              << t->keys.size() << " key(s)\n";
     for (const auto& k : t->keys) {
-      std::cout << "  " << minisign::key_id_hex(k.key.key_id) << "  " << k.name;
+      std::cout << "  " << minisign::key_id_hex(k.key.key_id) << "  " << printable(k.name);
       if (k.not_before) std::cout << "  from " << format_rfc3339(*k.not_before);
       if (k.not_after) std::cout << "  until " << format_rfc3339(*k.not_after);
       if (k.revoked) std::cout << "  REVOKED";

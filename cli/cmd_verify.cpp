@@ -6,6 +6,7 @@
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "core/trust.hpp"
 #include "verifier/inspect.hpp"
@@ -14,21 +15,6 @@
 namespace airlock::cli {
 
 namespace {
-
-// Release notes come from the bundle: show them without terminal escapes (ANSI/OSC injection).
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '\n' || c == '\t' || c >= 0x20) {
-      if (c == 0x7f) out += "\\x7f"; else out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 nlohmann::json manifest_json(const Manifest& m) {
   nlohmann::json j;
@@ -64,25 +50,33 @@ nlohmann::json manifest_json(const Manifest& m) {
   return j;
 }
 
+// Every string here comes from the bundle, unverified: printable() keeps escape sequences and
+// stray bytes off the terminal.
 void print_manifest(std::ostream& o, const Manifest& m) {
   const auto& r = m.release;
-  o << "product     " << r.product << "\nversion     " << r.version.text << "\ncreated     " << format_rfc3339(r.created)
-    << "\nchannel     " << channel_name(r.channel) << (r.critical ? " (critical)" : "") << "\n";
-  if (r.min_installed) o << "min installed " << r.min_installed->text << "\n";
-  if (r.rollback_to) o << "rollback to " << r.rollback_to->text << "\n";
+  const auto t = [](const std::string& s) { return printable(s); };
+  o << "product     " << t(r.product) << "\nversion     " << t(r.version.text) << "\ncreated     "
+    << format_rfc3339(r.created) << "\nchannel     " << channel_name(r.channel) << (r.critical ? " (critical)" : "")
+    << "\n";
+  if (r.min_installed) o << "min installed " << t(r.min_installed->text) << "\n";
+  if (r.rollback_to) o << "rollback to " << t(r.rollback_to->text) << "\n";
   if (r.expires) o << "expires     " << format_rfc3339(*r.expires) << "\n";
-  if (r.summary) o << "summary     " << printable(*r.summary) << "\n";
-  if (m.delta_base) o << "delta from  " << printable(*m.delta_base) << "\n";
+  if (r.summary) o << "summary     " << t(*r.summary) << "\n";
+  if (m.delta_base) o << "delta from  " << t(*m.delta_base) << "\n";
   o << "images      " << m.images.size() << "\n";
-  for (const auto& i : m.images) o << "  " << printable(i.ref) << "  " << i.digest << (i.layout ? "  (layout " + *i.layout + ")" : "") << "\n";
+  for (const auto& i : m.images)
+    o << "  " << t(i.ref) << "  " << t(i.digest) << (i.layout ? "  (layout " + t(*i.layout) + ")" : "") << "\n";
   o << "migrations  " << m.migrations.size() << "\n";
   for (const auto& mg : m.migrations)
-    o << "  " << mg.id << " on " << mg.database << (mg.down ? "" : "  (irreversible)") << "\n";
+    o << "  " << t(mg.id) << " on " << t(mg.database) << (mg.down ? "" : "  (irreversible)") << "\n";
   o << "config      " << m.config.size() << "\n";
-  for (const auto& c : m.config) o << "  " << c.target << " <- " << c.patch << (c.breaking ? "  (BREAKING: read the notes)" : "") << "\n";
-  if (m.trust_update) o << "trust update " << *m.trust_update << "\n";
+  for (const auto& c : m.config)
+    o << "  " << t(c.target) << " <- " << t(c.patch) << (c.breaking ? "  (BREAKING: read the notes)" : "") << "\n";
+  if (m.trust_update) o << "trust update " << t(*m.trust_update) << "\n";
   o << "files       " << m.files.size() << ", " << human_bytes(m.total_size()) << "\n";
-  for (const auto& f : m.files) o << "  " << f.sha256.substr(0, 16) << "…  " << f.size << "\t" << f.path << (f.executable ? " (x)" : "") << "\n";
+  for (const auto& f : m.files)
+    o << "  " << t(f.sha256.substr(0, 16)) << "…  " << f.size << "\t" << t(f.path) << (f.executable ? " (x)" : "")
+      << "\n";
 }
 
 }  // namespace
@@ -120,17 +114,22 @@ int cmd_inspect(int argc, char** argv) {
     }
     if (r->notes_text) j["notes"] = {{"lang", *r->notes_lang}, {"text", *r->notes_text}};
     if (!r->notes_problem.empty()) j["notes_problem"] = r->notes_problem;
-    print_json(j);
+    print_input_json(j, {"/notes/text"});
     return 0;
   }
   std::cout << "NOT VERIFIED: inspect shows what the bundle claims; run `airlock verify` to check it.\n\n";
   if (r->manifest) print_manifest(std::cout, *r->manifest);
-  else std::cout << "manifest does not parse: " << r->manifest_problem << "\n";
+  else
+    std::cout << "manifest does not parse: " << r->manifest_problem << "\n";  // an Error text: printable
   std::cout << "manifest sha256 " << r->manifest_sha256 << "\nsignatures  " << r->signatures.size() << "\n";
   for (const auto& s : r->signatures)
-    std::cout << "  " << (s.well_formed ? s.key_id + "  \"" + printable(s.trusted_comment) + "\"" : s.entry + "  malformed: " + s.problem) << "\n";
+    std::cout << "  "
+              << (s.well_formed ? s.key_id + "  \"" + printable(s.trusted_comment) + "\""
+                                : printable(s.entry) + "  malformed: " + s.problem)
+              << "\n";
   if (r->notes_text)
-    std::cout << "\nrelease notes (" << *r->notes_lang << ")\n" << printable(*r->notes_text) << (r->notes_text->ends_with("\n") ? "" : "\n");
+    std::cout << "\nrelease notes (" << printable(*r->notes_lang) << ")\n"
+              << printable(*r->notes_text, Newlines::keep) << (r->notes_text->ends_with("\n") ? "" : "\n");
   if (!r->notes_problem.empty()) std::cout << "\nrelease notes " << printable(r->notes_problem) << "\n";
   return 0;
 }
@@ -169,7 +168,8 @@ int cmd_verify(int argc, char** argv) {
   req.bundle_path = p.vm["bundle"].as<std::string>();
   std::string trust_path = p.vm["trust"].as<std::string>();
   auto trust_text = read_file(trust_path, kMaxTrustRootBytes, ErrorClass::usage);
-  if (!trust_text) return report_error("verify", Error(ErrorClass::usage, trust_text.error().what()).with_context("trust root"), json);
+  if (!trust_text)
+    return report_error("verify", trust_text.error().reclassed(ErrorClass::usage).with_context("trust root"), json);
   auto trust = parse_trust_root(*trust_text, ErrorClass::usage);
   if (!trust) return report_error("verify", trust.error().with_context("trust root '" + trust_path + "'"), json);
   req.trust = *trust;
@@ -237,15 +237,15 @@ int cmd_verify(int argc, char** argv) {
     j["trust_update"] = r->trust_update.has_value();
     if (r->stale_trust_update) j["stale_trust_update_serial"] = *r->stale_trust_update;
     if (r->staging_dir) j["extracted_to"] = *r->staging_dir;
-    print_json(j);
+    print_input_json(j);
     return 0;
   }
-  std::cout << "VERIFIED " << m.release.product << " " << m.release.version.text << " (" << channel_name(m.release.channel)
-            << (m.release.critical ? ", critical" : "") << ")\n";
+  std::cout << "VERIFIED " << printable(m.release.product) << " " << printable(m.release.version.text) << " ("
+            << channel_name(m.release.channel) << (m.release.critical ? ", critical" : "") << ")\n";
   std::cout << "signatures  " << r->valid_signatures << " valid of threshold " << r->threshold << "\n";
   for (const auto& s : r->signatures)
-    std::cout << "  " << s.key_id << (s.key_name ? " (" + *s.key_name + ")" : "") << "  "
-              << (s.counted ? "counted" : "not counted: " + s.reason) << "\n";
+    std::cout << "  " << s.key_id << (s.key_name ? " (" + printable(*s.key_name) + ")" : "") << "  "
+              << (s.counted ? "counted" : "not counted: " + printable(s.reason)) << "\n";
   std::cout << "files       " << r->files_checked << " checked, " << human_bytes(r->bytes_checked) << " ("
             << r->bytes_checked << " bytes)\n";
   std::cout << "manifest    sha256 " << r->manifest_sha256 << "\nbundle      ";
@@ -258,7 +258,7 @@ int cmd_verify(int argc, char** argv) {
   if (r->stale_trust_update)
     std::cout << "trust update with serial " << *r->stale_trust_update << " is stale (not above the trust root's "
               << req.trust.serial << "): ignored\n";
-  if (r->staging_dir) std::cout << "extracted   " << *r->staging_dir << "\n";
+  if (r->staging_dir) std::cout << "extracted   " << printable(*r->staging_dir) << "\n";
   return 0;
 }
 

@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/password.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 
 namespace airlock::cli {
 
@@ -26,8 +29,8 @@ Parsed parse_args(int argc, char** argv, const std::string& usage, const std::st
     }
     po::notify(p.vm);
   } catch (const std::exception& e) {
-    std::cerr << "airlock " << argv[0] << ": " << e.what() << "\nUsage: " << usage
-              << "\nTry 'airlock " << argv[0] << " --help'.\n";
+    std::cerr << "airlock " << argv[0] << ": " << printable(e.what()) << "\nUsage: " << usage << "\nTry 'airlock "
+              << argv[0] << " --help'.\n";
     p.exit_now = exit_code(ErrorClass::usage);
   }
   return p;
@@ -67,7 +70,11 @@ void Progress::update(std::uint64_t done_bytes, std::uint64_t total, const std::
   last_ms_ = t;
   shown_ = true;
   int pct = total ? static_cast<int>(done_bytes * 100 / total) : 0;
-  std::string shown_item = item.size() > 40 ? "..." + item.substr(item.size() - 37) : item;
+  // The item is an entry name from the bundle: escaped first, then cut at a character boundary.
+  const std::string safe = printable(item);
+  std::size_t from = safe.size() > 40 ? safe.size() - 37 : 0;
+  while (from > 0 && from < safe.size() && (static_cast<unsigned char>(safe[from]) & 0xC0) == 0x80) ++from;
+  std::string shown_item = from > 0 ? "..." + safe.substr(from) : safe;
   std::fprintf(stderr, "\r\033[K%s %3d%% %s / %s %s", label_.c_str(), pct, human_bytes(done_bytes).c_str(),
                human_bytes(total).c_str(), shown_item.c_str());
   std::fflush(stderr);
@@ -105,6 +112,46 @@ Result<minisign::SecretKey> load_secret_key(const std::string& path) {
   return *key;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+namespace {
+
+nlohmann::json printable_json(const nlohmann::json& j, const std::string& at,
+                              std::initializer_list<std::string_view> multiline) {
+  if (j.is_string()) {
+    const bool keep = std::find(multiline.begin(), multiline.end(), at) != multiline.end();
+    return printable(j.get_ref<const std::string&>(), keep ? Newlines::keep : Newlines::escape);
+  }
+  if (j.is_array()) {
+    auto out = nlohmann::json::array();
+    for (std::size_t i = 0; i < j.size(); ++i)
+      out.push_back(printable_json(j[i], at + "/" + std::to_string(i), multiline));
+    return out;
+  }
+  if (j.is_object()) {
+    auto out = nlohmann::json::object();
+    for (auto it = j.begin(); it != j.end(); ++it)
+      out[printable(it.key())] = printable_json(it.value(), at + "/" + it.key(), multiline);
+    return out;
+  }
+  return j;
+}
+
+}  // namespace
+
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+void print_input_json(const nlohmann::json& j, std::initializer_list<std::string_view> multiline) {
+  print_json(printable_json(j, "", multiline));
+}
+
+Result<std::int64_t> parse_integer(std::string_view text, std::int64_t min, std::int64_t max, const std::string& what) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < min || v > max)
+    return fail(ErrorClass::usage, what + ": '" + std::string(text) + "' is not a whole number in " +
+                                       std::to_string(min) + ".." + std::to_string(max));
+  return v;
+}
 
 }  // namespace airlock::cli

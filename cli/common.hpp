@@ -5,9 +5,11 @@
 
 #include <boost/program_options.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -61,6 +63,18 @@ std::string human_bytes(std::uint64_t n);
 // Loads a secret key file, asking for its password when it is encrypted.
 [[nodiscard]] Result<minisign::SecretKey> load_secret_key(const std::string& path);
 
+// JSON on stdout. print_json is for documents whose texts were made printable where they were
+// made (Error texts, check details, history and audit as stored: core/text.hpp); a text that is
+// not (a state folder edited by hand) becomes U+FFFD instead of an exception. print_input_json is
+// for documents that quote inputs as they are (bundle entries, trust roots, recipes): every key
+// and string is made printable; strings at the JSON pointers in `multiline` (release notes) keep
+// their newlines and tabs.
 void print_json(const nlohmann::json& j);
+void print_input_json(const nlohmann::json& j, std::initializer_list<std::string_view> multiline = {});
+
+// A whole decimal integer in [min, max], nothing before or after it ("2abc", " 2", "+2" and "0x2"
+// are refused): a usage error naming `what` and the text.
+[[nodiscard]] Result<std::int64_t> parse_integer(std::string_view text, std::int64_t min, std::int64_t max,
+                                                 const std::string& what);
 
 }  // namespace airlock::cli

@@ -9,6 +9,7 @@
 #include "cli/cmd_site.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "core/text.hpp"
 
 using namespace airlock::cli;
 
@@ -72,12 +73,13 @@ int main(int argc, char** argv) {
       try {
         return c.handler(argc - 1, argv + 1);
       } catch (const std::exception& e) {
-        std::cerr << "airlock " << cmd << ": internal error: " << e.what() << "\n";
+        std::cerr << "airlock " << airlock::printable(cmd) << ": internal error: " << airlock::printable(e.what())
+                  << "\n";
         return 1;
       }
     }
   }
-  std::cerr << "airlock: unknown command '" << cmd << "'\n\n";
+  std::cerr << "airlock: unknown command '" << airlock::printable(cmd) << "'\n\n";
   usage(std::cerr);
   return 2;
 }

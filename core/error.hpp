@@ -4,6 +4,8 @@
 //   return fail(ErrorClass::malformed, "entry 'x': bad checksum").with_context(...)
 //   if (!r) return tl::unexpected(r.error().with_context("reading manifest"));
 // Libraries never print or exit; cli/ maps the class to the process exit code.
+// Message and contexts are made printable (core/text.hpp) as they are stored: an error text may
+// quote bytes from a bundle, a site or SQLite, and goes to the terminal, JSON, history and audit.
 #pragma once
 
 #include <string>
@@ -11,6 +13,8 @@
 #include <vector>
 
 #include <tl/expected.hpp>
+
+#include "core/text.hpp"
 
 namespace airlock {
 
@@ -36,7 +40,7 @@ inline int exit_code(ErrorClass c) { return static_cast<int>(c); }
 
 class Error {
  public:
-  Error(ErrorClass cls, std::string message) : cls_(cls), message_(std::move(message)) {}
+  Error(ErrorClass cls, std::string_view message) : cls_(cls), message_(printable(message)) {}
 
   ErrorClass cls() const { return cls_; }
   const std::string& message() const { return message_; }
@@ -46,13 +50,21 @@ class Error {
   // "outer: inner: message"
   std::string what() const;
 
-  Error&& with_context(std::string ctx) && {
-    context_.insert(context_.begin(), std::move(ctx));
+  // The same error under another class: the texts are kept as they are (building a new Error
+  // from what() would escape them a second time).
+  Error reclassed(ErrorClass cls) const {
+    Error e = *this;
+    e.cls_ = cls;
+    return e;
+  }
+
+  Error&& with_context(std::string_view ctx) && {
+    context_.insert(context_.begin(), printable(ctx));
     return std::move(*this);
   }
-  Error with_context(std::string ctx) const& {
+  Error with_context(std::string_view ctx) const& {
     Error e = *this;
-    e.context_.insert(e.context_.begin(), std::move(ctx));
+    e.context_.insert(e.context_.begin(), printable(ctx));
     return e;
   }
 

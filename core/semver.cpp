@@ -64,6 +64,10 @@ int compare_identifier(const std::string& a, const std::string& b) {
 }  // namespace
 
 Result<SemVer> parse_semver(std::string_view text) {
+  if (text.size() > kMaxVersionBytes)
+    return fail(ErrorClass::malformed, "version \"" + std::string(text.substr(0, 32)) + "...\" is " +
+                                           std::to_string(text.size()) + " bytes, over the limit of " +
+                                           std::to_string(kMaxVersionBytes));
   auto bad = [&](const std::string& why) {
     return fail(ErrorClass::malformed, "version \"" + std::string(text) + "\" is not SemVer 2.0.0: " + why);
   };

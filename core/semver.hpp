@@ -18,7 +18,12 @@ struct SemVer {
   std::string text;                     // as written
 };
 
-// ErrorClass::malformed naming the text and the rule on failure.
+// A version is at most this long (spec §4): it names a folder of the site (releases/<version>)
+// and is shown everywhere, so a longer one is refused where it is parsed.
+inline constexpr std::size_t kMaxVersionBytes = 64;
+
+// ErrorClass::malformed naming the text and the rule on failure (callers parsing user input
+// report it as a usage error).
 [[nodiscard]] Result<SemVer> parse_semver(std::string_view text);
 // <0, 0, >0 by SemVer precedence.
 int compare_semver(const SemVer& a, const SemVer& b);

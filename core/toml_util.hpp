@@ -1,8 +1,11 @@
-// Internal: the one adapter over toml++ for the strict parsers of core (manifest, trust root,
-// config delta). It owns the byte-level checks that must come before toml++ sees the text (BOM,
-// size, UTF-8, control characters: toml++ silently skips a BOM), turns toml::parse_error into an
-// Error, and offers a strict field reader (exact types, unknown keys refused, errors naming the
-// dotted key path). Not a public interface: only core/*.cpp include it.
+// The one front door to toml++ for every TOML document airlock reads: manifests, trust roots and
+// config targets and deltas (core), recipes (bundler), site.toml (applier). No other file calls
+// toml::parse. It owns the byte-level checks that must come before toml++ sees the text (size,
+// BOM, UTF-8, control characters, nesting depth: toml++ silently skips a BOM and recurses once
+// per nesting level, so a 40,000-deep `[a.a.a...]` header would overflow the stack), turns
+// toml::parse_error into an Error, and offers a strict field reader (exact types, unknown keys
+// refused, errors naming the dotted key path). Only .cpp files include it (toml++ stays out of
+// every public header).
 #pragma once
 
 #include <initializer_list>

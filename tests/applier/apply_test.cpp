@@ -113,11 +113,11 @@ TEST(Apply, PreflightFailuresChangeNothing) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().cls(), ErrorClass::preflight) << r.error().what();
   EXPECT_EQ(s.observable(), before);
-  // Trust root unreadable: 33 as well.
+  // Trust root unreadable: the site's configuration, a usage error (2, spec §8); nothing changed.
   fs::remove(s.dir / "trust.toml");
   r = applier::apply(s.site, bundles().v120, quiet_env());
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().cls(), ErrorClass::preflight) << r.error().what();
+  EXPECT_EQ(r.error().cls(), ErrorClass::usage) << r.error().what();
   EXPECT_EQ(s.observable(), before);
   EXPECT_FALSE(applier::status(s.site)->pending_phase);
 }

@@ -80,3 +80,20 @@ TEST(SemVer, NumericIdentifiersCompareNumericallyEvenPastU64) {
 
 }  // namespace
 }  // namespace airlock
+
+namespace airlock {
+namespace {
+
+TEST(SemVer, RefusesVersionsOverSixtyFourBytes) {
+  const std::string at_limit = "1.0.0-" + std::string(kMaxVersionBytes - 6, 'a');
+  ASSERT_EQ(at_limit.size(), kMaxVersionBytes);
+  EXPECT_TRUE(parse_semver(at_limit));
+  auto r = parse_semver(at_limit + "a");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::malformed);
+  EXPECT_NE(r.error().what().find("over the limit of 64"), std::string::npos) << r.error().what();
+  EXPECT_FALSE(parse_semver("1.0.0+" + std::string(300, 'b')));
+}
+
+}  // namespace
+}  // namespace airlock
