@@ -1,4 +1,4 @@
-// The applier: the site side of airlock (issue 3). A site (site.toml, docs/site.md) applies a
+// The applier: the site side of airlock. A site (site.toml, docs/site.md) applies a
 // verified bundle through a journaled state machine — preflight, verify into staging, snapshot,
 // drain, apply, resume, health checks, and an automatic rollback on the first hard failure — and
 // keeps its own state (installed release, journal, history, hash-chained audit log) in

@@ -15,6 +15,7 @@
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
 #include "core/fs.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -108,7 +109,7 @@ Result<RunReport> drive(Ctx& c, Phase start) {
     for (const auto& sig : c.data["signals"]) detail += (detail.empty() ? "" : "; ") + sig.get<std::string>();
   }
   if (detail.empty() && c.data.contains("soft_failures") && !c.data["soft_failures"].empty())
-    detail = "soft failures: " + c.data["soft_failures"].dump();
+    detail = "soft failures: " + dump_json(c.data["soft_failures"]);
   AIRLOCK_TRY(auto rep, finalize(c, p, detail), "recording");
   // Failures before the first write are errors of their own class (nothing changed).
   if (p == Phase::aborted && c.error) return fail(*c.error);
@@ -157,7 +158,7 @@ Result<Run> salvaged_run(Ctx& c, const Error& damage, DamagedRun mode) {
         "",
         c.now(),
         c.env.started_by,
-        nlohmann::json({{"damaged", s.damage}}).dump()};
+        dump_json(nlohmann::json({{"damaged", s.damage}}))};
   if (mode == DamagedRun::discard) {
     r.kind = RunKind::discard;
     return r;
@@ -352,7 +353,7 @@ Result<SnapshotInfo> snapshot_create(const std::string& site_toml, const Env& en
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot create");
   std::string id = "manual-" + new_run_id(env);
   AIRLOCK_TRY(auto m, take_snapshot(c.site, id, c.now(), installed), "snapshot create");
-  if (auto h = audit_append(c.st, c.now(), "snapshot-create", json({{"id", id}}).dump()); !h) {
+  if (auto h = audit_append(c.st, c.now(), "snapshot-create", dump_json(json({{"id", id}}))); !h) {
     // Reported as failed, so not kept: a restorable snapshot the audit log does not know of.
     (void)remove_tree(snapshots_dir(c.site) + "/" + id);
     return fail(h.error().with_context("snapshot create"));

@@ -55,7 +55,7 @@ Result<bool> run_migration(const MigrationRun& m) {
   }
   // The reverse of the first migration ever also takes back the bookkeeping table the up created:
   // a first install rolled back by its reverse migrations must leave the database exactly as it
-  // was (io_faults_test finding: an empty _airlock_migrations table was left behind).
+  // was (no empty _airlock_migrations table left behind).
   if (m.direction == Direction::down) {
     auto left = d.query("SELECT count(*) FROM _airlock_migrations");
     auto dropped = left && std::get<std::int64_t>((*left)[0][0]) == 0

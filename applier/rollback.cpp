@@ -10,6 +10,7 @@
 #include "applier/trust_state.hpp"
 #include "core/fs.hpp"
 #include "core/trust.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -101,7 +102,7 @@ Status record_release(Ctx& c) {
     row.installed_at = c.now();
     row.rollback_to = c.data.value("rollback_to", std::string());
     row.snapshot_id = c.run.snapshot_id;
-    row.images = c.data.value("images", json::array()).dump();
+    row.images = dump_json(c.data.value("images", json::array()));
     row.migrations = applied_migrations(c);
     AIRLOCK_CHECK(c.st.add_release(row), "recording the release");
   }
@@ -238,7 +239,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   if (auto rels = c.st.releases()) prune_retained(c.site, *rels);
   if (!run_hook(c, c.site.notify, "notify", outcome, detail)) {
     // Recorded; changes nothing else.
-    (void)audit_append(c.st, c.now(), "notify-failed", json({{"run", c.run.run_id}}).dump());
+    (void)audit_append(c.st, c.now(), "notify-failed", dump_json(json({{"run", c.run.run_id}})));
   }
   RunReport r;
   r.kind = run_kind_name(c.run.kind);
@@ -284,10 +285,10 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   if (auto s = restore_snapshot(c.site, *snap); !s) {
     // A failing disk is not a verdict on the site: the run stays in the journal and the next
     // recover (or command) restores again, which is idempotent. Recorded as degraded, the half
-    // restored site would never be looked at again (io_faults sweep finding).
+    // restored site would never be looked at again.
     // A disk that keeps failing, though, would keep the run pending forever and block every command
     // on the site, the operator's `snapshot restore --force` included: after kMaxRecoverAttempts
-    // failed restores the site is recorded degraded and handed to the operator (review finding).
+    // failed restores the site is recorded degraded and handed to the operator.
     if (s.error().cls() == ErrorClass::io) {
       const int failures = c.data.value("recover_io_failures", 0) + 1;
       if (failures < kMaxRecoverAttempts) {

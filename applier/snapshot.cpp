@@ -13,6 +13,7 @@
 #include "core/fs.hpp"
 #include "core/hash.hpp"
 #include "core/paths.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -194,7 +195,7 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
     AIRLOCK_TRY(auto it, snap_config(dir, name, path), "snapshot " + id);
     m.items.push_back(std::move(it));
   }
-  std::string meta = to_json(m).dump(2) + "\n";
+  std::string meta = dump_json(to_json(m), 2) + "\n";
   AIRLOCK_CHECK(write_file_atomic(dir + "/meta.json", meta, kSnapFileMode), "snapshot " + id);
   AIRLOCK_CHECK(write_file_atomic(dir + "/SEALED", to_hex(sha256(meta)) + "\n", kSnapFileMode), "snapshot " + id);
   AIRLOCK_CHECK(remove_tree(final_dir), "snapshot");

@@ -7,6 +7,7 @@
 
 #include "applier/state_machine.hpp"
 #include "core/fs.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -43,11 +44,16 @@ CREATE TABLE audit(
 
 // upgrades[v - 1] takes a schema-v file to v + 1. Each runs in one transaction with the version bump.
 // 1 -> 2: the migrations each release applied (NULL: not recorded by schema 1), the revert's own
-// duration and the snapshot of each run.
+// duration and the snapshot of each run, and the audit log's head record ("<entries> <hash>", kept
+// by audit.cpp with every append) taken from the log as it stands: schema 1 kept none, and without
+// it `audit verify` could not tell a log cut short from one that never had a record.
 constexpr std::array<const char*, 1> kUpgrades = {R"SQL(
 ALTER TABLE releases ADD COLUMN migrations TEXT;
 ALTER TABLE history ADD COLUMN revert_ms INTEGER;
 ALTER TABLE history ADD COLUMN snapshot_id TEXT NOT NULL DEFAULT '';
+INSERT OR REPLACE INTO kv(key, value)
+  SELECT 'audit_head', count(*) || ' ' || (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) FROM audit
+  HAVING count(*) > 0;
 )SQL"};
 static_assert(kUpgrades.size() == kStateSchemaVersion - 1);
 
@@ -280,7 +286,7 @@ airlock::Status StateDb::add_release(const ReleaseRow& r) {
   json migs = r.migrations.value_or(std::vector<std::string>{});
   return check_query(db_.query("INSERT INTO releases(version, installed_at, rollback_to, snapshot_id, images, state, "
                                "migrations) VALUES(?, ?, ?, ?, ?, 'current', ?)",
-                               {r.version, r.installed_at, r.rollback_to, r.snapshot_id, r.images, migs.dump()}),
+                               {r.version, r.installed_at, r.rollback_to, r.snapshot_id, r.images, dump_json(migs)}),
                      "recording the release");
 }
 

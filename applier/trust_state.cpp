@@ -8,6 +8,7 @@
 #include "applier/run.hpp"
 #include "core/fs.hpp"
 #include "core/trust.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -99,7 +100,7 @@ airlock::Status record_trust_update(Ctx& c) {
                           " is not greater than the installed root's " + std::to_string(rec.installed_serial);
   c.emit("record", why);
   const nlohmann::json entry = {{"run", c.run.run_id}, {"release", c.run.to_version}, {"detail", why}};
-  AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), "trust-update-ignored", entry.dump()), "recording");
+  AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), "trust-update-ignored", dump_json(entry)), "recording");
   (void)head;
   return {};
 }

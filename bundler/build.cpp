@@ -3,7 +3,7 @@
 // head.hpp) -> one pass over the sources, each read once, hashed and compressed into the payload
 // frames written straight into --out behind the reserved head -> the real manifest and signatures
 // written into the head -> fsync, rename.
-// Measured (issue 4, docs/performance.md) against (a) hashing every source in a first pass and
+// Measured (docs/performance.md) against (a) hashing every source in a first pass and
 // reading it again while compressing, and (b) compressing into a temporary file and copying it
 // behind the head with copy_file_range: (a) pays a second read and hash, (b) a copy of the whole
 // payload and its writeback at the end. Writeback is started as each payload frame ends, so the

@@ -15,6 +15,7 @@
 #include "core/minisign.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::cli {
 namespace {
@@ -327,7 +328,7 @@ std::string audit_text(const ap::AuditExport& r, const std::string& action, bool
                    {"data", json::parse(e.data, nullptr, false)},
                    {"prev_hash", e.prev_hash},
                    {"hash", e.hash}});
-    return json({{"ok", true}, {"entries", a}, {"head", r.head}, {"count", r.entries.size()}}).dump(2) + "\n";
+    return dump_json(json({{"ok", true}, {"entries", a}, {"head", r.head}, {"count", r.entries.size()}}), 2) + "\n";
   }
   std::ostringstream o;
   if (action == "export")

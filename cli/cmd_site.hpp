@@ -1,4 +1,4 @@
-// The site commands (issue 3): apply, status, history, rollback, recover, snapshot, audit.
+// The site commands: apply, status, history, rollback, recover, snapshot, audit.
 // Each handler gets argv with argv[0] = the subcommand name and returns the exit code of spec §8.
 #pragma once
 

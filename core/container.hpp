@@ -190,7 +190,7 @@ class TarReader {
 // One zstd frame (RFC 8878 §3.1.1) holding `content` in raw (stored) blocks of at most 128 KiB:
 // window 128 KiB, no content size, no checksum. Its length depends on content.size() alone
 // (zstd_raw_frame_size), which lets the bundler reserve the head of a bundle before the hashes
-// it holds are known and write the payload frames straight behind it (issue 4).
+// it holds are known and write the payload frames straight behind it.
 std::string zstd_raw_frame(std::string_view content);
 std::size_t zstd_raw_frame_size(std::size_t content_size);
 

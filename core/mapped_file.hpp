@@ -1,5 +1,5 @@
 // MappedFile: a regular file mapped read-only, so that the reader decompresses the bundle straight
-// from the page cache instead of read(2)-copying every compressed byte first (issue 4: that copy
+// from the page cache instead of read(2)-copying every compressed byte first (that copy
 // was 0.17 CPU-s of a 1 GiB verify, on the core the decompressing and hashing threads need).
 //
 // A mapping has one hazard read(2) does not: a page that cannot be read any more (the file shrank

@@ -1,4 +1,4 @@
-// OrderedPool: a few threads that run two kinds of work (issue 4).
+// OrderedPool: a few threads that run two kinds of work.
 //
 //  - spawn(fn): unordered jobs, run by whichever thread is free, first come first served
 //    (decompressing a zstd frame);

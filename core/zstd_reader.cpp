@@ -6,7 +6,7 @@
 // straight into the caller's buffer, and a read never crosses a frame end, so that `sign` can tell
 // exactly where the manifest and signature frames stop.
 //
-// With an OrderedPool (issue 4), a frame that is whole in the input buffer and decompresses to at
+// With an OrderedPool, a frame that is whole in the input buffer and decompresses to at
 // most kBlockBytes (every payload frame our writer makes) is decompressed in one call, straight
 // from the input buffer, on a pool thread, a few frames ahead of the reader, into a Block that
 // read_view() hands out without a copy, tagged with the thread whose cache holds it. Any other frame is streamed here,

@@ -1,6 +1,6 @@
 // ZstdFrameWriter: streams bytes into zstd frames on an fd (spec §1: window ≤ 8 MiB, checksum on).
 //
-// Framing (issue 4): the input is cut into frames of kWriterFrameBytes (1 MiB) of decompressed
+// Framing: the input is cut into frames of kWriterFrameBytes (1 MiB) of decompressed
 // data, and each frame is compressed on its own, on `workers` threads, then written in order.
 // Small independent frames let a reader decompress two frames at once, each on the core that then
 // hashes its bytes while they are still in that core's cache; they cost 0.06% of size on the

@@ -1,5 +1,5 @@
 // HashWorker: the payload files' SHA-256 and staging writes, off the thread that parses the tar
-// stream (issue 4: verification should cost what zstd -dc costs).
+// stream (verification should cost what zstd -dc costs).
 //
 // Each block of file data is hashed by an ordered job on the OrderedPool thread that decompressed
 // it (ZstdReader::View::thread), while the block is still in that core's cache. A file's jobs go

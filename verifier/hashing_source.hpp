@@ -3,7 +3,7 @@
 // (the stick may change between reads: what was hashed is what was verified).
 //
 // The reading and hashing run on a thread of their own, a few 1 MiB chunks ahead of the
-// decompressing thread (issue 4): the bundle is still read once, in order, and every byte handed
+// decompressing thread: the bundle is still read once, in order, and every byte handed
 // out was hashed first. Memory is bounded by kChunks × kChunkBytes.
 #pragma once
 

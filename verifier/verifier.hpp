@@ -56,7 +56,7 @@ struct Request {
   std::function<void(const Progress&)> on_progress;
   // Also hash the whole bundle file (Report::bundle_sha256), for matching a feed entry (§10) or an
   // auditor's sha256sum. Off by default: it costs a second SHA-256 stream next to the per-file
-  // hashes, which on a 2-core machine is what keeps verify slower than decompression (issue 4).
+  // hashes, which on a 2-core machine is what keeps verify slower than decompression.
   bool whole_file_sha256 = false;
   // Polled before each payload chunk (1 MiB), before the payload starts, and every 100 ms while a
   // pipe or FIFO has no bytes for the reader (possibly from a reader thread of its own): when it

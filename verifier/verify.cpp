@@ -80,7 +80,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   std::optional<HashingSource> hashing;
   if (req.whole_file_sha256) hashing.emplace(*raw, true);
   Source& src = hashing ? static_cast<Source&>(*hashing) : *raw;
-  // Two threads decompress frames ahead and hash each block where it was decompressed (issue 4);
+  // Two threads decompress frames ahead and hash each block where it was decompressed;
   // declared before the reader, so every job is done before what the jobs use goes.
   OrderedPool pool(2);
   ZstdReader z(src, &pool);

@@ -223,7 +223,9 @@ TEST(Children, HookSeesNoStaleAirlockVariables) {
   ::unsetenv("AIRLOCK_TO");
   ::unsetenv("AIRLOCK_STALE");
   ASSERT_TRUE(r) << r.error().what();
-  EXPECT_EQ(slurp(s.dir / "env.log"), "AIRLOCK_FROM=\nAIRLOCK_PHASE=drain\nAIRLOCK_SITE=test\nAIRLOCK_TO=1.1.0\n");
+  // AIRLOCK_AUDIT_HEAD is "0": nothing is in the audit log of a new site yet.
+  EXPECT_EQ(slurp(s.dir / "env.log"),
+            "AIRLOCK_AUDIT_HEAD=0\nAIRLOCK_FROM=\nAIRLOCK_PHASE=drain\nAIRLOCK_SITE=test\nAIRLOCK_TO=1.1.0\n");
 }
 
 // Output goes to a pipe: kept (the last 64 KiB, printable) and never written to airlock's stdout.

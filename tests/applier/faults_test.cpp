@@ -1,4 +1,4 @@
-// Apply-time faults (issue 5 part 3), each a real scenario on a real site folder: the site database
+// Apply-time faults, each a real scenario on a real site folder: the site database
 // locked by another process, a health check that never returns, two applies started at once, and
 // SIGTERM to the real airlock binary in the middle of an apply. What each one must leave behind is
 // in docs/reliability.md ("Apply-time faults").
@@ -297,7 +297,7 @@ TEST(Faults, SignalDuringVerifyStopsItWithNothingChanged) {
   EXPECT_FALSE(status->pending_phase);
 }
 
-// Review findings on the signal handling:
+// The signal handling:
 // nohup: a SIGHUP ignored when airlock started stays ignored; the apply goes through.
 TEST(Faults, SignalIgnoredAtStartStaysIgnored) {
   if (!fs::exists(AIRLOCK_BIN)) GTEST_SKIP() << "needs the airlock binary: build the `airlock` target";

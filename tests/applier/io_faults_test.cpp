@@ -383,7 +383,7 @@ const RecoverCase kFinishNew{kFirstInstall, "before_record", true};
 
 // A fault that does not go away (the same write fails on every attempt, while state.db still
 // works): after three failed restores recover records the site degraded and clears the run, so
-// status, history and the operator's snapshot commands work again (review finding: the run used to
+// status, history and the operator's snapshot commands work again (otherwise the run would
 // stay pending forever and block every command on the site).
 TEST(IoFaults, RecoverThatKeepsFailingHandsTheSiteToTheOperator) {
   // The first call whose failure leaves the run pending: the same index fails every attempt.

@@ -285,8 +285,8 @@ TEST(ConfigPatch, ReserializationKeepsArraysOfTablesAndEmptyTables) {
   EXPECT_EQ(parsed(*r), want) << *r;
 }
 
-// Review finding: every table was written under its full-path header, so a 20-part [header]
-// holding 20-part dotted keys came back as a 39-part header, which the next apply refused
+// Were every table written under its full-path header, a 20-part [header]
+// holding 20-part dotted keys would come back as a 39-part header, which the next apply refuses
 // ("nested too deeply"). Past 16 parts the re-serialization writes dotted keys instead.
 TEST(ConfigPatch, DeepTreesStayReadableAfterReserialization) {
   std::string header = "h0", key = "k0";

@@ -1,4 +1,4 @@
-// OrderedPool (issue 4): ordered jobs run one at a time, in the order posted, each on the thread
+// OrderedPool: ordered jobs run one at a time, in the order posted, each on the thread
 // it names; a thread held kHoldLimit times takes no unordered job until released.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // ZstdReader with an OrderedPool: frames that fit a block are decompressed ahead on the pool's
-// threads (issue 4). The promise is that this changes speed only: every input, valid or broken,
+// threads. The promise is that this changes speed only: every input, valid or broken,
 // gives the same bytes and then the same error (class and words) as the reader without a pool.
 // Each test below reads the same input both ways and compares; with a pool, both from memory and
 // from a real file, which the reader then maps instead of reading (core/mapped_file.hpp).

@@ -1,4 +1,4 @@
-// The verifier's helper threads (issue 4): HashingSource reads and hashes the compressed bytes
+// The verifier's helper threads: HashingSource reads and hashes the compressed bytes
 // ahead of the decompressor, HashWorker hashes and writes payload files behind it, on the pool
 // threads that decompressed them. Both must hand
 // over exactly the bytes, in order, and report a failure where the single-threaded code would.
