@@ -154,6 +154,7 @@ TEST_F(SiteCli, ManualRollbackHeadlineAndStatusOfALiveRun) {
   EXPECT_EQ(r.output.find("applied"), std::string::npos) << r.output;
 
   // An interrupted apply is pending; while another process holds the lock it is a live run.
+  if (!AIRLOCK_BIN_HAS_CRASH_POINTS) GTEST_SKIP() << "airlock built without AIRLOCK_TEST_HOOKS";
   r = run("AIRLOCK_CRASH_POINT=after_migrations " + kBin + " apply " + q(dir / "b120.tar.zst") + " --site " + site());
   ASSERT_NE(r.status, 0) << r.output;
   r = run(kBin + " status --site " + site());
@@ -164,4 +165,20 @@ TEST_F(SiteCli, ManualRollbackHeadlineAndStatusOfALiveRun) {
   EXPECT_NE(r.output.find("a run is under way"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("recover"), std::string::npos) << r.output;
   EXPECT_EQ(run(kBin + " recover --site " + site()).status, 0);
+}
+
+// A release build carries no crash points: AIRLOCK_CRASH_POINT in its environment changes nothing,
+// and the name is not even in the binary. The test build's twin of the same objects stops there.
+TEST_F(SiteCli, ReleaseBinaryHasNoCrashPoints) {
+  const std::string release = AIRLOCK_RELEASE_BIN;
+  EXPECT_EQ(airlock::test::slurp(release).find("AIRLOCK_CRASH_POINT"), std::string::npos);
+  auto r = run("AIRLOCK_CRASH_POINT=after_preflight " + release + " apply " + q(dir / "b110.tar.zst") + " --site " +
+               site());
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = run(release + " status --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["installed"], "1.1.0");
+  if (!AIRLOCK_BIN_HAS_CRASH_POINTS) return;
+  r = run("AIRLOCK_CRASH_POINT=after_preflight " + kBin + " apply " + q(dir / "b120.tar.zst") + " --site " + site());
+  EXPECT_EQ(r.status, 99) << r.output;
 }
