@@ -171,8 +171,9 @@ Event do_verify(Ctx& c) {
   if (auto s = make_dirs(c.site.state_dir + "/staging"); !s) return failed(c, s.error());
   req.staging_dir = c.run.staging;
   bool first = c.run.from_version.empty();
+  // A refusal (by policy or by the site) is recorded with the version it refused.
+  req.on_authentic = [&](const Manifest& m) { c.run.to_version = m.release.version.text; };
   req.on_manifest = [&](const Manifest& m) -> Status {
-    c.run.to_version = m.release.version.text;  // a refusal is recorded with the version it refused
     if (!first && m.release.version.text == c.run.from_version)
       return fail(ErrorClass::policy, "release " + c.run.from_version + " is already installed on site '" +
                                           c.site.name + "'; nothing to do");

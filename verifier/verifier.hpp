@@ -53,6 +53,9 @@ struct Request {
   // Called once the manifest is verified and parsed, before any payload byte is written (the
   // applier checks disk room here). Returning an error aborts with that error.
   std::function<Status(const Manifest&)> on_manifest;
+  // Called once the manifest is authentic (threshold met) and parsed, before the policy is checked:
+  // an observer only (the applier records which release a policy refusal refused).
+  std::function<void(const Manifest&)> on_authentic;
   std::function<void(const Progress&)> on_progress;
   // Also hash the whole bundle file (Report::bundle_sha256), for matching a feed entry (§10) or an
   // auditor's sha256sum. Off by default: it costs a second SHA-256 stream next to the per-file

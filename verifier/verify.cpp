@@ -111,6 +111,8 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
                                              format_rfc3339(rep.manifest.release.created)),
                 "authenticity");
 
+  if (req.on_authentic) req.on_authentic(rep.manifest);
+
   // Step 5: limits and policy; then the caller's look at the manifest before any payload byte.
   AIRLOCK_CHECK(check_size_limit(rep.manifest, req.policy), "manifest.toml");
   AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "policy");

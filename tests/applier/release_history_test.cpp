@@ -133,6 +133,24 @@ TEST(ReleaseHistory, ReapplyingTheInstalledReleaseIsRefusedBeforeAnythingIsTouch
   EXPECT_EQ(rows_of_a(s), 3);
 }
 
+// A bundle the verifier's policy refuses (here a downgrade) is recorded with the version it
+// refused, not as "(nothing)".
+TEST(ReleaseHistory, PolicyRefusalIsRecordedWithTheRefusedVersion) {
+  Releases rel;
+  std::string v100 = rel.build("1.0.0", 1);
+  std::string v110 = rel.build("1.1.0", 2);
+  SiteDir s(kAlwaysHealthy);
+  ASSERT_TRUE(applier::apply(s.site, v110, quiet_env()));
+  auto r = applier::apply(s.site, v100, quiet_env());
+  ASSERT_FALSE(r) << "a downgrade was accepted";
+  EXPECT_EQ(r.error().cls(), ErrorClass::policy);
+  auto h = applier::history(s.site);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->back().outcome, "aborted");
+  EXPECT_EQ(h->back().from_version, "1.1.0");
+  EXPECT_EQ(h->back().to_version, "1.0.0");
+}
+
 TEST(ReleaseHistory, SnapshotRestoreRewindsTheReleaseHistory) {
   Releases rel;
   std::string v100 = rel.build("1.0.0", 1), v110 = rel.build("1.1.0", 2), v120 = rel.build("1.2.0", 3);
