@@ -13,6 +13,7 @@
 #include "applier/site.hpp"
 #include "core/hash.hpp"
 #include "tests/applier/fixture.hpp"
+#include "tests/support/perms.hpp"
 
 namespace airlock::test {
 namespace {
@@ -25,23 +26,6 @@ const auto* const kTmpfs = ::testing::AddGlobalTestEnvironment(new TmpfsEnvironm
 constexpr uid_t kServiceUid = 12345;
 constexpr gid_t kServiceGid = 12346;
 
-class Umask {
- public:
-  explicit Umask(mode_t m) : old_(::umask(m)) {}
-  ~Umask() { ::umask(old_); }
-  Umask(const Umask&) = delete;
-  Umask& operator=(const Umask&) = delete;
-
- private:
-  mode_t old_;
-};
-
-struct stat stat_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
-  return st;
-}
-unsigned mode_of(const fs::path& p) { return stat_of(p).st_mode & 07777; }
 bool root() { return ::geteuid() == 0; }
 
 // Gives `p` the mode and, when we are root, the service's owner; returns a checker of both.

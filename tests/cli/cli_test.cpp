@@ -16,10 +16,13 @@
 
 #include "core/minisign.hpp"
 #include "core/minisign_internal.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;
 using airlock::test::run;
+using airlock::test::q;
+using airlock::test::json_of;
 using airlock::test::slurp;
 using airlock::test::spit;
 using airlock::test::TempDir;
@@ -28,8 +31,6 @@ namespace {
 
 const std::string kBin = AIRLOCK_BIN;
 const std::string kRecipe = std::string(AIRLOCK_SOURCE_DIR) + "/manifests/example/recipe.toml";
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 struct Fixture {
   TempDir dir;
@@ -58,14 +59,6 @@ struct Fixture {
     return std::string(16 - id.size(), '0') + id;
   }
 };
-
-nlohmann::json json_of(const std::string& out) {
-  // stderr is merged into the output: take the JSON object on stdout (first '{' to last '}').
-  auto start = out.find('{');
-  auto end = out.rfind('}');
-  if (start == std::string::npos || end == std::string::npos) return nlohmann::json::value_t::discarded;
-  return nlohmann::json::parse(out.substr(start, end - start + 1), nullptr, false);
-}
 
 }  // namespace
 

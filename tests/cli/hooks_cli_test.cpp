@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/cli.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;
 using airlock::test::run;
+using airlock::test::q;
 using airlock::test::slurp;
 using airlock::test::spit;
 using airlock::test::TempDir;
@@ -18,8 +20,6 @@ namespace {
 
 const std::string kBin = AIRLOCK_BIN;
 const std::string kSrc = AIRLOCK_SOURCE_DIR;
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 class HooksCli : public ::testing::Test {
  protected:

@@ -6,25 +6,19 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/cli.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;
 using airlock::test::run;
+using airlock::test::q;
+using airlock::test::json_of;
 using airlock::test::TempDir;
 
 namespace {
 
 const std::string kBin = AIRLOCK_BIN;
 const std::string kSrc = AIRLOCK_SOURCE_DIR;
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-nlohmann::json json_of(const std::string& out) {
-  auto start = out.find('{');
-  auto end = out.rfind('}');
-  if (start == std::string::npos || end == std::string::npos) return nlohmann::json::value_t::discarded;
-  return nlohmann::json::parse(out.substr(start, end - start + 1), nullptr, false);
-}
 
 class SiteCli : public ::testing::Test {
  protected:

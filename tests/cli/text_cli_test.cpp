@@ -12,11 +12,14 @@
 #include <string>
 
 #include "tests/support/craft.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;
 namespace craft = airlock::test::craft;
 using airlock::test::run;
+using airlock::test::q;
+using airlock::test::json_of;
 using airlock::test::slurp;
 using airlock::test::spit;
 using airlock::test::TempDir;
@@ -25,17 +28,6 @@ namespace {
 
 const std::string kBin = AIRLOCK_BIN;
 const std::string kSrc = AIRLOCK_SOURCE_DIR;
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-// The JSON object on stdout, or discarded. Parsing with exceptions off: invalid UTF-8 makes it
-// discarded too.
-nlohmann::json json_of(const std::string& out) {
-  auto start = out.find('{');
-  auto end = out.rfind('}');
-  if (start == std::string::npos || end == std::string::npos) return nlohmann::json::value_t::discarded;
-  return nlohmann::json::parse(out.substr(start, end - start + 1), nullptr, false);
-}
 
 // An entry name that would clear the line, move the cursor up and paint a green "VERIFIED" over
 // the verdict, with bytes that are not UTF-8 around it.

@@ -18,11 +18,13 @@
 #include <vector>
 
 #include "tests/support/craft.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;
 namespace craft = airlock::test::craft;
 using airlock::test::run;
+using airlock::test::q;
 using airlock::test::slurp;
 using airlock::test::spit;
 using airlock::test::TempDir;
@@ -31,8 +33,6 @@ namespace {
 
 const std::string kBin = AIRLOCK_BIN;
 const std::string kSrc = AIRLOCK_SOURCE_DIR;
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // Starts the binary with `args`, its output going to `log`.
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {

@@ -8,6 +8,7 @@
 
 #include "core/db.hpp"
 #include "core/fs.hpp"
+#include "tests/support/perms.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::test {
@@ -15,24 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The process's umask for one scope.
-class Umask {
- public:
-  explicit Umask(mode_t m) : old_(::umask(m)) {}
-  ~Umask() { ::umask(old_); }
-  Umask(const Umask&) = delete;
-  Umask& operator=(const Umask&) = delete;
-
- private:
-  mode_t old_;
-};
-
-struct stat stat_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
-  return st;
-}
-unsigned mode_of(const fs::path& p) { return stat_of(p).st_mode & 07777; }
 
 constexpr uid_t kOtherUid = 12345;
 constexpr gid_t kOtherGid = 12346;
