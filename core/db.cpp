@@ -172,7 +172,9 @@ Status Database::exec(const std::string& sql) {
 }
 
 Result<std::vector<Row>> Database::query(const std::string& sql, const std::vector<Value>& params) {
-  AIRLOCK_TRY(auto cur, cursor(sql, params), "query");
+  auto opened = cursor(sql, params);
+  if (!opened) return fail(opened.error());  // cursor() names the query already
+  Cursor cur = std::move(*opened);
   std::vector<Row> rows;
   Row row;
   for (;;) {
