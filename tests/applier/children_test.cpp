@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/json_text.hpp"
 #include "applier/applier.hpp"
 #include "applier/process.hpp"
 #include "tests/applier/fixture.hpp"
@@ -72,21 +73,6 @@ applier::ProcessResult sh(const std::string& script, const std::string& cwd, std
   return applier::run_process({{"/bin/sh", "-c", script}, cwd, timeout_ms, cancel, std::move(env), nullptr, "test"});
 }
 
-pid_t spawn_airlock(const std::vector<std::string>& args) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
 
 std::string hooks_of(const std::string& lines) { return "[hooks]\n" + lines + "\n"; }
 
@@ -107,7 +93,7 @@ TEST(Children, RecoverKillsTheOrphanedHookGroupBeforeResume) {
                      "orphan-wrote'; true\", timeout = \"60s\" }\nresume = { run = [\"./resume.sh\"] }"));
   spit(s.dir / "resume.sh", kResumeSeesGroup);
   fs::permissions(s.dir / "resume.sh", fs::perms::owner_all);
-  pid_t pid = spawn_airlock({AIRLOCK_BIN, "apply", bundles().v110, "--site", s.site});
+  pid_t pid = spawn({AIRLOCK_BIN, "apply", bundles().v110, "--site", s.site});
   ASSERT_TRUE(eventually([&] { return fs::exists(s.dir / "in-hook"); }));
   pid_t pgid = static_cast<pid_t>(std::stol(slurp(s.dir / "in-hook")));
   ASSERT_TRUE(eventually([&] { return live_in_group(pgid) >= 2; }));  // the shell and its child
@@ -133,7 +119,7 @@ void crashed_run_naming(const SiteDir& s, const applier::ChildId& child) {
   ASSERT_TRUE(d);
   nlohmann::json kids = nlohmann::json::array(
       {{{"pgid", child.pgid}, {"start", child.start_ticks}, {"boot", child.boot_id}, {"what", "drain hook"}}});
-  ASSERT_TRUE(d->query("UPDATE run SET data = json_set(data, '$.children', json(?))", {kids.dump()}));
+  ASSERT_TRUE(d->query("UPDATE run SET data = json_set(data, '$.children', json(?))", {dump_json(kids)}));
 }
 
 // A process group the test owns, standing in for one whose id was handed out again.

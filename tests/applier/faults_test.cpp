@@ -187,25 +187,6 @@ TEST(Faults, TwoAppliesAtOnceExactlyOneProceeds) {
   EXPECT_TRUE(applier::audit_verify(s.site));
 }
 
-// stderr_fd: where the child's stderr goes (default /dev/null); ignore: a signal the child starts
-// with ignored, as under nohup.
-pid_t spawn(const std::vector<std::string>& args, int stderr_fd = -1, int ignore = 0) {
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(stderr_fd >= 0 ? stderr_fd : null, 2);
-    if (ignore) ::signal(ignore, SIG_IGN);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // A rollback by reverse migrations gives the old schema back, not its text: ALTER TABLE RENAME
 // quotes names, and airlock's own bookkeeping table stays (empty). Compares everything else.
 std::string rolled_back_view(std::string obs) {

@@ -2,6 +2,7 @@
 // site folder (site.toml, trust root, SQLite database, TOML config) in a temporary folder.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,13 +12,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "applier/applier.hpp"
 #include "bundler/bundler.hpp"
@@ -223,6 +225,25 @@ class TmpfsEnvironment : public ::testing::Environment {
     }
   }
 };
+
+// Starts a program (the real binary) with stdout to /dev/null. stderr_fd: where the child's stderr goes (default
+// /dev/null); ignore: a signal the child starts with ignored, as under nohup.
+inline pid_t spawn(const std::vector<std::string>& args, int stderr_fd = -1, int ignore = 0) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(stderr_fd >= 0 ? stderr_fd : null, 2);
+    if (ignore) ::signal(ignore, SIG_IGN);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
 
 // Runs f in a forked child with AIRLOCK_CRASH_POINT=point; returns the child's exit status (99
 // when the point was reached).
