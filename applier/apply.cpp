@@ -14,7 +14,7 @@
 #include "applier/lock.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
-#include "core/fs.hpp"
+#include "core/sys/fs.hpp"
 #include "core/json_text.hpp"
 
 namespace airlock::applier {

@@ -3,7 +3,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/hash.hpp"
+#include "core/crypto/hash.hpp"
 
 namespace airlock::applier {
 namespace {

@@ -1,7 +1,7 @@
 #include "applier/config_apply.hpp"
 
-#if __has_include("core/config_delta.hpp")
-#include "core/config_delta.hpp"
+#if __has_include("core/model/config_delta.hpp")
+#include "core/model/config_delta.hpp"
 #define AIRLOCK_HAVE_CONFIG_DELTA 1
 #endif
 

@@ -7,10 +7,10 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "core/fd.hpp"
-#include "core/fs.hpp"
-#include "core/hash.hpp"
-#include "core/sys.hpp"
+#include "core/sys/fd.hpp"
+#include "core/sys/fs.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/sys/sys.hpp"
 
 namespace airlock::applier {
 

@@ -6,8 +6,8 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "core/fs.hpp"
-#include "core/sys.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/sys.hpp"
 
 namespace airlock::applier {
 

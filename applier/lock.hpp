@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "core/fd.hpp"
+#include "core/sys/fd.hpp"
 
 namespace airlock::applier {
 

@@ -9,8 +9,8 @@
 #include "applier/files.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
-#include "core/db.hpp"
-#include "core/fs.hpp"
+#include "core/db/db.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::applier {
 namespace {

@@ -1,7 +1,7 @@
 #include "applier/migrate.hpp"
 
-#include "core/db.hpp"
-#include "core/db_sandbox.hpp"
+#include "core/db/db.hpp"
+#include "core/db/db_sandbox.hpp"
 
 namespace airlock::applier {
 namespace {

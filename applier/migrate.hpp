@@ -1,4 +1,4 @@
-// Migrations run in the migration sandbox (core/db_sandbox.hpp: the hardened connection, its
+// Migrations run in the migration sandbox (core/db/db_sandbox.hpp: the hardened connection, its
 // allow-lists, limits and deadline; the build's round-trip check uses the same one). Each
 // migration runs in its own transaction and records its id in `_airlock_migrations` of the target
 // database in that same transaction, so it is never applied twice.

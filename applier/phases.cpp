@@ -15,10 +15,10 @@
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
-#include "core/db.hpp"
-#include "core/fs.hpp"
+#include "core/db/db.hpp"
+#include "core/sys/fs.hpp"
 #include "core/text.hpp"
-#include "core/trust.hpp"
+#include "core/model/trust.hpp"
 #include "verifier/verifier.hpp"
 
 namespace airlock::applier {

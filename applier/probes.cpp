@@ -21,8 +21,8 @@
 #include "applier/health.hpp"
 #include "applier/process.hpp"
 #include "applier/state_db.hpp"
-#include "core/db.hpp"
-#include "core/fd.hpp"
+#include "core/db/db.hpp"
+#include "core/sys/fd.hpp"
 #include "core/text.hpp"
 
 namespace airlock::applier {

@@ -18,7 +18,7 @@
 #include <sstream>
 #include <thread>
 
-#include "core/fd.hpp"
+#include "core/sys/fd.hpp"
 
 #include "core/text.hpp"
 

@@ -8,8 +8,8 @@
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
-#include "core/fs.hpp"
-#include "core/trust.hpp"
+#include "core/sys/fs.hpp"
+#include "core/model/trust.hpp"
 #include "core/json_text.hpp"
 
 namespace airlock::applier {

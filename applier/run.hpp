@@ -18,7 +18,7 @@
 #include "applier/site.hpp"
 #include "applier/state_db.hpp"
 #include "applier/state_machine.hpp"
-#include "core/manifest.hpp"
+#include "core/model/manifest.hpp"
 
 namespace airlock::applier {
 

@@ -15,9 +15,9 @@
 #include <filesystem>
 #include <set>
 
-#include "core/fs.hpp"
+#include "core/sys/fs.hpp"
 #include "core/text.hpp"
-#include "core/time.hpp"
+#include "core/sys/time.hpp"
 #include "core/toml_util.hpp"
 
 namespace airlock::applier {

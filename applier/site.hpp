@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/manifest.hpp"
+#include "core/model/manifest.hpp"
 
 namespace airlock::applier {
 

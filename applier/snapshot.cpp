@@ -9,10 +9,10 @@
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
 #include "applier/state_db.hpp"
-#include "core/db.hpp"
-#include "core/fs.hpp"
-#include "core/hash.hpp"
-#include "core/paths.hpp"
+#include "core/db/db.hpp"
+#include "core/sys/fs.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/sys/paths.hpp"
 #include "core/json_text.hpp"
 
 namespace airlock::applier {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "applier/state_machine.hpp"
-#include "core/fs.hpp"
+#include "core/sys/fs.hpp"
 #include "core/json_text.hpp"
 
 namespace airlock::applier {

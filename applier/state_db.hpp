@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "applier/applier.hpp"
-#include "core/db.hpp"
+#include "core/db/db.hpp"
 #include "core/error.hpp"
 
 namespace airlock::applier {

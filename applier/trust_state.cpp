@@ -6,8 +6,8 @@
 
 #include "applier/audit.hpp"
 #include "applier/run.hpp"
-#include "core/fs.hpp"
-#include "core/trust.hpp"
+#include "core/sys/fs.hpp"
+#include "core/model/trust.hpp"
 #include "core/json_text.hpp"
 
 namespace airlock::applier {

@@ -12,7 +12,7 @@
 
 #include "applier/site.hpp"
 #include "core/error.hpp"
-#include "core/minisign.hpp"
+#include "core/crypto/minisign.hpp"
 
 namespace airlock::applier {
 

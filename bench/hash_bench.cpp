@@ -3,7 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_data.hpp"
-#include "core/hash.hpp"
+#include "core/crypto/hash.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The reading stack of a bundle (core/container.hpp) without disk: ZstdReader alone, then
+// The reading stack of a bundle (core/container/container.hpp) without disk: ZstdReader alone, then
 // TarReader on top of it, over an in-memory source of a mixed payload (half incompressible, half
 // log text); then the verifier's pipeline stage: airlock's own 1 MiB frames decompressed on a
 // two-thread OrderedPool, without and with every byte hashed by a HashWorker on the thread that
@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "bench/bench_data.hpp"
-#include "core/container.hpp"
-#include "core/hash.hpp"
-#include "core/ordered_pool.hpp"
+#include "core/container/container.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/sys/ordered_pool.hpp"
 #include "verifier/hash_worker.hpp"
 
 namespace {

@@ -10,8 +10,8 @@
 
 #include "bench/bench_data.hpp"
 #include "bundler/bundler.hpp"
-#include "core/minisign.hpp"
-#include "core/trust.hpp"
+#include "core/crypto/minisign.hpp"
+#include "core/model/trust.hpp"
 #include "verifier/verifier.hpp"
 
 namespace {

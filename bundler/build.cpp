@@ -24,9 +24,9 @@
 #include "bundler/plan.hpp"
 #include "bundler/propagate.hpp"
 #include "bundler/recipe.hpp"
-#include "core/container.hpp"
-#include "core/fs.hpp"
-#include "core/hash.hpp"
+#include "core/container/container.hpp"
+#include "core/sys/fs.hpp"
+#include "core/crypto/hash.hpp"
 
 namespace airlock::bundler {
 

@@ -5,7 +5,7 @@
 
 #include "bundler/bundler.hpp"
 #include "bundler/propagate.hpp"
-#include "core/hash.hpp"
+#include "core/crypto/hash.hpp"
 
 namespace airlock::bundler {
 

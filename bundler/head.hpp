@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 #include "core/error.hpp"
-#include "core/manifest.hpp"
-#include "core/minisign.hpp"
+#include "core/model/manifest.hpp"
+#include "core/crypto/minisign.hpp"
 
 namespace airlock::bundler {
 
@@ -30,7 +30,7 @@ SignatureEntry make_signature(const minisign::SecretKey& key, const Manifest& m,
 [[nodiscard]] Status sort_signatures(std::vector<SignatureEntry>& sigs);
 
 // The two head frames: the manifest entry, then the signature entries, each frame stored (raw
-// blocks, core/container.hpp), so that the head's length follows from the lengths of the manifest
+// blocks, core/container/container.hpp), so that the head's length follows from the lengths of the manifest
 // and the signatures alone: build reserves it before the hashes are known and writes the payload
 // frames straight behind it. The same bytes from build and sign make build(A, B) and
 // build(A) + sign(B) byte-identical. `mtime` = release.created in whole seconds.

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "bundler/propagate.hpp"
-#include "core/db.hpp"
-#include "core/db_sandbox.hpp"
-#include "core/fs.hpp"
+#include "core/db/db.hpp"
+#include "core/db/db_sandbox.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::bundler {
 

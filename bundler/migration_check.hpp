@@ -5,7 +5,7 @@
 // equal before, run up again (it must still work: the state the next migration and the site
 // see). Schemas are compared with their SQL text normalised (SQLite rewrites CREATE text on ALTER
 // TABLE). An irreversible migration is just run up. Every script (and a .sql fixture) runs in the
-// migration sandbox the sites use (core/db_sandbox.hpp), so what a site refuses is refused here and
+// migration sandbox the sites use (core/db/db_sandbox.hpp), so what a site refuses is refused here and
 // recipe SQL cannot reach past the scratch database. Every breach is build_refused naming the
 // recipe, the migration and what differed.
 #pragma once

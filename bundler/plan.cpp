@@ -10,11 +10,11 @@
 #include <filesystem>
 
 #include "bundler/propagate.hpp"
-#include "core/config_delta.hpp"
-#include "core/fs.hpp"
-#include "core/hash.hpp"
-#include "core/paths.hpp"
-#include "core/trust.hpp"
+#include "core/model/config_delta.hpp"
+#include "core/sys/fs.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/sys/paths.hpp"
+#include "core/model/trust.hpp"
 
 namespace airlock::bundler {
 

@@ -11,7 +11,7 @@
 
 #include "bundler/recipe.hpp"
 #include "core/error.hpp"
-#include "core/manifest.hpp"
+#include "core/model/manifest.hpp"
 
 namespace airlock::bundler {
 

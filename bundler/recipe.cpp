@@ -19,7 +19,7 @@
 #include <initializer_list>
 
 #include "bundler/propagate.hpp"
-#include "core/fs.hpp"
+#include "core/sys/fs.hpp"
 #include "core/toml_util.hpp"
 
 namespace airlock::bundler {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/time.hpp"
+#include "core/sys/time.hpp"
 
 namespace airlock::bundler {
 

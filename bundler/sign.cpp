@@ -11,9 +11,9 @@
 #include "bundler/bundler.hpp"
 #include "bundler/head.hpp"
 #include "bundler/propagate.hpp"
-#include "core/container.hpp"
-#include "core/fs.hpp"
-#include "core/sys.hpp"
+#include "core/container/container.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/sys.hpp"
 
 namespace airlock::bundler {
 

@@ -11,10 +11,10 @@
 #include "applier/applier.hpp"
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
-#include "core/fs.hpp"
-#include "core/minisign.hpp"
+#include "core/sys/fs.hpp"
+#include "core/crypto/minisign.hpp"
 #include "core/text.hpp"
-#include "core/time.hpp"
+#include "core/sys/time.hpp"
 #include "core/json_text.hpp"
 
 namespace airlock::cli {

@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "cli/password.hpp"
-#include "core/fs.hpp"
+#include "core/sys/fs.hpp"
 #include "core/text.hpp"
 
 namespace airlock::cli {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/minisign.hpp"
+#include "core/crypto/minisign.hpp"
 
 namespace airlock::cli {
 

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <optional>
 
-#include "core/fd.hpp"
-#include "core/fs.hpp"
+#include "core/sys/fd.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::cli {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "core/minisign.hpp"
+#include "core/crypto/minisign.hpp"
 
 namespace airlock::cli {
 

@@ -16,7 +16,7 @@
 #include <toml++/toml.h>
 
 #include "core/error.hpp"
-#include "core/time.hpp"
+#include "core/sys/time.hpp"
 
 // Propagates an error unchanged: the messages of these parsers already name the key path.
 #define TOMLU_TRY_IMPL(tmp, decl, expr)                                        \

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "core/config_delta.hpp"
+#include "core/model/config_delta.hpp"
 #include "fuzz/harness.hpp"
 
 using namespace airlock;

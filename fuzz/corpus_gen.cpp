@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "bundler/bundler.hpp"
-#include "core/container.hpp"
-#include "core/fs.hpp"
-#include "core/minisign_internal.hpp"
-#include "core/trust.hpp"
+#include "core/container/container.hpp"
+#include "core/sys/fs.hpp"
+#include "core/crypto/minisign_internal.hpp"
+#include "core/model/trust.hpp"
 #include "fuzz/harness.hpp"
 #include "tests/support/craft.hpp"
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/minisign.hpp"
-#include "core/time.hpp"
-#include "core/trust.hpp"
+#include "core/crypto/minisign.hpp"
+#include "core/sys/time.hpp"
+#include "core/model/trust.hpp"
 
 namespace airlock::fuzz {
 

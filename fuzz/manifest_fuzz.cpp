@@ -2,7 +2,7 @@
 // that parses again to a manifest rendering to the very same text. Failures are malformed (10).
 #include <string>
 
-#include "core/manifest.hpp"
+#include "core/model/manifest.hpp"
 #include "fuzz/harness.hpp"
 
 using namespace airlock;

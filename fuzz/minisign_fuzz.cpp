@@ -5,7 +5,7 @@
 // parses to the same value.
 #include <string>
 
-#include "core/minisign.hpp"
+#include "core/crypto/minisign.hpp"
 #include "fuzz/harness.hpp"
 
 using namespace airlock;

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 #include "fuzz/harness.hpp"
 
 namespace airlock::fuzz {

@@ -3,7 +3,7 @@
 // parses renders to text that parses to the same rendering.
 #include <string>
 
-#include "core/trust.hpp"
+#include "core/model/trust.hpp"
 #include "fuzz/harness.hpp"
 
 using namespace airlock;

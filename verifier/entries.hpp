@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 #include "core/error.hpp"
-#include "core/minisign.hpp"
+#include "core/crypto/minisign.hpp"
 
 namespace airlock::verifier {
 

@@ -3,7 +3,7 @@
 #include <limits>
 #include <mutex>
 
-#include "core/hash.hpp"
+#include "core/crypto/hash.hpp"
 
 namespace airlock::verifier {
 

@@ -24,9 +24,9 @@
 #include <optional>
 #include <string>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 #include "core/error.hpp"
-#include "core/ordered_pool.hpp"
+#include "core/sys/ordered_pool.hpp"
 #include "verifier/staging.hpp"
 
 namespace airlock::verifier {

@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/container.hpp"
-#include "core/hash.hpp"
+#include "core/container/container.hpp"
+#include "core/crypto/hash.hpp"
 
 namespace airlock::verifier {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/container.hpp"
-#include "core/hash.hpp"
+#include "core/container/container.hpp"
+#include "core/crypto/hash.hpp"
 #include "verifier/entries.hpp"
 
 namespace airlock::verifier {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/manifest.hpp"
-#include "core/minisign.hpp"
+#include "core/model/manifest.hpp"
+#include "core/crypto/minisign.hpp"
 
 namespace airlock::verifier {
 

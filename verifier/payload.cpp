@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "core/hash.hpp"
-#include "core/paths.hpp"
-#include "core/trust.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/sys/paths.hpp"
+#include "core/model/trust.hpp"
 #include "verifier/entries.hpp"
 
 namespace airlock::verifier {

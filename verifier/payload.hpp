@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 #include "core/error.hpp"
-#include "core/manifest.hpp"
+#include "core/model/manifest.hpp"
 #include "verifier/hash_worker.hpp"
 #include "verifier/staging.hpp"
 #include "verifier/verifier.hpp"

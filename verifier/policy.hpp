@@ -2,8 +2,8 @@
 #pragma once
 
 #include "core/error.hpp"
-#include "core/manifest.hpp"
-#include "core/time.hpp"
+#include "core/model/manifest.hpp"
+#include "core/sys/time.hpp"
 #include "verifier/verifier.hpp"
 
 namespace airlock::verifier {

@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <optional>
 
-#include "core/fs.hpp"
-#include "core/sys.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/sys.hpp"
 
 namespace airlock::verifier {
 

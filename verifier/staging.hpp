@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/fd.hpp"
+#include "core/sys/fd.hpp"
 
 namespace airlock::verifier {
 

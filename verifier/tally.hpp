@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/time.hpp"
-#include "core/trust.hpp"
+#include "core/sys/time.hpp"
+#include "core/model/trust.hpp"
 #include "verifier/entries.hpp"
 #include "verifier/verifier.hpp"
 

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/manifest.hpp"
-#include "core/time.hpp"
-#include "core/trust.hpp"
+#include "core/model/manifest.hpp"
+#include "core/sys/time.hpp"
+#include "core/model/trust.hpp"
 
 namespace airlock::verifier {
 

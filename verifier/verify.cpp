@@ -9,9 +9,9 @@
 #include <array>
 #include <optional>
 
-#include "core/container.hpp"
-#include "core/hash.hpp"
-#include "core/ordered_pool.hpp"
+#include "core/container/container.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/sys/ordered_pool.hpp"
 #include "verifier/entries.hpp"
 #include "verifier/hashing_source.hpp"
 #include "verifier/payload.hpp"

@@ -6,7 +6,7 @@
 
 #include "applier/applier.hpp"
 #include "applier/lock.hpp"
-#include "core/time.hpp"
+#include "core/sys/time.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {

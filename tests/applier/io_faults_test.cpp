@@ -1,4 +1,4 @@
-// I/O faults through the filesystem seam (core/sys.hpp), the crash-point matrix's sibling: every
+// I/O faults through the filesystem seam (core/sys/sys.hpp), the crash-point matrix's sibling: every
 // mutating filesystem call (our own writes and SQLite's, through its VFS shim) of a clean run is
 // failed in turn, once with EIO and once with ENOSPC, without performing it.
 //  - snapshot create: fails with io (3) and leaves no snapshot that list or restore would take
@@ -25,7 +25,7 @@
 #include "applier/applier.hpp"
 #include "applier/site.hpp"
 #include "applier/snapshot.hpp"
-#include "core/sys.hpp"
+#include "core/sys/sys.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {

@@ -11,7 +11,7 @@
 
 #include "applier/applier.hpp"
 #include "applier/site.hpp"
-#include "core/hash.hpp"
+#include "core/crypto/hash.hpp"
 #include "tests/applier/fixture.hpp"
 #include "tests/support/perms.hpp"
 

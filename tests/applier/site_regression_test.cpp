@@ -9,7 +9,7 @@
 #include <string>
 
 #include "applier/site.hpp"
-#include "core/fs.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::applier {
 namespace {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "applier/applier.hpp"
-#include "core/trust.hpp"
+#include "core/model/trust.hpp"
 #include "tests/applier/fixture.hpp"
 #include "verifier/verifier.hpp"
 

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "bundler/bundler.hpp"
-#include "core/hash.hpp"
-#include "core/manifest.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/model/manifest.hpp"
 #include "tests/bundler/bundler_fixture.hpp"
 
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "bundler/bundler.hpp"
-#include "core/minisign.hpp"
+#include "core/crypto/minisign.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::test {

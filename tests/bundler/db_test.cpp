@@ -1,5 +1,5 @@
 // core/db on real SQLite files: open modes, bound parameters, dumps that compare states, backup.
-#include "core/db.hpp"
+#include "core/db/db.hpp"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "bundler/bundler.hpp"
-#include "core/db.hpp"
+#include "core/db/db.hpp"
 #include "tests/bundler/bundler_fixture.hpp"
 
 namespace fs = std::filesystem;

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "bundler/bundler.hpp"
-#include "core/db.hpp"
+#include "core/db/db.hpp"
 #include "tests/bundler/bundler_fixture.hpp"
 
 namespace fs = std::filesystem;

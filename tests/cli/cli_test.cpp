@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/minisign.hpp"
-#include "core/minisign_internal.hpp"
+#include "core/crypto/minisign.hpp"
+#include "core/crypto/minisign_internal.hpp"
 #include "tests/support/cli.hpp"
 #include "tests/support/tmpdir.hpp"
 

@@ -1,4 +1,4 @@
-#include "core/config_delta.hpp"
+#include "core/model/config_delta.hpp"
 
 #include <gtest/gtest.h>
 

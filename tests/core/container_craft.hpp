@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 
 namespace airlock::test {
 

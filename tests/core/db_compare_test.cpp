@@ -4,7 +4,7 @@
 // schema, a value, a missing or an extra row do.
 #include <gtest/gtest.h>
 
-#include "core/db.hpp"
+#include "core/db/db.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::test {

@@ -1,14 +1,14 @@
 // The migration sandbox itself: one test per escape class (docs/reliability.md, security), each a
 // script that tries the escape on a real database file; the refusal must name the reason and the
 // database (and every file outside it) must be left as it was.
-#include "core/db_sandbox.hpp"
+#include "core/db/db_sandbox.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <filesystem>
 
-#include "core/db.hpp"
+#include "core/db/db.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::test {

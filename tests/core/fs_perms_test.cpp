@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/db.hpp"
-#include "core/fs.hpp"
+#include "core/db/db.hpp"
+#include "core/sys/fs.hpp"
 #include "tests/support/perms.hpp"
 #include "tests/support/tmpdir.hpp"
 

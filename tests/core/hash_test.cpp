@@ -1,4 +1,4 @@
-#include "core/hash.hpp"
+#include "core/crypto/hash.hpp"
 
 #include <gtest/gtest.h>
 

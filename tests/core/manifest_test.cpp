@@ -1,6 +1,6 @@
 // parse_manifest: a valid baseline, then one mutation per rule of spec §4; each mutation must be
 // refused as malformed with a message naming the key path.
-#include "core/manifest.hpp"
+#include "core/model/manifest.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // MappedFile and the SIGBUS guard, on real files: a page that cannot be read any more (the file
 // shrank under the mapping) must become an error value where we touch the mapping, and must still
 // kill the process anywhere else (the guard swallows only its own faults).
-#include "core/mapped_file.hpp"
+#include "core/sys/mapped_file.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include <cstring>
 
-#include "core/fd.hpp"
+#include "core/sys/fd.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::test {

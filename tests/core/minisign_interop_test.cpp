@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <string>
 
-#include "core/base64.hpp"
-#include "core/minisign.hpp"
-#include "core/minisign_internal.hpp"
+#include "core/crypto/base64.hpp"
+#include "core/crypto/minisign.hpp"
+#include "core/crypto/minisign_internal.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::minisign {

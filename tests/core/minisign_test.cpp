@@ -1,14 +1,14 @@
 // Unit tests of core/minisign: key files, strict signature parsing (every fault of spec §5's
 // table), signing and verification. Interop with the stock binary is in minisign_interop_test.
-#include "core/minisign.hpp"
+#include "core/crypto/minisign.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "core/base64.hpp"
-#include "core/minisign_internal.hpp"
+#include "core/crypto/base64.hpp"
+#include "core/crypto/minisign_internal.hpp"
 
 namespace airlock::minisign {
 namespace {

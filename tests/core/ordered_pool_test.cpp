@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/ordered_pool.hpp"
+#include "core/sys/ordered_pool.hpp"
 
 namespace airlock::test {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/paths.hpp"
+#include "core/sys/paths.hpp"
 
 #include <gtest/gtest.h>
 

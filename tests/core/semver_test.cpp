@@ -1,4 +1,4 @@
-#include "core/semver.hpp"
+#include "core/model/semver.hpp"
 
 #include <gtest/gtest.h>
 

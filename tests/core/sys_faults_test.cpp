@@ -1,4 +1,4 @@
-// The filesystem seam (core/sys.hpp): with no plan armed the wrappers are libc; an armed plan
+// The filesystem seam (core/sys/sys.hpp): with no plan armed the wrappers are libc; an armed plan
 // counts mutating calls (reads are not counted), fails exactly the Nth without performing it, and
 // counts atomically across threads. Then the two shared writers on top of it, swept over every
 // call: AtomicFile (a failed write leaves the old file and no temporary) and SQLite through the
@@ -14,10 +14,10 @@
 #include <cstring>
 #include <thread>
 
-#include "core/db.hpp"
-#include "core/fd.hpp"
-#include "core/fs.hpp"
-#include "core/sys.hpp"
+#include "core/db/db.hpp"
+#include "core/sys/fd.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/sys.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::test {

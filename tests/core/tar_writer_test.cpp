@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/fd.hpp"
+#include "core/sys/fd.hpp"
 #include "tests/core/container_craft.hpp"
 #include "tests/support/tmpdir.hpp"
 

@@ -1,4 +1,4 @@
-#include "core/time.hpp"
+#include "core/sys/time.hpp"
 
 #include <gtest/gtest.h>
 

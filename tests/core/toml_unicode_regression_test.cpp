@@ -9,9 +9,9 @@
 
 #include <string>
 
-#include "core/config_delta.hpp"
-#include "core/manifest.hpp"
-#include "core/trust.hpp"
+#include "core/model/config_delta.hpp"
+#include "core/model/manifest.hpp"
+#include "core/model/trust.hpp"
 
 namespace airlock {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/trust.hpp"
+#include "core/model/trust.hpp"
 
 #include <gtest/gtest.h>
 

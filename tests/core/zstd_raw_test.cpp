@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock {

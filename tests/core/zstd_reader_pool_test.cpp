@@ -2,7 +2,7 @@
 // threads. The promise is that this changes speed only: every input, valid or broken,
 // gives the same bytes and then the same error (class and words) as the reader without a pool.
 // Each test below reads the same input both ways and compares; with a pool, both from memory and
-// from a real file, which the reader then maps instead of reading (core/mapped_file.hpp).
+// from a real file, which the reader then maps instead of reading (core/sys/mapped_file.hpp).
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -10,10 +10,10 @@
 #include <optional>
 #include <sstream>
 
-#include "core/fd.hpp"
-#include "core/fs.hpp"
-#include "core/mapped_file.hpp"
-#include "core/ordered_pool.hpp"
+#include "core/sys/fd.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/mapped_file.hpp"
+#include "core/sys/ordered_pool.hpp"
 #include "tests/core/container_craft.hpp"
 #include "tests/support/tmpdir.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "core/fd.hpp"
+#include "core/sys/fd.hpp"
 #include "tests/core/container_craft.hpp"
 #include "tests/support/tmpdir.hpp"
 

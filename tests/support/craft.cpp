@@ -9,7 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "core/hash.hpp"
+#include "core/crypto/hash.hpp"
 
 namespace airlock::test::craft {
 

@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/minisign.hpp"
-#include "core/time.hpp"
-#include "core/trust.hpp"
+#include "core/crypto/minisign.hpp"
+#include "core/sys/time.hpp"
+#include "core/model/trust.hpp"
 
 namespace airlock::test::craft {
 

@@ -3,7 +3,7 @@
 // then the end of the stream) — all malformed (10), nothing written, staging cleaned.
 #include <gtest/gtest.h>
 
-#include "core/container.hpp"
+#include "core/container/container.hpp"
 #include "tests/verifier/fixture.hpp"
 
 namespace airlock::verifier::testing {

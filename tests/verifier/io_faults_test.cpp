@@ -1,6 +1,6 @@
 // verify --extract on a failing disk: every mutating filesystem call of a clean extraction of a
 // real bundle (built by our bundler from manifests/example) is failed in turn, once with EIO and
-// once with ENOSPC, through the filesystem seam (core/sys.hpp). Each run must fail with exit class
+// once with ENOSPC, through the filesystem seam (core/sys/sys.hpp). Each run must fail with exit class
 // io (3) — a full disk is io, as in the real-full-tmpfs test of the applier — with a message naming
 // the file or folder it was writing, and leave nothing behind: no staging folder, the bundle's
 // folder exactly as before.
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "bundler/bundler.hpp"
-#include "core/sys.hpp"
+#include "core/sys/sys.hpp"
 #include "tests/verifier/fixture.hpp"
 
 namespace airlock::verifier::testing {
@@ -78,7 +78,7 @@ TEST_F(IoFaults, ExtractFailingWithEioAtEveryWriteIsIoAndLeavesNothing) { sweep(
 TEST_F(IoFaults, ExtractFailingWithEnospcAtEveryWriteIsIoAndLeavesNothing) { sweep(ENOSPC); }
 
 // The bundle file shrinks while it is being verified (copied over with `cp`, which truncates
-// first). The verifier reads it through a mapping (core/mapped_file.hpp), where a read past the
+// first). The verifier reads it through a mapping (core/sys/mapped_file.hpp), where a read past the
 // new end is a SIGBUS: it must come back as an io error naming the bundle, with the staging
 // folder removed, and the process alive to say so.
 using ShrinkingBundle = VerifierTest;

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/container.hpp"
-#include "core/hash.hpp"
-#include "core/ordered_pool.hpp"
-#include "core/sys.hpp"
+#include "core/container/container.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/sys/ordered_pool.hpp"
+#include "core/sys/sys.hpp"
 #include "tests/support/tmpdir.hpp"
 #include "verifier/hash_worker.hpp"
 #include "verifier/hashing_source.hpp"

@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "core/semver.hpp"
+#include "core/model/semver.hpp"
 #include "tests/verifier/fixture.hpp"
 
 namespace airlock::verifier::testing {
