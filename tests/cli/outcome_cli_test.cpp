@@ -18,6 +18,8 @@ using nlohmann::json;
 
 namespace {
 
+std::pair<std::string, std::string> both(const std::string& word) { return {word, word}; }
+
 const std::string kBin = AIRLOCK_BIN;
 const std::string kSrc = AIRLOCK_SOURCE_DIR;
 
@@ -64,18 +66,18 @@ TEST_F(OutcomeCli, EachRunShowsOneWordInJsonHistoryAndAudit) {
   auto r = run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site() + " --json 2>/dev/null");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(json_of(r.output)["outcome"], "applied");
-  EXPECT_EQ(recorded(), std::pair<std::string, std::string>("applied", "applied"));
+  EXPECT_EQ(recorded(), both("applied"));
 
   // rolled_back: the demo 1.2.0 fails the site's items check
   r = run(kBin + " apply " + q(dir / "b120.tar.zst") + " --site " + site() + " --json 2>/dev/null");
   ASSERT_EQ(r.status, 30) << r.output;
   EXPECT_EQ(json_of(r.output)["outcome"], "rolled_back");
-  EXPECT_EQ(recorded(), std::pair<std::string, std::string>("rolled_back", "rolled_back"));
+  EXPECT_EQ(recorded(), both("rolled_back"));
 
   // refused: nothing before 1.1.0 to roll back to
   r = run(kBin + " rollback --site " + site() + " --json 2>/dev/null");
   ASSERT_EQ(r.status, 2) << r.output;
-  EXPECT_EQ(recorded(), std::pair<std::string, std::string>("refused", "refused"));
+  EXPECT_EQ(recorded(), both("refused"));
 
   // restored
   r = run(kBin + " snapshot create --site " + site() + " --json 2>/dev/null");
@@ -83,7 +85,7 @@ TEST_F(OutcomeCli, EachRunShowsOneWordInJsonHistoryAndAudit) {
   const std::string id = json_of(r.output)["snapshot"]["id"].get<std::string>();
   r = run(kBin + " snapshot restore " + q(id) + " --site " + site() + " --json 2>/dev/null");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(recorded(), std::pair<std::string, std::string>("restored", "restored"));
+  EXPECT_EQ(recorded(), both("restored"));
 }
 
 TEST_F(OutcomeCli, ManualRollbackIsRevertedEverywhere) {
@@ -101,5 +103,5 @@ TEST_F(OutcomeCli, ManualRollbackIsRevertedEverywhere) {
   auto j = json_of(r.output);
   EXPECT_EQ(j["outcome"], "reverted");
   EXPECT_EQ(j["kind"], "rollback");
-  EXPECT_EQ(recorded(), std::pair<std::string, std::string>("reverted", "reverted"));
+  EXPECT_EQ(recorded(), both("reverted"));
 }
