@@ -69,13 +69,14 @@ Event check_interrupt(Ctx& c, Phase p) {
 
 namespace {
 
-// What the record says: the error, else what the run did, else the signals, else soft failures.
+// What the record says: the error, else what the run did and the signals it met (a recovery
+// says only how it recovered: the crashed run's signals were its own), else soft failures.
 std::string record_detail(const Ctx& c) {
   if (c.error) return c.error->what();
-  if (!c.detail.empty()) return c.detail;
-  std::string detail;
-  for (const auto& sig : c.data.value("signals", nlohmann::json::array()))
-    if (sig.is_string()) detail += (detail.empty() ? "" : "; ") + sig.get<std::string>();
+  std::string detail = c.detail;
+  if (!c.recovering)
+    for (const auto& sig : c.data.value("signals", nlohmann::json::array()))
+      if (sig.is_string()) detail += (detail.empty() ? "" : "; ") + sig.get<std::string>();
   if (detail.empty() && c.data.contains("soft_failures") && !c.data["soft_failures"].empty())
     detail = "soft failures: " + dump_json(c.data["soft_failures"]);
   return detail;

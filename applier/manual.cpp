@@ -118,22 +118,19 @@ Event do_revert_resume(Ctx& c) {
 Event do_revert_check(Ctx& c) {
   CheckRun run = run_checks(c.site, nullptr, &c.children);
   c.last_checks = run.results;
-  if (!run.hard_failed) return crash_point("after_checks"), Event::ok;
-  c.error =
-      Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + run.signals.front());
-  return Event::hard_fail;
+  if (run.hard_failed) {
+    c.error =
+        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + run.signals.front());
+    return Event::hard_fail;
+  }
+  crash_point("after_checks");
+  return Event::ok;
 }
-
-namespace {
-
-Result<std::string> installed_version(Ctx& c) { return c.st.get("installed"); }
-
-}  // namespace
 
 Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
   AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "rollback");
   Ctx& c = *o.ctx;
-  AIRLOCK_TRY(auto installed, installed_version(c), "rollback");
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "rollback");
   c.run = Run{new_run_id(env), RunKind::rollback, "preflight", "", installed, installed, "", "",
               c.now(),         env.started_by,    "{}"};
   auto rep = start_run(c);
@@ -209,7 +206,7 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
               open_site(site_toml, env, nullptr, force == Force::yes ? DamagedRun::discard : DamagedRun::refuse),
               "snapshot restore");
   Ctx& c = *o.ctx;
-  AIRLOCK_TRY(auto installed, installed_version(c), "snapshot restore");
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot restore");
   c.run = Run{new_run_id(env), RunKind::restore, "preflight", "", installed, installed, "", "",
               c.now(),         env.started_by,   "{}"};
   c.data["restoring"] = id;
