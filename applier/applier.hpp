@@ -31,9 +31,9 @@ struct Env {
   EventSink events = [](const SiteEvent&) {};
   std::string started_by = "cli";  // recorded in history ("who/what started it")
   // The termination signal received so far (SIGTERM, SIGINT, ...), or 0. Polled at each phase
-  // boundary of an apply: before the first write the run stops (exit 33, nothing changed); from
-  // drain on it is rolled back (exit 30); rollback and record always finish. The cli wires this
-  // to its signal handler.
+  // boundary of a run: before the first write the run stops (exit 33, nothing changed); from
+  // drain on an apply is rolled back (exit 30) and a manual rollback or restore finishes;
+  // rollback and record always finish. The cli wires this to its signal handler.
   std::function<int()> interrupted = [] { return 0; };
 };
 

@@ -3,6 +3,8 @@
 // and a resume that fails after a restore is reported, the restore recorded.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "applier/applier.hpp"
 #include "tests/applier/fixture.hpp"
 
@@ -102,6 +104,23 @@ TEST(RunKinds, ManualRollbackDrainsThenResumesAndAFailedDrainChangesNothing) {
   EXPECT_EQ(r->outcome, Outcome::reverted);
   EXPECT_EQ(take_log(s), "drain\nresume\n");
   EXPECT_EQ(applier::status(s.site)->installed, "1.1.0");
+}
+
+TEST(RunKinds, SignalBeforeTheSafetySnapshotStopsARestoreWithNothingChanged) {
+  SiteDir s(kNoItemsCheck, kLoggingHooks);
+  const std::string id = snapshot_of_110(s);
+  const std::string before = s.observable();
+  auto env = quiet_env();
+  env.interrupted = [] { return SIGTERM; };
+  auto r = applier::snapshot_restore(s.site, id, applier::Force::yes, env);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::preflight) << r.error().what();
+  EXPECT_NE(r.error().what().find("interrupted by SIGTERM after the preflight phase"), std::string::npos)
+      << r.error().what();
+  EXPECT_EQ(s.observable(), before);
+  EXPECT_EQ(take_log(s), "") << "no hook ran";
+  EXPECT_EQ(applier::history(s.site)->back().outcome, "aborted");
+  EXPECT_FALSE(applier::status(s.site)->pending_phase);
 }
 
 }  // namespace
