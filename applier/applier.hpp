@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -30,9 +31,9 @@ struct Env {
   EventSink events = [](const SiteEvent&) {};
   std::string started_by = "cli";  // recorded in history ("who/what started it")
   // The termination signal received so far (SIGTERM, SIGINT, ...), or 0. Polled at each phase
-  // boundary of an apply: before the first write the run stops (exit 33, nothing changed); from
-  // drain on it is rolled back (exit 30); rollback and record always finish. The cli wires this
-  // to its signal handler.
+  // boundary of a run: before the first write the run stops (exit 33, nothing changed); from
+  // drain on an apply is rolled back (exit 30) and a manual rollback or restore finishes;
+  // rollback and record always finish. The cli wires this to its signal handler.
   std::function<int()> interrupted = [] { return 0; };
 };
 
@@ -45,16 +46,25 @@ struct CheckResult {
   std::int64_t elapsed_ms = 0;
 };
 
+// How a run ended: one word per outcome, the same in history, the audit log, `--json` and the
+// notify hook's AIRLOCK_OUTCOME (applier/outcome.cpp holds the words).
 enum class Outcome {
-  applied,        // healthy (soft failures may be listed)
-  rolled_back,    // a hard check failed; rolled back, healthy again (exit 30)
-  degraded,       // rollback did not restore health (exit 31)
+  applied,        // apply: the new release is installed and healthy (soft failures may be listed)
+  rolled_back,    // apply: a hard failure; rolled back by itself, healthy again (exit 30)
+  reverted,       // rollback: the operator's return to the previous release, healthy
+  restored,       // snapshot restore: the chosen snapshot is back
+  degraded,       // a rollback or revert did not restore health (exit 31)
   aborted,        // nothing changed (a failure before the first write)
-  recovered_old,  // recover: back to the old release
-  recovered_new,  // recover: the new release was complete
-  nothing_to_do,  // recover: no journal
+  refused,        // rollback or snapshot restore refused before anything changed
+  recovered_old,  // recover: an interrupted run undone, back on the old state
+  recovered_new,  // recover: an interrupted run was complete, its new state recorded
+  discarded,      // snapshot restore --force dropped a damaged run record
+  nothing_to_do,  // recover: no interrupted run (never recorded)
 };
 const char* outcome_name(Outcome o);
+// The outcome a word names, including the words older builds wrote into history
+// ("auto-rollback", "crash-recovered", ...); nullopt for any other text.
+std::optional<Outcome> parse_outcome(std::string_view word);
 
 struct RunReport {
   std::string kind = "apply";  // "apply" | "rollback" (manual) | "restore"
@@ -97,7 +107,7 @@ struct HistoryEntry {
   std::string run_id;
   std::string started_at, finished_at;
   std::string from_version, to_version;
-  std::string outcome;
+  std::string outcome;     // outcome_name(); a row of an older build is shown in today's word
   std::string detail;      // failing signals, reasons
   std::string steps_json;  // [{"phase":..,"ms":..}, ...]
   std::string started_by;

@@ -23,42 +23,20 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-Event dispatch(Ctx& c, Phase p) {
-  switch (p) {
-    case Phase::preflight:
-      return do_preflight(c);
-    case Phase::verify:
-      return do_verify(c);
-    case Phase::snapshot:
-      return do_snapshot(c);
-    case Phase::drain:
-      return do_drain(c);
-    case Phase::apply:
-      return do_apply(c);
-    case Phase::resume:
-      return do_resume(c);
-    case Phase::check:
-      return do_check(c);
-    case Phase::rollback:
-      return do_rollback(c);
-    case Phase::record:
-      return do_record(c);
-    default:
-      return Event::fail;
-  }
-}
-
 // A phase that throws has failed: the table decides what follows (a rollback from drain on), so
 // no exception ever leaves the state machine with the site half changed.
 Event run_phase(Ctx& c, Phase p) {
   try {
-    return dispatch(c, p);
+    const Handler h = handler_of(c.machine(), p);
+    if (!h) throw std::logic_error(std::string("no handler for phase ") + phase_name(p));
+    return h(c);
   } catch (const std::exception& e) {
     c.error = Error(ErrorClass::internal, std::string("the ") + phase_name(p) + " phase failed: " + e.what());
   } catch (...) {
     c.error = Error(ErrorClass::internal, std::string("the ") + phase_name(p) + " phase failed");
   }
-  if (p != Phase::rollback && p != Phase::record) c.add_signal(c.error->what());
+  // A failure of the undo or the record is the run's error, not a signal that caused an undo.
+  if (p != Phase::rollback && p != Phase::record && !c.recovering) c.add_signal(c.error->what());
   return Event::fail;
 }
 
@@ -75,9 +53,10 @@ namespace {
 // table has a transition for it (see state_machine.cpp), and is ignored where it has none.
 Event check_interrupt(Ctx& c, Phase p) {
   const int sig = c.env.interrupted();
-  if (sig == 0 || !next_phase(p, Event::interrupted)) return Event::ok;
+  const auto next = next_phase(c.machine(), p, Event::interrupted);
+  if (sig == 0 || !next) return Event::ok;
   const std::string what = "interrupted by " + signal_name(sig) + " after the " + phase_name(p) + " phase";
-  if (*next_phase(p, Event::interrupted) == Phase::aborted) {
+  if (*next == Phase::aborted) {
     c.error = Error(ErrorClass::preflight, what + "; nothing was changed");
   } else {
     c.add_signal(what);
@@ -88,8 +67,25 @@ Event check_interrupt(Ctx& c, Phase p) {
 
 }  // namespace
 
+namespace {
+
+// What the record says: the error, else what the run did and the signals it met (a recovery
+// says only how it recovered: the crashed run's signals were its own), else soft failures.
+std::string record_detail(const Ctx& c) {
+  if (c.error) return c.error->what();
+  std::string detail = c.detail;
+  if (!c.recovering)
+    for (const auto& sig : c.data.value("signals", nlohmann::json::array()))
+      if (sig.is_string()) detail += (detail.empty() ? "" : "; ") + sig.get<std::string>();
+  if (detail.empty() && c.data.contains("soft_failures") && !c.data["soft_failures"].empty())
+    detail = "soft failures: " + dump_json(c.data["soft_failures"]);
+  return detail;
+}
+
+}  // namespace
+
 Result<RunReport> drive(Ctx& c, Phase start) {
-  Phase p = start;
+  Phase p = start, last = start;
   for (int i = 0; i < kMaxTransitions && !is_terminal(p); ++i) {
     AIRLOCK_CHECK(c.journal(p), "journal");
     c.emit(phase_name(p), std::string("phase ") + phase_name(p));
@@ -98,23 +94,29 @@ Result<RunReport> drive(Ctx& c, Phase start) {
     if (ev == Event::ok) ev = check_interrupt(c, p);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
     c.data["steps"].push_back({{"phase", phase_name(p)}, {"ms", ms}, {"ok", ev == Event::ok}});
-    auto next = next_phase(p, ev);
+    auto next = next_phase(c.machine(), p, ev);
     if (!next) return fail(ErrorClass::internal, std::string("no transition from ") + phase_name(p));
+    last = p;
     p = *next;
   }
   if (!is_terminal(p)) return fail(ErrorClass::internal, "state machine did not terminate");
-  AIRLOCK_CHECK(c.journal(p), "journal");
-  std::string detail = c.error ? c.error->what() : "";
-  if (detail.empty() && !c.data["signals"].empty()) {
-    for (const auto& sig : c.data["signals"]) detail += (detail.empty() ? "" : "; ") + sig.get<std::string>();
+  if (p == Phase::pending) {
+    (void)c.journal(last);  // best effort: what the next attempt needs (a failing disk just retries)
+    return fail(c.error ? *c.error : Error(ErrorClass::internal, "the run stopped without a reason"));
   }
-  if (detail.empty() && c.data.contains("soft_failures") && !c.data["soft_failures"].empty())
-    detail = "soft failures: " + dump_json(c.data["soft_failures"]);
-  AIRLOCK_TRY(auto rep, finalize(c, p, detail), "recording");
+  AIRLOCK_CHECK(c.journal(p), "journal");
+  AIRLOCK_TRY(auto rep, finalize(c, p, record_detail(c)), "recording");
   // Failures before the first write are errors of their own class (nothing changed).
   if (p == Phase::aborted && c.error) return fail(*c.error);
   if (p == Phase::degraded && c.error) rep.failing_signals.push_back(c.error->what());
   return rep;
+}
+
+Result<RunReport> start_run(Ctx& c) {
+  c.data["steps"] = json::array();
+  c.data["signals"] = json::array();
+  AIRLOCK_CHECK(c.st.begin_run(c.run), run_kind_name(c.run.kind));
+  return drive(c, first_phase(c.run.kind));
 }
 
 std::string new_run_id(const Env& env) {
@@ -231,41 +233,6 @@ Result<Manifest> read_kept_manifest(const Site& s, const std::string& version) {
   return parse_manifest(text);
 }
 
-Error record_refusal(Ctx& c, RunKind kind, const std::string& from, const std::string& to, Error why) {
-  std::string id = new_run_id(c.env);
-  c.run = Run{id, kind, "preflight", "", from, to, "", "", c.now(), c.env.started_by, "{}"};
-  c.data = nlohmann::json({{"steps", nlohmann::json::array()}, {"signals", nlohmann::json::array()}});
-  c.refused = true;
-  if (auto r = finalize(c, Phase::aborted, why.what()); !r) return why.with_context("recording the refusal failed");
-  return why;
-}
-
-const char* outcome_name(Outcome o) {
-  switch (o) {
-    case Outcome::applied:
-      return "applied";
-    case Outcome::rolled_back:
-      return "rolled_back";
-    case Outcome::degraded:
-      return "degraded";
-    case Outcome::aborted:
-      return "aborted";
-    case Outcome::recovered_old:
-      return "recovered_old";
-    case Outcome::recovered_new:
-      return "recovered_new";
-    case Outcome::nothing_to_do:
-      return "nothing_to_do";
-  }
-  return "?";
-}
-
-std::optional<ErrorClass> report_class(const RunReport& r) {
-  if (r.outcome == Outcome::rolled_back) return ErrorClass::rolled_back;
-  if (r.outcome == Outcome::degraded) return ErrorClass::rollback_failed;
-  return std::nullopt;
-}
-
 Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_path, const Env& env) {
   AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "apply");
   Ctx& c = *o.ctx;
@@ -277,10 +244,7 @@ Result<RunReport> apply(const std::string& site_toml, const std::string& bundle_
               "",          staging_dir(c.site, id),
               c.now(),     env.started_by,
               "{}"};
-  c.data["steps"] = json::array();
-  c.data["signals"] = json::array();
-  AIRLOCK_CHECK(c.st.begin_run(c.run), "apply");
-  return drive(c, Phase::preflight);
+  return start_run(c);
 }
 
 Result<RunReport> recover(const std::string& site_toml, const Env& env) {

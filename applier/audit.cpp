@@ -68,7 +68,10 @@ airlock::Status check_history(StateDb& st, const AuditExport& log) {
     auto it = runs.find(h.run_id);
     if (it == runs.end()) return fail(ErrorClass::audit_broken, what + " has no audit entry (it was removed)");
     const auto& [e, j] = it->second;
-    if (j.value("outcome", "") != h.outcome || j.value("from", "") != h.from_version ||
+    // An entry of an older build holds that build's word, as its history row does.
+    const std::string word = j.value("outcome", "");
+    const auto logged = parse_outcome(word);
+    if ((logged ? outcome_name(*logged) : word) != h.outcome || j.value("from", "") != h.from_version ||
         j.value("to", "") != h.to_version)
       return fail(ErrorClass::audit_broken, "audit entry " + std::to_string(e->seq) + " says " + e->data + ", unlike " +
                                                 what + " (one of them was edited)");

@@ -1,6 +1,7 @@
 // Operator commands that change the site outside an apply: manual rollback to the previous
-// release, and snapshot restore (with its guards). Both are journaled runs: a crash in the middle
-// is undone by restoring the safety snapshot taken first.
+// release, and snapshot restore (with its guards): the handlers of their phases, and the commands
+// that start them. Both are runs of the state machine (state_machine.cpp): a safety snapshot is
+// taken first, so a crash in the middle is undone by restoring it.
 #include <algorithm>
 #include <filesystem>
 
@@ -68,66 +69,72 @@ std::vector<std::string> migrations_to_reverse(Ctx& c, const Plan& p, const Mani
   return ids;
 }
 
-// Everything after the safety snapshot: reverse the current release, put back the configs and the
-// pointer of the snapshot taken before it was applied, prove health.
-Event roll_back_manually(Ctx& c, const Plan& p) {
+// What a refused command recorded: nothing changed, the refusal is the run's error.
+Event refuse(Ctx& c, Error why) {
+  c.refused = true;
+  c.error = std::move(why);
+  return Event::fail;
+}
+
+}  // namespace
+
+Event do_rollback_preflight(Ctx& c) {
+  auto p = plan_manual_rollback(c);
+  if (!p) return refuse(c, p.error());
+  c.leaving = p->current;
+  c.run.to_version = p->previous.version;
+  c.detail = "manual rollback to " + p->previous.version;
+  crash_point("after_preflight");
+  return Event::ok;
+}
+
+// Reverse the release being left, then put back the configs and the pointer of the snapshot
+// taken before it was applied.
+Event do_revert(Ctx& c) {
+  const auto t0 = SteadyClock::now();
+  Plan p{*c.leaving, {}};
+  p.previous.version = c.run.to_version;
   auto old = load_sealed_snapshot(c.site, p.current.snapshot_id);
-  if (!old) return c.error = old.error(), Event::fail;
-  auto manifest = read_kept_manifest(c.site, p.current.version);
-  Status s = manifest ? Status{} : Status(fail(manifest.error()));
+  Status s = old ? Status{} : Status(fail(old.error()));
+  auto manifest = s ? read_kept_manifest(c.site, p.current.version) : Result<Manifest>(fail(s.error()));
+  if (s && !manifest) s = fail(manifest.error());
   if (s) {
     auto r = reverse_migrations(c, *manifest, p.current.version, *old, migrations_to_reverse(c, p, *manifest));
     if (!r) s = fail(r.error());
   }
   if (s) s = restore_snapshot(c.site, *old, RestoreParts::configs_and_pointer);
+  c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
   if (!s) return c.error = Error(ErrorClass::rollback_failed, s.error().what()), Event::fail;
   crash_point("after_rollback");
-  bool resumed = run_hook(c, c.site.resume, "resume");
-  CheckRun run = run_checks(c.site, nullptr, &c.children);
-  c.last_checks = run.results;
-  if (!resumed || run.hard_failed) {
-    c.error =
-        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " +
-                                               (resumed ? run.signals.front() : std::string("resume hook failed")));
-    return Event::fail;
-  }
   return Event::ok;
 }
 
-Result<Plan> plan_or_refuse(Ctx& c) {
-  auto p = plan_manual_rollback(c);
-  if (p) return p;
-  AIRLOCK_TRY(auto installed, c.st.get("installed"), "rollback");
-  return fail(record_refusal(c, RunKind::rollback, installed, installed, p.error()));
+Event do_revert_resume(Ctx& c) {
+  if (do_resume(c) == Event::ok) return Event::ok;
+  c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: resume hook failed");
+  return Event::fail;
 }
 
-}  // namespace
+Event do_revert_check(Ctx& c) {
+  CheckRun run = run_checks(c.site, nullptr, &c.children);
+  c.last_checks = run.results;
+  if (run.hard_failed) {
+    c.error =
+        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + run.signals.front());
+    return Event::hard_fail;
+  }
+  crash_point("after_checks");
+  return Event::ok;
+}
 
 Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
   AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "rollback");
   Ctx& c = *o.ctx;
-  AIRLOCK_TRY(auto p, plan_or_refuse(c), "rollback");
-  std::string id = new_run_id(env);
-  c.run = Run{id, RunKind::rollback, "snapshot",     "",  p.current.version, p.previous.version, id,
-              "", c.now(),           env.started_by, "{}"};
-  c.data["steps"] = json::array();
-  c.data["signals"] = json::array();
-  AIRLOCK_CHECK(c.st.begin_run(c.run), "rollback");
-  auto safety = take_snapshot(c.site, id, c.now(), p.current.version);
-  if (!safety) {
-    c.error = safety.error();
-    return finalize(c, Phase::aborted, safety.error().what()).and_then([&](RunReport) -> Result<RunReport> {
-      return fail(*c.error);
-    });
-  }
-  AIRLOCK_CHECK(c.journal(Phase::rollback), "journal");
-  auto t0 = SteadyClock::now();
-  Event ev = roll_back_manually(c, p);
-  c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
-  Phase end = ev == Event::ok ? Phase::done : Phase::degraded;
-  AIRLOCK_CHECK(c.journal(end), "journal");
-  auto rep = finalize(c, end, c.error ? c.error->what() : "manual rollback to " + p.previous.version);
-  if (rep && c.error) rep->failing_signals.push_back(c.error->what());
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "rollback");
+  c.run = Run{new_run_id(env), RunKind::rollback, "preflight", "", installed, installed, "", "",
+              c.now(),         env.started_by,    "{}"};
+  auto rep = start_run(c);
+  if (!rep) return fail(rep.error().with_context("rollback"));
   return rep;
 }
 
@@ -160,6 +167,39 @@ Status restore_guards(const SnapMeta& m, const std::string& dir, const std::stri
 
 }  // namespace
 
+Event do_restore_preflight(Ctx& c) {
+  const std::string id = c.data.value("restoring", std::string());
+  auto loaded = load_sealed_snapshot(c.site, id);
+  if (!loaded) return refuse(c, loaded.error());
+  c.run.to_version = loaded->release;
+  if (c.data.value("force", false) == false)
+    if (auto guards = restore_guards(*loaded, c.site.state_dir + "/snapshots/" + id, id); !guards)
+      return refuse(c, guards.error());
+  c.restoring = std::move(*loaded);
+  c.detail = "restored snapshot " + id + (c.data.value("force", false) ? " (--force)" : "");
+  crash_point("after_preflight");
+  return Event::ok;
+}
+
+Event do_restore(Ctx& c) {
+  const auto t0 = SteadyClock::now();
+  auto restored = restore_snapshot(c.site, *c.restoring);
+  c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+  if (!restored) return c.error = restored.error(), Event::fail;
+  crash_point("after_restore");
+  return Event::ok;
+}
+
+// A restore that failed half-way: the safety snapshot puts back the state before it. The run's
+// error stays the restore's.
+Event do_undo_restore(Ctx& c) {
+  auto safety = load_sealed_snapshot(c.site, c.run.snapshot_id);
+  Status back = safety ? restore_snapshot(c.site, *safety) : Status(fail(safety.error()));
+  (void)run_hook(c, c.site.resume, "resume");
+  if (!back) c.add_signal("putting back the safety snapshot failed: " + back.error().what());
+  return back ? Event::ok : Event::fail;
+}
+
 Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::string& id, Force force,
                                       const Env& env) {
   AIRLOCK_TRY(auto o,
@@ -167,40 +207,20 @@ Result<SnapshotInfo> snapshot_restore(const std::string& site_toml, const std::s
               "snapshot restore");
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "snapshot restore");
-  auto loaded = load_sealed_snapshot(c.site, id);
-  Status guards = loaded ? Status{} : Status(fail(loaded.error()));
-  if (guards && force == Force::no) guards = restore_guards(*loaded, c.site.state_dir + "/snapshots/" + id, id);
-  if (!guards)
-    return fail(record_refusal(c, RunKind::restore, installed, loaded ? loaded->release : installed, guards.error())
-                    .with_context("snapshot restore"));
-  const SnapMeta& m = *loaded;
-  // Journaled like a rollback: a safety snapshot first, so a crash between two restored files
-  // (each one is atomic) is undone by recover instead of leaving a mix.
-  std::string rid = new_run_id(env);
-  c.run = Run{rid, RunKind::restore, "snapshot", "", installed, m.release, rid, "", c.now(), env.started_by, "{}"};
-  c.data["steps"] = json::array();
-  c.data["signals"] = json::array();
-  AIRLOCK_CHECK(c.st.begin_run(c.run), "snapshot restore");
-  auto safety = take_snapshot(c.site, rid, c.now(), installed);
-  if (!safety) {
-    (void)finalize(c, Phase::aborted, safety.error().what());
-    return fail(safety.error().with_context("snapshot restore: safety snapshot"));
-  }
-  AIRLOCK_CHECK(c.journal(Phase::rollback), "journal");
-  auto t0 = SteadyClock::now();
-  auto restored = restore_snapshot(c.site, m);
-  c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
-  if (auto& s = restored; !s) {
-    auto back = restore_snapshot(c.site, *safety);
-    (void)finalize(c, back ? Phase::aborted : Phase::degraded, s.error().what());
-    return fail(s.error().with_context("snapshot restore"));
-  }
-  AIRLOCK_CHECK(c.journal(Phase::done), "journal");
-  AIRLOCK_TRY(auto rep, finalize(c, Phase::done, "restored snapshot " + id + (force == Force::yes ? " (--force)" : "")),
-              "snapshot restore");
-  (void)rep;
-  SnapshotInfo info{id, m.created_at, m.release, 0, true};
-  for (const auto& it : m.items) info.bytes += it.bytes;
+  c.run = Run{new_run_id(env), RunKind::restore, "preflight", "", installed, installed, "", "",
+              c.now(),         env.started_by,   "{}"};
+  c.data["restoring"] = id;
+  c.data["force"] = force == Force::yes;
+  auto rep = start_run(c);
+  if (!rep) return fail(rep.error().with_context("snapshot restore"));
+  if (rep->outcome == Outcome::degraded) return fail(c.error->with_context("snapshot restore"));
+  // Restored, but the services did not come back: the operator must look.
+  if (!c.data.value("signals", nlohmann::json::array()).empty())
+    return fail(ErrorClass::rollback_failed, "snapshot restore: restored snapshot " + id +
+                                                 ", but the resume hook failed (" + hook_result(c, "resume") +
+                                                 "); the services need an operator");
+  SnapshotInfo info{id, c.restoring->created_at, c.restoring->release, 0, true};
+  for (const auto& it : c.restoring->items) info.bytes += it.bytes;
   return info;
 }
 

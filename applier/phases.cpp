@@ -1,6 +1,7 @@
-// The forward phases of an apply: preflight, verify, snapshot, drain, apply, resume, check.
-// Nothing is written to the site's targets before `apply`; everything `apply` needs (config deltas
-// with all preconditions checked) is planned in `verify`.
+// The forward phases of an apply: preflight, verify, snapshot, drain, apply, resume, check
+// (snapshot, drain and resume serve the manual rollback and the restore too). Nothing is written to
+// the site's targets before `apply`; everything `apply` needs (config deltas with all
+// preconditions checked) is planned in `verify`.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -226,9 +227,9 @@ Event do_drain(Ctx& c) {
     std::string why = "drain hook failed (" + hook_result(c, "drain") + "); nothing was applied";
     return failed(c, Error(ErrorClass::preflight, why + resume_after_failed_drain(c)));
   }
-  // The drain hook may have changed a config file (a stopping service writes its state): the
-  // deltas are planned again on the text as it is now, and [require] checked against it.
-  if (auto s = plan_configs(c, c.run.staging); !s) {
+  // The drain hook may have changed a config file (a stopping service writes its state): an
+  // apply's deltas are planned again on the text as it is now, and [require] checked against it.
+  if (auto s = c.manifest ? plan_configs(c, c.run.staging) : Status{}; !s) {
     std::string why = s.error().what() + "; the config changed during drain, nothing was applied";
     return failed(c, Error(ErrorClass::preflight, why + resume_after_failed_drain(c)));
   }

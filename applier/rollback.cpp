@@ -1,4 +1,5 @@
-// Going back (automatic rollback, crash recovery) and the record that closes every run.
+// Going back: apply's automatic rollback, the handlers of the recover machine, and the record
+// that closes every run.
 #include <filesystem>
 
 #include "applier/audit.hpp"
@@ -9,8 +10,8 @@
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
 #include "core/sys/fs.hpp"
-#include "core/model/trust.hpp"
 #include "core/json_text.hpp"
+#include "core/model/trust.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -58,29 +59,15 @@ Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& mani
 
 namespace {
 
-std::string outcome_text(const Ctx& c, Phase terminal) {
-  bool manual = c.run.kind == RunKind::rollback;
-  if (c.refused) return "refused";
-  if (c.run.kind == RunKind::discard) return "discarded-run";
-  switch (terminal) {
-    case Phase::done:
-      if (c.run.kind == RunKind::restore) return "snapshot-restore";
-      return manual ? "manual-rollback" : "applied";
-    case Phase::rolled_back:
-      return c.recovering ? "crash-recovered" : "auto-rollback";
-    case Phase::degraded:
-      return "rollback-failed";
-    default:
-      return c.recovering ? "crash-recovered" : "aborted";
-  }
-}
-
-Outcome report_outcome(const Ctx& c, Phase terminal) {
+Outcome outcome_of(const Ctx& c, Phase terminal) {
+  if (c.run.kind == RunKind::discard) return Outcome::discarded;
+  if (c.refused) return Outcome::refused;
   if (terminal == Phase::degraded) return Outcome::degraded;
   if (c.recovering) return terminal == Phase::done ? Outcome::recovered_new : Outcome::recovered_old;
-  if (terminal == Phase::done) return Outcome::applied;
   if (terminal == Phase::rolled_back) return Outcome::rolled_back;
-  return Outcome::aborted;
+  if (terminal != Phase::done) return Outcome::aborted;
+  if (c.run.kind == RunKind::rollback) return Outcome::reverted;
+  return c.run.kind == RunKind::restore ? Outcome::restored : Outcome::applied;
 }
 
 std::vector<std::string> applied_migrations(const Ctx& c) {
@@ -116,7 +103,7 @@ std::optional<std::int64_t> data_int(const Ctx& c, const char* key) {
   return it->get<std::int64_t>();
 }
 
-Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std::string& outcome) {
+Status write_record(Ctx& c, Phase terminal, const std::string& detail, Outcome outcome) {
   json signals = c.data.value("signals", json::array());
   const auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
   HistoryRecord h{c.run.run_id,
@@ -132,9 +119,8 @@ Status write_record(Ctx& c, Phase terminal, const std::string& detail, const std
                   data_int(c, "revert_ms"),
                   c.run.snapshot_id};
   AIRLOCK_CHECK(c.st.add_history(h), "recording");
-  json entry = {{"run", c.run.run_id},        {"kind", run_kind_name(c.run.kind)},
-                {"from", c.run.from_version}, {"to", c.run.to_version},
-                {"outcome", outcome},         {"detail", detail},
+  json entry = {{"run", c.run.run_id},    {"kind", run_kind_name(c.run.kind)}, {"from", c.run.from_version},
+                {"to", c.run.to_version}, {"outcome", outcome_name(outcome)},  {"detail", detail},
                 {"signals", signals}};
   if (h.revert_ms) entry["revert_ms"] = *h.revert_ms;
   if (!h.snapshot_id.empty()) entry["snapshot"] = h.snapshot_id;
@@ -218,7 +204,8 @@ Event do_rollback(Ctx& c) {
 }
 
 Event do_record(Ctx& c) {
-  if (auto s = record_trust_update(c); !s) {
+  // Only a bundle carries a trust update; a rollback or restore leaves the trust root alone.
+  if (auto s = c.run.kind == RunKind::apply ? record_trust_update(c) : Status{}; !s) {
     c.error = s.error();
     return Event::fail;
   }
@@ -227,7 +214,7 @@ Event do_record(Ctx& c) {
 }
 
 Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
-  std::string outcome = outcome_text(c, terminal);
+  const Outcome outcome = outcome_of(c, terminal);
   AIRLOCK_CHECK(c.st.begin(), "recording");
   if (auto s = write_record(c, terminal, detail, outcome); !s) {
     c.st.rollback_tx();
@@ -237,13 +224,13 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   crash_point("after_record");
   (void)remove_tree(staging_dir(c.site, c.run.run_id));
   if (auto rels = c.st.releases()) prune_retained(c.site, *rels);
-  if (!run_hook(c, c.site.notify, "notify", outcome, detail)) {
+  if (!run_hook(c, c.site.notify, "notify", outcome_name(outcome), detail)) {
     // Recorded; changes nothing else.
     (void)audit_append(c.st, c.now(), "notify-failed", dump_json(json({{"run", c.run.run_id}})));
   }
   RunReport r;
   r.kind = run_kind_name(c.run.kind);
-  r.outcome = report_outcome(c, terminal);
+  r.outcome = outcome;
   r.from_version = c.run.from_version;
   r.to_version = c.run.to_version;
   r.checks = c.last_checks;
@@ -256,63 +243,115 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
 
 constexpr int kMaxRecoverAttempts = 3;
 
+namespace {
+
+// "crashed during apply", or what is known of a damaged record.
+std::string crash_what(const Ctx& c) {
+  if (c.data.contains("damaged")) return c.data.value("damaged", std::string());
+  return std::string("crashed during ") + phase_name(*c.crashed_phase);
+}
+
+std::string old_state(const Ctx& c) {
+  return c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version;
+}
+
+// A failing disk is not a verdict on the site: the run stays in the journal and the next recover
+// (or command) restores again, which is idempotent. Recorded as degraded, the half restored site
+// would never be looked at again. A disk that keeps failing, though, would keep the run pending
+// forever and block every command on the site, the operator's `snapshot restore --force`
+// included: after kMaxRecoverAttempts failed restores the site is recorded degraded.
+Event restore_failed(Ctx& c, const Error& e) {
+  const std::string what = crash_what(c);
+  if (e.cls() != ErrorClass::io) {
+    c.detail = what + "; restoring the snapshot failed: " + e.what();
+    return Event::fail;
+  }
+  const int failures = c.data.value("recover_io_failures", 0) + 1;
+  if (failures < kMaxRecoverAttempts) {
+    c.data["recover_io_failures"] = failures;
+    c.error =
+        e.with_context("recovering (attempt " + std::to_string(failures) + " of " +
+                       std::to_string(kMaxRecoverAttempts) + "; the interrupted run stays pending; run recover again)");
+    return Event::postpone;
+  }
+  c.detail = what + "; restoring the snapshot failed " + std::to_string(failures) +
+             " times, the site needs an operator: " + e.what();
+  return Event::fail;
+}
+
+}  // namespace
+
+Event do_stop_orphans(Ctx& c) {
+  stop_orphans(c, c.run);  // a hook still running from the killed run must not race recovery
+  switch (recovery_of(c.run.kind, *c.crashed_phase)) {
+    case Recovery::discard:
+      return Event::discard;
+    case Recovery::finish_new:
+      return Event::finish_new;
+    case Recovery::close:
+      return Event::close;
+    case Recovery::restore_old:
+      break;
+  }
+  return Event::restore_old;
+}
+
+Event do_recover_discard(Ctx& c) {
+  (void)remove_tree(staging_dir(c.site, c.run.run_id));
+  if (*c.crashed_phase == Phase::drain) (void)run_hook(c, c.site.resume, "resume");
+  crash_point("recover_before_record");
+  c.detail = crash_what(c) + (is_terminal(*c.crashed_phase) ? "; finished the record" : "; nothing had been changed");
+  return Event::ok;
+}
+
+Event do_finish_new(Ctx& c) {
+  const bool ended = is_terminal(*c.crashed_phase);  // the record phase had run: only the record is missing
+  if (!ended && do_record(c) != Event::ok) {
+    c.error = c.error->with_context("recovering");
+    return Event::postpone;
+  }
+  c.detail = crash_what(c) + (ended ? "; finished the record" : "; the new state was complete and healthy");
+  return Event::ok;
+}
+
+Event do_close(Ctx& c) {
+  c.detail = crash_what(c) + "; finished the record";
+  return *c.crashed_phase == Phase::degraded ? Event::fail : Event::ok;
+}
+
+Event do_restore_old(Ctx& c) {
+  const std::string what = crash_what(c);
+  auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
+  if (!snap) {
+    c.detail = what + "; snapshot unusable: " + snap.error().what();
+    return Event::fail;
+  }
+  if (auto s = restore_snapshot(c.site, *snap); !s) return restore_failed(c, s.error());
+  (void)run_hook(c, c.site.resume, "resume");
+  CheckRun run = run_checks(c.site, &c.baseline, &c.children);
+  c.last_checks = run.results;
+  crash_point("recover_before_record");
+  if (run.hard_failed && !c.run.from_version.empty()) {
+    c.detail = what + "; restored, but " + run.signals.front();
+    return Event::fail;
+  }
+  c.detail = what + "; restored the snapshot of " + old_state(c);
+  return Event::ok;
+}
+
 Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
-  stop_orphans(c, crashed);  // a hook still running from the killed run must not race recovery
   c.run = crashed;
   c.recovering = true;
   c.data = json::parse(crashed.data.empty() ? "{}" : crashed.data, nullptr, false);
   if (c.data.is_discarded() || !c.data.is_object()) c.data = json::object();
   if (c.data.contains("baseline")) c.baseline = c.data["baseline"].get<Baseline>();
-  auto phase = parse_phase(crashed.phase).value_or(Phase::apply);
-  std::string what =
-      c.data.contains("damaged") ? c.data.value("damaged", std::string()) : "crashed during " + crashed.phase;
-  c.emit("recover", std::string("found an interrupted ") + run_kind_name(crashed.kind) + " (" + what + ")");
-  if (is_terminal(phase)) return finalize(c, phase, what + "; finished the record");
-  switch (recovery_of(phase)) {
-    case Recovery::discard:
-      (void)remove_tree(staging_dir(c.site, c.run.run_id));
-      if (phase == Phase::drain) (void)run_hook(c, c.site.resume, "resume");
-      crash_point("recover_before_record");
-      return finalize(c, Phase::aborted, what + "; nothing had been changed");
-    case Recovery::finish_new:
-      if (do_record(c) != Event::ok) return fail(c.error->with_context("recovering"));
-      return finalize(c, Phase::done, what + "; the new release was complete and healthy");
-    case Recovery::restore_old:
-      break;
-  }
-  auto snap = load_sealed_snapshot(c.site, c.run.snapshot_id);
-  if (!snap) return finalize(c, Phase::degraded, what + "; snapshot unusable: " + snap.error().what());
-  if (auto s = restore_snapshot(c.site, *snap); !s) {
-    // A failing disk is not a verdict on the site: the run stays in the journal and the next
-    // recover (or command) restores again, which is idempotent. Recorded as degraded, the half
-    // restored site would never be looked at again.
-    // A disk that keeps failing, though, would keep the run pending forever and block every command
-    // on the site, the operator's `snapshot restore --force` included: after kMaxRecoverAttempts
-    // failed restores the site is recorded degraded and handed to the operator.
-    if (s.error().cls() == ErrorClass::io) {
-      const int failures = c.data.value("recover_io_failures", 0) + 1;
-      if (failures < kMaxRecoverAttempts) {
-        c.data["recover_io_failures"] = failures;
-        (void)c.journal(phase);  // best effort: a disk that fails here too just retries again
-        return fail(s.error().with_context("recovering (attempt " + std::to_string(failures) + " of " +
-                                           std::to_string(kMaxRecoverAttempts) +
-                                           "; the interrupted run stays pending; run recover again)"));
-      }
-      return finalize(c, Phase::degraded,
-                      what + "; restoring the snapshot failed " + std::to_string(failures) +
-                          " times, the site needs an operator: " + s.error().what());
-    }
-    return finalize(c, Phase::degraded, what + "; restoring the snapshot failed: " + s.error().what());
-  }
-  (void)run_hook(c, c.site.resume, "resume");
-  CheckRun run = run_checks(c.site, &c.baseline, &c.children);
-  c.last_checks = run.results;
-  crash_point("recover_before_record");
-  if (run.hard_failed && !c.run.from_version.empty())
-    return finalize(c, Phase::degraded, what + "; restored, but " + run.signals.front());
-  return finalize(c, Phase::rolled_back,
-                  what + "; restored the snapshot of " +
-                      (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));
+  if (!c.data["steps"].is_array()) c.data["steps"] = json::array();
+  // A recovery that was itself interrupted starts again from where the run had crashed.
+  const std::string from = c.data.value("recovering_from", crashed.phase);
+  c.crashed_phase = parse_phase(from).value_or(Phase::apply);
+  c.data["recovering_from"] = phase_name(*c.crashed_phase);
+  c.emit("recover", std::string("found an interrupted ") + run_kind_name(crashed.kind) + " (" + crash_what(c) + ")");
+  return drive(c, first_phase(RunKind::recover));
 }
 
 }  // namespace airlock::applier

@@ -1,4 +1,5 @@
-// Internal: the context of one apply (or manual rollback, or recovery) and the phase functions.
+// Internal: the context of one run (apply, manual rollback, snapshot restore, recovery) and the
+// handlers of its phases (state_machine.cpp says which handler runs for which phase of which kind).
 // "What has been proved" is kept as explicit fields; everything recovery needs is persisted in
 // the run row of state.db (phase, snapshot id, versions, data JSON).
 #pragma once
@@ -16,6 +17,7 @@
 #include "applier/lock.hpp"
 #include "applier/process.hpp"
 #include "applier/site.hpp"
+#include "applier/snapshot.hpp"
 #include "applier/state_db.hpp"
 #include "applier/state_machine.hpp"
 #include "core/model/manifest.hpp"
@@ -57,14 +59,20 @@ struct Ctx {
   std::optional<std::string> trust_update_text;
   Baseline baseline;
   std::vector<CheckResult> last_checks;
-  std::optional<Error> error;  // why the run aborted / failed
+  std::optional<Error> error;          // why the run aborted / failed
+  std::string detail;                  // the record's detail when no error says it (what was done, how recovered)
+  std::optional<ReleaseRow> leaving;   // manual rollback: the release being left
+  std::optional<SnapMeta> restoring;   // snapshot restore: the snapshot being put back
+  std::optional<Phase> crashed_phase;  // recovery: where the run being recovered stopped
   std::optional<SteadyClock::time_point> signal_at;
   std::optional<std::int64_t> signal_to_rollback_ms;
-  bool recovering = false;  // finishing a crashed run
-  bool refused = false;     // a command refused before it changed anything (recorded as "refused")
+  bool recovering = false;  // finishing a crashed run (driven by the recover machine)
+  bool refused = false;     // a command refused before it changed anything (recorded as refused)
   ChildJournal children{*this};
 
   std::string now() const { return format_rfc3339(env.now()); }
+  // The machine that drives this run: its own kind's, or recover's for a crashed run.
+  RunKind machine() const { return recovering ? RunKind::recover : run.kind; }
   void emit(const std::string& phase, const std::string& msg) const { env.events({phase, msg}); }
   void add_signal(const std::string& s);
   // Persists the run row (phase, versions, snapshot id, data) with a journal entry.
@@ -80,7 +88,8 @@ std::string kept_manifest_path(const Site& s, const std::string& version);
 // Reads the kept manifest; a release kept by an older airlock has it inside its payload folder.
 [[nodiscard]] Result<Manifest> read_kept_manifest(const Site& s, const std::string& version);
 
-// Phase functions (phases.cpp). Each returns the event for the transition table.
+// Phase handlers. Each returns the event for the transition table (state_machine.cpp).
+// phases.cpp: apply's forward phases (snapshot and drain serve every kind).
 Event do_preflight(Ctx& c);
 Event do_verify(Ctx& c);
 Event do_snapshot(Ctx& c);
@@ -88,17 +97,31 @@ Event do_drain(Ctx& c);
 Event do_apply(Ctx& c);
 Event do_resume(Ctx& c);
 Event do_check(Ctx& c);
-// rollback.cpp
+// rollback.cpp: apply's rollback, the record, and the recover machine.
 Event do_rollback(Ctx& c);
-struct SnapMeta;
+Event do_record(Ctx& c);
+Event do_stop_orphans(Ctx& c);
+Event do_recover_discard(Ctx& c);
+Event do_restore_old(Ctx& c);
+Event do_finish_new(Ctx& c);
+Event do_close(Ctx& c);
+// manual.cpp: the operator's rollback and snapshot restore.
+Event do_rollback_preflight(Ctx& c);
+Event do_revert(Ctx& c);
+Event do_revert_resume(Ctx& c);
+Event do_revert_check(Ctx& c);
+Event do_restore_preflight(Ctx& c);
+Event do_restore(Ctx& c);
+Event do_undo_restore(Ctx& c);
+
 // Reverse migrations of `manifest` (payload kept under releases/<version>) in reverse order; a
 // database whose reverse is missing or fails is restored from `snap`. Returns those databases.
 // Only the ids in `applied` (what the run being undone applied itself) are reversed.
 [[nodiscard]] Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& manifest,
                                                                   const std::string& version, const SnapMeta& snap,
                                                                   const std::vector<std::string>& applied);
-Event do_record(Ctx& c);
 [[nodiscard]] Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail);
+// Drives the recover machine over a crashed run.
 [[nodiscard]] Result<RunReport> recover_locked(Ctx& c, const Run& crashed);
 
 struct Opened {
@@ -113,10 +136,11 @@ enum class DamagedRun { refuse, recover, discard };
 // (its report in *recovered when given).
 [[nodiscard]] Result<Opened> open_site(const std::string& site_toml, const Env& env,
                                        std::optional<RunReport>* recovered, DamagedRun damaged = DamagedRun::refuse);
-// Records a command refused before it changed anything (history and audit), then returns `why`.
-[[nodiscard]] Error record_refusal(Ctx& c, RunKind kind, const std::string& from, const std::string& to, Error why);
 std::string new_run_id(const Env& env);
-// Drives the state machine from `start` to a terminal phase and records the run.
+// Starts a run of c.run (already filled in) and drives it to a terminal phase, recorded.
+[[nodiscard]] Result<RunReport> start_run(Ctx& c);
+// Drives c.machine() from `start` to a terminal phase, persisting the run record and a journal
+// row before each phase, and records the run (pending: left in the journal, an error returned).
 [[nodiscard]] Result<RunReport> drive(Ctx& c, Phase start);
 
 // Runs a hook if the site has one; true when absent or it succeeded. Its result and output are

@@ -106,7 +106,8 @@ bool data_key_ok(const std::string& key, const json& v) {
     return v.is_object() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_number(); });
   if (key == "signals" || key == "soft_failures" || key == "applied_migrations") return strings(v);
   if (key == "steps" || key == "images") return v.is_array();
-  if (key == "rollback_to" || key == "trust_update" || key == "damaged") return v.is_string();
+  if (key == "rollback_to" || key == "trust_update" || key == "damaged" || key == "recovering_from")
+    return v.is_string();
   if (key == "recover_io_failures" || key == "signal_to_rollback_ms" || key == "revert_ms")
     return v.is_number_integer();
   return true;  // a key this build does not read
@@ -153,12 +154,14 @@ const char* run_kind_name(RunKind k) {
       return "restore";
     case RunKind::discard:
       return "discard";
+    case RunKind::recover:
+      return "recover";
   }
   return "?";
 }
 
 std::optional<RunKind> parse_run_kind(std::string_view s) {
-  for (RunKind k : {RunKind::apply, RunKind::rollback, RunKind::restore, RunKind::discard})
+  for (RunKind k : {RunKind::apply, RunKind::rollback, RunKind::restore, RunKind::discard, RunKind::recover})
     if (s == run_kind_name(k)) return k;
   return std::nullopt;
 }
@@ -207,7 +210,7 @@ Result<std::optional<Run>> StateDb::active_run() {
           path_, "column '" + std::string(kRunColumnNames[i]) + "' holds " + value_text(r[i]) + " where text belongs"));
   auto t = [&](std::size_t i) { return std::get<std::string>(r[n + i]); };
   auto kind = parse_run_kind(t(1));
-  if (!kind || *kind == RunKind::discard)
+  if (!kind || *kind == RunKind::discard || *kind == RunKind::recover)
     return fail(damaged(path_, "column 'kind' holds '" + t(1) + "', not a kind of run"));
   if (!parse_phase(t(2))) return fail(damaged(path_, "column 'phase' holds '" + t(2) + "', not a phase"));
   if (auto why = data_problem(t(10))) return fail(damaged(path_, *why));
@@ -328,8 +331,8 @@ airlock::Status StateDb::add_history(const HistoryRecord& h) {
       db_.query("INSERT INTO history(run_id, started_at, finished_at, from_version, to_version, outcome, detail, "
                 "steps, started_by, signal_to_rollback_ms, revert_ms, snapshot_id) "
                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                {h.run_id, h.started_at, h.finished_at, h.from_version, h.to_version, h.outcome, h.detail, h.steps,
-                 h.started_by, opt(h.signal_to_rollback_ms), opt(h.revert_ms), h.snapshot_id}),
+                {h.run_id, h.started_at, h.finished_at, h.from_version, h.to_version, outcome_name(h.outcome), h.detail,
+                 h.steps, h.started_by, opt(h.signal_to_rollback_ms), opt(h.revert_ms), h.snapshot_id}),
       "writing history");
 }
 
@@ -347,7 +350,9 @@ Result<std::vector<HistoryEntry>> StateDb::history() {
     h.finished_at = value_text(r[2]);
     h.from_version = value_text(r[3]);
     h.to_version = value_text(r[4]);
-    h.outcome = value_text(r[5]);
+    // Older builds wrote other words for the same outcomes; the row stays as it was written.
+    const auto outcome = parse_outcome(value_text(r[5]));
+    h.outcome = outcome ? outcome_name(*outcome) : value_text(r[5]);
     h.detail = value_text(r[6]);
     h.steps_json = value_text(r[7]);
     h.started_by = value_text(r[8]);

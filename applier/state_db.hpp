@@ -28,6 +28,7 @@ enum class RunKind {
   rollback,  // manual rollback to the previous release
   restore,   // snapshot restore
   discard,   // a damaged run record dropped by `snapshot restore --force` (never persisted as a run)
+  recover,   // the machine that finishes or undoes a crashed run (whose record keeps its own kind)
 };
 const char* run_kind_name(RunKind k);
 std::optional<RunKind> parse_run_kind(std::string_view s);
@@ -67,7 +68,9 @@ struct ReleaseRow {
 
 // One finished run as history keeps it.
 struct HistoryRecord {
-  std::string run_id, started_at, finished_at, from_version, to_version, outcome, detail, steps, started_by;
+  std::string run_id, started_at, finished_at, from_version, to_version;
+  Outcome outcome = Outcome::aborted;
+  std::string detail, steps, started_by;
   std::optional<std::int64_t> signal_to_rollback_ms;
   std::optional<std::int64_t> revert_ms;  // how long the revert itself took
   std::string snapshot_id;                // the snapshot the run took or restored

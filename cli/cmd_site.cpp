@@ -12,10 +12,10 @@
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
 #include "core/sys/fs.hpp"
+#include "core/json_text.hpp"
 #include "core/crypto/minisign.hpp"
 #include "core/text.hpp"
 #include "core/sys/time.hpp"
-#include "core/json_text.hpp"
 
 namespace airlock::cli {
 namespace {
@@ -78,9 +78,15 @@ std::string ver(const std::string& v) { return v.empty() ? "(nothing)" : "v" + v
 std::string headline(const ap::RunReport& r) {
   switch (r.outcome) {
     case ap::Outcome::applied:
-      if (r.kind == "rollback")
-        return "rolled back to " + ver(r.to_version) + " (from " + ver(r.from_version) + "), healthy";
       return "applied " + ver(r.to_version) + " (was " + ver(r.from_version) + "), healthy";
+    case ap::Outcome::reverted:
+      return "rolled back to " + ver(r.to_version) + " (from " + ver(r.from_version) + "), healthy";
+    case ap::Outcome::restored:
+      return "restored the snapshot of " + ver(r.to_version) + " (was " + ver(r.from_version) + ")";
+    case ap::Outcome::refused:
+      return "refused; nothing changed";
+    case ap::Outcome::discarded:
+      return "discarded a damaged run record";
     case ap::Outcome::rolled_back:
       for (const auto& s : r.failing_signals)
         if (s.rfind("interrupted by ", 0) == 0)
@@ -133,11 +139,13 @@ std::string history_line(const ap::HistoryEntry& h) {
   std::ostringstream o;
   o << h.started_at.substr(0, 10) << " " << ver(h.to_version) << " " << h.outcome;
   if (!h.detail.empty()) o << ": " << h.detail;
-  if ((h.outcome == "auto-rollback" || h.outcome == "crash-recovered") && h.revert_ms)
+  const auto outcome = ap::parse_outcome(h.outcome);
+  const bool went_back = outcome == ap::Outcome::rolled_back || outcome == ap::Outcome::recovered_old;
+  if (went_back && h.revert_ms)
     o << " → reverted to " << ver(h.from_version) << " in " << *h.revert_ms << " ms";
-  else if (h.outcome == "auto-rollback" || h.outcome == "crash-recovered")
+  else if (went_back)
     o << " → reverted to " << ver(h.from_version);
-  else if (h.outcome == "applied")
+  else if (outcome == ap::Outcome::applied)
     o << " (from " << ver(h.from_version) << ", " << span_text(h.started_at, h.finished_at) << ")";
   if (h.signal_to_rollback_ms) o << " [signal→rollback " << *h.signal_to_rollback_ms << " ms]";
   return o.str();

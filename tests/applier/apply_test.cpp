@@ -68,7 +68,7 @@ TEST(Apply, BadReleaseRollsBackByItself) {
   auto h = applier::history(s.site);
   ASSERT_TRUE(h);
   ASSERT_EQ(h->size(), 2u);
-  EXPECT_EQ((*h)[1].outcome, "auto-rollback");
+  EXPECT_EQ((*h)[1].outcome, "rolled_back");
   EXPECT_EQ((*h)[1].to_version, "1.2.0");
   EXPECT_EQ((*h)[1].from_version, "1.1.0");
   EXPECT_TRUE((*h)[1].signal_to_rollback_ms);
@@ -298,7 +298,7 @@ TEST(Apply, DemoSiteTemplatePlaysTheDemo) {
   EXPECT_EQ(second->outcome, Outcome::rolled_back);
   auto h = applier::history(site);
   ASSERT_EQ(h->size(), 2u);
-  EXPECT_EQ((*h)[1].outcome, "auto-rollback");
+  EXPECT_EQ((*h)[1].outcome, "rolled_back");
   EXPECT_NE(slurp(d / "hooks.log").find("notify"), std::string::npos);
 }
 

@@ -74,13 +74,13 @@ TEST_F(AuditAnchor, DeletingEveryEntryAndTheHeadRecord) {
 }
 
 TEST_F(AuditAnchor, EditingAnEntryAndRecomputingTheChain) {
-  sql("UPDATE audit SET data = replace(data, 'auto-rollback', 'applied') WHERE seq = 2");
+  sql("UPDATE audit SET data = replace(data, 'rolled_back', 'applied') WHERE seq = 2");
   rechain();
   expect_broken("head record");
 }
 
 TEST_F(AuditAnchor, EditingAnEntryRecomputingTheChainAndTheHeadRecord) {
-  sql("UPDATE audit SET data = replace(data, 'auto-rollback', 'applied') WHERE seq = 2");
+  sql("UPDATE audit SET data = replace(data, 'rolled_back', 'applied') WHERE seq = 2");
   rechain();
   auto d = state();
   auto rows = d.query("SELECT count(*), (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) FROM audit");

@@ -157,7 +157,7 @@ TEST(Crash, LeftoverIsRecoveredBeforeTheNextBundle) {
   EXPECT_EQ(r->outcome, Outcome::applied);
   auto h = applier::history(site->site);
   ASSERT_EQ(h->size(), 2u);
-  EXPECT_EQ((*h)[0].outcome, "crash-recovered");
+  EXPECT_EQ((*h)[0].outcome, "recovered_old");
   EXPECT_EQ((*h)[1].outcome, "applied");
 }
 

@@ -44,14 +44,14 @@ TEST(Operator, ManualRollbackToThePreviousRelease) {
   EXPECT_EQ(s.pointer(), "releases/1.2.0");
   auto r = applier::rollback(s.site, quiet_env());
   ASSERT_TRUE(r) << r.error().what();
-  EXPECT_EQ(r->outcome, Outcome::applied);
+  EXPECT_EQ(r->outcome, Outcome::reverted);
   EXPECT_EQ(r->to_version, "1.1.0");
   EXPECT_EQ(s.pointer(), "releases/1.1.0");
   EXPECT_EQ(applier::status(s.site)->installed, "1.1.0");
   auto d = db::Database::open(s.db, db::OpenMode::read_only);
   EXPECT_TRUE(d->query("SELECT count(*) FROM items")) << "the reverse migration ran";
   EXPECT_EQ(slurp(s.topology), topo_110);
-  EXPECT_EQ(applier::history(s.site)->back().outcome, "manual-rollback");
+  EXPECT_EQ(applier::history(s.site)->back().outcome, "reverted");
   // Nothing before 1.1.0: a second rollback is refused.
   auto again = applier::rollback(s.site, quiet_env());
   ASSERT_FALSE(again);
@@ -140,7 +140,7 @@ TEST(Operator, SnapshotRestoreGuards) {
   EXPECT_NE(r.error().what().find("user_version"), std::string::npos) << r.error().what();
   ASSERT_TRUE(applier::snapshot_restore(s.site, snap->id, applier::Force::yes, quiet_env()));
   EXPECT_EQ(s.observable(), before);
-  EXPECT_EQ(applier::history(s.site)->back().outcome, "snapshot-restore");
+  EXPECT_EQ(applier::history(s.site)->back().outcome, "restored");
   // A snapshot whose files were altered is not sealed any more.
   spit(s.state + "/snapshots/" + snap->id + "/config-topology", "tampered");
   r = applier::snapshot_restore(s.site, snap->id, applier::Force::yes, quiet_env());
@@ -289,7 +289,7 @@ class AuditTamper : public ::testing::Test {
 };
 
 TEST_F(AuditTamper, EditedEntry) {
-  tamper("UPDATE audit SET data = replace(data, 'auto-rollback', 'applied') WHERE seq = 2");
+  tamper("UPDATE audit SET data = replace(data, 'rolled_back', 'applied') WHERE seq = 2");
   expect_broken();
 }
 TEST_F(AuditTamper, RemovedEntry) {

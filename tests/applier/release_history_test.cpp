@@ -235,7 +235,7 @@ TEST(ReleaseHistory, DamagedRunRecordIsReportedAndRecoverRestoresTheSnapshot) {
     EXPECT_EQ(d.s.observable(), d.on_100) << damage;
     EXPECT_EQ(applier::status(d.s.site)->installed, "1.0.0");
     EXPECT_FALSE(applier::status(d.s.site)->pending_phase);
-    EXPECT_EQ(applier::history(d.s.site)->back().outcome, "crash-recovered");
+    EXPECT_EQ(applier::history(d.s.site)->back().outcome, "recovered_old");
     EXPECT_TRUE(applier::apply(d.s.site, d.rel.build("1.1.0", 2), quiet_env())) << damage;
   }
 }
@@ -261,7 +261,7 @@ TEST(ReleaseHistory, DamagedSnapshotIdLeavesSnapshotRestoreForceWorking) {
   EXPECT_FALSE(st->pending_phase);
   auto h = applier::history(d.s.site);
   ASSERT_GE(h->size(), 2u);
-  EXPECT_EQ((*h)[h->size() - 2].outcome, "discarded-run");
+  EXPECT_EQ((*h)[h->size() - 2].outcome, "discarded");
   EXPECT_TRUE(applier::audit_verify(d.s.site));
 }
 
@@ -326,7 +326,7 @@ TEST(ReleaseHistory, ExceptionInsideAPhaseIsThatPhasesFailure) {
   EXPECT_EQ(r->outcome, Outcome::rolled_back);
   EXPECT_EQ(s.observable(), before);
   EXPECT_FALSE(applier::status(s.site)->pending_phase);
-  EXPECT_EQ(applier::history(s.site)->back().outcome, "auto-rollback");
+  EXPECT_EQ(applier::history(s.site)->back().outcome, "rolled_back");
 }
 
 TEST(ReleaseHistory, RefusedRollbackAndRestoreAreRecorded) {
@@ -358,7 +358,7 @@ TEST(ReleaseHistory, RevertRecordsItsOwnDurationAndSnapshot) {
   ASSERT_TRUE(r) << r.error().what();
   ASSERT_EQ(r->outcome, Outcome::rolled_back);
   auto h = applier::history(s.site)->back();
-  EXPECT_EQ(h.outcome, "auto-rollback");
+  EXPECT_EQ(h.outcome, "rolled_back");
   ASSERT_TRUE(h.revert_ms);
   EXPECT_GE(*h.revert_ms, 0);
   EXPECT_FALSE(h.snapshot_id.empty());

@@ -97,5 +97,39 @@ TEST(StateStore, NewerSchemaIsRefusedByName) {
   EXPECT_EQ(user_version(path), 99) << "refused, not rewritten";
 }
 
+// History rows keep the words the airlock of their time wrote (schema 1 and 2 rows are never
+// rewritten); they are read as today's outcome words.
+TEST(StateStore, HistoryRowsOfOlderBuildsShowTodaysOutcomeWords) {
+  TempDir t;
+  copy_fixture(t / "site");
+  std::string site = (t / "site/site.toml").string(), state_db = (t / "site/state/state.db").string();
+  const std::vector<std::pair<std::string, std::string>> words = {{"auto-rollback", "rolled_back"},
+                                                                  {"manual-rollback", "reverted"},
+                                                                  {"snapshot-restore", "restored"},
+                                                                  {"rollback-failed", "degraded"},
+                                                                  {"crash-recovered", "recovered_old"},
+                                                                  {"discarded-run", "discarded"},
+                                                                  {"aborted", "aborted"},
+                                                                  {"refused", "refused"}};
+  {
+    auto d = db::Database::open(state_db, db::OpenMode::read_write);
+    ASSERT_TRUE(d);
+    for (const auto& [old_word, _] : words)
+      ASSERT_TRUE(
+          d->query("INSERT INTO history(run_id, started_at, finished_at, from_version, to_version, outcome, "
+                   "detail, steps, started_by) VALUES('r', '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z', "
+                   "'1.1.0', '1.2.0', ?, '', '[]', 'cli')",
+                   {old_word}));
+  }
+  auto h = applier::history(site);
+  ASSERT_TRUE(h) << h.error().what();
+  ASSERT_EQ(h->size(), 2 + words.size());
+  for (std::size_t i = 0; i < words.size(); ++i) EXPECT_EQ((*h)[2 + i].outcome, words[i].second) << words[i].first;
+  auto d = db::Database::open(state_db, db::OpenMode::read_only);
+  auto stored = d->query("SELECT outcome FROM history WHERE id = 3");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(std::get<std::string>((*stored)[0][0]), "auto-rollback") << "read as today's word, not rewritten";
+}
+
 }  // namespace
 }  // namespace airlock::test

@@ -55,7 +55,7 @@ TEST_F(SiteCli, ApplyHealthyThenAutomaticRollbackWithHistoryJson) {
   EXPECT_EQ(h[1]["to"], "1.2.0");
   EXPECT_FALSE(h[1]["signal_to_rollback_ms"].is_null());
   r = run(kBin + " history --site " + site());
-  EXPECT_NE(r.output.find("auto-rollback"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rolled_back"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("reverted to v1.1.0"), std::string::npos) << r.output;
   EXPECT_EQ(run(kBin + " audit verify --site " + site()).status, 0);
 }

@@ -184,7 +184,7 @@ TEST_F(TextSiteCli, HardCheckFailingWithNonUtf8TextRollsBackAndRecordsItPrintabl
   auto h = json_of(r.output);
   ASSERT_FALSE(h.is_discarded()) << r.output;
   ASSERT_EQ(h["history"].size(), 2u) << r.output;
-  EXPECT_EQ(h["history"][1]["outcome"], "auto-rollback");
+  EXPECT_EQ(h["history"][1]["outcome"], "rolled_back");
   const std::string detail = h["history"][1]["detail"].get<std::string>();
   EXPECT_NE(detail.find("\\xFF\\u001B[2J"), std::string::npos) << detail;
   r = run(kBin + " history --site " + site());
