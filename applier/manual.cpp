@@ -8,6 +8,7 @@
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
 #include "applier/run.hpp"
+#include "applier/services.hpp"
 #include "applier/snapshot.hpp"
 #include "core/db.hpp"
 #include "core/fs.hpp"
@@ -83,12 +84,12 @@ Event roll_back_manually(Ctx& c, const Plan& p) {
   if (!s) return c.error = Error(ErrorClass::rollback_failed, s.error().what()), Event::fail;
   crash_point("after_rollback");
   bool resumed = run_hook(c, c.site.resume, "resume");
+  Status services = restore_services(c, Restore::all);
   CheckRun run = run_checks(c.site, nullptr, &c.children);
   c.last_checks = run.results;
-  if (!resumed || run.hard_failed) {
-    c.error =
-        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " +
-                                               (resumed ? run.signals.front() : std::string("resume hook failed")));
+  if (!resumed || !services || run.hard_failed) {
+    std::string why = !resumed ? "resume hook failed" : !services ? services.error().what() : run.signals.front();
+    c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + why);
     return Event::fail;
   }
   return Event::ok;

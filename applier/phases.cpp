@@ -13,6 +13,7 @@
 #include "applier/migrate.hpp"
 #include "applier/process.hpp"
 #include "applier/run.hpp"
+#include "applier/services.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
 #include "core/db.hpp"
@@ -313,6 +314,7 @@ Event do_resume(Ctx& c) {
     c.add_signal("resume hook failed (" + hook_result(c, "resume") + ")");
     return Event::fail;
   }
+  if (auto s = replace_services(c); !s) return c.add_signal(s.error().what()), Event::fail;
   return Event::ok;
 }
 
