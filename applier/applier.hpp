@@ -82,7 +82,7 @@ struct SiteStatus {
   std::string pointer;              // target of <state>/current, "" when absent
   std::vector<std::string> images;  // "ref@digest" of the installed release
   bool degraded = false;
-  std::string degraded_since;  // when degraded: the time it became so ("" when unknown)
+  std::string degraded_since;                // when degraded: the time it became so ("" when unknown)
   std::optional<std::string> pending_phase;  // a run not finished: running, or crashed awaiting recovery
   bool running = false;                      // another process holds the site lock: the run is live
   std::string audit_head;

@@ -81,10 +81,13 @@ Status run_command(Ctx& c, const ServiceSpec& s, const std::vector<std::string>&
   return {};
 }
 
+// While replacing, a termination signal ends the wait (the run then rolls back, as after any phase
+// interrupted from drain on); a restore always finishes, as the rollback it is part of.
+enum class OnSignal { stop, finish };
+
 // Tries the readiness check until it passes or `ready_within` has passed; an attempt is cut at
-// that deadline whatever its own timeout. A termination signal ends the wait (the run then rolls
-// back, as after any phase interrupted from drain on).
-Status wait_ready(Ctx& c, const ServiceSpec& s) {
+// that deadline whatever its own timeout.
+Status wait_ready(Ctx& c, const ServiceSpec& s, OnSignal on_signal) {
   if (!s.ready) return {};
   const auto t0 = SteadyClock::now();
   const auto deadline = t0 + milliseconds(s.ready_within_ms);
@@ -107,7 +110,7 @@ Status wait_ready(Ctx& c, const ServiceSpec& s) {
     last = r.detail;
     const std::string waited = "service '" + s.name + "' not ready after " + std::to_string(ms) + " ms and " +
                                std::to_string(attempt) + " attempts of check '" + r.name + "' (" + r.kind + ")";
-    if (const int sig = c.env.interrupted(); sig != 0)
+    if (const int sig = c.env.interrupted(); sig != 0 && on_signal == OnSignal::stop)
       return fail(ErrorClass::rolled_back, waited + ": interrupted by " + signal_name(sig));
     if (SteadyClock::now() + backoff >= deadline)
       return fail(ErrorClass::rolled_back,
@@ -139,8 +142,8 @@ Result<std::vector<ServiceSpec>> order_services(std::vector<ServiceSpec> service
       return std::all_of(s.after.begin(), s.after.end(), [&](const std::string& a) { return contains(placed, a); });
     });
     if (ready == services.end())
-      return fail(ErrorClass::usage, "[[services]]: the services wait on each other in a cycle: " +
-                                         describe_cycle(services));
+      return fail(ErrorClass::usage,
+                  "[[services]]: the services wait on each other in a cycle: " + describe_cycle(services));
     placed.push_back(ready->name);
     out.push_back(std::move(*ready));
     services.erase(ready);
@@ -151,12 +154,15 @@ Result<std::vector<ServiceSpec>> order_services(std::vector<ServiceSpec> service
 Status replace_services(Ctx& c) {
   c.data["services_replaced"] = json::array();
   for (const auto& s : c.site.services) {
+    if (const int sig = c.env.interrupted(); sig != 0)
+      return fail(ErrorClass::rolled_back,
+                  "interrupted by " + signal_name(sig) + " before service '" + s.name + "' was replaced");
     // Recorded before the command runs: a command that fails half way has still changed the service.
     c.data["services_replaced"].push_back(s.name);
     persist(c);
     c.emit("services", std::string(service_mode_name(s.mode)) + " service '" + s.name + "'");
     AIRLOCK_CHECK(run_command(c, s, s.command, service_mode_name(s.mode)), "replacing the services");
-    AIRLOCK_CHECK(wait_ready(c, s), "replacing the services");
+    AIRLOCK_CHECK(wait_ready(c, s, OnSignal::stop), "replacing the services");
   }
   return {};
 }
@@ -170,8 +176,9 @@ Status restore_services(Ctx& c, Restore which) {
     Status s = it->rollback ? run_command(c, *it, *it->rollback, "rollback")
                             : run_command(c, *it, it->command, service_mode_name(it->mode));
     // Back to nothing installed there is no old release whose readiness could be proved.
-    if (s && !(c.run.kind == RunKind::apply && c.run.from_version.empty())) s = wait_ready(c, *it);
-    if (!s && first) first = fail(s.error().reclassed(ErrorClass::rollback_failed).with_context("restoring the services"));
+    if (s && !(c.run.kind == RunKind::apply && c.run.from_version.empty())) s = wait_ready(c, *it, OnSignal::finish);
+    if (!s && first)
+      first = fail(s.error().reclassed(ErrorClass::rollback_failed).with_context("restoring the services"));
   }
   return first;
 }
@@ -179,7 +186,8 @@ Status restore_services(Ctx& c, Restore which) {
 std::optional<std::string> unrunnable_service(const Site& site) {
   for (const auto& s : site.services) {
     const std::string what = "service '" + s.name + "' ";
-    if (auto why = not_runnable(s.command, site.base_dir)) return what + service_mode_name(s.mode) + " cannot run: " + *why;
+    if (auto why = not_runnable(s.command, site.base_dir))
+      return what + service_mode_name(s.mode) + " cannot run: " + *why;
     if (s.rollback)
       if (auto why = not_runnable(*s.rollback, site.base_dir)) return what + "rollback cannot run: " + *why;
     if (s.ready && s.ready->kind == CheckKind::exec)

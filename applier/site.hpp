@@ -70,7 +70,7 @@ struct Site {
   std::map<std::string, std::string> configs;    // logical -> file
   std::optional<Hook> drain, resume, notify;
   std::vector<CheckSpec> checks;
-  std::vector<ServiceSpec> services;  // in the order they are replaced (every `after` before it)
+  std::vector<ServiceSpec> services;          // in the order they are replaced (every `after` before it)
   std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
 };
 

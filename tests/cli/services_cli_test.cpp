@@ -56,9 +56,11 @@ class ServicesCli : public ::testing::Test {
     fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
     fs::create_directories(dir / "site/data");
     fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
-    for (const auto& [recipe, out] : {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
-      auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-                   " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+    for (const auto& [recipe, out] :
+         {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
+      auto r =
+          run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
+              " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
       ASSERT_EQ(r.status, 0) << r.output;
     }
     demo = slurp(dir / "site/site.toml");
@@ -174,8 +176,7 @@ ready_within = "1s"
   EXPECT_EQ(order(), "restart web\nrestart after-web\nrestart web\nrollback web\n");
   auto j = json_of(r.output);
   ASSERT_FALSE(j["failing_signals"].empty()) << r.output;
-  EXPECT_NE(j["failing_signals"][0].get<std::string>().find("service 'web' not ready"), std::string::npos)
-      << r.output;
+  EXPECT_NE(j["failing_signals"][0].get<std::string>().find("service 'web' not ready"), std::string::npos) << r.output;
   EXPECT_EQ(fs::read_symlink(dir / "site/state/current").string(), "releases/1.1.0");
 }
 
@@ -190,8 +191,9 @@ run = "test ! -e broken"
 )");
   std::string text = slurp(dir / "site/site.toml");
   const auto at = text.find("resume = { run = ");
-  text.replace(at, text.find('\n', at) - at,
-               R"toml(resume = { run = 'if [ "$(readlink state/current)" = releases/1.2.0 ]; then touch broken; fi' })toml");
+  text.replace(
+      at, text.find('\n', at) - at,
+      R"toml(resume = { run = 'if [ "$(readlink state/current)" = releases/1.2.0 ]; then touch broken; fi' })toml");
   spit(dir / "site/site.toml", text);
   ASSERT_EQ(apply("b110.tar.zst").status, 0);
   ASSERT_EQ(apply("b120.tar.zst").status, 31);
@@ -201,9 +203,9 @@ run = "test ! -e broken"
 
   auto r = apply("b120.tar.zst");
   EXPECT_EQ(r.status, 33) << r.output;
-  EXPECT_NE(r.output.find("site degraded since " + st["degraded_since"].get<std::string>() +
-                          ": run `airlock ack --site "),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("site degraded since " + st["degraded_since"].get<std::string>() + ": run `airlock ack --site "),
+      std::string::npos)
       << r.output;
   EXPECT_EQ(fs::read_symlink(dir / "site/state/current").string(), "releases/1.1.0");
 
@@ -233,4 +235,35 @@ run = "test ! -e broken"
   r = apply("b120.tar.zst");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(json_of(run(kBin + " status --site " + site() + " --json").output)["degraded"], false);
+}
+
+// airlock killed while a service's restart command runs: `recover` stops what the command left
+// running in its process group (recorded in the run record) and restores the service on the old
+// release.
+TEST_F(ServicesCli, RecoverStopsAKilledRunsServiceCommandAndRestoresTheService) {
+  with(R"toml(
+[[services]]
+name = "slow"
+restart = "echo restart slow >> order.txt; sleep 60 & echo $! > slow.pid; wait"
+rollback = "echo rollback slow >> order.txt"
+timeout = "2m"
+)toml");
+  // The first install has no release to go back to: give the site one (its restart ends when the
+  // sleep it started is killed).
+  ASSERT_EQ(run("cd " + q(dir / "site") + " && " + kBin + " apply ../b110.tar.zst --site site.toml &"
+                "P=$!; for i in $(seq 1 300); do [ -s slow.pid ] && break; sleep 0.1; done; kill $(cat slow.pid); wait $P")
+                .status,
+            0);
+  fs::remove(dir / "site/slow.pid");
+  auto r = run("cd " + q(dir / "site") + " && (" + kBin + " apply ../b120.tar.zst --site site.toml >/dev/null 2>&1 & " +
+               "P=$!; for i in $(seq 1 300); do [ -s slow.pid ] && break; sleep 0.1; done; kill -9 $P; wait $P; " +
+               "kill -0 $(cat slow.pid) && echo sleep-alive)");
+  ASSERT_NE(r.output.find("sleep-alive"), std::string::npos) << "the command's child outlives airlock: " << r.output;
+  r = run(kBin + " recover --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(json_of(r.output)["outcome"], "recovered_old") << r.output;
+  EXPECT_NE(run("kill -0 $(cat " + q(dir / "site/slow.pid") + ") 2>/dev/null || echo gone").output.find("gone"),
+            std::string::npos);
+  EXPECT_EQ(order(), "restart slow\nrestart slow\nrollback slow\n");
+  EXPECT_EQ(fs::read_symlink(dir / "site/state/current").string(), "releases/1.1.0");
 }
