@@ -1,7 +1,15 @@
 // [[services]] in site.toml: parsed into dependency order (every fault a configuration error
 // naming it), replaced by a real apply and restored by a manual rollback in reverse order; and the
 // DEGRADED mark in state.db.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "applier/applier.hpp"
 #include "applier/site.hpp"
@@ -133,6 +141,55 @@ TEST(Services, UnrunnableCommandFailsPreflight) {
   EXPECT_EQ(r.error().cls(), ErrorClass::preflight) << r.error().what();
   EXPECT_NE(r.error().what().find("service 'a' restart cannot run"), std::string::npos) << r.error().what();
   EXPECT_EQ(s.pointer(), "");
+}
+
+// A free loopback port: bound, read back and released (a listener takes it again later).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// The service starts listening 1.5 s after its restart returned: readiness (tcp, on a real socket)
+// is tried until then, and the apply succeeds.
+TEST(Services, ReadinessWaitsForAServiceThatListensLate) {
+  const int port = free_port();
+  SiteDir s("",
+            "[[services]]\nname = \"web\"\nrestart = \"true\"\nready_within = \"30s\"\n"
+            "ready = { kind = \"tcp\", address = \"127.0.0.1:" +
+                std::to_string(port) + "\", timeout = \"1s\" }\n\n");
+  std::atomic<bool> done{false};
+  std::thread listener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::listen(fd, 16);
+    while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ::close(fd);
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = applier::apply(s.site, bundles().v110, quiet_env());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  done = true;
+  listener.join();
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, applier::Outcome::applied);
+  EXPECT_GE(ms, 1500);
+  auto h = applier::history(s.site);
+  ASSERT_TRUE(h);
+  EXPECT_NE(h->back().steps_json.find("\"action\":\"ready\""), std::string::npos) << h->back().steps_json;
 }
 
 TEST(DegradedMark, KeepsTheFirstTimeUntilCleared) {
