@@ -112,10 +112,12 @@ Status wait_ready(Ctx& c, const ServiceSpec& s, OnSignal on_signal) {
                                std::to_string(attempt) + " attempts of check '" + r.name + "' (" + r.kind + ")";
     if (const int sig = c.env.interrupted(); sig != 0 && on_signal == OnSignal::stop)
       return fail(ErrorClass::rolled_back, waited + ": interrupted by " + signal_name(sig));
-    if (SteadyClock::now() + backoff >= deadline)
+    const auto now = SteadyClock::now();
+    if (now >= deadline)
       return fail(ErrorClass::rolled_back,
                   waited + " (ready_within " + std::to_string(s.ready_within_ms) + " ms): " + last);
-    std::this_thread::sleep_for(backoff);
+    // The last attempt is made at the deadline, not a backoff before it.
+    std::this_thread::sleep_for(std::min<SteadyClock::duration>(backoff, deadline - now));
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }
