@@ -192,6 +192,40 @@ TEST(Services, ReadinessWaitsForAServiceThatListensLate) {
   EXPECT_NE(h->back().steps_json.find("\"action\":\"ready\""), std::string::npos) << h->back().steps_json;
 }
 
+// The repairs stay allowed on a degraded site and do not clear the mark; apply waits for `ack`.
+TEST(DegradedMark, ManualRollbackStaysAllowedAndApplyWaitsForAck) {
+  SiteDir s("");
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  ASSERT_TRUE(applier::apply(s.site, bundles().v120, quiet_env()));
+  {
+    auto st = applier::StateDb::open(s.state);
+    ASSERT_TRUE(st && st->mark_degraded("2026-03-01T10:00:00Z"));
+  }
+  auto r = applier::rollback(s.site, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, applier::Outcome::applied);
+  EXPECT_TRUE(applier::status(s.site)->degraded);
+  auto refused = applier::apply(s.site, bundles().v120, quiet_env());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().cls(), ErrorClass::preflight);
+  EXPECT_NE(refused.error().what().find("site degraded since 2026-03-01T10:00:00Z: run `airlock ack --site " + s.site +
+                                        "` after repair"),
+            std::string::npos)
+      << refused.error().what();
+  EXPECT_EQ(s.pointer(), "releases/1.1.0");
+  auto a = applier::ack(s.site, "rolled back by hand", quiet_env());
+  ASSERT_TRUE(a) << a.error().what();
+  EXPECT_EQ(a->degraded_since, "2026-03-01T10:00:00Z");
+  EXPECT_FALSE(applier::status(s.site)->degraded);
+  r = applier::apply(s.site, bundles().v120, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, applier::Outcome::applied);
+  ASSERT_TRUE(applier::audit_verify(s.site));
+  auto again = applier::ack(s.site, "", quiet_env());
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().cls(), ErrorClass::usage);
+}
+
 TEST(DegradedMark, KeepsTheFirstTimeUntilCleared) {
   TempDir d;
   auto st = applier::StateDb::open(d.path().string());
