@@ -60,6 +60,7 @@ enum class Outcome {
   recovered_new,  // recover: an interrupted run was complete, its new state recorded
   discarded,      // snapshot restore --force dropped a damaged run record
   nothing_to_do,  // recover: no interrupted run (never recorded)
+  acknowledged,   // ack: an operator cleared the degraded mark after repair
 };
 const char* outcome_name(Outcome o);
 // The outcome a word names, including the words older builds wrote into history
@@ -92,6 +93,7 @@ struct SiteStatus {
   std::string pointer;              // target of <state>/current, "" when absent
   std::vector<std::string> images;  // "ref@digest" of the installed release
   bool degraded = false;
+  std::string degraded_since;                // when degraded: the time it became so ("" when unknown)
   std::optional<std::string> pending_phase;  // a run not finished: running, or crashed awaiting recovery
   bool running = false;                      // another process holds the site lock: the run is live
   std::string audit_head;
@@ -116,6 +118,19 @@ struct HistoryEntry {
   std::string snapshot_id;                // the snapshot the run took or restored
 };
 [[nodiscard]] Result<std::vector<HistoryEntry>> history(const std::string& site_toml);
+
+// A DEGRADED site (exit 31) refuses every apply (exit 33) until an operator, after repairing it,
+// acknowledges it: the acknowledgement is a history row ("acknowledged") and an audit entry ("ack")
+// with the operator's note. ErrorClass::usage when the site is not degraded.
+struct AckReport {
+  std::string site_name;
+  std::string degraded_since;  // "" when unknown
+  std::string acknowledged_at;
+  std::string note;
+  std::string audit_head;
+};
+inline constexpr std::size_t kMaxAckNoteBytes = 4096;
+[[nodiscard]] Result<AckReport> ack(const std::string& site_toml, const std::string& note, const Env& env = {});
 
 struct SnapshotInfo {
   std::string id;

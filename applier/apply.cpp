@@ -10,6 +10,7 @@
 
 #include "applier/audit.hpp"
 #include "applier/crash.hpp"
+#include "applier/degraded.hpp"
 #include "applier/files.hpp"
 #include "applier/lock.hpp"
 #include "applier/run.hpp"
@@ -271,8 +272,9 @@ Result<SiteStatus> status(const std::string& site_toml) {
   s.state_dir = site.state_dir;
   s.trust_root = site.trust_root;
   AIRLOCK_TRY(s.installed, st.get("installed"), "status");
-  AIRLOCK_TRY(auto deg, st.get("degraded", "0"), "status");
-  s.degraded = deg == "1";
+  AIRLOCK_TRY(auto since, st.degraded_since(), "status");
+  s.degraded = since.has_value();
+  s.degraded_since = since.value_or("");
   s.pointer = read_pointer(site.state_dir);
   AIRLOCK_TRY(auto imgs, st.current_images(), "status");
   auto j = json::parse(imgs, nullptr, false);

@@ -7,6 +7,7 @@
 #include "applier/audit.hpp"
 #include "applier/process.hpp"
 #include "applier/run.hpp"
+#include "applier/services.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -93,7 +94,7 @@ std::optional<std::string> unrunnable_child(const Site& site) {
   for (const auto& check : site.checks)
     if (check.kind == CheckKind::exec)
       if (auto why = not_runnable(check.argv, site.base_dir)) return "check '" + check.name + "' cannot run: " + *why;
-  return std::nullopt;
+  return unrunnable_service(site);
 }
 
 void stop_orphans(Ctx& c, const Run& crashed) {

@@ -9,6 +9,7 @@
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
 #include "applier/run.hpp"
+#include "applier/services.hpp"
 #include "applier/snapshot.hpp"
 #include "core/db/db.hpp"
 #include "core/sys/fs.hpp"
@@ -111,7 +112,9 @@ Event do_revert(Ctx& c) {
 
 Event do_revert_resume(Ctx& c) {
   if (do_resume(c) == Event::ok) return Event::ok;
-  c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: resume hook failed");
+  const auto& signals = c.data.value("signals", nlohmann::json::array());
+  const std::string why = signals.empty() ? "resume hook failed" : signals.back().get<std::string>();
+  c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + why);
   return Event::fail;
 }
 

@@ -9,7 +9,7 @@ namespace airlock::applier {
 namespace {
 
 // clang-format off
-constexpr std::array<std::pair<Outcome, const char*>, 11> kWords = {{
+constexpr std::array<std::pair<Outcome, const char*>, 12> kWords = {{
   {Outcome::applied,       "applied"},
   {Outcome::rolled_back,   "rolled_back"},
   {Outcome::reverted,      "reverted"},
@@ -21,6 +21,7 @@ constexpr std::array<std::pair<Outcome, const char*>, 11> kWords = {{
   {Outcome::recovered_new, "recovered_new"},
   {Outcome::discarded,     "discarded"},
   {Outcome::nothing_to_do, "nothing_to_do"},
+  {Outcome::acknowledged,  "acknowledged"},
 }};
 
 // History rows of state.db schemas 1 and 2. "crash-recovered" was written for every recovery that

@@ -10,10 +10,12 @@
 #include "applier/audit.hpp"
 #include "applier/config_apply.hpp"
 #include "applier/crash.hpp"
+#include "applier/degraded.hpp"
 #include "applier/files.hpp"
 #include "applier/migrate.hpp"
 #include "applier/process.hpp"
 #include "applier/run.hpp"
+#include "applier/services.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
 #include "core/db/db.hpp"
@@ -127,6 +129,10 @@ std::string resume_after_failed_drain(Ctx& c) {
 }  // namespace
 
 Event do_preflight(Ctx& c) {
+  if (auto s = refuse_if_degraded(c.st, c.site); !s) {
+    c.refused = true;
+    return failed(c, s.error());
+  }
   if (auto s = check_startable(c); !s) return failed(c, s.error());
   if (auto s = check_configs(c.site, c.run.from_version.empty()); !s) return failed(c, s.error());
   // An unreadable or malformed trust root is the site's configuration: a usage error (spec §8).
@@ -314,6 +320,10 @@ Event do_resume(Ctx& c) {
     c.add_signal("resume hook failed (" + hook_result(c, "resume") + ")");
     return Event::fail;
   }
+  // An apply replaces the services with the new release's; a rollback or restore brings back the
+  // ones of the release it goes back to, in reverse order.
+  Status services = c.run.kind == RunKind::apply ? replace_services(c) : restore_services(c, Restore::all);
+  if (!services) return c.add_signal(services.error().what()), Event::fail;
   return Event::ok;
 }
 

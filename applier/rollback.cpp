@@ -7,6 +7,7 @@
 #include "applier/files.hpp"
 #include "applier/migrate.hpp"
 #include "applier/run.hpp"
+#include "applier/services.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
 #include "core/sys/fs.hpp"
@@ -93,8 +94,9 @@ Status record_release(Ctx& c) {
     row.migrations = applied_migrations(c);
     AIRLOCK_CHECK(c.st.add_release(row), "recording the release");
   }
-  AIRLOCK_CHECK(c.st.set("installed", c.run.to_version), "recording the release");
-  return c.st.set("degraded", "0");
+  // A degraded site stays marked until an operator acknowledges it (`airlock ack`), even after a
+  // healthy manual rollback: the acknowledgement is the record that someone repaired it.
+  return c.st.set("installed", c.run.to_version);
 }
 
 std::optional<std::int64_t> data_int(const Ctx& c, const char* key) {
@@ -127,7 +129,7 @@ Status write_record(Ctx& c, Phase terminal, const std::string& detail, Outcome o
   AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), run_kind_name(c.run.kind), dump(entry)), "recording");
   (void)head;
   if (terminal == Phase::done) AIRLOCK_CHECK(record_release(c), "recording");
-  if (terminal == Phase::degraded) AIRLOCK_CHECK(c.st.set("degraded", "1"), "recording");
+  if (terminal == Phase::degraded) AIRLOCK_CHECK(c.st.mark_degraded(c.now()), "recording");
   return c.st.end_run();
 }
 
@@ -178,6 +180,7 @@ Event do_rollback(Ctx& c) {
   }
   crash_point("after_rollback");
   bool resumed = run_hook(c, c.site.resume, "resume");
+  Status services = restore_services(c, Restore::replaced);
   CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   // Reverse migrations undo the schema, not every data change: when the old release is still not
   // healthy, fall back to the snapshot for every database, then prove health again.
@@ -194,8 +197,8 @@ Event do_rollback(Ctx& c) {
   c.last_checks = run.results;
   // Back to "nothing installed": there is no old release whose health could be proved.
   if (c.run.from_version.empty()) run.hard_failed = false;
-  if (!resumed || run.hard_failed) {
-    std::string why = !resumed ? "resume hook failed" : run.signals.front();
+  if (!resumed || !services || run.hard_failed) {
+    std::string why = !resumed ? "resume hook failed" : !services ? services.error().what() : run.signals.front();
     c.error = Error(ErrorClass::rollback_failed, "after rolling back, the site is still unhealthy: " + why);
     return Event::fail;
   }
@@ -328,9 +331,14 @@ Event do_restore_old(Ctx& c) {
   }
   if (auto s = restore_snapshot(c.site, *snap); !s) return restore_failed(c, s.error());
   (void)run_hook(c, c.site.resume, "resume");
+  Status services = restore_services(c, Restore::replaced);
   CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   c.last_checks = run.results;
   crash_point("recover_before_record");
+  if (!services) {
+    c.detail = what + "; restored, but " + services.error().what();
+    return Event::fail;
+  }
   if (run.hard_failed && !c.run.from_version.empty()) {
     c.detail = what + "; restored, but " + run.signals.front();
     return Event::fail;

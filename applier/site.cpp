@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <set>
 
+#include "applier/services.hpp"
 #include "core/sys/fs.hpp"
 #include "core/text.hpp"
 #include "core/sys/time.hpp"
@@ -289,7 +290,7 @@ Result<std::map<std::string, std::string>> name_map(const toml::table& root, con
 
 Status parse_top(const toml::table& root, Site& s) {
   const Fields top(root, "", kCls);
-  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks"}));
+  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "services"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
   TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout"}));
@@ -333,6 +334,78 @@ Status parse_checks(const toml::table& root, Site& s) {
   return {};
 }
 
+// [[services]]: `ready` is the name of a [[checks]] entry or an inline check table (its name, when
+// it has none, "<service> ready"). A latency check only compares with the preflight baseline, so it
+// cannot say a service is ready.
+constexpr std::int64_t kMaxReadyWithinMs = 15 * 60 * 1000;
+
+Result<std::optional<CheckSpec>> parse_ready(const toml::table& t, const Fields& f, std::size_t i, const Site& s,
+                                             const std::string& service) {
+  const toml::node* n = t.get("ready");
+  if (!n) return std::optional<CheckSpec>{};
+  std::optional<CheckSpec> c;
+  if (const auto* name = n->as_string()) {
+    for (const auto& check : s.checks)
+      if (check.name == name->get()) c = check;
+    if (!c) return f.error("ready", "no [[checks]] entry is named '" + printable(name->get()) + "'");
+  } else if (const auto* inline_check = n->as_table()) {
+    toml::table copy = *inline_check;
+    if (!copy.contains("name")) copy.insert("name", service + " ready");
+    auto parsed = parse_check(copy, i, s);
+    if (!parsed) return fail(parsed.error().with_context(f.path("ready")));
+    c = std::move(*parsed);
+  } else {
+    return f.error("ready", "expected the name of a [[checks]] entry or a check table, found " + tomlu::type_name(*n));
+  }
+  if (c->kind == CheckKind::latency) return f.error("ready", "a latency check cannot tell that a service is ready");
+  c->hard = true;
+  return c;
+}
+
+Result<std::vector<std::string>> name_list(const toml::table& t, const Fields& f, std::string_view key) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get(key);
+  if (!n) return out;
+  const auto* a = n->as_array();
+  if (!a) return f.error(key, "expected an array of service names, found " + tomlu::type_name(*n));
+  for (const auto& e : *a) {
+    if (!e.is_string()) return f.error(key, "array elements must be strings, found " + tomlu::type_name(e));
+    out.push_back(e.as_string()->get());
+  }
+  return out;
+}
+
+Result<ServiceSpec> parse_service(const toml::table& t, std::size_t i, const Site& s) {
+  const Fields f(t, "services[" + std::to_string(i) + "]", kCls);
+  TOMLU_CHECK(f.only({"name", "restart", "rolling", "rollback", "timeout", "ready", "ready_within", "after"}));
+  ServiceSpec sv;
+  TOMLU_TRY(sv.name, one_line(f, "name"));
+  if (t.contains("restart") == t.contains("rolling"))
+    return f.error("restart", "a service has exactly one of 'restart' and 'rolling'");
+  sv.mode = t.contains("rolling") ? ServiceMode::rolling : ServiceMode::restart;
+  TOMLU_TRY(sv.command, command(t, f, service_mode_name(sv.mode)));
+  if (t.contains("rollback")) {
+    TOMLU_TRY(sv.rollback, command(t, f, "rollback"));
+  }
+  TOMLU_TRY(sv.timeout_ms, duration_ms(t, f, "timeout", 300000));
+  TOMLU_TRY(sv.ready, parse_ready(t, f, i, s, sv.name));
+  TOMLU_TRY(sv.ready_within_ms, duration_ms(t, f, "ready_within", 60000));
+  if (sv.ready_within_ms > kMaxReadyWithinMs) return f.error("ready_within", "is longer than the limit of 15m");
+  TOMLU_TRY(sv.after, name_list(t, f, "after"));
+  return sv;
+}
+
+Status parse_services(const toml::table& root, Site& s) {
+  TOMLU_TRY(auto tables, Fields(root, "", kCls).tables("services"));
+  std::vector<ServiceSpec> services;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    TOMLU_TRY(auto sv, parse_service(*tables[i], i, s));
+    services.push_back(std::move(sv));
+  }
+  TOMLU_TRY(s.services, order_services(std::move(services)));
+  return {};
+}
+
 }  // namespace
 
 const char* check_kind_name(CheckKind k) {
@@ -364,6 +437,7 @@ Result<Site> parse_site(const std::string& text, const std::string& file) {
   AIRLOCK_CHECK(parse_top(root, s), what);
   AIRLOCK_CHECK(parse_hooks(root, s), what);
   AIRLOCK_CHECK(parse_checks(root, s), what);
+  AIRLOCK_CHECK(parse_services(root, s), what);
   return s;
 }
 

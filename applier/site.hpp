@@ -42,6 +42,22 @@ struct CheckSpec {
   double max_increase_percent = 100;  // latency: median within baseline * (1 + x/100)
 };
 
+// A service airlock replaces after the resume hook ([[services]], docs/site.md): its command runs
+// as a child, then its readiness check is tried until it passes or `ready_within` has passed.
+enum class ServiceMode { restart, rolling };
+const char* service_mode_name(ServiceMode m);
+
+struct ServiceSpec {
+  std::string name;
+  ServiceMode mode = ServiceMode::restart;
+  std::vector<std::string> command;                  // `restart` or `rolling`
+  std::optional<std::vector<std::string>> rollback;  // absent: `command` again, on the old release
+  std::int64_t timeout_ms = 300000;                  // each command's own deadline
+  std::optional<CheckSpec> ready;                    // inline, or a copy of the [[checks]] entry it names
+  std::int64_t ready_within_ms = 60000;              // how long readiness may take
+  std::vector<std::string> after;                    // services replaced before this one
+};
+
 struct Site {
   std::string file;      // absolute path of site.toml
   std::string base_dir;  // its folder
@@ -54,6 +70,7 @@ struct Site {
   std::map<std::string, std::string> configs;    // logical -> file
   std::optional<Hook> drain, resume, notify;
   std::vector<CheckSpec> checks;
+  std::vector<ServiceSpec> services;          // in the order they are replaced (every `after` before it)
   std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
 };
 

@@ -104,7 +104,8 @@ bool data_key_ok(const std::string& key, const json& v) {
   };
   if (key == "baseline")
     return v.is_object() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_number(); });
-  if (key == "signals" || key == "soft_failures" || key == "applied_migrations") return strings(v);
+  if (key == "signals" || key == "soft_failures" || key == "applied_migrations" || key == "services_replaced")
+    return strings(v);
   if (key == "steps" || key == "images") return v.is_array();
   if (key == "rollback_to" || key == "trust_update" || key == "damaged" || key == "recovering_from")
     return v.is_string();
@@ -194,6 +195,25 @@ airlock::Status StateDb::set(const std::string& key, const std::string& value) {
                      {key, value});
   if (!r) return fail(r.error().with_context("state: writing " + key));
   return {};
+}
+
+Result<std::optional<std::string>> StateDb::degraded_since() {
+  AIRLOCK_TRY(auto flag, get("degraded", "0"), "state");
+  if (flag != "1") return std::optional<std::string>{};
+  AIRLOCK_TRY(auto since, get("degraded_since"), "state");
+  return std::optional<std::string>(since);
+}
+
+airlock::Status StateDb::mark_degraded(const std::string& at) {
+  AIRLOCK_TRY(auto since, degraded_since(), "state");
+  if (since) return {};
+  AIRLOCK_CHECK(set("degraded", "1"), "state");
+  return set("degraded_since", at);
+}
+
+airlock::Status StateDb::clear_degraded() {
+  AIRLOCK_CHECK(set("degraded", "0"), "state");
+  return set("degraded_since", "");
 }
 
 Result<std::optional<Run>> StateDb::active_run() {

@@ -84,6 +84,13 @@ class StateDb {
   [[nodiscard]] Result<std::string> get(const std::string& key, const std::string& dflt = "");
   [[nodiscard]] airlock::Status set(const std::string& key, const std::string& value);
 
+  // The DEGRADED mark (a rollback that did not restore health): nullopt when the site is not
+  // degraded, else the time it became so ("" when an airlock that kept no time marked it).
+  [[nodiscard]] Result<std::optional<std::string>> degraded_since();
+  // Keeps the first time: a site that fails again while degraded has been degraded since then.
+  [[nodiscard]] airlock::Status mark_degraded(const std::string& at);
+  [[nodiscard]] airlock::Status clear_degraded();
+
   // ErrorClass::io naming the column when the record holds a value of the wrong type.
   [[nodiscard]] Result<std::optional<Run>> active_run();
   [[nodiscard]] Result<SalvagedRun> salvage_run();

@@ -102,6 +102,8 @@ std::string headline(const ap::RunReport& r) {
       return "nothing to recover; the site is on " + ver(r.from_version);
     case ap::Outcome::aborted:
       return "aborted; nothing changed";
+    case ap::Outcome::acknowledged:
+      return "acknowledged; the site on " + ver(r.to_version) + " may move forward again";
   }
   return "";
 }
@@ -209,6 +211,7 @@ int cmd_status(int argc, char** argv) {
               {"pointer", s->pointer},
               {"images", s->images},
               {"degraded", s->degraded},
+              {"degraded_since", s->degraded ? json(s->degraded_since) : json(nullptr)},
               {"audit_head", s->audit_head},
               {"audit_entries", s->audit_entries},
               {"targets",
@@ -221,7 +224,11 @@ int cmd_status(int argc, char** argv) {
     print_json(j);
   } else {
     std::cout << "site        " << s->site_name << " (product " << s->product << ")\n"
-              << "installed   " << ver(s->installed) << (s->degraded ? "  DEGRADED: needs an operator" : "") << "\n"
+              << "installed   " << ver(s->installed)
+              << (s->degraded ? "  DEGRADED since " + (s->degraded_since.empty() ? "?" : s->degraded_since) +
+                                    ": repair, then 'airlock ack'"
+                              : "")
+              << "\n"
               << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
     for (const auto& i : s->images) std::cout << "image       " << i << "\n";
     if (s->running)
@@ -414,6 +421,35 @@ int cmd_audit(int argc, char** argv) {
     return report_error("audit", s.error(), js);
   std::cerr << "wrote " << out << (sign.empty() ? "" : " and " + out + ".minisig") << " (" << r->entries.size()
             << " entries)\n";
+  return 0;
+}
+
+int cmd_ack(int argc, char** argv) {
+  std::string site, note;
+  po::options_description o("Options");
+  add_common(o, site);
+  o.add_options()("note", po::value<std::string>(&note), "what was repaired (kept in history and the audit log)");
+  auto p = parse_args(argc, argv, "airlock ack [--site site.toml] [--json] [--note TEXT]",
+                      "Acknowledge a DEGRADED site (a rollback that did not restore health, exit 31) after\n"
+                      "repairing it: until then every apply refuses with exit 33. The acknowledgement is\n"
+                      "recorded in history and the audit log. Exit 2 when the site is not degraded.",
+                      o, {}, "  airlock ack --site /srv/site/site.toml --note \"restored db from backup\"\n");
+  if (p.exit_now) return *p.exit_now;
+  bool js = p.vm.count("json") > 0;
+  auto r = ap::ack(site, note, cli_env(js));
+  if (!r) return report_error("ack", r.error(), js);
+  if (js) {
+    print_json({{"ok", true},
+                {"site", r->site_name},
+                {"degraded_since", r->degraded_since},
+                {"acknowledged_at", r->acknowledged_at},
+                {"note", r->note},
+                {"audit_head", r->audit_head}});
+  } else {
+    std::cout << "ack: site " << r->site_name << " acknowledged (degraded since "
+              << (r->degraded_since.empty() ? "?" : r->degraded_since) << "); applies are allowed again\n"
+              << "  audit head: " << r->audit_head << "\n";
+  }
   return 0;
 }
 

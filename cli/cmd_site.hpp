@@ -1,4 +1,4 @@
-// The site commands: apply, status, history, rollback, recover, snapshot, audit.
+// The site commands: apply, status, history, rollback, recover, snapshot, audit, ack.
 // Each handler gets argv with argv[0] = the subcommand name and returns the exit code of spec §8.
 #pragma once
 
@@ -11,5 +11,6 @@ int cmd_rollback(int argc, char** argv);
 int cmd_recover(int argc, char** argv);
 int cmd_snapshot(int argc, char** argv);
 int cmd_audit(int argc, char** argv);
+int cmd_ack(int argc, char** argv);
 
 }  // namespace airlock::cli

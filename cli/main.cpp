@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"recover", "finish or undo an apply that was interrupted (crash, power cut)", cmd_recover},
     {"snapshot", "create, list or restore snapshots of the site's databases and config", cmd_snapshot},
     {"audit", "export or verify the tamper-evident audit log", cmd_audit},
+    {"ack", "acknowledge a repaired DEGRADED site, so that applies are allowed again", cmd_ack},
 };
 
 void usage(std::ostream& out) {
