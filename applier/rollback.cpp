@@ -249,6 +249,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   r.checks = c.last_checks;
   for (const auto& s : c.data.value("signals", json::array())) r.failing_signals.push_back(s.get<std::string>());
   r.signal_to_rollback_ms = c.signal_to_rollback_ms;
+  health_times(c.data, r);
   AIRLOCK_TRY(auto log, audit_read(c.st), "audit");
   r.audit_head = log.head;
   return r;
