@@ -86,9 +86,8 @@ Event roll_back_manually(Ctx& c, const Plan& p) {
   CheckRun run = run_checks(c.site, nullptr, &c.children);
   c.last_checks = run.results;
   if (!resumed || run.hard_failed) {
-    c.error =
-        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " +
-                                               (resumed ? run.signals.front() : std::string("resume hook failed")));
+    c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " +
+                                                     (resumed ? run.decided_by : std::string("resume hook failed")));
     return Event::fail;
   }
   return Event::ok;

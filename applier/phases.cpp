@@ -141,8 +141,7 @@ Event do_preflight(Ctx& c) {
   c.last_checks = run.results;
   // With nothing installed there is no service to be healthy yet: checks only measure.
   if (run.hard_failed && !c.run.from_version.empty())
-    return failed(
-        c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.decided_by));
+    return failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.decided_by));
   c.baseline = run.measured;
   c.data["baseline"] = run.measured;
   crash_point("after_preflight");

@@ -9,8 +9,8 @@
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
 #include "core/fs.hpp"
-#include "core/trust.hpp"
 #include "core/json_text.hpp"
+#include "core/trust.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -196,7 +196,7 @@ Event do_rollback(Ctx& c) {
   // Reverse migrations undo the schema, not every data change: when the old release is still not
   // healthy, fall back to the snapshot for every database, then prove health again.
   if (resumed && run.hard_failed && !c.run.from_version.empty()) {
-    c.emit("rollback", "still unhealthy after reverse migrations (" + run.signals.front() +
+    c.emit("rollback", "still unhealthy after reverse migrations (" + run.decided_by +
                            "); restoring every database from the snapshot");
     for (const auto& [name, _] : c.site.databases)
       if (auto r = restore_database(c.site, *snap, name); !r) {
@@ -209,7 +209,7 @@ Event do_rollback(Ctx& c) {
   // Back to "nothing installed": there is no old release whose health could be proved.
   if (c.run.from_version.empty()) run.hard_failed = false;
   if (!resumed || run.hard_failed) {
-    std::string why = !resumed ? "resume hook failed" : run.signals.front();
+    std::string why = !resumed ? "resume hook failed" : run.decided_by;
     c.error = Error(ErrorClass::rollback_failed, "after rolling back, the site is still unhealthy: " + why);
     return Event::fail;
   }
@@ -310,7 +310,7 @@ Result<RunReport> recover_locked(Ctx& c, const Run& crashed) {
   c.last_checks = run.results;
   crash_point("recover_before_record");
   if (run.hard_failed && !c.run.from_version.empty())
-    return finalize(c, Phase::degraded, what + "; restored, but " + run.signals.front());
+    return finalize(c, Phase::degraded, what + "; restored, but " + run.decided_by);
   return finalize(c, Phase::rolled_back,
                   what + "; restored the snapshot of " +
                       (c.run.from_version.empty() ? std::string("nothing installed") : c.run.from_version));

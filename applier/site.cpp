@@ -280,9 +280,7 @@ Status parse_check_fields(const toml::table& t, const Fields& f, const Site& sit
 // Kinds that probe a service which may still be starting after resume keep trying until their
 // deadline; the others decide on their first attempt (a query, a script, a file do not improve by
 // being asked again). systemd and restarts watch their whole window instead.
-bool retries_by_default(CheckKind k) {
-  return k == CheckKind::http || k == CheckKind::tcp || k == CheckKind::latency;
-}
+bool retries_by_default(CheckKind k) { return k == CheckKind::http || k == CheckKind::tcp || k == CheckKind::latency; }
 
 Status parse_deadline(const toml::table& t, const Fields& f, const Site& site, CheckSpec& c) {
   TOMLU_TRY(c.timeout_ms, duration_ms(t, f, "timeout", 5000));
@@ -305,8 +303,8 @@ Result<CheckSpec> parse_check(const toml::table& t, std::size_t i, const Site& s
   TOMLU_TRY(auto kind, one_line(f, "kind"));
   auto k = kind_of(kind);
   if (!k)
-    return f.error("kind", "unknown kind '" + kind +
-                               "' (exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts)");
+    return f.error(
+        "kind", "unknown kind '" + kind + "' (exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts)");
   c.kind = *k;
   auto checked = [&]() -> Status {
     TOMLU_CHECK(only_keys_of(t, f, c.kind));
@@ -441,7 +439,8 @@ Result<std::string> real_path(const std::string& path, const std::string& key) {
   if (ec) return fail(bad_target(key, "cannot resolve '" + path + "': " + ec.message()));
   const std::string out = real.lexically_normal().string();
   // The path is printed by status and stored in snapshots: printable UTF-8 only.
-  if (printable(out) != out) return fail(bad_target(key, "'" + path + "' resolves to a path that is not printable UTF-8"));
+  if (printable(out) != out)
+    return fail(bad_target(key, "'" + path + "' resolves to a path that is not printable UTF-8"));
   return out;
 }
 

@@ -45,7 +45,7 @@ struct CheckSpec {
   std::int64_t within_ms = kDefaultWithinMs;  // the check's deadline, from the start of the health phase
   bool retry = false;  // keep trying with backoff until the deadline; false: the first attempt decides
   std::optional<Condition> when;
-  std::string group;  // the [[check_groups]] it belongs to ("" = none): the group's severity decides
+  std::string group;                  // the [[check_groups]] it belongs to ("" = none): the group's severity decides
   std::vector<std::string> argv;      // exec
   std::string url;                    // http, latency: http://127.0.0.1:PORT/path
   int expect_status = 200;            // http

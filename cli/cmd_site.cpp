@@ -12,10 +12,10 @@
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
 #include "core/fs.hpp"
+#include "core/json_text.hpp"
 #include "core/minisign.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
-#include "core/json_text.hpp"
 
 namespace airlock::cli {
 namespace {
@@ -114,8 +114,11 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
   } else {
     std::cout << cmd << ": " << headline(*r) << "\n";
     for (const auto& c : r->checks)
-      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft")
-                << "): " << (c.skipped ? "skipped" : c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";
+      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
+                << (c.skipped ? "skipped"
+                    : c.ok    ? "ok"
+                              : "FAILED")
+                << " - " << c.detail << "\n";
     for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
     if (r->signal_to_rollback_ms)
       std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";

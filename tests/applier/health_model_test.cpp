@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "applier/health.hpp"
@@ -455,6 +456,31 @@ TEST(HealthModel, LatencyBaselineIsTakenInPreflightEvenWhenAnotherCheckFails) {
   applier::Baseline tiny{{"lat", 0.01}};
   auto noisy = applier::run_checks(site, &tiny);
   EXPECT_TRUE(noisy.signals.empty()) << noisy.signals[0];
+}
+
+}  // namespace
+}  // namespace airlock::test
+
+namespace airlock::test {
+namespace {
+
+TEST(HealthModel, SoftFailuresNeverRollBackAndNotifyGetsEverySignal) {
+  const std::string down = "http://127.0.0.1:" + std::to_string(closed_port()) + "/";
+  SiteDir s(
+      std::string(SiteDir::kItemsCheck) + "\n[[checks]]\nname = \"persona-1\"\nkind = \"http\"\nurl = \"" + down +
+          "\"\nfirst_attempt = true\n"
+          "\n[[checks]]\nname = \"cert-days\"\nkind = \"exec\"\nrun = \"echo 12 days left; exit 1\"\nhard = false\n"
+          "\n[[check_groups]]\nname = \"personas\"\nchecks = [\"persona-1\"]\nmin_pass = 1\nhard = false\n",
+      "[hooks]\nnotify = { run = \"printf %s \\\"$AIRLOCK_SIGNALS\\\" > signals.json\" }\n\n");
+  auto r = applier::apply(s.site, bundles().v110, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, applier::Outcome::applied);
+  auto j = nlohmann::json::parse(slurp(s.dir / "signals.json"), nullptr, false);
+  ASSERT_TRUE(j.is_array()) << slurp(s.dir / "signals.json");
+  std::string all = j.dump();
+  EXPECT_NE(all.find("check 'persona-1' (http, in group 'personas')"), std::string::npos) << all;
+  EXPECT_NE(all.find("group 'personas'"), std::string::npos) << all;
+  EXPECT_NE(all.find("12 days left"), std::string::npos) << all;
 }
 
 }  // namespace
