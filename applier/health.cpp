@@ -69,8 +69,9 @@ CheckResult check_to_end(const Site& site, const CheckSpec& c, const Baseline* b
   }
   // Preflight asks once: a first install has no service yet, and an installed one is up already.
   const bool measure = mode == CheckMode::measure;
-  const auto deadline = measure ? std::min(started + milliseconds(c.within_ms), t0 + milliseconds(c.timeout_ms))
-                                : started + milliseconds(c.within_ms);
+  const bool window = c.kind == CheckKind::systemd || c.kind == CheckKind::restarts;
+  auto deadline = started + milliseconds(c.within_ms);
+  if (measure) deadline = window ? t0 : std::min(deadline, t0 + milliseconds(c.timeout_ms));  // one reading
   Probe p = attempts(site, c, baseline, deadline, c.retry && !measure, cancel, measured, children);
   r.ok = p.ok;
   r.skipped = p.skipped;

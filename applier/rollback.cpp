@@ -9,8 +9,8 @@
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
 #include "core/fs.hpp"
-#include "core/json_text.hpp"
 #include "core/trust.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::applier {
 namespace {

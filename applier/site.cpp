@@ -439,8 +439,7 @@ Result<std::string> real_path(const std::string& path, const std::string& key) {
   if (ec) return fail(bad_target(key, "cannot resolve '" + path + "': " + ec.message()));
   const std::string out = real.lexically_normal().string();
   // The path is printed by status and stored in snapshots: printable UTF-8 only.
-  if (printable(out) != out)
-    return fail(bad_target(key, "'" + path + "' resolves to a path that is not printable UTF-8"));
+  if (printable(out) != out) return fail(bad_target(key, "'" + path + "' resolves to a path that is not printable UTF-8"));
   return out;
 }
 

@@ -12,10 +12,10 @@
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
 #include "core/fs.hpp"
-#include "core/json_text.hpp"
 #include "core/minisign.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
+#include "core/json_text.hpp"
 
 namespace airlock::cli {
 namespace {
@@ -50,6 +50,11 @@ ap::Env cli_env(bool quiet) {
   if (!quiet)
     env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << printable(e.message) << "\n"; };
   return env;
+}
+
+const char* state(const ap::CheckResult& c) {
+  if (c.skipped) return "skipped";
+  return c.ok ? "ok" : "FAILED";
 }
 
 json checks_json(const std::vector<ap::CheckResult>& cs) {
@@ -115,10 +120,7 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
     std::cout << cmd << ": " << headline(*r) << "\n";
     for (const auto& c : r->checks)
       std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
-                << (c.skipped ? "skipped"
-                    : c.ok    ? "ok"
-                              : "FAILED")
-                << " - " << c.detail << "\n";
+                << state(c) << " - " << c.detail << "\n";
     for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
     if (r->signal_to_rollback_ms)
       std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";

@@ -312,6 +312,13 @@ TEST(HealthModel, SystemdUnitActiveWithoutRestartsPassesCrashLoopFails) {
   c.unit = "demo-api.service";
   c.within_ms = 1500;
   auto site = site_with({c}, d);
+  // Preflight reads once: it does not watch a window (here a minute long).
+  site.checks[0].within_ms = 60000;
+  const auto t0 = Clock::now();
+  auto pre = applier::run_checks(site, nullptr, nullptr, applier::CheckMode::measure);
+  EXPECT_FALSE(pre.hard_failed) << (pre.signals.empty() ? "" : pre.signals[0]);
+  EXPECT_LT(ms_since(t0), 20000);
+  site.checks[0].within_ms = 1500;
   auto ok = applier::run_checks(site, nullptr);
   EXPECT_FALSE(ok.hard_failed) << (ok.signals.empty() ? "" : ok.signals[0]);
   EXPECT_NE(find(ok, "api-unit").detail.find("active"), std::string::npos);
