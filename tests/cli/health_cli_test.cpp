@@ -30,8 +30,9 @@ class HealthCli : public ::testing::Test {
     fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
   }
   void build(const std::string& recipe, const std::string& out) {
-    auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-                 " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+    auto r =
+        run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
+            " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
     ASSERT_EQ(r.status, 0) << r.output;
   }
   void append(const std::string& text) {
@@ -74,14 +75,15 @@ TEST_F(HealthCli, ReportGivesTheHealthPhaseTimesAndTheDemoGroup) {
 TEST_F(HealthCli, TypingErrorsOfTheNewKeysAreExit2NamingCheckAndKey) {
   const std::pair<std::string, std::string> cases[] = {
       {"[[checks]]\nname = \"late\"\nkind = \"http\"\nurl = \"http://127.0.0.1:8080/\"\nwithin = \"20m\"\n",
-       "checks[3].within"},
-      {"[[checks]]\nname = \"late\"\nkind = \"exec\"\nrun = \"true\"\nfirst_attempt = 1\n", "checks[3].first_attempt"},
+       "checks[4].within"},
+      {"[[checks]]\nname = \"late\"\nkind = \"exec\"\nrun = \"true\"\nfirst_attempt = 1\n", "checks[4].first_attempt"},
       {"[[checks]]\nname = \"late\"\nkind = \"exec\"\nrun = \"true\"\n"
        "when = { config = \"topology\", key = \"bgp\", equals = {} }\n",
-       "checks[3].when.equals"},
+       "checks[4].when.equals"},
       {"[[checks]]\nname = \"late\"\nkind = \"systemd\"\nunit = \"a.service\"\nmax_restarts = 1.5\n",
-       "checks[3].max_restarts"},
-      {"[[check_groups]]\nname = \"g\"\nchecks = [\"items\", \"disk\"]\nmin_pass = 3\n", "check_groups[1].min_pass"},
+       "checks[4].max_restarts"},
+      {"[[check_groups]]\nname = \"g\"\nchecks = [\"nope\"]\nmin_pass = 1\n",
+       "check_groups[1].checks: no check named 'nope'"},
   };
   const std::string original = airlock::test::slurp(dir / "site/site.toml");
   for (const auto& [text, key] : cases) {
@@ -93,6 +95,8 @@ TEST_F(HealthCli, TypingErrorsOfTheNewKeysAreExit2NamingCheckAndKey) {
     auto r = run(kBin + " status --site " + site());
     EXPECT_EQ(r.status, 2) << text << r.output;
     EXPECT_NE(r.output.find(key), std::string::npos) << r.output;
-    if (text.rfind("[[checks]]", 0) == 0) EXPECT_NE(r.output.find("check 'late'"), std::string::npos) << r.output;
+    if (text.rfind("[[checks]]", 0) == 0) {
+      EXPECT_NE(r.output.find("check 'late'"), std::string::npos) << r.output;
+    }
   }
 }
