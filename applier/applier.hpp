@@ -44,6 +44,7 @@ struct CheckResult {
   bool ok = false;
   std::string detail;
   std::int64_t elapsed_ms = 0;
+  bool skipped = false;  // its `when` condition did not hold, or a latency check had no baseline
 };
 
 // How a run ended: one word per outcome, the same in history, the audit log, `--json` and the
@@ -75,6 +76,9 @@ struct RunReport {
   std::vector<CheckResult> checks;           // the last run of the health checks
   std::vector<std::string> failing_signals;  // hard failures that caused the rollback
   std::optional<std::int64_t> signal_to_rollback_ms;
+  // The post-apply health phase, in ms from its start: its length, its first hard failure, and the
+  // start of the rollback that failure began.
+  std::optional<std::int64_t> health_ms, first_hard_failure_ms, rollback_start_ms;
   std::string audit_head;
 };
 // The exit class for a report (applied/recovered -> nullopt = 0; rolled_back 30; degraded 31).

@@ -16,6 +16,23 @@ using nlohmann::json;
 
 // A notify hook gets the reason in its environment: bounded, one printable line.
 constexpr std::size_t kMaxDetailEnv = 4096;
+constexpr std::size_t kMaxSignalsEnv = 16384;
+
+// Every failing signal of the run, hard and soft, with its message: a JSON array of strings,
+// whole entries dropped from the end to stay within the bound.
+std::string signals_env(const json& data) {
+  json all = json::array();
+  for (const char* key : {"signals", "soft_failures"})
+    if (auto it = data.find(key); it != data.end() && it->is_array())
+      for (const auto& s : *it)
+        if (s.is_string()) all.push_back(s);
+  std::string text = all.dump(-1, ' ', false, json::error_handler_t::replace);
+  while (text.size() > kMaxSignalsEnv && !all.empty()) {
+    all.erase(all.size() - 1);
+    text = all.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return text;
+}
 
 json child_json(const ChildId& id, const std::string& what) {
   return {{"pgid", id.pgid}, {"start", id.start_ticks}, {"boot", id.boot_id}, {"what", what}};
@@ -66,6 +83,7 @@ bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, 
     while (cut < d.size() && (static_cast<unsigned char>(d[cut]) & 0xc0) == 0x80) --cut;  // whole characters
     env.push_back("AIRLOCK_OUTCOME=" + outcome);
     env.push_back("AIRLOCK_DETAIL=" + d.substr(0, cut));
+    env.push_back("AIRLOCK_SIGNALS=" + signals_env(c.data));
   }
   env.push_back("AIRLOCK_AUDIT_HEAD=" + audit_head_record(c.st));  // "<entries> <hash>": an external anchor
   auto r = run_process({hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env, &c.children, name + " hook"});
@@ -91,9 +109,12 @@ std::optional<std::string> unrunnable_child(const Site& site) {
   for (const auto& [name, hook] : hooks)
     if (*hook)
       if (auto why = not_runnable((*hook)->argv, site.base_dir)) return std::string(name) + " hook cannot run: " + *why;
-  for (const auto& check : site.checks)
-    if (check.kind == CheckKind::exec)
-      if (auto why = not_runnable(check.argv, site.base_dir)) return "check '" + check.name + "' cannot run: " + *why;
+  for (const auto& check : site.checks) {
+    std::vector<std::string> argv = check.argv;  // exec, restarts
+    if (check.kind == CheckKind::systemd) argv = {"systemctl"};
+    if (!argv.empty())
+      if (auto why = not_runnable(argv, site.base_dir)) return "check '" + check.name + "' cannot run: " + *why;
+  }
   return unrunnable_service(site);
 }
 

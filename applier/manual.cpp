@@ -123,7 +123,7 @@ Event do_revert_check(Ctx& c) {
   c.last_checks = run.results;
   if (run.hard_failed) {
     c.error =
-        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + run.signals.front());
+        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + run.decided_by);
     return Event::hard_fail;
   }
   crash_point("after_checks");

@@ -144,12 +144,11 @@ Event do_preflight(Ctx& c) {
     if (auto s = check_database(name, path, c.run.from_version.empty()); !s) return failed(c, s.error());
   if (auto s = room_for(c.site.state_dir, snapshot_size_estimate(c.site), "the snapshot", ErrorClass::io); !s)
     return failed(c, s.error());
-  CheckRun run = run_checks(c.site, nullptr, &c.children);
+  CheckRun run = run_checks(c.site, nullptr, &c.children, CheckMode::measure);
   c.last_checks = run.results;
   // With nothing installed there is no service to be healthy yet: checks only measure.
   if (run.hard_failed && !c.run.from_version.empty())
-    return failed(
-        c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.signals.front()));
+    return failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.decided_by));
   c.baseline = run.measured;
   c.data["baseline"] = run.measured;
   crash_point("after_preflight");
@@ -331,6 +330,8 @@ Event do_check(Ctx& c) {
   CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   c.last_checks = run.results;
   for (const auto& s : run.signals) c.emit("check", s);
+  c.data["health"] = {{"phase_ms", run.elapsed_ms()}};
+  if (auto at = run.hard_fail_after_ms()) c.data["health"]["first_hard_failure_ms"] = *at;
   if (run.hard_failed) {
     c.signal_at = run.hard_fail_at;
     for (const auto& r : run.results)

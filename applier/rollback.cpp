@@ -185,7 +185,7 @@ Event do_rollback(Ctx& c) {
   // Reverse migrations undo the schema, not every data change: when the old release is still not
   // healthy, fall back to the snapshot for every database, then prove health again.
   if (resumed && run.hard_failed && !c.run.from_version.empty()) {
-    c.emit("rollback", "still unhealthy after reverse migrations (" + run.signals.front() +
+    c.emit("rollback", "still unhealthy after reverse migrations (" + run.decided_by +
                            "); restoring every database from the snapshot");
     for (const auto& [name, _] : c.site.databases)
       if (auto r = restore_database(c.site, *snap, name); !r) {
@@ -198,7 +198,7 @@ Event do_rollback(Ctx& c) {
   // Back to "nothing installed": there is no old release whose health could be proved.
   if (c.run.from_version.empty()) run.hard_failed = false;
   if (!resumed || !services || run.hard_failed) {
-    std::string why = !resumed ? "resume hook failed" : !services ? services.error().what() : run.signals.front();
+    std::string why = !resumed ? "resume hook failed" : !services ? services.error().what() : run.decided_by;
     c.error = Error(ErrorClass::rollback_failed, "after rolling back, the site is still unhealthy: " + why);
     return Event::fail;
   }
@@ -239,6 +239,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   r.checks = c.last_checks;
   for (const auto& s : c.data.value("signals", json::array())) r.failing_signals.push_back(s.get<std::string>());
   r.signal_to_rollback_ms = c.signal_to_rollback_ms;
+  health_times(c.data, r);
   AIRLOCK_TRY(auto log, audit_read(c.st), "audit");
   r.audit_head = log.head;
   return r;
@@ -340,7 +341,7 @@ Event do_restore_old(Ctx& c) {
     return Event::fail;
   }
   if (run.hard_failed && !c.run.from_version.empty()) {
-    c.detail = what + "; restored, but " + run.signals.front();
+    c.detail = what + "; restored, but " + run.decided_by;
     return Event::fail;
   }
   c.detail = what + "; restored the snapshot of " + old_state(c);

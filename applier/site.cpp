@@ -16,6 +16,7 @@
 #include <set>
 
 #include "applier/services.hpp"
+#include "applier/site_checks.hpp"
 #include "core/sys/fs.hpp"
 #include "core/text.hpp"
 #include "core/sys/time.hpp"
@@ -117,7 +118,7 @@ Result<Hook> parse_hook(const toml::table& t, const std::string& name) {
 
 std::optional<CheckKind> kind_of(const std::string& s) {
   for (auto k : {CheckKind::exec, CheckKind::http, CheckKind::tcp, CheckKind::sqlite, CheckKind::disk_free,
-                 CheckKind::cert, CheckKind::latency})
+                 CheckKind::cert, CheckKind::latency, CheckKind::systemd, CheckKind::restarts})
     if (s == check_kind_name(k)) return k;
   return std::nullopt;
 }
@@ -131,7 +132,7 @@ std::vector<std::string_view> keys_of(CheckKind k) {
     case CheckKind::http:
       return {"url", "expect_status"};
     case CheckKind::latency:
-      return {"url", "expect_status", "samples", "max_increase_percent"};
+      return {"url", "expect_status", "samples", "max_increase_percent", "max_increase_ms"};
     case CheckKind::tcp:
       return {"address"};
     case CheckKind::sqlite:
@@ -139,14 +140,19 @@ std::vector<std::string_view> keys_of(CheckKind k) {
     case CheckKind::disk_free:
       return {"path", "min_free_bytes"};
     case CheckKind::cert:
-      return {"path", "min_days"};
+      return {"path", "min_days", "ca", "host"};
+    case CheckKind::systemd:
+      return {"unit", "max_restarts"};
+    case CheckKind::restarts:
+      return {"run", "max_restarts"};
   }
   return {};
 }
 
 Status only_keys_of(const toml::table& t, const Fields& f, CheckKind k) {
   auto allowed = keys_of(k);
-  for (std::string_view common : {"name", "kind", "hard", "timeout"}) allowed.push_back(common);
+  for (std::string_view common : {"name", "kind", "hard", "timeout", "within", "first_attempt", "when"})
+    allowed.push_back(common);
   for (const auto& [key, v] : t)
     if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end())
       return f.error(key.str(), std::string("unknown key for a check of kind ") + check_kind_name(k));
@@ -203,6 +209,8 @@ Status parse_url_fields(const toml::table& t, const Fields& f, CheckSpec& c) {
     if (!(c.max_increase_percent >= 0 && c.max_increase_percent <= 1e6))
       return f.error("max_increase_percent", "must be a number of percent in 0..1000000");
   }
+  TOMLU_TRY(auto floor_ms, opt_int(f, t, "max_increase_ms", 0, 3600000));
+  if (floor_ms) c.max_increase_ms = static_cast<double>(*floor_ms);
   return {};
 }
 
@@ -250,9 +258,42 @@ Status parse_check_fields(const toml::table& t, const Fields& f, const Site& sit
       c.path = resolve(site.base_dir, p);
       TOMLU_TRY(auto days, opt_int(f, t, "min_days", 0, 36500));
       c.min_days = days.value_or(0);
+      TOMLU_TRY(auto ca, opt_text(f, "ca", ""));
+      if (!ca.empty()) c.ca = resolve(site.base_dir, ca);
+      TOMLU_TRY(c.host, opt_text(f, "host", ""));
+      return {};
+    }
+    case CheckKind::systemd:
+    case CheckKind::restarts: {
+      if (c.kind == CheckKind::systemd) {
+        TOMLU_TRY(c.unit, one_line(f, "unit"));
+      } else {
+        TOMLU_TRY(c.argv, command(t, f, "run"));
+      }
+      TOMLU_TRY(auto n, opt_int(f, t, "max_restarts", 0, 1000000));
+      c.max_restarts = n.value_or(0);
       return {};
     }
   }
+  return {};
+}
+
+// Kinds that probe a service which may still be starting after resume keep trying until their
+// deadline; the others decide on their first attempt (a query, a script, a file do not improve by
+// being asked again). systemd and restarts watch their whole window instead.
+bool retries_by_default(CheckKind k) { return k == CheckKind::http || k == CheckKind::tcp || k == CheckKind::latency; }
+
+Status parse_deadline(const toml::table& t, const Fields& f, const Site& site, CheckSpec& c) {
+  TOMLU_TRY(c.timeout_ms, duration_ms(t, f, "timeout", 5000));
+  TOMLU_TRY(c.within_ms, duration_ms(t, f, "within", kDefaultWithinMs));
+  if (c.within_ms > kMaxWithinMs) return f.error("within", "is longer than the limit of 15m");
+  TOMLU_TRY(auto first, f.opt_bool("first_attempt"));
+  const bool window = c.kind == CheckKind::systemd || c.kind == CheckKind::restarts;
+  if (first && window) return f.error("first_attempt", "a systemd or restarts check watches its whole `within` window");
+  c.retry = first ? !*first : retries_by_default(c.kind);
+  TOMLU_TRY(const toml::table* when, f.opt_table("when"));
+  if (!when) return {};
+  TOMLU_TRY(c.when, parse_condition(*when, f.path("when"), site));
   return {};
 }
 
@@ -262,13 +303,15 @@ Result<CheckSpec> parse_check(const toml::table& t, std::size_t i, const Site& s
   TOMLU_TRY(c.name, one_line(f, "name"));
   TOMLU_TRY(auto kind, one_line(f, "kind"));
   auto k = kind_of(kind);
-  if (!k) return f.error("kind", "unknown kind '" + kind + "' (exec, http, tcp, sqlite, disk_free, cert, latency)");
+  if (!k)
+    return f.error(
+        "kind", "unknown kind '" + kind + "' (exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts)");
   c.kind = *k;
   auto checked = [&]() -> Status {
     TOMLU_CHECK(only_keys_of(t, f, c.kind));
     TOMLU_TRY(auto hard, f.opt_bool("hard"));
     c.hard = hard.value_or(true);
-    TOMLU_TRY(c.timeout_ms, duration_ms(t, f, "timeout", 5000));
+    TOMLU_CHECK(parse_deadline(t, f, site, c));
     return parse_check_fields(t, f, site, c);
   }();
   if (!checked) return fail(checked.error().with_context("check '" + c.name + "' (" + kind + ")"));
@@ -290,7 +333,7 @@ Result<std::map<std::string, std::string>> name_map(const toml::table& root, con
 
 Status parse_top(const toml::table& root, Site& s) {
   const Fields top(root, "", kCls);
-  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "services"}));
+  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
   TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout"}));
@@ -424,6 +467,10 @@ const char* check_kind_name(CheckKind k) {
       return "cert";
     case CheckKind::latency:
       return "latency";
+    case CheckKind::systemd:
+      return "systemd";
+    case CheckKind::restarts:
+      return "restarts";
   }
   return "?";
 }
@@ -437,6 +484,7 @@ Result<Site> parse_site(const std::string& text, const std::string& file) {
   AIRLOCK_CHECK(parse_top(root, s), what);
   AIRLOCK_CHECK(parse_hooks(root, s), what);
   AIRLOCK_CHECK(parse_checks(root, s), what);
+  AIRLOCK_CHECK(parse_check_groups(root, s), what);
   AIRLOCK_CHECK(parse_services(root, s), what);
   return s;
 }

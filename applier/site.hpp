@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/error.hpp"
@@ -20,14 +21,31 @@ struct Hook {
   std::int64_t timeout_ms = 30000;
 };
 
-enum class CheckKind { exec, http, tcp, sqlite, disk_free, cert, latency };
+enum class CheckKind { exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts };
 const char* check_kind_name(CheckKind k);
+
+// `when = { config = "topology", key = "bgp_stress.enabled", equals = true }`: the check runs only
+// when that key of that site config file holds that value (read after the config delta).
+struct Condition {
+  std::string config;  // logical name in [config]
+  std::string key;     // dotted path
+  std::variant<bool, std::int64_t, double, std::string> equals;
+  std::string equals_text;  // as written, for the "skipped" detail
+};
+
+// The longest a check may keep the decision open (`within`), and its default.
+inline constexpr std::int64_t kMaxWithinMs = 15 * 60 * 1000;
+inline constexpr std::int64_t kDefaultWithinMs = 60 * 1000;
 
 struct CheckSpec {
   std::string name;
   CheckKind kind = CheckKind::exec;
   bool hard = true;
-  std::int64_t timeout_ms = 5000;
+  std::int64_t timeout_ms = 5000;             // one attempt
+  std::int64_t within_ms = kDefaultWithinMs;  // the check's deadline, from the start of the health phase
+  bool retry = false;  // keep trying with backoff until the deadline; false: the first attempt decides
+  std::optional<Condition> when;
+  std::string group;                  // the [[check_groups]] it belongs to ("" = none): the group's severity decides
   std::vector<std::string> argv;      // exec
   std::string url;                    // http, latency: http://127.0.0.1:PORT/path
   int expect_status = 200;            // http
@@ -38,8 +56,22 @@ struct CheckSpec {
   std::string path;                   // disk_free, cert
   std::uint64_t min_free_bytes = 0;   // disk_free
   std::int64_t min_days = 0;          // cert
+  std::string ca;                     // cert: CA bundle the chain must verify against ("" = none)
+  std::string host;                   // cert: the name the certificate must be valid for ("" = any)
   int samples = 5;                    // latency
-  double max_increase_percent = 100;  // latency: median within baseline * (1 + x/100)
+  double max_increase_percent = 100;  // latency: median within baseline * (1 + x/100) ...
+  double max_increase_ms = 5;         // ... or within baseline + this, whichever is larger
+  std::string unit;                   // systemd
+  std::int64_t max_restarts = 0;      // systemd, restarts: allowed growth of the counter in the window
+};
+
+// `[[check_groups]]`: passes when at least min_pass of its checks pass; fails as soon as that can
+// no longer happen. A member's own failure is a soft warning.
+struct CheckGroup {
+  std::string name;
+  std::vector<std::string> checks;
+  std::int64_t min_pass = 1;
+  bool hard = true;
 };
 
 // A service airlock replaces after the resume hook ([[services]], docs/site.md): its command runs
@@ -70,6 +102,7 @@ struct Site {
   std::map<std::string, std::string> configs;    // logical -> file
   std::optional<Hook> drain, resume, notify;
   std::vector<CheckSpec> checks;
+  std::vector<CheckGroup> check_groups;
   std::vector<ServiceSpec> services;          // in the order they are replaced (every `after` before it)
   std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
 };

@@ -52,6 +52,11 @@ ap::Env cli_env(bool quiet) {
   return env;
 }
 
+const char* state(const ap::CheckResult& c) {
+  if (c.skipped) return "skipped";
+  return c.ok ? "ok" : "FAILED";
+}
+
 json checks_json(const std::vector<ap::CheckResult>& cs) {
   json a = json::array();
   for (const auto& c : cs)
@@ -59,6 +64,7 @@ json checks_json(const std::vector<ap::CheckResult>& cs) {
                  {"kind", c.kind},
                  {"hard", c.hard},
                  {"ok", c.ok},
+                 {"skipped", c.skipped},
                  {"detail", c.detail},
                  {"elapsed_ms", c.elapsed_ms}});
   return a;
@@ -70,6 +76,9 @@ json report_json(const ap::RunReport& r) {
             {"checks", checks_json(r.checks)}, {"failing_signals", r.failing_signals},
             {"audit_head", r.audit_head},      {"kind", r.kind}};
   if (r.signal_to_rollback_ms) j["signal_to_rollback_ms"] = *r.signal_to_rollback_ms;
+  if (r.health_ms) j["health_ms"] = *r.health_ms;
+  if (r.first_hard_failure_ms) j["first_hard_failure_ms"] = *r.first_hard_failure_ms;
+  if (r.rollback_start_ms) j["rollback_start_ms"] = *r.rollback_start_ms;
   return j;
 }
 
@@ -118,11 +127,17 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
   } else {
     std::cout << cmd << ": " << headline(*r) << "\n";
     for (const auto& c : r->checks)
-      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft")
-                << "): " << (c.ok ? "ok" : "FAILED") << " - " << c.detail << "\n";
+      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
+                << state(c) << " - " << c.detail << "\n";
     for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
     if (r->signal_to_rollback_ms)
       std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";
+    if (r->health_ms) {
+      std::cout << "  health phase: " << *r->health_ms << " ms";
+      if (r->first_hard_failure_ms) std::cout << "; first hard failure at +" << *r->first_hard_failure_ms << " ms";
+      if (r->rollback_start_ms) std::cout << "; rollback started at +" << *r->rollback_start_ms << " ms";
+      std::cout << "\n";
+    }
     std::cout << "  audit head: " << (r->audit_head.empty() ? "(empty)" : r->audit_head) << "\n";
   }
   return cls ? exit_code(*cls) : 0;

@@ -185,6 +185,17 @@ Result<std::vector<Row>> Database::query(const std::string& sql, const std::vect
   return rows;
 }
 
+namespace {
+int ask_stop(void* p) { return (*static_cast<const std::function<bool()>*>(p))() ? 1 : 0; }
+}  // namespace
+
+Result<std::vector<Row>> Database::query_until(const std::string& sql, const std::function<bool()>& stop) {
+  sqlite3_progress_handler(db_, 1000, ask_stop, const_cast<std::function<bool()>*>(&stop));
+  auto rows = query(sql);
+  sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  return rows;
+}
+
 Result<Cursor> Database::cursor(const std::string& sql, const std::vector<Value>& params) {
   AIRLOCK_TRY(auto stmt, prepare(db_, path_, sql), "query");
   for (std::size_t i = 0; i < params.size(); ++i) {

@@ -69,6 +69,9 @@ class Database {
   // The same, as a cursor over the rows.
   [[nodiscard]] Result<Cursor> cursor(const std::string& sql, const std::vector<Value>& params = {});
   [[nodiscard]] Status busy_timeout_ms(int ms);
+  // query(), interrupted (an error naming "interrupted") once `stop` returns true; SQLite asks it
+  // every thousand virtual-machine steps, so a runaway query ends promptly.
+  [[nodiscard]] Result<std::vector<Row>> query_until(const std::string& sql, const std::function<bool()>& stop);
 
   // SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY ... as text, for comparisons.
   [[nodiscard]] Result<std::string> schema_dump();
