@@ -22,18 +22,16 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace airlock {
 
-inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;  // readers refuse larger
-inline constexpr std::uint64_t kMaxPaxHeaderBytes = 64 * 1024;
-inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;  // after the end marker
 // Frames that decompress to nothing. Spec §1 allows them, and a writer that ends a frame where it
 // has nothing left to flush makes a few. Each still costs a frame header's parse for no byte, so
 // that a small file of nothing but empty frames (9 bytes each) could keep a verifier busy, the
 // site locked, before any signature is checked. Past this many the stream is malformed.
 inline constexpr std::uint64_t kMaxEmptyFrames = 1024;
-inline constexpr int kWriterWindowLog = 23;                          // writers: the level's own window, at most 8 MiB
+inline constexpr int kWriterWindowLog = 23;  // writers: the level's own window, at most 8 MiB
 inline constexpr std::size_t kWriterFrameBytes = std::size_t{1} << 20;  // our payload frames' decompressed size
 
 // ---------------------------------------------------------------------------------------------
@@ -86,9 +84,7 @@ class Source {
   // Fills the whole of `buf` (whose bytes the caller no longer needs) from the start, as read()
   // would; a source that already holds the next bytes in a buffer of the same size may swap it
   // for `buf` instead of copying (HashingSource does). Bytes read, 0 at end of input.
-  [[nodiscard]] virtual Result<std::size_t> refill(ByteBuffer& buf) {
-    return read(buf.data(), buf.size());
-  }
+  [[nodiscard]] virtual Result<std::size_t> refill(ByteBuffer& buf) { return read(buf.data(), buf.size()); }
   // The whole source mapped into memory, when it is one regular file that can be (a reader with
   // a pool then decompresses straight from it instead of calling read()); null otherwise.
   virtual std::shared_ptr<MappedFile> mapping() { return nullptr; }

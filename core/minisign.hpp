@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace airlock::minisign {
 
@@ -50,7 +51,8 @@ using PasswordProvider = std::function<Result<std::string>()>;
 // Wrong password -> ErrorClass::usage "wrong password for secret key '...'" (checksum mismatch).
 [[nodiscard]] Result<SecretKey> parse_secret_key_file(std::string_view contents, const PasswordProvider& password);
 // password == nullopt writes an unencrypted key (like `minisign -G -W`).
-[[nodiscard]] Result<std::string> format_secret_key_file(const SecretKey& sk, const std::optional<std::string>& password);
+[[nodiscard]] Result<std::string> format_secret_key_file(const SecretKey& sk,
+                                                         const std::optional<std::string>& password);
 SecretKey generate_key();
 
 struct Signature {
@@ -62,8 +64,9 @@ struct Signature {
   std::array<std::uint8_t, 64> global_signature{};
 };
 
-inline constexpr std::size_t kMaxCommentBytes = 1024;
-inline constexpr std::size_t kMaxSignatureFileBytes = 4096;
+// Defined with the other limits of the spec (core/limits.hpp).
+using airlock::kMaxCommentBytes;
+using airlock::kMaxSignatureFileBytes;
 
 // Strict parse of a .minisig file (spec §5): exactly four '\n'-terminated lines (a final newline
 // optional on the last line? no: minisign writes one; we accept it present or absent, nothing more),

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "core/bundle_head.hpp"
 #include "core/hash.hpp"
 #include "core/paths.hpp"
 #include "core/trust.hpp"
-#include "verifier/entries.hpp"
 
 namespace airlock::verifier {
 
