@@ -10,14 +10,14 @@
 
 #include "core/fd.hpp"
 #include "core/fs.hpp"
+#include "core/minisign.hpp"
 
 namespace airlock::cli {
 
 namespace {
 
 constexpr const char* kEnvVar = "AIRLOCK_PASSWORD_FILE";
-// minisign reads at most 1023 bytes of password; anything near that from a terminal is a mistake.
-constexpr std::size_t kMaxPasswordBytes = 1023;
+using minisign::kMaxPasswordBytes;  // anything near it from a terminal is a mistake
 
 std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
@@ -85,8 +85,9 @@ Result<Fd> open_tty() {
 }
 
 Error no_source(const std::string& key_path) {
-  return Error(ErrorClass::usage, "secret key '" + key_path + "' needs a password and there is no terminal to ask on; " +
-                                      "set " + kEnvVar + " to a file whose first line is the password");
+  return Error(ErrorClass::usage, "secret key '" + key_path +
+                                      "' needs a password and there is no terminal to ask on; " + "set " + kEnvVar +
+                                      " to a file whose first line is the password");
 }
 
 }  // namespace

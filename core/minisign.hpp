@@ -44,6 +44,10 @@ struct SecretKey {
 std::string public_key_base64(const PublicKey& pk);
 std::string format_public_key_file(const PublicKey& pk);
 
+// Stock minisign reads at most PASSWORDMAXBYTES-1 bytes of password and stops at a NUL: a longer
+// one would make a key file it cannot open.
+inline constexpr std::size_t kMaxPasswordBytes = 1023;
+
 // Asked only when the key file is encrypted. Returns the password or an error (e.g. no TTY).
 using PasswordProvider = std::function<Result<std::string>()>;
 
