@@ -85,9 +85,8 @@ Result<Fd> open_tty() {
 }
 
 Error no_source(const std::string& key_path) {
-  return Error(ErrorClass::usage, "secret key '" + key_path +
-                                      "' needs a password and there is no terminal to ask on; " + "set " + kEnvVar +
-                                      " to a file whose first line is the password");
+  return Error(ErrorClass::usage, "secret key '" + key_path + "' needs a password and there is no terminal to ask on; " +
+                                      "set " + kEnvVar + " to a file whose first line is the password");
 }
 
 }  // namespace
