@@ -1,11 +1,6 @@
 // site.toml through core's TOML front door (core/toml_util.hpp): the same pre-parse guards
 // (size, UTF-8, control characters, nesting depth) as every other TOML document, and typed
 // reads: a value of the wrong type is refused, never replaced by a default.
-// toml++ is used as the compiled library, as core uses it (pkg-config's flags): compiled
-// header-only, 3.3.0 reaches TOML_UNREACHABLE on some non-ASCII input
-// (tests/applier/site_regression_test.cpp).
-#define TOML_HEADER_ONLY 0
-#define TOML_SHARED_LIB 1
 #include "applier/site.hpp"
 
 #include <arpa/inet.h>

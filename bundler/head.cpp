@@ -47,9 +47,9 @@ Status sort_signatures(std::vector<SignatureEntry>& sigs) {
     if (sigs[i].key_id == sigs[i - 1].key_id)
       return fail(ErrorClass::usage,
                   "key " + sigs[i].key_id + " would sign twice: a bundle holds one signature per key");
-  if (sigs.size() > kMaxSignatures)
+  if (sigs.size() > kMaxSignatureEntries)
     return fail(ErrorClass::usage,
-                std::to_string(sigs.size()) + " signatures, over the limit of " + std::to_string(kMaxSignatures));
+                std::to_string(sigs.size()) + " signatures, over the limit of " + std::to_string(kMaxSignatureEntries));
   if (sigs.empty()) return fail(ErrorClass::usage, "at least one signing key is needed");
   return {};
 }

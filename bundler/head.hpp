@@ -9,12 +9,11 @@
 
 #include "core/container/container.hpp"
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/model/manifest.hpp"
 #include "core/crypto/minisign.hpp"
 
 namespace airlock::bundler {
-
-inline constexpr std::size_t kMaxSignatures = 16;
 
 struct SignatureEntry {
   std::string key_id;  // 16 upper-case hex digits
@@ -26,7 +25,7 @@ std::string signature_entry_path(const std::string& key_id);
 // A new signature over the exact manifest bytes, with the trusted comment writers use.
 SignatureEntry make_signature(const minisign::SecretKey& key, const Manifest& m, const std::string& manifest_bytes);
 
-// Sorts by key id and refuses (usage) a key id given twice or more than kMaxSignatures.
+// Sorts by key id and refuses (usage) a key id given twice or more than kMaxSignatureEntries.
 [[nodiscard]] Status sort_signatures(std::vector<SignatureEntry>& sigs);
 
 // The two head frames: the manifest entry, then the signature entries, each frame stored (raw
@@ -34,8 +33,8 @@ SignatureEntry make_signature(const minisign::SecretKey& key, const Manifest& m,
 // and the signatures alone: build reserves it before the hashes are known and writes the payload
 // frames straight behind it. The same bytes from build and sign make build(A, B) and
 // build(A) + sign(B) byte-identical. `mtime` = release.created in whole seconds.
-[[nodiscard]] Result<std::string> render_head(const std::string& manifest_bytes, const std::vector<SignatureEntry>& sigs,
-                                              std::int64_t mtime);
+[[nodiscard]] Result<std::string> render_head(const std::string& manifest_bytes,
+                                              const std::vector<SignatureEntry>& sigs, std::int64_t mtime);
 
 std::string sha256_hex(const std::string& bytes);
 

@@ -11,6 +11,7 @@
 #include "bundler/bundler.hpp"
 #include "bundler/head.hpp"
 #include "bundler/propagate.hpp"
+#include "core/container/bundle_head.hpp"
 #include "core/container/container.hpp"
 #include "core/sys/fs.hpp"
 #include "core/sys/sys.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 inline constexpr std::size_t kCopyChunk = 1 << 20;
 
-struct BundleHead {
+struct SignedHead {
   std::string manifest;
   std::vector<SignatureEntry> sigs;
   std::uint64_t sig_end = 0;         // decompressed offset just past the last signature entry
@@ -32,68 +33,22 @@ Error malformed(const std::string& path, const std::string& what) {
   return Error(ErrorClass::malformed, "bundle '" + path + "': " + what);
 }
 
-Result<std::string> read_entry(TarReader& tar, std::uint64_t size) {
-  std::string out(static_cast<std::size_t>(size), '\0');
-  std::size_t have = 0;
-  for (;;) {
-    std::size_t room = out.size() - have;
-    char dummy;
-    BUNDLER_TRY(std::size_t n, tar.read(room ? out.data() + have : &dummy, room ? room : 1));
-    if (n == 0) break;
-    have += n;
-  }
-  if (have != out.size()) return fail(ErrorClass::internal, "tar entry shorter than its size");
-  return out;
-}
-
-bool is_upper_hex16(const std::string& s) {
-  return s.size() == 16 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); });
-}
-
-// One `signatures/<KEYID>.minisig` entry: name, size, contents and order (spec §2).
-Result<SignatureEntry> read_signature(const std::string& path, TarReader& tar, const TarEntry& e,
-                                      const std::vector<SignatureEntry>& earlier) {
-  const std::string prefix = "signatures/", suffix = ".minisig";
-  std::string id = e.path.size() == prefix.size() + 16 + suffix.size() ? e.path.substr(prefix.size(), 16) : "";
-  if (!is_upper_hex16(id) || e.path.compare(prefix.size() + 16, std::string::npos, suffix) != 0)
-    return fail(malformed(path, "entry '" + e.path + "' is not signatures/<16 upper-case hex>.minisig"));
-  if (e.size > minisign::kMaxSignatureFileBytes)
-    return fail(malformed(path, "entry '" + e.path + "' is over the limit of 4 KiB"));
-  if (!earlier.empty() && earlier.back().key_id >= id)
-    return fail(malformed(path, "signature entries are not sorted by key id, or repeat one ('" + e.path + "')"));
-  BUNDLER_TRY(std::string text, read_entry(tar, e.size));
-  auto sig = minisign::parse_signature(text);
-  if (!sig) return fail(sig.error().with_context("bundle '" + path + "': entry '" + e.path + "'"));
-  if (minisign::key_id_hex(sig->key_id) != id)
-    return fail(
-        malformed(path, "entry '" + e.path + "' holds a signature by key " + minisign::key_id_hex(sig->key_id)));
-  return SignatureEntry{id, std::move(text)};
-}
-
-// The manifest and signature entries, and where (decompressed) the signatures end.
-Status read_entries(const std::string& path, BundleHead& h) {
+// The manifest and signature entries (core's strict reader), and where (decompressed) the
+// signatures end.
+Status read_entries(const std::string& path, SignedHead& h) {
   BUNDLER_TRY(auto src, open_source(path));
   ZstdReader z(*src);
   TarReader tar(z);
-  BUNDLER_TRY(auto first, tar.next());
-  if (!first || first->path != "manifest.toml") return fail(malformed(path, "the first entry is not manifest.toml"));
-  if (first->size > kMaxManifestBytes) return fail(malformed(path, "manifest.toml is over the limit of 4 MiB"));
-  BUNDLER_TRY(h.manifest, read_entry(tar, first->size));
-  for (;;) {
-    BUNDLER_TRY(auto e, tar.next());
-    if (!e || e->path.rfind("signatures/", 0) != 0) break;
-    if (h.sigs.size() == kMaxSignatures) return fail(malformed(path, "more than 16 signature entries"));
-    BUNDLER_TRY(auto sig, read_signature(path, tar, *e, h.sigs));
-    h.sigs.push_back(std::move(sig));
-    h.sig_end = tar.offset();
-  }
-  if (h.sigs.empty()) return fail(malformed(path, "no signature entry after manifest.toml"));
+  auto head = read_bundle_head(tar, HeadMode::strict);
+  if (!head) return fail(std::move(head).error().with_context("bundle '" + path + "'"));
+  h.manifest = std::move(head->manifest);
+  for (auto& s : head->signatures) h.sigs.push_back({minisign::key_id_hex(s.sig->key_id), std::move(s.text)});
+  h.sig_end = head->signatures_end;
   return {};
 }
 
 // A second, exact read up to the end of the signatures: that point must be a frame boundary.
-Status find_payload_offset(const std::string& path, BundleHead& h) {
+Status find_payload_offset(const std::string& path, SignedHead& h) {
   BUNDLER_TRY(auto src, open_source(path));
   ZstdReader z(*src);
   std::vector<char> buf(64 * 1024);
@@ -147,7 +102,7 @@ Result<SignatureEntry> new_signature(const SignRequest& req, const Manifest& m, 
   return SignatureEntry{minisign::key_id_hex(sig->key_id), minisign::format_signature(*sig)};
 }
 
-Status write_signed(const std::string& in_path, const std::string& out_path, const BundleHead& h, int in_fd,
+Status write_signed(const std::string& in_path, const std::string& out_path, const SignedHead& h, int in_fd,
                     std::uint64_t in_size, std::int64_t mtime) {
   BUNDLER_TRY(AtomicFile out, AtomicFile::create(out_path, 0644));
   BUNDLER_TRY(const std::string head, render_head(h.manifest, h.sigs, mtime));
@@ -166,7 +121,7 @@ Result<SignReport> sign(const SignRequest& req) {
   if (::fstat(in.get(), &st) != 0) return fail(errno_error("stat", path, errno));
   if (!S_ISREG(st.st_mode)) return fail(ErrorClass::usage, "'" + path + "' is not a regular file");
 
-  BundleHead h;
+  SignedHead h;
   BUNDLER_CHECK(read_entries(path, h));
   BUNDLER_CHECK(find_payload_offset(path, h));
   // The payload must begin with a zstd frame right there (its last frame carries the end marker).
@@ -182,8 +137,9 @@ Result<SignReport> sign(const SignRequest& req) {
   for (const auto& s : h.sigs)
     if (s.key_id == added.key_id)
       return fail(ErrorClass::usage, "bundle '" + path + "' already has a signature by key " + added.key_id);
-  if (h.sigs.size() >= kMaxSignatures)
-    return fail(ErrorClass::usage, "bundle '" + path + "' already has 16 signatures, the most a bundle may hold");
+  if (h.sigs.size() >= kMaxSignatureEntries)
+    return fail(ErrorClass::usage, "bundle '" + path + "' already has " + std::to_string(kMaxSignatureEntries) +
+                                       " signatures, the most a bundle may hold");
   h.sigs.push_back(added);
   BUNDLER_CHECK(sort_signatures(h.sigs));
 

@@ -10,14 +10,14 @@
 
 #include "core/sys/fd.hpp"
 #include "core/sys/fs.hpp"
+#include "core/crypto/minisign.hpp"
 
 namespace airlock::cli {
 
 namespace {
 
 constexpr const char* kEnvVar = "AIRLOCK_PASSWORD_FILE";
-// minisign reads at most 1023 bytes of password; anything near that from a terminal is a mistake.
-constexpr std::size_t kMaxPasswordBytes = 1023;
+using minisign::kMaxPasswordBytes;  // anything near it from a terminal is a mistake
 
 std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));

@@ -13,6 +13,15 @@
 #include <string>
 #include <string_view>
 
+// toml++ as the compiled library that core links (pkg-config's flags), for every includer alike:
+// compiled header-only, 3.3.0 reaches TOML_UNREACHABLE on some non-ASCII input
+// (tests/applier/site_regression_test.cpp).
+#ifndef TOML_HEADER_ONLY
+#define TOML_HEADER_ONLY 0
+#endif
+#ifndef TOML_SHARED_LIB
+#define TOML_SHARED_LIB 1
+#endif
 #include <toml++/toml.h>
 
 #include "core/error.hpp"

@@ -3,11 +3,10 @@
 // classes (malformed for the patch; policy or usage when applying) and applying is idempotent —
 // applying the patch again to its own output gives the same TOML tree (or a policy refusal, when
 // a [require] guards a key the patch itself changes).
-#include <toml++/toml.h>
-
 #include <string>
 
 #include "core/model/config_delta.hpp"
+#include "core/toml_util.hpp"  // toml::parse, to compare trees: the one place toml++ is included
 #include "fuzz/harness.hpp"
 
 using namespace airlock;
@@ -48,7 +47,8 @@ void apply_and_check(std::string_view target, const ConfigPatch& patch) {
     const auto b = toml::parse(*again);
     if (a != b) fuzz::property_failed("applying a patch twice changed the tree", *out + "\n---\n" + *again);
   } catch (const toml::parse_error& e) {
-    fuzz::property_failed("apply_config_patch produced text that is not TOML", std::string(e.description()) + "\n" + *out);
+    fuzz::property_failed("apply_config_patch produced text that is not TOML",
+                          std::string(e.description()) + "\n" + *out);
   }
 }
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/container/bundle_head.hpp"
 #include "core/container/container.hpp"
 #include "core/crypto/hash.hpp"
-#include "verifier/entries.hpp"
 
 namespace airlock::verifier {
 
@@ -40,21 +40,12 @@ std::string over_budget(const std::string& path, const ZstdReader& z) {
          " compressed ones, more than inspect inflates (64 MiB plus 32 times the compressed bytes)";
 }
 
-Result<std::string> read_entry(TarReader& tar, std::uint64_t size, std::size_t limit, const std::string& name) {
-  if (size > limit)
-    return fail(ErrorClass::malformed, "entry '" + name + "' is " + std::to_string(size) +
-                                           " bytes, over the limit of " + std::to_string(limit));
-  std::string out(static_cast<std::size_t>(size), '\0');
-  std::size_t have = 0;
-  while (have < out.size()) {
-    AIRLOCK_TRY(auto n, tar.read(out.data() + have, out.size() - have), "reading '" + name + "'");
-    if (n == 0) return fail(ErrorClass::malformed, "entry '" + name + "' ends early");
-    have += n;
-  }
-  char extra;
-  AIRLOCK_TRY(auto n, tar.read(&extra, 1), "reading '" + name + "'");
-  if (n != 0) return fail(ErrorClass::internal, "entry '" + name + "' longer than its header says");
-  return out;
+Result<std::string> read_note(TarReader& tar, std::uint64_t size, const std::string& name) {
+  const std::string label = "entry '" + name + "'";
+  if (size > kMaxNoteBytes)
+    return fail(ErrorClass::malformed,
+                label + " is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(kMaxNoteBytes));
+  return read_entry_bytes(tar, size, label);
 }
 
 bool iequals(const std::string& a, const std::string& b) {
@@ -68,9 +59,10 @@ bool iequals(const std::string& a, const std::string& b) {
 Status find_note(TarReader& tar, const ZstdReader& z, std::optional<TarEntry> next, const Note& want, Inspection& out) {
   while (next) {
     if (next->path == want.path) {
-      AIRLOCK_TRY(auto text, read_entry(tar, next->size, kMaxNoteBytes, next->path), "");
+      auto text = read_note(tar, next->size, next->path);
+      if (!text) return fail(std::move(text).error());
       out.notes_lang = want.lang;
-      out.notes_text = std::move(text);
+      out.notes_text = std::move(*text);
       return {};
     }
     AIRLOCK_TRY(const bool skipped, skip_within_budget(tar, z), "skipping '" + next->path + "'");
@@ -84,39 +76,33 @@ Status find_note(TarReader& tar, const ZstdReader& z, std::optional<TarEntry> ne
   return {};
 }
 
-Result<Inspection> read_head(TarReader& tar, std::optional<TarEntry>& next) {
-  Inspection out;
+InspectedSignature inspected(const HeadSignature& h) {
+  InspectedSignature s;
+  s.entry = h.entry;
+  s.well_formed = h.sig.has_value();
+  if (h.sig) {
+    s.key_id = minisign::key_id_hex(h.sig->key_id);
+    s.trusted_comment = h.sig->trusted_comment;
+  }
+  s.problem = h.problem;
+  return s;
+}
 
-  AIRLOCK_TRY(auto first, tar.next(), "reading the first entry");
-  if (!first || first->path != "manifest.toml")
-    return fail(ErrorClass::malformed,
-                "the first entry is not manifest.toml" + (first ? " but '" + first->path + "'" : std::string()));
-  AIRLOCK_TRY(out.manifest_text, read_entry(tar, first->size, kMaxManifestBytes, "manifest.toml"), "");
+// The head as it is declared: a manifest that does not parse and a signature that does not are
+// shown with their problems; only what keeps inspect bounded (core/container/bundle_head.hpp) refuses.
+Result<Inspection> read_head(TarReader& tar, std::optional<TarEntry>& next) {
+  auto head = read_bundle_head(tar, HeadMode::lenient);
+  if (!head) return fail(std::move(head).error());
+  Inspection out;
+  out.manifest_text = std::move(head->manifest);
   out.manifest_sha256 = to_hex(sha256(out.manifest_text));
   auto m = parse_manifest(out.manifest_text);
   if (m)
     out.manifest = std::move(*m);
   else
     out.manifest_problem = m.error().what();
-
-  for (;;) {
-    AIRLOCK_TRY(next, tar.next(), "reading the signature entries");
-    if (!next || next->path.rfind("signatures/", 0) != 0) break;
-    if (out.signatures.size() == kMaxSignatureEntries)
-      return fail(ErrorClass::malformed, "more than " + std::to_string(kMaxSignatureEntries) + " signature entries");
-    InspectedSignature s;
-    s.entry = next->path;
-    AIRLOCK_TRY(auto text, read_entry(tar, next->size, minisign::kMaxSignatureFileBytes, next->path), "");
-    auto sig = minisign::parse_signature(text);
-    if (sig) {
-      s.well_formed = true;
-      s.key_id = minisign::key_id_hex(sig->key_id);
-      s.trusted_comment = sig->trusted_comment;
-    } else {
-      s.problem = sig.error().what();
-    }
-    out.signatures.push_back(std::move(s));
-  }
+  for (const auto& s : head->signatures) out.signatures.push_back(inspected(s));
+  next = std::move(head->next);
   return out;
 }
 

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "core/container/bundle_head.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/sys/paths.hpp"
 #include "core/model/trust.hpp"
-#include "verifier/entries.hpp"
 
 namespace airlock::verifier {
 

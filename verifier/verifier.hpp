@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/model/manifest.hpp"
+#include "core/crypto/signature_count.hpp"
 #include "core/sys/time.hpp"
 #include "core/model/trust.hpp"
 
@@ -25,10 +26,10 @@ inline constexpr std::int64_t kMaxClockSkewSeconds = 365LL * 24 * 3600;
 
 struct Policy {
   std::optional<std::string> product;
-  std::optional<SemVer> installed;  // nullopt: nothing installed (first release)
-  std::optional<Channel> channel;   // the site's channel
-  std::optional<Timestamp> at;      // verification time; nullopt = now
-  std::int64_t clock_skew_seconds = 300;   // 0 .. kMaxClockSkewSeconds
+  std::optional<SemVer> installed;        // nullopt: nothing installed (first release)
+  std::optional<Channel> channel;         // the site's channel
+  std::optional<Timestamp> at;            // verification time; nullopt = now
+  std::int64_t clock_skew_seconds = 300;  // 0 .. kMaxClockSkewSeconds
   std::optional<std::uint64_t> max_size;  // consumer limit on the sum of payload sizes
 };
 
@@ -40,7 +41,7 @@ struct Progress {
 };
 
 struct Request {
-  std::string bundle_path;                  // a file, or the base name of .partNNNN parts
+  std::string bundle_path;  // a file, or the base name of .partNNNN parts
   TrustRoot trust;
   // Keys this consumer has seen revoked by any root it installed (spec §6, sticky revocation):
   // they count for nothing in `trust` and in a [trust_update] root, whatever those roots say.
@@ -73,12 +74,8 @@ inline constexpr const char* kStoppedMessage = "verification stopped before the 
 // Whether `e` is the failure Request::stop causes (and not a verdict on the bundle).
 bool is_stopped(const Error& e);
 
-struct SignatureReport {
-  std::string key_id;  // 16 upper-case hex
-  std::optional<std::string> key_name;  // from the trust root
-  bool counted = false;
-  std::string reason;  // why it did not count ("unknown key", "revoked", "bad signature", ...)
-};
+// One signature entry's verdict against the trust root (core/crypto/signature_count.hpp).
+using SignatureReport = SignatureVerdict;
 
 struct Report {
   Manifest manifest;
@@ -88,9 +85,9 @@ struct Report {
   int valid_signatures = 0;
   std::uint64_t files_checked = 0;
   std::uint64_t bytes_checked = 0;
-  std::uint64_t bundle_bytes = 0;   // compressed bytes read
-  std::string bundle_sha256;        // of the whole file (as read, parts concatenated); empty
-                                    // unless Request::whole_file_sha256
+  std::uint64_t bundle_bytes = 0;         // compressed bytes read
+  std::string bundle_sha256;              // of the whole file (as read, parts concatenated); empty
+                                          // unless Request::whole_file_sha256
   std::optional<TrustRoot> trust_update;  // parsed and checked new root, when the bundle has one
   // A [trust_update] whose serial is not greater than the current root's: stale, neither checked
   // against its own threshold nor to be installed, and not a reason to refuse the bundle (§6).

@@ -9,33 +9,22 @@
 #include <array>
 #include <optional>
 
+#include "core/container/bundle_head.hpp"
 #include "core/container/container.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/sys/ordered_pool.hpp"
-#include "verifier/entries.hpp"
+#include "core/crypto/signature_count.hpp"
 #include "verifier/hashing_source.hpp"
 #include "verifier/payload.hpp"
 #include "verifier/policy.hpp"
 #include "verifier/staging.hpp"
-#include "verifier/tally.hpp"
 
 namespace airlock::verifier {
 
 namespace {
 
-Result<std::string> read_manifest_entry(TarReader& tar) {
-  AIRLOCK_TRY(auto first, tar.next(), "reading entry 1");
-  if (!first) return fail(ErrorClass::malformed, "the archive is empty: entry 1 must be manifest.toml");
-  const auto label = entry_label(1, first->path);
-  if (first->path != "manifest.toml") return fail(ErrorClass::malformed, label + ": entry 1 must be manifest.toml");
-  if (first->size > kMaxManifestBytes)
-    return fail(ErrorClass::malformed, label + ": " + std::to_string(first->size) + " bytes, over the limit of " +
-                                           std::to_string(kMaxManifestBytes));
-  return read_entry_bytes(tar, first->size, label);
-}
-
-void fill_signatures(Report& rep, const Tally& t) {
-  rep.signatures = t.reports;
+void fill_signatures(Report& rep, const SignatureTally& t) {
+  rep.signatures = t.verdicts;
   rep.threshold = t.threshold;
   rep.valid_signatures = t.counted;
 }
@@ -90,10 +79,12 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   rep.clock_skew_seconds = req.policy.clock_skew_seconds;
 
   // Steps 1-3: the head, and the signatures over the exact manifest bytes before parsing them.
-  AIRLOCK_TRY(const auto manifest_bytes, read_manifest_entry(tar), "manifest");
+  auto read = read_bundle_head(tar, HeadMode::strict);  // its errors name the entry already
+  if (!read) return fail(std::move(read).error());
+  BundleHead& head = *read;
+  const std::string& manifest_bytes = head.manifest;
   rep.manifest_sha256 = to_hex(sha256(manifest_bytes));
-  AIRLOCK_TRY(auto head, read_signature_entries(tar), "signatures");
-  SignatureCounter counter(head.entries, manifest_bytes);
+  SignatureCounter counter(head.parsed_signatures(), manifest_bytes);
   const TrustRoot trust = with_sticky_revocations(req.trust, req.revoked_keys);
   const std::array<Timestamp, 1> now_only{at};
   auto tally = counter.count(trust, now_only);
@@ -159,8 +150,9 @@ Error as_stopped(const Request& req, Error e) {
 
 Result<Report> verify(const Request& req) {
   // A root built in code (not parsed) could say 0, which would make any bundle "authentic".
-  if (req.trust.threshold < 1 || req.trust.threshold > 16)
-    return fail(ErrorClass::usage, "trust root threshold " + std::to_string(req.trust.threshold) + " is outside 1..16");
+  if (req.trust.threshold < 1 || req.trust.threshold > kMaxThreshold)
+    return fail(ErrorClass::usage, "trust root threshold " + std::to_string(req.trust.threshold) + " is outside 1.." +
+                                       std::to_string(kMaxThreshold));
   if (req.policy.clock_skew_seconds < 0 || req.policy.clock_skew_seconds > kMaxClockSkewSeconds)
     return fail(ErrorClass::usage, "clock skew of " + std::to_string(req.policy.clock_skew_seconds) +
                                        " s is outside 0.." + std::to_string(kMaxClockSkewSeconds) + " s (365d)");

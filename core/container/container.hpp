@@ -22,12 +22,10 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace airlock {
 
-inline constexpr std::uint64_t kMaxFrameWindow = 1ull << 27;  // readers refuse larger
-inline constexpr std::uint64_t kMaxPaxHeaderBytes = 64 * 1024;
-inline constexpr std::uint64_t kMaxTrailingZeroBytes = 1024 * 1024;  // after the end marker
 // Frames that decompress to nothing. Spec §1 allows them, and a writer that ends a frame where it
 // has nothing left to flush makes a few. Each still costs a frame header's parse for no byte, so
 // that a small file of nothing but empty frames (9 bytes each) could keep a verifier busy, the

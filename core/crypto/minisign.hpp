@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace airlock::minisign {
 
@@ -43,6 +44,10 @@ struct SecretKey {
 std::string public_key_base64(const PublicKey& pk);
 std::string format_public_key_file(const PublicKey& pk);
 
+// Stock minisign reads at most PASSWORDMAXBYTES-1 bytes of password and stops at a NUL: a longer
+// one would make a key file it cannot open.
+inline constexpr std::size_t kMaxPasswordBytes = 1023;
+
 // Asked only when the key file is encrypted. Returns the password or an error (e.g. no TTY).
 using PasswordProvider = std::function<Result<std::string>()>;
 
@@ -50,7 +55,8 @@ using PasswordProvider = std::function<Result<std::string>()>;
 // Wrong password -> ErrorClass::usage "wrong password for secret key '...'" (checksum mismatch).
 [[nodiscard]] Result<SecretKey> parse_secret_key_file(std::string_view contents, const PasswordProvider& password);
 // password == nullopt writes an unencrypted key (like `minisign -G -W`).
-[[nodiscard]] Result<std::string> format_secret_key_file(const SecretKey& sk, const std::optional<std::string>& password);
+[[nodiscard]] Result<std::string> format_secret_key_file(const SecretKey& sk,
+                                                         const std::optional<std::string>& password);
 SecretKey generate_key();
 
 struct Signature {
@@ -62,8 +68,9 @@ struct Signature {
   std::array<std::uint8_t, 64> global_signature{};
 };
 
-inline constexpr std::size_t kMaxCommentBytes = 1024;
-inline constexpr std::size_t kMaxSignatureFileBytes = 4096;
+// Defined with the other limits of the spec (core/limits.hpp).
+using airlock::kMaxCommentBytes;
+using airlock::kMaxSignatureFileBytes;
 
 // Strict parse of a .minisig file (spec §5): exactly four '\n'-terminated lines (a final newline
 // optional on the last line? no: minisign writes one; we accept it present or absent, nothing more),

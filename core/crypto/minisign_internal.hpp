@@ -26,8 +26,6 @@ inline constexpr KdfParams kTestKdf{524288ULL, 16777216ULL};
 // A key file names its own cost; refuse absurd ones rather than try to allocate them.
 inline constexpr std::uint64_t kMaxKdfMemlimit = 4ULL << 30;
 inline constexpr std::uint64_t kMaxKdfOpslimit = 1ULL << 32;
-// minisign reads at most PASSWORDMAXBYTES-1 bytes of password and stops at a NUL.
-inline constexpr std::size_t kMaxPasswordBytes = 1023;
 
 [[nodiscard]] Result<std::string> format_secret_key_file_with_kdf(const SecretKey& sk, const std::string& password,
                                                                   KdfParams kdf);

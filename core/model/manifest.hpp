@@ -10,14 +10,11 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/model/semver.hpp"
 #include "core/sys/time.hpp"
 
 namespace airlock {
-
-inline constexpr std::size_t kMaxManifestBytes = 4 * 1024 * 1024;
-inline constexpr std::size_t kMaxFiles = 30000;
-inline constexpr std::uint64_t kMaxTotalPayload = 1ull << 40;  // 1 TiB
 
 enum class Channel { recommended = 0, rc = 1, beta = 2 };  // lower = more stable
 const char* channel_name(Channel c);

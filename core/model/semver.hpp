@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 
 namespace airlock {
 
@@ -15,12 +16,8 @@ struct SemVer {
   std::uint64_t major = 0, minor = 0, patch = 0;
   std::vector<std::string> prerelease;  // dot-separated identifiers
   std::vector<std::string> build;
-  std::string text;                     // as written
+  std::string text;  // as written
 };
-
-// A version is at most this long (spec §4): it names a folder of the site (releases/<version>)
-// and is shown everywhere, so a longer one is refused where it is parsed.
-inline constexpr std::size_t kMaxVersionBytes = 64;
 
 // ErrorClass::malformed naming the text and the rule on failure (callers parsing user input
 // report it as a usage error).

@@ -9,7 +9,6 @@ namespace airlock {
 namespace {
 
 constexpr std::string_view kFormat = "airlock-trust/1";
-constexpr int kMaxThreshold = 16;
 
 Result<TrustKey> parse_key(const toml::table& t, std::size_t i, ErrorClass cls) {
   tomlu::Fields f(t, "keys[" + std::to_string(i) + "]", cls);

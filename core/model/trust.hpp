@@ -8,12 +8,11 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/limits.hpp"
 #include "core/crypto/minisign.hpp"
 #include "core/sys/time.hpp"
 
 namespace airlock {
-
-inline constexpr std::size_t kMaxTrustRootBytes = 64 * 1024;
 
 struct TrustKey {
   std::string name;

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-namespace airlock {
+#include "core/limits.hpp"
 
-inline constexpr std::size_t kMaxPathBytes = 255;
+namespace airlock {
 
 // nullopt when valid, else the reason ("segment '..' is not allowed", ...).
 std::optional<std::string> payload_path_problem(std::string_view path);
