@@ -55,6 +55,7 @@ struct Site {
   std::optional<Hook> drain, resume, notify;
   std::vector<CheckSpec> checks;
   std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
+  std::int64_t staged_keep = 3;               // staged releases kept at most (docs/site.md)
 };
 
 [[nodiscard]] Result<Site> parse_site(const std::string& text, const std::string& file);
