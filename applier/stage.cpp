@@ -10,6 +10,7 @@
 #include "applier/staged_store.hpp"
 #include "applier/trust_state.hpp"
 #include "core/fs.hpp"
+#include "core/hash.hpp"
 #include "core/json_text.hpp"
 #include "core/trust.hpp"
 #include "verifier/kept.hpp"
@@ -128,18 +129,21 @@ bool uses_staged(const Ctx& c) { return c.data.contains("staged"); }
 Result<verifier::Report> verify_staged(const Ctx& c, const verifier::Request& req) {
   const std::string sha = c.data.at("staged").get<std::string>();
   const std::string dir = staged_dir(c.site, sha);
-  const std::string what = "staged release " + sha;
-  AIRLOCK_TRY(auto rec, read_staged(c.site, sha), "verifying");
+  AIRLOCK_TRY(auto rec, read_staged(c.site, sha), "staged release");
   verifier::KeptHead head;
-  AIRLOCK_TRY(head.manifest_text, read_file(dir + "/manifest.toml", kMaxManifestBytes, ErrorClass::integrity), what);
-  for (const auto& id : fs::directory_iterator(dir + "/signatures")) {
-    AIRLOCK_TRY(auto text, read_file(id.path().string(), minisign::kMaxSignatureFileBytes, ErrorClass::integrity),
-                what);
+  AIRLOCK_TRY(head.manifest_text, read_file(dir + "/manifest.toml", kMaxManifestBytes, ErrorClass::integrity),
+              "staged release");
+  // The signatures decide whether it is authentic; this only catches a head swapped for another's.
+  if (to_hex(sha256(head.manifest_text)) != rec.manifest_sha256)
+    return fail(ErrorClass::integrity, "manifest.toml is not the manifest its record.json names");
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir + "/signatures", ec)) {
+    AIRLOCK_TRY(auto text, read_file(e.path().string(), minisign::kMaxSignatureFileBytes, ErrorClass::integrity),
+                "staged release");
     head.signature_texts.push_back(std::move(text));
   }
-  verifier::Request kept = req;
-  kept.bundle_path = what + " (" + rec.version + ")";
-  return verifier::verify_kept(kept, head, dir + "/payload");
+  if (ec) return fail(errno_error("listing", dir + "/signatures", ec.value()));
+  return verifier::verify_kept(req, head, dir + "/payload");
 }
 
 Result<StageResult> stage(const std::string& site_toml, const std::string& bundle, const Env& env) {

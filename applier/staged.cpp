@@ -39,6 +39,7 @@ Result<StagedRelease> parse_record(const std::string& text, const std::string& s
     r.product = j.at("product").get<std::string>();
     r.key_ids = j.at("key_ids").get<std::vector<std::string>>();
     r.staged_at = j.at("staged_at").get<std::string>();
+    r.manifest_sha256 = j.at("manifest_sha256").get<std::string>();
     r.files = j.at("files").get<std::uint64_t>();
     r.bytes = j.at("bytes").get<std::uint64_t>();
     r.bundle_bytes = j.at("bundle_bytes").get<std::uint64_t>();

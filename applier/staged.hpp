@@ -31,6 +31,7 @@ struct StagedRelease {
   std::string version, channel, product;
   std::vector<std::string> key_ids;  // the keys whose signatures counted when it was staged
   std::string staged_at;
+  std::string manifest_sha256;  // of the signed manifest kept beside the payload
   std::uint64_t files = 0, bytes = 0, bundle_bytes = 0;
   std::string problem;  // why its record cannot be read ("" when it can); such a release is never used
 };

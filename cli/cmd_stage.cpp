@@ -14,9 +14,16 @@ using nlohmann::json;
 namespace ap = airlock::applier;
 
 json staged_json(const ap::StagedRelease& r) {
-  json j = {{"sha256", r.sha256},   {"version", r.version}, {"channel", r.channel},
-            {"product", r.product}, {"key_ids", r.key_ids}, {"staged_at", r.staged_at},
-            {"files", r.files},     {"bytes", r.bytes},     {"bundle_bytes", r.bundle_bytes}};
+  json j = {{"sha256", r.sha256},
+            {"version", r.version},
+            {"channel", r.channel},
+            {"product", r.product},
+            {"key_ids", r.key_ids},
+            {"staged_at", r.staged_at},
+            {"manifest_sha256", r.manifest_sha256},
+            {"files", r.files},
+            {"bytes", r.bytes},
+            {"bundle_bytes", r.bundle_bytes}};
   j["problem"] = r.problem.empty() ? json(nullptr) : json(r.problem);
   return j;
 }

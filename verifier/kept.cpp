@@ -138,9 +138,9 @@ Status copy_checked(const std::string& dir, const FileEntry& f, const Copy& to) 
 
 Result<Report> verify_payload(const Request& req, const KeptHead& head, const std::string& dir, Staging* staging,
                               const Timestamp& at) {
-  AIRLOCK_TRY(auto sigs, parse_signatures(head), "'" + req.bundle_path + "'");
+  AIRLOCK_TRY(auto sigs, parse_signatures(head), "signatures");
   SignatureCounter counter(sigs, head.manifest_text);
-  AIRLOCK_TRY(auto rep, check_head(req, head, counter, at), "'" + req.bundle_path + "'");
+  AIRLOCK_TRY(auto rep, check_head(req, head, counter, at), "manifest");
   const Manifest& m = rep.manifest;
   for (const auto& f : m.files) {
     const bool is_update = m.trust_update && *m.trust_update == f.path;
@@ -148,8 +148,7 @@ Result<Report> verify_payload(const Request& req, const KeptHead& head, const st
       return fail(ErrorClass::not_authentic, "the [trust_update] file '" + f.path + "' is " + std::to_string(f.size) +
                                                  " bytes, over the limit of " + std::to_string(kMaxTrustRootBytes));
     std::string captured;
-    AIRLOCK_CHECK(copy_checked(dir, f, {staging, is_update ? &captured : nullptr, &req.stop}),
-                  "'" + req.bundle_path + "'");
+    AIRLOCK_CHECK(copy_checked(dir, f, {staging, is_update ? &captured : nullptr, &req.stop}), "payload");
     if (is_update) AIRLOCK_CHECK(check_trust_update(captured, req, counter, at, rep), "[trust_update]");
     rep.files_checked += 1;
     rep.bytes_checked += f.size;
@@ -168,10 +167,11 @@ Result<Report> verify_kept(const Request& req, const KeptHead& head, const std::
   if (req.staging_dir) {
     AIRLOCK_TRY(staging, Staging::open(*req.staging_dir), "staging");
   }
-  AIRLOCK_TRY(auto rep, verify_payload(req, head, payload_dir, staging.get(), at), "verifying a kept release");
+  auto rep = verify_payload(req, head, payload_dir, staging.get(), at);
+  if (!rep) return rep;  // `staging` removes what it created
   if (staging) {
     AIRLOCK_CHECK(staging->commit(), "staging");
-    rep.staging_dir = staging->path();
+    rep->staging_dir = staging->path();
   }
   return rep;
 }

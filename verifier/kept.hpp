@@ -19,7 +19,7 @@ struct KeptHead {
   std::vector<std::string> signature_texts;  // .minisig texts
 };
 
-// req.bundle_path names the kept release in messages; req.whole_file_sha256 is not used (there is
+// req.bundle_path and req.whole_file_sha256 are not used (there is
 // no bundle). A payload file that is missing, not a regular file, of another size or another
 // SHA-256 is an integrity failure (12) naming it. On failure nothing stays in staging.
 [[nodiscard]] Result<Report> verify_kept(const Request& req, const KeptHead& head, const std::string& payload_dir);
