@@ -107,6 +107,23 @@ TEST(StagedRelease, MissingStagedFileIsRefused) {
   EXPECT_NE(rep.error().what().find("is missing"), std::string::npos) << rep.error().what();
 }
 
+TEST(StagedRelease, StagedFileReplacedByASymlinkIsNeverFollowed) {
+  SiteDir s;
+  const auto env = quiet_env();
+  const auto rel = stage_ok(s, bundles().v110, env);
+  const std::string victim = first_payload_file(s, rel.sha256);
+  // A link to a file with the very bytes the manifest expects: only refusing links stops it.
+  const std::string twin = (s.dir / "twin").string();
+  fs::copy_file(victim, twin);
+  fs::remove(victim);
+  fs::create_symlink(twin, victim);
+  auto rep = applier::apply_staged(s.site, rel.sha256, env);
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().cls(), ErrorClass::integrity) << rep.error().what();
+  EXPECT_NE(rep.error().what().find("is a symbolic link"), std::string::npos) << rep.error().what();
+  EXPECT_FALSE(fs::exists(s.state + "/releases/1.1.0"));
+}
+
 TEST(StagedRelease, KeyRevokedSinceStagingIsRefusedAtApply) {
   SiteDir s;
   const auto env = quiet_env();
