@@ -13,6 +13,7 @@
 #include "core/hash.hpp"
 #include "core/json_text.hpp"
 #include "core/text.hpp"
+#include "core/time.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -37,6 +38,9 @@ Result<StagedRelease> parse_record(const std::string& text, const std::string& s
     r.version = j.at("version").get<std::string>();
     r.channel = j.at("channel").get<std::string>();
     r.product = j.at("product").get<std::string>();
+    r.critical = j.at("critical").get<bool>();
+    r.created = j.at("created").get<std::string>();
+    r.expires = j.at("expires").get<std::string>();
     r.key_ids = j.at("key_ids").get<std::vector<std::string>>();
     r.staged_at = j.at("staged_at").get<std::string>();
     r.manifest_sha256 = j.at("manifest_sha256").get<std::string>();
@@ -71,6 +75,9 @@ std::string record_json(const StagedRecordInput& in) {
                   {"version", printable(in.manifest.release.version.text)},
                   {"channel", channel_name(in.manifest.release.channel)},
                   {"product", printable(in.manifest.release.product)},
+                  {"critical", in.manifest.release.critical},
+                  {"created", format_rfc3339(in.manifest.release.created)},
+                  {"expires", in.manifest.release.expires ? format_rfc3339(*in.manifest.release.expires) : ""},
                   {"key_ids", keys},
                   {"staged_at", in.staged_at},
                   {"manifest_sha256", in.manifest_sha256},

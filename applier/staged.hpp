@@ -29,6 +29,8 @@ inline constexpr const char* kStagedFormat = "airlock-staged/1";
 struct StagedRelease {
   std::string sha256;  // of the bundle file, as read while it was verified: the key
   std::string version, channel, product;
+  bool critical = false;
+  std::string created, expires;      // release.created and release.expires ("" when it has none)
   std::vector<std::string> key_ids;  // the keys whose signatures counted when it was staged
   std::string staged_at;
   std::string manifest_sha256;  // of the signed manifest kept beside the payload

@@ -14,16 +14,11 @@ using nlohmann::json;
 namespace ap = airlock::applier;
 
 json staged_json(const ap::StagedRelease& r) {
-  json j = {{"sha256", r.sha256},
-            {"version", r.version},
-            {"channel", r.channel},
-            {"product", r.product},
-            {"key_ids", r.key_ids},
-            {"staged_at", r.staged_at},
-            {"manifest_sha256", r.manifest_sha256},
-            {"files", r.files},
-            {"bytes", r.bytes},
-            {"bundle_bytes", r.bundle_bytes}};
+  json j = {{"sha256", r.sha256},   {"version", r.version},     {"channel", r.channel},
+            {"product", r.product}, {"critical", r.critical},   {"created", r.created},
+            {"key_ids", r.key_ids}, {"staged_at", r.staged_at}, {"manifest_sha256", r.manifest_sha256},
+            {"files", r.files},     {"bytes", r.bytes},         {"bundle_bytes", r.bundle_bytes}};
+  j["expires"] = r.expires.empty() ? json(nullptr) : json(r.expires);
   j["problem"] = r.problem.empty() ? json(nullptr) : json(r.problem);
   return j;
 }

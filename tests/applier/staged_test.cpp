@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/error.hpp"
+#include "core/trust.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {
@@ -40,6 +41,9 @@ TEST(StagedRelease, SurvivesSiteOpenAndIsAppliedFromTheStore) {
   const auto env = quiet_env();
   const auto rel = stage_ok(s, bundles().v110, env);
   EXPECT_EQ(rel.version, "1.1.0");
+  EXPECT_EQ(rel.channel, "recommended");
+  EXPECT_FALSE(rel.critical);
+  EXPECT_FALSE(rel.created.empty());
   EXPECT_EQ(rel.sha256, to_hex(sha256(slurp(bundles().v110))));
   EXPECT_TRUE(fs::exists(staged_dir(s, rel.sha256) + "/manifest.toml"));
   EXPECT_EQ(slurp(s.topology), kTopology);  // staging changes nothing of the site's
@@ -192,6 +196,65 @@ TEST(StagedRelease, RemoveByPrefix) {
   EXPECT_EQ(r->version, "1.1.0");
   EXPECT_TRUE(applier::staged_list(s.site)->empty());
   EXPECT_FALSE(fs::exists(staged_dir(s, rel.sha256)));
+}
+
+TEST(StagedRelease, TrustUpdateOfAStagedReleaseIsCheckedAndInstalled) {
+  SiteDir s("[[checks]]\nname = \"alive\"\nkind = \"exec\"\nrun = \"true\"\n");
+  const auto env = quiet_env();
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, env));
+  auto text = read_file(repo("keys/demo-hq2.key"), 4096);
+  ASSERT_TRUE(text);
+  auto b = minisign::parse_secret_key_file(*text, [] { return Result<std::string>(std::string()); });
+  ASSERT_TRUE(b);
+  TrustRoot next;
+  next.serial = 3;
+  next.keys.push_back({"key-a", demo_key().public_key(), std::nullopt, std::nullopt, false});
+  next.keys.push_back({"key-b", b->public_key(), std::nullopt, std::nullopt, false});
+  const std::string next_text = render_trust_root(next);
+  TempDir dir;
+  bundler::BuildRequest req;
+  req.recipe_path =
+      write_recipe(dir, "t", "", "1.2.0", "[trust_update]\npath = \"t/next.toml\"\n", {{"t/next.toml", next_text}});
+  req.keys = {demo_key(), *b};
+  req.out_path = (dir / "t.tar.zst").string();
+  ASSERT_TRUE(bundler::build(req));
+  const auto rel = stage_ok(s, req.out_path, env);
+  auto rep = applier::apply_staged(s.site, rel.sha256, env);
+  ASSERT_TRUE(rep) << rep.error().what();
+  EXPECT_EQ(rep->outcome, applier::Outcome::applied);
+  EXPECT_EQ(slurp(s.dir / "trust.toml"), next_text);
+}
+
+TEST(StagedRelease, TrustUpdateNeedingAKeyRevokedSinceStagingIsRefused) {
+  SiteDir s("[[checks]]\nname = \"alive\"\nkind = \"exec\"\nrun = \"true\"\n");
+  const auto env = quiet_env();
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, env));
+  auto text = read_file(repo("keys/demo-hq2.key"), 4096);
+  ASSERT_TRUE(text);
+  auto b = minisign::parse_secret_key_file(*text, [] { return Result<std::string>(std::string()); });
+  ASSERT_TRUE(b);
+  TrustRoot now, next;  // the site trusts A and B; the release's root trusts A alone
+  now.serial = 2;
+  now.keys.push_back({"key-a", demo_key().public_key(), std::nullopt, std::nullopt, false});
+  now.keys.push_back({"key-b", b->public_key(), std::nullopt, std::nullopt, false});
+  next.serial = 3;
+  next.keys.push_back(now.keys.front());
+  spit(s.dir / "trust.toml", render_trust_root(now));
+  TempDir dir;
+  bundler::BuildRequest req;
+  req.recipe_path = write_recipe(dir, "t", "", "1.2.0", "[trust_update]\npath = \"t/next.toml\"\n",
+                                 {{"t/next.toml", render_trust_root(next)}});
+  req.keys = {demo_key(), *b};
+  req.out_path = (dir / "t.tar.zst").string();
+  ASSERT_TRUE(bundler::build(req));
+  const auto rel = stage_ok(s, req.out_path, env);
+  // A is revoked since: B still makes the release authentic, but the new root rests on A alone.
+  spit(s.state + "/revoked-keys", minisign::key_id_hex(demo_key().public_key().key_id) + "\n");
+  auto rep = applier::apply_staged(s.site, rel.sha256, env);
+  ASSERT_FALSE(rep);
+  EXPECT_EQ(rep.error().cls(), ErrorClass::not_authentic) << rep.error().what();
+  EXPECT_NE(rep.error().what().find("new trust root"), std::string::npos) << rep.error().what();
+  EXPECT_EQ(slurp(s.dir / "trust.toml"), render_trust_root(now));
 }
 
 TEST(StagedRelease, StagingARefusedBundleKeepsNothing) {
