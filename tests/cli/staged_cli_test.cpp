@@ -106,3 +106,15 @@ TEST_F(StagedCli, StagingAnUnsignedBundleExitsAsVerify) {
   EXPECT_EQ(r.status, verify.status) << r.output;
   EXPECT_EQ(json_of(run(kBin + " staged --site " + site() + " --json").output)["staged"].size(), 0u);
 }
+
+TEST_F(StagedCli, KeptManifestAndSignatureCheckWithStockMinisign) {
+  const std::string sha = stage();
+  ASSERT_FALSE(sha.empty());
+  const fs::path kept = dir / "site/state/staged" / sha;
+  std::vector<fs::path> sigs;
+  for (const auto& e : fs::directory_iterator(kept / "signatures")) sigs.push_back(e.path());
+  ASSERT_EQ(sigs.size(), 1u);
+  auto r = run("minisign -V -H -p " + q(kSrc + "/keys/demo-hq.pub") + " -m " + q(kept / "manifest.toml") + " -x " +
+               q(sigs.front()));
+  EXPECT_EQ(r.status, 0) << r.output;
+}
