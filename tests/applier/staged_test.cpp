@@ -184,6 +184,20 @@ TEST(StagedRelease, RetentionRemovesTheOldest) {
   EXPECT_FALSE(fs::exists(staged_dir(s, shas[0])));
 }
 
+TEST(StagedRelease, StagedKeepMustBeAnIntegerInRange) {
+  const std::string head = "[site]\nname = \"x\"\nproduct = \"demo\"\nstate_dir = \"st\"\ntrust_root = \"t\"\n";
+  auto ok = applier::parse_site(head + "staged_keep = 5\n", "/tmp/site.toml");
+  ASSERT_TRUE(ok) << ok.error().what();
+  EXPECT_EQ(ok->staged_keep, 5);
+  EXPECT_EQ(applier::parse_site(head, "/tmp/site.toml")->staged_keep, 3);
+  for (const char* bad : {"staged_keep = \"3\"\n", "staged_keep = 0\n", "staged_keep = 101\n", "staged_keep = 2.5\n"}) {
+    auto r = applier::parse_site(head + bad, "/tmp/site.toml");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().cls(), ErrorClass::usage) << bad;
+    EXPECT_NE(r.error().what().find("staged_keep"), std::string::npos) << r.error().what();
+  }
+}
+
 TEST(StagedRelease, RemoveByPrefix) {
   SiteDir s;
   const auto env = quiet_env();
