@@ -15,6 +15,7 @@
 #include "applier/lock.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
+#include "applier/staged.hpp"
 #include "core/sys/fs.hpp"
 #include "core/json_text.hpp"
 
@@ -140,6 +141,7 @@ namespace {
 void sweep_leftovers(const Site& site) {
   std::error_code ec;
   fs::remove_all(site.state_dir + "/staging", ec);
+  sweep_staged_partials(site);  // complete staged releases stay
   for (const auto& e : fs::directory_iterator(snapshots_dir(site), ec))
     if (e.path().filename().string().ends_with(".partial")) fs::remove_all(e.path(), ec);
 }

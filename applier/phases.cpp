@@ -17,6 +17,7 @@
 #include "applier/run.hpp"
 #include "applier/services.hpp"
 #include "applier/snapshot.hpp"
+#include "applier/staged.hpp"
 #include "applier/trust_state.hpp"
 #include "core/db/db.hpp"
 #include "core/sys/fs.hpp"
@@ -192,7 +193,7 @@ Event do_verify(Ctx& c) {
   };
   req.stop = [&] { return c.env.interrupted() != 0; };
   c.emit("verify", "verifying " + c.run.bundle);
-  auto rep = verifier::verify(req);
+  auto rep = uses_staged(c) ? verify_staged(c, req) : verifier::verify(req);
   if (!rep && c.env.interrupted() != 0 && verifier::is_stopped(rep.error()))  // docs/site.md, "Signals"
     return failed(c, Error(ErrorClass::preflight, std::string("interrupted by ") + signal_name(c.env.interrupted()) +
                                                       " during verify; nothing was changed"));

@@ -331,7 +331,7 @@ Status parse_top(const toml::table& root, Site& s) {
   TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
-  TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout"}));
+  TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep"}));
   TOMLU_TRY(s.name, one_line(f, "name"));
   TOMLU_TRY(s.product, one_line(f, "product"));
   TOMLU_TRY(auto state, one_line(f, "state_dir"));
@@ -343,6 +343,11 @@ Status parse_top(const toml::table& root, Site& s) {
   if (!c) return f.error("channel", "unknown channel '" + ch + "' (recommended, rc, beta)");
   s.channel = *c;
   TOMLU_TRY(s.migration_timeout_ms, duration_ms(*st, f, "migration_timeout", 60000));
+  if (st->contains("staged_keep")) {
+    TOMLU_TRY(s.staged_keep, f.integer("staged_keep"));
+    if (s.staged_keep < 1 || s.staged_keep > 100)
+      return f.error("staged_keep", std::to_string(s.staged_keep) + " is outside 1..100");
+  }
   TOMLU_TRY(s.databases, name_map(root, "databases", s.base_dir));
   TOMLU_TRY(s.configs, name_map(root, "config", s.base_dir));
   return {};

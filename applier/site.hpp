@@ -105,6 +105,7 @@ struct Site {
   std::vector<CheckGroup> check_groups;
   std::vector<ServiceSpec> services;          // in the order they are replaced (every `after` before it)
   std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
+  std::int64_t staged_keep = 3;               // staged releases kept at most (docs/site.md)
 };
 
 [[nodiscard]] Result<Site> parse_site(const std::string& text, const std::string& file);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "applier/applier.hpp"
+#include "applier/staged.hpp"
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
 #include "core/sys/fs.hpp"
@@ -18,17 +19,13 @@
 #include "core/sys/time.hpp"
 
 namespace airlock::cli {
-namespace {
 
 using nlohmann::json;
 namespace ap = airlock::applier;
 
-const char* kSiteHelp = "the site description (docs/site.md)";
+namespace {
 
-void add_common(po::options_description& o, std::string& site) {
-  o.add_options()("site,s", po::value<std::string>(&site)->default_value("site.toml"), kSiteHelp)(
-      "json", "print the result as JSON on stdout");
-}
+const char* kSiteHelp = "the site description (docs/site.md)";
 
 // Who started a run, from the system rather than the environment ($USER is whatever the caller
 // set): "cli, uid 0 (root)", or "cli, uid 1234" when the uid has no passwd entry.
@@ -37,6 +34,13 @@ std::string started_by() {
   std::string who = "cli, uid " + std::to_string(uid);
   if (const passwd* pw = ::getpwuid(uid); pw && pw->pw_name) who += " (" + printable(pw->pw_name) + ")";
   return who;
+}
+
+}  // namespace
+
+void add_common(po::options_description& o, std::string& site) {
+  o.add_options()("site,s", po::value<std::string>(&site)->default_value("site.toml"), kSiteHelp)(
+      "json", "print the result as JSON on stdout");
 }
 
 // A signal does not end a run that may be rewriting the site: the applier stops or rolls back
@@ -51,6 +55,8 @@ ap::Env cli_env(bool quiet) {
     env.events = [](const ap::SiteEvent& e) { std::cerr << "[" << e.phase << "] " << printable(e.message) << "\n"; };
   return env;
 }
+
+namespace {
 
 const char* state(const ap::CheckResult& c) {
   if (c.skipped) return "skipped";
@@ -117,6 +123,8 @@ std::string headline(const ap::RunReport& r) {
   return "";
 }
 
+}  // namespace
+
 int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_json) {
   if (!r) return report_error(cmd, r.error(), as_json);
   auto cls = ap::report_class(*r);
@@ -142,6 +150,8 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
   }
   return cls ? exit_code(*cls) : 0;
 }
+
+namespace {
 
 // "2 min 14 s", "850 ms"
 std::string span_text(const std::string& from, const std::string& to) {
@@ -171,21 +181,28 @@ std::string history_line(const ap::HistoryEntry& h) {
 }  // namespace
 
 int cmd_apply(int argc, char** argv) {
-  std::string site, bundle;
+  std::string site, bundle, staged;
   po::options_description o("Options");
   add_common(o, site);
-  o.add_options()("bundle", po::value<std::string>(&bundle)->required(), "the bundle (.tar.zst)");
+  o.add_options()("bundle", po::value<std::string>(&bundle), "the bundle (.tar.zst)")(
+      "staged", po::value<std::string>(&staged),
+      "apply the staged release with this bundle SHA-256 (or a unique prefix of 8+ hex digits) instead of a bundle");
   po::positional_options_description pos;
   pos.add("bundle", 1);
-  auto p = parse_args(argc, argv, "airlock apply BUNDLE [--site site.toml] [--json]",
+  auto p = parse_args(argc, argv, "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--json]",
                       "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
                       "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
                       "33 preflight failed (nothing changed), 10-13 bundle refused.\n"
+                      "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
+                      "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
                       "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
                       "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.",
                       o, pos, "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n");
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
+  if (bundle.empty() == staged.empty())
+    return report_error("apply", Error(ErrorClass::usage, "give either a BUNDLE or --staged SHA256"), js);
+  if (!staged.empty()) return finish_run("apply", ap::apply_staged(site, staged, cli_env(false)), js);
   return finish_run("apply", ap::apply(site, bundle, cli_env(false)), js);
 }
 

@@ -27,6 +27,8 @@ const Command kCommands[] = {
     {"history", "past applies and rollbacks, with each step's duration", cmd_history},
     {"rollback", "go back to the previous release (never below its rollback_to marker)", cmd_rollback},
     {"recover", "finish or undo an apply that was interrupted (crash, power cut)", cmd_recover},
+    {"stage", "verify a bundle now and keep it staged at the site, to apply later", cmd_stage},
+    {"staged", "list or remove the site's staged releases", cmd_staged},
     {"snapshot", "create, list or restore snapshots of the site's databases and config", cmd_snapshot},
     {"audit", "export or verify the tamper-evident audit log", cmd_audit},
     {"ack", "acknowledge a repaired DEGRADED site, so that applies are allowed again", cmd_ack},

@@ -80,6 +80,8 @@ using SignatureReport = SignatureVerdict;
 struct Report {
   Manifest manifest;
   std::string manifest_sha256;
+  std::string manifest_text;                 // the signed bytes, as in the bundle
+  std::vector<std::string> signature_texts;  // every signature entry, in entry order (.minisig text)
   std::vector<SignatureReport> signatures;
   int threshold = 0;
   int valid_signatures = 0;

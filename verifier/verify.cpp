@@ -18,6 +18,7 @@
 #include "verifier/payload.hpp"
 #include "verifier/policy.hpp"
 #include "verifier/staging.hpp"
+#include "verifier/trust_check.hpp"
 
 namespace airlock::verifier {
 
@@ -28,6 +29,8 @@ void fill_signatures(Report& rep, const SignatureTally& t) {
   rep.threshold = t.threshold;
   rep.valid_signatures = t.counted;
 }
+
+}  // namespace
 
 // Sticky revocation (§6): a key the consumer has seen revoked stays revoked in any root.
 TrustRoot with_sticky_revocations(TrustRoot root, const std::vector<minisign::KeyId>& revoked) {
@@ -59,6 +62,8 @@ Status check_trust_update(const std::string& text, const Request& req, Signature
   return {};
 }
 
+namespace {
+
 // Everything after the staging folder is ready; `staging` may be null (verify only).
 Result<Report> verify_stream(const Request& req, Staging* staging, const Timestamp& at) {
   // A stalled pipe is waited for with the stop checked meanwhile (on the HashingSource's thread,
@@ -84,6 +89,8 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   BundleHead& head = *read;
   const std::string& manifest_bytes = head.manifest;
   rep.manifest_sha256 = to_hex(sha256(manifest_bytes));
+  rep.manifest_text = manifest_bytes;
+  for (const auto& sig : head.signatures) rep.signature_texts.push_back(sig.text);
   SignatureCounter counter(head.parsed_signatures(), manifest_bytes);
   const TrustRoot trust = with_sticky_revocations(req.trust, req.revoked_keys);
   const std::array<Timestamp, 1> now_only{at};
