@@ -16,8 +16,8 @@
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/staged.hpp"
-#include "core/sys/fs.hpp"
 #include "core/json_text.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::applier {
 namespace {

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "core/crypto/hash.hpp"
 #include "core/sys/fd.hpp"
 #include "core/sys/fs.hpp"
-#include "core/crypto/hash.hpp"
 #include "core/sys/sys.hpp"
 
 namespace airlock::applier {

@@ -20,9 +20,9 @@
 #include "applier/staged.hpp"
 #include "applier/trust_state.hpp"
 #include "core/db/db.hpp"
+#include "core/model/trust.hpp"
 #include "core/sys/fs.hpp"
 #include "core/text.hpp"
-#include "core/model/trust.hpp"
 #include "verifier/verifier.hpp"
 
 namespace airlock::applier {

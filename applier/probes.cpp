@@ -19,10 +19,10 @@
 #include "applier/probes.hpp"
 #include "applier/process.hpp"
 #include "applier/state_db.hpp"
+#include "core/crypto/x509.hpp"
 #include "core/db/db.hpp"
 #include "core/sys/fd.hpp"
 #include "core/text.hpp"
-#include "core/crypto/x509.hpp"
 
 namespace airlock::applier {
 namespace {

@@ -10,9 +10,9 @@
 #include "applier/services.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/trust_state.hpp"
-#include "core/sys/fs.hpp"
 #include "core/json_text.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::applier {
 namespace {

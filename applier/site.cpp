@@ -13,8 +13,8 @@
 #include "applier/services.hpp"
 #include "applier/site_checks.hpp"
 #include "core/sys/fs.hpp"
-#include "core/text.hpp"
 #include "core/sys/time.hpp"
+#include "core/text.hpp"
 #include "core/toml_util.hpp"
 
 namespace airlock::applier {

@@ -9,11 +9,11 @@
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
 #include "applier/state_db.hpp"
-#include "core/db/db.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/hash.hpp"
-#include "core/sys/paths.hpp"
+#include "core/db/db.hpp"
 #include "core/json_text.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/paths.hpp"
 
 namespace airlock::applier {
 namespace {

@@ -9,10 +9,10 @@
 #include "applier/files.hpp"
 #include "applier/staged_store.hpp"
 #include "applier/trust_state.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/json_text.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/fs.hpp"
 #include "verifier/kept.hpp"
 
 namespace airlock::applier {

@@ -9,11 +9,11 @@
 #include "applier/files.hpp"
 #include "applier/run.hpp"
 #include "applier/staged_store.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/json_text.hpp"
-#include "core/text.hpp"
+#include "core/sys/fs.hpp"
 #include "core/sys/time.hpp"
+#include "core/text.hpp"
 
 namespace airlock::applier {
 namespace {

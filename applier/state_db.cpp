@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "applier/state_machine.hpp"
-#include "core/sys/fs.hpp"
 #include "core/json_text.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::applier {
 namespace {

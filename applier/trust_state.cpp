@@ -6,9 +6,9 @@
 
 #include "applier/audit.hpp"
 #include "applier/run.hpp"
-#include "core/sys/fs.hpp"
-#include "core/model/trust.hpp"
 #include "core/json_text.hpp"
+#include "core/model/trust.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::applier {
 namespace {

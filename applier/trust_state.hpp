@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "applier/site.hpp"
-#include "core/error.hpp"
 #include "core/crypto/minisign.hpp"
+#include "core/error.hpp"
 
 namespace airlock::applier {
 

@@ -25,8 +25,8 @@
 #include "bundler/propagate.hpp"
 #include "bundler/recipe.hpp"
 #include "core/container/container.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/hash.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock::bundler {
 

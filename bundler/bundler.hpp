@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "core/crypto/minisign.hpp"
 #include "core/error.hpp"
 #include "core/model/manifest.hpp"
-#include "core/crypto/minisign.hpp"
 
 namespace airlock::bundler {
 

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "core/container/container.hpp"
+#include "core/crypto/minisign.hpp"
 #include "core/error.hpp"
 #include "core/limits.hpp"
 #include "core/model/manifest.hpp"
-#include "core/crypto/minisign.hpp"
 
 namespace airlock::bundler {
 

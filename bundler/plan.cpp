@@ -10,11 +10,11 @@
 #include <filesystem>
 
 #include "bundler/propagate.hpp"
-#include "core/model/config_delta.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/hash.hpp"
-#include "core/sys/paths.hpp"
+#include "core/model/config_delta.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/paths.hpp"
 
 namespace airlock::bundler {
 

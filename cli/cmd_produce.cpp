@@ -9,8 +9,8 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/password.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/minisign.hpp"
+#include "core/sys/fs.hpp"
 #include "core/text.hpp"
 
 namespace airlock::cli {

@@ -12,11 +12,11 @@
 #include "applier/staged.hpp"
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
-#include "core/sys/fs.hpp"
-#include "core/json_text.hpp"
 #include "core/crypto/minisign.hpp"
-#include "core/text.hpp"
+#include "core/json_text.hpp"
+#include "core/sys/fs.hpp"
 #include "core/sys/time.hpp"
+#include "core/text.hpp"
 
 namespace airlock::cli {
 

@@ -5,10 +5,10 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
-#include "core/sys/fs.hpp"
-#include "core/text.hpp"
-#include "core/sys/time.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/time.hpp"
+#include "core/text.hpp"
 #include "verifier/inspect.hpp"
 #include "verifier/verifier.hpp"
 

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/error.hpp"
 #include "core/crypto/minisign.hpp"
+#include "core/error.hpp"
 
 namespace airlock::cli {
 

@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <optional>
 
+#include "core/crypto/minisign.hpp"
 #include "core/sys/fd.hpp"
 #include "core/sys/fs.hpp"
-#include "core/crypto/minisign.hpp"
 
 namespace airlock::cli {
 

@@ -8,8 +8,8 @@
 
 #include <string>
 
-#include "core/error.hpp"
 #include "core/crypto/minisign.hpp"
+#include "core/error.hpp"
 
 namespace airlock::cli {
 

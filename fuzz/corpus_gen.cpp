@@ -13,9 +13,9 @@
 
 #include "bundler/bundler.hpp"
 #include "core/container/container.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/minisign_internal.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/fs.hpp"
 #include "fuzz/harness.hpp"
 #include "tests/support/craft.hpp"
 

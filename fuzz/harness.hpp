@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "core/crypto/minisign.hpp"
-#include "core/sys/time.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/time.hpp"
 
 namespace airlock::fuzz {
 

@@ -13,10 +13,10 @@
 #include <optional>
 #include <vector>
 
-#include "core/sys/fd.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/crypto/signature_count.hpp"
 #include "core/limits.hpp"
+#include "core/sys/fd.hpp"
 #include "verifier/policy.hpp"
 #include "verifier/staging.hpp"
 #include "verifier/trust_check.hpp"

@@ -4,8 +4,8 @@
 
 #include "core/container/bundle_head.hpp"
 #include "core/crypto/hash.hpp"
-#include "core/sys/paths.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/paths.hpp"
 
 namespace airlock::verifier {
 

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "core/error.hpp"
 #include "core/crypto/minisign.hpp"
-#include "core/sys/time.hpp"
-#include "core/model/trust.hpp"
 #include "core/crypto/signature_count.hpp"
+#include "core/error.hpp"
+#include "core/model/trust.hpp"
+#include "core/sys/time.hpp"
 #include "verifier/verifier.hpp"
 
 namespace airlock::verifier {

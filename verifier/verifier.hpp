@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "core/crypto/signature_count.hpp"
 #include "core/error.hpp"
 #include "core/model/manifest.hpp"
-#include "core/crypto/signature_count.hpp"
-#include "core/sys/time.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/time.hpp"
 
 namespace airlock::verifier {
 

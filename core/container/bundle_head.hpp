@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "core/container/container.hpp"
+#include "core/crypto/minisign.hpp"
 #include "core/error.hpp"
 #include "core/limits.hpp"
-#include "core/crypto/minisign.hpp"
 
 namespace airlock {
 

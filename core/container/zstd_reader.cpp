@@ -35,9 +35,9 @@
 #include <vector>
 
 #include "core/container/container.hpp"
+#include "core/container/zstd_handles.hpp"
 #include "core/sys/mapped_file.hpp"
 #include "core/sys/ordered_pool.hpp"
-#include "core/container/zstd_handles.hpp"
 
 namespace airlock {
 namespace {

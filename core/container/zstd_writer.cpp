@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "core/container/container.hpp"
-#include "core/sys/fs.hpp"
 #include "core/container/zstd_handles.hpp"
+#include "core/sys/fs.hpp"
 
 namespace airlock {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/error.hpp"
 #include "core/crypto/minisign.hpp"
+#include "core/error.hpp"
 
 namespace airlock::minisign {
 

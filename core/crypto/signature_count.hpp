@@ -17,10 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.hpp"
 #include "core/crypto/minisign.hpp"
-#include "core/sys/time.hpp"
+#include "core/error.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/time.hpp"
 
 namespace airlock {
 

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/crypto/minisign.hpp"
 #include "core/error.hpp"
 #include "core/limits.hpp"
-#include "core/crypto/minisign.hpp"
 #include "core/sys/time.hpp"
 
 namespace airlock {

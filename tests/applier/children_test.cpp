@@ -17,9 +17,9 @@
 #include <sstream>
 #include <thread>
 
-#include "core/json_text.hpp"
 #include "applier/applier.hpp"
 #include "applier/process.hpp"
+#include "core/json_text.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {

@@ -23,10 +23,10 @@
 
 #include "applier/applier.hpp"
 #include "bundler/bundler.hpp"
-#include "core/db/db.hpp"
-#include "core/sys/fs.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/crypto/minisign.hpp"
+#include "core/db/db.hpp"
+#include "core/sys/fs.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace airlock::test {

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/support/craft.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/craft.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;

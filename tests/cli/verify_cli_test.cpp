@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "tests/support/craft.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/craft.hpp"
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "core/crypto/minisign.hpp"
-#include "core/sys/time.hpp"
 #include "core/model/trust.hpp"
+#include "core/sys/time.hpp"
 
 namespace airlock::test::craft {
 
