@@ -10,5 +10,6 @@ int cmd_sign(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_trust(int argc, char** argv);
+int cmd_feed(int argc, char** argv);
 
 }  // namespace airlock::cli

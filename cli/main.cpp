@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"inspect", "show what a bundle declares (does NOT verify it)", cmd_inspect},
     {"verify", "verify a bundle offline against a trust root; optionally extract it", cmd_verify},
     {"trust", "create and edit a trust root (trust.toml): init, add, revoke, show", cmd_trust},
+    {"feed", "keep the signed channel feed (feed.toml): init, add, promote, deprecate, sign, show", cmd_feed},
     {"apply", "verify, snapshot, apply a bundle to a site; health checks; automatic rollback", cmd_apply},
     {"status", "the site's installed release, state and audit chain head", cmd_status},
     {"history", "past applies and rollbacks, with each step's duration", cmd_history},

@@ -36,4 +36,11 @@ inline constexpr std::size_t kMaxCommentBytes = 1024;
 inline constexpr std::size_t kMaxTrustRootBytes = 64 * 1024;
 inline constexpr int kMaxThreshold = 16;
 
+// §9 split transport: parts are numbered .part0001 to .part9999.
+inline constexpr std::size_t kMaxParts = 9999;
+
+// §10 release feed: feed.toml; its detached signatures share §2's bounds (kMaxSignatureEntries,
+// kMaxSignatureFileBytes).
+inline constexpr std::size_t kMaxFeedBytes = 4 * 1024 * 1024;
+
 }  // namespace airlock
