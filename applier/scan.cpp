@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
+#include <variant>
 
 #include "applier/site.hpp"
 #include "applier/trust_state.hpp"
