@@ -205,3 +205,21 @@ TEST_F(ScanCli, ExitCodes) {
   EXPECT_EQ(run(kBin + " scan " + q(stick()) + site).status, 0);  // an empty stick is a report too
   EXPECT_EQ(run(kBin + " scan --help").status, 0);
 }
+
+TEST_F(ScanCli, NamesEveryReasonABundleDoesNotApply) {
+  auto r = run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + q(dir / "site/site.toml"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  fs::copy(kSrc + "/manifests/example", dir / "beta", fs::copy_options::recursive);
+  r =
+      run("sed -i -e 's/^version = \"1.1.0\"/version = \"1.3.0\"/' -e 's/^channel = \"recommended\"/channel = "
+          "\"beta\"\\nmin_installed = \"1.2.0\"/' " +
+          q(dir / "beta/recipe.toml"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  build((dir / "beta/recipe.toml").string(), kSrc + "/keys/demo-hq.key", stick() / "demo-1.3.0.tar.zst");
+  const json b = by_file(scan(), "demo-1.3.0.tar.zst");
+  EXPECT_TRUE(b["verified"]) << b.dump(1);
+  EXPECT_EQ(b["channel"], "beta");
+  ASSERT_EQ(b["why_not"].size(), 2u) << b.dump(1);
+  EXPECT_EQ(b["why_not"][0], "channel beta is less stable than the site's recommended");
+  EXPECT_EQ(b["why_not"][1], "min_installed 1.2.0 not met: install 1.2.0 or later first (installed: 1.1.0)");
+}
