@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/cmd_scan.hpp"
 #include "cli/cmd_site.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -29,6 +30,7 @@ const Command kCommands[] = {
     {"rollback", "go back to the previous release (never below its rollback_to marker)", cmd_rollback},
     {"recover", "finish or undo an apply that was interrupted (crash, power cut)", cmd_recover},
     {"stage", "verify a bundle now and keep it staged at the site, to apply later", cmd_stage},
+    {"scan", "list the bundles in a folder (a stick) and which of them this site may apply", cmd_scan},
     {"staged", "list or remove the site's staged releases", cmd_staged},
     {"snapshot", "create, list or restore snapshots of the site's databases and config", cmd_snapshot},
     {"audit", "export or verify the tamper-evident audit log", cmd_audit},

@@ -1,0 +1,64 @@
+// `airlock scan`: what is on a mounted stick, and which of it this site may apply. Finds every
+// bundle in one folder (whole files, and bundles split into `<bundle>.partNNNN`, spec §9), checks
+// each against the site's trust root (with its sticky revocations) and judges it against the
+// site's product, channel and installed release. A report, never a verdict: a bundle that fails
+// is listed with why. By default only each bundle's head is checked (verifier/head_check.hpp: spec
+// §7 steps 1-5, no payload byte read); ScanDepth::deep verifies every bundle in full.
+//
+// Scanning writes nothing: not to the folder, not to the site's state folder (state.db is opened
+// read-only, the site lock is not taken). Symbolic links in the folder are never followed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/model/manifest.hpp"
+
+namespace airlock::applier {
+
+enum class ScanDepth { head, deep };
+const char* scan_depth_name(ScanDepth d);
+
+struct ScanParts {
+  std::uint32_t count = 0;             // part files found
+  std::vector<std::uint32_t> missing;  // gaps in 1..highest part number found
+  bool complete() const { return missing.empty(); }
+};
+
+struct ScannedBundle {
+  std::string file;                // the name in the folder (the base name of a split bundle)
+  std::optional<ScanParts> parts;  // set for a split bundle
+  std::uint64_t size = 0;          // bytes on the stick (all parts)
+  bool verified = false;           // the check of `depth` passed
+  std::optional<Error> error;      // why it was not verified
+  // The verified manifest; when not verified, what the head declares if it parses (shown, never
+  // trusted), else nullopt.
+  std::optional<Manifest> manifest;
+  std::vector<std::string> signers;  // key ids whose signatures counted
+  std::string notes_lang;            // the site's language when the bundle has notes in it, else "en"
+  std::vector<std::string> why_not;  // every reason it does not apply; empty: it applies
+  bool applies() const { return why_not.empty(); }
+};
+
+struct IgnoredFile {
+  std::string name;
+  std::string reason;
+};
+
+struct ScanReport {
+  std::string dir;
+  std::string site_name, product, channel, language;
+  std::optional<std::string> installed;  // nullopt: nothing installed
+  ScanDepth depth = ScanDepth::head;
+  std::vector<ScannedBundle> bundles;  // newest version first; undeclared ones last, by name
+  std::vector<IgnoredFile> ignored;    // by name
+};
+
+// Errors: usage (2) for a bad site.toml or trust root, io (3) when `dir` cannot be listed or the
+// site's state cannot be read. Every bundle's own failure is in its ScannedBundle.
+[[nodiscard]] Result<ScanReport> scan(const std::string& dir, const std::string& site_toml, ScanDepth depth);
+
+}  // namespace airlock::applier
