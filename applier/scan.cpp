@@ -10,8 +10,8 @@
 #include <variant>
 
 #include "applier/site.hpp"
+#include "applier/state_db.hpp"
 #include "applier/trust_state.hpp"
-#include "core/db/db.hpp"
 #include "core/limits.hpp"
 #include "core/model/trust.hpp"
 #include "core/sys/fs.hpp"
@@ -112,20 +112,6 @@ Result<Found> list_folder(const std::string& dir) {
   std::sort(out.ignored.begin(), out.ignored.end(),
             [](const IgnoredFile& a, const IgnoredFile& b) { return a.name < b.name; });
   return out;
-}
-
-// The installed release, read without writing: state.db opened read-only (no upgrade, no lock).
-Result<std::optional<std::string>> installed_release(const Site& site) {
-  const std::string path = site.state_dir + "/state.db";
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return std::optional<std::string>{};
-  AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::read_only), "state database '" + path + "'");
-  AIRLOCK_CHECK(d.busy_timeout_ms(5000), "state database '" + path + "'");
-  AIRLOCK_TRY(auto rows, d.query("SELECT value FROM kv WHERE key = 'installed'"), "state database '" + path + "'");
-  if (rows.empty()) return std::optional<std::string>{};
-  const auto* v = std::get_if<std::string>(&rows[0][0]);
-  if (!v || v->empty()) return std::optional<std::string>{};
-  return std::optional<std::string>(*v);
 }
 
 struct SiteView {
@@ -248,7 +234,7 @@ bool newest_first(const ScannedBundle& a, const ScannedBundle& b) {
 
 Result<ScanReport> scan(const std::string& dir, const std::string& site_toml, ScanDepth depth) {
   AIRLOCK_TRY(auto v, load_view(site_toml), "scan");
-  AIRLOCK_TRY(auto installed, installed_release(v.site), "scan: installed release");
+  AIRLOCK_TRY(auto installed, StateDb::peek_installed(v.site.state_dir), "scan: installed release");
   if (installed) {
     AIRLOCK_TRY(v.installed, parse_semver(*installed), "scan: installed version in state.db");
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <variant>
 #include <nlohmann/json.hpp>
 
 #include "applier/state_machine.hpp"
@@ -172,6 +173,19 @@ std::string value_text(const db::Value& v) {
   if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
   if (const auto* d = std::get_if<double>(&v)) return std::to_string(*d);
   return "";
+}
+
+Result<std::optional<std::string>> StateDb::peek_installed(const std::string& state_dir) {
+  const std::string path = state_dir + "/state.db";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::optional<std::string>{};
+  AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::read_only), "state database '" + path + "'");
+  AIRLOCK_CHECK(d.busy_timeout_ms(5000), "state database '" + path + "'");
+  AIRLOCK_TRY(auto rows, d.query("SELECT value FROM kv WHERE key = 'installed'"), "state database '" + path + "'");
+  if (rows.empty()) return std::optional<std::string>{};
+  const auto* v = std::get_if<std::string>(&rows[0][0]);
+  if (!v || v->empty()) return std::optional<std::string>{};
+  return std::optional<std::string>(*v);
 }
 
 Result<StateDb> StateDb::open(const std::string& state_dir) {

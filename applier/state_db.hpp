@@ -79,6 +79,9 @@ struct HistoryRecord {
 class StateDb {
  public:
   [[nodiscard]] static Result<StateDb> open(const std::string& state_dir);
+  // The installed release, read without writing anything: state.db opened read-only, with no schema
+  // upgrade and no lock (`scan` must leave the site as it found it). nullopt: nothing installed.
+  [[nodiscard]] static Result<std::optional<std::string>> peek_installed(const std::string& state_dir);
   const std::string& path() const { return path_; }
 
   [[nodiscard]] Result<std::string> get(const std::string& key, const std::string& dflt = "");
