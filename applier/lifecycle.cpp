@@ -37,16 +37,13 @@ Result<std::string> record(Ctx& c, const LifecycleReport& r, Outcome outcome, co
                            const std::function<Status()>& change) {
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "state");
   const std::string id = r.action + "-" + new_run_id(c.env);
-  HistoryRecord h{id,           r.at,         r.at, installed, r.version, outcome, detail, "[]", c.env.started_by,
+  // From and to are the installed release, as for an acknowledgement: the audit check of releases
+  // reads an entry's `to` as the release its run installed. The release named is in the detail.
+  HistoryRecord h{id,           r.at,         r.at, installed, installed, outcome, detail, "[]", c.env.started_by,
                   std::nullopt, std::nullopt, ""};
-  json entry = {{"run", id},
-                {"kind", r.action},
-                {"version", r.version},
-                {"installed", installed},
-                {"outcome", outcome_name(outcome)},
-                {"detail", detail},
-                {"until", r.until},
-                {"first_seen", r.first_seen}};
+  json entry = {{"run", id},         {"kind", r.action}, {"version", r.version},
+                {"from", installed}, {"to", installed},  {"outcome", outcome_name(outcome)},
+                {"detail", detail},  {"until", r.until}, {"first_seen", r.first_seen}};
   AIRLOCK_CHECK(c.st.begin(), "recording the " + r.action);
   auto head = [&]() -> Result<std::string> {
     AIRLOCK_CHECK(change(), "state");
@@ -98,7 +95,7 @@ Result<LifecycleReport> do_delay(Ctx& c, const std::string& version, const Times
                                        "(`airlock skip` keeps any other release off the site)");
   // The delay meets the release: the first meeting is what the bound counts from, kept even when
   // the delay itself is refused.
-  AIRLOCK_CHECK(c.st.mark_seen(version, c.now(), false), "delay");
+  AIRLOCK_CHECK(c.st.mark_seen(version, c.now(), true), "delay");
   AIRLOCK_TRY(auto row, c.st.seen_release(version), "state");
   LifecycleReport r{c.site.name, version, "delay", c.now(), format_rfc3339(until), row->first_seen, ""};
   const std::string latest = latest_delay(c.site, row->first_seen);
