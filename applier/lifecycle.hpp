@@ -42,8 +42,9 @@ struct LifecycleReport {
 [[nodiscard]] Result<LifecycleReport> skip(const std::string& site_toml, const std::string& version, Undo undo,
                                            const Env& env = {});
 // Delays a critical release until `until` (RFC 3339). The first delay of a release the site has not
-// met records it as met now, and as critical (the operator says so). ErrorClass::policy when `until` is later than critical_max_delay after
-// the site first met it; ErrorClass::usage for a release the site knows is not critical.
+// met records it as met now, and as critical (the operator says so). ErrorClass::policy when
+// `until` is later than critical_max_delay after the site first met it; ErrorClass::usage for a
+// release the site knows is not critical.
 [[nodiscard]] Result<LifecycleReport> delay(const std::string& site_toml, const std::string& version,
                                             const std::string& until, const Env& env = {});
 
