@@ -35,6 +35,8 @@ struct Env {
   // drain on an apply is rolled back (exit 30) and a manual rollback or restore finishes;
   // rollback and record always finish. The cli wires this to its signal handler.
   std::function<int()> interrupted = [] { return 0; };
+  // apply: the release whose breaking config delta the operator accepted ("" = none).
+  std::string accept_breaking;
 };
 
 struct CheckResult {
@@ -62,6 +64,9 @@ enum class Outcome {
   discarded,      // snapshot restore --force dropped a damaged run record
   nothing_to_do,  // recover: no interrupted run (never recorded)
   acknowledged,   // ack: an operator cleared the degraded mark after repair
+  skipped,        // skip: an operator recorded that a release is not to be installed
+  unskipped,      // skip --undo: the skip removed
+  delayed,        // delay: an operator postponed a critical release
 };
 const char* outcome_name(Outcome o);
 // The outcome a word names, including the words older builds wrote into history
@@ -90,6 +95,14 @@ std::optional<ErrorClass> report_class(const RunReport& r);
 // Manual rollback to the previous release (never below the installed release's rollback_to).
 [[nodiscard]] Result<RunReport> rollback(const std::string& site_toml, const Env& env = {});
 
+// A critical release the site has met and not yet installed (nor any release above it). Its
+// deadline is the operator's delay, else the time the site first met it: from then it is overdue.
+struct CriticalRelease {
+  std::string version, first_seen, deadline;
+  bool delayed = false;
+  bool overdue = false;
+};
+
 struct SiteStatus {
   std::string site_name;
   std::string product;
@@ -105,6 +118,7 @@ struct SiteStatus {
   // The targets as airlock reads and writes them: real paths, symlinks resolved (docs/site.md).
   std::map<std::string, std::string> databases, configs;  // logical name -> real path
   std::string state_dir, trust_root;
+  std::vector<CriticalRelease> critical;  // pending critical releases, oldest first
 };
 [[nodiscard]] Result<SiteStatus> status(const std::string& site_toml);
 

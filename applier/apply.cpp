@@ -12,6 +12,7 @@
 #include "applier/crash.hpp"
 #include "applier/degraded.hpp"
 #include "applier/files.hpp"
+#include "applier/lifecycle.hpp"
 #include "applier/lock.hpp"
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
@@ -292,6 +293,7 @@ Result<SiteStatus> status(const std::string& site_toml) {
   AIRLOCK_TRY(auto log, audit_read(st), "status");
   s.audit_head = log.head;
   s.audit_entries = static_cast<std::int64_t>(log.entries.size());
+  AIRLOCK_TRY(s.critical, pending_critical(st, s.installed, now_utc()), "status");
   return s;
 }
 

@@ -9,7 +9,7 @@ namespace airlock::applier {
 namespace {
 
 // clang-format off
-constexpr std::array<std::pair<Outcome, const char*>, 12> kWords = {{
+constexpr std::array<std::pair<Outcome, const char*>, 15> kWords = {{
   {Outcome::applied,       "applied"},
   {Outcome::rolled_back,   "rolled_back"},
   {Outcome::reverted,      "reverted"},
@@ -22,6 +22,9 @@ constexpr std::array<std::pair<Outcome, const char*>, 12> kWords = {{
   {Outcome::discarded,     "discarded"},
   {Outcome::nothing_to_do, "nothing_to_do"},
   {Outcome::acknowledged,  "acknowledged"},
+  {Outcome::skipped,       "skipped"},
+  {Outcome::unskipped,     "unskipped"},
+  {Outcome::delayed,       "delayed"},
 }};
 
 // History rows of state.db schemas 1 and 2. "crash-recovered" was written for every recovery that

@@ -12,6 +12,7 @@
 #include "applier/crash.hpp"
 #include "applier/degraded.hpp"
 #include "applier/files.hpp"
+#include "applier/lifecycle.hpp"
 #include "applier/migrate.hpp"
 #include "applier/process.hpp"
 #include "applier/run.hpp"
@@ -187,6 +188,7 @@ Event do_verify(Ctx& c) {
     if (first && m.delta_base)
       return fail(ErrorClass::policy, "release " + m.release.version.text + " is a [delta] release (base " +
                                           *m.delta_base + "); a site with nothing installed needs a full release");
+    AIRLOCK_CHECK(meet_release(c, m, std::nullopt), "site policy");
     AIRLOCK_CHECK(check_targets(c.site, m), "bundle");
     return room_for(c.site.state_dir, m.total_size() + snapshot_size_estimate(c.site),
                     "the payload (" + std::to_string(m.total_size()) + " bytes) and the snapshot", ErrorClass::io);

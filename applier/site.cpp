@@ -326,12 +326,32 @@ Result<std::map<std::string, std::string>> name_map(const toml::table& root, con
   return out;
 }
 
+// A notes language as bundles name them (`lang` of [[notes]]): letters, digits and '-'.
+bool valid_language(const std::string& l) {
+  return l.size() <= 35 && std::all_of(l.begin(), l.end(), [](char ch) {
+           return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+         });
+}
+
+// [policy] (docs/site.md): the bound of a critical release's delay can be shortened, never raised.
+Status parse_policy(const toml::table& root, Site& s) {
+  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("policy"));
+  if (!t) return {};
+  const Fields f(*t, "policy", kCls);
+  TOMLU_CHECK(f.only({"critical_max_delay", "auto_apply_overdue_critical"}));
+  TOMLU_TRY(s.critical_max_delay_ms, duration_ms(*t, f, "critical_max_delay", kMaxCriticalDelayMs));
+  TOMLU_TRY(auto auto_apply, f.opt_bool("auto_apply_overdue_critical"));
+  s.auto_apply_overdue_critical = auto_apply.value_or(true);
+  return {};
+}
+
 Status parse_top(const toml::table& root, Site& s) {
   const Fields top(root, "", kCls);
-  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services"}));
+  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services", "policy"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
-  TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep"}));
+  TOMLU_CHECK(f.only(
+      {"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep", "language"}));
   TOMLU_TRY(s.name, one_line(f, "name"));
   TOMLU_TRY(s.product, one_line(f, "product"));
   TOMLU_TRY(auto state, one_line(f, "state_dir"));
@@ -348,9 +368,12 @@ Status parse_top(const toml::table& root, Site& s) {
     if (s.staged_keep < 1 || s.staged_keep > 100)
       return f.error("staged_keep", std::to_string(s.staged_keep) + " is outside 1..100");
   }
+  TOMLU_TRY(s.language, opt_text(f, "language", "en"));
+  if (!valid_language(s.language))
+    return f.error("language", "'" + s.language + "' is not a language tag like \"en\" or \"pt-BR\"");
   TOMLU_TRY(s.databases, name_map(root, "databases", s.base_dir));
   TOMLU_TRY(s.configs, name_map(root, "config", s.base_dir));
-  return {};
+  return parse_policy(root, s);
 }
 
 Status parse_hooks(const toml::table& root, Site& s) {
@@ -513,7 +536,8 @@ Result<std::string> real_path(const std::string& path, const std::string& key) {
   if (ec) return fail(bad_target(key, "cannot resolve '" + path + "': " + ec.message()));
   const std::string out = real.lexically_normal().string();
   // The path is printed by status and stored in snapshots: printable UTF-8 only.
-  if (printable(out) != out) return fail(bad_target(key, "'" + path + "' resolves to a path that is not printable UTF-8"));
+  if (printable(out) != out)
+    return fail(bad_target(key, "'" + path + "' resolves to a path that is not printable UTF-8"));
   return out;
 }
 

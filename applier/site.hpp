@@ -15,6 +15,7 @@
 namespace airlock::applier {
 
 inline constexpr std::size_t kMaxSiteBytes = 256 * 1024;
+inline constexpr std::int64_t kMaxCriticalDelayMs = 7LL * 24 * 3600 * 1000;
 
 struct Hook {
   std::vector<std::string> argv;  // a string in the file becomes {"/bin/sh", "-c", s}
@@ -106,6 +107,11 @@ struct Site {
   std::vector<ServiceSpec> services;          // in the order they are replaced (every `after` before it)
   std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
   std::int64_t staged_keep = 3;               // staged releases kept at most (docs/site.md)
+  std::string language = "en";                // the operator's language for release notes
+  // [policy]: how long a critical release may be delayed after the site first met it (at most 7
+  // days), and whether a runner applies an overdue one by itself.
+  std::int64_t critical_max_delay_ms = kMaxCriticalDelayMs;
+  bool auto_apply_overdue_critical = true;
 };
 
 [[nodiscard]] Result<Site> parse_site(const std::string& text, const std::string& file);

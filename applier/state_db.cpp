@@ -41,6 +41,9 @@ CREATE TABLE history(
 CREATE TABLE audit(
   seq INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE seen_releases(
+  version TEXT PRIMARY KEY, first_seen TEXT NOT NULL, critical INTEGER NOT NULL DEFAULT 0,
+  skipped_at TEXT NOT NULL DEFAULT '', delayed_until TEXT NOT NULL DEFAULT '');
 )SQL";
 
 // upgrades[v - 1] takes a schema-v file to v + 1. Each runs in one transaction with the version bump.
@@ -48,13 +51,19 @@ CREATE TABLE audit(
 // duration and the snapshot of each run, and the audit log's head record ("<entries> <hash>", kept
 // by audit.cpp with every append) taken from the log as it stands: schema 1 kept none, and without
 // it `audit verify` could not tell a log cut short from one that never had a record.
-constexpr std::array<const char*, 1> kUpgrades = {R"SQL(
+// 2 -> 3: the releases the site has met, with the operator's skips and delays (none before).
+constexpr std::array<const char*, 2> kUpgrades = {R"SQL(
 ALTER TABLE releases ADD COLUMN migrations TEXT;
 ALTER TABLE history ADD COLUMN revert_ms INTEGER;
 ALTER TABLE history ADD COLUMN snapshot_id TEXT NOT NULL DEFAULT '';
 INSERT OR REPLACE INTO kv(key, value)
   SELECT 'audit_head', count(*) || ' ' || (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) FROM audit
   HAVING count(*) > 0;
+)SQL",
+                                                  R"SQL(
+CREATE TABLE seen_releases(
+  version TEXT PRIMARY KEY, first_seen TEXT NOT NULL, critical INTEGER NOT NULL DEFAULT 0,
+  skipped_at TEXT NOT NULL DEFAULT '', delayed_until TEXT NOT NULL DEFAULT '');
 )SQL"};
 static_assert(kUpgrades.size() == kStateSchemaVersion - 1);
 
@@ -396,6 +405,51 @@ Result<std::vector<HistoryEntry>> StateDb::history() {
     out.push_back(std::move(h));
   }
   return out;
+}
+
+namespace {
+constexpr const char* kSeenColumns = "version, first_seen, critical, skipped_at, delayed_until";
+SeenRelease seen_of(const db::Row& r) {
+  const auto* crit = std::get_if<std::int64_t>(&r[2]);
+  return {value_text(r[0]), value_text(r[1]), crit && *crit != 0, value_text(r[3]), value_text(r[4])};
+}
+}  // namespace
+
+Result<std::optional<SeenRelease>> StateDb::seen_release(const std::string& version) {
+  AIRLOCK_TRY(auto rows,
+              db_.query(std::string("SELECT ") + kSeenColumns + " FROM seen_releases WHERE version = ?", {version}),
+              "state: releases seen");
+  if (rows.empty()) return std::optional<SeenRelease>{};
+  return std::optional<SeenRelease>(seen_of(rows[0]));
+}
+
+Result<std::vector<SeenRelease>> StateDb::seen_releases() {
+  AIRLOCK_TRY(auto rows, db_.query(std::string("SELECT ") + kSeenColumns + " FROM seen_releases ORDER BY first_seen"),
+              "state: releases seen");
+  std::vector<SeenRelease> out;
+  for (const auto& r : rows) out.push_back(seen_of(r));
+  return out;
+}
+
+airlock::Status StateDb::mark_seen(const std::string& version, const std::string& at, bool critical) {
+  return check_query(db_.query("INSERT INTO seen_releases(version, first_seen, critical) VALUES(?, ?, ?) "
+                               "ON CONFLICT(version) DO UPDATE SET critical = max(critical, excluded.critical), "
+                               "first_seen = CASE first_seen WHEN '' THEN excluded.first_seen ELSE first_seen END",
+                               {version, at, std::int64_t{critical ? 1 : 0}}),
+                     "state: recording release " + version + " as seen");
+}
+
+airlock::Status StateDb::set_skip(const std::string& version, const std::string& at) {
+  // A skip names a release the site may not have met yet: its row waits with no first_seen.
+  return check_query(db_.query("INSERT INTO seen_releases(version, first_seen, skipped_at) VALUES(?, '', ?) "
+                               "ON CONFLICT(version) DO UPDATE SET skipped_at = excluded.skipped_at",
+                               {version, at}),
+                     "state: recording the skip of " + version);
+}
+
+airlock::Status StateDb::set_delay(const std::string& version, const std::string& until) {
+  return check_query(db_.query("UPDATE seen_releases SET delayed_until = ? WHERE version = ?", {until, version}),
+                     "state: recording the delay of " + version);
 }
 
 Result<std::vector<AuditEntry>> StateDb::audit_entries() {

@@ -20,7 +20,7 @@
 
 namespace airlock::applier {
 
-inline constexpr std::int64_t kStateSchemaVersion = 2;
+inline constexpr std::int64_t kStateSchemaVersion = 3;
 
 // What a run does. Persisted by name (run record, history's audit entries, reports).
 enum class RunKind {
@@ -76,6 +76,15 @@ struct HistoryRecord {
   std::string snapshot_id;                // the snapshot the run took or restored
 };
 
+// A release the site has met (applier/lifecycle.hpp): when it first saw it, whether it was critical
+// then, and the operator's skip or delay. Times are RFC 3339; "" = none (a first_seen of "": only
+// a skip has named it so far).
+struct SeenRelease {
+  std::string version, first_seen;
+  bool critical = false;
+  std::string skipped_at, delayed_until;
+};
+
 class StateDb {
  public:
   [[nodiscard]] static Result<StateDb> open(const std::string& state_dir);
@@ -118,6 +127,14 @@ class StateDb {
 
   [[nodiscard]] airlock::Status add_history(const HistoryRecord& h);
   [[nodiscard]] Result<std::vector<HistoryEntry>> history();
+
+  // The releases the site has met. mark_seen keeps the first time and only ever raises `critical`.
+  [[nodiscard]] Result<std::optional<SeenRelease>> seen_release(const std::string& version);
+  [[nodiscard]] Result<std::vector<SeenRelease>> seen_releases();
+  [[nodiscard]] airlock::Status mark_seen(const std::string& version, const std::string& at, bool critical);
+  // "" clears the skip or the delay.
+  [[nodiscard]] airlock::Status set_skip(const std::string& version, const std::string& at);
+  [[nodiscard]] airlock::Status set_delay(const std::string& version, const std::string& until);
 
   [[nodiscard]] Result<std::vector<AuditEntry>> audit_entries();
   [[nodiscard]] Result<std::optional<AuditEntry>> audit_last();

@@ -119,6 +119,10 @@ std::string headline(const ap::RunReport& r) {
       return "aborted; nothing changed";
     case ap::Outcome::acknowledged:
       return "acknowledged; the site on " + ver(r.to_version) + " may move forward again";
+    case ap::Outcome::skipped:
+    case ap::Outcome::unskipped:
+    case ap::Outcome::delayed:  // records of `skip` and `delay`, never the outcome of a run
+      return std::string(ap::outcome_name(r.outcome)) + " " + ver(r.to_version);
   }
   return "";
 }
@@ -135,8 +139,8 @@ int finish_run(const std::string& cmd, const Result<ap::RunReport>& r, bool as_j
   } else {
     std::cout << cmd << ": " << headline(*r) << "\n";
     for (const auto& c : r->checks)
-      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
-                << state(c) << " - " << c.detail << "\n";
+      std::cout << "  check " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): " << state(c)
+                << " - " << c.detail << "\n";
     for (const auto& s : r->failing_signals) std::cout << "  signal: " << s << "\n";
     if (r->signal_to_rollback_ms)
       std::cout << "  failing signal to rollback start: " << *r->signal_to_rollback_ms << " ms\n";
@@ -181,9 +185,11 @@ std::string history_line(const ap::HistoryEntry& h) {
 }  // namespace
 
 int cmd_apply(int argc, char** argv) {
-  std::string site, bundle, staged;
+  std::string site, bundle, staged, accept_breaking;
   po::options_description o("Options");
   add_common(o, site);
+  o.add_options()("accept-breaking", po::value<std::string>(&accept_breaking),
+                  "VERSION: apply this release although its config delta is marked breaking (read its notes first)");
   o.add_options()("bundle", po::value<std::string>(&bundle), "the bundle (.tar.zst)")(
       "staged", po::value<std::string>(&staged),
       "apply the staged release with this bundle SHA-256 (or a unique prefix of 8+ hex digits) instead of a bundle");
@@ -192,7 +198,8 @@ int cmd_apply(int argc, char** argv) {
   auto p = parse_args(argc, argv, "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--json]",
                       "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
                       "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
-                      "33 preflight failed (nothing changed), 10-13 bundle refused.\n"
+                      "33 preflight failed (nothing changed), 10-13 bundle refused (13 also: a release skipped by\n"
+                      "the operator, or a breaking config delta without --accept-breaking VERSION).\n"
                       "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
                       "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
                       "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
@@ -202,8 +209,10 @@ int cmd_apply(int argc, char** argv) {
   bool js = p.vm.count("json") > 0;
   if (bundle.empty() == staged.empty())
     return report_error("apply", Error(ErrorClass::usage, "give either a BUNDLE or --staged SHA256"), js);
-  if (!staged.empty()) return finish_run("apply", ap::apply_staged(site, staged, cli_env(false)), js);
-  return finish_run("apply", ap::apply(site, bundle, cli_env(false)), js);
+  auto env = cli_env(false);
+  env.accept_breaking = accept_breaking;
+  if (!staged.empty()) return finish_run("apply", ap::apply_staged(site, staged, env), js);
+  return finish_run("apply", ap::apply(site, bundle, env), js);
 }
 
 int cmd_recover(int argc, char** argv) {
@@ -225,6 +234,30 @@ int cmd_rollback(int argc, char** argv) {
   if (p.exit_now) return *p.exit_now;
   return finish_run("rollback", ap::rollback(site, cli_env(false)), p.vm.count("json") > 0);
 }
+
+namespace {
+
+json critical_json(const std::vector<ap::CriticalRelease>& list) {
+  json out = json::array();
+  for (const auto& c : list)
+    out.push_back({{"version", c.version},
+                   {"first_seen", c.first_seen},
+                   {"deadline", c.deadline},
+                   {"delayed", c.delayed},
+                   {"overdue", c.overdue}});
+  return out;
+}
+
+// An overdue critical release leads with capitals: it is what the operator must act on.
+void print_critical(const std::vector<ap::CriticalRelease>& list) {
+  for (const auto& c : list)
+    std::cout << (c.overdue ? "CRITICAL    release " + c.version + " is OVERDUE since " + c.deadline +
+                                  ": apply it (a skip is not allowed)"
+                            : "critical    release " + c.version + " delayed until " + c.deadline)
+              << "\n";
+}
+
+}  // namespace
 
 int cmd_status(int argc, char** argv) {
   std::string site;
@@ -251,6 +284,7 @@ int cmd_status(int argc, char** argv) {
                 {"config", s->configs},
                 {"state_dir", s->state_dir},
                 {"trust_root", s->trust_root}}}};
+    j["critical"] = critical_json(s->critical);
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     j["running"] = s->running;
     print_json(j);
@@ -263,6 +297,7 @@ int cmd_status(int argc, char** argv) {
               << "\n"
               << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
     for (const auto& i : s->images) std::cout << "image       " << i << "\n";
+    print_critical(s->critical);
     if (s->running)
       std::cout << "running     a run is under way (phase " << *s->pending_phase << "); the site is locked\n";
     else if (s->pending_phase)

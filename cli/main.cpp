@@ -35,10 +35,13 @@ const Command kCommands[] = {
     {"snapshot", "create, list or restore snapshots of the site's databases and config", cmd_snapshot},
     {"audit", "export or verify the tamper-evident audit log", cmd_audit},
     {"ack", "acknowledge a repaired DEGRADED site, so that applies are allowed again", cmd_ack},
+    {"skip", "record that the site is not to install a release (never a critical one), or --undo it", cmd_skip},
+    {"delay", "postpone a critical release, at most [policy] critical_max_delay after it was first met", cmd_delay},
 };
 
 void usage(std::ostream& out) {
-  out << "airlock " AIRLOCK_VERSION " - signed offline release bundles\n\n"
+  out << "airlock " AIRLOCK_VERSION
+         " - signed offline release bundles\n\n"
          "Usage: airlock <command> [options]\n\nCommands:\n";
   for (const auto& c : kCommands) {
     std::string name = c.name;

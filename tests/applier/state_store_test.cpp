@@ -133,3 +133,31 @@ TEST(StateStore, HistoryRowsOfOlderBuildsShowTodaysOutcomeWords) {
 
 }  // namespace
 }  // namespace airlock::test
+
+namespace airlock::test {
+
+// A release met again keeps the first time it was met; `critical` is only ever raised; a skip may
+// come before the meeting, which then records its time.
+TEST(StateStore, SeenReleaseKeepsTheFirstMeetingAndRaisesCriticalOnly) {
+  TempDir t;
+  auto st = applier::StateDb::open((t / "state").string());
+  ASSERT_TRUE(st) << st.error().what();
+  ASSERT_TRUE(st->set_skip("2.0.0", "2026-01-01T00:00:00Z"));
+  auto row = st->seen_release("2.0.0");
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->first_seen, "");
+  ASSERT_TRUE(st->mark_seen("2.0.0", "2026-01-02T00:00:00Z", true));
+  ASSERT_TRUE(st->mark_seen("2.0.0", "2026-01-03T00:00:00Z", false));
+  row = st->seen_release("2.0.0");
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->first_seen, "2026-01-02T00:00:00Z");
+  EXPECT_TRUE((*row)->critical);
+  EXPECT_EQ((*row)->skipped_at, "2026-01-01T00:00:00Z");
+  ASSERT_TRUE(st->set_delay("2.0.0", "2026-01-05T00:00:00Z"));
+  auto all = st->seen_releases();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].delayed_until, "2026-01-05T00:00:00Z");
+}
+
+}  // namespace airlock::test
