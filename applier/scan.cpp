@@ -27,9 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The language scan shows notes in until site.toml names one.
-constexpr const char* kDefaultLanguage = "en";
-
 struct Found {
   std::map<std::string, std::uint64_t> whole;                           // name -> size
   std::map<std::string, std::map<std::uint32_t, std::uint64_t>> split;  // base -> part -> size
@@ -118,7 +115,7 @@ struct SiteView {
   Site site;
   verifier::Request base;  // trust root, sticky revocations, time; no product/channel/installed
   std::optional<SemVer> installed;
-  std::string language = kDefaultLanguage;
+  std::string language;  // site.toml's [site] language: the notes scan shows
 };
 
 Result<SiteView> load_view(const std::string& site_toml) {
@@ -128,6 +125,7 @@ Result<SiteView> load_view(const std::string& site_toml) {
   AIRLOCK_TRY(v.base.trust, parse_trust_root(text, ErrorClass::usage), "trust root '" + v.site.trust_root + "'");
   AIRLOCK_TRY(v.base.revoked_keys, load_revoked_keys(v.site), "revoked keys");
   v.base.policy.at = now_utc();
+  v.language = v.site.language;
   return v;
 }
 
@@ -150,10 +148,11 @@ void judge(const SiteView& v, ScannedBundle& b) {
                         (inst ? inst->text : std::string("nothing installed")) + ")");
 }
 
+// The site's language when the bundle has notes in it, else English, which every bundle has.
 std::string notes_language(const Manifest& m, const std::string& want) {
   for (const auto& n : m.notes)
     if (n.lang == want) return want;
-  return kDefaultLanguage;
+  return "en";
 }
 
 void take_report(const verifier::Report& rep, ScannedBundle& b) {
