@@ -39,35 +39,13 @@ Result<std::vector<minisign::Signature>> parse_signatures(const KeptHead& head) 
   return out;
 }
 
-void fill_signatures(Report& rep, const SignatureTally& t) {
-  rep.signatures = t.verdicts;
-  rep.threshold = t.threshold;
-  rep.valid_signatures = t.counted;
-}
-
 // Spec §7 steps 2-5 over the kept head, in verify()'s order.
 Result<Report> check_head(const Request& req, const KeptHead& head, SignatureCounter& counter, const Timestamp& at) {
   Report rep;
   rep.verified_at = at;
   rep.clock_skew_seconds = req.policy.clock_skew_seconds;
-  rep.manifest_text = head.manifest_text;
   rep.signature_texts = head.signature_texts;
-  rep.manifest_sha256 = to_hex(sha256(head.manifest_text));
-  const TrustRoot trust = with_sticky_revocations(req.trust, req.revoked_keys);
-  const std::array<Timestamp, 1> now_only{at};
-  auto tally = counter.count(trust, now_only);
-  fill_signatures(rep, tally);
-  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time " + format_rfc3339(at)), "authenticity");
-  AIRLOCK_TRY(rep.manifest, parse_manifest(head.manifest_text), "the kept manifest");
-  const std::array<Timestamp, 2> both{at, rep.manifest.release.created};
-  tally = counter.count(trust, both);
-  fill_signatures(rep, tally);
-  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time and at release.created " +
-                                             format_rfc3339(rep.manifest.release.created)),
-                "authenticity");
-  if (req.on_authentic) req.on_authentic(rep.manifest);
-  AIRLOCK_CHECK(check_size_limit(rep.manifest, req.policy), "manifest.toml");
-  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "policy");
+  if (auto s = check_signed_manifest(req, head.manifest_text, counter, at, rep); !s) return fail(std::move(s).error());
   if (req.on_manifest) {
     auto ok = req.on_manifest(rep.manifest);  // the caller's error, as the caller worded it
     if (!ok) return fail(std::move(ok).error());

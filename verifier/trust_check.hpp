@@ -23,4 +23,11 @@ TrustRoot with_sticky_revocations(TrustRoot root, const std::vector<minisign::Ke
 [[nodiscard]] Status check_trust_update(const std::string& text, const Request& req, SignatureCounter& counter,
                                         const Timestamp& at, Report& rep);
 
+// Spec §7 steps 3-5 over a signed manifest whose signatures `counter` holds, whether it comes from
+// a bundle's head or from a release kept at a site: the threshold at `at`, the parse, the threshold
+// again with the windows also at release.created (`req.on_authentic` then sees the manifest), the
+// size limit and the policy. Fills rep's manifest, its digest and text, and the signature verdicts.
+[[nodiscard]] Status check_signed_manifest(const Request& req, const std::string& manifest_bytes,
+                                           SignatureCounter& counter, const Timestamp& at, Report& rep);
+
 }  // namespace airlock::verifier

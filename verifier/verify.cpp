@@ -62,6 +62,35 @@ Status check_trust_update(const std::string& text, const Request& req, Signature
   return {};
 }
 
+Status check_signed_manifest(const Request& req, const std::string& manifest_bytes, SignatureCounter& counter,
+                             const Timestamp& at, Report& rep) {
+  rep.manifest_sha256 = to_hex(sha256(manifest_bytes));
+  rep.manifest_text = manifest_bytes;
+  // Step 3: the signatures over the exact bytes, before they are parsed.
+  const TrustRoot trust = with_sticky_revocations(req.trust, req.revoked_keys);
+  const std::array<Timestamp, 1> now_only{at};
+  auto tally = counter.count(trust, now_only);
+  fill_signatures(rep, tally);
+  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time " + format_rfc3339(at)), "authenticity");
+
+  // Step 4: parse, then recount with the windows also at release.created.
+  auto parsed = parse_manifest(manifest_bytes);  // its errors name manifest.toml already
+  if (!parsed) return fail(std::move(parsed).error());
+  rep.manifest = std::move(*parsed);
+  const std::array<Timestamp, 2> both{at, rep.manifest.release.created};
+  tally = counter.count(trust, both);
+  fill_signatures(rep, tally);
+  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time and at release.created " +
+                                             format_rfc3339(rep.manifest.release.created)),
+                "authenticity");
+  if (req.on_authentic) req.on_authentic(rep.manifest);
+
+  // Step 5: limits and policy.
+  AIRLOCK_CHECK(check_size_limit(rep.manifest, req.policy), "manifest.toml");
+  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "policy");
+  return {};
+}
+
 namespace {
 
 // Everything after the staging folder is ready; `staging` may be null (verify only).
@@ -88,32 +117,9 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   if (!read) return fail(std::move(read).error());
   BundleHead& head = *read;
   const std::string& manifest_bytes = head.manifest;
-  rep.manifest_sha256 = to_hex(sha256(manifest_bytes));
-  rep.manifest_text = manifest_bytes;
   for (const auto& sig : head.signatures) rep.signature_texts.push_back(sig.text);
   SignatureCounter counter(head.parsed_signatures(), manifest_bytes);
-  const TrustRoot trust = with_sticky_revocations(req.trust, req.revoked_keys);
-  const std::array<Timestamp, 1> now_only{at};
-  auto tally = counter.count(trust, now_only);
-  fill_signatures(rep, tally);
-  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time " + format_rfc3339(at)), "authenticity");
-
-  // Step 4: parse, then recount with the windows also at release.created.
-  auto parsed = parse_manifest(manifest_bytes);  // its errors name manifest.toml already
-  if (!parsed) return fail(std::move(parsed).error());
-  rep.manifest = std::move(*parsed);
-  const std::array<Timestamp, 2> both{at, rep.manifest.release.created};
-  tally = counter.count(trust, both);
-  fill_signatures(rep, tally);
-  AIRLOCK_CHECK(require_threshold(tally, "signatures at the verification time and at release.created " +
-                                             format_rfc3339(rep.manifest.release.created)),
-                "authenticity");
-
-  if (req.on_authentic) req.on_authentic(rep.manifest);
-
-  // Step 5: limits and policy; then the caller's look at the manifest before any payload byte.
-  AIRLOCK_CHECK(check_size_limit(rep.manifest, req.policy), "manifest.toml");
-  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "policy");
+  if (auto s = check_signed_manifest(req, manifest_bytes, counter, at, rep); !s) return fail(std::move(s).error());
   if (req.on_manifest) {
     auto ok = req.on_manifest(rep.manifest);  // the caller's error, as the caller worded it
     if (!ok) return fail(std::move(ok).error());
