@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/build_info.hpp"
 #include "cli/cmd_scan.hpp"
 #include "cli/cmd_site.hpp"
 #include "cli/commands.hpp"
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "--version" || cmd == "version") {
-    std::cout << "airlock " AIRLOCK_VERSION " (bundle format airlock-bundle/1)\n";
+    std::cout << "airlock " AIRLOCK_VERSION " (commit " << airlock::cli::build_commit()
+              << ", bundle format airlock-bundle/1)\n";
     return 0;
   }
   for (const auto& c : kCommands) {
