@@ -34,6 +34,38 @@ std::string signals_env(const json& data) {
   return text;
 }
 
+std::int64_t duration_ms(const std::string& from, const Timestamp& to) {
+  auto t = parse_rfc3339(from);
+  if (!t) return 0;
+  std::int64_t ms = (to.unix_seconds - t->unix_seconds) * 1000 + (std::int64_t(to.nanos) - t->nanos) / 1000000;
+  return std::max<std::int64_t>(ms, 0);
+}
+
+// The notice a notify hook gets as JSON on stdin (docs/site.md: "The notify hook"), and its one
+// history line, also in AIRLOCK_HISTORY.
+json notice_json(Ctx& c, const std::string& outcome, const std::string& detail, const std::string& signals) {
+  const Timestamp now = c.env.now();
+  const std::int64_t ms = duration_ms(c.run.started_at, now);
+  std::string line = format_rfc3339(now) + " " + run_kind_name(c.run.kind) + " " +
+                     (c.run.from_version.empty() ? "(none)" : c.run.from_version) + " -> " +
+                     (c.run.to_version.empty() ? "(none)" : c.run.to_version) + ": " + outcome + " in " +
+                     std::to_string((ms + 500) / 1000) + " s" + (detail.empty() ? "" : " (" + detail + ")");
+  return {{"format", "airlock-notice/1"},
+          {"site", c.site.name},
+          {"run", c.run.run_id},
+          {"kind", run_kind_name(c.run.kind)},
+          {"outcome", outcome},
+          {"from", c.run.from_version},
+          {"to", c.run.to_version},
+          {"started_at", c.run.started_at},
+          {"finished_at", format_rfc3339(now)},
+          {"duration_ms", ms},
+          {"detail", detail},
+          {"failing_checks", json::parse(signals, nullptr, false)},
+          {"history", line},
+          {"audit_head", audit_head_record(c.st)}};
+}
+
 json child_json(const ChildId& id, const std::string& what) {
   return {{"pgid", id.pgid}, {"start", id.start_ticks}, {"boot", id.boot_id}, {"what", what}};
 }
@@ -74,6 +106,7 @@ void ChildJournal::ended(const ChildId& id) {
 bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, const std::string& outcome,
               const std::string& detail) {
   if (!hook) return true;
+  json notice;  // notify only
   std::vector<std::string> env = {"AIRLOCK_SITE=" + c.site.name, "AIRLOCK_FROM=" + c.run.from_version,
                                   "AIRLOCK_TO=" + c.run.to_version, "AIRLOCK_PHASE=" + name};
   if (!outcome.empty()) {
@@ -83,10 +116,17 @@ bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, 
     while (cut < d.size() && (static_cast<unsigned char>(d[cut]) & 0xc0) == 0x80) --cut;  // whole characters
     env.push_back("AIRLOCK_OUTCOME=" + outcome);
     env.push_back("AIRLOCK_DETAIL=" + d.substr(0, cut));
-    env.push_back("AIRLOCK_SIGNALS=" + signals_env(c.data));
+    const std::string signals = signals_env(c.data);
+    env.push_back("AIRLOCK_SIGNALS=" + signals);
+    notice = notice_json(c, outcome, d.substr(0, cut), signals);
+    env.push_back("AIRLOCK_RUN_ID=" + c.run.run_id);
+    env.push_back("AIRLOCK_KIND=" + notice["kind"].get<std::string>());
+    env.push_back("AIRLOCK_DURATION_MS=" + std::to_string(notice["duration_ms"].get<std::int64_t>()));
+    env.push_back("AIRLOCK_HISTORY=" + notice["history"].get<std::string>());
   }
   env.push_back("AIRLOCK_AUDIT_HEAD=" + audit_head_record(c.st));  // "<entries> <hash>": an external anchor
-  auto r = run_process({hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env, &c.children, name + " hook"});
+  auto r = run_process({hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env, &c.children, name + " hook"},
+                       notice.is_null() ? "" : notice.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
   emit_output(c, name, r.output);
   c.emit(name, name + " hook: " + r.describe());
   std::string tail = r.output_tail();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -249,6 +250,21 @@ class SignalsBlocked {
   sigset_t old_{};
 };
 
+// /dev/null, or an in-memory file holding `input` and rewound; invalid when neither can be made.
+Fd child_stdin(const std::string& input) {
+  if (input.empty()) return Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Fd f(::memfd_create("airlock-stdin", MFD_CLOEXEC));
+  if (!f.valid()) return f;
+  for (std::size_t done = 0; done < input.size();) {
+    ssize_t n = ::write(f.get(), input.data() + done, input.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Fd();
+    done += static_cast<std::size_t>(n);
+  }
+  if (::lseek(f.get(), 0, SEEK_SET) != 0) return Fd();
+  return f;
+}
+
 }  // namespace
 
 std::string ProcessResult::describe() const {
@@ -308,7 +324,7 @@ int kill_recorded_group(const ChildId& id) {
   return static_cast<int>(members.size());
 }
 
-ProcessResult run_process(const ProcessSpec& spec) {
+ProcessResult run_process(const ProcessSpec& spec, const std::string& input) {
   ProcessResult r;
   if (spec.argv.empty()) {
     r.error = "empty command";
@@ -322,7 +338,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
   // Built before fork: between fork and exec only async-signal-safe calls.
   std::vector<std::string> argv = spec.argv, env = child_environment(spec.env);
   auto args = pointers(argv), envp = pointers(env);
-  Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Fd devnull = child_stdin(input);
   auto out = Pipe::open(), go = Pipe::open(), failed = Pipe::open();
   if (!devnull.valid() || !out || !go || !failed) {
     r.error = std::string("cannot set up the child: ") + std::strerror(errno);

@@ -1,7 +1,7 @@
 // Runs a hook or an `exec` check: argv, working folder, a deadline, and a cancel flag checked
 // while waiting. Each child is the leader of its own process group, so a timeout or a cancel kills
 // everything it started; it starts with default signal dispositions, an empty signal mask, stdin
-// on /dev/null, and stdout+stderr captured through a pipe (never airlock's own stdout). The
+// on /dev/null (or the given input), and stdout+stderr captured through a pipe (never airlock's own stdout). The
 // observer is told of the group before the child runs a single instruction of its own, so the run's
 // journal can name it and `recover` can stop it after airlock was killed (kill_recorded_group).
 #pragma once
@@ -60,7 +60,9 @@ struct ProcessSpec {
   std::string what;  // "drain hook", "check 'x'": for the observer
 };
 
-ProcessResult run_process(const ProcessSpec& spec);
+// `input` is the child's stdin, from an in-memory file complete before the child starts (a child
+// that never reads cannot block airlock); /dev/null when empty.
+ProcessResult run_process(const ProcessSpec& spec, const std::string& input = "");
 
 // A child's output is text from outside airlock: made valid, printable UTF-8 (newlines and tabs
 // kept; other control characters as \u00HH, invalid bytes as \xHH, a backslash doubled) before it

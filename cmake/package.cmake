@@ -3,6 +3,7 @@
 # the docs. Library dependencies are computed by dpkg-shlibdeps, so they follow the build machine.
 # scripts/package builds the binary it ships; installing must not first build every test.
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
+install(PROGRAMS contrib/notify/airlock-notify DESTINATION ${CMAKE_INSTALL_DATADIR}/airlock/notify)
 install(FILES contrib/bash-completion/airlock DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 file(GLOB airlock_units CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/contrib/systemd/*.service
      ${CMAKE_CURRENT_SOURCE_DIR}/contrib/systemd/*.timer)
