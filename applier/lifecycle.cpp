@@ -59,6 +59,21 @@ Result<std::string> record(Ctx& c, const LifecycleReport& r, Outcome outcome, co
   return head;
 }
 
+// A refusal of the operator's skip or delay changes nothing, but is recorded as one: a history row
+// and an audit entry with the outcome "refused" and the reason. The refusal is what is returned,
+// with a note when even its record failed.
+Error refused(Ctx& c, LifecycleReport r, Error why) {
+  r.until.clear();
+  auto recorded = record(c, r, Outcome::refused, why.what(), [] { return Status{}; });
+  if (!recorded) return std::move(why).with_context("the refusal was not recorded: " + recorded.error().what());
+  return why;
+}
+
+Error skipped_by_operator(const Ctx& c, const SeenRelease& r) {
+  return Error(ErrorClass::policy, "release " + r.version + " was skipped by operator on " + r.skipped_at +
+                                       "; `airlock skip " + r.version + " --undo --site " + c.site.file + "` to allow");
+}
+
 Error critical_not_skippable(const Site& site, const SeenRelease& r) {
   return Error(ErrorClass::policy, "release " + r.version + " is critical and cannot be skipped: it is due by " +
                                        deadline_of(r) + "; `airlock delay " + r.version +
@@ -79,7 +94,7 @@ Result<LifecycleReport> do_skip(Ctx& c, const std::string& version, Undo undo) {
         "skip --undo");
     return r;
   }
-  if (row && row->critical) return fail(critical_not_skippable(c.site, *row));
+  if (row && row->critical) return fail(refused(c, r, critical_not_skippable(c.site, *row)));
   AIRLOCK_TRY(r.audit_head,
               record(c, r, Outcome::skipped, "release " + version + " skipped by operator",
                      [&] { return c.st.set_skip(version, r.at); }),
@@ -101,9 +116,11 @@ Result<LifecycleReport> do_delay(Ctx& c, const std::string& version, const Times
   const std::string latest = latest_delay(c.site, row->first_seen);
   auto bound = parse_rfc3339(latest);
   if (!bound || until > *bound)
-    return fail(ErrorClass::policy, "release " + version + " cannot be delayed until " + r.until +
-                                        ": the site first met it at " + row->first_seen +
-                                        ", and [policy] critical_max_delay allows " + latest + " at most");
+    return fail(
+        refused(c, r,
+                Error(ErrorClass::policy, "release " + version + " cannot be delayed until " + r.until +
+                                              ": the site first met it at " + row->first_seen +
+                                              ", and [policy] critical_max_delay allows " + latest + " at most")));
   AIRLOCK_TRY(r.audit_head,
               record(c, r, Outcome::delayed, "release " + version + " delayed until " + r.until,
                      [&] { return c.st.set_delay(version, r.until); }),
@@ -141,9 +158,7 @@ Status meet_release(Ctx& c, const Manifest& m, std::optional<bool> feed_critical
   AIRLOCK_CHECK(c.st.mark_seen(v, c.now(), critical), "release " + v);
   AIRLOCK_TRY(auto row, c.st.seen_release(v), "release " + v);
   if (row && !row->skipped_at.empty()) {
-    if (!critical)
-      return fail(ErrorClass::policy, "release " + v + " was skipped by operator on " + row->skipped_at +
-                                          "; `airlock skip " + v + " --undo --site " + c.site.file + "` to allow");
+    if (!critical) return fail(skipped_by_operator(c, *row));
     c.emit("verify", "release " + v + " is critical: the operator's skip of " + row->skipped_at + " is void");
   }
   for (const auto& cd : m.config)
@@ -151,6 +166,13 @@ Status meet_release(Ctx& c, const Manifest& m, std::optional<bool> feed_critical
       return fail(ErrorClass::policy, "release " + v + " carries a breaking config delta (target '" + cd.target +
                                           "'): read its notes, then apply with `--accept-breaking " + v + "`");
   return {};
+}
+
+Status refuse_if_skipped(Ctx& c, const Manifest& m) {
+  const std::string& v = m.release.version.text;
+  AIRLOCK_TRY(auto row, c.st.seen_release(v), "release " + v);
+  if (!row || row->skipped_at.empty() || is_critical(m.release.critical, row->critical)) return {};
+  return fail(skipped_by_operator(c, *row));
 }
 
 Result<std::vector<CriticalRelease>> pending_critical(StateDb& st, const std::string& installed, const Timestamp& now) {

@@ -2,7 +2,8 @@
 // not install, the delay of a critical one, the first time the site met each release, and a
 // breaking config delta that needs the operator's explicit acceptance. State lives in state.db
 // (seen_releases); every skip, undo and delay is one transaction with its history row and audit
-// entry. docs/site.md, "Skip, delay and critical releases", describes the rules.
+// entry, and so is every refusal of a skip or delay (outcome "refused", nothing else changed).
+// docs/site.md, "Skip, delay and critical releases", describes the rules.
 #pragma once
 
 #include <optional>
@@ -36,15 +37,15 @@ struct LifecycleReport {
 };
 
 // Records (or with Undo::yes removes) the operator's skip of `version`. A release the site knows
-// as critical cannot be skipped: ErrorClass::policy naming its deadline. A skip of a release the
-// site has not met yet is recorded as it is; should that release turn out critical when the site
-// meets it, the skip is void (reported by the apply).
+// as critical cannot be skipped: ErrorClass::policy naming its deadline (the refusal is recorded).
+// A skip of a release the site has not met yet is recorded as it is; should that release turn out
+// critical when the site meets it, the skip is void (reported by the apply).
 [[nodiscard]] Result<LifecycleReport> skip(const std::string& site_toml, const std::string& version, Undo undo,
                                            const Env& env = {});
 // Delays a critical release until `until` (RFC 3339). The first delay of a release the site has not
 // met records it as met now, and as critical (the operator says so). ErrorClass::policy when
-// `until` is later than critical_max_delay after the site first met it; ErrorClass::usage for a
-// release the site knows is not critical.
+// `until` is later than critical_max_delay after the site first met it (the refusal is recorded);
+// ErrorClass::usage for a release the site knows is not critical.
 [[nodiscard]] Result<LifecycleReport> delay(const std::string& site_toml, const std::string& version,
                                             const std::string& until, const Env& env = {});
 
@@ -52,6 +53,10 @@ struct LifecycleReport {
 // met (first time kept), refuses a skipped release that is not critical and a breaking config delta
 // the operator did not accept with `--accept-breaking VERSION` (both ErrorClass::policy).
 [[nodiscard]] airlock::Status meet_release(Ctx& c, const Manifest& m, std::optional<bool> feed_critical);
+
+// Staging's check of an authentic manifest: refuses a release the operator skipped, unless it is
+// critical (ErrorClass::policy, the words of the apply), without recording the release as met.
+[[nodiscard]] airlock::Status refuse_if_skipped(Ctx& c, const Manifest& m);
 
 // Critical releases met and not yet satisfied by the installed release, oldest first.
 [[nodiscard]] Result<std::vector<CriticalRelease>> pending_critical(StateDb& st, const std::string& installed,

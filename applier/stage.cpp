@@ -7,6 +7,7 @@
 
 #include "applier/audit.hpp"
 #include "applier/files.hpp"
+#include "applier/lifecycle.hpp"
 #include "applier/staged_store.hpp"
 #include "applier/trust_state.hpp"
 #include "core/crypto/hash.hpp"
@@ -88,7 +89,10 @@ Result<verifier::Report> verify_into(Ctx& c, const std::string& bundle, const st
   req.bundle_path = bundle;
   req.staging_dir = partial + "/payload";
   req.whole_file_sha256 = true;
-  req.on_manifest = [&](const Manifest& m) { return refuse_unusable(c, m, installed); };
+  req.on_manifest = [&](const Manifest& m) -> Status {
+    if (auto skipped = refuse_if_skipped(c, m); !skipped) return skipped;
+    return refuse_unusable(c, m, installed);
+  };
   c.emit("stage", "verifying " + bundle);
   return verifier::verify(req);
 }

@@ -1,11 +1,9 @@
 // airlock feed: HQ's channel feed (spec §10). init, add, promote, deprecate, sign, show. Every change
 // writes the canonical feed with serial + 1 and `published` from SOURCE_DATE_EPOCH or the clock,
 // atomically, then removes the detached signatures of the feed it replaced (they sign other bytes).
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -14,7 +12,6 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
-#include "core/container/container.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/model/feed.hpp"
 #include "core/model/trust.hpp"
@@ -138,47 +135,6 @@ int do_init(const Ctx& c) {
   return saved(c, f, "new feed for product " + f.product);
 }
 
-// The bundle's file size and, when it travels as .partNNNN, each part's sha256 (spec §9).
-struct OnDisk {
-  std::uint64_t size = 0;
-  std::vector<std::string> parts;
-};
-
-Result<std::string> sha256_of_file(const std::string& path) {
-  AIRLOCK_TRY(auto src, open_source(path), "hashing part");
-  Sha256 h;
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    AIRLOCK_TRY(auto n, src->read(buf.data(), buf.size()), "hashing '" + path + "'");
-    if (n == 0) break;
-    h.update(buf.data(), n);
-  }
-  const auto d = h.finish();
-  return to_hex(d);
-}
-
-std::string part_path(const std::string& base, unsigned i) {
-  char num[8];
-  std::snprintf(num, sizeof num, "%04u", i);
-  return base + ".part" + num;
-}
-
-Result<OnDisk> measure(const std::string& bundle) {
-  OnDisk d;
-  struct stat st {};
-  if (::stat(bundle.c_str(), &st) == 0) {
-    d.size = static_cast<std::uint64_t>(st.st_size);
-    return d;
-  }
-  for (unsigned i = 1; i <= kMaxParts && ::stat(part_path(bundle, i).c_str(), &st) == 0; ++i) {
-    d.size += static_cast<std::uint64_t>(st.st_size);
-    AIRLOCK_TRY(auto hex, sha256_of_file(part_path(bundle, i)), "bundle parts");
-    d.parts.push_back(std::move(hex));
-  }
-  if (d.parts.empty()) return fail(errno_error("stat", bundle, ENOENT));
-  return d;
-}
-
 Result<TrustRoot> load_trust(const std::string& path) {
   auto text = read_file(path, kMaxTrustRootBytes, ErrorClass::usage);
   if (!text) return fail(text.error().reclassed(ErrorClass::usage).with_context("trust root"));
@@ -186,14 +142,16 @@ Result<TrustRoot> load_trust(const std::string& path) {
   return t;
 }
 
-// The bundle verified in full against the trust root (threshold, policy, every payload byte),
-// its whole-file sha256 taken in the same pass.
+// The bundle verified in full against the trust root (threshold, policy, every payload byte); its
+// size, whole-file sha256 and, when it travels as .partNNNN, each part's sha256 (spec §9) are taken
+// in the same pass, so every byte is read once and what is listed is what was verified.
 Result<verifier::Report> verify_bundle(const std::string& bundle, const std::string& trust_path, const Feed& f) {
   verifier::Request req;
   req.bundle_path = bundle;
   AIRLOCK_TRY(req.trust, load_trust(trust_path), "feed add");
   req.policy.product = f.product;
   req.whole_file_sha256 = true;
+  req.part_sha256 = true;
   AIRLOCK_TRY(auto rep, verifier::verify(req), "bundle '" + bundle + "' (a bundle enters a feed only once verified)");
   return rep;
 }
@@ -221,12 +179,10 @@ int do_add(const Ctx& c) {
       return c.err(Error(ErrorClass::usage, "'" + e.file + "' is already in the feed (version " + old.version + ")"));
   auto rep = verify_bundle(bundle, c.vm["trust"].as<std::string>(), *f);
   if (!rep) return c.err(rep.error());
-  auto disk = measure(bundle);
-  if (!disk) return c.err(disk.error());
   e.version = rep->manifest.release.version.text;
   e.sha256 = rep->bundle_sha256;
-  e.size = disk->size;
-  e.parts = disk->parts;
+  e.size = rep->bundle_bytes;
+  e.parts = rep->part_sha256;
   e.channel = *ch;
   // A feed may raise a release to critical, never lower it: the manifest's flag is kept.
   e.critical = c.vm.count("critical") > 0 || rep->manifest.release.critical;

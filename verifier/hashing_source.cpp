@@ -5,8 +5,9 @@
 
 namespace airlock::verifier {
 
-HashingSource::HashingSource(Source& inner, bool hash)
+HashingSource::HashingSource(Source& inner, bool hash, bool hash_parts)
     : inner_(inner), name_(inner.name()), chunks_(kChunks), hash_(hash) {
+  if (hash && hash_parts) part_sha_.resize(inner.part_count());
   for (auto& c : chunks_) c.data.resize(kChunkBytes);
   thread_ = std::thread([this] { loop(); });
 }
@@ -43,6 +44,7 @@ void HashingSource::loop() {
       last = c->end;
       if (*n > 0) {
         if (hash_) sha_.update(c->data.data(), *n);
+        if (!part_sha_.empty()) part_sha_.at(inner_.part_index()).update(c->data.data(), *n);
         bytes_ += *n;
       }
     }
@@ -114,6 +116,13 @@ std::uint64_t HashingSource::bytes() {
 std::string HashingSource::hex_digest() {
   wait_reader_done();
   return hash_ ? to_hex(sha_.finish()) : std::string();
+}
+
+std::vector<std::string> HashingSource::part_hex_digests() {
+  wait_reader_done();
+  std::vector<std::string> out;
+  for (auto& h : part_sha_) out.push_back(to_hex(h.finish()));
+  return out;
 }
 
 }  // namespace airlock::verifier

@@ -25,7 +25,8 @@ class HashingSource : public Source {
   static constexpr std::size_t kChunks = 4;
   static constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
 
-  HashingSource(Source& inner, bool hash);
+  // hash_parts (with hash): also each part's SHA-256 when `inner` is a split bundle.
+  HashingSource(Source& inner, bool hash, bool hash_parts = false);
   ~HashingSource() override;
   HashingSource(const HashingSource&) = delete;
   HashingSource& operator=(const HashingSource&) = delete;
@@ -38,6 +39,8 @@ class HashingSource : public Source {
   // Valid once read() has returned 0 (the end of the input).
   std::uint64_t bytes();
   std::string hex_digest();  // empty unless constructed with hash = true
+  // Each part's digest, in order (an empty part's too); empty unless hash_parts and split.
+  std::vector<std::string> part_hex_digests();
 
  private:
   struct Chunk {
@@ -59,8 +62,9 @@ class HashingSource : public Source {
   std::condition_variable filled_cv_, freed_cv_;
   bool stop_ = false;
   bool reader_done_ = false;
-  Sha256 sha_;               // reader thread only, until reader_done_
-  std::uint64_t bytes_ = 0;  // likewise
+  Sha256 sha_;                    // reader thread only, until reader_done_
+  std::vector<Sha256> part_sha_;  // likewise
+  std::uint64_t bytes_ = 0;       // likewise
   bool hash_;
   std::thread thread_;
 };

@@ -62,6 +62,9 @@ struct Request {
   // auditor's sha256sum. Off by default: it costs a second SHA-256 stream next to the per-file
   // hashes, which on a 2-core machine is what keeps verify slower than decompression.
   bool whole_file_sha256 = false;
+  // With whole_file_sha256, a split bundle's parts are hashed too, each on its own, in the same
+  // pass (Report::part_sha256; a feed entry lists them, §10).
+  bool part_sha256 = false;
   // Polled before each payload chunk (1 MiB), before the payload starts, and every 100 ms while a
   // pipe or FIFO has no bytes for the reader (possibly from a reader thread of its own): when it
   // returns true the run ends as a failure (ErrorClass::io, kStoppedMessage) and staging is
@@ -90,6 +93,8 @@ struct Report {
   std::uint64_t bundle_bytes = 0;         // compressed bytes read
   std::string bundle_sha256;              // of the whole file (as read, parts concatenated); empty
                                           // unless Request::whole_file_sha256
+  std::vector<std::string> part_sha256;   // each part's, in order, with Request::part_sha256 and a
+                                          // split bundle; empty otherwise
   std::optional<TrustRoot> trust_update;  // parsed and checked new root, when the bundle has one
   // A [trust_update] whose serial is not greater than the current root's: stale, neither checked
   // against its own threshold nor to be installed, and not a reason to refuse the bundle (§6).

@@ -101,7 +101,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   // The whole-file SHA-256 runs on a reader thread of its own (HashingSource), over the bytes it
   // read, the very bytes then decompressed. Without it, the reader maps the file if it can.
   std::optional<HashingSource> hashing;
-  if (req.whole_file_sha256) hashing.emplace(*raw, true);
+  if (req.whole_file_sha256) hashing.emplace(*raw, true, req.part_sha256);
   Source& src = hashing ? static_cast<Source&>(*hashing) : *raw;
   // Two threads decompress frames ahead and hash each block where it was decompressed;
   // declared before the reader, so every job is done before what the jobs use goes.
@@ -141,6 +141,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   AIRLOCK_CHECK(tar.finish(), "after the last payload file");
   rep.bundle_bytes = hashing ? hashing->bytes() : z.input_bytes();
   if (hashing) rep.bundle_sha256 = hashing->hex_digest();
+  if (hashing) rep.part_sha256 = hashing->part_hex_digests();
   return rep;
 }
 

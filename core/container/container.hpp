@@ -90,6 +90,10 @@ class Source {
   // The whole source mapped into memory, when it is one regular file that can be (a reader with
   // a pool then decompresses straight from it instead of calling read()); null otherwise.
   virtual std::shared_ptr<MappedFile> mapping() { return nullptr; }
+  // A split bundle (spec §9): how many parts it has, and the part (from 0) the bytes of the last
+  // read() that returned any came from. 0 for a source that is not split.
+  virtual std::size_t part_count() const { return 0; }
+  virtual std::size_t part_index() const { return 0; }
 };
 
 // Opens `path`; when it does not exist but `path.part0001` does, the parts in order (spec §9),

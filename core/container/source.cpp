@@ -108,6 +108,9 @@ class PartsSource final : public Source {
     return std::size_t{0};
   }
   std::string name() const override { return bundle_ + " (" + std::to_string(parts_.size()) + " parts)"; }
+  // A read never crosses the end of a part, so the part being read is the one it came from.
+  std::size_t part_count() const override { return parts_.size(); }
+  std::size_t part_index() const override { return index_; }
 
  private:
   std::string bundle_;

@@ -191,3 +191,56 @@ TEST_F(LifecycleCli, PolicyKeysAreTyped) {
   r = run(kBin + " delay 2.0.0 --until " + days_from_now(0.5) + " --site " + site());
   EXPECT_EQ(r.status, 0) << r.output;
 }
+
+// Staging is the first half of an apply: a release the operator skipped is refused there too, with
+// the same words, and a critical release voids the skip as the apply does.
+TEST_F(LifecycleCli, StagingASkippedReleaseIsRefusedUntilTheSkipIsUndone) {
+  const std::string b = build("plain", false, false);
+  ASSERT_EQ(run(kBin + " skip 1.1.0 --site " + site()).status, 0);
+  auto r = run(kBin + " stage " + b + " --site " + site());
+  EXPECT_EQ(r.status, 13) << r.output;
+  EXPECT_NE(r.output.find("skipped by operator on"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("airlock skip 1.1.0 --undo"), std::string::npos) << r.output;
+  EXPECT_EQ(json_of(run(kBin + " staged --site " + site() + " --json").output)["staged"].size(), 0u);
+
+  ASSERT_EQ(run(kBin + " skip 1.1.0 --undo --site " + site()).status, 0);
+  r = run(kBin + " stage " + b + " --site " + site());
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST_F(LifecycleCli, StagingACriticalReleaseVoidsASkipRecordedBeforeTheSiteMetIt) {
+  const std::string b = build("critical", true, false);
+  ASSERT_EQ(run(kBin + " skip 1.1.0 --site " + site()).status, 0);
+  auto r = run(kBin + " stage " + b + " --site " + site());
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+// A refused skip or delay changes nothing on the site but leaves its trace: a history row and an
+// audit entry with the outcome "refused" and the reason.
+TEST_F(LifecycleCli, RefusedSkipAndDelayAreRecordedAndChangeNothingElse) {
+  const std::string b = build("critical", true, true);
+  ASSERT_EQ(run(kBin + " apply " + b + " --site " + site()).status, 13);  // meets it, refuses the breaking delta
+  const json before = status()["critical"];
+  ASSERT_EQ(before.size(), 1u);
+  const std::size_t audit_before = audit().size();
+
+  auto r = run(kBin + " skip 1.1.0 --site " + site());
+  ASSERT_EQ(r.status, 13) << r.output;
+  r = run(kBin + " delay 1.1.0 --until " + days_from_now(7.5) + " --site " + site());
+  ASSERT_EQ(r.status, 13) << r.output;
+
+  const json entries = audit();
+  ASSERT_EQ(entries.size(), audit_before + 2) << entries.dump(1);
+  const json& skip = entries[audit_before];
+  EXPECT_EQ(skip["kind"], "skip") << skip.dump();
+  EXPECT_EQ(skip["data"]["outcome"], "refused") << skip.dump();
+  EXPECT_EQ(skip["data"]["version"], "1.1.0") << skip.dump();
+  EXPECT_NE(skip["data"]["detail"].get<std::string>().find("critical and cannot be skipped"), std::string::npos);
+  const json& delay = entries[audit_before + 1];
+  EXPECT_EQ(delay["kind"], "delay") << delay.dump();
+  EXPECT_EQ(delay["data"]["outcome"], "refused") << delay.dump();
+  EXPECT_NE(delay["data"]["detail"].get<std::string>().find("critical_max_delay"), std::string::npos);
+  EXPECT_TRUE(in_history("refused", "1.1.0")) << history().dump();
+  EXPECT_EQ(status()["critical"], before);
+  EXPECT_EQ(run(kBin + " audit verify --site " + site()).status, 0);
+}

@@ -110,6 +110,32 @@ TEST_F(RoundTrip, SplitPartsVerifyAsOneStream) {
   auto r = verify(req);
   ASSERT_TRUE(r.has_value()) << r.error().what();
   EXPECT_EQ(r->bundle_sha256, craft::sha256_hex(bytes));
+  EXPECT_TRUE(r->part_sha256.empty());  // not asked for
+}
+
+// A feed entry lists the whole file's sha256, its size and each part's sha256: all from the one
+// pass that verifies the bundle, an empty part included.
+TEST_F(RoundTrip, SplitPartsAreHashedEachInTheSamePass) {
+  const auto bytes = good().bytes();
+  const auto cut = bytes.size() / 3;
+  const std::vector<std::string> parts = {bytes.substr(0, cut), bytes.substr(cut, cut), "", bytes.substr(2 * cut)};
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    test::spit(dir / ("bench-4.5.3.tar.zst.part000" + std::to_string(i + 1)), parts[i]);
+  auto req = request(false);
+  req.whole_file_sha256 = true;
+  req.part_sha256 = true;
+  auto r = verify(req);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_EQ(r->bundle_sha256, craft::sha256_hex(bytes));
+  EXPECT_EQ(r->bundle_bytes, bytes.size());
+  ASSERT_EQ(r->part_sha256.size(), parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) EXPECT_EQ(r->part_sha256[i], craft::sha256_hex(parts[i])) << i;
+
+  // A whole file has no parts.
+  test::spit(bundle_path, bytes);
+  r = verify(req);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(r->part_sha256.empty());
 }
 
 TEST_F(RoundTrip, ProgressIsReportedAndOnManifestSeesTheManifest) {
@@ -175,7 +201,8 @@ TEST_F(RoundTrip, EveryTruncationFailsCleanly) {
 
 // Every header byte is under the checksum, every manifest byte under the signature, every
 // payload byte under its SHA-256, every padding and trailing byte must be zero: so no single
-// corrupted byte of the archive can be accepted — but for the signature's untrusted comment. (Sampled with a fixed stride to stay fast.)
+// corrupted byte of the archive can be accepted — but for the signature's untrusted comment. (Sampled with a fixed
+// stride to stay fast.)
 TEST_F(RoundTrip, NoSingleByteCorruptionOfTheArchiveIsAccepted) {
   craft::BundleSpec spec;
   spec.files.resize(2);
