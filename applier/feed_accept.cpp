@@ -93,9 +93,9 @@ Status store_copy(const Site& s, const Candidate& c) {
   fs::remove_all(dir, ec);  // what an accept that did not finish left; nothing names it
   AIRLOCK_CHECK(make_dirs(dir, 0700), "keeping the feed");
   for (const auto& sig : c.sigs) {
-    // The verifier proved the name ends in ".<KEYID>.minisig".
-    const std::string id = sig.name.substr(sig.name.size() - 24);
-    AIRLOCK_CHECK(write_file_atomic(dir + "/feed.toml" + id, sig.text, 0600), "keeping the feed's signatures");
+    // The verifier proved the name ends in ".<KEYID>.minisig" (a dot, 16 hex digits, ".minisig").
+    const std::string tail = sig.name.substr(sig.name.size() - 25);
+    AIRLOCK_CHECK(write_file_atomic(dir + "/feed.toml" + tail, sig.text, 0600), "keeping the feed's signatures");
   }
   return write_file_atomic(dir + "/feed.toml", c.bytes, 0600);
 }

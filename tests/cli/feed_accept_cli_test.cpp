@@ -109,6 +109,7 @@ class FeedAccept : public ::testing::Test {
     return json_of(run(kBin + " audit export --site " + site() + " --json 2>/dev/null").output)["entries"];
   }
   void build(const std::string& recipe, const fs::path& out) {
+    fs::create_directories(out.parent_path());
     auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe) + " --key " +
                  q(kSrc + "/keys/demo-hq.key") + " --out " + q(out));
     ASSERT_EQ(r.status, 0) << r.output;
