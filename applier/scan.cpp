@@ -160,8 +160,8 @@ void judge(const SiteView& v, ScannedBundle& b) {
   if (inst && compare_semver(r.version, *inst) < 0) b.why_not.push_back("older than the installed " + inst->text);
   if (inst && compare_semver(r.version, *inst) == 0) b.why_not.push_back("same as the installed " + inst->text);
   if (static_cast<int>(b.channel) > static_cast<int>(v.site.channel))
-    b.why_not.push_back(std::string("channel ") + channel_name(b.channel) + " (" + b.channel_source +
-                        ") is less stable than the site's " + channel_name(v.site.channel));
+    b.why_not.push_back(std::string("channel ") + channel_name(b.channel) + " is less stable than the site's " +
+                        channel_name(v.site.channel));
   if (b.deprecated) b.why_not.push_back("deprecated by the site's accepted feed (a deprecation is never undone)");
   if (inst && r.min_installed && compare_semver(*inst, *r.min_installed) < 0)
     b.why_not.push_back("min_installed " + r.min_installed->text + " not met: install " + r.min_installed->text +

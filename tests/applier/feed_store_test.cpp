@@ -74,7 +74,9 @@ TEST(FeedStore, EveryFaultedAcceptLeavesTheOldFeedOrTheNew) {
       }
       const auto serial = accepted_serial(s.site);
       EXPECT_TRUE(serial == 5 || serial == 6) << serial;
-      if (*r) EXPECT_EQ(serial, 6);
+      if (*r) {
+        EXPECT_EQ(serial, 6);
+      }
       // With the disk healthy again the same feed is accepted (or already is).
       auto again = applier::accept_feed(s.site, f6, quiet_env());
       ASSERT_TRUE(again) << again.error().what();
