@@ -67,6 +67,7 @@ enum class Outcome {
   skipped,        // skip: an operator recorded that a release is not to be installed
   unskipped,      // skip --undo: the skip removed
   delayed,        // delay: an operator postponed a critical release
+  feed_accepted,  // feed accept: the site accepted a newer channel feed
 };
 const char* outcome_name(Outcome o);
 // The outcome a word names, including the words older builds wrote into history
@@ -119,6 +120,9 @@ struct SiteStatus {
   std::map<std::string, std::string> databases, configs;  // logical name -> real path
   std::string state_dir, trust_root;
   std::vector<CriticalRelease> critical;  // pending critical releases, oldest first
+  // The channel feed the site accepted (applier/feed_store.hpp); nullopt serial: none yet.
+  std::optional<std::int64_t> feed_serial;
+  std::string feed_published, feed_sha256;
 };
 [[nodiscard]] Result<SiteStatus> status(const std::string& site_toml);
 

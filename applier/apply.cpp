@@ -11,6 +11,7 @@
 #include "applier/audit.hpp"
 #include "applier/crash.hpp"
 #include "applier/degraded.hpp"
+#include "applier/feed_store.hpp"
 #include "applier/files.hpp"
 #include "applier/lifecycle.hpp"
 #include "applier/lock.hpp"
@@ -294,6 +295,12 @@ Result<SiteStatus> status(const std::string& site_toml) {
   s.audit_head = log.head;
   s.audit_entries = static_cast<std::int64_t>(log.entries.size());
   AIRLOCK_TRY(s.critical, pending_critical(st, s.installed, now_utc()), "status");
+  AIRLOCK_TRY(auto feed, accepted_feed(site), "status");
+  if (feed.accepted) {
+    s.feed_serial = feed.accepted->feed.serial;
+    s.feed_published = format_rfc3339(feed.accepted->feed.published);
+    s.feed_sha256 = feed.accepted->sha256;
+  }
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "applier/audit.hpp"
+#include "applier/feed_store.hpp"
 #include "applier/run.hpp"
 #include "core/json_text.hpp"
 #include "core/model/semver.hpp"
@@ -81,6 +82,14 @@ Error critical_not_skippable(const Site& site, const SeenRelease& r) {
                                        " at most");
 }
 
+// A release the accepted feed calls critical, which the site has not met: no deadline runs yet.
+Error feed_critical_not_skippable(const SiteFeed& feed, const std::string& version) {
+  return Error(ErrorClass::policy, "release " + version + " is critical (the accepted feed, serial " +
+                                       std::to_string(feed.accepted->feed.serial) +
+                                       ", says so) and cannot be skipped; `airlock delay " + version +
+                                       " --until TIME` may postpone it once the site meets it");
+}
+
 Result<LifecycleReport> do_skip(Ctx& c, const std::string& version, Undo undo) {
   AIRLOCK_TRY(auto row, c.st.seen_release(version), "state");
   LifecycleReport r{c.site.name, version, undo == Undo::yes ? "unskip" : "skip", c.now(), "", "", ""};
@@ -94,7 +103,11 @@ Result<LifecycleReport> do_skip(Ctx& c, const std::string& version, Undo undo) {
         "skip --undo");
     return r;
   }
-  if (row && row->critical) return fail(refused(c, r, critical_not_skippable(c.site, *row)));
+  AIRLOCK_TRY(const auto feed, accepted_feed(c.site), "skip");
+  if (is_critical(row && row->critical, feed.critical(version))) {
+    if (row && !row->first_seen.empty()) return fail(refused(c, r, critical_not_skippable(c.site, *row)));
+    return fail(refused(c, r, feed_critical_not_skippable(feed, version)));
+  }
   AIRLOCK_TRY(r.audit_head,
               record(c, r, Outcome::skipped, "release " + version + " skipped by operator",
                      [&] { return c.st.set_skip(version, r.at); }),
@@ -104,7 +117,8 @@ Result<LifecycleReport> do_skip(Ctx& c, const std::string& version, Undo undo) {
 
 Result<LifecycleReport> do_delay(Ctx& c, const std::string& version, const Timestamp& until) {
   AIRLOCK_TRY(auto before, c.st.seen_release(version), "state");
-  if (before && !before->first_seen.empty() && !before->critical)
+  AIRLOCK_TRY(const auto feed, accepted_feed(c.site), "delay");
+  if (before && !before->first_seen.empty() && !is_critical(before->critical, feed.critical(version)))
     return fail(ErrorClass::usage, "release " + version +
                                        " is not critical; only a critical release is delayed "
                                        "(`airlock skip` keeps any other release off the site)");

@@ -9,12 +9,15 @@
 #include <map>
 #include <variant>
 
+#include "applier/feed_store.hpp"
+#include "applier/lifecycle.hpp"
 #include "applier/site.hpp"
 #include "applier/state_db.hpp"
 #include "applier/trust_state.hpp"
 #include "core/limits.hpp"
 #include "core/model/trust.hpp"
 #include "core/sys/fs.hpp"
+#include "verifier/feed.hpp"
 #include "verifier/head_check.hpp"
 #include "verifier/inspect.hpp"
 #include "verifier/verifier.hpp"
@@ -31,7 +34,16 @@ struct Found {
   std::map<std::string, std::uint64_t> whole;                           // name -> size
   std::map<std::string, std::map<std::uint32_t, std::uint64_t>> split;  // base -> part -> size
   std::vector<IgnoredFile> ignored;
+  bool feed = false;            // feed.toml is there
+  bool feed_sig_links = false;  // a symbolic link is named like one of its signatures
 };
+
+constexpr const char* kFeedName = "feed.toml";
+
+bool is_feed_signature(const std::string& name) {
+  return name.rfind(std::string(kFeedName) + ".", 0) == 0 && name.size() > 18 &&
+         name.compare(name.size() - 8, 8, ".minisig") == 0;
+}
 
 // "<base>.partNNNN" (four digits, from 0001): the part number, else 0.
 std::uint32_t part_number(const std::string& name, std::string& base) {
@@ -71,8 +83,16 @@ void classify(const fs::directory_entry& e, Found& out) {
   const auto st = e.symlink_status(ec);
   if (name.rfind("._", 0) == 0) return out.ignored.push_back({name, "macOS AppleDouble file"});
   if (ec) return out.ignored.push_back({name, "unreadable: " + ec.message()});
-  if (fs::is_symlink(st)) return out.ignored.push_back({name, "symbolic link (not followed)"});
+  if (fs::is_symlink(st)) {
+    out.feed_sig_links |= is_feed_signature(name);
+    return out.ignored.push_back({name, "symbolic link (not followed)"});
+  }
   if (!fs::is_regular_file(st)) return out.ignored.push_back({name, "not a regular file"});
+  if (name == kFeedName) {
+    out.feed = true;
+    return;
+  }
+  if (is_feed_signature(name)) return;  // read with the feed
   const auto size = e.file_size(ec);
   std::string base;
   if (const auto n = part_number(name, base); n > 0) {
@@ -116,6 +136,7 @@ struct SiteView {
   verifier::Request base;  // trust root, sticky revocations, time; no product/channel/installed
   std::optional<SemVer> installed;
   std::string language;  // site.toml's [site] language: the notes scan shows
+  SiteFeed feed;         // what the feeds the site accepted say
 };
 
 Result<SiteView> load_view(const std::string& site_toml) {
@@ -126,6 +147,7 @@ Result<SiteView> load_view(const std::string& site_toml) {
   AIRLOCK_TRY(v.base.revoked_keys, load_revoked_keys(v.site), "revoked keys");
   v.base.policy.at = now_utc();
   v.language = v.site.language;
+  AIRLOCK_TRY(v.feed, accepted_feed(v.site), "site feed");
   return v;
 }
 
@@ -137,9 +159,10 @@ void judge(const SiteView& v, ScannedBundle& b) {
     b.why_not.push_back("other product '" + r.product + "' (the site runs '" + v.site.product + "')");
   if (inst && compare_semver(r.version, *inst) < 0) b.why_not.push_back("older than the installed " + inst->text);
   if (inst && compare_semver(r.version, *inst) == 0) b.why_not.push_back("same as the installed " + inst->text);
-  if (static_cast<int>(r.channel) > static_cast<int>(v.site.channel))
-    b.why_not.push_back(std::string("channel ") + channel_name(r.channel) + " is less stable than the site's " +
+  if (static_cast<int>(b.channel) > static_cast<int>(v.site.channel))
+    b.why_not.push_back(std::string("channel ") + channel_name(b.channel) + " is less stable than the site's " +
                         channel_name(v.site.channel));
+  if (b.deprecated) b.why_not.push_back("deprecated by the site's accepted feed (a deprecation is never undone)");
   if (inst && r.min_installed && compare_semver(*inst, *r.min_installed) < 0)
     b.why_not.push_back("min_installed " + r.min_installed->text + " not met: install " + r.min_installed->text +
                         " or later first (installed: " + inst->text + ")");
@@ -209,8 +232,36 @@ ScannedBundle scan_split(const SiteView& v, const std::string& dir, const std::s
   return b;
 }
 
+// The channel and flags the site's apply would go by: the accepted feed's for a version it lists.
+void place(const SiteView& v, ScannedBundle& b) {
+  const Release& r = b.manifest->release;
+  const bool ours = r.product == v.site.product;
+  const FeedEntry* e = ours ? v.feed.entry(r.version.text, b.file) : nullptr;
+  b.channel = e ? e->channel : r.channel;
+  b.channel_source = e ? "feed" : "manifest";
+  b.critical = is_critical(r.critical, ours ? v.feed.critical(r.version.text) : std::nullopt);
+  b.deprecated = ours && v.feed.is_deprecated(r.version.text);
+}
+
+// The folder's feed.toml, checked as `feed accept` would check it; nothing is kept.
+StickFeed check_stick_feed(const SiteView& v, const std::string& dir, bool sig_links) {
+  StickFeed out;
+  const std::string path = dir + "/" + kFeedName;
+  if (auto bytes = read_file(path, kMaxFeedBytes, ErrorClass::malformed); bytes)
+    if (auto f = parse_feed(*bytes)) out.serial = f->serial;
+  if (sig_links) {
+    out.error = Error(ErrorClass::malformed, "a signature of the feed is a symbolic link (not followed)");
+    return out;
+  }
+  auto f = verifier::verify_feed_file(path, v.base.trust, v.base.policy.at.value_or(now_utc()), v.base.revoked_keys);
+  out.verified = f.has_value();
+  if (!f) out.error = f.error();
+  return out;
+}
+
 void finish(const SiteView& v, ScannedBundle& b) {
   if (b.manifest) b.notes_lang = notes_language(*b.manifest, v.language);
+  if (b.manifest) place(v, b);
   if (b.error) {
     const auto& e = *b.error;
     b.why_not.insert(b.why_not.begin(),
@@ -246,6 +297,8 @@ Result<ScanReport> scan(const std::string& dir, const std::string& site_toml, Sc
   rep.language = v.language;
   rep.installed = installed;
   rep.depth = depth;
+  if (v.feed.accepted) rep.accepted_feed_serial = v.feed.accepted->feed.serial;
+  if (found.feed) rep.stick_feed = check_stick_feed(v, dir, found.feed_sig_links);
   for (const auto& [name, size] : found.whole) rep.bundles.push_back(scan_whole(v, dir, name, size, depth));
   for (const auto& [base, parts] : found.split) rep.bundles.push_back(scan_split(v, dir, base, parts, depth));
   for (auto& b : rep.bundles) finish(v, b);

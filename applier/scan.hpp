@@ -3,7 +3,10 @@
 // each against the site's trust root (with its sticky revocations) and judges it against the
 // site's product, channel and installed release. A report, never a verdict: a bundle that fails
 // is listed with why. By default only each bundle's head is checked (verifier/head_check.hpp: spec
-// §7 steps 1-5, no payload byte read); ScanDepth::deep verifies every bundle in full.
+// §7 steps 1-5, no payload byte read); ScanDepth::deep verifies every bundle in full. A bundle's
+// channel, critical flag and deprecation come from the site's accepted feed (applier/feed_store.hpp)
+// when it lists the version, else from the manifest; a feed on the stick (`feed.toml` and its
+// signatures) is checked and its serial shown, never accepted.
 //
 // Scanning writes nothing: not to the folder, not to the site's state folder (state.db is opened
 // read-only, the site lock is not taken). Symbolic links in the folder are never followed.
@@ -38,6 +41,13 @@ struct ScannedBundle {
   // trusted), else nullopt.
   std::optional<Manifest> manifest;
   std::vector<std::string> signers;  // key ids whose signatures counted
+  // Set with the manifest: the accepted feed's channel for the version when it lists it
+  // (channel_source "feed"), else the manifest's ("manifest"); critical when either says so;
+  // deprecated when any feed the site accepted deprecated the version.
+  Channel channel = Channel::recommended;
+  std::string channel_source;
+  bool critical = false;
+  bool deprecated = false;
   std::string notes_lang;            // the site's language when the bundle has notes in it, else "en"
   std::vector<std::string> why_not;  // every reason it does not apply; empty: it applies
   bool applies() const { return why_not.empty(); }
@@ -48,13 +58,22 @@ struct IgnoredFile {
   std::string reason;
 };
 
+// `feed.toml` in the scanned folder, checked against the site's trust root; never accepted by a scan.
+struct StickFeed {
+  std::optional<std::int64_t> serial;  // nullopt when it does not parse
+  bool verified = false;
+  std::optional<Error> error;  // why it did not verify
+};
+
 struct ScanReport {
   std::string dir;
   std::string site_name, product, channel, language;
   std::optional<std::string> installed;  // nullopt: nothing installed
   ScanDepth depth = ScanDepth::head;
-  std::vector<ScannedBundle> bundles;  // newest version first; undeclared ones last, by name
-  std::vector<IgnoredFile> ignored;    // by name
+  std::optional<std::int64_t> accepted_feed_serial;  // nullopt: the site accepted no feed
+  std::optional<StickFeed> stick_feed;               // nullopt: no feed.toml in the folder
+  std::vector<ScannedBundle> bundles;                // newest version first; undeclared ones last, by name
+  std::vector<IgnoredFile> ignored;                  // by name
 };
 
 // Errors: usage (2) for a bad site.toml or trust root, io (3) when `dir` cannot be listed or the

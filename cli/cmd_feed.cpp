@@ -1,6 +1,8 @@
 // airlock feed: HQ's channel feed (spec §10). init, add, promote, deprecate, sign, show. Every change
 // writes the canonical feed with serial + 1 and `published` from SOURCE_DATE_EPOCH or the clock,
 // atomically, then removes the detached signatures of the feed it replaced (they sign other bytes).
+// At a site, `feed accept` keeps a verified feed (applier/feed_store.hpp).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +12,8 @@
 #include <limits>
 #include <utility>
 
+#include "applier/feed_store.hpp"
+#include "cli/cmd_site.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "core/crypto/hash.hpp"
@@ -31,7 +35,8 @@ const char* kFeedUsage =
     "       airlock feed promote FEED.toml VERSION --to rc|recommended\n"
     "       airlock feed deprecate FEED.toml VERSION\n"
     "       airlock feed sign FEED.toml (--key K.key | --signature F.minisig)\n"
-    "       airlock feed show FEED.toml [--json]";
+    "       airlock feed show FEED.toml [--json]\n"
+    "       airlock feed accept FEED.toml --site site.toml [--json]";
 
 const char* kFeedDescription =
     "Keeps HQ's channel feed (feed.toml): which release is in beta, rc or recommended, which is\n"
@@ -44,14 +49,19 @@ const char* kFeedDescription =
     "one below threshold: a bundle enters a feed only after its last signature. `promote` never\n"
     "moves a release back (recommended -> rc is refused, exit 13); a broken release is deprecated.\n"
     "An auditor checks a signature with stock minisign:\n"
-    "  minisign -V -H -p hq.pub -m feed.toml -x feed.toml.<KEYID>.minisig";
+    "  minisign -V -H -p hq.pub -m feed.toml -x feed.toml.<KEYID>.minisig\n"
+    "At a site, `accept` checks a feed against the site's trust root (and its sticky revocations)\n"
+    "and keeps it in the state folder: exit 10 malformed, 11 below threshold or a bad signature,\n"
+    "13 another product, a lower serial than the accepted feed, or the same serial with other\n"
+    "bytes (the same feed again changes nothing). Deprecations stay, whatever a later feed says.";
 
 const char* kFeedExamples =
     "  airlock feed init feed.toml --product demo\n"
     "  airlock feed add feed.toml demo-1.1.0.tar.zst --channel beta --trust keys/trust.toml\n"
     "  airlock feed promote feed.toml 1.1.0 --to recommended\n"
     "  airlock feed sign feed.toml --key keys/demo-hq.key\n"
-    "  airlock feed show feed.toml --json\n";
+    "  airlock feed show feed.toml --json\n"
+    "  airlock feed accept /media/usb/feed.toml --site /srv/site/site.toml\n";
 
 struct Ctx {
   std::string action, file;
@@ -319,11 +329,48 @@ int do_show(const Ctx& c) {
   return 0;
 }
 
+void print_acceptance(const applier::FeedAcceptance& r) {
+  if (!r.changed) {
+    std::cout << "site " << printable(r.site_name) << ": feed serial " << r.serial
+              << " is already the accepted one; nothing changed\n";
+    return;
+  }
+  std::cout << "site " << printable(r.site_name) << ": accepted feed serial " << r.serial << " (sha256 " << r.sha256
+            << "), product " << printable(r.product) << ", published " << r.published
+            << (r.previous_serial ? ", replacing serial " + std::to_string(*r.previous_serial) : std::string()) << "\n";
+  for (const auto& v : r.deprecated) std::cout << "  deprecated " << printable(v) << " (for good)\n";
+  for (const auto& v : r.met) std::cout << "  offers " << printable(v) << "\n";
+}
+
+int do_accept(const Ctx& c) {
+  const std::string site = c.vm.count("site") ? c.vm["site"].as<std::string>() : "site.toml";
+  auto r = applier::accept_feed(site, c.file, cli_env(c.json));
+  if (!r) return c.err(r.error());
+  if (!c.json) {
+    print_acceptance(*r);
+    return 0;
+  }
+  print_input_json({{"ok", true},
+                    {"site", r->site_name},
+                    {"feed", c.file},
+                    {"product", r->product},
+                    {"serial", r->serial},
+                    {"published", r->published},
+                    {"sha256", r->sha256},
+                    {"previous_serial", r->previous_serial ? nlohmann::json(*r->previous_serial) : nlohmann::json()},
+                    {"changed", r->changed},
+                    {"deprecated", r->deprecated},
+                    {"met", r->met},
+                    {"audit_head", r->audit_head}});
+  return 0;
+}
+
 }  // namespace
 
 int cmd_feed(int argc, char** argv) {
   po::options_description opts("Options");
-  opts.add_options()("action", po::value<std::string>()->required(), "init | add | promote | deprecate | sign | show")(
+  opts.add_options()("action", po::value<std::string>()->required(),
+                     "init | add | promote | deprecate | sign | show | accept")(
       "file", po::value<std::string>()->required(), "the feed (feed.toml)")(
       "arg", po::value<std::string>(), "add: the bundle; promote, deprecate: the version")(
       "product", po::value<std::string>(), "init: the product the feed is for")("channel", po::value<std::string>(),
@@ -333,6 +380,7 @@ int cmd_feed(int argc, char** argv) {
       "to", po::value<std::string>(), "promote: rc | recommended")("key,k", po::value<std::string>(),
                                                                    "sign: secret key")(
       "signature", po::value<std::string>(), "sign: attach this .minisig (made with `minisign -S -m feed.toml`)")(
+      "site,s", po::value<std::string>(), "accept: the site (site.toml; default ./site.toml)")(
       "json", "machine-readable output");
   po::positional_options_description pos;
   pos.add("action", 1).add("file", 1).add("arg", 1);
@@ -345,8 +393,9 @@ int cmd_feed(int argc, char** argv) {
   if (c.action == "deprecate") return do_deprecate(c);
   if (c.action == "sign") return do_sign(c);
   if (c.action == "show") return do_show(c);
-  return c.err(
-      Error(ErrorClass::usage, "unknown action '" + c.action + "' (init, add, promote, deprecate, sign, show)"));
+  if (c.action == "accept") return do_accept(c);
+  return c.err(Error(ErrorClass::usage,
+                     "unknown action '" + c.action + "' (init, add, promote, deprecate, sign, show, accept)"));
 }
 
 }  // namespace airlock::cli

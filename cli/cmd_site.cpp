@@ -121,7 +121,8 @@ std::string headline(const ap::RunReport& r) {
       return "acknowledged; the site on " + ver(r.to_version) + " may move forward again";
     case ap::Outcome::skipped:
     case ap::Outcome::unskipped:
-    case ap::Outcome::delayed:  // records of `skip` and `delay`, never the outcome of a run
+    case ap::Outcome::delayed:  // records of `skip`, `delay` and `feed accept`, never the outcome of a run
+    case ap::Outcome::feed_accepted:
       return std::string(ap::outcome_name(r.outcome)) + " " + ver(r.to_version);
   }
   return "";
@@ -285,6 +286,9 @@ int cmd_status(int argc, char** argv) {
                 {"state_dir", s->state_dir},
                 {"trust_root", s->trust_root}}}};
     j["critical"] = critical_json(s->critical);
+    j["feed"] = s->feed_serial
+                    ? json({{"serial", *s->feed_serial}, {"published", s->feed_published}, {"sha256", s->feed_sha256}})
+                    : json(nullptr);
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     j["running"] = s->running;
     print_json(j);
@@ -298,6 +302,11 @@ int cmd_status(int argc, char** argv) {
               << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
     for (const auto& i : s->images) std::cout << "image       " << i << "\n";
     print_critical(s->critical);
+    std::cout << "feed        "
+              << (s->feed_serial ? "serial " + std::to_string(*s->feed_serial) + ", published " + s->feed_published +
+                                       ", sha256 " + s->feed_sha256.substr(0, 16) + "..."
+                                 : std::string("(none accepted)"))
+              << "\n";
     if (s->running)
       std::cout << "running     a run is under way (phase " << *s->pending_phase << "); the site is locked\n";
     else if (s->pending_phase)
