@@ -103,6 +103,16 @@ struct CriticalRelease {
   bool overdue = false;
 };
 
+// The installed trust root runs short of valid keys within 90 days (trust_state.hpp).
+struct TrustExpiry {
+  struct Key {
+    std::string id, name, not_after;  // id: 16 hex digits; not_after: RFC 3339
+  };
+  int threshold = 1;
+  std::string short_from;      // RFC 3339: the first moment fewer than `threshold` keys are valid
+  std::vector<Key> expiring;   // keys valid now whose window ends within the 90 days
+};
+
 struct SiteStatus {
   std::string site_name;
   std::string product;
@@ -119,8 +129,10 @@ struct SiteStatus {
   std::map<std::string, std::string> databases, configs;  // logical name -> real path
   std::string state_dir, trust_root;
   std::vector<CriticalRelease> critical;  // pending critical releases, oldest first
+  std::optional<TrustExpiry> trust_expiry;
 };
-[[nodiscard]] Result<SiteStatus> status(const std::string& site_toml);
+// `env.now` is the time the critical releases and the trust root's windows are judged at.
+[[nodiscard]] Result<SiteStatus> status(const std::string& site_toml, const Env& env = {});
 
 struct HistoryEntry {
   std::int64_t id = 0;

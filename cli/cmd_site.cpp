@@ -257,6 +257,21 @@ void print_critical(const std::vector<ap::CriticalRelease>& list) {
               << "\n";
 }
 
+json trust_expiry_json(const std::optional<ap::TrustExpiry>& e) {
+  if (!e) return nullptr;
+  json keys = json::array();
+  for (const auto& k : e->expiring) keys.push_back({{"key_id", k.id}, {"name", k.name}, {"not_after", k.not_after}});
+  return {{"threshold", e->threshold}, {"short_from", e->short_from}, {"expiring", keys}};
+}
+
+void print_trust_expiry(const std::optional<ap::TrustExpiry>& e) {
+  if (!e) return;
+  std::cout << "WARNING     trust root: fewer than " << e->threshold << " valid key(s) from " << e->short_from
+            << "; ship a root with a new key before then\n";
+  for (const auto& k : e->expiring)
+    std::cout << "            key " << k.id << " (" << k.name << ") expires " << k.not_after << "\n";
+}
+
 }  // namespace
 
 int cmd_status(int argc, char** argv) {
@@ -285,6 +300,7 @@ int cmd_status(int argc, char** argv) {
                 {"state_dir", s->state_dir},
                 {"trust_root", s->trust_root}}}};
     j["critical"] = critical_json(s->critical);
+    j["trust_expiry"] = trust_expiry_json(s->trust_expiry);
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     j["running"] = s->running;
     print_json(j);
@@ -298,6 +314,7 @@ int cmd_status(int argc, char** argv) {
               << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
     for (const auto& i : s->images) std::cout << "image       " << i << "\n";
     print_critical(s->critical);
+    print_trust_expiry(s->trust_expiry);
     if (s->running)
       std::cout << "running     a run is under way (phase " << *s->pending_phase << "); the site is locked\n";
     else if (s->pending_phase)
