@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "applier/audit.hpp"
+#include "applier/crash.hpp"
 #include "applier/run.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/json_text.hpp"
@@ -140,7 +141,9 @@ Result<TrustRecord> record_trust(const Site& s, const std::optional<std::string>
     AIRLOCK_TRY(rec.archive, archive_root(s, current->serial, current_text), "installing the trust update");
   if (ids.size() != known) AIRLOCK_CHECK(save_revoked_keys(s, ids), "recording revoked keys");
   if (rec.kind != TrustRecord::Kind::installed) return rec;
+  crash_point("trust_archived");
   if (before_install) AIRLOCK_CHECK(before_install(rec), "installing the trust update");
+  crash_point("trust_audited");
   // write_file_atomic: a temporary beside it, fsync, rename, fsync the folder.
   AIRLOCK_CHECK(write_file_atomic(s.trust_root, *update), "installing the trust update");
   return rec;

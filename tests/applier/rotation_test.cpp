@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "applier/applier.hpp"
+#include "applier/crash.hpp"
 #include "core/model/trust.hpp"
 #include "tests/applier/trust_fixture.hpp"
 
@@ -170,6 +171,26 @@ TEST_F(Rotation, ArchiveIsNeverOverwritten) {
   const std::string archive = last_installed(s.site).value("archive", "");
   EXPECT_NE(archive.find("/trust-archive/trust.1."), std::string::npos) << archive;
   EXPECT_EQ(slurp(archive), root1());
+}
+
+TEST_F(Rotation, CrashWhileInstallingTheRootIsFinishedOnceByRecover) {
+  if (!applier::crash_points_built_in()) GTEST_SKIP() << "built without AIRLOCK_TEST_HOOKS";
+  const std::string bundle = trust_release(b_dir, "1.2.0", root2(), {a(), b()});
+  for (const char* point : {"trust_archived", "trust_audited"}) {
+    SiteDir site{kAlive};
+    spit(site.dir / "trust.toml", root1());
+    ASSERT_TRUE(applier::apply(site.site, bundles().v110, env()));
+    ASSERT_EQ(in_child(point, [&] { return bool(applier::apply(site.site, bundle, env())); }), 99) << point;
+    EXPECT_EQ(slurp(site.dir / "trust.toml"), root1()) << point << ": replaced before the crash point";
+    auto rec = applier::recover(site.site, env());
+    ASSERT_TRUE(rec) << point << ": " << rec.error().what();
+    EXPECT_EQ(applier::status(site.site)->installed, "1.2.0") << point;
+    EXPECT_EQ(slurp(site.dir / "trust.toml"), root2()) << point;
+    EXPECT_EQ(slurp(site.state + "/trust-archive/trust.1.toml"), root1()) << point;
+    const std::string kinds = audit_kinds(site.site);
+    EXPECT_EQ(kinds.find("trust-root-installed"), kinds.rfind("trust-root-installed")) << point << ": " << kinds;
+    EXPECT_NE(kinds.find("trust-root-installed"), std::string::npos) << point << ": " << kinds;
+  }
 }
 
 // status warns when fewer than `threshold` keys will be valid within 90 days.
