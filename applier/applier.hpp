@@ -109,8 +109,8 @@ struct TrustExpiry {
     std::string id, name, not_after;  // id: 16 hex digits; not_after: RFC 3339
   };
   int threshold = 1;
-  std::string short_from;      // RFC 3339: the first moment fewer than `threshold` keys are valid
-  std::vector<Key> expiring;   // keys valid now whose window ends within the 90 days
+  std::string short_from;     // RFC 3339: the first moment fewer than `threshold` keys are valid
+  std::vector<Key> expiring;  // keys valid now whose window ends within the 90 days
 };
 
 struct SiteStatus {

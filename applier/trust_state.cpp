@@ -78,14 +78,19 @@ Result<std::string> archive_root(const Site& s, std::int64_t serial, const std::
 }
 
 std::size_t valid_count(const TrustRoot& root, const std::vector<minisign::KeyId>& revoked, const Timestamp& t) {
-  return static_cast<std::size_t>(std::count_if(root.keys.begin(), root.keys.end(), [&](const TrustKey& k) {
-    return !is_revoked(revoked, k) && k.valid_at(t);
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      root.keys.begin(), root.keys.end(), [&](const TrustKey& k) { return !is_revoked(revoked, k) && k.valid_at(t); }));
 }
 
 Timestamp plus_seconds(Timestamp t, std::int64_t s) {
   t.unix_seconds += s;
   return t;
+}
+
+// Shown in UTC whatever offset the root was written with.
+std::string utc_text(Timestamp t) {
+  t.offset_minutes = 0;
+  return format_rfc3339(t);
 }
 
 }  // namespace
@@ -137,8 +142,9 @@ Result<TrustRecord> record_trust(const Site& s, const std::optional<std::string>
   }
   // The archive and the revocations first: a crash before the root is replaced leaves the old
   // root installed, archived, and more keys revoked, never fewer; the next run finishes it.
-  if (rec.kind == TrustRecord::Kind::installed)
+  if (rec.kind == TrustRecord::Kind::installed) {
     AIRLOCK_TRY(rec.archive, archive_root(s, current->serial, current_text), "installing the trust update");
+  }
   if (ids.size() != known) AIRLOCK_CHECK(save_revoked_keys(s, ids), "recording revoked keys");
   if (rec.kind != TrustRecord::Kind::installed) return rec;
   crash_point("trust_archived");
@@ -166,10 +172,10 @@ Result<std::optional<TrustExpiry>> trust_expiry(const Site& s, const Timestamp& 
   if (short_at == moments.end()) return std::optional<TrustExpiry>{};
   TrustExpiry e;
   e.threshold = root->threshold;
-  e.short_from = format_rfc3339(*short_at);
+  e.short_from = utc_text(*short_at);
   for (const auto& k : root->keys)
     if (!is_revoked(revoked, k) && k.valid_at(now) && k.not_after && *k.not_after < horizon)
-      e.expiring.push_back({id_hex(k), k.name, format_rfc3339(*k.not_after)});
+      e.expiring.push_back({id_hex(k), k.name, utc_text(*k.not_after)});
   return std::optional<TrustExpiry>(std::move(e));
 }
 
@@ -184,10 +190,14 @@ airlock::Status audit_installed(Ctx& c, const TrustRecord& rec) {
     const auto data = nlohmann::json::parse(e.data, nullptr, false);
     if (data.is_object() && data.value("run", "") == c.run.run_id) return {};
   }
-  const nlohmann::json entry = {{"run", c.run.run_id},           {"release", c.run.to_version},
-                                {"old_serial", rec.installed_serial}, {"new_serial", rec.update_serial},
-                                {"added", rec.added},               {"removed", rec.removed},
-                                {"revoked", rec.revoked},           {"archive", rec.archive}};
+  const nlohmann::json entry = {{"run", c.run.run_id},
+                                {"release", c.run.to_version},
+                                {"old_serial", rec.installed_serial},
+                                {"new_serial", rec.update_serial},
+                                {"added", rec.added},
+                                {"removed", rec.removed},
+                                {"revoked", rec.revoked},
+                                {"archive", rec.archive}};
   AIRLOCK_TRY(auto head, audit_append(c.st, c.now(), kInstalledKind, dump_json(entry)), "recording");
   (void)head;
   return {};

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "applier/applier.hpp"
 #include "applier/site.hpp"
 #include "core/crypto/minisign.hpp"
 #include "core/error.hpp"

@@ -65,8 +65,10 @@ class RotationCli : public ::testing::Test {
 };
 
 TEST_F(RotationCli, RootShippedByBothKeysIsArchivedAuditedAndSurvivesARollback) {
-  ASSERT_EQ(run(kBin + " apply " + q(build(kSrc + "/manifests/example/recipe.toml", "b110.tar.zst")) +
-                " --site " + site()).status, 0);
+  ASSERT_EQ(
+      run(kBin + " apply " + q(build(kSrc + "/manifests/example/recipe.toml", "b110.tar.zst")) + " --site " + site())
+          .status,
+      0);
   const std::string old_root = slurp(dir / "site/trust.toml");
   // HQ: the next root adds demo-hq2 and needs both keys.
   fs::copy(kSrc + "/manifests/example-1.2.0", dir / "r120", fs::copy_options::recursive);
