@@ -95,7 +95,8 @@ TEST_F(RotationCli, RootShippedByBothKeysIsArchivedAuditedAndSurvivesARollback) 
   r = run(kBin + " audit export --json --site " + site());
   ASSERT_EQ(r.status, 0) << r.output;
   nlohmann::json installed;
-  for (const auto& e : json_of(r.output)["entries"])
+  const auto log = json_of(r.output);
+  for (const auto& e : log["entries"])
     if (e["kind"] == "trust-root-installed") installed = e["data"];
   EXPECT_EQ(installed["old_serial"], 0) << r.output;
   EXPECT_EQ(installed["new_serial"], 2) << r.output;
