@@ -104,6 +104,16 @@ struct CriticalRelease {
   bool overdue = false;
 };
 
+// The installed trust root runs short of valid keys within 90 days (trust_state.hpp).
+struct TrustExpiry {
+  struct Key {
+    std::string id, name, not_after;  // id: 16 hex digits; not_after: RFC 3339
+  };
+  int threshold = 1;
+  std::string short_from;     // RFC 3339: the first moment fewer than `threshold` keys are valid
+  std::vector<Key> expiring;  // keys valid now whose window ends within the 90 days
+};
+
 struct SiteStatus {
   std::string site_name;
   std::string product;
@@ -123,8 +133,10 @@ struct SiteStatus {
   // The channel feed the site accepted (applier/feed_store.hpp); nullopt serial: none yet.
   std::optional<std::int64_t> feed_serial;
   std::string feed_published, feed_sha256;
+  std::optional<TrustExpiry> trust_expiry;
 };
-[[nodiscard]] Result<SiteStatus> status(const std::string& site_toml);
+// `env.now` is the time the critical releases and the trust root's windows are judged at.
+[[nodiscard]] Result<SiteStatus> status(const std::string& site_toml, const Env& env = {});
 
 struct HistoryEntry {
   std::int64_t id = 0;

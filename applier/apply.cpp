@@ -18,6 +18,7 @@
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/staged.hpp"
+#include "applier/trust_state.hpp"
 #include "core/json_text.hpp"
 #include "core/sys/fs.hpp"
 
@@ -265,7 +266,7 @@ Result<RunReport> recover(const std::string& site_toml, const Env& env) {
   return none;
 }
 
-Result<SiteStatus> status(const std::string& site_toml) {
+Result<SiteStatus> status(const std::string& site_toml, const Env& env) {
   AIRLOCK_TRY(auto site, load_site(site_toml), "status");
   AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "status");
   SiteStatus s;
@@ -294,7 +295,9 @@ Result<SiteStatus> status(const std::string& site_toml) {
   AIRLOCK_TRY(auto log, audit_read(st), "status");
   s.audit_head = log.head;
   s.audit_entries = static_cast<std::int64_t>(log.entries.size());
-  AIRLOCK_TRY(s.critical, pending_critical(st, s.installed, now_utc()), "status");
+  const Timestamp now = env.now();
+  AIRLOCK_TRY(s.critical, pending_critical(st, s.installed, now), "status");
+  AIRLOCK_TRY(s.trust_expiry, trust_expiry(site, now), "status");
   AIRLOCK_TRY(auto feed, accepted_feed(site), "status");
   if (feed.accepted) {
     s.feed_serial = feed.accepted->feed.serial;

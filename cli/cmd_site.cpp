@@ -258,6 +258,21 @@ void print_critical(const std::vector<ap::CriticalRelease>& list) {
               << "\n";
 }
 
+json trust_expiry_json(const std::optional<ap::TrustExpiry>& e) {
+  if (!e) return nullptr;
+  json keys = json::array();
+  for (const auto& k : e->expiring) keys.push_back({{"key_id", k.id}, {"name", k.name}, {"not_after", k.not_after}});
+  return {{"threshold", e->threshold}, {"short_from", e->short_from}, {"expiring", keys}};
+}
+
+void print_trust_expiry(const std::optional<ap::TrustExpiry>& e) {
+  if (!e) return;
+  std::cout << "WARNING     trust root: fewer than " << e->threshold << " valid key(s) from " << e->short_from
+            << "; ship a root with a new key before then\n";
+  for (const auto& k : e->expiring)
+    std::cout << "            key " << k.id << " (" << k.name << ") expires " << k.not_after << "\n";
+}
+
 }  // namespace
 
 int cmd_status(int argc, char** argv) {
@@ -289,6 +304,7 @@ int cmd_status(int argc, char** argv) {
     j["feed"] = s->feed_serial
                     ? json({{"serial", *s->feed_serial}, {"published", s->feed_published}, {"sha256", s->feed_sha256}})
                     : json(nullptr);
+    j["trust_expiry"] = trust_expiry_json(s->trust_expiry);
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     j["running"] = s->running;
     print_json(j);
@@ -307,6 +323,7 @@ int cmd_status(int argc, char** argv) {
                                        ", sha256 " + s->feed_sha256.substr(0, 16) + "..."
                                  : std::string("(none accepted)"))
               << "\n";
+    print_trust_expiry(s->trust_expiry);
     if (s->running)
       std::cout << "running     a run is under way (phase " << *s->pending_phase << "); the site is locked\n";
     else if (s->pending_phase)

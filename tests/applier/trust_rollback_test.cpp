@@ -6,7 +6,7 @@
 
 #include "applier/applier.hpp"
 #include "core/model/trust.hpp"
-#include "tests/applier/fixture.hpp"
+#include "tests/applier/trust_fixture.hpp"
 #include "verifier/verifier.hpp"
 
 namespace airlock::test {
@@ -16,21 +16,7 @@ using applier::Outcome;
 
 const char* kAlive = "[[checks]]\nname = \"alive\"\nkind = \"exec\"\nrun = \"true\"\n";
 
-minisign::SecretKey secret(const std::string& file) {
-  auto text = read_file(repo("keys/" + file), 4096);
-  EXPECT_TRUE(text);
-  auto k = minisign::parse_secret_key_file(*text, [] { return Result<std::string>(std::string()); });
-  EXPECT_TRUE(k) << (k ? "" : k.error().what());
-  return *k;
-}
-
-struct Keys {
-  minisign::SecretKey a = secret("demo-hq.key"), b = secret("demo-hq2.key");
-};
-const Keys& keys() {
-  static const Keys k;
-  return k;
-}
+const DemoKeys& keys() { return demo_keys(); }
 
 // A root trusting A and B (threshold 1) at `serial`, A revoked or not.
 std::string root(std::int64_t serial, bool a_revoked) {
@@ -41,32 +27,9 @@ std::string root(std::int64_t serial, bool a_revoked) {
   return render_trust_root(t);
 }
 
-// A release of `version` with no migration, optionally carrying `update` as its [trust_update],
-// signed by `signers`.
 std::string release(const TempDir& dir, const std::string& version, const std::optional<std::string>& update,
                     std::vector<minisign::SecretKey> signers) {
-  const std::string name = "r" + version + (update ? "-t" : "");
-  std::map<std::string, std::string> files;
-  std::string body;
-  if (update) {
-    files["t/next.toml"] = *update;
-    body = "[trust_update]\npath = \"t/next.toml\"\n";
-  }
-  bundler::BuildRequest req;
-  req.recipe_path = write_recipe(dir, name, "", version, body, files);
-  req.keys = std::move(signers);
-  req.out_path = (dir / (name + ".tar.zst")).string();
-  auto r = bundler::build(req);
-  EXPECT_TRUE(r) << (r ? "" : r.error().what());
-  return req.out_path;
-}
-
-std::string audit_kinds(const std::string& site) {
-  auto log = applier::audit_verify(site);
-  if (!log) return "audit verify failed: " + log.error().what();
-  std::string kinds;
-  for (const auto& e : log->entries) kinds += e.kind + " ";
-  return kinds;
+  return trust_release(dir, version, update, std::move(signers));
 }
 
 class TrustRollback : public ::testing::Test {
