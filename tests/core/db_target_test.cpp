@@ -162,7 +162,7 @@ TEST(DbTarget, SchemaTextIsTheSameWhicheverWayTheSchemaWasReached) {
   auto ta = a->schema_text(), tb = b->schema_text();
   ASSERT_TRUE(ta && tb);
   EXPECT_EQ(*ta, *tb);
-  EXPECT_EQ(*ta, "table | items | items | CREATE TABLE items(id INTEGER, name TEXT)\n");
+  EXPECT_EQ(*ta, "table | items | items | CREATE TABLE items(id INTEGER,name TEXT)\n");
 }
 
 TEST(DbTarget, CopyFromTakesAnotherDatabaseFileWhole) {
