@@ -272,7 +272,7 @@ Result<SiteStatus> status(const std::string& site_toml, const Env& env) {
   SiteStatus s;
   s.site_name = site.name;
   s.product = site.product;
-  s.databases = site.databases;
+  for (const auto& [name, spec] : site.databases) s.databases[name] = spec.location;
   s.configs = site.configs;
   s.state_dir = site.state_dir;
   s.trust_root = site.trust_root;

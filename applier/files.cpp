@@ -29,34 +29,6 @@ Result<std::string> sha256_file(const std::string& path) {
   return to_hex(h.finish());
 }
 
-airlock::Status copy_file_synced(const std::string& src, const std::string& dst, unsigned mode) {
-  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) return fail(errno_error("open", src, errno));
-  AIRLOCK_TRY(auto out, AtomicFile::create(dst, mode), "copying '" + src + "'");
-  char buf[65536];
-  for (;;) {
-    AIRLOCK_TRY(auto n, read_some(in.get(), buf, sizeof buf, src), "copying");
-    if (n == 0) break;
-    AIRLOCK_CHECK(out.write(buf, n), "copying '" + src + "'");
-  }
-  return out.commit();
-}
-
-airlock::Status fsync_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return fail(errno_error("open", path, errno));
-  if (sys::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
-  return {};
-}
-
-airlock::Status remove_sqlite_side_files(const std::string& db_path) {
-  for (const char* suffix : {"-journal", "-wal", "-shm"}) {
-    std::string p = db_path + suffix;
-    if (sys::unlink(p.c_str()) != 0 && errno != ENOENT) return fail(errno_error("remove", p, errno));
-  }
-  return fsync_dir(parent_dir(db_path));
-}
-
 std::string read_pointer(const std::string& state_dir) {
   std::error_code ec;
   auto t = fs::read_symlink(state_dir + "/current", ec);

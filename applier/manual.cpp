@@ -11,7 +11,7 @@
 #include "applier/run.hpp"
 #include "applier/services.hpp"
 #include "applier/snapshot.hpp"
-#include "core/db/db.hpp"
+#include "core/db/target.hpp"
 #include "core/sys/fs.hpp"
 
 namespace airlock::applier {
@@ -19,17 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// Content, not bytes (a backup differs from its source byte-wise), compared row by row: a restore
-// must not hold copies of a large database in memory.
-Result<bool> same_database(const std::string& a, const std::string& b) {
-  AIRLOCK_TRY(auto da, db::Database::open(a, db::OpenMode::read_only), "comparing");
-  AIRLOCK_TRY(auto db_b, db::Database::open(b, db::OpenMode::read_only), "comparing");
-  AIRLOCK_TRY(auto ua, da.query("PRAGMA user_version"), "comparing");
-  AIRLOCK_TRY(auto ub, db_b.query("PRAGMA user_version"), "comparing");
-  if (ua != ub) return false;
-  return da.same_content(db_b);
-}
 
 struct Plan {
   ReleaseRow current, previous;
@@ -145,20 +134,26 @@ namespace {
 
 // The guards of a restore without --force: a target that exists and differs from the snapshot is
 // not overwritten.
-Status restore_guards(const SnapMeta& m, const std::string& dir, const std::string& id) {
+Status restore_guard_database(const Site& site, const SnapItem& it, const std::string& dir, const std::string& id) {
+  AIRLOCK_TRY(auto t, db::open_target(site.databases.at(it.name)), "snapshot restore");
+  // Backup files differ from their source byte-wise: compare content, not hashes.
+  AIRLOCK_TRY(auto same, t->same_content_as(dir + "/" + it.file), "snapshot restore");
+  if (same) return {};
+  AIRLOCK_TRY(auto now_uv, t->schema_version(), "snapshot restore");
+  if (now_uv != it.user_version)
+    return fail(ErrorClass::usage, "database '" + it.name + "' has schema version (user_version) " +
+                                       std::to_string(now_uv) + ", snapshot '" + id + "' has " +
+                                       std::to_string(it.user_version) + "; use --force to restore anyway");
+  return fail(ErrorClass::usage, "db '" + it.name + "' exists ('" + it.source + "') and differs from snapshot '" + id +
+                                     "'; use --force to overwrite it");
+}
+
+Status restore_guards(const Site& site, const SnapMeta& m, const std::string& dir, const std::string& id) {
   for (const auto& it : m.items) {
     if (it.absent || !fs::exists(it.source)) continue;
     if (it.kind == "db") {
-      // Backup files differ from their source byte-wise: compare content, not hashes.
-      AIRLOCK_TRY(auto same, same_database(it.source, dir + "/" + it.file), "snapshot restore");
-      if (same) continue;
-      AIRLOCK_TRY(auto d, db::Database::open(it.source, db::OpenMode::read_only), "snapshot restore");
-      AIRLOCK_TRY(auto uv, d.query("PRAGMA user_version"), "snapshot restore");
-      std::int64_t now_uv = uv.empty() ? 0 : std::get<std::int64_t>(uv[0][0]);
-      if (now_uv != it.user_version)
-        return fail(ErrorClass::usage, "database '" + it.name + "' has schema version (user_version) " +
-                                           std::to_string(now_uv) + ", snapshot '" + id + "' has " +
-                                           std::to_string(it.user_version) + "; use --force to restore anyway");
+      if (auto s = restore_guard_database(site, it, dir, id); !s) return s;
+      continue;
     }
     AIRLOCK_TRY(auto h, sha256_file(it.source), "snapshot restore");
     if (h != it.sha256)
@@ -176,7 +171,7 @@ Event do_restore_preflight(Ctx& c) {
   if (!loaded) return refuse(c, loaded.error());
   c.run.to_version = loaded->release;
   if (c.data.value("force", false) == false)
-    if (auto guards = restore_guards(*loaded, c.site.state_dir + "/snapshots/" + id, id); !guards)
+    if (auto guards = restore_guards(c.site, *loaded, c.site.state_dir + "/snapshots/" + id, id); !guards)
       return refuse(c, guards.error());
   c.restoring = std::move(*loaded);
   c.detail = "restored snapshot " + id + (c.data.value("force", false) ? " (--force)" : "");

@@ -20,7 +20,6 @@
 #include "applier/snapshot.hpp"
 #include "applier/staged.hpp"
 #include "applier/trust_state.hpp"
-#include "core/db/db.hpp"
 #include "core/model/trust.hpp"
 #include "core/sys/fs.hpp"
 #include "core/text.hpp"
@@ -39,27 +38,12 @@ Event failed(Ctx& c, Error e) {
   return Event::fail;
 }
 
-// A site with nothing installed may start without its database files: the first release creates
-// their schema, so an empty database is made here. Otherwise a missing file is a preflight failure.
-Status check_database(const std::string& name, const std::string& path, bool first_install) {
-  if (!fs::exists(path)) {
-    if (!first_install)
-      return fail(ErrorClass::preflight, "database '" + name + "': file '" + path + "' does not exist");
-    std::error_code ec;
-    fs::create_directories(fs::path(path).parent_path(), ec);
-    auto d = db::Database::open(path, db::OpenMode::create);
-    if (!d)
-      return fail(Error(ErrorClass::preflight, d.error().what()).with_context("creating database '" + name + "'"));
-    if (auto s = d->exec("PRAGMA user_version = 0"); !s) return fail(Error(ErrorClass::preflight, s.error().what()));
-  }
-  auto d = db::Database::open(path, db::OpenMode::read_write);
-  if (!d) return fail(Error(ErrorClass::preflight, d.error().what()).with_context("database '" + name + "'"));
-  (void)d->busy_timeout_ms(5000);
-  auto rows = d->query("PRAGMA quick_check");
-  if (!rows) return fail(Error(ErrorClass::preflight, rows.error().what()).with_context("database '" + name + "'"));
-  std::string got = rows->empty() ? "" : value_text(rows->front().front());
-  if (got != "ok")
-    return fail(ErrorClass::preflight, "database '" + name + "' ('" + path + "') fails PRAGMA quick_check: " + got);
+// A site with nothing installed may start without its databases: the first release creates their
+// schema, so an empty database is made. Otherwise a missing one is a preflight failure.
+Status check_database(const db::TargetSpec& spec, bool first_install) {
+  AIRLOCK_TRY(auto t, db::open_target(spec), "database '" + spec.name + "'");
+  auto ready = t->ready(first_install ? db::Missing::create : db::Missing::refuse);
+  if (!ready) return fail(ready.error().reclassed(ErrorClass::preflight));
   return {};
 }
 
@@ -142,8 +126,8 @@ Event do_preflight(Ctx& c) {
   if (!trust) return failed(c, trust.error().reclassed(ErrorClass::usage).with_context("trust root"));
   auto parsed = parse_trust_root(*trust, ErrorClass::usage);
   if (!parsed) return failed(c, parsed.error().with_context("trust root '" + c.site.trust_root + "'"));
-  for (const auto& [name, path] : c.site.databases)
-    if (auto s = check_database(name, path, c.run.from_version.empty()); !s) return failed(c, s.error());
+  for (const auto& [name, spec] : c.site.databases)
+    if (auto s = check_database(spec, c.run.from_version.empty()); !s) return failed(c, s.error());
   if (auto s = room_for(c.site.state_dir, snapshot_size_estimate(c.site), "the snapshot", ErrorClass::io); !s)
     return failed(c, s.error());
   CheckRun run = run_checks(c.site, nullptr, &c.children, CheckMode::measure);
@@ -276,14 +260,14 @@ Status apply_migrations(Ctx& c) {
   for (const auto& m : c.manifest->migrations) {
     AIRLOCK_TRY(auto sql, read_file(payload + "/" + m.up, 64 << 20, ErrorClass::io), "migration " + m.id);
     c.emit("apply", "migration " + m.id + " on " + m.database);
-    const std::string& path = c.site.databases.at(m.database);
+    const auto& target = c.site.databases.at(m.database);
     // Only what this run applies is its to reverse: an id already recorded belongs to a release
     // before. A new one is this run's from the moment it may start, since a failed commit leaves
     // its outcome open (the reverse runs only for an id the database has recorded).
-    AIRLOCK_TRY(auto before, migration_recorded(path, m.id), "applying release " + c.run.to_version);
+    AIRLOCK_TRY(auto before, migration_recorded(target, m.id), "applying release " + c.run.to_version);
     if (!before) c.data["applied_migrations"].push_back(m.id);
     AIRLOCK_TRY(auto ran,
-                run_migration({path, m.id, c.run.to_version, sql, Direction::up, c.site.migration_timeout_ms}),
+                run_migration({target, m.id, c.run.to_version, sql, Direction::up, c.site.migration_timeout_ms}),
                 "applying release " + c.run.to_version);
     if (!before && !ran) c.data["applied_migrations"].erase(c.data["applied_migrations"].size() - 1);
     if (++n == 1) crash_point("mid_migrations");

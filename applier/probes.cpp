@@ -20,7 +20,7 @@
 #include "applier/process.hpp"
 #include "applier/state_db.hpp"
 #include "core/crypto/x509.hpp"
-#include "core/db/db.hpp"
+#include "core/db/target.hpp"
 #include "core/sys/fd.hpp"
 #include "core/text.hpp"
 
@@ -132,15 +132,13 @@ Probe probe_tcp(const CheckSpec& c, SteadyClock::time_point dl, const std::atomi
 }
 
 Probe probe_sqlite(const Site& site, const CheckSpec& c, SteadyClock::time_point dl, const std::atomic<bool>& cancel) {
-  const std::string& path = site.databases.at(c.database);
-  auto d = db::Database::open(path, db::OpenMode::read_only);
-  if (!d) return {false, d.error().what()};
+  auto t = db::open_target(site.databases.at(c.database));
+  if (!t) return {false, t.error().what()};
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(dl - SteadyClock::now()).count();
-  (void)d->busy_timeout_ms(static_cast<int>(std::clamp<std::int64_t>(left, 1, 60000)));
   // Interrupted past the attempt's deadline or once the run is decided.
-  auto rows = d->query_until(c.query, [&] { return SteadyClock::now() > dl || cancel.load(); });
-  if (!rows) return {false, rows.error().what()};
-  std::string got = rows->empty() || rows->front().empty() ? "(no rows)" : value_text(rows->front().front());
+  auto first = (*t)->probe({c.query, left, [&] { return SteadyClock::now() > dl || cancel.load(); }});
+  if (!first) return {false, first.error().what()};
+  std::string got = *first ? value_text(**first) : "(no rows)";
   // The value is the database's, any bytes: the detail goes to history, the audit log and the
   // terminal, so it is quoted printable (error texts above are printable already).
   const std::string shown = printable(got);

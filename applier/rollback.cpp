@@ -34,14 +34,14 @@ Result<std::vector<std::string>> reverse_migrations(Ctx& c, const Manifest& mani
   for (auto it = migs.rbegin(); it != migs.rend(); ++it) {
     // A migration the release re-lists but an earlier release applied belongs to that one.
     if (marked(it->database) || !ours(it->id)) continue;
-    const std::string& path = c.site.databases.at(it->database);
-    auto recorded = migration_recorded(path, it->id);
+    const auto& target = c.site.databases.at(it->database);
+    auto recorded = migration_recorded(target, it->id);
     if (recorded && !*recorded) continue;
     Status s = recorded ? Status{} : fail(recorded.error());
     if (s && !it->down) s = fail(ErrorClass::rollback_failed, "migration " + it->id + " is irreversible");
     if (s) {
       auto sql = read_file(payload + "/" + *it->down, 64 << 20, ErrorClass::io);
-      auto ran = sql ? run_migration({path, it->id, version, *sql, Direction::down, c.site.migration_timeout_ms})
+      auto ran = sql ? run_migration({target, it->id, version, *sql, Direction::down, c.site.migration_timeout_ms})
                      : Result<bool>(fail(sql.error()));
       s = ran ? Status{} : Status(fail(ran.error()));
     }

@@ -326,6 +326,45 @@ Result<std::map<std::string, std::string>> name_map(const toml::table& root, con
   return out;
 }
 
+std::string known_kinds() {
+  std::string out;
+  for (const auto& k : db::target_kinds()) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+// One [databases] entry: a path (an SQLite file), or a table naming the kind and where it is.
+Result<db::TargetSpec> database_entry(const Fields& f, const std::string& name, const toml::node& v,
+                                      const std::string& base) {
+  db::TargetSpec spec{name, "sqlite", "", db::Durability::durable};
+  const auto* entry = v.as_table();
+  if (!entry) {
+    TOMLU_TRY(auto path, one_line(f, name));
+    spec.location = resolve(base, path);
+    return spec;
+  }
+  const Fields e(*entry, f.path(name), kCls);
+  TOMLU_CHECK(e.only({"kind", "path"}));
+  TOMLU_TRY(spec.kind, one_line(e, "kind"));
+  const auto& kinds = db::target_kinds();
+  if (std::find(kinds.begin(), kinds.end(), spec.kind) == kinds.end())
+    return e.error("kind", "unknown kind '" + spec.kind + "' (" + known_kinds() + ")");
+  TOMLU_TRY(auto path, one_line(e, "path"));
+  spec.location = resolve(base, path);
+  return spec;
+}
+
+Result<std::map<std::string, db::TargetSpec>> database_map(const toml::table& root, const std::string& base) {
+  std::map<std::string, db::TargetSpec> out;
+  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("databases"));
+  if (!t) return out;
+  const Fields f(*t, "databases", kCls);
+  for (const auto& [k, v] : *t) {
+    TOMLU_TRY(auto spec, database_entry(f, std::string(k.str()), v, base));
+    out.emplace(spec.name, std::move(spec));
+  }
+  return out;
+}
+
 // A notes language as bundles name them (`lang` of [[notes]]): letters, digits and '-'.
 bool valid_language(const std::string& l) {
   return l.size() <= 35 && std::all_of(l.begin(), l.end(), [](char ch) {
@@ -371,7 +410,7 @@ Status parse_top(const toml::table& root, Site& s) {
   TOMLU_TRY(s.language, opt_text(f, "language", "en"));
   if (!valid_language(s.language))
     return f.error("language", "'" + s.language + "' is not a language tag like \"en\" or \"pt-BR\"");
-  TOMLU_TRY(s.databases, name_map(root, "databases", s.base_dir));
+  TOMLU_TRY(s.databases, database_map(root, s.base_dir));
   TOMLU_TRY(s.configs, name_map(root, "config", s.base_dir));
   return parse_policy(root, s);
 }
@@ -547,8 +586,8 @@ Result<std::string> real_path(const std::string& path, const std::string& key) {
 Status resolve_targets(Site& s) {
   AIRLOCK_TRY(s.state_dir, real_path(s.state_dir, "site.state_dir"), "resolving symlinks");
   AIRLOCK_TRY(s.trust_root, real_path(s.trust_root, "site.trust_root"), "resolving symlinks");
-  for (auto& [name, path] : s.databases) {
-    AIRLOCK_TRY(path, real_path(path, "databases." + name), "resolving symlinks");
+  for (auto& [name, spec] : s.databases) {
+    AIRLOCK_TRY(spec.location, real_path(spec.location, "databases." + name), "resolving symlinks");
   }
   for (auto& [name, path] : s.configs) {
     AIRLOCK_TRY(path, real_path(path, "config." + name), "resolving symlinks");

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/db/target.hpp"
 #include "core/error.hpp"
 #include "core/model/manifest.hpp"
 
@@ -99,8 +100,8 @@ struct Site {
   std::string state_dir;
   std::string trust_root;
   Channel channel = Channel::recommended;
-  std::map<std::string, std::string> databases;  // logical -> file
-  std::map<std::string, std::string> configs;    // logical -> file
+  std::map<std::string, db::TargetSpec> databases;  // logical -> kind and location
+  std::map<std::string, std::string> configs;       // logical -> file
   std::optional<Hook> drain, resume, notify;
   std::vector<CheckSpec> checks;
   std::vector<CheckGroup> check_groups;

@@ -10,7 +10,7 @@
 #include "applier/files.hpp"
 #include "applier/state_db.hpp"
 #include "core/crypto/hash.hpp"
-#include "core/db/db.hpp"
+#include "core/db/target.hpp"
 #include "core/json_text.hpp"
 #include "core/sys/fs.hpp"
 #include "core/sys/paths.hpp"
@@ -52,16 +52,14 @@ SnapMeta from_json(const json& j) {
   return m;
 }
 
-Result<SnapItem> snap_database(const std::string& dir, const std::string& name, const std::string& source) {
-  SnapItem it{"db", name, source, "db-" + name + ".sqlite", false, 0, 0, ""};
-  AIRLOCK_TRY(auto d, db::Database::open(source, db::OpenMode::read_only), "snapshot of database '" + name + "'");
-  AIRLOCK_TRY(auto uv, d.query("PRAGMA user_version"), "snapshot of database '" + name + "'");
-  it.user_version = uv.empty() ? 0 : std::get<std::int64_t>(uv[0][0]);
+Result<SnapItem> snap_database(const std::string& dir, const db::TargetSpec& spec) {
+  const std::string what = "snapshot of database '" + spec.name + "'";
+  AIRLOCK_TRY(auto target, db::open_target(spec), what);
+  SnapItem it{"db", spec.name, spec.location, target->snapshot_file(), false, 0, 0, ""};
   std::string dest = dir + "/" + it.file;
-  // Created private first: SQLite would create the copy 0644 less the umask.
-  AIRLOCK_CHECK(make_private_file(dest), "snapshot of database '" + name + "'");
-  auto b = d.backup_to(dest);
-  if (!b) return fail(Error(ErrorClass::io, b.error().what()).with_context("snapshot of database '" + name + "'"));
+  // Created private first: the target would create the copy 0644 less the umask.
+  AIRLOCK_CHECK(make_private_file(dest), what);
+  AIRLOCK_TRY(it.user_version, target->snapshot_to(dest), what);
   AIRLOCK_CHECK(fsync_file(dest), "snapshot");
   it.bytes = file_size_or_zero(dest);
   AIRLOCK_TRY(it.sha256, sha256_file(dest), "snapshot");
@@ -83,10 +81,20 @@ Result<SnapItem> snap_config(const std::string& dir, const std::string& name, co
 // The target comes from the site as it is now (not the path recorded in meta.json), so a site
 // folder that moved restores into its own files.
 Result<std::string> target_of(const Site& site, const SnapItem& it) {
-  const auto& map = it.kind == "db" ? site.databases : site.configs;
-  auto f = map.find(it.name);
-  if (f == map.end()) return fail(ErrorClass::usage, "the site no longer has " + it.kind + " '" + it.name + "'");
-  return f->second;
+  if (it.kind == "db") {
+    auto f = site.databases.find(it.name);
+    if (f != site.databases.end()) return f->second.location;
+  } else if (auto f = site.configs.find(it.name); f != site.configs.end()) {
+    return f->second;
+  }
+  return fail(ErrorClass::usage, "the site no longer has " + it.kind + " '" + it.name + "'");
+}
+
+// The site's database target of a "db" item (check_item proved the site has it).
+Result<std::unique_ptr<db::Target>> database_of(const Site& site, const SnapItem& it) {
+  auto f = site.databases.find(it.name);
+  if (f == site.databases.end()) return fail(ErrorClass::usage, "the site no longer has db '" + it.name + "'");
+  return db::open_target(f->second);
 }
 
 airlock::Status restore_item(const Site& site, const std::string& dir, const SnapItem& it) {
@@ -96,7 +104,10 @@ airlock::Status restore_item(const Site& site, const std::string& dir, const Sna
     fs::remove(target, ec);
     return fsync_dir(parent_dir(target));
   }
-  if (it.kind == "db") AIRLOCK_CHECK(remove_sqlite_side_files(target), "restoring '" + it.name + "'");
+  if (it.kind == "db") {
+    AIRLOCK_TRY(auto t, database_of(site, it), "restoring");
+    return t->restore_from(dir + "/" + it.file, [] { crash_point("recover_mid_restore"); });
+  }
   crash_point("recover_mid_restore");
   AIRLOCK_CHECK(copy_file_synced(dir + "/" + it.file, target), "restoring " + it.kind + " '" + it.name + "'");
   return {};
@@ -142,7 +153,11 @@ Status check_item(const Site& site, const std::string& dir, const SnapItem& it) 
   const std::string what = "item " + it.kind + " '" + it.name + "'";
   if (it.kind != "db" && it.kind != "config") return fail(ErrorClass::io, what + ": unknown kind");
   AIRLOCK_CHECK(plain_name(it.file, what + ": file"), what);
-  const std::string want = it.kind == "db" ? "db-" + it.name + ".sqlite" : "config-" + it.name;
+  std::string want = "config-" + it.name;
+  if (it.kind == "db") {
+    AIRLOCK_TRY(auto t, database_of(site, it), what);
+    want = t->snapshot_file();
+  }
   if (it.file != want) return fail(ErrorClass::io, what + ": file '" + it.file + "' is not '" + want + "'");
   AIRLOCK_TRY(auto target, target_of(site, it), what);
   std::error_code ec;
@@ -158,7 +173,8 @@ std::string snapshots_dir(const Site& site) { return site.state_dir + "/snapshot
 
 std::uint64_t snapshot_size_estimate(const Site& site) {
   std::uint64_t n = 0;
-  for (const auto& [_, p] : site.databases) n += file_size_or_zero(p);
+  for (const auto& [_, spec] : site.databases)
+    if (auto t = db::open_target(spec)) n += (*t)->size_estimate();
   for (const auto& [_, p] : site.configs) n += file_size_or_zero(p);
   return n;
 }
@@ -186,8 +202,8 @@ Result<SnapMeta> take_snapshot_into(const Site& site, const std::string& id, con
   AIRLOCK_CHECK(make_private_dir(snapshots_dir(site)), "snapshot " + id);
   AIRLOCK_CHECK(make_private_dir(dir), "snapshot " + id);
   SnapMeta m{id, created_at, release, read_pointer(site.state_dir), {}};
-  for (const auto& [name, path] : site.databases) {
-    AIRLOCK_TRY(auto it, snap_database(dir, name, path), "snapshot " + id);
+  for (const auto& [name, spec] : site.databases) {
+    AIRLOCK_TRY(auto it, snap_database(dir, spec), "snapshot " + id);
     m.items.push_back(std::move(it));
     crash_point("mid_snapshot");
   }

@@ -1,5 +1,6 @@
-// Runs every migration of the recipe on scratch SQLite databases to prove its reverse works.
-// SQL errors from core/db come back as internal; here they are the recipe's fault: build_refused.
+// Runs every migration of the recipe on scratch databases (core/db targets) to prove its reverse
+// works. SQL errors from core/db come back as internal; here they are the recipe's fault:
+// build_refused.
 #include "bundler/migration_check.hpp"
 
 #include <algorithm>
@@ -11,8 +12,7 @@
 #include <vector>
 
 #include "bundler/propagate.hpp"
-#include "core/db/db.hpp"
-#include "core/db/db_sandbox.hpp"
+#include "core/db/target.hpp"
 #include "core/sys/fs.hpp"
 
 namespace airlock::bundler {
@@ -75,91 +75,48 @@ Result<std::string> read_sql(const Recipe& r, const RecipeMigration& m, const st
   return std::move(*text);
 }
 
-// Runs recipe SQL the way every site runs a migration (core/db_sandbox): what a site refuses, the
-// build refuses, and the SQL cannot reach past the scratch database on the build host.
-Status sandboxed(db::Database& d, const std::string& sql) {
-  auto sandbox = db::Sandbox::harden(d, kScriptTimeoutMs);
-  if (!sandbox) return fail(sandbox.error());
-  return sandbox->run(sql);
+// Runs recipe SQL the way every site runs a migration (the target's hardened session): what a site
+// refuses, the build refuses, and the SQL cannot reach past the scratch database on the build host.
+Status sandboxed(db::Target& d, const std::string& sql) {
+  auto session = d.open_session(kScriptTimeoutMs);
+  if (!session) return fail(session.error());
+  return (*session)->run(sql);
 }
 
-Result<db::Database> open_scratch(const Recipe& r, const RecipeMigration& m, const std::string& scratch_path) {
+// The kind of each database the recipe migrates: SQLite, the one kind a recipe can name today.
+db::TargetSpec scratch_spec(const RecipeMigration& m, const std::string& path) {
+  return {m.database, "sqlite", path, db::Durability::scratch};
+}
+
+Result<std::unique_ptr<db::Target>> open_scratch(const Recipe& r, const RecipeMigration& m,
+                                                 const std::string& scratch_path) {
+  AIRLOCK_TRY(auto d, db::open_target(scratch_spec(m, scratch_path)), "scratch database for migration '" + m.id + "'");
   if (m.fixture && m.fixture->ends_with(".sql")) {
     // A fixture written as SQL: run it on an empty database.
     BUNDLER_TRY(std::string sql, read_sql(r, m, *m.fixture));
-    auto d = db::Database::open(scratch_path, db::OpenMode::create);
-    if (!d) return fail(d.error().with_context("scratch database for migration '" + m.id + "'"));
-    if (auto s = d->exec("PRAGMA synchronous = OFF"); !s) return fail(s.error());
+    AIRLOCK_CHECK(d->create(), "scratch database for migration '" + m.id + "'");
     // Recipe SQL like the migrations: on the site's hardened connection.
     auto s = sandboxed(*d, sql);
     if (!s) return fail(refused(r, m, "fixture '" + *m.fixture + "' fails: " + s.error().message()));
-    return std::move(*d);
+    return d;
   }
   if (m.fixture) {
-    std::string src = r.resolve(*m.fixture);
-    auto fixture = db::Database::open(src, db::OpenMode::read_only);
-    if (!fixture) return fail(refused(r, m, "fixture: " + fixture.error().message()));
-    auto copied = fixture->backup_to(scratch_path);
-    if (!copied) return fail(refused(r, m, "copying fixture '" + src + "': " + copied.error().message()));
+    auto copied = d->copy_from(r.resolve(*m.fixture));
+    if (!copied) return fail(refused(r, m, "fixture: " + copied.error().what()));
   }
-  auto d = db::Database::open(scratch_path, db::OpenMode::create);
-  if (!d) return fail(d.error().with_context("scratch database for migration '" + m.id + "'"));
-  // A throw-away copy: no need to wait for the disk on every statement.
-  if (auto s = d->exec("PRAGMA synchronous = OFF"); !s) return fail(s.error());
-  return std::move(*d);
+  AIRLOCK_CHECK(d->create(), "scratch database for migration '" + m.id + "'");
+  return d;
 }
 
-bool plain_identifier(std::string_view s) {
-  if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
-
-// SQLite rewrites a table's CREATE text on ALTER TABLE: RENAME quotes the new name ("items"),
-// ADD/DROP COLUMN leave odd line breaks. So two schemas are compared as SQL text with "x" turned
-// into x where x is a plain identifier and every run of white space made one space (and none next
-// to parentheses and commas): the same schema compares equal whichever way it was reached.
-std::string normalize_sql(std::string_view sql) {
-  std::string out;
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    char c = sql[i];
-    if (c == '"') {
-      auto close = sql.find('"', i + 1);
-      if (close != std::string_view::npos && plain_identifier(sql.substr(i + 1, close - i - 1))) {
-        out.append(sql.substr(i + 1, close - i - 1));
-        i = close;
-        continue;
-      }
-    }
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-      continue;
-    }
-    if ((c == '(' || c == ')' || c == ',') && !out.empty() && out.back() == ' ') out.pop_back();
-    out += c;
-    if (c == '(' || c == ',') {
-      while (i + 1 < sql.size() && std::isspace(static_cast<unsigned char>(sql[i + 1]))) ++i;
-    }
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-Result<std::string> schema(const Recipe& r, const RecipeMigration& m, db::Database& d) {
-  auto rows = d.query("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name");
-  if (!rows) return fail(refused(r, m, "reading the schema: " + rows.error().message()));
-  std::string out;
-  for (const auto& row : *rows) {
-    for (std::size_t i = 0; i < 3; ++i) out += std::get<std::string>(row[i]) + " | ";
-    if (const auto* sql = std::get_if<std::string>(&row[3])) out += normalize_sql(*sql);
-    out += '\n';
-  }
-  return out;
+Result<std::string> schema(const Recipe& r, const RecipeMigration& m, db::Target& d) {
+  auto text = d.schema_text();
+  if (!text) return fail(refused(r, m, "reading the schema: " + text.error().message()));
+  return std::move(*text);
 }
 
 // One migration on the scratch database: up, and for a reversible one down (must restore the
 // schema) and up again.
-Status round_trip(const Recipe& r, const RecipeMigration& m, db::Database& d) {
+Status round_trip(const Recipe& r, const RecipeMigration& m, db::Target& d) {
   BUNDLER_TRY(std::string up, read_sql(r, m, m.up));
   BUNDLER_TRY(std::string before, schema(r, m, d));
   if (auto s = sandboxed(d, up); !s) return fail(refused(r, m, "up '" + m.up + "' fails: " + s.error().message()));
@@ -183,7 +140,7 @@ Status check_migrations(const Recipe& r) {
   if (r.migrations.empty()) return {};
   BUNDLER_TRY(ScratchDir dir, ScratchDir::create());
   // One scratch database per logical database, opened at its first migration; one fixture each.
-  std::map<std::string, db::Database> scratch;
+  std::map<std::string, std::unique_ptr<db::Target>> scratch;
   std::map<std::string, std::string> fixture_of;
   for (const auto& m : r.migrations) {
     if (m.fixture) {
@@ -202,10 +159,10 @@ Status check_migrations(const Recipe& r) {
     auto it = scratch.find(m.database);
     if (it == scratch.end()) {
       std::string path = dir.path() + "/db-" + std::to_string(scratch.size()) + ".sqlite";
-      BUNDLER_TRY(db::Database d, open_scratch(r, m, path));
+      BUNDLER_TRY(auto d, open_scratch(r, m, path));
       it = scratch.emplace(m.database, std::move(d)).first;
     }
-    BUNDLER_CHECK(round_trip(r, m, it->second));
+    BUNDLER_CHECK(round_trip(r, m, *it->second));
   }
   return {};
 }

@@ -1,6 +1,6 @@
-// core/db: the one SQLite layer (bundler's migration round-trip check, the applier's state and
-// target databases). One RAII owner for sqlite3* and sqlite3_stmt*; errors carry the SQL error
-// message and the database path.
+// core/db: the one SQLite layer: the applier's state.db, and under the database targets
+// (core/db/target.hpp) the SQLite databases a release migrates. One RAII owner for sqlite3* and
+// sqlite3_stmt*; errors carry the SQL error message and the database path.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,7 @@ ErrorClass error_class_of(int rc);
 enum class OpenMode { read_only, read_write, create, create_private };
 
 class Statement;
+class Sandbox;
 
 // One query's rows, stepped one at a time: memory stays flat whatever the table's size. Owns its
 // statement; must not outlive the Database that made it.
@@ -60,7 +61,6 @@ class Database {
   ~Database();
 
   const std::string& path() const { return path_; }
-  sqlite3* raw() const { return db_; }
 
   // Runs one or more statements (no results).
   [[nodiscard]] Status exec(const std::string& sql);
@@ -84,6 +84,7 @@ class Database {
   [[nodiscard]] Status backup_to(const std::string& dest);
 
  private:
+  friend class Sandbox;  // hardens the connection itself
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_ = nullptr;
   std::string path_;

@@ -264,7 +264,7 @@ Sandbox::~Sandbox() {
 }
 
 Result<Sandbox> Sandbox::harden(Database& d, std::int64_t timeout_ms) {
-  sqlite3* db = d.raw();
+  sqlite3* db = d.db_;
   AIRLOCK_CHECK(harden_config(db), "database '" + d.path() + "'");
   AIRLOCK_CHECK(harden_limits(db), "database '" + d.path() + "'");
   auto g = std::make_unique<Guard>();
@@ -305,5 +305,30 @@ Status Sandbox::run(const std::string& sql) {
   }
   return {};
 }
+
+namespace {
+bool db_config_on(sqlite3* db, int op) {
+  int on = -1;
+  sqlite3_db_config(db, op, -1, &on);
+  return on == 1;
+}
+}  // namespace
+
+SandboxSettings Sandbox::settings() const {
+  auto limit = [this](int id) { return sqlite3_limit(db_, id, -1); };
+  return {limit(SQLITE_LIMIT_LENGTH),
+          limit(SQLITE_LIMIT_SQL_LENGTH),
+          limit(SQLITE_LIMIT_EXPR_DEPTH),
+          limit(SQLITE_LIMIT_COMPOUND_SELECT),
+          limit(SQLITE_LIMIT_VDBE_OP),
+          limit(SQLITE_LIMIT_FUNCTION_ARG),
+          limit(SQLITE_LIMIT_LIKE_PATTERN_LENGTH),
+          limit(SQLITE_LIMIT_TRIGGER_DEPTH),
+          limit(SQLITE_LIMIT_ATTACHED),
+          db_config_on(db_, SQLITE_DBCONFIG_DEFENSIVE),
+          db_config_on(db_, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER)};
+}
+
+std::int64_t sqlite_heap_limit() { return sqlite3_hard_heap_limit64(-1); }
 
 }  // namespace airlock::db

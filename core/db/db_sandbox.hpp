@@ -38,6 +38,15 @@ inline constexpr int kSandboxMaxLikePattern = 10000;            // bytes of a LI
 inline constexpr int kSandboxMaxTriggerDepth = 10;              // nesting of recursive triggers
 inline constexpr std::int64_t kSandboxHeapBytes = 256ll << 20;  // heap growth while a statement runs
 
+// A connection's hardening as SQLite reports it now: what harden() must have left behind.
+struct SandboxSettings {
+  int length, sql_length, expr_depth, compound_select, vdbe_ops, function_args, like_pattern, trigger_depth, attached;
+  bool defensive, fts3_tokenizer;
+};
+
+// The process-wide hard heap limit of SQLite now (0: none).
+std::int64_t sqlite_heap_limit();
+
 class Sandbox {
  public:
   // Hardens `d` for untrusted SQL; the script's deadline is `timeout_ms` from now.
@@ -50,6 +59,7 @@ class Sandbox {
   // Runs an untrusted script. A refusal, a limit or a bad statement is ErrorClass::internal with
   // the reason; a failing disk is io. The caller adds what ran where (migration, database).
   [[nodiscard]] Status run(const std::string& sql);
+  SandboxSettings settings() const;
 
   struct Guard;  // the authorizer's and progress handler's state (db_sandbox.cpp)
 

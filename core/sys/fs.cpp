@@ -228,4 +228,24 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
   return f.commit();
 }
 
+Status copy_file_synced(const std::string& src, const std::string& dst, unsigned mode) {
+  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return fail(errno_error("open", src, errno));
+  AIRLOCK_TRY(auto out, AtomicFile::create(dst, mode), "copying '" + src + "'");
+  char buf[65536];
+  for (;;) {
+    AIRLOCK_TRY(auto n, read_some(in.get(), buf, sizeof buf, src), "copying");
+    if (n == 0) break;
+    AIRLOCK_CHECK(out.write(buf, n), "copying '" + src + "'");
+  }
+  return out.commit();
+}
+
+Status fsync_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("open", path, errno));
+  if (sys::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  return {};
+}
+
 }  // namespace airlock

@@ -83,5 +83,9 @@ class AtomicFile {
 
 [[nodiscard]] Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644,
                                        Perms perms = Perms::keep_existing);
+// Copies through an AtomicFile (temp, fsync, rename, fsync folder). A file replaced at `dst`
+// keeps its mode and owner; a new one gets `mode`.
+[[nodiscard]] Status copy_file_synced(const std::string& src, const std::string& dst, unsigned mode = 0644);
+[[nodiscard]] Status fsync_file(const std::string& path);
 
 }  // namespace airlock

@@ -21,7 +21,7 @@ using applier::CheckSpec;
 applier::Site site_with(std::vector<CheckSpec> checks, const TempDir& dir) {
   applier::Site s;
   s.base_dir = dir.str();
-  s.databases["main"] = (dir / "main.db").string();
+  s.databases["main"] = {"main", "sqlite", (dir / "main.db").string(), db::Durability::durable};
   s.checks = std::move(checks);
   return s;
 }

@@ -15,6 +15,7 @@ using applier::MigrationRun;
 struct Db {
   TempDir dir;
   std::string path = (dir / "t.db").string();
+  db::TargetSpec spec() const { return {"main", "sqlite", path, db::Durability::durable}; }
   Db() {
     auto d = db::Database::open(path, db::OpenMode::create);
     EXPECT_TRUE(d->exec("CREATE TABLE t(a INTEGER); INSERT INTO t VALUES (1), (2);"));
@@ -27,7 +28,7 @@ struct Db {
 
 MigrationRun up(const std::string& path, const std::string& id, const std::string& sql,
                 std::int64_t timeout_ms = 10000) {
-  return MigrationRun{path, id, "9.9.9", sql, Direction::up, timeout_ms};
+  return MigrationRun{{"main", "sqlite", path, db::Durability::durable}, id, "9.9.9", sql, Direction::up, timeout_ms};
 }
 
 TEST(Migrate, AppliesOnceAndRecordsTheId) {
@@ -36,9 +37,9 @@ TEST(Migrate, AppliesOnceAndRecordsTheId) {
   ASSERT_TRUE(applier::run_migration(up(db.path, "m1", "INSERT INTO t VALUES (3);")));  // skipped
   auto d = db::Database::open(db.path, db::OpenMode::read_only);
   EXPECT_EQ(std::get<std::int64_t>((*d->query("SELECT count(*) FROM t"))[0][0]), 3);
-  EXPECT_TRUE(*applier::migration_recorded(db.path, "m1"));
-  ASSERT_TRUE(applier::run_migration({db.path, "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000}));
-  EXPECT_FALSE(*applier::migration_recorded(db.path, "m1"));
+  EXPECT_TRUE(*applier::migration_recorded(db.spec(), "m1"));
+  ASSERT_TRUE(applier::run_migration({db.spec(), "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000}));
+  EXPECT_FALSE(*applier::migration_recorded(db.spec(), "m1"));
   EXPECT_EQ(std::get<std::int64_t>((*d->query("SELECT count(*) FROM t"))[0][0]), 2);
 }
 
@@ -50,9 +51,9 @@ TEST(Migrate, TellsWhetherTheScriptRan) {
   ASSERT_TRUE(first && again);
   EXPECT_TRUE(*first);
   EXPECT_FALSE(*again) << "already recorded: skipped";
-  auto down = applier::run_migration({db.path, "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000});
+  auto down = applier::run_migration({db.spec(), "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000});
   auto down_again =
-      applier::run_migration({db.path, "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000});
+      applier::run_migration({db.spec(), "m1", "9.9.9", "DELETE FROM t WHERE a = 3;", Direction::down, 10000});
   ASSERT_TRUE(down && down_again);
   EXPECT_TRUE(*down);
   EXPECT_FALSE(*down_again);
@@ -67,7 +68,7 @@ TEST(Migrate, FailedMigrationLeavesNoTrace) {
   EXPECT_EQ(db.dump(), before);
   auto d = db::Database::open(db.path, db::OpenMode::read_only);
   EXPECT_EQ(std::get<std::int64_t>((*d->query("SELECT count(*) FROM t"))[0][0]), 2);
-  EXPECT_FALSE(*applier::migration_recorded(db.path, "m1"));
+  EXPECT_FALSE(*applier::migration_recorded(db.spec(), "m1"));
 }
 
 struct Forbidden {

@@ -196,8 +196,8 @@ TEST(SiteFiles, TargetsNotCreatedYetResolveThroughTheirLinkOrParent) {
   auto site = applier::load_site((d / "site" / "site.toml").string());
   ASSERT_TRUE(site) << site.error().what();
   const std::string base = fs::canonical(d / "realsite").string();
-  EXPECT_EQ(site->databases.at("main"), base + "/srv/new.db");
-  EXPECT_EQ(site->databases.at("other"), base + "/data/other.db");
+  EXPECT_EQ(site->databases.at("main").location, base + "/srv/new.db");
+  EXPECT_EQ(site->databases.at("other").location, base + "/data/other.db");
   EXPECT_EQ(site->configs.at("loop"), base + "/loop.toml");
   EXPECT_EQ(site->state_dir, base + "/state");
   EXPECT_EQ(site->trust_root, base + "/trust.toml");

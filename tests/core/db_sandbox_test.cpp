@@ -4,7 +4,6 @@
 #include "core/db/db_sandbox.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <filesystem>
 
@@ -167,28 +166,25 @@ TEST(DbSandbox, HugeAllocationsAreRefused) {
   ASSERT_TRUE(sb->run("CREATE TABLE p AS SELECT printf('%.*c', 100000000, 'x') AS v;"));
   EXPECT_EQ((*t.d.query("SELECT v FROM p"))[0][0], db::Value(nullptr));
   // The process-wide heap ceiling is held only while a statement of the script runs.
-  EXPECT_EQ(sqlite3_hard_heap_limit64(-1), 0);
+  EXPECT_EQ(db::sqlite_heap_limit(), 0);
 }
 
 TEST(DbSandbox, LimitsAreSetOnTheConnection) {
   Target t;
   auto sb = db::Sandbox::harden(t.d, 10000);
   ASSERT_TRUE(sb);
-  sqlite3* raw = t.d.raw();
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_LENGTH, -1), db::kSandboxMaxLength);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_SQL_LENGTH, -1), db::kSandboxMaxSqlLength);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_EXPR_DEPTH, -1), db::kSandboxMaxExprDepth);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_COMPOUND_SELECT, -1), db::kSandboxMaxCompoundSelect);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_VDBE_OP, -1), db::kSandboxMaxVdbeOps);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_FUNCTION_ARG, -1), db::kSandboxMaxFunctionArgs);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, -1), db::kSandboxMaxLikePattern);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_TRIGGER_DEPTH, -1), db::kSandboxMaxTriggerDepth);
-  EXPECT_EQ(sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, -1), 0);
-  int on = -1;
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, -1, &on);
-  EXPECT_EQ(on, 1);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, -1, &on);
-  EXPECT_EQ(on, 0);
+  const db::SandboxSettings set = sb->settings();
+  EXPECT_EQ(set.length, db::kSandboxMaxLength);
+  EXPECT_EQ(set.sql_length, db::kSandboxMaxSqlLength);
+  EXPECT_EQ(set.expr_depth, db::kSandboxMaxExprDepth);
+  EXPECT_EQ(set.compound_select, db::kSandboxMaxCompoundSelect);
+  EXPECT_EQ(set.vdbe_ops, db::kSandboxMaxVdbeOps);
+  EXPECT_EQ(set.function_args, db::kSandboxMaxFunctionArgs);
+  EXPECT_EQ(set.like_pattern, db::kSandboxMaxLikePattern);
+  EXPECT_EQ(set.trigger_depth, db::kSandboxMaxTriggerDepth);
+  EXPECT_EQ(set.attached, 0);
+  EXPECT_TRUE(set.defensive);
+  EXPECT_FALSE(set.fts3_tokenizer);
   // A statement longer than the limit is refused; a script of many short ones is not.
   expect_refused("SELECT '" + std::string(db::kSandboxMaxSqlLength, 'x') + "';", "too big");
   std::string many;
