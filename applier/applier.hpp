@@ -67,6 +67,9 @@ enum class Outcome {
   skipped,        // skip: an operator recorded that a release is not to be installed
   unskipped,      // skip --undo: the skip removed
   delayed,        // delay: an operator postponed a critical release
+  scheduled,      // schedule add: a job recorded (applier/schedule.hpp)
+  cancelled,      // a scheduled job cancelled: by the operator, a failed preflight, a changed site
+  missed,         // a scheduled job found after its window, never run late
 };
 const char* outcome_name(Outcome o);
 // The outcome a word names, including the words older builds wrote into history

@@ -9,7 +9,7 @@ namespace airlock::applier {
 namespace {
 
 // clang-format off
-constexpr std::array<std::pair<Outcome, const char*>, 15> kWords = {{
+constexpr std::array<std::pair<Outcome, const char*>, 18> kWords = {{
   {Outcome::applied,       "applied"},
   {Outcome::rolled_back,   "rolled_back"},
   {Outcome::reverted,      "reverted"},
@@ -25,6 +25,9 @@ constexpr std::array<std::pair<Outcome, const char*>, 15> kWords = {{
   {Outcome::skipped,       "skipped"},
   {Outcome::unskipped,     "unskipped"},
   {Outcome::delayed,       "delayed"},
+  {Outcome::scheduled,     "scheduled"},
+  {Outcome::cancelled,     "cancelled"},
+  {Outcome::missed,        "missed"},
 }};
 
 // History rows of state.db schemas 1 and 2. "crash-recovered" was written for every recovery that

@@ -104,8 +104,7 @@ Result<Timestamp> in_zone(const std::string& tz, const Timestamp& t) {
 
 Result<Timestamp> next_wall_time(const std::string& tz, int hh, int mm, const Timestamp& now) {
   AIRLOCK_CHECK(check_time_zone(tz), "time zone");
-  if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
-    return fail(ErrorClass::usage, "a wall time is HH:MM, 00:00 to 23:59");
+  if (hh < 0 || hh > 23 || mm < 0 || mm > 59) return fail(ErrorClass::usage, "a wall time is HH:MM, 00:00 to 23:59");
   ScopedTz scope(tz);
   const std::int64_t today = wall_at(now.unix_seconds).days;
   for (std::int64_t day = today; day <= today + 2; ++day) {
