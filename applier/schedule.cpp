@@ -48,6 +48,10 @@ Result<Timestamp> parse_at(const Site& site, const std::string& text, const Time
   return Timestamp{t->unix_seconds, 0, 0};
 }
 
+std::string detail_of(const ScheduledJob& j, const std::string& what) {
+  return "job " + std::to_string(j.id) + " (release " + j.version + " at " + j.at + "): " + what;
+}
+
 // A history row and an audit entry for a step of the job's life, with the job's own change, in one
 // transaction. From and to are the installed release (as for a skip: the audit check of releases
 // reads an entry's `to` as a release its run installed); the job's release is in the detail.
@@ -63,7 +67,7 @@ Result<std::string> record_job(Ctx& c, ScheduledJob& j, const std::string& kind,
       AIRLOCK_CHECK(c.st.update_job(j), "state");
     }
     const std::string id = "job-" + std::to_string(j.id) + "-" + new_run_id(c.env);
-    const std::string detail = "job " + std::to_string(j.id) + " (release " + j.version + " at " + j.at + "): " + what;
+    const std::string detail = detail_of(j, what);
     AIRLOCK_CHECK(c.st.add_history({id, at, at, installed, installed, outcome, detail, "[]", c.env.started_by,
                                     std::nullopt, std::nullopt, ""}),
                   "history");
@@ -106,6 +110,11 @@ Status close_job(Ctx& c, ScheduledJob& j, const std::string& state, Outcome outc
   AIRLOCK_TRY(auto head, record_job(c, j, "schedule-" + state, outcome, why), "job " + std::to_string(j.id));
   (void)head;
   c.emit("schedule", "job " + std::to_string(j.id) + " " + state + ": " + why);
+  // The operator hears of a job that will not run, as of a run's end; a failing hook changes nothing.
+  AIRLOCK_TRY(c.run.from_version, c.st.get("installed"), "state");
+  c.run.to_version = j.version;
+  if (!run_hook(c, c.site.notify, "notify", outcome_name(outcome), detail_of(j, why)))
+    (void)audit_append(c.st, c.now(), "notify-failed", dump_json(json({{"job", j.id}})));
   return {};
 }
 

@@ -95,8 +95,9 @@ TEST(Schedule, AJobFiresAtItsTimeAfterItsPreflight) {
   EXPECT_EQ(applier::run_due(s.site, clock.env())->action, DueAction::none);
 }
 
-TEST(Schedule, AFailedPreflightCancelsTheJob) {
-  SiteDir s;
+TEST(Schedule, AFailedPreflightCancelsTheJobAndNotifies) {
+  SiteDir s(SiteDir::kItemsCheck,
+            "[hooks]\nnotify = { run = \"echo $AIRLOCK_OUTCOME $AIRLOCK_TO >> notified\", timeout = \"5s\" }\n\n");
   Clock clock;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, clock.env()));
   auto added = applier::schedule_add(s.site, req(bundles().v120, clock.at(600)), clock.env());
@@ -118,6 +119,7 @@ TEST(Schedule, AFailedPreflightCancelsTheJob) {
   EXPECT_EQ(outcomes(s).back(), "cancelled");
   EXPECT_NE(applier::history(s.site)->back().detail.find("preflight failed"), std::string::npos);
   EXPECT_TRUE(applier::audit_verify(s.site));
+  EXPECT_EQ(slurp(s.dir / "notified"), "applied 1.1.0\ncancelled 1.2.0\n");
   clock.t += 600;
   EXPECT_EQ(applier::run_due(s.site, clock.env())->action, DueAction::none) << "a cancelled job never runs";
 }
