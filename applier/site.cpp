@@ -351,9 +351,8 @@ Status parse_top(const toml::table& root, Site& s) {
   TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services", "policy"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
-  TOMLU_CHECK(f.only(
-      {"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep", "language",
-                 "timezone"}));
+  TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep",
+                      "language", "timezone"}));
   TOMLU_TRY(s.name, one_line(f, "name"));
   TOMLU_TRY(s.product, one_line(f, "product"));
   TOMLU_TRY(auto state, one_line(f, "state_dir"));

@@ -153,10 +153,12 @@ Result<StageResult> stage(const std::string& site_toml, const std::string& bundl
   return stage_locked(*o.ctx, bundle);
 }
 
-Result<RunReport> run_staged(Ctx& c, const std::string& key, const std::string& run_id, std::optional<std::int64_t> job) {
+Result<RunReport> run_staged(Ctx& c, const std::string& key, const std::string& run_id,
+                             std::optional<std::int64_t> job) {
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "apply");
-  c.run = Run{run_id,  RunKind::apply,        "preflight", staged_dir(c.site, key), installed, "",
-              "",      staging_dir(c.site, run_id), c.now(), c.env.started_by,   "{}"};
+  c.run = Run{
+      run_id,  RunKind::apply,   "preflight", staged_dir(c.site, key), installed, "", "", staging_dir(c.site, run_id),
+      c.now(), c.env.started_by, "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   c.data["staged"] = key;
