@@ -36,7 +36,10 @@ applier::ScheduleRequest req(const std::string& bundle, const std::string& at) {
 
 std::vector<std::string> outcomes(const SiteDir& s) {
   std::vector<std::string> out;
-  for (const auto& h : *applier::history(s.site)) out.push_back(h.outcome);
+  auto hist = applier::history(s.site);
+  EXPECT_TRUE(hist) << hist.error().what();
+  if (hist)
+    for (const auto& h : *hist) out.push_back(h.outcome);
   return out;
 }
 
