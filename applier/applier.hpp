@@ -68,6 +68,9 @@ enum class Outcome {
   unskipped,      // skip --undo: the skip removed
   delayed,        // delay: an operator postponed a critical release
   feed_accepted,  // feed accept: the site accepted a newer channel feed
+  scheduled,      // schedule add: a job recorded (applier/schedule.hpp)
+  cancelled,      // a scheduled job cancelled: by the operator, a failed preflight, a changed site
+  missed,         // a scheduled job found after its window, never run late
 };
 const char* outcome_name(Outcome o);
 // The outcome a word names, including the words older builds wrote into history

@@ -9,7 +9,7 @@ namespace airlock::applier {
 namespace {
 
 // clang-format off
-constexpr std::array<std::pair<Outcome, const char*>, 16> kWords = {{
+constexpr std::array<std::pair<Outcome, const char*>, 19> kWords = {{
   {Outcome::applied,       "applied"},
   {Outcome::rolled_back,   "rolled_back"},
   {Outcome::reverted,      "reverted"},
@@ -26,6 +26,9 @@ constexpr std::array<std::pair<Outcome, const char*>, 16> kWords = {{
   {Outcome::unskipped,     "unskipped"},
   {Outcome::delayed,       "delayed"},
   {Outcome::feed_accepted, "feed_accepted"},
+  {Outcome::scheduled,     "scheduled"},
+  {Outcome::cancelled,     "cancelled"},
+  {Outcome::missed,        "missed"},
 }};
 
 // History rows of state.db schemas 1 and 2. "crash-recovered" was written for every recovery that

@@ -219,7 +219,10 @@ Event do_record(Ctx& c) {
 Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   const Outcome outcome = outcome_of(c, terminal);
   AIRLOCK_CHECK(c.st.begin(), "recording");
-  if (auto s = write_record(c, terminal, detail, outcome); !s) {
+  // A scheduled job's run closes its job in the same transaction as its record.
+  if (auto s =
+          write_record(c, terminal, detail, outcome).and_then([&] { return close_job_of_run(c, outcome, detail); });
+      !s) {
     c.st.rollback_tx();
     return fail(s.error());
   }

@@ -13,6 +13,7 @@
 #include "applier/services.hpp"
 #include "applier/site_checks.hpp"
 #include "core/sys/fs.hpp"
+#include "core/sys/local_time.hpp"
 #include "core/sys/time.hpp"
 #include "core/text.hpp"
 #include "core/toml_util.hpp"
@@ -389,8 +390,8 @@ Status parse_top(const toml::table& root, Site& s) {
   TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services", "policy"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
-  TOMLU_CHECK(f.only(
-      {"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep", "language"}));
+  TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep",
+                      "language", "timezone"}));
   TOMLU_TRY(s.name, one_line(f, "name"));
   TOMLU_TRY(s.product, one_line(f, "product"));
   TOMLU_TRY(auto state, one_line(f, "state_dir"));
@@ -410,6 +411,8 @@ Status parse_top(const toml::table& root, Site& s) {
   TOMLU_TRY(s.language, opt_text(f, "language", "en"));
   if (!valid_language(s.language))
     return f.error("language", "'" + s.language + "' is not a language tag like \"en\" or \"pt-BR\"");
+  TOMLU_TRY(s.timezone, opt_text(f, "timezone", "UTC"));
+  if (auto tz = check_time_zone(s.timezone); !tz) return f.error("timezone", tz.error().what());
   TOMLU_TRY(s.databases, database_map(root, s.base_dir));
   TOMLU_TRY(s.configs, name_map(root, "config", s.base_dir));
   return parse_policy(root, s);

@@ -109,6 +109,7 @@ struct Site {
   std::int64_t migration_timeout_ms = 60000;  // progress-handler deadline per migration
   std::int64_t staged_keep = 3;               // staged releases kept at most (docs/site.md)
   std::string language = "en";                // the operator's language for release notes
+  std::string timezone = "UTC";               // IANA zone of wall times (`schedule add --at HH:MM`)
   // [policy]: how long a critical release may be delayed after the site first met it (at most 7
   // days), and whether a runner applies an overdue one by itself.
   std::int64_t critical_max_delay_ms = kMaxCriticalDelayMs;

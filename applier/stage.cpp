@@ -22,8 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// What the site's apply would check now: its trust root and sticky revocations, product, channel,
-// installed version and clock.
+}  // namespace
+
 Result<verifier::Request> site_request(const Ctx& c, const std::string& installed) {
   AIRLOCK_TRY(auto text, read_file(c.site.trust_root, kMaxTrustRootBytes, ErrorClass::usage), "trust root");
   AIRLOCK_TRY(auto root, parse_trust_root(text, ErrorClass::usage), "trust root '" + c.site.trust_root + "'");
@@ -40,6 +40,8 @@ Result<verifier::Request> site_request(const Ctx& c, const std::string& installe
   req.stop = [&c] { return c.env.interrupted() != 0; };
   return req;
 }
+
+namespace {
 
 Status refuse_unusable(const Ctx& c, const Manifest& m, const std::string& installed) {
   if (!installed.empty() && m.release.version.text == installed)
@@ -97,6 +99,8 @@ Result<verifier::Report> verify_into(Ctx& c, const std::string& bundle, const st
   return verifier::verify(req);
 }
 
+}  // namespace
+
 Result<StageResult> stage_locked(Ctx& c, const std::string& bundle) {
   AIRLOCK_CHECK(make_private_dir(staged_root(c.site)), "staging");
   const std::string partial = staged_root(c.site) + "/" + new_run_id(c.env) + ".partial";
@@ -121,8 +125,6 @@ Result<StageResult> stage_locked(Ctx& c, const std::string& bundle) {
   c.emit("stage", "release " + out.release.version + " staged as " + out.release.sha256);
   return out;
 }
-
-}  // namespace
 
 Result<std::string> audit_append_staged(Ctx& c, const std::string& kind, const StagedRelease& r) {
   return audit_append(c.st, c.now(), kind, dump_json(json({{"sha256", r.sha256}, {"version", r.version}})));
@@ -155,25 +157,30 @@ Result<StageResult> stage(const std::string& site_toml, const std::string& bundl
   return stage_locked(*o.ctx, bundle);
 }
 
-Result<RunReport> apply_staged(const std::string& site_toml, const std::string& sha, const Env& env) {
-  AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "apply");
-  Ctx& c = *o.ctx;
-  AIRLOCK_TRY(auto key, resolve_staged(c.site, sha), "apply --staged");
+Result<RunReport> run_staged(Ctx& c, const std::string& key, const std::string& run_id,
+                             std::optional<std::int64_t> job) {
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "apply");
-  const std::string id = new_run_id(env);
-  c.run = Run{id, RunKind::apply,          "preflight", staged_dir(c.site, key), installed, "",
-              "", staging_dir(c.site, id), c.now(),     env.started_by,          "{}"};
+  c.run = Run{
+      run_id,  RunKind::apply,   "preflight", staged_dir(c.site, key), installed, "", "", staging_dir(c.site, run_id),
+      c.now(), c.env.started_by, "{}"};
   c.data["steps"] = json::array();
   c.data["signals"] = json::array();
   c.data["staged"] = key;
+  if (job) c.data["job"] = *job;
   AIRLOCK_CHECK(c.st.begin_run(c.run), "apply");
   AIRLOCK_TRY(auto rep, drive(c, Phase::preflight), "apply");
   // Installed now (kept under releases/), so the staged copy has done its work.
   if (rep.outcome == Outcome::applied) {
-    if (auto s = remove_staged(c.site, key, new_run_id(env)); !s)
+    if (auto s = remove_staged(c.site, key, new_run_id(c.env)); !s)
       c.emit("record", "the staged copy was not removed: " + s.error().what());
   }
   return rep;
+}
+
+Result<RunReport> apply_staged(const std::string& site_toml, const std::string& sha, const Env& env) {
+  AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "apply");
+  AIRLOCK_TRY(auto key, resolve_staged(o.ctx->site, sha), "apply --staged");
+  return run_staged(*o.ctx, key, new_run_id(env), std::nullopt);
 }
 
 }  // namespace airlock::applier

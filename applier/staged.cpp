@@ -142,9 +142,10 @@ Result<std::vector<std::string>> prune_staged(Ctx& c, const std::string& keep_sh
   AIRLOCK_TRY(auto all, list_staged(c.site), "retention of staged releases");
   std::vector<std::string> removed;
   auto count = static_cast<std::int64_t>(all.size());
+  AIRLOCK_TRY(auto job, c.st.open_job(), "retention of staged releases");
   for (const auto& r : all) {
     if (count <= c.site.staged_keep) break;
-    if (r.sha256 == keep_sha) continue;
+    if (r.sha256 == keep_sha || (job && job->staged == r.sha256)) continue;  // a scheduled job's release stays
     AIRLOCK_CHECK(remove_staged(c.site, r.sha256, new_run_id(c.env)), "retention of staged releases");
     removed.push_back(r.sha256);
     --count;
@@ -167,6 +168,10 @@ Result<StagedRelease> staged_remove(const std::string& site_toml, const std::str
   AIRLOCK_TRY(auto o, open_site(site_toml, env, nullptr), "staged remove");
   Ctx& c = *o.ctx;
   AIRLOCK_TRY(auto key, resolve_staged(c.site, sha), "staged remove");
+  AIRLOCK_TRY(auto job, c.st.open_job(), "staged remove");
+  if (job && job->staged == key)
+    return fail(ErrorClass::policy, "the staged release " + key + " is scheduled by job " + std::to_string(job->id) +
+                                        "; cancel the job first: airlock schedule cancel " + std::to_string(job->id));
   auto rec = read_staged(c.site, key);
   StagedRelease out = rec ? *rec : StagedRelease{};
   out.sha256 = key;

@@ -2,6 +2,8 @@
 // (stage.cpp) share. Callers that change the store hold the site lock.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,15 @@ std::string record_json(const StagedRecordInput& in);
 [[nodiscard]] airlock::Status remove_staged(const Site& s, const std::string& sha, const std::string& id);
 // Keeps at most c.site.staged_keep releases, the oldest removed first, never `keep_sha`.
 [[nodiscard]] Result<std::vector<std::string>> prune_staged(Ctx& c, const std::string& keep_sha);
+// What the site's apply would check now: its trust root and sticky revocations, product, channel,
+// installed version and clock.
+[[nodiscard]] Result<verifier::Request> site_request(const Ctx& c, const std::string& installed);
+// Verifies the bundle and keeps it staged (stage() with the site already open and locked).
+[[nodiscard]] Result<StageResult> stage_locked(Ctx& c, const std::string& bundle);
+// Applies the staged release `key` as run `run_id` (apply --staged); `job` names the scheduled job
+// the run carries out (kept in the run's data, so that its record closes the job).
+[[nodiscard]] Result<RunReport> run_staged(Ctx& c, const std::string& key, const std::string& run_id,
+                                           std::optional<std::int64_t> job);
 // An audit entry `kind` naming the release (sha256, version).
 [[nodiscard]] Result<std::string> audit_append_staged(Ctx& c, const std::string& kind, const StagedRelease& r);
 

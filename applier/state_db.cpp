@@ -44,6 +44,13 @@ CREATE TABLE audit(
 CREATE TABLE seen_releases(
   version TEXT PRIMARY KEY, first_seen TEXT NOT NULL, critical INTEGER NOT NULL DEFAULT 0,
   skipped_at TEXT NOT NULL DEFAULT '', delayed_until TEXT NOT NULL DEFAULT '');
+CREATE TABLE jobs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, staged TEXT NOT NULL, version TEXT NOT NULL,
+  expect_installed TEXT NOT NULL, at TEXT NOT NULL, preflight_at TEXT NOT NULL, window_end TEXT NOT NULL,
+  state TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+  preflight_done TEXT NOT NULL DEFAULT '', run_id TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '', finished_at TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX jobs_one_open ON jobs((state IN ('pending', 'running'))) WHERE state IN ('pending', 'running');
 )SQL";
 
 // upgrades[v - 1] takes a schema-v file to v + 1. Each runs in one transaction with the version bump.
@@ -52,7 +59,8 @@ CREATE TABLE seen_releases(
 // by audit.cpp with every append) taken from the log as it stands: schema 1 kept none, and without
 // it `audit verify` could not tell a log cut short from one that never had a record.
 // 2 -> 3: the releases the site has met, with the operator's skips and delays (none before).
-constexpr std::array<const char*, 2> kUpgrades = {R"SQL(
+// 3 -> 4: scheduled jobs (none before); the index keeps one open job per site.
+constexpr std::array<const char*, 3> kUpgrades = {R"SQL(
 ALTER TABLE releases ADD COLUMN migrations TEXT;
 ALTER TABLE history ADD COLUMN revert_ms INTEGER;
 ALTER TABLE history ADD COLUMN snapshot_id TEXT NOT NULL DEFAULT '';
@@ -64,6 +72,15 @@ INSERT OR REPLACE INTO kv(key, value)
 CREATE TABLE seen_releases(
   version TEXT PRIMARY KEY, first_seen TEXT NOT NULL, critical INTEGER NOT NULL DEFAULT 0,
   skipped_at TEXT NOT NULL DEFAULT '', delayed_until TEXT NOT NULL DEFAULT '');
+)SQL",
+                                                  R"SQL(
+CREATE TABLE jobs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, staged TEXT NOT NULL, version TEXT NOT NULL,
+  expect_installed TEXT NOT NULL, at TEXT NOT NULL, preflight_at TEXT NOT NULL, window_end TEXT NOT NULL,
+  state TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+  preflight_done TEXT NOT NULL DEFAULT '', run_id TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '', finished_at TEXT NOT NULL DEFAULT '');
+CREATE UNIQUE INDEX jobs_one_open ON jobs((state IN ('pending', 'running'))) WHERE state IN ('pending', 'running');
 )SQL"};
 static_assert(kUpgrades.size() == kStateSchemaVersion - 1);
 
@@ -119,7 +136,7 @@ bool data_key_ok(const std::string& key, const json& v) {
   if (key == "steps" || key == "images") return v.is_array();
   if (key == "rollback_to" || key == "trust_update" || key == "damaged" || key == "recovering_from")
     return v.is_string();
-  if (key == "recover_io_failures" || key == "signal_to_rollback_ms" || key == "revert_ms")
+  if (key == "recover_io_failures" || key == "signal_to_rollback_ms" || key == "revert_ms" || key == "job")
     return v.is_number_integer();
   return true;  // a key this build does not read
 }

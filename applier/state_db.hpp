@@ -15,12 +15,13 @@
 #include <vector>
 
 #include "applier/applier.hpp"
+#include "applier/schedule.hpp"
 #include "core/db/db.hpp"
 #include "core/error.hpp"
 
 namespace airlock::applier {
 
-inline constexpr std::int64_t kStateSchemaVersion = 3;
+inline constexpr std::int64_t kStateSchemaVersion = 4;
 
 // What a run does. Persisted by name (run record, history's audit entries, reports).
 enum class RunKind {
@@ -135,6 +136,14 @@ class StateDb {
   // "" clears the skip or the delay.
   [[nodiscard]] airlock::Status set_skip(const std::string& version, const std::string& at);
   [[nodiscard]] airlock::Status set_delay(const std::string& version, const std::string& until);
+
+  // Scheduled jobs (applier/schedule.hpp, state_db_jobs.cpp): at most one pending or running.
+  [[nodiscard]] Result<std::int64_t> add_job(const ScheduledJob& j);  // a pending job; its id
+  [[nodiscard]] Result<std::vector<ScheduledJob>> jobs();             // oldest first
+  [[nodiscard]] Result<std::optional<ScheduledJob>> open_job();       // the pending or running one
+  [[nodiscard]] Result<std::optional<ScheduledJob>> job(std::int64_t id);
+  // Its state, preflight time, run, outcome, detail and end.
+  [[nodiscard]] airlock::Status update_job(const ScheduledJob& j);
 
   [[nodiscard]] Result<std::vector<AuditEntry>> audit_entries();
   [[nodiscard]] Result<std::optional<AuditEntry>> audit_last();

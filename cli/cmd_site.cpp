@@ -121,8 +121,11 @@ std::string headline(const ap::RunReport& r) {
       return "acknowledged; the site on " + ver(r.to_version) + " may move forward again";
     case ap::Outcome::skipped:
     case ap::Outcome::unskipped:
-    case ap::Outcome::delayed:  // records of `skip`, `delay` and `feed accept`, never the outcome of a run
+    case ap::Outcome::delayed:  // records of `skip`, `delay`, `feed accept` and `schedule`, never the outcome of a run
     case ap::Outcome::feed_accepted:
+    case ap::Outcome::scheduled:
+    case ap::Outcome::cancelled:
+    case ap::Outcome::missed:
       return std::string(ap::outcome_name(r.outcome)) + " " + ver(r.to_version);
   }
   return "";

@@ -30,5 +30,8 @@ int cmd_staged(int argc, char** argv);
 // cmd_lifecycle.cpp: skip and delay.
 int cmd_skip(int argc, char** argv);
 int cmd_delay(int argc, char** argv);
+// cmd_schedule.cpp: scheduled upgrades.
+int cmd_schedule(int argc, char** argv);
+int cmd_run_due(int argc, char** argv);
 
 }  // namespace airlock::cli

@@ -37,6 +37,8 @@ const Command kCommands[] = {
     {"audit", "export or verify the tamper-evident audit log", cmd_audit},
     {"ack", "acknowledge a repaired DEGRADED site, so that applies are allowed again", cmd_ack},
     {"skip", "record that the site is not to install a release (never a critical one), or --undo it", cmd_skip},
+    {"schedule", "schedule an upgrade at a set time (staged now), list or cancel jobs", cmd_schedule},
+    {"run-due", "carry out the site's scheduled job when due (run by airlock-run-due.timer)", cmd_run_due},
     {"delay", "postpone a critical release, at most [policy] critical_max_delay after it was first met", cmd_delay},
 };
 

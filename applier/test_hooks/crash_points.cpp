@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "applier/crash.hpp"
+#include "applier/test_clock.hpp"
 
 namespace airlock::applier {
 
@@ -17,5 +18,11 @@ void crash_point(std::string_view name) {
 }
 
 bool crash_points_built_in() { return true; }
+
+std::optional<Timestamp> test_now() {
+  const char* t = std::getenv("AIRLOCK_TEST_NOW");
+  if (!t || !*t) return std::nullopt;
+  return parse_rfc3339(t);
+}
 
 }  // namespace airlock::applier

@@ -1,11 +1,12 @@
 // The state store across airlock versions: a state folder written by an earlier airlock (schema
-// version 1, kept under tests/fixtures/state-v1) opens, upgrades and keeps working; a state.db
+// version 1 and 3, kept under tests/fixtures/state-v1 and state-v3) opens, upgrades and keeps working; a state.db
 // newer than this build is refused by name instead of misread.
 #include <gtest/gtest.h>
 
 #include <regex>
 
 #include "applier/applier.hpp"
+#include "applier/schedule.hpp"
 #include "applier/state_db.hpp"
 #include "tests/applier/fixture.hpp"
 
@@ -21,13 +22,14 @@ std::int64_t user_version(const std::string& path) {
   return std::get<std::int64_t>((*r)[0][0]);
 }
 
-// A copy of the fixture in `dir`. Snapshots name the files they hold by absolute path: those are
-// moved to the copy's folder, and each snapshot sealed again over its moved meta.json.
-void copy_fixture(const fs::path& dir) {
-  fs::copy(repo("tests/fixtures/state-v1"), dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+// A copy of the fixture `name` (made at `made_at`) in `dir`. Snapshots name the files they hold by
+// absolute path: those are moved to the copy's folder, and each snapshot sealed again over its
+// moved meta.json.
+void copy_fixture(const fs::path& dir, const std::string& name = "state-v1", const std::string& made_at = kMadeAt) {
+  fs::copy(repo("tests/fixtures/" + name), dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   for (const auto& e : fs::directory_iterator(dir / "state/snapshots")) {
     std::string meta = slurp(e.path() / "meta.json");
-    meta = std::regex_replace(meta, std::regex(kMadeAt), dir.string());
+    meta = std::regex_replace(meta, std::regex(made_at), dir.string());
     spit(e.path() / "meta.json", meta);
     spit(e.path() / "SEALED", to_hex(sha256(meta)) + "\n");
   }
@@ -73,6 +75,47 @@ TEST(StateStore, OpensAStateFolderWrittenBySchemaVersion1) {
   auto up = applier::apply(site, bundles().v120, quiet_env());
   ASSERT_TRUE(up) << up.error().what();
   EXPECT_EQ(up->outcome, applier::Outcome::applied);
+}
+
+// Schema 3 (tests/fixtures/state-v3, written by the airlock before scheduled jobs) opens, is
+// upgraded to schema 4, keeps its history, skip and staged release, and takes a scheduled job.
+TEST(StateStore, OpensAStateFolderWrittenBySchemaVersion3) {
+  TempDir t;
+  copy_fixture(t / "site", "state-v3", "/tmp/airlock-state-v3");
+  std::string site = (t / "site/site.toml").string(), state_db = (t / "site/state/state.db").string();
+  ASSERT_EQ(user_version(state_db), 3) << "the fixture is a state.db of schema 3";
+  auto st = applier::status(site);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->installed, "1.2.0");
+  EXPECT_EQ(user_version(state_db), applier::kStateSchemaVersion) << "upgraded when opened";
+  auto h = applier::history(site);
+  ASSERT_TRUE(h) << h.error().what();
+  std::vector<std::string> outcomes;
+  for (const auto& e : *h) outcomes.push_back(e.outcome);
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"applied", "applied", "skipped"}));
+  EXPECT_TRUE(applier::audit_verify(site));
+  auto jobs = applier::schedule_list(site);
+  ASSERT_TRUE(jobs) << jobs.error().what();
+  EXPECT_TRUE(jobs->empty());
+  // Back to 1.1.0, then 1.2.0 scheduled and carried out on the upgraded store.
+  ASSERT_TRUE(applier::rollback(site, quiet_env()));
+  auto env = quiet_env();
+  const std::int64_t now = now_utc().unix_seconds;
+  env.now = [&now] { return Timestamp{now, 0, 0}; };
+  applier::ScheduleRequest req;
+  req.bundle = bundles().v120;
+  req.at = format_rfc3339(Timestamp{now + 60, 0, 0});
+  auto added = applier::schedule_add(site, req, env);
+  ASSERT_TRUE(added) << added.error().what();
+  EXPECT_EQ(added->job.expect_installed, "1.1.0");
+  const std::int64_t later = now + 60;
+  env.now = [later] { return Timestamp{later, 0, 0}; };
+  auto due = applier::run_due(site, env);
+  ASSERT_TRUE(due) << due.error().what();
+  ASSERT_TRUE(due->run);
+  EXPECT_EQ(due->run->outcome, applier::Outcome::applied);
+  EXPECT_EQ(applier::status(site)->installed, "1.2.0");
+  EXPECT_TRUE(applier::audit_verify(site));
 }
 
 TEST(StateStore, NewerSchemaIsRefusedByName) {
