@@ -201,8 +201,8 @@ Event do_verify(Ctx& c) {
     if (first && m.delta_base)
       return fail(ErrorClass::policy, "release " + m.release.version.text + " is a [delta] release (base " +
                                           *m.delta_base + "); a site with nothing installed needs a full release");
-    const auto feed_critical = c.env.feed ? verifier::feed_critical(c.env.feed->feed, m.release.version.text)
-                                          : std::nullopt;
+    const auto feed_critical =
+        c.env.feed ? verifier::feed_critical(c.env.feed->feed, m.release.version.text) : std::nullopt;
     AIRLOCK_CHECK(meet_release(c, m, feed_critical), "site policy");
     AIRLOCK_CHECK(check_targets(c.site, m), "bundle");
     return room_for(c.site.state_dir, m.total_size() + snapshot_size_estimate(c.site),

@@ -62,8 +62,8 @@ int cmd_stage(int argc, char** argv) {
   if (p.exit_now) return *p.exit_now;
   const bool js = p.vm.count("json") > 0;
   auto env = cli_env(js);
-  if (!feed.empty())
-    if (auto s = use_site_feed(site, feed, env); !s) return report_error("stage", s.error(), js);
+  if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env); !s)
+    return report_error("stage", s.error(), js);
   auto r = ap::stage(site, bundle, env);
   if (!r) return report_error("stage", r.error(), js);
   if (js) {

@@ -86,9 +86,13 @@ nlohmann::json feed_json(const verifier::FeedContext& f, const verifier::FeedMat
                       {"published", format_rfc3339(f.feed.published)},
                       {"entry", nullptr}};
   if (m.entry)
-    j["entry"] = {{"version", m.entry->version}, {"file", m.entry->file},         {"sha256", m.entry->sha256},
-                  {"size", m.entry->size},       {"channel", channel_name(m.entry->channel)},
-                  {"critical", m.entry->critical}, {"deprecated", m.entry->deprecated}};
+    j["entry"] = {{"version", m.entry->version},
+                  {"file", m.entry->file},
+                  {"sha256", m.entry->sha256},
+                  {"size", m.entry->size},
+                  {"channel", channel_name(m.entry->channel)},
+                  {"critical", m.entry->critical},
+                  {"deprecated", m.entry->deprecated}};
   return j;
 }
 
@@ -100,8 +104,8 @@ void print_feed_match(const verifier::FeedContext& f, const verifier::FeedMatch&
               << m.entry->size << " bytes) matches the bundle\n";
   else
     std::cout << "  entry     none: the feed does not list this release\n";
-  std::cout << "channel     " << channel_name(m.channel) << " (from the " << verifier::channel_source_name(m.channel_source)
-            << ")" << (m.critical ? ", critical" : "") << "\n";
+  std::cout << "channel     " << channel_name(m.channel) << " (from the "
+            << verifier::channel_source_name(m.channel_source) << ")" << (m.critical ? ", critical" : "") << "\n";
 }
 
 // --feed: verified against the same trust root at the same verification time as the bundle.
@@ -240,8 +244,8 @@ int cmd_verify(int argc, char** argv) {
   req.policy.clock_skew_seconds = *skew;
   if (p.vm.count("max-size")) req.policy.max_size = p.vm["max-size"].as<std::uint64_t>();
   req.whole_file_sha256 = p.vm.count("bundle-sha256") > 0;
-  if (p.vm.count("feed"))
-    if (auto s = load_feed(p.vm["feed"].as<std::string>(), req); !s) return report_error("verify", s.error(), json);
+  if (auto s = p.vm.count("feed") ? load_feed(p.vm["feed"].as<std::string>(), req) : Status{}; !s)
+    return report_error("verify", s.error(), json);
 
   Progress progress("verifying");
   req.on_progress = [&](const verifier::Progress& e) { progress.update(e.bytes_done, e.bytes_total, e.current_file); };

@@ -50,9 +50,8 @@ Result<FeedMatch> match_feed(const Feed& feed, const Release& release, std::stri
   m.channel = release.channel;
   m.critical = release.critical || feed_critical(feed, version).value_or(false);
   if (!entries.empty()) {
-    auto it = std::find_if(entries.begin(), entries.end(), [&](const FeedEntry* e) {
-      return e->sha256 == bundle_sha256 && e->size == bundle_size;
-    });
+    auto it = std::find_if(entries.begin(), entries.end(),
+                           [&](const FeedEntry* e) { return e->sha256 == bundle_sha256 && e->size == bundle_size; });
     if (it == entries.end()) return fail(no_entry_matches(feed, entries, bundle_sha256, bundle_size));
     m.entry = **it;
     m.channel = (*it)->channel;

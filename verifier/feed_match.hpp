@@ -30,8 +30,8 @@ struct FeedContext {
 };
 
 struct FeedMatch {
-  std::optional<FeedEntry> entry;  // the entry with the bundle's sha256 and size; nullopt: the feed
-                                   // lists no entry of the release's version
+  std::optional<FeedEntry> entry;          // the entry with the bundle's sha256 and size; nullopt: the feed
+                                           // lists no entry of the release's version
   Channel channel = Channel::recommended;  // the entry's, else the manifest's release.channel
   ChannelSource channel_source = ChannelSource::manifest;
   // The manifest's flag, raised (never lowered) by the feed: an entry of the release's version that
@@ -44,8 +44,7 @@ struct FeedMatch {
 // prefixes); the release is deprecated, by an entry of its version or by `deprecated_versions`
 // (13, also when the feed does not list it).
 [[nodiscard]] Result<FeedMatch> match_feed(const Feed& feed, const Release& release, std::string_view bundle_sha256,
-                                           std::uint64_t bundle_size,
-                                           const std::set<std::string>& deprecated_versions);
+                                           std::uint64_t bundle_size, const std::set<std::string>& deprecated_versions);
 
 // The feed's word on whether a release is critical, for a check made at the manifest before the
 // payload is read: true when an entry of its version says so; nullopt when the feed lists none.

@@ -25,8 +25,9 @@ struct KeptHead {
 };
 
 // req.bundle_path and req.whole_file_sha256 are not used (there is
-// no bundle); with req.feed the match is made on head.bundle_sha256 and head.bundle_bytes. A payload file that is missing, not a regular file, of another size or another
-// SHA-256 is an integrity failure (12) naming it. On failure nothing stays in staging.
+// no bundle); with req.feed the match is made on head.bundle_sha256 and head.bundle_bytes. A payload file that is
+// missing, not a regular file, of another size or another SHA-256 is an integrity failure (12) naming it. On failure
+// nothing stays in staging.
 [[nodiscard]] Result<Report> verify_kept(const Request& req, const KeptHead& head, const std::string& payload_dir);
 
 }  // namespace airlock::verifier

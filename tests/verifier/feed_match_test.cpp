@@ -42,7 +42,8 @@ void expect_error(const Result<FeedMatch>& m, ErrorClass cls, const std::string&
 }
 
 TEST(MatchFeed, ChannelComesFromTheEntryWithTheBundlesBytes) {
-  auto f = bench_feed({entry("4.5.3", std::string(64, 'b'), 99, Channel::beta), entry("4.5.3", kSha, kSize, Channel::rc)});
+  auto f =
+      bench_feed({entry("4.5.3", std::string(64, 'b'), 99, Channel::beta), entry("4.5.3", kSha, kSize, Channel::rc)});
   f.entries[1].file = "bench-4.5.3-delta.tar.zst";
   auto m = match_feed(f, release(), kSha, kSize, {});
   ASSERT_TRUE(m) << m.error().what();
