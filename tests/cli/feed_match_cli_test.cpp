@@ -55,12 +55,14 @@ class FeedMatchCli : public ::testing::Test {
     return run(kBin + " verify " + q(b) + " --trust " + q(trust) + " --feed " + q(feed) + " " + extra);
   }
   // The same release with one more signature, by a key the trust root does not hold: other bytes.
-  fs::path resigned() {
-    const auto copy = dir / "demo-1.1.0-resigned.tar.zst";
-    fs::copy_file(bundle, copy);
-    auto r = run(kBin + " keygen --no-password --out " + q(dir / "stranger"));
-    EXPECT_EQ(r.status, 0) << r.output;
-    r = run(kBin + " sign " + q(copy) + " --key " + q(dir / "stranger.key"));
+  fs::path resigned(const fs::path& src) {
+    const auto copy = dir / (src.stem().stem().string() + "-resigned.tar.zst");
+    fs::copy_file(src, copy);
+    if (!fs::exists(dir / "stranger.key")) {
+      auto r = run(kBin + " keygen --no-password --out " + q(dir / "stranger"));
+      EXPECT_EQ(r.status, 0) << r.output;
+    }
+    auto r = run(kBin + " sign " + q(copy) + " --key " + q(dir / "stranger.key"));
     EXPECT_EQ(r.status, 0) << r.output;
     return copy;
   }
@@ -99,7 +101,7 @@ TEST_F(FeedMatchCli, AVersionTheFeedDoesNotListKeepsTheManifestsChannel) {
 
 TEST_F(FeedMatchCli, BytesThatMatchNoEntryOfTheirVersionAre12) {
   ASSERT_NO_FATAL_FAILURE(make_feed({bundle}));
-  const auto other = resigned();
+  const auto other = resigned(bundle);
   auto r = verify(other);
   EXPECT_EQ(r.status, 12) << r.output;
   EXPECT_NE(r.output.find("demo-1.1.0.tar.zst with sha256 " + run("sha256sum " + q(bundle)).output.substr(0, 16)),
@@ -144,8 +146,9 @@ TEST_F(FeedMatchCli, AnUnsignedFeedIsNotAuthentic) {
   EXPECT_EQ(verify(bundle).status, 11);
 }
 
-// The demo site, and every file under it as "mode size sha256" except airlock's own record of the
-// run (state.db and its journal files: history and audit say what was refused).
+// The demo site, and every file under it as "mode sha256", except airlock's own record of the run
+// (state.db and its journal files: history and audit say what was refused), its lock and scratch
+// staging folder, and hooks.log, which the demo's notify hook appends to after every run.
 class FeedApplyCli : public FeedMatchCli {
  protected:
   void SetUp() override {
@@ -162,12 +165,23 @@ class FeedApplyCli : public FeedMatchCli {
     std::map<std::string, std::string> out;
     for (const auto& e : fs::recursive_directory_iterator(dir / "site")) {
       const auto rel = fs::relative(e.path(), dir / "site").string();
-      if (rel.starts_with("state/state.db") || rel == "state/lock") continue;
+      if (rel.starts_with("state/state.db") || rel == "state/lock" || rel.starts_with("state/staging") ||
+          rel == "hooks.log")
+        continue;
       std::string v = std::to_string(static_cast<int>(e.status().permissions()));
       if (e.is_regular_file()) v += " " + run("sha256sum " + q(e.path())).output.substr(0, 64);
       out[rel] = v;
     }
     return out;
+  }
+  // 1.1.0 applied through a feed listing it and 1.2.0 (channel recommended).
+  fs::path install_first() {
+    const auto b120 = dir / "demo-1.2.0.tar.zst";
+    build(fs::path(kSrc) / "manifests/example-1.2.0/recipe.toml", b120);
+    make_feed({bundle, b120}, "recommended");
+    auto r = apply(q(bundle));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return b120;
   }
   nlohmann::json last_history() {
     auto h = json_of(run(kBin + " history --site " + site() + " --json").output)["history"];
@@ -176,30 +190,33 @@ class FeedApplyCli : public FeedMatchCli {
 };
 
 TEST_F(FeedApplyCli, BytesThatMatchNoEntryAreRefusedWith12AndTheSiteIsUnchanged) {
-  ASSERT_NO_FATAL_FAILURE(make_feed({bundle}, "recommended"));
-  const auto other = resigned();
+  const auto b120 = install_first();
+  ASSERT_FALSE(HasFailure());
+  const auto other = resigned(b120);  // a genuine release, but not the bytes the feed lists
   const auto before = tree();
+  const auto snapshots = run(kBin + " snapshot list --site " + site()).output;
   auto r = apply(q(other));
   EXPECT_EQ(r.status, 12) << r.output;
+  EXPECT_NE(r.output.find("demo-1.2.0.tar.zst with sha256"), std::string::npos) << r.output;
   EXPECT_EQ(tree(), before) << r.output;
-  EXPECT_FALSE(fs::exists(dir / "site/state/current"));
+  EXPECT_EQ(run(kBin + " snapshot list --site " + site()).output, snapshots);
+  EXPECT_EQ(json_of(run(kBin + " status --site " + site() + " --json").output)["installed"], "1.1.0");
   auto h = last_history();
   EXPECT_EQ(h["outcome"], "aborted") << h;
   EXPECT_NE(h["detail"].get<std::string>().find("match no entry"), std::string::npos) << h;
-  // The bundle the feed lists applies.
-  r = apply(q(bundle));
-  EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_EQ(json_of(run(kBin + " status --site " + site() + " --json").output)["installed"], "1.1.0");
 }
 
 TEST_F(FeedApplyCli, ADeprecatedReleaseIsRefusedWith13) {
-  ASSERT_NO_FATAL_FAILURE(make_feed({bundle}, "recommended"));
-  ASSERT_NO_FATAL_FAILURE(feed_cmd("deprecate " + q(feed) + " 1.1.0"));
+  const auto b120 = install_first();
+  ASSERT_FALSE(HasFailure());
+  ASSERT_NO_FATAL_FAILURE(feed_cmd("deprecate " + q(feed) + " 1.2.0"));
   ASSERT_NO_FATAL_FAILURE(sign_feed());
   const auto before = tree();
-  auto r = apply(q(bundle));
+  auto r = apply(q(b120));
   EXPECT_EQ(r.status, 13) << r.output;
+  EXPECT_NE(r.output.find("deprecated"), std::string::npos) << r.output;
   EXPECT_EQ(tree(), before) << r.output;
+  EXPECT_EQ(json_of(run(kBin + " status --site " + site() + " --json").output)["installed"], "1.1.0");
 }
 
 // The channel moves by the feed, never by a rebuild: a bundle built for beta, promoted to
@@ -224,16 +241,22 @@ TEST_F(FeedApplyCli, AReleasePromotedByTheFeedAppliesOnARecommendedSite) {
 }
 
 TEST_F(FeedApplyCli, AStagedReleaseIsMatchedByTheDigestItWasStagedWith) {
-  auto r = run(kBin + " stage " + q(bundle) + " --site " + site() + " --json");
+  const auto b120 = install_first();
+  ASSERT_FALSE(HasFailure());
+  auto r = run(kBin + " stage " + q(b120) + " --site " + site() + " --json");
   ASSERT_EQ(r.status, 0) << r.output;
   const std::string sha = json_of(r.output)["staged"]["sha256"];
-  ASSERT_NO_FATAL_FAILURE(make_feed({resigned()}, "recommended"));  // lists other bytes of 1.1.0
+  // A later feed lists other bytes of 1.2.0.
+  const auto other = resigned(b120);
+  fs::create_directories(dir / "later");
+  feed = dir / "later/feed.toml";
+  ASSERT_NO_FATAL_FAILURE(make_feed({bundle, other}, "recommended"));
   const auto before = tree();
   r = apply("--staged " + sha);
   EXPECT_EQ(r.status, 12) << r.output;
   EXPECT_EQ(tree(), before) << r.output;
-  // stage --feed refuses it too, before anything is kept.
-  r = run(kBin + " stage " + q(bundle) + " --site " + site() + " --feed " + q(feed));
+  // stage --feed refuses the bundle too.
+  r = run(kBin + " stage " + q(b120) + " --site " + site() + " --feed " + q(feed));
   EXPECT_EQ(r.status, 12) << r.output;
 }
 
