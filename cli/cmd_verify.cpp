@@ -198,7 +198,7 @@ int cmd_verify(int argc, char** argv) {
       "whole-file sha256 and size, from the same pass, must equal an entry of its version (12); the\n"
       "channel (checked against --channel) is the entry's, else the manifest's; a feed may mark the\n"
       "release critical; a deprecated release or a feed for another product is refused (13).\n"
-      "verify never changes anything.\n"
+      "verify writes nothing but the folder of --extract (no site, no feed is changed).\n"
       "Exit 0 only when all of it holds; 10 malformed, 11 not authentic, 12 integrity, 13 policy.",
       opts, pos,
       "  airlock verify demo-1.1.0.tar.zst --trust keys/trust.toml\n"
