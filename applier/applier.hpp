@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "core/sys/time.hpp"
+#include "verifier/feed_match.hpp"
 
 namespace airlock::applier {
 
@@ -37,6 +38,11 @@ struct Env {
   std::function<int()> interrupted = [] { return 0; };
   // apply: the release whose breaking config delta the operator accepted ("" = none).
   std::string accept_breaking;
+  // apply (a bundle or a staged release) and stage: a verified channel feed the site accepted, with
+  // the versions the site keeps deprecated (spec §10). The bundle's whole-file sha256 and size must
+  // match an entry of its version (12), checked in the verify phase before anything is committed;
+  // the release's channel and critical flag are then the feed's (verifier/feed_match.hpp).
+  std::optional<verifier::FeedContext> feed;
 };
 
 struct CheckResult {

@@ -112,6 +112,19 @@ std::string resume_after_failed_drain(Ctx& c) {
   return "; the resume hook failed too (" + hook_result(c, "resume") + ")";
 }
 
+// Kept with the run (history's steps) and shown: which channel the release was applied under.
+void note_feed_match(Ctx& c, const verifier::FeedMatch& m) {
+  const std::string serial = std::to_string(c.env.feed->feed.serial);
+  c.data["feed"] = {{"serial", c.env.feed->feed.serial},
+                    {"entry", m.entry ? m.entry->file : ""},
+                    {"channel", channel_name(m.channel)},
+                    {"channel_source", verifier::channel_source_name(m.channel_source)},
+                    {"critical", m.critical}};
+  c.emit("verify", std::string("channel ") + channel_name(m.channel) + " from the " +
+                       verifier::channel_source_name(m.channel_source) + " (feed serial " + serial + ")" +
+                       (m.entry ? ", entry " + m.entry->file : ", the feed does not list this release"));
+}
+
 }  // namespace
 
 Event do_preflight(Ctx& c) {
@@ -172,12 +185,15 @@ Event do_verify(Ctx& c) {
     if (first && m.delta_base)
       return fail(ErrorClass::policy, "release " + m.release.version.text + " is a [delta] release (base " +
                                           *m.delta_base + "); a site with nothing installed needs a full release");
-    AIRLOCK_CHECK(meet_release(c, m, std::nullopt), "site policy");
+    const auto feed_critical =
+        c.env.feed ? verifier::feed_critical(c.env.feed->feed, m.release.version.text) : std::nullopt;
+    AIRLOCK_CHECK(meet_release(c, m, feed_critical), "site policy");
     AIRLOCK_CHECK(check_targets(c.site, m), "bundle");
     return room_for(c.site.state_dir, m.total_size() + snapshot_size_estimate(c.site),
                     "the payload (" + std::to_string(m.total_size()) + " bytes) and the snapshot", ErrorClass::io);
   };
   req.stop = [&] { return c.env.interrupted() != 0; };
+  req.feed = c.env.feed;  // matched at the end of the pass, before verify returns
   c.emit("verify", "verifying " + c.run.bundle);
   auto rep = uses_staged(c) ? verify_staged(c, req) : verifier::verify(req);
   if (!rep && c.env.interrupted() != 0 && verifier::is_stopped(rep.error()))  // docs/site.md, "Signals"
@@ -186,6 +202,7 @@ Event do_verify(Ctx& c) {
   if (!rep) return failed(c, rep.error().with_context("verifying '" + c.run.bundle + "'"));
   c.manifest = rep->manifest;
   c.run.to_version = rep->manifest.release.version.text;
+  if (rep->feed_match) note_feed_match(c, *rep->feed_match);
   if (auto s = plan_configs(c, c.run.staging); !s) return failed(c, s.error());
   if (c.manifest->trust_update) {
     auto t = read_file(c.run.staging + "/" + *c.manifest->trust_update, kMaxTrustRootBytes, ErrorClass::io);

@@ -91,6 +91,7 @@ Result<verifier::Report> verify_into(Ctx& c, const std::string& bundle, const st
   req.bundle_path = bundle;
   req.staging_dir = partial + "/payload";
   req.whole_file_sha256 = true;
+  req.feed = c.env.feed;
   req.on_manifest = [&](const Manifest& m) -> Status {
     if (auto skipped = refuse_if_skipped(c, m); !skipped) return skipped;
     return refuse_unusable(c, m, installed);
@@ -149,6 +150,8 @@ Result<verifier::Report> verify_staged(const Ctx& c, const verifier::Request& re
     head.signature_texts.push_back(std::move(text));
   }
   if (ec) return fail(errno_error("listing", dir + "/signatures", ec.value()));
+  head.bundle_sha256 = rec.sha256;  // what a feed is matched against
+  head.bundle_bytes = rec.bundle_bytes;
   return verifier::verify_kept(req, head, dir + "/payload");
 }
 

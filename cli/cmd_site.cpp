@@ -9,14 +9,18 @@
 #include <sstream>
 
 #include "applier/applier.hpp"
+#include "applier/site.hpp"
 #include "applier/staged.hpp"
+#include "applier/trust_state.hpp"
 #include "cli/common.hpp"
 #include "cli/signals.hpp"
 #include "core/crypto/minisign.hpp"
 #include "core/json_text.hpp"
+#include "core/model/trust.hpp"
 #include "core/sys/fs.hpp"
 #include "core/sys/time.hpp"
 #include "core/text.hpp"
+#include "verifier/feed.hpp"
 
 namespace airlock::cli {
 
@@ -188,10 +192,23 @@ std::string history_line(const ap::HistoryEntry& h) {
 
 }  // namespace
 
+Status use_site_feed(const std::string& site_toml, const std::string& feed_path, ap::Env& env) {
+  AIRLOCK_TRY(auto site, ap::load_site(site_toml), "site");
+  AIRLOCK_TRY(auto text, read_file(site.trust_root, kMaxTrustRootBytes, ErrorClass::usage), "trust root");
+  AIRLOCK_TRY(auto root, parse_trust_root(text, ErrorClass::usage), "trust root '" + site.trust_root + "'");
+  AIRLOCK_TRY(auto revoked, ap::load_revoked_keys(site), "revoked keys");
+  AIRLOCK_TRY(auto feed, verifier::verify_feed_file(feed_path, root, env.now(), revoked), "feed '" + feed_path + "'");
+  env.feed = verifier::FeedContext{std::move(feed), {}};
+  return {};
+}
+
 int cmd_apply(int argc, char** argv) {
-  std::string site, bundle, staged, accept_breaking;
+  std::string site, bundle, staged, accept_breaking, feed;
   po::options_description o("Options");
   add_common(o, site);
+  o.add_options()("feed", po::value<std::string>(&feed),
+                  "FEED.toml (its signatures beside it): the release's channel and flags come from it, and the "
+                  "bundle's bytes must match its entry");
   o.add_options()("accept-breaking", po::value<std::string>(&accept_breaking),
                   "VERSION: apply this release although its config delta is marked breaking (read its notes first)");
   o.add_options()("bundle", po::value<std::string>(&bundle), "the bundle (.tar.zst)")(
@@ -199,22 +216,31 @@ int cmd_apply(int argc, char** argv) {
       "apply the staged release with this bundle SHA-256 (or a unique prefix of 8+ hex digits) instead of a bundle");
   po::positional_options_description pos;
   pos.add("bundle", 1);
-  auto p = parse_args(argc, argv, "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--json]",
-                      "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
-                      "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
-                      "33 preflight failed (nothing changed), 10-13 bundle refused (13 also: a release skipped by\n"
-                      "the operator, or a breaking config delta without --accept-breaking VERSION).\n"
-                      "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
-                      "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
-                      "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
-                      "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.",
-                      o, pos, "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n");
+  auto p =
+      parse_args(argc, argv, "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--feed FEED.toml] [--json]",
+                 "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
+                 "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
+                 "33 preflight failed (nothing changed), 10-13 bundle refused (13 also: a release skipped by\n"
+                 "the operator, or a breaking config delta without --accept-breaking VERSION).\n"
+                 "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
+                 "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
+                 "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
+                 "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.\n"
+                 "--feed: the feed is verified against the site's trust root (10, 11); the bundle's\n"
+                 "whole-file sha256 and size must equal an entry of its version (12, before anything\n"
+                 "changes); its channel is the entry's (else the manifest's), a feed may mark it\n"
+                 "critical, and a deprecated release or a feed for another product is refused (13).",
+                 o, pos,
+                 "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n"
+                 "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml --feed /media/stick/feed.toml\n");
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   if (bundle.empty() == staged.empty())
     return report_error("apply", Error(ErrorClass::usage, "give either a BUNDLE or --staged SHA256"), js);
   auto env = cli_env(false);
   env.accept_breaking = accept_breaking;
+  if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env); !s)
+    return report_error("apply", s.error(), js);
   if (!staged.empty()) return finish_run("apply", ap::apply_staged(site, staged, env), js);
   return finish_run("apply", ap::apply(site, bundle, env), js);
 }

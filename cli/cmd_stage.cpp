@@ -46,13 +46,14 @@ int list(const std::string& site, bool js) {
 }  // namespace
 
 int cmd_stage(int argc, char** argv) {
-  std::string site, bundle;
+  std::string site, bundle, feed;
   po::options_description o("Options");
   add_common(o, site);
-  o.add_options()("bundle", po::value<std::string>(&bundle)->required(), "the bundle (.tar.zst)");
+  o.add_options()("bundle", po::value<std::string>(&bundle)->required(), "the bundle (.tar.zst)")(
+      "feed", po::value<std::string>(&feed), "FEED.toml: the bundle must match it, as for apply --feed");
   po::positional_options_description pos;
   pos.add("bundle", 1);
-  auto p = parse_args(argc, argv, "airlock stage BUNDLE [--site site.toml] [--json]",
+  auto p = parse_args(argc, argv, "airlock stage BUNDLE [--site site.toml] [--feed FEED.toml] [--json]",
                       "Verify a bundle against the site's trust root and policy, as apply would now, and keep\n"
                       "it staged under its SHA-256, to apply later with `airlock apply --staged SHA256`.\n"
                       "The site keeps at most [site] staged_keep releases (default 3), removing the oldest.\n"
@@ -60,7 +61,10 @@ int cmd_stage(int argc, char** argv) {
                       o, pos, "  airlock stage demo-1.2.0.tar.zst --site /srv/site/site.toml\n");
   if (p.exit_now) return *p.exit_now;
   const bool js = p.vm.count("json") > 0;
-  auto r = ap::stage(site, bundle, cli_env(js));
+  auto env = cli_env(js);
+  if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env); !s)
+    return report_error("stage", s.error(), js);
+  auto r = ap::stage(site, bundle, env);
   if (!r) return report_error("stage", r.error(), js);
   if (js) {
     print_json({{"ok", true},

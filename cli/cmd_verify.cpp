@@ -9,6 +9,7 @@
 #include "core/sys/fs.hpp"
 #include "core/sys/time.hpp"
 #include "core/text.hpp"
+#include "verifier/feed.hpp"
 #include "verifier/inspect.hpp"
 #include "verifier/verifier.hpp"
 
@@ -79,6 +80,42 @@ void print_manifest(std::ostream& o, const Manifest& m) {
       << "\n";
 }
 
+nlohmann::json feed_json(const verifier::FeedContext& f, const verifier::FeedMatch& m) {
+  nlohmann::json j = {{"product", f.feed.product},
+                      {"serial", f.feed.serial},
+                      {"published", format_rfc3339(f.feed.published)},
+                      {"entry", nullptr}};
+  if (m.entry)
+    j["entry"] = {{"version", m.entry->version},
+                  {"file", m.entry->file},
+                  {"sha256", m.entry->sha256},
+                  {"size", m.entry->size},
+                  {"channel", channel_name(m.entry->channel)},
+                  {"critical", m.entry->critical},
+                  {"deprecated", m.entry->deprecated}};
+  return j;
+}
+
+void print_feed_match(const verifier::FeedContext& f, const verifier::FeedMatch& m) {
+  std::cout << "feed        " << f.feed.product << " serial " << f.feed.serial << ", published "
+            << format_rfc3339(f.feed.published) << "\n";
+  if (m.entry)
+    std::cout << "  entry     " << m.entry->file << " (sha256 " << m.entry->sha256.substr(0, 16) << "…, "
+              << m.entry->size << " bytes) matches the bundle\n";
+  else
+    std::cout << "  entry     none: the feed does not list this release\n";
+  std::cout << "channel     " << channel_name(m.channel) << " (from the "
+            << verifier::channel_source_name(m.channel_source) << ")" << (m.critical ? ", critical" : "") << "\n";
+}
+
+// --feed: verified against the same trust root at the same verification time as the bundle.
+Status load_feed(const std::string& path, verifier::Request& req) {
+  const Timestamp at = req.policy.at ? *req.policy.at : now_utc();
+  AIRLOCK_TRY(auto feed, verifier::verify_feed_file(path, req.trust, at), "feed '" + path + "'");
+  req.feed = verifier::FeedContext{std::move(feed), {}};
+  return {};
+}
+
 }  // namespace
 
 int cmd_inspect(int argc, char** argv) {
@@ -145,21 +182,30 @@ int cmd_verify(int argc, char** argv) {
       "at", po::value<std::string>(), "verification time (RFC 3339), for audits; default now")(
       "clock-skew", po::value<std::string>()->default_value("5m"), "tolerance for `created` in the future")(
       "max-size", po::value<std::uint64_t>(), "refuse a payload larger than BYTES")(
+      "feed", po::value<std::string>(),
+      "FEED.toml (signatures beside it): match the bundle to its entry; the channel is the feed's")(
       "bundle-sha256", "also report the SHA-256 of the whole bundle file (as sha256sum prints it; costs a second hash stream)")("json", "machine-readable report on stdout");
   po::positional_options_description pos;
   pos.add("bundle", 1);
   auto p = parse_args(
       argc, argv,
-      "airlock verify BUNDLE --trust trust.toml [--extract DIR] [--product P] [--installed V] [--channel C] [--at TIME]",
+      "airlock verify BUNDLE --trust trust.toml [--feed FEED.toml] [--extract DIR] [--product P] [--installed V]\n"
+      "       [--channel C] [--at TIME]",
       "Verifies a bundle offline, in one streaming pass: the signatures over the exact manifest bytes\n"
       "against the pinned trust root (threshold, key windows, revocation), the manifest, the policy,\n"
       "then every payload file's name, order, size and SHA-256, and that nothing follows the archive.\n"
+      "With --feed, the feed is verified against the same trust root first (10, 11), and the bundle's\n"
+      "whole-file sha256 and size, from the same pass, must equal an entry of its version (12); the\n"
+      "channel (checked against --channel) is the entry's, else the manifest's; a feed may mark the\n"
+      "release critical; a deprecated release or a feed for another product is refused (13).\n"
+      "verify writes nothing but the folder of --extract (no site, no feed is changed).\n"
       "Exit 0 only when all of it holds; 10 malformed, 11 not authentic, 12 integrity, 13 policy.",
       opts, pos,
       "  airlock verify demo-1.1.0.tar.zst --trust keys/trust.toml\n"
       "  airlock verify demo-1.1.0.tar.zst --trust trust.toml --extract /tmp/stage --installed 1.0.0 --channel rc\n"
       "  airlock verify old.tar.zst --trust trust.toml --at 2026-05-07T00:00:00Z --json\n"
-      "  airlock verify demo-1.1.0.tar.zst --trust trust.toml --bundle-sha256   # plus the whole file's digest\n");
+      "  airlock verify demo-1.1.0.tar.zst --trust trust.toml --bundle-sha256   # plus the whole file's digest\n"
+      "  airlock verify demo-1.1.0.tar.zst --trust trust.toml --feed feed.toml --channel recommended\n");
   if (p.exit_now) return *p.exit_now;
   bool json = p.vm.count("json") > 0;
   auto usage_err = [&](const std::string& msg) { return report_error("verify", Error(ErrorClass::usage, msg), json); };
@@ -198,6 +244,8 @@ int cmd_verify(int argc, char** argv) {
   req.policy.clock_skew_seconds = *skew;
   if (p.vm.count("max-size")) req.policy.max_size = p.vm["max-size"].as<std::uint64_t>();
   req.whole_file_sha256 = p.vm.count("bundle-sha256") > 0;
+  if (auto s = p.vm.count("feed") ? load_feed(p.vm["feed"].as<std::string>(), req) : Status{}; !s)
+    return report_error("verify", s.error(), json);
 
   Progress progress("verifying");
   req.on_progress = [&](const verifier::Progress& e) { progress.update(e.bytes_done, e.bytes_total, e.current_file); };
@@ -217,9 +265,13 @@ int cmd_verify(int argc, char** argv) {
     j["verified"] = true;
     j["product"] = m.release.product;
     j["version"] = m.release.version.text;
-    j["channel"] = channel_name(m.release.channel);
+    j["channel"] = channel_name(r->feed_match ? r->feed_match->channel : m.release.channel);
+    j["channel_source"] = verifier::channel_source_name(r->feed_match ? r->feed_match->channel_source
+                                                                      : verifier::ChannelSource::manifest);
+    j["critical"] = r->feed_match ? r->feed_match->critical : m.release.critical;
+    j["feed"] = r->feed_match ? feed_json(*req.feed, *r->feed_match) : nlohmann::json(nullptr);
     j["manifest_sha256"] = r->manifest_sha256;
-    j["bundle_sha256"] = req.whole_file_sha256 ? nlohmann::json(r->bundle_sha256) : nlohmann::json(nullptr);
+    j["bundle_sha256"] = r->bundle_sha256.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->bundle_sha256);
     j["bundle_bytes"] = r->bundle_bytes;
     j["threshold"] = r->threshold;
     j["valid_signatures"] = r->valid_signatures;
@@ -240,8 +292,10 @@ int cmd_verify(int argc, char** argv) {
     print_input_json(j);
     return 0;
   }
+  const Channel channel = r->feed_match ? r->feed_match->channel : m.release.channel;
+  const bool critical = r->feed_match ? r->feed_match->critical : m.release.critical;
   std::cout << "VERIFIED " << printable(m.release.product) << " " << printable(m.release.version.text) << " ("
-            << channel_name(m.release.channel) << (m.release.critical ? ", critical" : "") << ")\n";
+            << channel_name(channel) << (critical ? ", critical" : "") << ")\n";
   std::cout << "signatures  " << r->valid_signatures << " valid of threshold " << r->threshold << "\n";
   for (const auto& s : r->signatures)
     std::cout << "  " << s.key_id << (s.key_name ? " (" + printable(*s.key_name) + ")" : "") << "  "
@@ -249,7 +303,7 @@ int cmd_verify(int argc, char** argv) {
   std::cout << "files       " << r->files_checked << " checked, " << human_bytes(r->bytes_checked) << " ("
             << r->bytes_checked << " bytes)\n";
   std::cout << "manifest    sha256 " << r->manifest_sha256 << "\nbundle      ";
-  if (req.whole_file_sha256) std::cout << "sha256 " << r->bundle_sha256 << ", ";
+  if (!r->bundle_sha256.empty()) std::cout << "sha256 " << r->bundle_sha256 << ", ";
   std::cout << r->bundle_bytes << " bytes\n";
   std::cout << "verified at " << format_rfc3339(r->verified_at);
   if (r->clock_skew_seconds != 300) std::cout << " (clock skew tolerance " << r->clock_skew_seconds << " s)";
@@ -258,6 +312,7 @@ int cmd_verify(int argc, char** argv) {
   if (r->stale_trust_update)
     std::cout << "trust update with serial " << *r->stale_trust_update << " is stale (not above the trust root's "
               << req.trust.serial << "): ignored\n";
+  if (r->feed_match) print_feed_match(*req.feed, *r->feed_match);
   if (r->staging_dir) std::cout << "extracted   " << printable(*r->staging_dir) << "\n";
   return 0;
 }

@@ -45,7 +45,9 @@ Result<Report> check_head(const Request& req, const KeptHead& head, SignatureCou
   rep.verified_at = at;
   rep.clock_skew_seconds = req.policy.clock_skew_seconds;
   rep.signature_texts = head.signature_texts;
-  if (auto s = check_signed_manifest(req, head.manifest_text, counter, at, rep); !s) return fail(std::move(s).error());
+  const ChannelFrom channel = req.feed ? ChannelFrom::feed_match : ChannelFrom::manifest;
+  if (auto s = check_signed_manifest(req, head.manifest_text, counter, at, rep, channel); !s)
+    return fail(std::move(s).error());
   if (req.on_manifest) {
     auto ok = req.on_manifest(rep.manifest);  // the caller's error, as the caller worded it
     if (!ok) return fail(std::move(ok).error());
@@ -131,6 +133,9 @@ Result<Report> verify_payload(const Request& req, const KeptHead& head, const st
     rep.bytes_checked += f.size;
     if (req.on_progress) req.on_progress({rep.bytes_checked, m.total_size(), f.path});
   }
+  rep.bundle_sha256 = head.bundle_sha256;
+  rep.bundle_bytes = head.bundle_bytes;
+  AIRLOCK_CHECK(check_feed_match(req, rep), "staged release");
   return rep;
 }
 

@@ -6,6 +6,7 @@
 // reaches the site.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,16 @@ namespace airlock::verifier {
 struct KeptHead {
   std::string manifest_text;
   std::vector<std::string> signature_texts;  // .minisig texts
+  // The whole bundle file's sha256 and size as read when the release was kept: what req.feed is
+  // matched against (there is no bundle to read now).
+  std::string bundle_sha256;
+  std::uint64_t bundle_bytes = 0;
 };
 
 // req.bundle_path and req.whole_file_sha256 are not used (there is
-// no bundle). A payload file that is missing, not a regular file, of another size or another
-// SHA-256 is an integrity failure (12) naming it. On failure nothing stays in staging.
+// no bundle); with req.feed the match is made on head.bundle_sha256 and head.bundle_bytes. A payload file that is
+// missing, not a regular file, of another size or another SHA-256 is an integrity failure (12) naming it. On failure
+// nothing stays in staging.
 [[nodiscard]] Result<Report> verify_kept(const Request& req, const KeptHead& head, const std::string& payload_dir);
 
 }  // namespace airlock::verifier

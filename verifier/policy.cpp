@@ -42,17 +42,34 @@ Status check_versions(const Release& r, const Policy& p) {
 
 }  // namespace
 
-Status check_policy(const Manifest& m, const Policy& p, const Timestamp& at) {
+Status check_channel(Channel release_channel, const Policy& p) {
+  // Lower rank = more stable; a site accepts its channel or a more stable one.
+  if (p.channel && static_cast<int>(release_channel) > static_cast<int>(*p.channel))
+    return fail(ErrorClass::policy, std::string("a ") + channel_name(release_channel) +
+                                        " release is not accepted by a site following " + channel_name(*p.channel));
+  return {};
+}
+
+Status check_feed_match(const Request& req, Report& rep) {
+  if (!req.feed) return {};
+  AIRLOCK_TRY(auto m,
+              match_feed(req.feed->feed, rep.manifest.release, rep.bundle_sha256, rep.bundle_bytes,
+                         req.feed->deprecated_versions),
+              "feed");
+  AIRLOCK_CHECK(check_channel(m.channel, req.policy),
+                std::string("policy (the channel from the ") + channel_source_name(m.channel_source) + ")");
+  rep.feed_match = std::move(m);
+  return {};
+}
+
+Status check_policy(const Manifest& m, const Policy& p, const Timestamp& at, ChannelFrom channel) {
   const auto& r = m.release;
   if (auto ok = check_times(r, p, at); !ok) return ok;
   if (p.product && r.product != *p.product)
     return fail(ErrorClass::policy, "the bundle is for product '" + r.product + "', not '" + *p.product + "'");
   if (auto ok = check_versions(r, p); !ok) return ok;
-  // Lower rank = more stable; a site accepts its channel or a more stable one.
-  if (p.channel && static_cast<int>(r.channel) > static_cast<int>(*p.channel))
-    return fail(ErrorClass::policy, std::string("a ") + channel_name(r.channel) +
-                                        " release is not accepted by a site following " + channel_name(*p.channel));
-  return {};
+  if (channel == ChannelFrom::feed_match) return {};
+  return check_channel(r.channel, p);
 }
 
 }  // namespace airlock::verifier

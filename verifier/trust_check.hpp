@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/model/trust.hpp"
 #include "core/sys/time.hpp"
+#include "verifier/policy.hpp"
 #include "verifier/verifier.hpp"
 
 namespace airlock::verifier {
@@ -26,8 +27,11 @@ TrustRoot with_sticky_revocations(TrustRoot root, const std::vector<minisign::Ke
 // Spec §7 steps 3-5 over a signed manifest whose signatures `counter` holds, whether it comes from
 // a bundle's head or from a release kept at a site: the threshold at `at`, the parse, the threshold
 // again with the windows also at release.created (`req.on_authentic` then sees the manifest), the
-// size limit and the policy. Fills rep's manifest, its digest and text, and the signature verdicts.
+// size limit and the policy (the channel only with ChannelFrom::manifest: a caller that matches a
+// feed after the stream checks it there). Fills rep's manifest, its digest and text, and the
+// signature verdicts.
 [[nodiscard]] Status check_signed_manifest(const Request& req, const std::string& manifest_bytes,
-                                           SignatureCounter& counter, const Timestamp& at, Report& rep);
+                                           SignatureCounter& counter, const Timestamp& at, Report& rep,
+                                           ChannelFrom channel = ChannelFrom::manifest);
 
 }  // namespace airlock::verifier

@@ -16,6 +16,7 @@
 #include "core/model/manifest.hpp"
 #include "core/model/trust.hpp"
 #include "core/sys/time.hpp"
+#include "verifier/feed_match.hpp"
 
 namespace airlock::verifier {
 
@@ -65,6 +66,12 @@ struct Request {
   // With whole_file_sha256, a split bundle's parts are hashed too, each on its own, in the same
   // pass (Report::part_sha256; a feed entry lists them, §10).
   bool part_sha256 = false;
+  // A verified channel feed (spec §10) the bundle must match (verifier/feed_match.hpp): the whole
+  // file is hashed in the one pass as with whole_file_sha256, and once the stream has ended, before
+  // staging is committed, its sha256 and size must match an entry of its version. The channel
+  // policy is then checked against the channel of the match (the feed's, else the manifest's)
+  // instead of the manifest's at step 5. Report::feed_match holds the match.
+  std::optional<FeedContext> feed;
   // Polled before each payload chunk (1 MiB), before the payload starts, and every 100 ms while a
   // pipe or FIFO has no bytes for the reader (possibly from a reader thread of its own): when it
   // returns true the run ends as a failure (ErrorClass::io, kStoppedMessage) and staging is
@@ -92,9 +99,11 @@ struct Report {
   std::uint64_t bytes_checked = 0;
   std::uint64_t bundle_bytes = 0;         // compressed bytes read
   std::string bundle_sha256;              // of the whole file (as read, parts concatenated); empty
-                                          // unless Request::whole_file_sha256
+                                          // unless Request::whole_file_sha256 or Request::feed; then
+                                          // bundle_bytes is the whole file's size, from the same pass
   std::vector<std::string> part_sha256;   // each part's, in order, with Request::part_sha256 and a
                                           // split bundle; empty otherwise
+  std::optional<FeedMatch> feed_match;    // with Request::feed
   std::optional<TrustRoot> trust_update;  // parsed and checked new root, when the bundle has one
   // A [trust_update] whose serial is not greater than the current root's: stale, neither checked
   // against its own threshold nor to be installed, and not a reason to refuse the bundle (§6).

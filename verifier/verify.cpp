@@ -63,7 +63,7 @@ Status check_trust_update(const std::string& text, const Request& req, Signature
 }
 
 Status check_signed_manifest(const Request& req, const std::string& manifest_bytes, SignatureCounter& counter,
-                             const Timestamp& at, Report& rep) {
+                             const Timestamp& at, Report& rep, ChannelFrom channel) {
   rep.manifest_sha256 = to_hex(sha256(manifest_bytes));
   rep.manifest_text = manifest_bytes;
   // Step 3: the signatures over the exact bytes, before they are parsed.
@@ -87,7 +87,7 @@ Status check_signed_manifest(const Request& req, const std::string& manifest_byt
 
   // Step 5: limits and policy.
   AIRLOCK_CHECK(check_size_limit(rep.manifest, req.policy), "manifest.toml");
-  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at), "policy");
+  AIRLOCK_CHECK(check_policy(rep.manifest, req.policy, at, channel), "policy");
   return {};
 }
 
@@ -101,7 +101,7 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   // The whole-file SHA-256 runs on a reader thread of its own (HashingSource), over the bytes it
   // read, the very bytes then decompressed. Without it, the reader maps the file if it can.
   std::optional<HashingSource> hashing;
-  if (req.whole_file_sha256) hashing.emplace(*raw, true, req.part_sha256);
+  if (req.whole_file_sha256 || req.feed) hashing.emplace(*raw, true, req.part_sha256);
   Source& src = hashing ? static_cast<Source&>(*hashing) : *raw;
   // Two threads decompress frames ahead and hash each block where it was decompressed;
   // declared before the reader, so every job is done before what the jobs use goes.
@@ -119,7 +119,9 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   const std::string& manifest_bytes = head.manifest;
   for (const auto& sig : head.signatures) rep.signature_texts.push_back(sig.text);
   SignatureCounter counter(head.parsed_signatures(), manifest_bytes);
-  if (auto s = check_signed_manifest(req, manifest_bytes, counter, at, rep); !s) return fail(std::move(s).error());
+  const ChannelFrom channel = req.feed ? ChannelFrom::feed_match : ChannelFrom::manifest;
+  if (auto s = check_signed_manifest(req, manifest_bytes, counter, at, rep, channel); !s)
+    return fail(std::move(s).error());
   if (req.on_manifest) {
     auto ok = req.on_manifest(rep.manifest);  // the caller's error, as the caller worded it
     if (!ok) return fail(std::move(ok).error());
@@ -142,6 +144,8 @@ Result<Report> verify_stream(const Request& req, Staging* staging, const Timesta
   rep.bundle_bytes = hashing ? hashing->bytes() : z.input_bytes();
   if (hashing) rep.bundle_sha256 = hashing->hex_digest();
   if (hashing) rep.part_sha256 = hashing->part_hex_digests();
+  // §10: the bytes just verified are the bytes matched, before anything leaves staging.
+  if (auto s = check_feed_match(req, rep); !s) return fail(std::move(s).error());
   return rep;
 }
 
