@@ -5,6 +5,7 @@
 
 #include "applier/feed_store.hpp"
 #include "applier/feed_store_internal.hpp"
+#include "applier/run.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/model/semver.hpp"
 #include "core/sys/fs.hpp"
@@ -106,6 +107,19 @@ Result<SiteFeed> accepted_feed(const Site& s) {
   AIRLOCK_TRY(out.accepted, read_accepted(s), "site '" + s.name + "'");
   AIRLOCK_TRY(out.deprecated, load_deprecated(s), "site '" + s.name + "'");
   return out;
+}
+
+Result<std::optional<verifier::FeedContext>> site_feed_context(const Site& s) {
+  AIRLOCK_TRY(auto feed, accepted_feed(s), "the site's feed");
+  if (!feed.accepted) return std::optional<verifier::FeedContext>{};
+  return std::optional<verifier::FeedContext>{
+      verifier::FeedContext{std::move(feed.accepted->feed), std::move(feed.deprecated)}};
+}
+
+airlock::Status use_accepted_feed(Ctx& c) {
+  if (c.env.feed) return {};
+  AIRLOCK_TRY(c.env.feed, site_feed_context(c.site), "feed");
+  return {};
 }
 
 }  // namespace airlock::applier

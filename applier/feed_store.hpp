@@ -80,4 +80,11 @@ struct FeedAcceptance {
 // The same for a caller that already holds the site (apply --feed, schedule): c.env.now() is the time.
 [[nodiscard]] Result<FeedAcceptance> accept_feed(Ctx& c, const std::string& feed_path);
 
+// The feed a bundle is matched against at this site (spec §10): the accepted one, with every
+// sticky deprecation; nullopt when the site has accepted none.
+[[nodiscard]] Result<std::optional<verifier::FeedContext>> site_feed_context(const Site& s);
+// Sets c.env.feed to site_feed_context when the caller did not give one, so that apply, a staged
+// apply, run-due and stage all take a release's channel and flags from the site's feed.
+[[nodiscard]] airlock::Status use_accepted_feed(Ctx& c);
+
 }  // namespace airlock::applier

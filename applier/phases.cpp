@@ -11,6 +11,7 @@
 #include "applier/config_apply.hpp"
 #include "applier/crash.hpp"
 #include "applier/degraded.hpp"
+#include "applier/feed_store.hpp"
 #include "applier/files.hpp"
 #include "applier/lifecycle.hpp"
 #include "applier/migrate.hpp"
@@ -177,6 +178,7 @@ Event do_verify(Ctx& c) {
   req.staging_dir = c.run.staging;
   bool first = c.run.from_version.empty();
   // A refusal (by policy or by the site) is recorded with the version it refused.
+  if (auto s = use_accepted_feed(c); !s) return failed(c, s.error());
   req.on_authentic = [&](const Manifest& m) { c.run.to_version = m.release.version.text; };
   req.on_manifest = [&](const Manifest& m) -> Status {
     if (!first && m.release.version.text == c.run.from_version)

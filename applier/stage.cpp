@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "applier/audit.hpp"
+#include "applier/feed_store.hpp"
 #include "applier/files.hpp"
 #include "applier/lifecycle.hpp"
 #include "applier/staged_store.hpp"
@@ -91,6 +92,7 @@ Result<verifier::Report> verify_into(Ctx& c, const std::string& bundle, const st
   req.bundle_path = bundle;
   req.staging_dir = partial + "/payload";
   req.whole_file_sha256 = true;
+  AIRLOCK_CHECK(use_accepted_feed(c), "site '" + c.site.name + "'");
   req.feed = c.env.feed;
   req.on_manifest = [&](const Manifest& m) -> Status {
     if (auto skipped = refuse_if_skipped(c, m); !skipped) return skipped;

@@ -75,7 +75,11 @@ int add(const std::string& site, const std::vector<std::string>& args, const po:
   if (!win) return report_error("schedule", win.error(), js);
   req.preflight_before_s = *pre;
   req.window_s = *win;
-  auto r = ap::schedule_add(site, req, schedule_env(js));
+  auto env = schedule_env(js);
+  if (vm.count("feed"))  // accepted first, as apply --feed does; the staging then matches against it
+    if (auto s = use_site_feed(site, vm["feed"].as<std::string>(), env, FeedUse::accept); !s)
+      return report_error("schedule", s.error(), js);
+  auto r = ap::schedule_add(site, req, env);
   if (!r) return report_error("schedule", r.error(), js);
   if (js) {
     print_json({{"ok", true}, {"job", job_json(*r)}, {"audit_head", r->audit_head}});
@@ -124,15 +128,17 @@ int cmd_schedule(int argc, char** argv) {
                   "add: RFC 3339 (2026-06-01T02:00:00+02:00), or HH:MM: its next occurrence in site.toml's timezone")(
       "preflight-before", po::value<std::string>()->default_value("30m"),
       "add: run the preflight this long before the time")(
-      "window", po::value<std::string>()->default_value("2h"),
-      "add: a job not started by then (the machine was off) is missed, never run late")(
+      "feed", po::value<std::string>(),
+      "add: FEED.toml (signatures beside it): accepted by the site first, as `feed accept` does; the bundle must "
+      "match it")("window", po::value<std::string>()->default_value("2h"),
+                  "add: a job not started by then (the machine was off) is missed, never run late")(
       "args", po::value<std::vector<std::string>>(&args), "add BUNDLE | list | cancel ID");
   po::positional_options_description pos;
   pos.add("args", -1);
   auto p = parse_args(
       argc, argv,
-      "airlock schedule (add BUNDLE --at TIME [--preflight-before 30m] [--window 2h] | list | cancel ID)\n"
-      "                 [--site site.toml] [--json]",
+      "airlock schedule (add BUNDLE --at TIME [--feed FEED.toml] [--preflight-before 30m] [--window 2h] | list |\n"
+      "                  cancel ID) [--site site.toml] [--json]",
       "Schedule an upgrade: `add` verifies the bundle and stages it now (the stick may leave), and records a\n"
       "job that `airlock run-due` (a systemd timer, every minute) carries out: the preflight checks and the\n"
       "staged files' hashes at max(now, TIME - preflight-before), then the apply at TIME, exactly as\n"

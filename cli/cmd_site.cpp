@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "applier/applier.hpp"
+#include "applier/feed_store.hpp"
 #include "applier/site.hpp"
 #include "applier/staged.hpp"
 #include "applier/trust_state.hpp"
@@ -192,13 +193,19 @@ std::string history_line(const ap::HistoryEntry& h) {
 
 }  // namespace
 
-Status use_site_feed(const std::string& site_toml, const std::string& feed_path, ap::Env& env) {
+Status use_site_feed(const std::string& site_toml, const std::string& feed_path, ap::Env& env, FeedUse use) {
+  if (use == FeedUse::accept) {
+    AIRLOCK_TRY(auto accepted, ap::accept_feed(site_toml, feed_path, env), "feed accept");
+    (void)accepted;  // in history and the audit log; the run reads the site's feed itself
+    return {};
+  }
   AIRLOCK_TRY(auto site, ap::load_site(site_toml), "site");
   AIRLOCK_TRY(auto text, read_file(site.trust_root, kMaxTrustRootBytes, ErrorClass::usage), "trust root");
   AIRLOCK_TRY(auto root, parse_trust_root(text, ErrorClass::usage), "trust root '" + site.trust_root + "'");
   AIRLOCK_TRY(auto revoked, ap::load_revoked_keys(site), "revoked keys");
   AIRLOCK_TRY(auto feed, verifier::verify_feed_file(feed_path, root, env.now(), revoked), "feed '" + feed_path + "'");
-  env.feed = verifier::FeedContext{std::move(feed), {}};
+  AIRLOCK_TRY(auto kept, ap::accepted_feed(site), "the site's feed");
+  env.feed = verifier::FeedContext{std::move(feed), std::move(kept.deprecated)};
   return {};
 }
 
@@ -239,7 +246,7 @@ int cmd_apply(int argc, char** argv) {
     return report_error("apply", Error(ErrorClass::usage, "give either a BUNDLE or --staged SHA256"), js);
   auto env = cli_env(false);
   env.accept_breaking = accept_breaking;
-  if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env); !s)
+  if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env, FeedUse::accept); !s)
     return report_error("apply", s.error(), js);
   if (!staged.empty()) return finish_run("apply", ap::apply_staged(site, staged, env), js);
   return finish_run("apply", ap::apply(site, bundle, env), js);

@@ -15,9 +15,14 @@ namespace airlock::cli {
 void add_common(po::options_description& o, std::string& site);
 applier::Env cli_env(bool quiet);
 int finish_run(const std::string& cmd, const Result<applier::RunReport>& r, bool as_json);
-// --feed of apply and stage: the feed verified against the site's installed trust root and its
-// sticky revocations (spec §10), put into env.feed. Errors: the feed's (10, 11), the site's (2, 3).
-[[nodiscard]] Status use_site_feed(const std::string& site_toml, const std::string& feed_path, applier::Env& env);
+// --feed of apply, schedule add and stage. `accept`: the site accepts the feed first, as `feed
+// accept` does (recorded even when the bundle is then refused), and the run matches the bundle
+// against the site's feed. Otherwise (stage) the feed is only verified against the site's trust
+// root and sticky revocations and put into env.feed with the site's sticky deprecations.
+// Errors: the feed's (10, 11, 13), the site's (2, 3).
+enum class FeedUse { accept, verify_only };
+[[nodiscard]] Status use_site_feed(const std::string& site_toml, const std::string& feed_path, applier::Env& env,
+                                   FeedUse use);
 
 int cmd_apply(int argc, char** argv);
 int cmd_status(int argc, char** argv);

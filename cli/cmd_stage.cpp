@@ -62,7 +62,7 @@ int cmd_stage(int argc, char** argv) {
   if (p.exit_now) return *p.exit_now;
   const bool js = p.vm.count("json") > 0;
   auto env = cli_env(js);
-  if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env); !s)
+  if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env, FeedUse::verify_only); !s)
     return report_error("stage", s.error(), js);
   auto r = ap::stage(site, bundle, env);
   if (!r) return report_error("stage", r.error(), js);

@@ -165,8 +165,9 @@ class FeedApplyCli : public FeedMatchCli {
     std::map<std::string, std::string> out;
     for (const auto& e : fs::recursive_directory_iterator(dir / "site")) {
       const auto rel = fs::relative(e.path(), dir / "site").string();
+      // state/feed: apply --feed accepts the feed first, whatever becomes of the bundle.
       if (rel.starts_with("state/state.db") || rel == "state/lock" || rel.starts_with("state/staging") ||
-          rel == "hooks.log")
+          rel.starts_with("state/feed") || rel == "hooks.log")
         continue;
       std::string v = std::to_string(static_cast<int>(e.status().permissions()));
       if (e.is_regular_file()) v += " " + run("sha256sum " + q(e.path())).output.substr(0, 64);
@@ -216,6 +217,39 @@ TEST_F(FeedApplyCli, ADeprecatedReleaseIsRefusedWith13) {
   EXPECT_EQ(r.status, 13) << r.output;
   EXPECT_NE(r.output.find("deprecated"), std::string::npos) << r.output;
   EXPECT_EQ(tree(), before) << r.output;
+  auto st = json_of(run(kBin + " status --site " + site() + " --json").output);
+  EXPECT_EQ(st["installed"], "1.1.0");
+  EXPECT_EQ(st["feed"]["serial"], 4) << "the feed is accepted although the bundle is then refused: " << st;
+  // Deprecation is sticky: without --feed, apply matches against the site's feed and still refuses.
+  r = run(kBin + " apply " + q(b120) + " --site " + site());
+  EXPECT_EQ(r.status, 13) << r.output;
+}
+
+// Without --feed, apply matches the bundle against the feed the site accepted.
+TEST_F(FeedApplyCli, WithoutFeedTheSitesAcceptedFeedIsMatched) {
+  const auto b120 = install_first();
+  ASSERT_FALSE(HasFailure());
+  const auto other = resigned(b120);
+  auto r = run(kBin + " apply " + q(other) + " --site " + site());
+  EXPECT_EQ(r.status, 12) << r.output;
+  r = run(kBin + " apply " + q(b120) + " --site " + site());
+  EXPECT_NE(r.output.find("channel recommended from the feed"), std::string::npos) << r.output;
+}
+
+// apply --feed with a feed older than the accepted one is refused (13) before the bundle is read.
+TEST_F(FeedApplyCli, AnOlderFeedIsRefusedAndNothingIsApplied) {
+  const auto b120 = install_first();
+  ASSERT_FALSE(HasFailure());
+  fs::copy_file(feed, dir / "old-feed.toml");
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    if (e.path().filename().string().starts_with("feed.toml.") && e.path().extension() == ".minisig")
+      fs::copy_file(e.path(), dir / ("old-" + e.path().filename().string()));
+  ASSERT_NO_FATAL_FAILURE(feed_cmd("deprecate " + q(feed) + " 1.1.0"));
+  ASSERT_NO_FATAL_FAILURE(sign_feed());
+  ASSERT_EQ(run(kBin + " feed accept " + q(feed) + " --site " + site()).status, 0);
+  auto r = run(kBin + " apply " + q(b120) + " --site " + site() + " --feed " + q(dir / "old-feed.toml"));
+  EXPECT_EQ(r.status, 13) << r.output;
+  EXPECT_NE(r.output.find("serial"), std::string::npos) << r.output;
   EXPECT_EQ(json_of(run(kBin + " status --site " + site() + " --json").output)["installed"], "1.1.0");
 }
 
@@ -250,7 +284,11 @@ TEST_F(FeedApplyCli, AStagedReleaseIsMatchedByTheDigestItWasStagedWith) {
   const auto other = resigned(b120);
   fs::create_directories(dir / "later");
   feed = dir / "later/feed.toml";
-  ASSERT_NO_FATAL_FAILURE(make_feed({bundle, other}, "recommended"));
+  // Its serial must pass the site's (apply --feed accepts it first): rc, then promoted.
+  ASSERT_NO_FATAL_FAILURE(make_feed({bundle, other}, "rc"));
+  for (const char* v : {"1.1.0", "1.2.0"})
+    ASSERT_NO_FATAL_FAILURE(feed_cmd("promote " + q(feed) + " " + v + " --to recommended"));
+  ASSERT_NO_FATAL_FAILURE(sign_feed());
   const auto before = tree();
   r = apply("--staged " + sha);
   EXPECT_EQ(r.status, 12) << r.output;
