@@ -111,6 +111,10 @@ struct CriticalRelease {
   std::string version, first_seen, deadline;
   bool delayed = false;
   bool overdue = false;
+  // The staged release that satisfies it carries a breaking config delta: run-due will not apply
+  // it by itself once overdue; an operator must (apply --staged SHA --accept-breaking VERSION).
+  bool needs_operator = false;
+  std::string staged_fix;  // the sha256 of that staged release ("" when none is staged)
 };
 
 // The installed trust root runs short of valid keys within 90 days (trust_state.hpp).

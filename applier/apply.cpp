@@ -297,6 +297,12 @@ Result<SiteStatus> status(const std::string& site_toml, const Env& env) {
   s.audit_entries = static_cast<std::int64_t>(log.entries.size());
   const Timestamp now = env.now();
   AIRLOCK_TRY(s.critical, pending_critical(st, s.installed, now), "status");
+  for (auto& cr : s.critical) {
+    AIRLOCK_TRY(auto fix, staged_fix(site, cr.version, s.installed), "status");
+    if (!fix) continue;
+    cr.staged_fix = fix->release.sha256;
+    cr.needs_operator = fix->breaking;
+  }
   AIRLOCK_TRY(s.trust_expiry, trust_expiry(site, now), "status");
   AIRLOCK_TRY(auto feed, accepted_feed(site), "status");
   if (feed.accepted) {

@@ -5,8 +5,12 @@
 #include "applier/audit.hpp"
 #include "applier/feed_store.hpp"
 #include "applier/run.hpp"
+#include "applier/staged_store.hpp"
 #include "core/json_text.hpp"
+#include "core/limits.hpp"
+#include "core/model/manifest.hpp"
 #include "core/model/semver.hpp"
+#include "core/sys/fs.hpp"
 #include "core/sys/time.hpp"
 
 namespace airlock::applier {
@@ -201,9 +205,32 @@ Result<std::vector<CriticalRelease>> pending_critical(StateDb& st, const std::st
     auto v = parse_semver(r.version);
     if (!r.critical || r.first_seen.empty() || !v || (inst && compare_semver(*inst, *v) >= 0)) continue;
     auto due = parse_rfc3339(deadline_of(r));
-    out.push_back({r.version, r.first_seen, deadline_of(r), !r.delayed_until.empty(), due && now >= *due});
+    out.push_back({r.version, r.first_seen, deadline_of(r), !r.delayed_until.empty(), due && now >= *due, false, ""});
   }
   return out;
+}
+
+Result<std::optional<CriticalFix>> staged_fix(const Site& s, const std::string& version, const std::string& installed) {
+  AIRLOCK_TRY(const auto want, parse_semver(version), "critical release");
+  std::optional<SemVer> floor;
+  if (!installed.empty()) {
+    AIRLOCK_TRY(floor, parse_semver(installed), "installed release");
+  }
+  AIRLOCK_TRY(auto all, list_staged(s), "staged releases");
+  std::optional<std::pair<SemVer, StagedRelease>> best;
+  for (auto& r : all) {
+    if (!r.problem.empty() || r.product != s.product) continue;
+    auto v = parse_semver(r.version);
+    if (!v || compare_semver(*v, want) < 0 || (floor && compare_semver(*v, *floor) <= 0)) continue;
+    if (!best || compare_semver(*v, best->first) > 0) best.emplace(*v, std::move(r));
+  }
+  if (!best) return std::optional<CriticalFix>{};
+  CriticalFix fix{std::move(best->second), false};
+  const std::string path = staged_dir(s, fix.release.sha256) + "/manifest.toml";
+  AIRLOCK_TRY(auto text, read_file(path, kMaxManifestBytes, ErrorClass::integrity), "staged release");
+  AIRLOCK_TRY(auto m, parse_manifest(text), "staged release '" + path + "'");
+  for (const auto& cd : m.config) fix.breaking |= cd.breaking;
+  return std::optional<CriticalFix>{std::move(fix)};
 }
 
 }  // namespace airlock::applier

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "applier/applier.hpp"
+#include "applier/staged.hpp"
 #include "applier/site.hpp"
 #include "applier/state_db.hpp"
 #include "core/error.hpp"
@@ -57,6 +58,16 @@ struct LifecycleReport {
 // Staging's check of an authentic manifest: refuses a release the operator skipped, unless it is
 // critical (ErrorClass::policy, the words of the apply), without recording the release as met.
 [[nodiscard]] airlock::Status refuse_if_skipped(Ctx& c, const Manifest& m);
+
+// The staged release that satisfies the critical release `version`: the newest staged release of
+// the site's product at or above it and above `installed`; `breaking` when its kept manifest
+// carries a breaking config delta (then only an operator applies it: --accept-breaking).
+struct CriticalFix {
+  StagedRelease release;
+  bool breaking = false;
+};
+[[nodiscard]] Result<std::optional<CriticalFix>> staged_fix(const Site& s, const std::string& version,
+                                                            const std::string& installed);
 
 // Critical releases met and not yet satisfied by the installed release, oldest first.
 [[nodiscard]] Result<std::vector<CriticalRelease>> pending_critical(StateDb& st, const std::string& installed,

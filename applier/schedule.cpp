@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "applier/audit.hpp"
+#include "applier/feed_store.hpp"
+#include "applier/lifecycle.hpp"
 #include "applier/run.hpp"
 #include "applier/staged_store.hpp"
 #include "core/json_text.hpp"
@@ -133,6 +135,10 @@ Result<JobView> add_locked(Ctx& c, const ScheduleRequest& req) {
     return fail(ErrorClass::policy, "release " + rel.version + " expires at " + rel.expires + ", before " +
                                         format_rfc3339(at) + "; schedule it earlier");
   }
+  // Scheduling a release meets it (its critical deadline starts here at the latest).
+  AIRLOCK_TRY(auto feed, accepted_feed(c.site), "schedule add");
+  AIRLOCK_CHECK(c.st.mark_seen(rel.version, c.now(), is_critical(rel.critical, feed.critical(rel.version))),
+                "schedule add");
   ScheduledJob j;
   j.staged = rel.sha256;
   j.version = rel.version;
@@ -210,10 +216,41 @@ Result<DueReport> apply_job(Opened& o, ScheduledJob& j, const Env& env) {
   return out;
 }
 
+// With no open job: a critical release past its deadline is applied from its staged bundle when
+// [policy] auto_apply_overdue_critical allows, as `apply --staged` would; one with a breaking config
+// delta is left for an operator (status says so).
+Result<DueReport> overdue_locked(Opened& o, const Env& env) {
+  Ctx& c = *o.ctx;
+  if (!c.site.auto_apply_overdue_critical) return DueReport{};
+  AIRLOCK_TRY(auto installed, c.st.get("installed"), "run-due");
+  AIRLOCK_TRY(auto pending, pending_critical(c.st, installed, env.now()), "run-due");
+  for (const auto& cr : pending) {
+    if (!cr.overdue) continue;
+    AIRLOCK_TRY(auto fix, staged_fix(c.site, cr.version, installed), "run-due");
+    if (!fix) continue;
+    if (fix->breaking) {
+      std::string why = "critical release " + cr.version + " is overdue (deadline " + cr.deadline +
+                        "); staged release " + fix->release.version +
+                        " carries a breaking config delta, so an operator must apply it: " + "airlock apply --staged " +
+                        fix->release.sha256.substr(0, 12) + " --accept-breaking " + fix->release.version;
+      c.emit("schedule", why);
+      return DueReport{DueAction::needs_operator, std::nullopt, std::nullopt, why, std::nullopt};
+    }
+    Env run_env = env;
+    run_env.started_by = "run-due, overdue critical " + cr.version + " (" + env.started_by + ")";
+    renew(o, run_env);  // `c` is gone from here on
+    o.ctx->emit("schedule", "critical release " + cr.version + " is overdue (deadline " + cr.deadline + "): applying " +
+                                fix->release.version + " from its staged bundle");
+    AIRLOCK_TRY(auto rep, run_staged(*o.ctx, fix->release.sha256, new_run_id(run_env), std::nullopt), "run-due");
+    return DueReport{DueAction::critical, std::nullopt, rep, "", report_class(rep)};
+  }
+  return DueReport{};
+}
+
 Result<DueReport> due_locked(Opened& o, const Env& env) {
   Ctx* c = o.ctx.get();
   AIRLOCK_TRY(auto open, c->st.open_job(), "run-due");
-  if (!open) return DueReport{};
+  if (!open) return overdue_locked(o, env);
   ScheduledJob j = *open;
   auto done = [&](DueAction a, std::optional<ErrorClass> cls) -> Result<DueReport> {
     DueReport out{a, std::nullopt, std::nullopt, j.detail, cls};
@@ -287,6 +324,10 @@ const char* due_action_name(DueAction a) {
       return "ran";
     case DueAction::settled:
       return "settled";
+    case DueAction::critical:
+      return "critical";
+    case DueAction::needs_operator:
+      return "needs_operator";
   }
   return "?";
 }

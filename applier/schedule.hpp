@@ -75,6 +75,9 @@ enum class DueAction {
   missed,     // found after its window
   ran,        // applied (or the run's outcome: rolled back, degraded, aborted)
   settled,    // a job whose run was interrupted, closed from that run's record
+  critical,   // no job: an overdue critical release applied from its staged bundle ([policy])
+  needs_operator,  // no job: an overdue critical release whose staged bundle has a breaking config
+                   // delta, left for an operator
 };
 const char* due_action_name(DueAction a);
 

@@ -281,17 +281,24 @@ json critical_json(const std::vector<ap::CriticalRelease>& list) {
                    {"first_seen", c.first_seen},
                    {"deadline", c.deadline},
                    {"delayed", c.delayed},
-                   {"overdue", c.overdue}});
+                   {"overdue", c.overdue},
+                   {"needs_operator", c.needs_operator},
+                   {"staged", c.staged_fix.empty() ? json(nullptr) : json(c.staged_fix)}});
   return out;
 }
 
 // An overdue critical release leads with capitals: it is what the operator must act on.
 void print_critical(const std::vector<ap::CriticalRelease>& list) {
-  for (const auto& c : list)
+  for (const auto& c : list) {
     std::cout << (c.overdue ? "CRITICAL    release " + c.version + " is OVERDUE since " + c.deadline +
-                                  ": apply it (a skip is not allowed)"
+                                  (c.needs_operator ? "" : ": apply it (a skip is not allowed)")
                             : "critical    release " + c.version + " delayed until " + c.deadline)
               << "\n";
+    if (c.needs_operator)
+      std::cout << "            its staged bundle carries a breaking config delta, so run-due will not apply it: an "
+                   "operator must apply it (read its notes first):\n            airlock apply --staged "
+                << c.staged_fix.substr(0, 12) << " --accept-breaking VERSION\n";
+  }
 }
 
 json trust_expiry_json(const std::optional<ap::TrustExpiry>& e) {

@@ -244,3 +244,44 @@ TEST_F(LifecycleCli, RefusedSkipAndDelayAreRecordedAndChangeNothingElse) {
   EXPECT_EQ(status()["critical"], before);
   EXPECT_EQ(run(kBin + " audit verify --site " + site()).status, 0);
 }
+
+// With no scheduled job, run-due applies an overdue critical release from its staged bundle
+// ([policy] auto_apply_overdue_critical, default true); before its deadline it does nothing.
+TEST_F(LifecycleCli, RunDueAppliesAnOverdueCriticalReleaseFromItsStagedBundle) {
+  const std::string b = build("critical", true, false);
+  ASSERT_EQ(run(kBin + " stage " + b + " --site " + site()).status, 0);
+  ASSERT_EQ(run(kBin + " delay 1.1.0 --until " + days_from_now(1) + " --site " + site()).status, 0);
+  auto r = run("AIRLOCK_TEST_NOW=" + days_from_now(0.5) + " " + kBin + " run-due --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(json_of(r.output)["action"], "none") << r.output;
+  EXPECT_EQ(status()["installed"], "");
+  r = run("AIRLOCK_TEST_NOW=" + days_from_now(2) + " " + kBin + " run-due --site " + site());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("critical release 1.1.0 is overdue"), std::string::npos) << r.output;
+  EXPECT_EQ(status()["installed"], "1.1.0");
+  EXPECT_EQ(history().back()["outcome"], "applied");
+  EXPECT_TRUE(status()["critical"].empty()) << status();
+}
+
+// An overdue critical release whose config delta is breaking waits for an operator: run-due leaves
+// it, status says so, and the operator's apply with --accept-breaking installs it.
+TEST_F(LifecycleCli, AnOverdueCriticalReleaseWithABreakingDeltaWaitsForAnOperator) {
+  const std::string b = build("critical-breaking", true, true);
+  auto r = run(kBin + " stage " + b + " --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string sha = json_of(r.output)["staged"]["sha256"];
+  ASSERT_EQ(run(kBin + " delay 1.1.0 --until " + days_from_now(1) + " --site " + site()).status, 0);
+  r = run("AIRLOCK_TEST_NOW=" + days_from_now(2) + " " + kBin + " run-due --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(json_of(r.output)["action"], "needs_operator") << r.output;
+  EXPECT_EQ(status()["installed"], "");
+  const json crit = status()["critical"];
+  ASSERT_EQ(crit.size(), 1u) << crit;
+  EXPECT_EQ(crit[0]["needs_operator"], true) << crit;
+  EXPECT_EQ(crit[0]["staged"], sha);
+  r = run(kBin + " status --site " + site());
+  EXPECT_NE(r.output.find("an operator must apply it"), std::string::npos) << r.output;
+  r = run(kBin + " apply --staged " + sha + " --accept-breaking 1.1.0 --site " + site());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(status()["installed"], "1.1.0");
+}
