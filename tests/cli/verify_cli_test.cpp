@@ -153,7 +153,12 @@ TEST(VerifyCli, SigtermStopsAnApplyWaitingOnAStalledFifoAndFreesTheSite) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const std::string site = (dir / "site/site.toml").string();
   const pid_t pid = spawn({"apply", fifo.string(), "--site", site}, dir / "log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Signalled once it waits on the FIFO (its handlers are in place long before): a fixed sleep
+  // races a slow start (a sanitizer build on a loaded machine).
+  for (int i = 0; i < 600 && slurp(dir / "log").find("verifying") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(slurp(dir / "log").find("verifying"), std::string::npos) << slurp(dir / "log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   const auto st = wait_for(pid, std::chrono::seconds(20));
   ASSERT_TRUE(st.has_value()) << "apply still running long after SIGTERM\n" << slurp(dir / "log");
