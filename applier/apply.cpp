@@ -18,6 +18,7 @@
 #include "applier/run.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/staged.hpp"
+#include "applier/staged_store.hpp"
 #include "applier/trust_state.hpp"
 #include "core/json_text.hpp"
 #include "core/sys/fs.hpp"
@@ -297,8 +298,12 @@ Result<SiteStatus> status(const std::string& site_toml, const Env& env) {
   s.audit_entries = static_cast<std::int64_t>(log.entries.size());
   const Timestamp now = env.now();
   AIRLOCK_TRY(s.critical, pending_critical(st, s.installed, now), "status");
+  std::vector<StagedRelease> staged;
+  if (!s.critical.empty()) {
+    AIRLOCK_TRY(staged, list_staged(site), "status");
+  }
   for (auto& cr : s.critical) {
-    AIRLOCK_TRY(auto fix, staged_fix(site, cr.version, s.installed), "status");
+    AIRLOCK_TRY(auto fix, staged_fix(site, staged, cr.version, s.installed), "status");
     if (!fix) continue;
     cr.staged_fix = fix->release.sha256;
     cr.needs_operator = fix->breaking;

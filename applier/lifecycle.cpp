@@ -210,19 +210,19 @@ Result<std::vector<CriticalRelease>> pending_critical(StateDb& st, const std::st
   return out;
 }
 
-Result<std::optional<CriticalFix>> staged_fix(const Site& s, const std::string& version, const std::string& installed) {
+Result<std::optional<CriticalFix>> staged_fix(const Site& s, const std::vector<StagedRelease>& staged,
+                                              const std::string& version, const std::string& installed) {
   AIRLOCK_TRY(const auto want, parse_semver(version), "critical release");
   std::optional<SemVer> floor;
   if (!installed.empty()) {
     AIRLOCK_TRY(floor, parse_semver(installed), "installed release");
   }
-  AIRLOCK_TRY(auto all, list_staged(s), "staged releases");
   std::optional<std::pair<SemVer, StagedRelease>> best;
-  for (auto& r : all) {
+  for (const auto& r : staged) {
     if (!r.problem.empty() || r.product != s.product) continue;
     auto v = parse_semver(r.version);
     if (!v || compare_semver(*v, want) < 0 || (floor && compare_semver(*v, *floor) <= 0)) continue;
-    if (!best || compare_semver(*v, best->first) > 0) best.emplace(*v, std::move(r));
+    if (!best || compare_semver(*v, best->first) > 0) best.emplace(*v, r);
   }
   if (!best) return std::optional<CriticalFix>{};
   CriticalFix fix{std::move(best->second), false};

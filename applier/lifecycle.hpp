@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "applier/applier.hpp"
-#include "applier/staged.hpp"
 #include "applier/site.hpp"
+#include "applier/staged.hpp"
 #include "applier/state_db.hpp"
 #include "core/error.hpp"
 #include "core/model/manifest.hpp"
@@ -59,15 +59,16 @@ struct LifecycleReport {
 // critical (ErrorClass::policy, the words of the apply), without recording the release as met.
 [[nodiscard]] airlock::Status refuse_if_skipped(Ctx& c, const Manifest& m);
 
-// The staged release that satisfies the critical release `version`: the newest staged release of
+// The staged release that satisfies the critical release `version`: the newest of `staged` (the
+// site's staged store, listed once by the caller) of
 // the site's product at or above it and above `installed`; `breaking` when its kept manifest
 // carries a breaking config delta (then only an operator applies it: --accept-breaking).
 struct CriticalFix {
   StagedRelease release;
   bool breaking = false;
 };
-[[nodiscard]] Result<std::optional<CriticalFix>> staged_fix(const Site& s, const std::string& version,
-                                                            const std::string& installed);
+[[nodiscard]] Result<std::optional<CriticalFix>> staged_fix(const Site& s, const std::vector<StagedRelease>& staged,
+                                                            const std::string& version, const std::string& installed);
 
 // Critical releases met and not yet satisfied by the installed release, oldest first.
 [[nodiscard]] Result<std::vector<CriticalRelease>> pending_critical(StateDb& st, const std::string& installed,

@@ -135,8 +135,9 @@ struct SiteView {
   Site site;
   verifier::Request base;  // trust root, sticky revocations, time; no product/channel/installed
   std::optional<SemVer> installed;
-  std::string language;  // site.toml's [site] language: the notes scan shows
-  SiteFeed feed;         // what the feeds the site accepted say
+  std::string language;                        // site.toml's [site] language: the notes scan shows
+  SiteFeed feed;                               // what the feeds the site accepted say
+  std::map<std::string, std::string> skipped;  // version -> when the operator skipped it
 };
 
 Result<SiteView> load_view(const std::string& site_toml) {
@@ -163,6 +164,10 @@ void judge(const SiteView& v, ScannedBundle& b) {
     b.why_not.push_back(std::string("channel ") + channel_name(b.channel) + " is less stable than the site's " +
                         channel_name(v.site.channel));
   if (b.deprecated) b.why_not.push_back("deprecated by the site's accepted feed (a deprecation is never undone)");
+  // A critical release voids the skip, as apply does.
+  if (auto sk = v.skipped.find(r.version.text); sk != v.skipped.end() && !b.critical)
+    b.why_not.push_back("skipped by operator on " + sk->second + " (`airlock skip " + r.version.text +
+                        " --undo` to allow)");
   if (inst && r.min_installed && compare_semver(*inst, *r.min_installed) < 0)
     b.why_not.push_back("min_installed " + r.min_installed->text + " not met: install " + r.min_installed->text +
                         " or later first (installed: " + inst->text + ")");
@@ -288,6 +293,7 @@ Result<ScanReport> scan(const std::string& dir, const std::string& site_toml, Sc
   if (installed) {
     AIRLOCK_TRY(v.installed, parse_semver(*installed), "scan: installed version in state.db");
   }
+  AIRLOCK_TRY(v.skipped, StateDb::peek_skipped(v.site.state_dir), "scan: skipped releases");
   AIRLOCK_TRY(auto found, list_folder(dir), "scan");
   ScanReport rep;
   rep.dir = dir;

@@ -1,6 +1,7 @@
 // Scheduled jobs: `schedule add|list|cancel` and `run-due` (schedule.hpp, docs/schedule.md).
 #include "applier/schedule.hpp"
 
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "applier/audit.hpp"
@@ -57,12 +58,16 @@ std::string detail_of(const ScheduledJob& j, const std::string& what) {
 // A history row and an audit entry for a step of the job's life, with the job's own change, in one
 // transaction. From and to are the installed release (as for a skip: the audit check of releases
 // reads an entry's `to` as a release its run installed); the job's release is in the detail.
+// `also` runs inside the same transaction (what the step changes besides the job).
 Result<std::string> record_job(Ctx& c, ScheduledJob& j, const std::string& kind, Outcome outcome,
-                               const std::string& what, bool insert = false) {
+                               const std::string& what, bool insert = false, const std::function<Status()>& also = {}) {
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "state");
   const std::string at = c.now();
   AIRLOCK_CHECK(c.st.begin(), "recording the scheduled job");
   auto head = [&]() -> Result<std::string> {
+    if (also) {
+      AIRLOCK_CHECK(also(), "state");
+    }
     if (insert) {
       AIRLOCK_TRY(j.id, c.st.add_job(j), "state");
     } else {
@@ -135,10 +140,7 @@ Result<JobView> add_locked(Ctx& c, const ScheduleRequest& req) {
     return fail(ErrorClass::policy, "release " + rel.version + " expires at " + rel.expires + ", before " +
                                         format_rfc3339(at) + "; schedule it earlier");
   }
-  // Scheduling a release meets it (its critical deadline starts here at the latest).
   AIRLOCK_TRY(auto feed, accepted_feed(c.site), "schedule add");
-  AIRLOCK_CHECK(c.st.mark_seen(rel.version, c.now(), is_critical(rel.critical, feed.critical(rel.version))),
-                "schedule add");
   ScheduledJob j;
   j.staged = rel.sha256;
   j.version = rel.version;
@@ -149,7 +151,11 @@ Result<JobView> add_locked(Ctx& c, const ScheduleRequest& req) {
   j.state = "pending";
   j.created_at = c.now();
   j.created_by = c.env.started_by;
-  AIRLOCK_TRY(auto head, record_job(c, j, "schedule-add", Outcome::scheduled, "scheduled", true), "schedule add");
+  // Scheduling a release meets it (its critical deadline starts here at the latest), in the job's
+  // own transaction.
+  const bool critical = is_critical(rel.critical, feed.critical(rel.version));
+  auto meet = [&] { return c.st.mark_seen(rel.version, c.now(), critical); };
+  AIRLOCK_TRY(auto head, record_job(c, j, "schedule-add", Outcome::scheduled, "scheduled", true, meet), "schedule add");
   (void)head;
   return view_of(c.site, c.st, j);
 }
@@ -224,9 +230,13 @@ Result<DueReport> overdue_locked(Opened& o, const Env& env) {
   if (!c.site.auto_apply_overdue_critical) return DueReport{};
   AIRLOCK_TRY(auto installed, c.st.get("installed"), "run-due");
   AIRLOCK_TRY(auto pending, pending_critical(c.st, installed, env.now()), "run-due");
+  std::optional<std::vector<StagedRelease>> staged;
   for (const auto& cr : pending) {
     if (!cr.overdue) continue;
-    AIRLOCK_TRY(auto fix, staged_fix(c.site, cr.version, installed), "run-due");
+    if (!staged) {
+      AIRLOCK_TRY(staged, list_staged(c.site), "run-due");
+    }
+    AIRLOCK_TRY(auto fix, staged_fix(c.site, *staged, cr.version, installed), "run-due");
     if (!fix) continue;
     if (fix->breaking) {
       std::string why = "critical release " + cr.version + " is overdue (deadline " + cr.deadline +

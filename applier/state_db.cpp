@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
-#include <variant>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "applier/state_machine.hpp"
 #include "core/json_text.hpp"
@@ -212,6 +212,27 @@ Result<std::optional<std::string>> StateDb::peek_installed(const std::string& st
   const auto* v = std::get_if<std::string>(&rows[0][0]);
   if (!v || v->empty()) return std::optional<std::string>{};
   return std::optional<std::string>(*v);
+}
+
+Result<std::map<std::string, std::string>> StateDb::peek_skipped(const std::string& state_dir) {
+  const std::string path = state_dir + "/state.db";
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return out;
+  AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::read_only), "state database '" + path + "'");
+  AIRLOCK_CHECK(d.busy_timeout_ms(5000), "state database '" + path + "'");
+  // A state folder of a schema before skips has none; it is upgraded by the next writing command.
+  AIRLOCK_TRY(auto has, d.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seen_releases'"),
+              "state database '" + path + "'");
+  if (has.empty()) return out;
+  AIRLOCK_TRY(auto rows, d.query("SELECT version, skipped_at FROM seen_releases WHERE skipped_at <> ''"),
+              "state database '" + path + "'");
+  for (const auto& row : rows) {
+    const auto* v = std::get_if<std::string>(&row[0]);
+    const auto* at = std::get_if<std::string>(&row[1]);
+    if (v && at) out[*v] = *at;
+  }
+  return out;
 }
 
 Result<StateDb> StateDb::open(const std::string& state_dir) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,6 +93,8 @@ class StateDb {
   // The installed release, read without writing anything: state.db opened read-only, with no schema
   // upgrade and no lock (`scan` must leave the site as it found it). nullopt: nothing installed.
   [[nodiscard]] static Result<std::optional<std::string>> peek_installed(const std::string& state_dir);
+  // Read-only, like peek_installed: each release the operator skipped, with the time of the skip.
+  [[nodiscard]] static Result<std::map<std::string, std::string>> peek_skipped(const std::string& state_dir);
   const std::string& path() const { return path_; }
 
   [[nodiscard]] Result<std::string> get(const std::string& key, const std::string& dflt = "");

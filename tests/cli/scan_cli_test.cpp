@@ -223,3 +223,25 @@ TEST_F(ScanCli, NamesEveryReasonABundleDoesNotApply) {
   EXPECT_EQ(b["why_not"][0], "channel beta is less stable than the site's recommended");
   EXPECT_EQ(b["why_not"][1], "min_installed 1.2.0 not met: install 1.2.0 or later first (installed: 1.1.0)");
 }
+
+TEST_F(ScanCli, NamesTheOperatorsSkipAndVoidsItForACriticalRelease) {
+  fs::copy_file(dir / "b110.tar.zst", stick() / "demo-1.1.0.tar.zst");
+  auto r = run(kBin + " skip 1.1.0 --site " + q(dir / "site/site.toml"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  json b = by_file(scan(), "demo-1.1.0.tar.zst");
+  ASSERT_EQ(b["why_not"].size(), 1u) << b.dump(1);
+  const std::string why = b["why_not"][0];
+  EXPECT_EQ(why.rfind("skipped by operator on 20", 0), 0u) << why;
+  EXPECT_NE(why.find("airlock skip 1.1.0 --undo"), std::string::npos) << why;
+
+  // The same version marked critical: apply would void the skip, and so does scan.
+  fs::remove(stick() / "demo-1.1.0.tar.zst");
+  fs::copy(kSrc + "/manifests/example", dir / "crit", fs::copy_options::recursive);
+  r = run("sed -i 's/^channel = \"recommended\"/channel = \"recommended\"\\ncritical = true/' " +
+          q(dir / "crit/recipe.toml"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  build((dir / "crit/recipe.toml").string(), kSrc + "/keys/demo-hq.key", stick() / "demo-1.1.0.tar.zst");
+  b = by_file(scan(), "demo-1.1.0.tar.zst");
+  EXPECT_TRUE(b["critical"]) << b.dump(1);
+  EXPECT_TRUE(b["why_not"].empty()) << b.dump(1);
+}
