@@ -6,9 +6,14 @@
 #include "applier/feed_store.hpp"
 #include "applier/feed_store_internal.hpp"
 #include "applier/run.hpp"
+#include "applier/site.hpp"
+#include "applier/trust_state.hpp"
 #include "core/crypto/hash.hpp"
+#include "core/limits.hpp"
 #include "core/model/semver.hpp"
+#include "core/model/trust.hpp"
 #include "core/sys/fs.hpp"
+#include "verifier/feed.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -114,6 +119,17 @@ Result<std::optional<verifier::FeedContext>> site_feed_context(const Site& s) {
   if (!feed.accepted) return std::optional<verifier::FeedContext>{};
   return std::optional<verifier::FeedContext>{
       verifier::FeedContext{std::move(feed.accepted->feed), std::move(feed.deprecated)}};
+}
+
+Result<verifier::FeedContext> feed_context_for(const std::string& site_toml, const std::string& feed_path,
+                                               const Timestamp& now) {
+  AIRLOCK_TRY(auto site, load_site(site_toml), "site");
+  AIRLOCK_TRY(auto text, read_file(site.trust_root, kMaxTrustRootBytes, ErrorClass::usage), "trust root");
+  AIRLOCK_TRY(auto root, parse_trust_root(text, ErrorClass::usage), "trust root '" + site.trust_root + "'");
+  AIRLOCK_TRY(auto revoked, load_revoked_keys(site), "revoked keys");
+  AIRLOCK_TRY(auto feed, verifier::verify_feed_file(feed_path, root, now, revoked), "feed '" + feed_path + "'");
+  AIRLOCK_TRY(auto kept, accepted_feed(site), "the site's feed");
+  return verifier::FeedContext{std::move(feed), std::move(kept.deprecated)};
 }
 
 airlock::Status use_accepted_feed(Ctx& c) {

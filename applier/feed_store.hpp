@@ -83,6 +83,11 @@ struct FeedAcceptance {
 // The feed a bundle is matched against at this site (spec §10): the accepted one, with every
 // sticky deprecation; nullopt when the site has accepted none.
 [[nodiscard]] Result<std::optional<verifier::FeedContext>> site_feed_context(const Site& s);
+// A feed given for one command that must not change the site (verify --feed): checked against the
+// site's trust root and sticky revocations at `now`, with the site's sticky deprecations; never
+// accepted, nothing written.
+[[nodiscard]] Result<verifier::FeedContext> feed_context_for(const std::string& site_toml, const std::string& feed_path,
+                                                             const Timestamp& now);
 // Sets c.env.feed to site_feed_context when the caller did not give one, so that apply, a staged
 // apply, run-due and stage all take a release's channel and flags from the site's feed.
 [[nodiscard]] airlock::Status use_accepted_feed(Ctx& c);

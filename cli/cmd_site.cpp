@@ -199,13 +199,7 @@ Status use_site_feed(const std::string& site_toml, const std::string& feed_path,
     (void)accepted;  // in history and the audit log; the run reads the site's feed itself
     return {};
   }
-  AIRLOCK_TRY(auto site, ap::load_site(site_toml), "site");
-  AIRLOCK_TRY(auto text, read_file(site.trust_root, kMaxTrustRootBytes, ErrorClass::usage), "trust root");
-  AIRLOCK_TRY(auto root, parse_trust_root(text, ErrorClass::usage), "trust root '" + site.trust_root + "'");
-  AIRLOCK_TRY(auto revoked, ap::load_revoked_keys(site), "revoked keys");
-  AIRLOCK_TRY(auto feed, verifier::verify_feed_file(feed_path, root, env.now(), revoked), "feed '" + feed_path + "'");
-  AIRLOCK_TRY(auto kept, ap::accepted_feed(site), "the site's feed");
-  env.feed = verifier::FeedContext{std::move(feed), std::move(kept.deprecated)};
+  AIRLOCK_TRY(env.feed, ap::feed_context_for(site_toml, feed_path, env.now()), "verify");
   return {};
 }
 
