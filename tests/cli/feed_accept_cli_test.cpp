@@ -67,9 +67,7 @@ airlock::Feed feed(std::int64_t serial, std::vector<airlock::FeedEntry> entries,
 class FeedAccept : public ::testing::Test {
  protected:
   void SetUp() override {
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path());
   }
   // `bytes` as <folder>/feed.toml, signed by each key named (keys/<name>.key).
   fs::path publish(const std::string& folder, const std::string& bytes,

@@ -153,9 +153,7 @@ class FeedApplyCli : public FeedMatchCli {
  protected:
   void SetUp() override {
     FeedMatchCli::SetUp();
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(trust, dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path(), trust);
   }
   std::string site() const { return q(dir / "site/site.toml"); }
   airlock::test::ProcResult apply(const std::string& what) {

@@ -25,9 +25,7 @@ const std::string kSrc = AIRLOCK_SOURCE_DIR;
 class HealthCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path());
   }
   void build(const std::string& recipe, const std::string& out) {
     auto r =

@@ -43,9 +43,7 @@ std::string days_from_now(double days) {
 class LifecycleCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path());
   }
   // The example release 1.1.0, its manifest marked critical and/or its config delta breaking.
   std::string build(const std::string& name, bool critical, bool breaking) {

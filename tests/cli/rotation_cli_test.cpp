@@ -36,9 +36,7 @@ std::string key_id(const std::string& pub_file) {
 class RotationCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path());
     // A check both releases pass: 1.2.0 stays installed and can be rolled back by hand.
     auto toml = slurp(dir / "site/site.toml");
     const std::string query = "SELECT count(*) FROM items";

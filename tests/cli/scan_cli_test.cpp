@@ -38,9 +38,7 @@ std::map<std::string, std::pair<std::string, fs::file_time_type>> tree(const fs:
 class ScanCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path());
     fs::create_directories(stick());
     build(kSrc + "/manifests/example/recipe.toml", kSrc + "/keys/demo-hq.key", dir / "b110.tar.zst");
     build(kSrc + "/manifests/example-1.2.0/recipe.toml", kSrc + "/keys/demo-hq.key", dir / "b120.tar.zst");

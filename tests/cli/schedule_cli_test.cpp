@@ -29,9 +29,7 @@ class ScheduleCli : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!AIRLOCK_BIN_HAS_CRASH_POINTS) GTEST_SKIP() << "airlock built without AIRLOCK_TEST_HOOKS (no test clock)";
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path());
     auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/example/recipe.toml") +
                  " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / "b110.tar.zst"));
     ASSERT_EQ(r.status, 0) << r.output;

@@ -53,9 +53,7 @@ ready = { kind = "exec", run = "test -s order.txt", timeout = "2s" }
 class ServicesCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
-    fs::create_directories(dir / "site/data");
-    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    airlock::test::copy_demo_site(dir.path());
     for (const auto& [recipe, out] :
          {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
       auto r =

@@ -1,5 +1,5 @@
-// Helpers for tests that run the real binary through a shell: quoting a path, and finding the one
-// JSON document a `--json` command printed.
+// Helpers for tests that run the real binary through a shell: quoting a path, finding the one
+// JSON document a `--json` command printed, and a copy of the demo site to run it on.
 #pragma once
 
 #include <filesystem>
@@ -18,6 +18,17 @@ inline nlohmann::json json_of(const std::string& out) {
   auto end = out.rfind('}');
   if (start == std::string::npos || end == std::string::npos) return nlohmann::json::value_t::discarded;
   return nlohmann::json::parse(out.substr(start, end - start + 1), nullptr, false);
+}
+
+// A copy of the demo site (manifests/demo-site) in `dir`/site, with its data folder and the example
+// trust root (or `trust`); returns the path of its site.toml.
+inline std::filesystem::path copy_demo_site(const std::filesystem::path& dir, const std::filesystem::path& trust = {}) {
+  namespace fs = std::filesystem;
+  const fs::path src = AIRLOCK_SOURCE_DIR;
+  fs::copy(src / "manifests/demo-site", dir / "site", fs::copy_options::recursive);
+  fs::create_directories(dir / "site/data");
+  fs::copy_file(trust.empty() ? src / "keys/trust.toml" : trust, dir / "site/trust.toml");
+  return dir / "site/site.toml";
 }
 
 }  // namespace airlock::test
