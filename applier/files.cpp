@@ -16,19 +16,6 @@ namespace airlock::applier {
 
 namespace fs = std::filesystem;
 
-Result<std::string> sha256_file(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return fail(errno_error("open", path, errno));
-  Sha256 h;
-  char buf[65536];
-  for (;;) {
-    AIRLOCK_TRY(auto n, read_some(fd.get(), buf, sizeof buf, path), "hashing");
-    if (n == 0) break;
-    h.update(buf, n);
-  }
-  return to_hex(h.finish());
-}
-
 std::string read_pointer(const std::string& state_dir) {
   std::error_code ec;
   auto t = fs::read_symlink(state_dir + "/current", ec);

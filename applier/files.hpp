@@ -10,7 +10,6 @@
 
 namespace airlock::applier {
 
-[[nodiscard]] Result<std::string> sha256_file(const std::string& path);
 // "" when absent.
 std::string read_pointer(const std::string& state_dir);
 // Atomic: symlink "current.tmp" -> target, rename over "current", fsync the folder. "" removes it.

@@ -14,6 +14,7 @@
 #include "applier/site.hpp"
 #include "applier/state_db.hpp"
 #include "applier/trust_state.hpp"
+#include "core/container/container.hpp"
 #include "core/limits.hpp"
 #include "core/model/trust.hpp"
 #include "core/sys/fs.hpp"
@@ -56,12 +57,6 @@ std::uint32_t part_number(const std::string& name, std::string& base) {
   }
   base = name.substr(0, dot);
   return n;
-}
-
-std::string part_name(const std::string& base, std::uint32_t n) {
-  std::string digits = std::to_string(n);
-  if (digits.size() < 4) digits.insert(0, 4 - digits.size(), '0');
-  return base + ".part" + digits;
 }
 
 bool starts_with_zstd_frame(const fs::path& p) {

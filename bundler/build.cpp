@@ -24,6 +24,7 @@
 #include "bundler/plan.hpp"
 #include "bundler/propagate.hpp"
 #include "bundler/recipe.hpp"
+#include "bundler/split.hpp"
 #include "core/container/container.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/sys/fs.hpp"
@@ -186,6 +187,7 @@ Result<std::vector<minisign::SecretKey>> signing_keys(const BuildRequest& req) {
 
 Result<BuildReport> build(const BuildRequest& req) {
   if (req.keys.empty() && !req.load_keys) return fail(ErrorClass::usage, "build needs at least one signing key");
+  if (req.split_bytes) BUNDLER_CHECK(check_split_size(*req.split_bytes, req.split_force));
   BUNDLER_TRY(Recipe r, load_recipe(req.recipe_path));
   BUNDLER_TRY(Plan p, make_plan(r, req.source_date_epoch));
   BUNDLER_CHECK(check_migrations(r));
@@ -198,7 +200,8 @@ Result<BuildReport> build(const BuildRequest& req) {
     draft.files.push_back(FileEntry{p.files[i].payload_path, sizes[i], std::string(64, '0'), p.files[i].executable});
   BUNDLER_TRY(const std::string draft_head, head_for(keys, r, draft, true, nullptr, nullptr));
 
-  BUNDLER_TRY(AtomicFile out, AtomicFile::create(req.out_path, 0644));
+  const std::string target = req.split_bytes ? part_name(req.out_path, 1) : req.out_path;
+  BUNDLER_TRY(AtomicFile out, AtomicFile::create(target, 0644));
   if (::lseek(out.fd(), static_cast<off_t>(draft_head.size()), SEEK_SET) < 0)
     return fail(errno_error("seek in", out.path(), errno));
   std::uint64_t total = 0;
@@ -216,9 +219,18 @@ Result<BuildReport> build(const BuildRequest& req) {
                                           " bytes, " + std::to_string(draft_head.size()) + " were reserved");
   if (::lseek(out.fd(), 0, SEEK_SET) < 0) return fail(errno_error("seek in", out.path(), errno));
   BUNDLER_CHECK(out.write(head));
-  BUNDLER_CHECK(out.commit());
-
   BuildReport report;
+  if (req.split_bytes && head.size() + 4 > *req.split_bytes - kSplitHeadroomBytes)  // sign reads a frame's magic
+    return fail(ErrorClass::usage, "--split " + std::to_string(*req.split_bytes) +
+                                       ": the bundle's head (manifest and " + "signatures) is " +
+                                       std::to_string(head.size()) +
+                                       " bytes and must lie whole in part 1: give a larger size");
+  if (req.split_bytes) {
+    BUNDLER_TRY(report.parts, commit_parts(out, head.size() + payload_bytes, req.out_path, *req.split_bytes));
+  } else {
+    BUNDLER_CHECK(out.commit());
+  }
+
   report.bundle_bytes = head.size() + payload_bytes;
   report.manifest = std::move(p.manifest);
   report.manifest_sha256 = sha256_hex(manifest_bytes);

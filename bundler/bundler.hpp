@@ -31,6 +31,10 @@ struct BuildRequest {
   std::optional<int> level;                       // zstd level (recipe default 3)
   int workers = 0;                                // zstd worker threads (0 = auto)
   std::function<void(const BuildProgress&)> on_progress;
+  // Split transport (spec §9, split.hpp): parts of at most this many bytes, out_path.part0001...;
+  // sizes of 4 GiB or more only with split_force.
+  std::optional<std::uint64_t> split_bytes;
+  bool split_force = false;
 };
 
 struct BuildReport {
@@ -39,6 +43,7 @@ struct BuildReport {
   std::vector<std::string> key_ids;
   std::uint64_t payload_bytes = 0;
   std::uint64_t bundle_bytes = 0;
+  std::vector<std::string> parts;  // a split build's part paths, in order
 };
 
 // ErrorClass::build_refused (20) for recipe rule breaches, usage (2) for an unreadable/malformed
@@ -47,9 +52,9 @@ struct BuildReport {
 
 struct SignRequest {
   std::string bundle_path;
-  std::optional<std::string> out_path;                // nullopt: in place, atomically
-  std::optional<minisign::SecretKey> key;             // sign with this key, or
-  std::optional<std::string> signature_file_contents; // attach this .minisig (made elsewhere)
+  std::optional<std::string> out_path;                 // nullopt: in place, atomically
+  std::optional<minisign::SecretKey> key;              // sign with this key, or
+  std::optional<std::string> signature_file_contents;  // attach this .minisig (made elsewhere)
 };
 
 struct SignReport {

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 
 #include "bundler/bundler.hpp"
+#include "bundler/copy_range.hpp"
 #include "bundler/head.hpp"
 #include "bundler/propagate.hpp"
 #include "core/container/bundle_head.hpp"
@@ -19,8 +21,6 @@
 namespace airlock::bundler {
 
 namespace {
-
-inline constexpr std::size_t kCopyChunk = 1 << 20;
 
 struct SignedHead {
   std::string manifest;
@@ -63,36 +63,6 @@ Status find_payload_offset(const std::string& path, SignedHead& h) {
   return {};
 }
 
-// Copies [offset, end) of `in` to the end of `out_fd`: copy_file_range (reflinks where the file
-// system can), else read/write.
-Status copy_tail(int in, std::uint64_t offset, std::uint64_t end, int out_fd, const std::string& in_path,
-                 const std::string& out_path) {
-  loff_t off = static_cast<loff_t>(offset);
-  bool fast = true;
-  std::vector<char> buf;
-  while (static_cast<std::uint64_t>(off) < end) {
-    std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(end - static_cast<std::uint64_t>(off), 1u << 30));
-    if (fast) {
-      ssize_t n = sys::copy_file_range(in, &off, out_fd, nullptr, want, 0);
-      if (n > 0) continue;
-      if (n == 0) return fail(ErrorClass::io, "'" + in_path + "' shrank while signing");
-      if (errno == EINTR) continue;
-      if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
-        return fail(errno_error("copy_file_range", out_path, errno));
-      fast = false;
-      buf.resize(kCopyChunk);
-    }
-    ssize_t n = ::pread(in, buf.data(), std::min(want, buf.size()), off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(errno_error("read", in_path, errno));
-    if (n == 0) return fail(ErrorClass::io, "'" + in_path + "' shrank while signing");
-    BUNDLER_CHECK(write_all(out_fd, buf.data(), static_cast<std::size_t>(n), out_path));
-    off += n;
-  }
-  return {};
-}
-
 Result<SignatureEntry> new_signature(const SignRequest& req, const Manifest& m, const std::string& manifest) {
   if (req.key.has_value() == req.signature_file_contents.has_value())
     return fail(ErrorClass::usage, "sign needs exactly one of a key and a signature file");
@@ -107,14 +77,27 @@ Status write_signed(const std::string& in_path, const std::string& out_path, con
   BUNDLER_TRY(AtomicFile out, AtomicFile::create(out_path, 0644));
   BUNDLER_TRY(const std::string head, render_head(h.manifest, h.sigs, mtime));
   BUNDLER_CHECK(out.write(head));
-  BUNDLER_CHECK(copy_tail(in_fd, h.payload_offset, in_size, out.fd(), in_path, out_path));
+  BUNDLER_CHECK(copy_range(in_fd, h.payload_offset, in_size, out.fd(), in_path, out_path));
   return out.commit();
+}
+
+// A split bundle is named by its parts' base name; its head lies in part 1, the only part a
+// signature changes.
+Result<std::string> signed_file(const SignRequest& req) {
+  std::error_code ec;
+  const std::string first = part_name(req.bundle_path, 1);
+  if (std::filesystem::exists(req.bundle_path, ec) || !std::filesystem::exists(first, ec)) return req.bundle_path;
+  if (req.out_path)
+    return fail(ErrorClass::usage, "'" + req.bundle_path +
+                                       "' is a split bundle: it is signed in place (part 1 only), "
+                                       "without --out");
+  return first;
 }
 
 }  // namespace
 
 Result<SignReport> sign(const SignRequest& req) {
-  const std::string& path = req.bundle_path;
+  BUNDLER_TRY(const std::string path, signed_file(req));
   Fd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) return fail(errno_error("open", path, errno));
   struct stat st {};

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "bundler/bundler.hpp"
+#include "bundler/split.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/password.hpp"
@@ -68,9 +69,9 @@ int cmd_keygen(int argc, char** argv) {
                       {"public_key_base64", minisign::public_key_base64(pk)},
                       {"encrypted", password.has_value()}});
   } else {
-    std::cout << "key id      " << id << "\nsecret key  " << key_path << (password ? " (encrypted)" : " (NOT encrypted)")
-              << "\npublic key  " << pub_path << "\ntrust line  public_key = \"" << minisign::public_key_base64(pk)
-              << "\"\n";
+    std::cout << "key id      " << id << "\nsecret key  " << key_path
+              << (password ? " (encrypted)" : " (NOT encrypted)") << "\npublic key  " << pub_path
+              << "\ntrust line  public_key = \"" << minisign::public_key_base64(pk) << "\"\n";
   }
   return 0;
 }
@@ -82,16 +83,24 @@ int cmd_build(int argc, char** argv) {
       "out,o", po::value<std::string>()->required(), "bundle to write (appears only when complete)")(
       "level", po::value<int>(), "zstd level (default: the recipe's, else 3)")(
       "threads", po::value<int>()->default_value(0), "compression threads (0 = all cores)")(
+      "split", po::value<std::string>(),
+      "SIZE: write FILE.part0001, .part0002, ... of at most SIZE bytes each (2G, 700M, or fat32 = 4 GiB - 1)")(
+      "force", "with --split: allow parts of 4 GiB or more (they fit no FAT32 stick)")(
       "json", "machine-readable report on stdout");
   po::positional_options_description pos;
   pos.add("recipe", 1);
-  auto p = parse_args(argc, argv, "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE",
+  auto p = parse_args(argc, argv, "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE [--split SIZE]",
                       "Builds one signed, reproducible tar.zst bundle (spec: shared/spec/bundle-format.md) from\n"
                       "a release recipe. Refuses (exit 20) a release that breaks a rule: a migration whose\n"
                       "reverse does not undo it, missing English notes, a config delta that does not parse, ...\n"
-                      "`created` comes from the recipe or SOURCE_DATE_EPOCH: same inputs, same bytes.",
+                      "`created` comes from the recipe or SOURCE_DATE_EPOCH: same inputs, same bytes.\n"
+                      "--split cuts the bundle for sticks whose files are limited (FAT32: 4 GiB - 1): the parts'\n"
+                      "concatenation is the bundle, and verify, scan, apply and stage take FILE (the parts' base\n"
+                      "name) and read them in order, never joined on disk. Part 1 keeps 128 KiB spare, so that\n"
+                      "`airlock sign FILE` (which rewrites part 1 only) still fits.",
                       opts, pos,
-                      "  airlock build manifests/example/recipe.toml --key keys/demo-hq.key --out demo-1.1.0.tar.zst\n");
+                      "  airlock build manifests/example/recipe.toml --key keys/demo-hq.key --out demo-1.1.0.tar.zst\n"
+                      "  airlock build recipe.toml --key hq.key --out demo-2.0.0.tar.zst --split fat32\n");
   if (p.exit_now) return *p.exit_now;
   bool json = p.vm.count("json") > 0;
   bundler::BuildRequest req;
@@ -114,8 +123,18 @@ int cmd_build(int argc, char** argv) {
   }
   if (p.vm.count("level")) req.level = p.vm["level"].as<int>();
   req.workers = p.vm["threads"].as<int>();
+  if (p.vm.count("split")) {
+    auto size = bundler::parse_split_size(p.vm["split"].as<std::string>());
+    if (!size) return report_error("build", size.error(), json);
+    req.split_bytes = *size;
+    req.split_force = p.vm.count("force") > 0;
+  } else if (p.vm.count("force")) {
+    return report_error("build", Error(ErrorClass::usage, "--force is for --split"), json);
+  }
   Progress progress("building");
-  req.on_progress = [&](const bundler::BuildProgress& e) { progress.update(e.bytes_done, e.bytes_total, e.current_file); };
+  req.on_progress = [&](const bundler::BuildProgress& e) {
+    progress.update(e.bytes_done, e.bytes_total, e.current_file);
+  };
   auto r = bundler::build(req);
   progress.done();
   if (!r) return report_error("build", r.error(), json);
@@ -129,7 +148,8 @@ int cmd_build(int argc, char** argv) {
                       {"signed_by", r->key_ids},
                       {"files", m.files.size()},
                       {"payload_bytes", r->payload_bytes},
-                      {"bundle_bytes", r->bundle_bytes}});
+                      {"bundle_bytes", r->bundle_bytes},
+                      {"parts", r->parts}});
   } else {
     std::cout << "built " << printable(req.out_path) << ": " << printable(m.release.product) << " "
               << printable(m.release.version.text) << ", " << m.files.size() << " files, "
@@ -137,6 +157,8 @@ int cmd_build(int argc, char** argv) {
               << r->manifest_sha256 << "\nsigned by";
     for (const auto& id : r->key_ids) std::cout << " " << id;
     std::cout << "\n";
+    if (!r->parts.empty()) std::cout << "split into " << r->parts.size() << " parts:\n";
+    for (const auto& part : r->parts) std::cout << "  " << printable(part) << "\n";
   }
   return 0;
 }
@@ -171,7 +193,8 @@ int cmd_sign(int argc, char** argv) {
     if (!sk) return report_error("sign", sk.error(), json);
     req.key = *sk;
   } else {
-    auto text = read_file(p.vm["signature"].as<std::string>(), minisign::kMaxSignatureFileBytes, ErrorClass::not_authentic);
+    auto text =
+        read_file(p.vm["signature"].as<std::string>(), minisign::kMaxSignatureFileBytes, ErrorClass::not_authentic);
     if (!text) return report_error("sign", text.error(), json);
     req.signature_file_contents = *text;
   }

@@ -15,6 +15,7 @@
 #include "core/crypto/signature_count.hpp"
 #include "core/sys/ordered_pool.hpp"
 #include "verifier/hashing_source.hpp"
+#include "verifier/part_check.hpp"
 #include "verifier/payload.hpp"
 #include "verifier/policy.hpp"
 #include "verifier/staging.hpp"
@@ -164,6 +165,16 @@ Error as_stopped(const Request& req, Error e) {
   return Error(ErrorClass::io, std::string(kStoppedMessage) + " (waiting for the bytes of '" + req.bundle_path + "')");
 }
 
+// Damage to a split bundle's bytes shows up as whatever the stream met first; when the feed lists
+// the parts' hashes, the part to fetch again is named instead.
+Error named_part(const Request& req, Error e) {
+  const auto c = e.cls();
+  if (!req.feed || is_stopped(e) || (c != ErrorClass::io && c != ErrorClass::malformed && c != ErrorClass::integrity))
+    return e;
+  if (auto named = check_parts_against_feed(req.bundle_path, req.feed->feed)) return *named;
+  return e;
+}
+
 }  // namespace
 
 Result<Report> verify(const Request& req) {
@@ -180,7 +191,7 @@ Result<Report> verify(const Request& req) {
     AIRLOCK_TRY(staging, Staging::open(*req.staging_dir), "staging");
   }
   auto rep = verify_stream(req, staging.get(), at);
-  if (!rep) return fail(as_stopped(req, std::move(rep).error()));  // `staging` removes what it created
+  if (!rep) return fail(named_part(req, as_stopped(req, std::move(rep).error())));  // `staging` removes what it created
   // Step 8: success only now; the verified files leave the partial folder.
   if (staging) {
     AIRLOCK_CHECK(staging->commit(), "staging");

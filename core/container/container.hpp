@@ -31,7 +31,7 @@ namespace airlock {
 // that a small file of nothing but empty frames (9 bytes each) could keep a verifier busy, the
 // site locked, before any signature is checked. Past this many the stream is malformed.
 inline constexpr std::uint64_t kMaxEmptyFrames = 1024;
-inline constexpr int kWriterWindowLog = 23;                          // writers: the level's own window, at most 8 MiB
+inline constexpr int kWriterWindowLog = 23;  // writers: the level's own window, at most 8 MiB
 inline constexpr std::size_t kWriterFrameBytes = std::size_t{1} << 20;  // our payload frames' decompressed size
 
 // ---------------------------------------------------------------------------------------------
@@ -84,9 +84,7 @@ class Source {
   // Fills the whole of `buf` (whose bytes the caller no longer needs) from the start, as read()
   // would; a source that already holds the next bytes in a buffer of the same size may swap it
   // for `buf` instead of copying (HashingSource does). Bytes read, 0 at end of input.
-  [[nodiscard]] virtual Result<std::size_t> refill(ByteBuffer& buf) {
-    return read(buf.data(), buf.size());
-  }
+  [[nodiscard]] virtual Result<std::size_t> refill(ByteBuffer& buf) { return read(buf.data(), buf.size()); }
   // The whole source mapped into memory, when it is one regular file that can be (a reader with
   // a pool then decompresses straight from it instead of calling read()); null otherwise.
   virtual std::shared_ptr<MappedFile> mapping() { return nullptr; }
@@ -103,6 +101,8 @@ class Source {
 // thread than the opener's) is checked every 100 ms, and once it returns true the read fails
 // (io) with kSourceStoppedMessage.
 [[nodiscard]] Result<std::unique_ptr<Source>> open_source(const std::string& path, std::function<bool()> stop = {});
+// `path`.partNNNN, four digits from 0001 (spec §9).
+std::string part_name(const std::string& path, unsigned index);
 inline constexpr const char* kSourceStoppedMessage = "stopped while waiting for input";
 // In-memory source (tests, fuzzing).
 std::unique_ptr<Source> memory_source(std::string bytes, std::string name = "<memory>");

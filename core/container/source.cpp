@@ -137,12 +137,6 @@ class MemorySource final : public Source {
   std::string name_;
 };
 
-std::string part_name(const std::string& path, unsigned index) {
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".part%04u", index);
-  return path + suffix;
-}
-
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
@@ -185,6 +179,12 @@ Result<std::vector<std::string>> list_parts(const std::string& path) {
 }
 
 }  // namespace
+
+std::string part_name(const std::string& path, unsigned index) {
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, ".part%04u", index);
+  return path + suffix;
+}
 
 Result<std::unique_ptr<Source>> open_source(const std::string& path, std::function<bool()> stop) {
   if (exists(path) || !exists(part_name(path, 1))) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "core/crypto/hash.hpp"
 #include "core/sys/sys.hpp"
 
 namespace airlock {
@@ -22,7 +23,8 @@ Result<std::string> read_file(const std::string& path, std::size_t max_bytes, Er
     return fail(too_big, "'" + path + "' is " + std::to_string(st.st_size) + " bytes, over the limit of " +
                              std::to_string(max_bytes));
   std::string out;
-  out.resize(max_bytes < static_cast<std::size_t>(st.st_size) + 1 ? max_bytes + 1 : static_cast<std::size_t>(st.st_size) + 1);
+  out.resize(max_bytes < static_cast<std::size_t>(st.st_size) + 1 ? max_bytes + 1
+                                                                  : static_cast<std::size_t>(st.st_size) + 1);
   std::size_t have = 0;
   for (;;) {
     if (have == out.size()) {
@@ -246,6 +248,19 @@ Status fsync_file(const std::string& path) {
   if (!fd.valid()) return fail(errno_error("open", path, errno));
   if (sys::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
   return {};
+}
+
+Result<std::string> sha256_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail(errno_error("open", path, errno));
+  Sha256 h;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    AIRLOCK_TRY(auto n, read_some(fd.get(), buf.data(), buf.size(), path), "hashing");
+    if (n == 0) break;
+    h.update(buf.data(), n);
+  }
+  return to_hex(h.finish());
 }
 
 }  // namespace airlock

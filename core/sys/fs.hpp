@@ -74,7 +74,8 @@ class AtomicFile {
   [[nodiscard]] Status commit();
 
  private:
-  AtomicFile(std::string path, std::string tmp, Fd fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  AtomicFile(std::string path, std::string tmp, Fd fd)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
   std::string path_;
   std::string tmp_;
   Fd fd_;
@@ -87,5 +88,7 @@ class AtomicFile {
 // keeps its mode and owner; a new one gets `mode`.
 [[nodiscard]] Status copy_file_synced(const std::string& src, const std::string& dst, unsigned mode = 0644);
 [[nodiscard]] Status fsync_file(const std::string& path);
+// The SHA-256 of the file's bytes, lower-case hex, read once in order.
+[[nodiscard]] Result<std::string> sha256_file(const std::string& path);
 
 }  // namespace airlock
