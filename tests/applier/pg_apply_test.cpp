@@ -160,5 +160,54 @@ TEST(PgApply, APostgresCheckFailsWhenWritesAreRevokedAndTheRollbackReversesIt) {
   EXPECT_EQ(s.items(), "a,b,c");
 }
 
+// Killed (_exit at a crash point, in a forked child: its connection dies with it) while the
+// migrations of a Postgres database run, or just after: `recover` leaves the database exactly as
+// before the apply or exactly as after it, and a second recover changes nothing.
+TEST(PgApply, ACrashDuringPostgresMigrationsConvergesToOldOrNew) {
+  AIRLOCK_NEED_PG();
+  TempDir b;
+  auto files = kFiles;
+  files["m/a_up.sql"] = "CREATE TABLE a(x INTEGER);\nINSERT INTO a VALUES (1);\n";
+  files["m/a_down.sql"] = "DROP TABLE a;\n";
+  files["m/b_up.sql"] = "ALTER TABLE items ADD COLUMN note TEXT;\nUPDATE items SET note = 'n';\n";
+  files["m/b_down.sql"] = "ALTER TABLE items DROP COLUMN note;\n";
+  const std::string two =
+      "[[migrations]]\nid = \"0002_a\"\ndatabase = \"main\"\nup = \"m/a_up.sql\"\ndown = \"m/a_down.sql\"\n"
+      "[[migrations]]\nid = \"0003_b\"\ndatabase = \"main\"\nup = \"m/b_up.sql\"\ndown = \"m/b_down.sql\"\n";
+  auto v1 = build_bundle(write_recipe(b, "c1", "", "1.0.0", kItems, files), (b / "c1.tar.zst").string());
+  auto v2 =
+      build_bundle(write_recipe(b, "c2", "", "1.1.0", std::string(kItems) + two, files), (b / "c2.tar.zst").string());
+  auto observable = [](const std::string& dbname) {
+    return pg_admin_query(dbname,
+                          "SELECT string_agg(table_name || ':' || column_name, ',' ORDER BY table_name, "
+                          "column_name) FROM information_schema.columns WHERE table_schema = 'public'") +
+           "|" + pg_admin_query(dbname, "SELECT string_agg(id, ',' ORDER BY seq) FROM _airlock_migrations") + "|" +
+           pg_admin_query(dbname, "SELECT string_agg(name, ',' ORDER BY id) FROM items");
+  };
+  std::string before, after;
+  {
+    PgSite ref("crash_ref");
+    ASSERT_EQ(applier::apply(ref.site, v1, quiet_env())->outcome, Outcome::applied);
+    before = observable(ref.dbname);
+    ASSERT_EQ(applier::apply(ref.site, v2, quiet_env())->outcome, Outcome::applied);
+    after = observable(ref.dbname);
+  }
+  ASSERT_NE(before, after);
+  for (const std::string point : {"mid_migrations", "after_migrations"}) {
+    PgSite s("crash_" + point);
+    ASSERT_EQ(applier::apply(s.site, v1, quiet_env())->outcome, Outcome::applied);
+    int code = in_child(point, [&] { return bool(applier::apply(s.site, v2, quiet_env())); });
+    ASSERT_EQ(code, 99) << point << ": the crash point was not reached";
+    auto rec = applier::recover(s.site, quiet_env());
+    ASSERT_TRUE(rec) << point << ": " << rec.error().what();
+    const std::string got = observable(s.dbname);
+    EXPECT_TRUE(got == before || got == after) << point << ": " << got;
+    auto again = applier::recover(s.site, quiet_env());
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->outcome, Outcome::nothing_to_do) << point;
+    EXPECT_EQ(observable(s.dbname), got) << point;
+  }
+}
+
 }  // namespace
 }  // namespace airlock::test
