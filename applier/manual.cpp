@@ -111,8 +111,7 @@ Event do_revert_check(Ctx& c) {
   CheckRun run = run_checks(c.site, nullptr, &c.children);
   c.last_checks = run.results;
   if (run.hard_failed) {
-    c.error =
-        Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + run.decided_by);
+    c.error = Error(ErrorClass::rollback_failed, "after the manual rollback the site is unhealthy: " + run.decided_by);
     return Event::hard_fail;
   }
   crash_point("after_checks");
@@ -136,6 +135,8 @@ namespace {
 // not overwritten.
 Status restore_guard_database(const Site& site, const SnapItem& it, const std::string& dir, const std::string& id) {
   AIRLOCK_TRY(auto t, db::open_target(site.databases.at(it.name)), "snapshot restore");
+  AIRLOCK_TRY(bool exists, t->exists(), "snapshot restore");
+  if (!exists) return {};
   // Backup files differ from their source byte-wise: compare content, not hashes.
   AIRLOCK_TRY(auto same, t->same_content_as(dir + "/" + it.file), "snapshot restore");
   if (same) return {};
@@ -150,15 +151,26 @@ Status restore_guard_database(const Site& site, const SnapItem& it, const std::s
 
 Status restore_guards(const Site& site, const SnapMeta& m, const std::string& dir, const std::string& id) {
   for (const auto& it : m.items) {
-    if (it.absent || !fs::exists(it.source)) continue;
+    if (it.absent) continue;
     if (it.kind == "db") {
       if (auto s = restore_guard_database(site, it, dir, id); !s) return s;
       continue;
     }
+    if (!fs::exists(it.source)) continue;
     AIRLOCK_TRY(auto h, sha256_file(it.source), "snapshot restore");
     if (h != it.sha256)
       return fail(ErrorClass::usage, it.kind + " '" + it.name + "' exists ('" + it.source +
                                          "') and differs from snapshot '" + id + "'; use --force to overwrite it");
+  }
+  return {};
+}
+
+// A database replaced under a live connection would break whoever holds it: refused, --force or not.
+Status restore_ready(const Site& site, const SnapMeta& m) {
+  for (const auto& it : m.items) {
+    if (it.kind != "db" || it.absent) continue;
+    AIRLOCK_TRY(auto t, db::open_target(site.databases.at(it.name)), "snapshot restore");
+    AIRLOCK_CHECK(t->restore_ready(), "snapshot restore");
   }
   return {};
 }
@@ -170,6 +182,7 @@ Event do_restore_preflight(Ctx& c) {
   auto loaded = load_sealed_snapshot(c.site, id);
   if (!loaded) return refuse(c, loaded.error());
   c.run.to_version = loaded->release;
+  if (auto ready = restore_ready(c.site, *loaded); !ready) return refuse(c, ready.error());
   if (c.data.value("force", false) == false)
     if (auto guards = restore_guards(c.site, *loaded, c.site.state_dir + "/snapshots/" + id, id); !guards)
       return refuse(c, guards.error());

@@ -146,6 +146,23 @@ Probe probe_sqlite(const Site& site, const CheckSpec& c, SteadyClock::time_point
   return {true, "query returned '" + shown + "'"};
 }
 
+// Reachable and accepting writes: a row written to a temporary table and rolled back (nothing
+// stays behind), or the check's own query.
+constexpr const char* kWriteProbe =
+    "BEGIN; CREATE TEMPORARY TABLE airlock_probe(x int) ON COMMIT DROP; INSERT INTO airlock_probe VALUES (1); "
+    "ROLLBACK; SELECT 1";
+
+Probe probe_postgres(const Site& site, const CheckSpec& c, SteadyClock::time_point dl,
+                     const std::atomic<bool>& cancel) {
+  if (!c.query.empty()) return probe_sqlite(site, c, dl, cancel);
+  CheckSpec w = c;
+  w.query = kWriteProbe;
+  w.expect = "1";
+  Probe p = probe_sqlite(site, w, dl, cancel);
+  if (p.ok) p.detail = "accepted a write (rolled back)";
+  return p;
+}
+
 Probe probe_disk(const CheckSpec& c) {
   auto f = free_bytes(c.path);
   if (!f) return {false, f.error().what()};
@@ -205,6 +222,8 @@ Probe probe_once(const Site& site, const CheckSpec& c, const Baseline* baseline,
       return probe_tcp(c, dl, cancel);
     case CheckKind::sqlite:
       return probe_sqlite(site, c, dl, cancel);
+    case CheckKind::postgres:
+      return probe_postgres(site, c, dl, cancel);
     case CheckKind::disk_free:
       return probe_disk(c);
     case CheckKind::cert:

@@ -114,7 +114,7 @@ Result<Hook> parse_hook(const toml::table& t, const std::string& name) {
 
 std::optional<CheckKind> kind_of(const std::string& s) {
   for (auto k : {CheckKind::exec, CheckKind::http, CheckKind::tcp, CheckKind::sqlite, CheckKind::disk_free,
-                 CheckKind::cert, CheckKind::latency, CheckKind::systemd, CheckKind::restarts})
+                 CheckKind::cert, CheckKind::latency, CheckKind::systemd, CheckKind::restarts, CheckKind::postgres})
     if (s == check_kind_name(k)) return k;
   return std::nullopt;
 }
@@ -132,6 +132,7 @@ std::vector<std::string_view> keys_of(CheckKind k) {
     case CheckKind::tcp:
       return {"address"};
     case CheckKind::sqlite:
+    case CheckKind::postgres:
       return {"database", "query", "expect"};
     case CheckKind::disk_free:
       return {"path", "min_free_bytes"};
@@ -226,6 +227,17 @@ Status parse_sqlite_fields(const toml::table& t, const Fields& f, const Site& si
   return {};
 }
 
+// A postgres check: its database is a PostgreSQL one; without a query it proves the database
+// accepts writes (the probe writes and rolls back a row of a temporary table).
+Status parse_postgres_fields(const toml::table& t, const Fields& f, const Site& site, CheckSpec& c) {
+  TOMLU_TRY(c.database, one_line(f, "database"));
+  auto d = site.databases.find(c.database);
+  if (d == site.databases.end()) return f.error("database", "no database '" + c.database + "' in [databases]");
+  if (d->second.kind != "postgres") return f.error("database", "'" + c.database + "' is not a postgres database");
+  if (!t.contains("query") && !t.contains("expect")) return {};
+  return parse_sqlite_fields(t, f, site, c);
+}
+
 Status parse_check_fields(const toml::table& t, const Fields& f, const Site& site, CheckSpec& c) {
   switch (c.kind) {
     case CheckKind::exec: {
@@ -241,6 +253,8 @@ Status parse_check_fields(const toml::table& t, const Fields& f, const Site& sit
     }
     case CheckKind::sqlite:
       return parse_sqlite_fields(t, f, site, c);
+    case CheckKind::postgres:
+      return parse_postgres_fields(t, f, site, c);
     case CheckKind::disk_free: {
       TOMLU_TRY(auto p, one_line(f, "path"));
       c.path = resolve(site.base_dir, p);
@@ -275,9 +289,12 @@ Status parse_check_fields(const toml::table& t, const Fields& f, const Site& sit
 }
 
 // Kinds that probe a service which may still be starting after resume keep trying until their
-// deadline; the others decide on their first attempt (a query, a script, a file do not improve by
-// being asked again). systemd and restarts watch their whole window instead.
-bool retries_by_default(CheckKind k) { return k == CheckKind::http || k == CheckKind::tcp || k == CheckKind::latency; }
+// deadline (a postgres server restarting counts); the others decide on their first attempt (a
+// query, a script, a file do not improve by being asked again). systemd and restarts watch their
+// whole window instead.
+bool retries_by_default(CheckKind k) {
+  return k == CheckKind::http || k == CheckKind::tcp || k == CheckKind::latency || k == CheckKind::postgres;
+}
 
 Status parse_deadline(const toml::table& t, const Fields& f, const Site& site, CheckSpec& c) {
   TOMLU_TRY(c.timeout_ms, duration_ms(t, f, "timeout", 5000));
@@ -300,8 +317,8 @@ Result<CheckSpec> parse_check(const toml::table& t, std::size_t i, const Site& s
   TOMLU_TRY(auto kind, one_line(f, "kind"));
   auto k = kind_of(kind);
   if (!k)
-    return f.error(
-        "kind", "unknown kind '" + kind + "' (exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts)");
+    return f.error("kind", "unknown kind '" + kind +
+                               "' (exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts, postgres)");
   c.kind = *k;
   auto checked = [&]() -> Status {
     TOMLU_CHECK(only_keys_of(t, f, c.kind));
@@ -333,6 +350,19 @@ std::string known_kinds() {
   return out;
 }
 
+// A database on a server: its libpq conninfo (never a password), whether a superuser role is
+// allowed, and the migration's statement and lock timeouts.
+Result<db::TargetSpec> server_entry(const toml::table& t, const Fields& e, db::TargetSpec spec) {
+  TOMLU_CHECK(e.only({"kind", "connection", "allow_superuser", "statement_timeout", "lock_timeout"}));
+  TOMLU_TRY(spec.location, one_line(e, "connection"));
+  TOMLU_TRY(auto super, e.opt_bool("allow_superuser"));
+  spec.allow_superuser = super.value_or(false);
+  TOMLU_TRY(spec.statement_timeout_ms, duration_ms(t, e, "statement_timeout", 0));
+  TOMLU_TRY(spec.lock_timeout_ms, duration_ms(t, e, "lock_timeout", spec.lock_timeout_ms));
+  if (auto ok = db::check_spec(spec); !ok) return fail(ok.error());
+  return spec;
+}
+
 // One [databases] entry: a path (an SQLite file), or a table naming the kind and where it is.
 Result<db::TargetSpec> database_entry(const Fields& f, const std::string& name, const toml::node& v,
                                       const std::string& base) {
@@ -344,11 +374,12 @@ Result<db::TargetSpec> database_entry(const Fields& f, const std::string& name, 
     return spec;
   }
   const Fields e(*entry, f.path(name), kCls);
-  TOMLU_CHECK(e.only({"kind", "path"}));
   TOMLU_TRY(spec.kind, one_line(e, "kind"));
   const auto& kinds = db::target_kinds();
   if (std::find(kinds.begin(), kinds.end(), spec.kind) == kinds.end())
     return e.error("kind", "unknown kind '" + spec.kind + "' (" + known_kinds() + ")");
+  if (spec.kind == "postgres") return server_entry(*entry, e, std::move(spec));
+  TOMLU_CHECK(e.only({"kind", "path"}));
   TOMLU_TRY(auto path, one_line(e, "path"));
   spec.location = resolve(base, path);
   return spec;
@@ -536,6 +567,8 @@ const char* check_kind_name(CheckKind k) {
       return "systemd";
     case CheckKind::restarts:
       return "restarts";
+    case CheckKind::postgres:
+      return "postgres";
   }
   return "?";
 }
@@ -590,6 +623,7 @@ Status resolve_targets(Site& s) {
   AIRLOCK_TRY(s.state_dir, real_path(s.state_dir, "site.state_dir"), "resolving symlinks");
   AIRLOCK_TRY(s.trust_root, real_path(s.trust_root, "site.trust_root"), "resolving symlinks");
   for (auto& [name, spec] : s.databases) {
+    if (spec.kind != "sqlite") continue;  // a server's conninfo is no path
     AIRLOCK_TRY(spec.location, real_path(spec.location, "databases." + name), "resolving symlinks");
   }
   for (auto& [name, path] : s.configs) {

@@ -23,7 +23,7 @@ struct Hook {
   std::int64_t timeout_ms = 30000;
 };
 
-enum class CheckKind { exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts };
+enum class CheckKind { exec, http, tcp, sqlite, disk_free, cert, latency, systemd, restarts, postgres };
 const char* check_kind_name(CheckKind k);
 
 // `when = { config = "topology", key = "bgp_stress.enabled", equals = true }`: the check runs only
@@ -52,9 +52,9 @@ struct CheckSpec {
   std::string url;                    // http, latency: http://127.0.0.1:PORT/path
   int expect_status = 200;            // http
   std::string address;                // tcp: host:port (loopback)
-  std::string database;               // sqlite: logical name
-  std::string query;                  // sqlite
-  std::string expect;                 // sqlite: first column of the first row, as text
+  std::string database;               // sqlite, postgres: logical name
+  std::string query;                  // sqlite; postgres: "" = the write test
+  std::string expect;                 // sqlite, postgres: first column of the first row, as text
   std::string path;                   // disk_free, cert
   std::uint64_t min_free_bytes = 0;   // disk_free
   std::int64_t min_days = 0;          // cert

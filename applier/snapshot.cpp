@@ -28,15 +28,19 @@ constexpr unsigned kSnapFileMode = 0600;
 
 json to_json(const SnapMeta& m) {
   json items = json::array();
-  for (const auto& i : m.items)
-    items.push_back({{"kind", i.kind},
-                     {"name", i.name},
-                     {"source", i.source},
-                     {"file", i.file},
-                     {"absent", i.absent},
-                     {"bytes", i.bytes},
-                     {"user_version", i.user_version},
-                     {"sha256", i.sha256}});
+  for (const auto& i : m.items) {
+    json item = {{"kind", i.kind},
+                 {"name", i.name},
+                 {"source", i.source},
+                 {"file", i.file},
+                 {"absent", i.absent},
+                 {"bytes", i.bytes},
+                 {"user_version", i.user_version},
+                 {"sha256", i.sha256}};
+    if (!i.server_version.empty()) item["server_version"] = i.server_version;
+    if (!i.last_migration.empty()) item["last_migration"] = i.last_migration;
+    items.push_back(std::move(item));
+  }
   return {{"id", m.id}, {"created_at", m.created_at}, {"release", m.release}, {"pointer", m.pointer}, {"items", items}};
 }
 
@@ -48,14 +52,18 @@ SnapMeta from_json(const json& j) {
   m.pointer = j.at("pointer");
   for (const auto& i : j.at("items"))
     m.items.push_back({i.at("kind"), i.at("name"), i.at("source"), i.at("file"), i.at("absent"), i.at("bytes"),
-                       i.at("user_version"), i.at("sha256")});
+                       i.at("user_version"), i.at("sha256"), i.value("server_version", ""),
+                       i.value("last_migration", "")});
   return m;
 }
 
 Result<SnapItem> snap_database(const std::string& dir, const db::TargetSpec& spec) {
   const std::string what = "snapshot of database '" + spec.name + "'";
   AIRLOCK_TRY(auto target, db::open_target(spec), what);
-  SnapItem it{"db", spec.name, spec.location, target->snapshot_file(), false, 0, 0, ""};
+  SnapItem it{"db", spec.name, spec.location, target->snapshot_file(), false, 0, 0, "", "", ""};
+  AIRLOCK_TRY(auto facts, target->snapshot_facts(), what);
+  it.server_version = facts.server_version;
+  it.last_migration = facts.last_migration;
   std::string dest = dir + "/" + it.file;
   // Created private first: the target would create the copy 0644 less the umask.
   AIRLOCK_CHECK(make_private_file(dest), what);
@@ -67,7 +75,7 @@ Result<SnapItem> snap_database(const std::string& dir, const db::TargetSpec& spe
 }
 
 Result<SnapItem> snap_config(const std::string& dir, const std::string& name, const std::string& source) {
-  SnapItem it{"config", name, source, "config-" + name, false, 0, 0, ""};
+  SnapItem it{"config", name, source, "config-" + name, false, 0, 0, "", "", ""};
   if (!fs::exists(source)) {
     it.absent = true;
     return it;
@@ -228,7 +236,8 @@ Result<SnapMeta> load_sealed_snapshot(const Site& site, const std::string& id) {
   auto seal = read_file(dir + "/SEALED", 200, ErrorClass::io);
   if (!seal || *seal != to_hex(sha256(meta)) + "\n")
     return fail(ErrorClass::io, "snapshot '" + id + "' is not sealed (incomplete or altered): " + dir);
-  for (const char* name : {"/meta.json", "/SEALED"}) AIRLOCK_CHECK(is_own(dir + name, S_IFREG), "snapshot '" + id + "'");
+  for (const char* name : {"/meta.json", "/SEALED"})
+    AIRLOCK_CHECK(is_own(dir + name, S_IFREG), "snapshot '" + id + "'");
   SnapMeta m;
   try {
     m = from_json(json::parse(meta));

@@ -1,7 +1,7 @@
-// Snapshots: <state_dir>/snapshots/<id>/ holding every database (SQLite online backup API, so a
-// live writer is fine), every config target file and the release pointer, described by meta.json
-// (source, file, bytes, user_version, SHA-256, time per item) and sealed by SEALED (the SHA-256
-// of meta.json). A snapshot counts only once sealed: it is built in "<id>.partial" and renamed.
+// Snapshots: <state_dir>/snapshots/<id>/ holding every database (its target's copy: SQLite's
+// online backup API, `pg_dump -Fc`; a live writer is fine), every config target file and the release pointer, described
+// by meta.json (source, file, bytes, user_version, SHA-256, time per item) and sealed by SEALED (the SHA-256 of
+// meta.json). A snapshot counts only once sealed: it is built in "<id>.partial" and renamed.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +24,9 @@ struct SnapItem {
   std::uint64_t bytes = 0;
   std::int64_t user_version = 0;
   std::string sha256;
+  // A server database's facts (core/db SnapshotFacts); meta.json has them only when not empty.
+  std::string server_version;
+  std::string last_migration;
 };
 
 struct SnapMeta {

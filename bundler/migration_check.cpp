@@ -8,10 +8,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "bundler/propagate.hpp"
+#include "core/db/pg_scratch.hpp"
+#include "core/db/pg_script.hpp"
 #include "core/db/target.hpp"
 #include "core/sys/fs.hpp"
 
@@ -83,17 +86,54 @@ Status sandboxed(db::Target& d, const std::string& sql) {
   return (*session)->run(sql);
 }
 
-// The kind of each database the recipe migrates: SQLite, the one kind a recipe can name today.
-db::TargetSpec scratch_spec(const RecipeMigration& m, const std::string& path) {
-  return {m.database, "sqlite", path, db::Durability::scratch};
+// What a site of the database's kind refuses before running a script, the build refuses: for
+// postgres, transaction control and CONCURRENTLY (core/db/pg_script.hpp).
+Status script_allowed(const Recipe& r, const RecipeMigration& m, const db::Target& d, const std::string& source,
+                      const std::string& sql) {
+  if (d.spec().kind != "postgres") return {};
+  if (auto why = db::pg_script_problem(sql)) return fail(refused(r, m, "'" + source + "': " + *why));
+  return {};
+}
+
+// Where the scratch database of a logical database is: a file in the scratch folder (sqlite, the
+// kind of a database the recipe does not declare), or for postgres the server the recipe names,
+// else a database of a throwaway cluster started once for the whole check.
+Result<db::TargetSpec> scratch_spec(const Recipe& r, const RecipeMigration& m, const std::string& dir, std::size_t n,
+                                    std::optional<db::ScratchServer>& server) {
+  auto declared = r.databases.find(m.database);
+  const RecipeDatabase kind = declared == r.databases.end() ? RecipeDatabase{} : declared->second;
+  db::TargetSpec spec{m.database, kind.kind, "", db::Durability::scratch};
+  if (kind.kind != "postgres") {
+    spec.location = dir + "/db-" + std::to_string(n) + ".sqlite";
+    return spec;
+  }
+  spec.allow_superuser = true;  // the build host's own server: the scripts are the recipe's
+  if (kind.scratch) {
+    spec.location = *kind.scratch;
+    return spec;
+  }
+  if (!server) {
+    auto started = db::ScratchServer::start();
+    if (!started)
+      return fail(refused(r, m,
+                          "no scratch PostgreSQL to check it on (" + started.error().what() +
+                              "): name an empty database in the recipe ([databases." + m.database +
+                              "] scratch = \"<libpq conninfo>\") or install PostgreSQL's server (Debian package "
+                              "postgresql) so that airlock starts a throwaway cluster"));
+    server.emplace(std::move(*started));
+  }
+  AIRLOCK_TRY(spec.location, server->fresh_database("scratch_" + std::to_string(n)),
+              "scratch database for migration '" + m.id + "'");
+  return spec;
 }
 
 Result<std::unique_ptr<db::Target>> open_scratch(const Recipe& r, const RecipeMigration& m,
-                                                 const std::string& scratch_path) {
-  AIRLOCK_TRY(auto d, db::open_target(scratch_spec(m, scratch_path)), "scratch database for migration '" + m.id + "'");
+                                                 const db::TargetSpec& spec) {
+  AIRLOCK_TRY(auto d, db::open_target(spec), "scratch database for migration '" + m.id + "'");
   if (m.fixture && m.fixture->ends_with(".sql")) {
     // A fixture written as SQL: run it on an empty database.
     BUNDLER_TRY(std::string sql, read_sql(r, m, *m.fixture));
+    BUNDLER_CHECK(script_allowed(r, m, *d, *m.fixture, sql));
     AIRLOCK_CHECK(d->create(), "scratch database for migration '" + m.id + "'");
     // Recipe SQL like the migrations: on the site's hardened connection.
     auto s = sandboxed(*d, sql);
@@ -118,10 +158,12 @@ Result<std::string> schema(const Recipe& r, const RecipeMigration& m, db::Target
 // schema) and up again.
 Status round_trip(const Recipe& r, const RecipeMigration& m, db::Target& d) {
   BUNDLER_TRY(std::string up, read_sql(r, m, m.up));
+  BUNDLER_CHECK(script_allowed(r, m, d, m.up, up));
   BUNDLER_TRY(std::string before, schema(r, m, d));
   if (auto s = sandboxed(d, up); !s) return fail(refused(r, m, "up '" + m.up + "' fails: " + s.error().message()));
   if (!m.down) return {};
   BUNDLER_TRY(std::string down, read_sql(r, m, *m.down));
+  BUNDLER_CHECK(script_allowed(r, m, d, *m.down, down));
   if (auto s = sandboxed(d, down); !s)
     return fail(refused(r, m, "down '" + *m.down + "' fails after up: " + s.error().message()));
   BUNDLER_TRY(std::string after, schema(r, m, d));
@@ -140,6 +182,7 @@ Status check_migrations(const Recipe& r) {
   if (r.migrations.empty()) return {};
   BUNDLER_TRY(ScratchDir dir, ScratchDir::create());
   // One scratch database per logical database, opened at its first migration; one fixture each.
+  std::optional<db::ScratchServer> server;  // stopped and removed last, after every target let go
   std::map<std::string, std::unique_ptr<db::Target>> scratch;
   std::map<std::string, std::string> fixture_of;
   for (const auto& m : r.migrations) {
@@ -158,8 +201,8 @@ Status check_migrations(const Recipe& r) {
     }
     auto it = scratch.find(m.database);
     if (it == scratch.end()) {
-      std::string path = dir.path() + "/db-" + std::to_string(scratch.size()) + ".sqlite";
-      BUNDLER_TRY(auto d, open_scratch(r, m, path));
+      BUNDLER_TRY(auto spec, scratch_spec(r, m, dir.path(), scratch.size(), server));
+      BUNDLER_TRY(auto d, open_scratch(r, m, spec));
       it = scratch.emplace(m.database, std::move(d)).first;
     }
     BUNDLER_CHECK(round_trip(r, m, *it->second));

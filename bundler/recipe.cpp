@@ -5,7 +5,10 @@
 // silently ignored would change what a release does.
 #include "bundler/recipe.hpp"
 
+#include <algorithm>
+
 #include "bundler/propagate.hpp"
+#include "core/db/target.hpp"
 #include "core/sys/fs.hpp"
 #include "core/toml_util.hpp"
 
@@ -96,6 +99,30 @@ Status parse_images_and_migrations(const tomlu::Fields& root, Recipe& r) {
   });
 }
 
+Status parse_databases(const tomlu::Fields& root, Recipe& r) {
+  BUNDLER_TRY(const toml::table* t, root.opt_table("databases"));
+  if (!t) return {};
+  const tomlu::Fields all(*t, "databases", kCls);
+  for (const auto& [k, v] : *t) {
+    const std::string name(k.str());
+    BUNDLER_TRY(const toml::table* e, all.table(name));
+    const tomlu::Fields f(*e, "databases." + name, kCls);
+    BUNDLER_CHECK(f.only({"kind", "scratch"}));
+    RecipeDatabase d;
+    BUNDLER_TRY(d.kind, f.str("kind"));
+    const auto& kinds = db::target_kinds();
+    if (std::find(kinds.begin(), kinds.end(), d.kind) == kinds.end())
+      return f.error("kind", "unknown kind '" + d.kind + "'");
+    BUNDLER_TRY(d.scratch, f.opt_str("scratch"));
+    if (d.scratch && d.kind != "postgres") return f.error("scratch", "only a postgres database has a scratch server");
+    if (d.scratch)
+      BUNDLER_CHECK(
+          db::check_spec({name, d.kind, *d.scratch, db::Durability::scratch}, "databases." + name + ".scratch"));
+    r.databases.emplace(name, std::move(d));
+  }
+  return {};
+}
+
 Status parse_config_notes_files(const tomlu::Fields& root, Recipe& r) {
   BUNDLER_CHECK(for_each_table(root, "config", [&](const tomlu::Fields& f) -> Status {
     BUNDLER_CHECK(f.only({"target", "patch", "breaking"}));
@@ -128,11 +155,12 @@ Status parse_config_notes_files(const tomlu::Fields& root, Recipe& r) {
 
 Status parse_tables(const toml::table& doc, Recipe& r) {
   const tomlu::Fields root(doc, "", kCls);
-  BUNDLER_CHECK(
-      root.only({"release", "build", "delta", "trust_update", "images", "migrations", "config", "notes", "files"}));
+  BUNDLER_CHECK(root.only(
+      {"release", "build", "delta", "trust_update", "images", "migrations", "databases", "config", "notes", "files"}));
   BUNDLER_CHECK(parse_release(root, r));
   BUNDLER_CHECK(parse_build_and_delta(root, r));
   BUNDLER_CHECK(parse_images_and_migrations(root, r));
+  BUNDLER_CHECK(parse_databases(root, r));
   return parse_config_notes_files(root, r);
 }
 

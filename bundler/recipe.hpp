@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,14 @@ struct RecipeMigration {
   std::optional<std::string> down;  // source .sql
   bool irreversible = false;
   std::optional<std::string> fixture;  // the database as it is before this release
+};
+
+// `[databases.<name>]`: the kind of a logical database, so the build checks its migrations the
+// way a site of that kind runs them (core/db/target.hpp), and for postgres the scratch server the
+// check may use (an empty database it may change; without one, a throwaway cluster).
+struct RecipeDatabase {
+  std::string kind = "sqlite";
+  std::optional<std::string> scratch;  // postgres: a libpq conninfo
 };
 
 struct RecipeConfig {
@@ -67,6 +76,7 @@ struct Recipe {
 
   std::vector<RecipeImage> images;
   std::vector<RecipeMigration> migrations;
+  std::map<std::string, RecipeDatabase> databases;  // a database not named here is SQLite
   std::vector<RecipeConfig> config;
   std::vector<RecipeNote> notes;
   std::vector<RecipeFiles> files;

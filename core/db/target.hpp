@@ -3,7 +3,8 @@
 // build-time round-trip check use. A Target is made by open_target() from a TargetSpec (a
 // `[databases.*]` entry of site.toml, or a scratch database of the build's check); the kind picks
 // the implementation, so a new kind adds one class (and one row of the factory), never a branch in
-// the callers. SQLite ("sqlite", core/db/sqlite_target.cpp) is the one kind today.
+// the callers. The kinds: SQLite ("sqlite", core/db/sqlite_target.cpp) and PostgreSQL ("postgres",
+// core/db/postgres_target.cpp).
 //
 // A Target holds no connection between calls: each operation connects, works and lets go, so a
 // restore that replaces the database underneath never meets a handle to the old one. Errors are
@@ -32,9 +33,18 @@ enum class Durability { durable, scratch };
 struct TargetSpec {
   std::string name;             // the logical name, for messages
   std::string kind = "sqlite";  // one of target_kinds()
-  std::string location;         // sqlite: the database file's path
+  std::string location;         // sqlite: the database file's path; postgres: a libpq conninfo
   Durability durability = Durability::durable;
+  // postgres: a superuser role is refused unless allowed; the migration's statement timeout
+  // (0: the migration's own deadline) and lock timeout.
+  bool allow_superuser = false;
+  std::int64_t statement_timeout_ms = 0;
+  std::int64_t lock_timeout_ms = 10000;
 };
+
+// What a kind refuses in a spec before anything connects (postgres: a password in the conninfo),
+// as ErrorClass::usage naming `key` (by default the site file's "databases.<name>.connection").
+[[nodiscard]] Status check_spec(const TargetSpec& spec, const std::string& key = "");
 
 // The kinds open_target() knows, in the order messages list them.
 const std::vector<std::string>& target_kinds();
@@ -68,6 +78,12 @@ struct ProbeRequest {
   std::string query;
   std::int64_t wait_ms = 1;
   std::function<bool()> stop;
+};
+
+// What a snapshot records of the server beside the copy (empty for a file database).
+struct SnapshotFacts {
+  std::string server_version;
+  std::string last_migration;  // the last recorded migration's id, "" when none
 };
 
 class Target {
@@ -104,6 +120,10 @@ class Target {
   // Restore: replaces the database whole by the snapshot file `file`. `midway` runs when the old
   // state is gone and before the copy arrives (the crash-point tests stop there).
   [[nodiscard]] virtual Status restore_from(const std::string& file, const std::function<void()>& midway) = 0;
+  // Whether a restore may replace the database now (postgres: no other connection is live; the
+  // error names them). Asked before anything changes.
+  [[nodiscard]] virtual Status restore_ready() { return {}; }
+  [[nodiscard]] virtual Result<SnapshotFacts> snapshot_facts() { return SnapshotFacts{}; }
   // Replaces the database by a copy of `file`, a database of this kind (the build's fixtures).
   [[nodiscard]] virtual Status copy_from(const std::string& file) = 0;
   [[nodiscard]] virtual Result<std::int64_t> schema_version() = 0;

@@ -26,7 +26,7 @@ TEST(SiteDatabases, UnknownKindIsRefusedNamingTheKinds) {
   auto s = parse_site(kHead + "[databases.main]\nkind = \"oracle\"\npath = \"m.db\"\n", "/srv/site/site.toml");
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().cls(), ErrorClass::usage);
-  EXPECT_NE(s.error().what().find("databases.main.kind: unknown kind 'oracle' (sqlite)"), std::string::npos)
+  EXPECT_NE(s.error().what().find("databases.main.kind: unknown kind 'oracle' (sqlite, postgres)"), std::string::npos)
       << s.error().what();
 }
 
@@ -40,6 +40,58 @@ TEST(SiteDatabases, EntryKeysAreChecked) {
     EXPECT_EQ(s.error().cls(), ErrorClass::usage) << s.error().what();
     EXPECT_NE(s.error().what().find("databases.main"), std::string::npos) << s.error().what();
   }
+}
+
+TEST(SiteDatabases, APostgresEntryNamesItsConnectionAndTimeouts) {
+  auto s = parse_site(kHead +
+                          "[databases.main]\nkind = \"postgres\"\nconnection = \"host=/run/postgresql dbname=app\"\n"
+                          "statement_timeout = \"2m\"\nlock_timeout = \"3s\"\n",
+                      "/srv/site/site.toml");
+  ASSERT_TRUE(s) << s.error().what();
+  const auto& d = s->databases.at("main");
+  EXPECT_EQ(d.kind, "postgres");
+  EXPECT_EQ(d.location, "host=/run/postgresql dbname=app") << "a conninfo is no path: never resolved";
+  EXPECT_EQ(d.statement_timeout_ms, 120000);
+  EXPECT_EQ(d.lock_timeout_ms, 3000);
+  EXPECT_FALSE(d.allow_superuser);
+  auto su = parse_site(kHead +
+                           "[databases.main]\nkind = \"postgres\"\nconnection = \"dbname=app\"\n"
+                           "allow_superuser = true\n",
+                       "/srv/site/site.toml");
+  ASSERT_TRUE(su) << su.error().what();
+  EXPECT_TRUE(su->databases.at("main").allow_superuser);
+}
+
+TEST(SiteDatabases, APasswordInAPostgresConnectionIsRefusedNamingTheKey) {
+  for (const std::string conn :
+       {"host=/run/postgresql dbname=app password=hunter2", "postgresql://app:hunter2@db.example/app"}) {
+    auto s = parse_site(kHead + "[databases.main]\nkind = \"postgres\"\nconnection = \"" + conn + "\"\n",
+                        "/srv/site/site.toml");
+    ASSERT_FALSE(s) << conn;
+    EXPECT_EQ(s.error().cls(), ErrorClass::usage);
+    EXPECT_NE(s.error().what().find("databases.main.connection"), std::string::npos) << s.error().what();
+    EXPECT_NE(s.error().what().find("PGPASSFILE"), std::string::npos) << s.error().what();
+    EXPECT_EQ(s.error().what().find("hunter2"), std::string::npos) << "the secret is not repeated";
+  }
+  auto path_key = parse_site(kHead + "[databases.main]\nkind = \"postgres\"\npath = \"m.db\"\n", "/srv/site/site.toml");
+  ASSERT_FALSE(path_key);
+  EXPECT_EQ(path_key.error().cls(), ErrorClass::usage);
+}
+
+TEST(SiteDatabases, APostgresCheckNamesAPostgresDatabase) {
+  const std::string dbs =
+      "[databases]\nfiles = \"f.db\"\n[databases.main]\nkind = \"postgres\"\nconnection = \"dbname=app\"\n";
+  auto ok = parse_site(kHead + dbs + "[[checks]]\nname = \"w\"\nkind = \"postgres\"\ndatabase = \"main\"\n",
+                       "/srv/site/site.toml");
+  ASSERT_TRUE(ok) << ok.error().what();
+  EXPECT_EQ(ok->checks.at(0).kind, CheckKind::postgres);
+  EXPECT_TRUE(ok->checks.at(0).query.empty()) << "no query: the write test";
+  EXPECT_TRUE(ok->checks.at(0).retry) << "a server still starting is asked again until `within`";
+  auto sqlite_db = parse_site(kHead + dbs + "[[checks]]\nname = \"w\"\nkind = \"postgres\"\ndatabase = \"files\"\n",
+                              "/srv/site/site.toml");
+  ASSERT_FALSE(sqlite_db);
+  EXPECT_NE(sqlite_db.error().what().find("'files' is not a postgres database"), std::string::npos)
+      << sqlite_db.error().what();
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ TEST(DbTarget, UnknownKindIsAUsageErrorNamingTheKinds) {
   auto t = db::open_target({"main", "oracle", "x", db::Durability::durable});
   ASSERT_FALSE(t);
   EXPECT_EQ(t.error().cls(), ErrorClass::usage);
-  EXPECT_EQ(t.error().what(), "database 'main': unknown kind 'oracle' (known kinds: sqlite)");
+  EXPECT_EQ(t.error().what(), "database 'main': unknown kind 'oracle' (known kinds: sqlite, postgres)");
 }
 
 TEST(DbTarget, ReadyRefusesOrCreatesAMissingDatabaseAndChecksIntegrity) {
