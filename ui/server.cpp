@@ -24,7 +24,8 @@ namespace ap = airlock::applier;
 constexpr std::size_t kMaxPasswordFileBytes = 4096;
 constexpr std::size_t kMaxPasswordBytes = 1024;
 
-// Every response: no framing, no sniffing, no referrer, no caching; scripts and styles only from
+// Every response: no framing, no sniffing, no referrer to other sites (same-origin: with
+// no-referrer a browser sends "Origin: null", which the Origin check refuses), no caching; scripts and styles only from
 // this server's own assets. No Access-Control-* header is ever sent (no CORS).
 httplib::Headers security_headers() {
   return {{"Content-Security-Policy",
@@ -32,7 +33,7 @@ httplib::Headers security_headers() {
            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
           {"X-Content-Type-Options", "nosniff"},
           {"X-Frame-Options", "DENY"},
-          {"Referrer-Policy", "no-referrer"},
+          {"Referrer-Policy", "same-origin"},
           {"Cache-Control", "no-store"}};
 }
 
