@@ -420,8 +420,11 @@ Status parse_ui(const toml::table& root, Site& s) {
   if (colon == std::string::npos || colon == 0 || colon + 1 == u.listen.size())
     return f.error("listen", "'" + printable(u.listen) + "' is not an address like 127.0.0.1:8480");
   TOMLU_TRY(u.hosts, host_list(*t, f));
-  for (auto [key, slot] : {std::pair{"password_file", &u.password_file}, {"tls_cert", &u.tls_cert},
-                           {"tls_key", &u.tls_key}, {"inbox", &u.inbox}, {"stick", &u.stick}}) {
+  for (auto [key, slot] : {std::pair{"password_file", &u.password_file},
+                           {"tls_cert", &u.tls_cert},
+                           {"tls_key", &u.tls_key},
+                           {"inbox", &u.inbox},
+                           {"stick", &u.stick}}) {
     TOMLU_TRY(auto v, opt_text(f, key, ""));
     if (!v.empty()) *slot = resolve(s.base_dir, v);
   }

@@ -112,9 +112,9 @@ struct Site {
   std::string product;
   std::string state_dir;
   std::string trust_root;
-  Channel channel = Channel::recommended;  // the operator's choice in <state>/channel, else site.toml's
-  Channel channel_default = Channel::recommended;  // site.toml's
-  bool channel_chosen = false;                     // <state>/channel set it (applier/channel.hpp)
+  Channel channel = Channel::recommended;           // the operator's choice in <state>/channel, else site.toml's
+  Channel channel_default = Channel::recommended;   // site.toml's
+  bool channel_chosen = false;                      // <state>/channel set it (applier/channel.hpp)
   std::map<std::string, db::TargetSpec> databases;  // logical -> kind and location
   std::map<std::string, std::string> configs;       // logical -> file
   std::optional<Hook> drain, resume, notify;

@@ -38,12 +38,13 @@ int cmd_serve(int argc, char** argv) {
   add_common(o, site);
   o.add_options()("listen", po::value<std::string>(&listen),
                   "ADDRESS:PORT to listen on (default [ui] listen, 127.0.0.1:8480); not loopback only with TLS");
-  auto p = parse_args(argc, argv, "airlock serve [--site site.toml] [--listen 127.0.0.1:8480]",
-                      "Serve the site's Updates page: the installed release, the channel, the bundles in the\n"
-                      "[ui] inbox and stick, Upgrade now / Schedule / Skip / Delay, sideload upload, history\n"
-                      "and the audit head. A login always ([ui] password_file, set with `airlock ui passwd`).\n"
-                      "Runs until SIGTERM or SIGINT; an apply it started is then stopped like the CLI's.",
-                      o, {}, "  airlock ui passwd --site /srv/site/site.toml\n  airlock serve --site /srv/site/site.toml\n");
+  auto p =
+      parse_args(argc, argv, "airlock serve [--site site.toml] [--listen 127.0.0.1:8480]",
+                 "Serve the site's Updates page: the installed release, the channel, the bundles in the\n"
+                 "[ui] inbox and stick, Upgrade now / Schedule / Skip / Delay, sideload upload, history\n"
+                 "and the audit head. A login always ([ui] password_file, set with `airlock ui passwd`).\n"
+                 "Runs until SIGTERM or SIGINT; an apply it started is then stopped like the CLI's.",
+                 o, {}, "  airlock ui passwd --site /srv/site/site.toml\n  airlock serve --site /srv/site/site.toml\n");
   if (p.exit_now) return *p.exit_now;
   catch_termination_signals();
   ui::ServeOptions so;
@@ -74,7 +75,8 @@ int cmd_ui(int argc, char** argv) {
                       o, pos, "  printf '%s\\n' \"$PW\" | airlock ui passwd --site /srv/site/site.toml\n");
   if (p.exit_now) return *p.exit_now;
   const bool js = p.vm.count("json") > 0;
-  if (action != "passwd") return report_error("ui", Error(ErrorClass::usage, "unknown action '" + printable(action) + "' (passwd)"), js);
+  if (action != "passwd")
+    return report_error("ui", Error(ErrorClass::usage, "unknown action '" + printable(action) + "' (passwd)"), js);
   auto loaded = ap::load_site(site);
   if (!loaded) return report_error("ui", loaded.error(), js);
   auto pw = new_password(loaded->ui.password_file);
@@ -107,7 +109,9 @@ int cmd_channel(int argc, char** argv) {
     auto s = ap::load_site(site);
     if (!s) return report_error("channel", s.error(), js);
     if (js)
-      print_json({{"ok", true}, {"channel", channel_name(s->channel)}, {"default", channel_name(s->channel_default)},
+      print_json({{"ok", true},
+                  {"channel", channel_name(s->channel)},
+                  {"default", channel_name(s->channel_default)},
                   {"chosen", s->channel_chosen}});
     else
       std::cout << channel_name(s->channel) << (s->channel_chosen ? " (chosen)" : " (site.toml default)") << "\n";
@@ -117,14 +121,16 @@ int cmd_channel(int argc, char** argv) {
     return report_error("channel", Error(ErrorClass::usage, "give `set NAME` or `show`"), js);
   auto c = parse_channel(args[1]);
   if (!c)
-    return report_error("channel", Error(ErrorClass::usage, "unknown channel '" + printable(args[1]) + "' (recommended, rc, beta)"), js);
+    return report_error(
+        "channel", Error(ErrorClass::usage, "unknown channel '" + printable(args[1]) + "' (recommended, rc, beta)"),
+        js);
   auto r = ap::channel_set(site, *c, cli_env(true));
   if (!r) return report_error("channel", r.error(), js);
   if (js)
     print_json({{"ok", true}, {"site", r->site_name}, {"from", r->from}, {"to", r->to}, {"audit_head", r->audit_head}});
   else
-    std::cout << "channel: " << r->from << " -> " << r->to << " on site " << r->site_name << "\n  audit head: " << r->audit_head
-              << "\n";
+    std::cout << "channel: " << r->from << " -> " << r->to << " on site " << r->site_name
+              << "\n  audit head: " << r->audit_head << "\n";
   return 0;
 }
 

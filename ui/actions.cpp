@@ -38,14 +38,17 @@ void apply_now(App& app, const Req& req, Res& res) {
   const std::string site = app.opt.site_toml;
   const bool started = app.runner.start("apply " + printable(req.get_param_value("file")), env,
                                         [site, path](const ap::Env& e) { return ap::apply(site, path, e); });
-  done(app, *s, res, started ? "apply of " + printable(req.get_param_value("file")) + " started" : "error: an apply is already running");
+  done(app, *s, res,
+       started ? "apply of " + printable(req.get_param_value("file")) + " started"
+               : "error: an apply is already running");
 }
 
 // The instant the wall clock of `tz` reads `date`T`time` (the offset the zone has then).
 Result<std::string> wall_time(const std::string& tz, const std::string& date, const std::string& time) {
   auto naive = parse_rfc3339(date + "T" + time + ":00Z");
   if (!naive || date.size() != 10 || time.size() != 5)
-    return fail(ErrorClass::usage, "date '" + printable(date) + "' and time '" + printable(time) + "' are not YYYY-MM-DD and HH:MM");
+    return fail(ErrorClass::usage,
+                "date '" + printable(date) + "' and time '" + printable(time) + "' are not YYYY-MM-DD and HH:MM");
   std::int64_t t = naive->unix_seconds;
   for (int i = 0; i < 2; ++i) {  // the zone's offset at the guess, then at the corrected instant
     AIRLOCK_TRY(auto z, in_zone(tz, Timestamp{t, 0, 0}), "time zone");
@@ -70,8 +73,9 @@ void schedule(App& app, const Req& req, Res& res) {
     return done(app, *s, res, "error: the preflight lead must be 0..1440 minutes");
   r.preflight_before_s = std::int64_t{minutes} * 60;
   auto j = ap::schedule_add(app.opt.site_toml, r, app.env(req.remote_addr));
-  done(app, *s, res, j ? "scheduled: job " + std::to_string(j->job.id) + ", v" + j->job.version + " at " + j->at_local
-                       : error_text(j.error()));
+  done(app, *s, res,
+       j ? "scheduled: job " + std::to_string(j->job.id) + ", v" + j->job.version + " at " + j->at_local
+         : error_text(j.error()));
 }
 
 void skip(App& app, const Req& req, Res& res) {

@@ -48,10 +48,12 @@ const std::string_view kAppJs = R"JS('use strict';
 })();
 )JS";
 
-const std::string_view kAppCss = R"CSS(body{font-family:"Liberation Sans",Arial,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
+const std::string_view kAppCss =
+    R"CSS(body{font-family:"Liberation Sans",Arial,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
 header{display:flex;gap:1em;align-items:center;background:#1d2330;color:#fff;padding:.6em 1.2em}
 header h1{font-size:1.2em;margin:0;flex:1}
 main{max-width:56em;margin:1em auto;padding:0 1em}
+#flash{max-width:56em;margin:.8em auto;padding:.4em 1em}
 section{background:#fff;border:1px solid #d7dae0;border-radius:6px;padding:.8em 1.2em;margin-bottom:1em}
 h2{font-size:1.05em;border-bottom:1px solid #e3e5e9;padding-bottom:.3em}
 .offer{border-left:4px solid #2f6fdf;padding-left:.8em;margin:.8em 0}

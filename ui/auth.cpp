@@ -13,7 +13,7 @@ Session Sessions::create() {
   const auto now = Clock::now();
   for (auto it = by_id_.begin(); it != by_id_.end();)  // drop expired ones before counting
     it = (now - it->second.last_seen > kSessionIdle || now - it->second.created > kSessionMax) ? by_id_.erase(it)
-                                                                                                 : std::next(it);
+                                                                                               : std::next(it);
   if (by_id_.size() >= kMaxSessions) {  // the least recently used goes
     auto oldest = std::min_element(by_id_.begin(), by_id_.end(), [](const auto& a, const auto& b) {
       return a.second.last_seen < b.second.last_seen;

@@ -16,10 +16,10 @@ namespace airlock::ui {
 using Clock = std::chrono::steady_clock;
 
 struct Session {
-  std::string id;    // 32 random bytes, hex: the cookie's value
-  std::string csrf;  // 32 random bytes, hex: every POST of this session carries it
-  std::string lang;  // the page language chosen with the switch ("" = Accept-Language)
-  std::string flash; // one message for the next page view
+  std::string id;     // 32 random bytes, hex: the cookie's value
+  std::string csrf;   // 32 random bytes, hex: every POST of this session carries it
+  std::string lang;   // the page language chosen with the switch ("" = Accept-Language)
+  std::string flash;  // one message for the next page view
   Clock::time_point created, last_seen;
 };
 

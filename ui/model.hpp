@@ -19,7 +19,7 @@ namespace airlock::ui {
 struct Offer {
   std::string source;  // "inbox" | "stick"
   applier::ScannedBundle bundle;
-  std::string notes;                         // in notes_lang ("" when the bundle has none)
+  std::string notes;                                 // in notes_lang ("" when the bundle has none)
   std::optional<applier::CriticalRelease> critical;  // when the site holds it as a pending critical release
 };
 

@@ -18,7 +18,9 @@ std::string head(const std::string& lang, const std::string& title) {
   return "<!DOCTYPE html>\n<html lang=\"" + e(lang) +
          "\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">"
          "<title>" +
-         e(title) + "</title><link rel=\"stylesheet\" href=\"/assets/app.css\"><script src=\"/assets/app.js\" defer></script></head><body>\n";
+         e(title) +
+         "</title><link rel=\"stylesheet\" href=\"/assets/app.css\"><script src=\"/assets/app.js\" "
+         "defer></script></head><body>\n";
 }
 
 std::string csrf_field(const std::string& csrf) {
@@ -44,8 +46,9 @@ std::string human_duration(std::int64_t s) {
 std::string date_of(const std::string& rfc3339) { return rfc3339.substr(0, std::min<std::size_t>(10, rfc3339.size())); }
 
 void top_bar(std::ostringstream& o, const View& v) {
-  o << "<header><h1>" << e(tr(v.lang, "title")) << "</h1><form method=\"post\" action=\"/action/lang\" id=\"lang-form\">"
-    << csrf_field(v.csrf) << "<label>" << e(tr(v.lang, "language")) << " <select name=\"lang\" id=\"lang\">";
+  o << "<header><h1>" << e(tr(v.lang, "title"))
+    << "</h1><form method=\"post\" action=\"/action/lang\" id=\"lang-form\">" << csrf_field(v.csrf) << "<label>"
+    << e(tr(v.lang, "language")) << " <select name=\"lang\" id=\"lang\">";
   for (const char* l : kLanguages)
     o << "<option value=\"" << l << "\"" << (v.lang == l ? " selected" : "") << ">" << l << "</option>";
   o << "</select></label> <button type=\"submit\" id=\"lang-save\">OK</button></form>"
@@ -59,18 +62,20 @@ void current(std::ostringstream& o, const PageModel& m, const View& v) {
   const auto& s = m.status;
   o << "<section id=\"current\"><p>" << e(tr(v.lang, "current")) << ": <strong id=\"installed\">"
     << (s.installed.empty() ? e(tr(v.lang, "none")) : "v" + e(s.installed)) << "</strong>";
-  if (!m.installed_created.empty()) o << " (" << e(tr(v.lang, "released")) << " " << e(date_of(m.installed_created)) << ")";
+  if (!m.installed_created.empty())
+    o << " (" << e(tr(v.lang, "released")) << " " << e(date_of(m.installed_created)) << ")";
   o << "</p>";
   if (s.degraded) o << "<p class=\"error\" id=\"degraded\">" << e(tr(v.lang, "degraded")) << "</p>";
-  o << "<form method=\"post\" action=\"/action/channel\" id=\"channel-form\">" << csrf_field(v.csrf) << e(tr(v.lang, "channel"))
-    << ": ";
+  o << "<form method=\"post\" action=\"/action/channel\" id=\"channel-form\">" << csrf_field(v.csrf)
+    << e(tr(v.lang, "channel")) << ": ";
   for (auto c : {Channel::recommended, Channel::rc, Channel::beta}) {
     const std::string n = channel_name(c);
     o << "<label><input type=\"radio\" name=\"channel\" id=\"channel-" << n << "\" value=\"" << n << "\""
       << (m.site.channel == c ? " checked" : "") << "> " << e(tr(v.lang, n)) << "</label> ";
   }
   if (!m.site.channel_chosen) o << "<small>(" << e(tr(v.lang, "channel_default")) << ")</small> ";
-  o << "<button type=\"submit\" id=\"save-channel\">" << e(tr(v.lang, "save_channel")) << "</button></form></section>\n";
+  o << "<button type=\"submit\" id=\"save-channel\">" << e(tr(v.lang, "save_channel"))
+    << "</button></form></section>\n";
 }
 
 void progress(std::ostringstream& o, const View& v) {
@@ -106,7 +111,8 @@ void offer_forms(std::ostringstream& o, const Offer& of, const View& v, const st
   o << "</div><details class=\"schedule\"><summary class=\"schedule-open\">" << e(tr(v.lang, "schedule"))
     << "</summary><form method=\"post\" action=\"/action/schedule\">" << hidden << "<label>" << e(tr(v.lang, "date"))
     << " <input type=\"date\" name=\"date\" class=\"schedule-date\" required></label> <label>" << e(tr(v.lang, "time"))
-    << " <input type=\"time\" name=\"time\" class=\"schedule-time\" required> (" << e(tz) << ")</label><br><label>" << e(tr(v.lang, "preflight"))
+    << " <input type=\"time\" name=\"time\" class=\"schedule-time\" required> (" << e(tz) << ")</label><br><label>"
+    << e(tr(v.lang, "preflight"))
     << " <input type=\"number\" name=\"preflight\" min=\"0\" max=\"1440\" value=\"30\"></label><br><small>"
     << e(tr(v.lang, "notice")) << "</small><br><button type=\"submit\" class=\"confirm-schedule\">"
     << e(tr(v.lang, "confirm_schedule")) << "</button></form></details>";
@@ -160,9 +166,11 @@ void offers(std::ostringstream& o, const PageModel& m, const View& v) {
 
 void sideload(std::ostringstream& o, const PageModel& m, const View& v) {
   o << "<section id=\"sideload\"><h2>" << e(tr(v.lang, "sideload")) << "</h2><form id=\"upload-form\" data-csrf=\""
-    << e(v.csrf) << "\"><input type=\"file\" id=\"bundle-file\" accept=\".zst,.tar.zst\"> <button type=\"submit\" id=\"upload\">"
+    << e(v.csrf)
+    << "\"><input type=\"file\" id=\"bundle-file\" accept=\".zst,.tar.zst\"> <button type=\"submit\" id=\"upload\">"
     << e(tr(v.lang, "upload")) << "</button> <small>(" << e(tr(v.lang, "upload_limit")) << " "
-    << e(human_size(m.site.ui.upload_limit)) << ")</small></form><progress id=\"upload-progress\" max=\"100\" value=\"0\"></progress>"
+    << e(human_size(m.site.ui.upload_limit))
+    << ")</small></form><progress id=\"upload-progress\" max=\"100\" value=\"0\"></progress>"
     << "<p id=\"upload-result\"></p></section>\n";
 }
 
@@ -171,8 +179,8 @@ void jobs(std::ostringstream& o, const PageModel& m, const View& v) {
   o << "<section id=\"jobs\"><h2>" << e(tr(v.lang, "scheduled_jobs")) << "</h2><ul>";
   for (const auto& j : m.jobs)
     o << "<li class=\"job\" data-state=\"" << e(j.job.state) << "\">#" << j.job.id << " v" << e(j.job.version) << " "
-      << e(j.at_local) << " " << e(j.timezone) << " — " << e(j.job.state) << (j.job.outcome.empty() ? "" : " (" + e(j.job.outcome) + ")")
-      << "</li>";
+      << e(j.at_local) << " " << e(j.timezone) << " — " << e(j.job.state)
+      << (j.job.outcome.empty() ? "" : " (" + e(j.job.outcome) + ")") << "</li>";
   o << "</ul></section>\n";
 }
 
@@ -180,10 +188,14 @@ void history_row(std::ostringstream& o, const ap::HistoryEntry& h, const View& v
   const bool rolled = h.outcome == ap::outcome_name(ap::Outcome::rolled_back);
   const bool healthy = h.outcome == ap::outcome_name(ap::Outcome::applied);
   std::string word = healthy ? tr(v.lang, "applied") : rolled ? tr(v.lang, "rolled_back") : h.outcome;
-  o << "<tr class=\"history-row\" data-outcome=\"" << e(h.outcome) << "\"><td>" << e(date_of(h.started_at)) << "</td><td>v"
-    << e(h.to_version) << "</td><td>" << (healthy ? "✓ " : rolled ? "⚠ " : "") << e(word) << " <small>(" << e(h.started_by)
-    << ")</small>";
-  if (rolled || (!healthy && !h.detail.empty())) o << "<div class=\"reason\">" << e(tr(v.lang, "reason")) << ": " << e(h.detail) << "</div>";
+  o << "<tr class=\"history-row\" data-outcome=\"" << e(h.outcome) << "\"><td>" << e(date_of(h.started_at))
+    << "</td><td>v" << e(h.to_version) << "</td><td>"
+    << (healthy  ? "✓ "
+        : rolled ? "⚠ "
+                 : "")
+    << e(word) << " <small>(" << e(h.started_by) << ")</small>";
+  if (rolled || (!healthy && !h.detail.empty()))
+    o << "<div class=\"reason\">" << e(tr(v.lang, "reason")) << ": " << e(h.detail) << "</div>";
   if (rolled && h.revert_ms)
     o << "<div class=\"reverted\">→ " << e(tr(v.lang, "reverted_to")) << " v" << e(h.from_version) << " "
       << e(tr(v.lang, "in_s")) << " " << e(human_duration((*h.revert_ms + 999) / 1000)) << "</div>";
@@ -193,8 +205,9 @@ void history_row(std::ostringstream& o, const ap::HistoryEntry& h, const View& v
 void history(std::ostringstream& o, const PageModel& m, const View& v) {
   o << "<section id=\"history\"><h2>" << e(tr(v.lang, "history")) << "</h2><table>";
   for (const auto& h : m.history) history_row(o, h, v);
-  o << "</table><p id=\"audit\">" << e(tr(v.lang, "audit_head")) << ": <code id=\"audit-head\">" << e(m.status.audit_head)
-    << "</code> · <a href=\"/audit-export\" id=\"audit-export\">" << e(tr(v.lang, "audit_export")) << "</a></p></section>\n";
+  o << "</table><p id=\"audit\">" << e(tr(v.lang, "audit_head")) << ": <code id=\"audit-head\">"
+    << e(m.status.audit_head) << "</code> · <a href=\"/audit-export\" id=\"audit-export\">"
+    << e(tr(v.lang, "audit_export")) << "</a></p></section>\n";
 }
 
 }  // namespace
@@ -204,12 +217,23 @@ std::string html_escape(std::string_view s) {
   o.reserve(s.size());
   for (char ch : s) {
     switch (ch) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += ch;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
+      default:
+        o += ch;
     }
   }
   return o;
@@ -234,9 +258,11 @@ std::string render_login(const std::string& lang, const std::string& token, cons
   std::ostringstream o;
   o << head(lang, tr(lang, "login")) << "<main id=\"login\"><h1>" << e(tr(lang, "title")) << "</h1>";
   if (!message.empty()) o << "<p id=\"flash\" class=\"error\">" << e(message) << "</p>";
-  o << "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"token\" value=\"" << e(token) << "\"><label>"
-    << e(tr(lang, "password")) << " <input type=\"password\" name=\"password\" id=\"password\" autofocus required></label> "
-    << "<button type=\"submit\" id=\"login-button\">" << e(tr(lang, "login")) << "</button></form></main></body></html>\n";
+  o << "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"token\" value=\"" << e(token)
+    << "\"><label>" << e(tr(lang, "password"))
+    << " <input type=\"password\" name=\"password\" id=\"password\" autofocus required></label> "
+    << "<button type=\"submit\" id=\"login-button\">" << e(tr(lang, "login"))
+    << "</button></form></main></body></html>\n";
   return o.str();
 }
 

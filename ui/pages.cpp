@@ -38,10 +38,10 @@ void progress(App& app, const httplib::Request& req, httplib::Response& res) {
   const Progress p = app.runner.progress();
   json phases = json::array();
   for (const auto& ph : p.phases) phases.push_back(printable(ph));
-  res.set_content(json{{"running", p.running}, {"what", printable(p.what)}, {"phases", phases},
-                       {"outcome", printable(p.outcome)}}
-                      .dump(),
-                  "application/json");
+  res.set_content(
+      json{{"running", p.running}, {"what", printable(p.what)}, {"phases", phases}, {"outcome", printable(p.outcome)}}
+          .dump(),
+      "application/json");
 }
 
 // The audit log, every entry as state.db keeps it, and its head: the export an auditor keeps.
@@ -54,7 +54,11 @@ void audit_export(App& app, const httplib::Request& req, httplib::Response& res)
   if (!a) return refuse(res, 500, a.error().what());
   json entries = json::array();
   for (const auto& e : a->entries)
-    entries.push_back({{"seq", e.seq}, {"at", e.at}, {"kind", e.kind}, {"data", printable(e.data)}, {"prev_hash", e.prev_hash},
+    entries.push_back({{"seq", e.seq},
+                       {"at", e.at},
+                       {"kind", e.kind},
+                       {"data", printable(e.data)},
+                       {"prev_hash", e.prev_hash},
                        {"hash", e.hash}});
   res.set_header("Content-Disposition", "attachment; filename=\"audit-" + app.site.name + ".json\"");
   res.set_content(json{{"site", app.site.name}, {"head", a->head}, {"entries", entries}}.dump(2) + "\n",
@@ -66,7 +70,8 @@ void audit_export(App& app, const httplib::Request& req, httplib::Response& res)
 void add_page_routes(App& app, httplib::Server& svr) {
   svr.Get("/", [&app](const httplib::Request& req, httplib::Response& res) { home(app, req, res); });
   svr.Get("/api/progress", [&app](const httplib::Request& req, httplib::Response& res) { progress(app, req, res); });
-  svr.Get("/audit-export", [&app](const httplib::Request& req, httplib::Response& res) { audit_export(app, req, res); });
+  svr.Get("/audit-export",
+          [&app](const httplib::Request& req, httplib::Response& res) { audit_export(app, req, res); });
   svr.Get("/assets/app.js", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(kAppJs), "text/javascript; charset=utf-8");
   });

@@ -136,17 +136,20 @@ Status run_server(App& app, httplib::Server& svr, const std::string& listen) {
   } catch (...) {
     return fail(ErrorClass::usage, "--listen '" + printable(listen) + "' has no port number");
   }
-  if (port < 0 || port > 65535) return fail(ErrorClass::usage, "--listen port " + std::to_string(port) + " is out of range");
+  if (port < 0 || port > 65535)
+    return fail(ErrorClass::usage, "--listen port " + std::to_string(port) + " is out of range");
   if (port == 0) {
     port = svr.bind_to_any_port(host);
     if (port < 0) return fail(ErrorClass::io, "cannot listen on " + printable(listen));
   } else if (!svr.bind_to_port(host, port)) {
     return fail(ErrorClass::io, "cannot listen on " + printable(listen));
   }
-  if (app.hosts.empty()) app.hosts = accepted_hosts(app.site.ui.hosts, listen.substr(0, colon + 1) + std::to_string(port));
+  if (app.hosts.empty())
+    app.hosts = accepted_hosts(app.site.ui.hosts, listen.substr(0, colon + 1) + std::to_string(port));
   if (app.opt.listening) app.opt.listening(port);
   std::thread watch([&] {
-    while (!app.stopping && !(app.opt.stop && app.opt.stop())) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (!app.stopping && !(app.opt.stop && app.opt.stop()))
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     app.stopping = true;  // a running apply sees it as a termination signal (rolled back or stopped)
     svr.stop();
   });
@@ -197,7 +200,8 @@ std::optional<Session> post_session(App& app, const httplib::Request& req, httpl
     refuse(res, 403, "no session: log in first");
     return std::nullopt;
   }
-  std::string token = req.has_header("X-CSRF-Token") ? req.get_header_value("X-CSRF-Token") : req.get_param_value("csrf");
+  std::string token =
+      req.has_header("X-CSRF-Token") ? req.get_header_value("X-CSRF-Token") : req.get_param_value("csrf");
   if (!crypto::equal_secret(token, s->csrf)) {
     app.log("refused: a POST to " + req.path + " without its CSRF token, from " + req.remote_addr);
     refuse(res, 403, "the request's CSRF token is missing or wrong");
@@ -237,9 +241,11 @@ Status serve(const ServeOptions& o) {
   AIRLOCK_TRY(app.site, ap::load_site(o.site_toml), "serve");
   const std::string listen = o.listen.empty() ? app.site.ui.listen : o.listen;
   app.tls = !app.site.ui.tls_cert.empty();
-  const bool loopback = listen.rfind("127.", 0) == 0 || listen.rfind("[::1]:", 0) == 0 || listen.rfind("localhost:", 0) == 0;
+  const bool loopback =
+      listen.rfind("127.", 0) == 0 || listen.rfind("[::1]:", 0) == 0 || listen.rfind("localhost:", 0) == 0;
   if (!loopback && !app.tls)
-    return fail(ErrorClass::usage, "--listen '" + printable(listen) + "' is not loopback: set [ui] tls_cert and tls_key");
+    return fail(ErrorClass::usage,
+                "--listen '" + printable(listen) + "' is not loopback: set [ui] tls_cert and tls_key");
   if (app.tls) AIRLOCK_CHECK(check_tls_files(app.site), "serve");
   AIRLOCK_TRY(auto hash, read_password_hash(app.site), "serve");
   (void)hash;  // read again at each login: `ui passwd` takes effect without a restart
@@ -251,7 +257,8 @@ Status serve(const ServeOptions& o) {
   svr->set_default_headers(security_headers());
   svr->set_payload_max_length(static_cast<std::size_t>(app.site.ui.upload_limit) + 64 * 1024);
   svr->set_read_timeout(30, 0);
-  svr->set_pre_routing_handler([&app](const httplib::Request& req, httplib::Response& res) { return check_host(app, req, res); });
+  svr->set_pre_routing_handler(
+      [&app](const httplib::Request& req, httplib::Response& res) { return check_host(app, req, res); });
   login_routes(app, *svr);
   add_page_routes(app, *svr);
   add_action_routes(app, *svr);

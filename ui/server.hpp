@@ -16,10 +16,10 @@ namespace airlock::ui {
 
 struct ServeOptions {
   std::string site_toml;
-  std::string listen;                            // "" = [ui] listen
-  std::function<void(const std::string&)> log;   // one line per notable event (the cli prints it)
-  std::function<bool()> stop;                    // polled: true ends the server
-  std::function<void(int port)> listening;       // called once bound (tests use port 0)
+  std::string listen;                           // "" = [ui] listen
+  std::function<void(const std::string&)> log;  // one line per notable event (the cli prints it)
+  std::function<bool()> stop;                   // polled: true ends the server
+  std::function<void(int port)> listening;      // called once bound (tests use port 0)
 };
 
 // Runs until `stop` says so. Errors: usage (2) for a bad site or [ui] (no password file yet,

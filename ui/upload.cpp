@@ -98,7 +98,8 @@ void upload(App& app, const httplib::Request& req, httplib::Response& res, const
   const std::string name = "upload-" + crypto::random_hex(8) + ".tar.zst";  // never the client's name
   auto got = receive(reader, dir + "/" + name, limit);
   if (!got || got->too_big) {
-    const std::string why = got ? "larger than the upload limit (" + std::to_string(limit) + " bytes)" : got.error().what();
+    const std::string why =
+        got ? "larger than the upload limit (" + std::to_string(limit) + " bytes)" : got.error().what();
     app.audit("upload refused", why);
     res.set_header("Connection", "close");
     return answer(res, got ? 413 : 400, false, "upload refused: " + why);
@@ -117,9 +118,8 @@ void upload(App& app, const httplib::Request& req, httplib::Response& res, const
 }  // namespace
 
 void add_upload_route(App& app, httplib::Server& svr) {
-  svr.Post("/action/upload", [&app](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& r) {
-    upload(app, req, res, r);
-  });
+  svr.Post("/action/upload", [&app](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& r) { upload(app, req, res, r); });
 }
 
 }  // namespace airlock::ui

@@ -108,7 +108,8 @@ TEST(SystemdUnits, ServeServicePassesSystemdAnalyzeVerify) {
   const std::string bin = "/usr/bin/airlock";
   if (auto p = text.find(bin); p != std::string::npos) text.replace(p, bin.size(), kBin);
   spit(dir / "airlock-serve.service", text);
-  auto r = run("cd " + q(dir.path()) + " && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no ./airlock-serve.service 2>&1");
+  auto r = run("cd " + q(dir.path()) +
+               " && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no ./airlock-serve.service 2>&1");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, "") << "warnings are failures too";
 }

@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """The Updates page over plain HTTP: what an intruder or a foreign page tries is refused.
 usage: security_test.py AIRLOCK_BINARY SOURCE_DIR"""
+import http.client
 import os
+import shutil
+import ssl
+import subprocess
 import sys
 import unittest
 import urllib.parse
@@ -18,6 +22,8 @@ def setUpModule():
     global E
     E = uitest.Env(sys.argv[1], sys.argv[2])
     E.build("demo-1.1.0", "manifests/example")
+    E.build("demo-1.1.1-xss", "manifests/example", {r'^version = .*': 'version = "1.1.1"',
+                                                     r'^summary = .*': 'summary = "<script>alert(1)</script>"'})
     E.make_site(f"upload_limit = {LIMIT}\n")
     E.start()
 
@@ -96,6 +102,17 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertNotIn("unsafe-inline", csp)
         self.assertEqual(r.getheader("X-Frame-Options"), "DENY")
 
+    def test_bundle_text_is_escaped_not_markup(self):
+        shutil.copy(E.bundles["demo-1.1.1-xss"], E.inbox())
+        _, session, _ = E.login()
+        r, body = E.request("GET", "/", headers={"Cookie": session})
+        self.assertEqual(r.status, 200)
+        self.assertIn(b'data-version="1.1.1"', body)
+        self.assertNotIn(b"<script>alert", body)
+        self.assertIn(b"&lt;script&gt;alert(1)&lt;/script&gt;", body)
+        self.assertNotIn(b"<script>", body.replace(b'<script src="/assets/app.js" defer></script>', b""))
+        os.remove(os.path.join(E.inbox(), os.path.basename(E.bundles["demo-1.1.1-xss"])))
+
     def test_oversized_upload_is_refused(self):
         _, session, csrf = E.login()
         big = b"\0" * (LIMIT + 1)
@@ -144,6 +161,38 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertEqual(r.status, 429)
         self.assertIsNone(session)
         self.assertTrue(r.getheader("Retry-After"))
+
+
+class UpdatesPageOverTls(unittest.TestCase):
+    """[ui] tls_cert and tls_key: HTTPS, and the session cookie marked Secure."""
+
+    def test_https_with_secure_cookie(self):
+        t = uitest.Env(sys.argv[1], sys.argv[2])
+        try:
+            key, cert = os.path.join(t.dir, "key.pem"), os.path.join(t.dir, "cert.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+                           check=True, capture_output=True)
+            t.make_site(f'tls_cert = "{cert}"\ntls_key = "{key}"\n')
+            t.start()
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+            c = http.client.HTTPSConnection("127.0.0.1", t.port, context=ctx, timeout=30)
+            c.request("GET", "/login", headers={"Host": f"127.0.0.1:{t.port}"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            self.assertIn("Secure", r.getheader("Set-Cookie"))
+            c.close()
+            plain = http.client.HTTPConnection("127.0.0.1", t.port, timeout=10)
+            try:  # no clear-text answer on the TLS port
+                plain.request("GET", "/login", headers={"Host": f"127.0.0.1:{t.port}"})
+                status = plain.getresponse().status
+            except (OSError, http.client.HTTPException):
+                status = None
+            self.assertNotEqual(status, 200)
+        finally:
+            t.cleanup()
 
 
 if __name__ == "__main__":
