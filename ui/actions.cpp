@@ -19,11 +19,21 @@ namespace ap = airlock::applier;
 using Req = httplib::Request;
 using Res = httplib::Response;
 
+// The result for the operator, and an audit entry "page" naming it (the applier's own entry of
+// a skip, delay or schedule does not say who asked). Called with applier_mu free.
 void done(App& app, Session s, Res& res, const std::string& message) {
   s.flash = message;
   app.sessions.update(s);
   app.log(message);
+  app.audit("action", message);
   redirect(res, "/");
+}
+
+// One applier call, alone among the HTTP workers (App::applier_mu).
+template <class F>
+auto locked(App& app, F f) {
+  std::lock_guard lk(app.applier_mu);
+  return f();
 }
 
 std::string error_text(const Error& e) { return "error[" + std::string(error_class_name(e.cls())) + "]: " + e.what(); }
@@ -36,8 +46,12 @@ void apply_now(App& app, const Req& req, Res& res) {
   ap::Env env = app.env(req.remote_addr);
   env.accept_breaking = req.get_param_value("accept_breaking");
   const std::string site = app.opt.site_toml;
-  const bool started = app.runner.start("apply " + printable(req.get_param_value("file")), env,
-                                        [site, path](const ap::Env& e) { return ap::apply(site, path, e); });
+  const std::string file = printable(req.get_param_value("file"));
+  const bool started = app.runner.start("apply " + file, env, [&app, site, path, file](const ap::Env& e) {
+    auto r = ap::apply(site, path, e);
+    app.audit("action", "apply of " + file + ": " + (r ? outcome_name(r->outcome) : error_text(r.error())));
+    return r;
+  });
   done(app, *s, res,
        started ? "apply of " + printable(req.get_param_value("file")) + " started"
                : "error: an apply is already running");
@@ -62,8 +76,8 @@ void schedule(App& app, const Req& req, Res& res) {
   if (!s) return;
   const std::string path = offer_path(app.site, req.get_param_value("source"), req.get_param_value("file"));
   if (path.empty()) return refuse(res, 400, "no such bundle in the inbox or on the stick");
-  std::lock_guard lk(app.applier_mu);
-  auto at = wall_time(app.site.timezone, req.get_param_value("date"), req.get_param_value("time"));
+  auto at = locked(
+      app, [&] { return wall_time(app.site.timezone, req.get_param_value("date"), req.get_param_value("time")); });
   if (!at) return done(app, *s, res, error_text(at.error()));
   ap::ScheduleRequest r;
   r.bundle = path;
@@ -72,7 +86,7 @@ void schedule(App& app, const Req& req, Res& res) {
   if (std::sscanf(req.get_param_value("preflight").c_str(), "%d", &minutes) != 1 || minutes < 0 || minutes > 1440)
     return done(app, *s, res, "error: the preflight lead must be 0..1440 minutes");
   r.preflight_before_s = std::int64_t{minutes} * 60;
-  auto j = ap::schedule_add(app.opt.site_toml, r, app.env(req.remote_addr));
+  auto j = locked(app, [&] { return ap::schedule_add(app.opt.site_toml, r, app.env(req.remote_addr)); });
   done(app, *s, res,
        j ? "scheduled: job " + std::to_string(j->job.id) + ", v" + j->job.version + " at " + j->at_local
          : error_text(j.error()));
@@ -81,8 +95,9 @@ void schedule(App& app, const Req& req, Res& res) {
 void skip(App& app, const Req& req, Res& res) {
   auto s = post_session(app, req, res);
   if (!s) return;
-  std::lock_guard lk(app.applier_mu);
-  auto r = ap::skip(app.opt.site_toml, req.get_param_value("version"), ap::Undo::no, app.env(req.remote_addr));
+  auto r = locked(app, [&] {
+    return ap::skip(app.opt.site_toml, req.get_param_value("version"), ap::Undo::no, app.env(req.remote_addr));
+  });
   done(app, *s, res, r ? "release " + r->version + " skipped" : error_text(r.error()));
 }
 
@@ -91,8 +106,9 @@ void delay(App& app, const Req& req, Res& res) {
   if (!s) return;
   const std::string until = req.get_param_value("until");  // datetime-local, read as UTC
   if (until.size() != 16) return done(app, *s, res, "error: the delay needs a date and time");
-  std::lock_guard lk(app.applier_mu);
-  auto r = ap::delay(app.opt.site_toml, req.get_param_value("version"), until + ":00Z", app.env(req.remote_addr));
+  auto r = locked(app, [&] {
+    return ap::delay(app.opt.site_toml, req.get_param_value("version"), until + ":00Z", app.env(req.remote_addr));
+  });
   done(app, *s, res, r ? "critical release " + r->version + " delayed until " + r->until : error_text(r.error()));
 }
 
@@ -101,8 +117,7 @@ void channel(App& app, const Req& req, Res& res) {
   if (!s) return;
   auto c = parse_channel(req.get_param_value("channel"));
   if (!c) return refuse(res, 400, "unknown channel");
-  std::lock_guard lk(app.applier_mu);
-  auto r = ap::channel_set(app.opt.site_toml, *c, app.env(req.remote_addr));
+  auto r = locked(app, [&] { return ap::channel_set(app.opt.site_toml, *c, app.env(req.remote_addr)); });
   done(app, *s, res, r ? "channel: " + r->to : error_text(r.error()));
 }
 

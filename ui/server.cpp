@@ -64,8 +64,12 @@ httplib::Server::HandlerResponse check_host(App& app, const httplib::Request& re
 }
 
 Result<std::string> read_password_hash(const ap::Site& site) {
-  AIRLOCK_TRY(auto text, read_file(site.ui.password_file, kMaxPasswordFileBytes, ErrorClass::usage),
-              "[ui] password_file; set one with `airlock ui passwd --site " + site.file + "`");
+  auto read = read_file(site.ui.password_file, kMaxPasswordFileBytes, ErrorClass::usage);
+  if (!read)  // a configuration to complete, not an I/O fault
+    return fail(read.error()
+                    .reclassed(ErrorClass::usage)
+                    .with_context("[ui] password_file; set one with `airlock ui passwd --site " + site.file + "`"));
+  std::string text = std::move(*read);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   return text;
 }

@@ -89,7 +89,7 @@ TEST_F(ServeCli, ServeRefusesWithoutPasswordAndOffLoopbackWithoutTls) {
   ASSERT_EQ(run("printf 'a good password\\n' | " + kBin + " ui passwd --site " + site()).status, 0);
   r = run(kBin + " serve --listen 0.0.0.0:0 --site " + site() + " </dev/null");
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("TLS"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tls_cert"), std::string::npos) << r.output;
   std::string text = slurp(dir / "site/site.toml");
   spit(dir / "site/site.toml", text + "\n[ui]\nlisten = \"0.0.0.0:8480\"\n");
   r = run(kBin + " status --site " + site());

@@ -79,6 +79,10 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertEqual(r.status, 303)
         self.assertEqual(history_len(), before + 1)
         self.assertIn("via page", E.json("history")["history"][-1]["started_by"])
+        last = E.json("audit", "export")["entries"][-1]
+        self.assertEqual(last["kind"], "page")
+        self.assertEqual(last["data"]["via"], "page")
+        self.assertIn("9.9.9 skipped", last["data"]["detail"])
 
     def test_foreign_host_header_is_refused(self):
         _, session, _ = E.login()
