@@ -49,7 +49,8 @@ void apply_now(App& app, const Req& req, Res& res) {
   const std::string file = printable(req.get_param_value("file"));
   const bool started = app.runner.start("apply " + file, env, [&app, site, path, file](const ap::Env& e) {
     auto r = ap::apply(site, path, e);
-    app.audit("action", "apply of " + file + ": " + (r ? outcome_name(r->outcome) : error_text(r.error())));
+    app.audit("action", "apply of " + file + ": " + (r ? outcome_name(r->outcome) : error_text(r.error())),
+              App::Source::run);
     return r;
   });
   done(app, *s, res,

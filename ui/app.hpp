@@ -43,8 +43,11 @@ struct App {
   }
   // The environment of every applier call the page makes: its history rows say "via page".
   applier::Env env(const std::string& client);
-  // An audit entry "page" for `action`; kept and retried when the site is busy.
-  void audit(const std::string& action, const std::string& detail);
+  // An audit entry "page" for `action`; kept and retried when the site is busy. While the page's
+  // apply runs, entries are only kept (taking the site lock then could make that apply busy);
+  // the apply's own thread records them with its result (Source::run).
+  enum class Source { request, run };
+  void audit(const std::string& action, const std::string& detail, Source from = Source::request);
   std::string cookie(const std::string& name, const std::string& value, int max_age_s) const;
 };
 

@@ -174,9 +174,10 @@ ap::Env App::env(const std::string& client) {
   return e;
 }
 
-void App::audit(const std::string& action, const std::string& detail) {
+void App::audit(const std::string& action, const std::string& detail, Source from) {
   std::lock_guard lk(audit_mu);
   unrecorded.emplace_back(action, detail);
+  if (from == Source::request && runner.progress().running) return;
   while (!unrecorded.empty()) {
     std::lock_guard al(applier_mu);
     auto r = ap::audit_page_action(opt.site_toml, unrecorded.front().first, unrecorded.front().second, env(""));

@@ -15,6 +15,7 @@ import uitest  # noqa: E402
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
@@ -62,7 +63,9 @@ def url(path="/"):
 
 
 def wait(cond, timeout=120):
-    return WebDriverWait(D, timeout).until(cond)
+    # A click that submits a form reloads the page: an element found just before is then stale.
+    return WebDriverWait(D, timeout, ignored_exceptions=[StaleElementReferenceException,
+                                                         NoSuchElementException]).until(cond)
 
 
 def offer(version):
