@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "applier/channel.hpp"
 #include "applier/services.hpp"
 #include "applier/site_checks.hpp"
 #include "core/sys/fs.hpp"
@@ -416,9 +417,62 @@ Status parse_policy(const toml::table& root, Site& s) {
   return {};
 }
 
+// [ui]: `airlock serve`'s page. A listen address off the loopback needs TLS: the password and the
+// session cookie must never cross a network in clear.
+Result<std::vector<std::string>> host_list(const toml::table& t, const Fields& f) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get("hosts");
+  if (!n) return out;
+  const auto* a = n->as_array();
+  if (!a) return f.error("hosts", "must be an array of host names");
+  for (const auto& e : *a) {
+    const auto* h = e.as_string();
+    if (!h || h->get().empty() || h->get().size() > 255 || has_control(h->get()))
+      return f.error("hosts", "every entry must be a host name like \"updates.example\" or \"10.0.0.5:8480\"");
+    out.push_back(h->get());
+  }
+  return out;
+}
+
+bool loopback_listen(const std::string& listen) {
+  return listen.rfind("127.", 0) == 0 || listen.rfind("[::1]:", 0) == 0 || listen.rfind("localhost:", 0) == 0;
+}
+
+Status parse_ui(const toml::table& root, Site& s) {
+  s.ui.password_file = s.state_dir + "/ui-password";
+  s.ui.inbox = s.state_dir + "/inbox";
+  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("ui"));
+  if (!t) return {};
+  const Fields f(*t, "ui", kCls);
+  TOMLU_CHECK(f.only({"listen", "hosts", "password_file", "tls_cert", "tls_key", "inbox", "stick", "upload_limit"}));
+  UiSettings& u = s.ui;
+  TOMLU_TRY(u.listen, opt_text(f, "listen", u.listen));
+  const auto colon = u.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == u.listen.size())
+    return f.error("listen", "'" + printable(u.listen) + "' is not an address like 127.0.0.1:8480");
+  TOMLU_TRY(u.hosts, host_list(*t, f));
+  for (auto [key, slot] : {std::pair{"password_file", &u.password_file},
+                           {"tls_cert", &u.tls_cert},
+                           {"tls_key", &u.tls_key},
+                           {"inbox", &u.inbox},
+                           {"stick", &u.stick}}) {
+    TOMLU_TRY(auto v, opt_text(f, key, ""));
+    if (!v.empty()) *slot = resolve(s.base_dir, v);
+  }
+  if (u.tls_cert.empty() != u.tls_key.empty()) return f.error("tls_cert", "tls_cert and tls_key go together");
+  if (!loopback_listen(u.listen) && u.tls_cert.empty())
+    return f.error("listen", "'" + printable(u.listen) + "' is not loopback: it needs tls_cert and tls_key");
+  if (t->contains("upload_limit")) {
+    TOMLU_TRY(auto lim, f.integer("upload_limit"));
+    if (lim < 1024 || lim > (1LL << 40)) return f.error("upload_limit", std::to_string(lim) + " is outside 1024..2^40");
+    u.upload_limit = static_cast<std::uint64_t>(lim);
+  }
+  return {};
+}
+
 Status parse_top(const toml::table& root, Site& s) {
   const Fields top(root, "", kCls);
-  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services", "policy"}));
+  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services", "policy", "ui"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
   TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep",
@@ -432,7 +486,7 @@ Status parse_top(const toml::table& root, Site& s) {
   TOMLU_TRY(auto ch, opt_text(f, "channel", "recommended"));
   auto c = parse_channel(ch);
   if (!c) return f.error("channel", "unknown channel '" + ch + "' (recommended, rc, beta)");
-  s.channel = *c;
+  s.channel = s.channel_default = *c;
   TOMLU_TRY(s.migration_timeout_ms, duration_ms(*st, f, "migration_timeout", 60000));
   if (st->contains("staged_keep")) {
     TOMLU_TRY(s.staged_keep, f.integer("staged_keep"));
@@ -446,6 +500,7 @@ Status parse_top(const toml::table& root, Site& s) {
   if (auto tz = check_time_zone(s.timezone); !tz) return f.error("timezone", tz.error().what());
   TOMLU_TRY(s.databases, database_map(root, s.base_dir));
   TOMLU_TRY(s.configs, name_map(root, "config", s.base_dir));
+  TOMLU_CHECK(parse_ui(root, s));
   return parse_policy(root, s);
 }
 
@@ -642,6 +697,7 @@ Result<Site> load_site(const std::string& path) {
   }
   auto site = parse_site(*text, path);
   if (site) AIRLOCK_CHECK(resolve_targets(*site), "site file '" + path + "'");
+  if (site) AIRLOCK_CHECK(apply_chosen_channel(*site), "site file '" + path + "'");
   return site;
 }
 

@@ -92,6 +92,19 @@ struct ServiceSpec {
   std::vector<std::string> after;                    // services replaced before this one
 };
 
+// [ui] (docs/site.md): the local Updates page of `airlock serve`. Paths are resolved like every
+// other; the password file and the inbox default to the state folder.
+inline constexpr std::uint64_t kDefaultUploadLimit = 4ULL << 30;
+struct UiSettings {
+  std::string listen = "127.0.0.1:8480";  // host:port; another than loopback needs tls_cert and tls_key
+  std::vector<std::string> hosts;         // Host headers accepted; empty: the listen address, localhost forms
+  std::string password_file;              // default <state_dir>/ui-password (`airlock ui passwd`)
+  std::string tls_cert, tls_key;          // PEM files; both or neither
+  std::string inbox;                      // default <state_dir>/inbox: sideloaded bundles
+  std::string stick;                      // "" = none: a mounted stick folder also listed
+  std::uint64_t upload_limit = kDefaultUploadLimit;
+};
+
 struct Site {
   std::string file;      // absolute path of site.toml
   std::string base_dir;  // its folder
@@ -99,7 +112,9 @@ struct Site {
   std::string product;
   std::string state_dir;
   std::string trust_root;
-  Channel channel = Channel::recommended;
+  Channel channel = Channel::recommended;           // the operator's choice in <state>/channel, else site.toml's
+  Channel channel_default = Channel::recommended;   // site.toml's
+  bool channel_chosen = false;                      // <state>/channel set it (applier/channel.hpp)
   std::map<std::string, db::TargetSpec> databases;  // logical -> kind and location
   std::map<std::string, std::string> configs;       // logical -> file
   std::optional<Hook> drain, resume, notify;
@@ -114,6 +129,7 @@ struct Site {
   // days), and whether a runner applies an overdue one by itself.
   std::int64_t critical_max_delay_ms = kMaxCriticalDelayMs;
   bool auto_apply_overdue_critical = true;
+  UiSettings ui;
 };
 
 [[nodiscard]] Result<Site> parse_site(const std::string& text, const std::string& file);

@@ -8,6 +8,7 @@
 
 #include "cli/build_info.hpp"
 #include "cli/cmd_scan.hpp"
+#include "cli/cmd_serve.hpp"
 #include "cli/cmd_site.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -40,6 +41,9 @@ const Command kCommands[] = {
     {"schedule", "schedule an upgrade at a set time (staged now), list or cancel jobs", cmd_schedule},
     {"run-due", "carry out the site's scheduled job when due (run by airlock-run-due.timer)", cmd_run_due},
     {"delay", "postpone a critical release, at most [policy] critical_max_delay after it was first met", cmd_delay},
+    {"channel", "set or show the site's release channel (overrides site.toml's default)", cmd_channel},
+    {"serve", "serve the site's Updates page (login required; loopback unless TLS)", cmd_serve},
+    {"ui", "settings of the Updates page: passwd", cmd_ui},
 };
 
 void usage(std::ostream& out) {

@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""The Updates page over plain HTTP: what an intruder or a foreign page tries is refused.
+usage: security_test.py AIRLOCK_BINARY SOURCE_DIR"""
+import http.client
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import uitest  # noqa: E402
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+LIMIT = 256 * 1024
+E = None
+
+
+def setUpModule():
+    global E
+    E = uitest.Env(sys.argv[1], sys.argv[2])
+    E.build("demo-1.1.0", "manifests/example")
+    E.build("demo-1.1.1-xss", "manifests/example", {r'^version = .*': 'version = "1.1.1"',
+                                                     r'^summary = .*': 'summary = "<script>alert(1)</script>"'})
+    E.make_site(f"upload_limit = {LIMIT}\n")
+    E.start()
+
+
+def tearDownModule():
+    E.cleanup()
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def history_len():
+    return len(E.json("history")["history"])
+
+
+class UpdatesPageSecurity(unittest.TestCase):
+    def test_no_session_gets_no_page_and_changes_nothing(self):
+        r, _ = E.request("GET", "/")
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.getheader("Location"), "/login")
+        r, _ = E.request("GET", "/api/progress")
+        self.assertEqual(r.status, 403)
+        r, _ = E.request("GET", "/audit-export")
+        self.assertEqual(r.status, 403)
+        before = history_len()
+        r, _ = E.request("POST", "/action/skip", "version=1.1.0", FORM)
+        self.assertEqual(r.status, 403)
+        self.assertEqual(history_len(), before)
+
+    def test_session_cookie_is_httponly_samesite_strict(self):
+        r, session, csrf = E.login()
+        self.assertEqual(r.status, 303)
+        cookie = r.getheader("Set-Cookie")
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=Strict", cookie)
+        self.assertEqual(len(session.split("=")[1]), 64)
+        self.assertEqual(len(csrf), 64)
+
+    def test_post_without_or_with_wrong_csrf_token_is_403_and_changes_nothing(self):
+        _, session, csrf = E.login()
+        before = history_len()
+        for body in ["version=1.1.0", "version=1.1.0&csrf=" + "0" * 64, "version=1.1.0&csrf=" + csrf[:-1]]:
+            r, _ = E.request("POST", "/action/skip", body, dict(FORM, Cookie=session))
+            self.assertEqual(r.status, 403, body)
+        r, _ = E.request("POST", "/action/channel", "channel=beta", dict(FORM, Cookie=session))
+        self.assertEqual(r.status, 403)
+        self.assertEqual(history_len(), before)
+        self.assertFalse(E.json("channel", "show")["chosen"])
+        # The same request with the token is carried out: the refusals above were the token's.
+        r, _ = E.request("POST", "/action/skip", "version=9.9.9&csrf=" + csrf, dict(FORM, Cookie=session))
+        self.assertEqual(r.status, 303)
+        self.assertEqual(history_len(), before + 1)
+        self.assertIn("via page", E.json("history")["history"][-1]["started_by"])
+        last = E.json("audit", "export")["entries"][-1]
+        self.assertEqual(last["kind"], "page")
+        self.assertEqual(last["data"]["via"], "page")
+        self.assertIn("9.9.9 skipped", last["data"]["detail"])
+
+    def test_foreign_host_header_is_refused(self):
+        _, session, _ = E.login()
+        for host in ["evil.example", f"evil.example:{E.port}", f"127.0.0.1:{E.port + 1}"]:
+            r, body = E.request("GET", "/", headers={"Cookie": session}, host=host)
+            self.assertEqual(r.status, 421, host)
+            self.assertNotIn(b"csrf", body)
+        r, _ = E.request("GET", "/", headers={"Cookie": session}, host=f"localhost:{E.port}")
+        self.assertEqual(r.status, 200)
+
+    def test_cross_origin_post_is_refused_and_no_cors_headers(self):
+        _, session, csrf = E.login()
+        r, _ = E.request("POST", "/action/skip", "version=9.9.8&csrf=" + csrf,
+                         dict(FORM, Cookie=session, Origin="http://evil.example"))
+        self.assertEqual(r.status, 403)
+        r, _ = E.request("GET", "/", headers={"Cookie": session, "Origin": f"http://127.0.0.1:{E.port}"})
+        self.assertEqual(r.status, 200)
+        self.assertFalse([h for h, _ in r.getheaders() if h.lower().startswith("access-control-")])
+        csp = r.getheader("Content-Security-Policy")
+        self.assertIn("script-src 'self'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        self.assertEqual(r.getheader("X-Frame-Options"), "DENY")
+
+    def test_bundle_text_is_escaped_not_markup(self):
+        shutil.copy(E.bundles["demo-1.1.1-xss"], E.inbox())
+        _, session, _ = E.login()
+        r, body = E.request("GET", "/", headers={"Cookie": session})
+        self.assertEqual(r.status, 200)
+        self.assertIn(b'data-version="1.1.1"', body)
+        self.assertNotIn(b"<script>alert", body)
+        self.assertIn(b"&lt;script&gt;alert(1)&lt;/script&gt;", body)
+        self.assertNotIn(b"<script>", body.replace(b'<script src="/assets/app.js" defer></script>', b""))
+        os.remove(os.path.join(E.inbox(), os.path.basename(E.bundles["demo-1.1.1-xss"])))
+
+    def test_oversized_upload_is_refused(self):
+        _, session, csrf = E.login()
+        big = b"\0" * (LIMIT + 1)
+        r, _ = E.request("POST", "/action/upload", big, {"Cookie": session, "X-CSRF-Token": csrf,
+                                                         "Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 413)
+        # Chunked, with no Content-Length to judge by: refused as it streams past the limit.
+        chunks = (b"\0" * 65536 for _ in range(LIMIT // 65536 + 2))
+        r, _ = E.request("POST", "/action/upload", chunks, {"Cookie": session, "X-CSRF-Token": csrf,
+                                                            "Content-Type": "application/octet-stream"}, chunked=True)
+        self.assertEqual(r.status, 413)
+        up = os.path.join(E.inbox(), ".upload")
+        self.assertEqual(os.listdir(up) if os.path.isdir(up) else [], [])
+        self.assertFalse([f for f in os.listdir(E.inbox()) if f.startswith("upload-")])
+
+    def test_upload_without_csrf_token_is_refused(self):
+        _, session, _ = E.login()
+        data = read(E.bundles["demo-1.1.0"])
+        before = sorted(os.listdir(E.inbox()))
+        r, _ = E.request("POST", "/action/upload", data, {"Cookie": session, "Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 403)
+        self.assertEqual(sorted(os.listdir(E.inbox())), before)
+
+    def test_upload_name_with_a_path_is_ignored(self):
+        _, session, csrf = E.login()
+        data = read(E.bundles["demo-1.1.0"])
+        self.assertLess(len(data), LIMIT)
+        evil = "../../escaped.tar.zst"
+        r, body = E.request("POST", "/action/upload?name=" + urllib.parse.quote(evil), data,
+                            {"Cookie": session, "X-CSRF-Token": csrf, "X-Filename": evil,
+                             "Content-Disposition": 'attachment; filename="' + evil + '"',
+                             "Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 200, body)
+        self.assertFalse(os.path.exists(os.path.join(E.dir, "escaped.tar.zst")))
+        self.assertFalse(os.path.exists(os.path.join(E.dir, "site", "escaped.tar.zst")))
+        self.assertIn("demo-1.1.0.tar.zst", os.listdir(E.inbox()))
+        kinds = [e["kind"] for e in E.json("audit", "export")["entries"]]
+        self.assertIn("page", kinds)
+
+    def test_zz_login_flood_is_slowed(self):
+        # Last: it slows every later login from this address.
+        statuses = [E.login("wrong password %d" % i)[0].status for i in range(6)]
+        self.assertEqual(statuses[0], 401)
+        self.assertIn(429, statuses)
+        r, session, _ = E.login()  # the right password is not even checked while the client waits
+        self.assertEqual(r.status, 429)
+        self.assertIsNone(session)
+        self.assertTrue(r.getheader("Retry-After"))
+
+
+class UpdatesPageOverTls(unittest.TestCase):
+    """[ui] tls_cert and tls_key: HTTPS, and the session cookie marked Secure."""
+
+    def test_https_with_secure_cookie(self):
+        t = uitest.Env(sys.argv[1], sys.argv[2])
+        try:
+            key, cert = os.path.join(t.dir, "key.pem"), os.path.join(t.dir, "cert.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+                           check=True, capture_output=True)
+            t.make_site(f'tls_cert = "{cert}"\ntls_key = "{key}"\n')
+            t.start()
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+            c = http.client.HTTPSConnection("127.0.0.1", t.port, context=ctx, timeout=30)
+            c.request("GET", "/login", headers={"Host": f"127.0.0.1:{t.port}"})
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            self.assertIn("Secure", r.getheader("Set-Cookie"))
+            c.close()
+            plain = http.client.HTTPConnection("127.0.0.1", t.port, timeout=10)
+            try:  # no clear-text answer on the TLS port
+                plain.request("GET", "/login", headers={"Host": f"127.0.0.1:{t.port}"})
+                status = plain.getresponse().status
+            except (OSError, http.client.HTTPException):
+                status = None
+            self.assertNotEqual(status, 200)
+        finally:
+            t.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])

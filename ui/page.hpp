@@ -1,0 +1,27 @@
+// The HTML of the Updates page and of the login form, rendered on the server. No inline script
+// or style: the Content-Security-Policy allows only /assets/app.js and /assets/app.css.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ui/model.hpp"
+#include "ui/runner.hpp"
+
+namespace airlock::ui {
+
+struct View {
+  std::string lang;
+  std::string csrf;
+  std::string flash;
+  bool flash_error = false;
+  Progress progress;
+};
+
+std::string html_escape(std::string_view s);
+std::string render_page(const PageModel& m, const View& v);
+std::string render_login(const std::string& lang, const std::string& token, const std::string& message);
+// A page for the error of gathering the model (the site cannot be read): the message only.
+std::string render_error(const std::string& lang, const std::string& csrf, const std::string& message);
+
+}  // namespace airlock::ui

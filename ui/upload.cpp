@@ -1,0 +1,125 @@
+// Sideload: a bundle uploaded as the raw body of one POST, streamed to disk in the chunks the
+// socket delivers (never whole in memory), under a name the server chooses, within [ui]
+// upload_limit; then verified in full (`airlock scan --deep` of the one file). Only a verified
+// bundle enters the inbox; any other is deleted and the reason shown. Both are audited.
+#include <unistd.h>
+
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "applier/scan.hpp"
+#include "core/crypto/password_hash.hpp"
+#include "core/sys/fs.hpp"
+#include "core/text.hpp"
+#include "ui/app.hpp"
+
+namespace airlock::ui {
+namespace {
+
+namespace ap = airlock::applier;
+using nlohmann::json;
+
+void answer(httplib::Response& res, int status, bool ok, const std::string& message, const std::string& file = "") {
+  res.status = status;
+  res.set_content(json{{"ok", ok}, {"message", printable(message)}, {"file", file}}.dump(), "application/json");
+}
+
+// "<product>-<version>.tar.zst" from the verified manifest, only [A-Za-z0-9._+-] kept.
+std::string final_name(const Manifest& m) {
+  std::string n = m.release.product + "-" + m.release.version.text;
+  for (auto& ch : n)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-' || ch == '+')) ch = '_';
+  if (n.empty() || n[0] == '.') n = "bundle" + n;
+  return n + ".tar.zst";
+}
+
+bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
+
+struct Received {
+  std::uint64_t bytes = 0;
+  bool too_big = false;
+};
+
+// Streams the body into `path` (a new file, committed only when whole and within the limit).
+Result<Received> receive(const httplib::ContentReader& reader, const std::string& path, std::uint64_t limit) {
+  AIRLOCK_TRY(auto out, AtomicFile::create(path, 0644, Perms::exact), "upload");
+  Received r;
+  Status write_error;
+  const bool read = reader([&](const char* data, std::size_t len) {
+    r.bytes += len;
+    if (r.bytes > limit) {
+      r.too_big = true;
+      return false;
+    }
+    write_error = out.write(data, len);
+    return static_cast<bool>(write_error);
+  });
+  if (r.too_big) return r;
+  if (!write_error) return fail(write_error.error().with_context("upload"));
+  if (!read) return fail(ErrorClass::io, "the upload ended before its body was complete");
+  AIRLOCK_CHECK(out.commit(), "upload");
+  return r;
+}
+
+// Verifies the file alone in `dir` and moves it into the inbox; the inbox name, or why not.
+Result<std::string> admit(App& app, const std::string& dir, const std::string& name) {
+  auto scanned = [&] {
+    std::lock_guard lk(app.applier_mu);
+    return ap::scan(dir, app.opt.site_toml, ap::ScanDepth::deep);
+  }();
+  if (!scanned) return fail(scanned.error().with_context("verifying the upload"));
+  const ap::ScannedBundle* b = nullptr;
+  for (const auto& x : scanned->bundles)
+    if (x.file == name) b = &x;
+  if (!b) return fail(ErrorClass::malformed, "the upload is not a bundle");
+  if (!b->verified || !b->manifest)
+    return fail(b->error ? *b->error : Error(ErrorClass::not_authentic, "the bundle did not verify"));
+  std::string target = final_name(*b->manifest);
+  if (exists(app.site.ui.inbox + "/" + target))
+    target = target.substr(0, target.size() - 8) + "-" + crypto::random_hex(4) + ".tar.zst";
+  AIRLOCK_CHECK(rename_path(dir + "/" + name, app.site.ui.inbox + "/" + target), "upload");
+  AIRLOCK_CHECK(fsync_dir(app.site.ui.inbox), "upload");
+  return target;
+}
+
+void upload(App& app, const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+  auto s = post_session(app, req, res);
+  if (!s) return;
+  const std::uint64_t limit = app.site.ui.upload_limit;
+  if (req.has_header("Content-Length") && req.get_header_value<std::uint64_t>("Content-Length") > limit) {
+    app.audit("upload refused", "larger than upload_limit " + std::to_string(limit) + " bytes");
+    res.set_header("Connection", "close");
+    return answer(res, 413, false, "the bundle is larger than the upload limit (" + std::to_string(limit) + " bytes)");
+  }
+  std::unique_lock busy(app.upload_mu, std::try_to_lock);
+  if (!busy.owns_lock()) return answer(res, 409, false, "another upload is in progress");
+  const std::string dir = app.site.ui.inbox + "/.upload";
+  if (auto d = make_private_dir(dir); !d) return answer(res, 500, false, d.error().what());
+  const std::string name = "upload-" + crypto::random_hex(8) + ".tar.zst";  // never the client's name
+  auto got = receive(reader, dir + "/" + name, limit);
+  if (!got || got->too_big) {
+    const std::string why =
+        got ? "larger than the upload limit (" + std::to_string(limit) + " bytes)" : got.error().what();
+    app.audit("upload refused", why);
+    res.set_header("Connection", "close");
+    return answer(res, got ? 413 : 400, false, "upload refused: " + why);
+  }
+  auto admitted = admit(app, dir, name);
+  if (!admitted) {
+    (void)::unlink((dir + "/" + name).c_str());
+    app.audit("upload refused", std::to_string(got->bytes) + " bytes: " + admitted.error().what());
+    return answer(res, 422, false, "refused: " + admitted.error().what());
+  }
+  app.audit("upload", *admitted + ", " + std::to_string(got->bytes) + " bytes, verified");
+  app.log("upload verified: " + *admitted);
+  answer(res, 200, true, "verified and added to the inbox as " + *admitted, *admitted);
+}
+
+}  // namespace
+
+void add_upload_route(App& app, httplib::Server& svr) {
+  svr.Post("/action/upload", [&app](const httplib::Request& req, httplib::Response& res,
+                                    const httplib::ContentReader& r) { upload(app, req, res, r); });
+}
+
+}  // namespace airlock::ui
