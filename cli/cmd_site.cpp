@@ -209,6 +209,9 @@ Status use_site_feed(const std::string& site_toml, const std::string& feed_path,
   return {};
 }
 
+constexpr const char* kApplyUsage =
+    "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--feed FEED.toml] [--dry-run] [--json]";
+
 int cmd_apply(int argc, char** argv) {
   std::string site, bundle, staged, accept_breaking, feed;
   po::options_description o("Options");
@@ -226,26 +229,25 @@ int cmd_apply(int argc, char** argv) {
       "apply the staged release with this bundle SHA-256 (or a unique prefix of 8+ hex digits) instead of a bundle");
   po::positional_options_description pos;
   pos.add("bundle", 1);
-  auto p = parse_args(
-      argc, argv, "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--feed FEED.toml] [--dry-run] [--json]",
-      "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
-      "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
-      "33 preflight failed (nothing changed), 10-13 bundle refused (13 also: a release skipped by\n"
-      "the operator, or a breaking config delta without --accept-breaking VERSION).\n"
-      "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
-      "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
-      "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
-      "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.\n"
-      "--feed: the feed is verified against the site's trust root (10, 11); the bundle's\n"
-      "whole-file sha256 and size must equal an entry of its version (12, before anything\n"
-      "changes); its channel is the entry's (else the manifest's), a feed may mark it\n"
-      "critical, and a deprecated release or a feed for another product is refused (13).\n"
-      "--dry-run BUNDLE: runs the preflight checks, verifies the bundle in full (outside the site)\n"
-      "and prints the plan; nothing of the site changes and nothing is recorded (not even the\n"
-      "audit log). Exit 0 when the apply would go ahead, else the class it would stop with.",
-      o, pos,
-      "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n"
-      "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml --feed /media/stick/feed.toml\n");
+  auto p = parse_args(argc, argv, kApplyUsage,
+                      "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
+                      "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
+                      "33 preflight failed (nothing changed), 10-13 bundle refused (13 also: a release skipped by\n"
+                      "the operator, or a breaking config delta without --accept-breaking VERSION).\n"
+                      "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
+                      "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
+                      "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
+                      "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.\n"
+                      "--feed: the feed is verified against the site's trust root (10, 11); the bundle's\n"
+                      "whole-file sha256 and size must equal an entry of its version (12, before anything\n"
+                      "changes); its channel is the entry's (else the manifest's), a feed may mark it\n"
+                      "critical, and a deprecated release or a feed for another product is refused (13).\n"
+                      "--dry-run BUNDLE: runs the preflight checks, verifies the bundle in full (outside the site)\n"
+                      "and prints the plan; nothing of the site changes and nothing is recorded (not even the\n"
+                      "audit log). Exit 0 when the apply would go ahead, else the class it would stop with.",
+                      o, pos,
+                      "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n"
+                      "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml --feed /media/stick/feed.toml\n");
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   if (bundle.empty() == staged.empty())
