@@ -127,6 +127,15 @@ struct TrustExpiry {
   std::vector<Key> expiring;  // keys valid now whose window ends within the 90 days
 };
 
+// The site's open scheduled job (applier/schedule.hpp): its times in UTC and in the site's zone.
+struct ScheduledStatus {
+  std::int64_t id = 0;
+  std::string state;            // pending | running
+  std::string version, staged;  // the release it installs; its staged bundle's SHA-256
+  std::string at, at_local, preflight_at, preflight_local, window_end, window_local, timezone;
+  std::string preflight_done;  // when its preflight passed ("" = not yet)
+};
+
 struct SiteStatus {
   std::string site_name;
   std::string product;
@@ -147,6 +156,7 @@ struct SiteStatus {
   std::optional<std::int64_t> feed_serial;
   std::string feed_published, feed_sha256;
   std::optional<TrustExpiry> trust_expiry;
+  std::optional<ScheduledStatus> scheduled;  // the pending (or running) scheduled job
 };
 // `env.now` is the time the critical releases and the trust root's windows are judged at.
 [[nodiscard]] Result<SiteStatus> status(const std::string& site_toml, const Env& env = {});

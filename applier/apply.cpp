@@ -315,6 +315,7 @@ Result<SiteStatus> status(const std::string& site_toml, const Env& env) {
     s.feed_published = format_rfc3339(feed.accepted->feed.published);
     s.feed_sha256 = feed.accepted->sha256;
   }
+  AIRLOCK_TRY(s.scheduled, scheduled_status(site, st), "status");
   return s;
 }
 

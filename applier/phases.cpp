@@ -126,6 +126,14 @@ void note_feed_match(Ctx& c, const verifier::FeedMatch& m) {
                        (m.entry ? ", entry " + m.entry->file : ", the feed does not list this release"));
 }
 
+// Kept with the run for its telemetry row (applier/telemetry.hpp): which checks failed, by name
+// and kind only (their details may hold anything).
+void note_failed_checks(Ctx& c, const std::vector<CheckResult>& results) {
+  auto& out = c.data["failed_checks"] = nlohmann::json::array();
+  for (const auto& r : results)
+    if (!r.ok && !r.skipped) out.push_back({{"name", r.name}, {"kind", r.kind}, {"hard", r.hard}});
+}
+
 }  // namespace
 
 Event do_preflight(Ctx& c) {
@@ -148,7 +156,8 @@ Event do_preflight(Ctx& c) {
   c.last_checks = run.results;
   // With nothing installed there is no service to be healthy yet: checks only measure.
   if (run.hard_failed && !c.run.from_version.empty())
-    return failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.decided_by));
+    return note_failed_checks(c, run.results),
+           failed(c, Error(ErrorClass::preflight, "health checks fail before anything is applied: " + run.decided_by));
   c.baseline = run.measured;
   c.data["baseline"] = run.measured;
   crash_point("after_preflight");
@@ -335,6 +344,7 @@ Event do_resume(Ctx& c) {
 Event do_check(Ctx& c) {
   CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   c.last_checks = run.results;
+  note_failed_checks(c, run.results);
   for (const auto& s : run.signals) c.emit("check", s);
   c.data["health"] = {{"phase_ms", run.elapsed_ms()}};
   if (auto at = run.hard_fail_after_ms()) c.data["health"]["first_hard_failure_ms"] = *at;

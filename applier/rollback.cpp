@@ -9,6 +9,7 @@
 #include "applier/run.hpp"
 #include "applier/services.hpp"
 #include "applier/snapshot.hpp"
+#include "applier/telemetry_record.hpp"
 #include "applier/trust_state.hpp"
 #include "core/json_text.hpp"
 #include "core/model/trust.hpp"
@@ -121,6 +122,7 @@ Status write_record(Ctx& c, Phase terminal, const std::string& detail, Outcome o
                   data_int(c, "revert_ms"),
                   c.run.snapshot_id};
   AIRLOCK_CHECK(c.st.add_history(h), "recording");
+  AIRLOCK_CHECK(keep_telemetry(c, outcome), "recording");
   json entry = {{"run", c.run.run_id},    {"kind", run_kind_name(c.run.kind)}, {"from", c.run.from_version},
                 {"to", c.run.to_version}, {"outcome", outcome_name(outcome)},  {"detail", detail},
                 {"signals", signals}};

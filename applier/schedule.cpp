@@ -342,6 +342,16 @@ const char* due_action_name(DueAction a) {
   return "?";
 }
 
+Result<std::optional<ScheduledStatus>> scheduled_status(const Site& site, StateDb& st) {
+  AIRLOCK_TRY(auto open, st.open_job(), "scheduled job");
+  if (!open) return std::optional<ScheduledStatus>{};
+  AIRLOCK_TRY(auto v, view_of(site, st, *open), "scheduled job");
+  const auto& j = v.job;
+  return std::optional<ScheduledStatus>(ScheduledStatus{j.id, j.state, j.version, j.staged, j.at, v.at_local,
+                                                        j.preflight_at, v.preflight_local, j.window_end, v.window_local,
+                                                        v.timezone, j.preflight_done});
+}
+
 Result<JobView> schedule_add(const std::string& site_toml, const ScheduleRequest& req, const Env& env) {
   if (req.preflight_before_s < 0 || req.window_s <= 0)
     return fail(ErrorClass::usage, "--preflight-before must be 0 or more and --window more than 0");

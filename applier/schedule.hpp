@@ -90,6 +90,11 @@ struct DueReport {
 };
 [[nodiscard]] Result<DueReport> run_due(const std::string& site_toml, const Env& env = {});
 
+// Internal: the open job for status (nullopt: none).
+class StateDb;
+struct Site;
+[[nodiscard]] Result<std::optional<ScheduledStatus>> scheduled_status(const Site& site, StateDb& st);
+
 // Internal: called by the record of every run, inside its transaction. Closes the job the run
 // applies (its data's "job"), if any, with the run's outcome.
 struct Ctx;

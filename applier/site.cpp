@@ -470,9 +470,22 @@ Status parse_ui(const toml::table& root, Site& s) {
   return {};
 }
 
+// [telemetry] (docs/telemetry.md): opt-in; absent means off.
+Status parse_telemetry(const toml::table& root, Site& s) {
+  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("telemetry"));
+  if (!t) return {};
+  const Fields f(*t, "telemetry", kCls);
+  TOMLU_CHECK(f.only({"enabled", "check_names"}));
+  TOMLU_TRY(auto enabled, f.opt_bool("enabled"));
+  TOMLU_TRY(auto names, f.opt_bool("check_names"));
+  s.telemetry = {enabled.value_or(false), names.value_or(false)};
+  return {};
+}
+
 Status parse_top(const toml::table& root, Site& s) {
   const Fields top(root, "", kCls);
-  TOMLU_CHECK(top.only({"site", "databases", "config", "hooks", "checks", "check_groups", "services", "policy", "ui"}));
+  TOMLU_CHECK(top.only(
+      {"site", "databases", "config", "hooks", "checks", "check_groups", "services", "policy", "ui", "telemetry"}));
   TOMLU_TRY(const toml::table* st, top.table("site"));
   const Fields f(*st, "site", kCls);
   TOMLU_CHECK(f.only({"name", "product", "state_dir", "trust_root", "channel", "migration_timeout", "staged_keep",
@@ -501,6 +514,7 @@ Status parse_top(const toml::table& root, Site& s) {
   TOMLU_TRY(s.databases, database_map(root, s.base_dir));
   TOMLU_TRY(s.configs, name_map(root, "config", s.base_dir));
   TOMLU_CHECK(parse_ui(root, s));
+  TOMLU_CHECK(parse_telemetry(root, s));
   return parse_policy(root, s);
 }
 

@@ -130,6 +130,11 @@ struct Site {
   std::int64_t critical_max_delay_ms = kMaxCriticalDelayMs;
   bool auto_apply_overdue_critical = true;
   UiSettings ui;
+  // [telemetry] (docs/telemetry.md): off unless the operator enables it; check names are exported
+  // hashed unless check_names allows them in clear.
+  struct Telemetry {
+    bool enabled = false, check_names = false;
+  } telemetry;
 };
 
 [[nodiscard]] Result<Site> parse_site(const std::string& text, const std::string& file);

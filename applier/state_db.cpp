@@ -51,6 +51,8 @@ CREATE TABLE jobs(
   preflight_done TEXT NOT NULL DEFAULT '', run_id TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL DEFAULT '',
   detail TEXT NOT NULL DEFAULT '', finished_at TEXT NOT NULL DEFAULT '');
 CREATE UNIQUE INDEX jobs_one_open ON jobs((state IN ('pending', 'running'))) WHERE state IN ('pending', 'running');
+CREATE TABLE telemetry(
+  run_id TEXT PRIMARY KEY, at TEXT NOT NULL, row TEXT NOT NULL, exported_at TEXT NOT NULL DEFAULT '');
 )SQL";
 
 // upgrades[v - 1] takes a schema-v file to v + 1. Each runs in one transaction with the version bump.
@@ -60,7 +62,8 @@ CREATE UNIQUE INDEX jobs_one_open ON jobs((state IN ('pending', 'running'))) WHE
 // it `audit verify` could not tell a log cut short from one that never had a record.
 // 2 -> 3: the releases the site has met, with the operator's skips and delays (none before).
 // 3 -> 4: scheduled jobs (none before); the index keeps one open job per site.
-constexpr std::array<const char*, 3> kUpgrades = {R"SQL(
+// 4 -> 5: the telemetry rows kept after the operator's consent (none before: telemetry was off).
+constexpr std::array<const char*, 4> kUpgrades = {R"SQL(
 ALTER TABLE releases ADD COLUMN migrations TEXT;
 ALTER TABLE history ADD COLUMN revert_ms INTEGER;
 ALTER TABLE history ADD COLUMN snapshot_id TEXT NOT NULL DEFAULT '';
@@ -81,6 +84,10 @@ CREATE TABLE jobs(
   preflight_done TEXT NOT NULL DEFAULT '', run_id TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL DEFAULT '',
   detail TEXT NOT NULL DEFAULT '', finished_at TEXT NOT NULL DEFAULT '');
 CREATE UNIQUE INDEX jobs_one_open ON jobs((state IN ('pending', 'running'))) WHERE state IN ('pending', 'running');
+)SQL",
+                                                  R"SQL(
+CREATE TABLE telemetry(
+  run_id TEXT PRIMARY KEY, at TEXT NOT NULL, row TEXT NOT NULL, exported_at TEXT NOT NULL DEFAULT '');
 )SQL"};
 static_assert(kUpgrades.size() == kStateSchemaVersion - 1);
 
@@ -202,12 +209,16 @@ std::string value_text(const db::Value& v) {
 }
 
 Result<std::optional<std::string>> StateDb::peek_installed(const std::string& state_dir) {
+  return peek(state_dir, "installed");
+}
+
+Result<std::optional<std::string>> StateDb::peek(const std::string& state_dir, const std::string& key) {
   const std::string path = state_dir + "/state.db";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return std::optional<std::string>{};
   AIRLOCK_TRY(auto d, db::Database::open(path, db::OpenMode::read_only), "state database '" + path + "'");
   AIRLOCK_CHECK(d.busy_timeout_ms(5000), "state database '" + path + "'");
-  AIRLOCK_TRY(auto rows, d.query("SELECT value FROM kv WHERE key = 'installed'"), "state database '" + path + "'");
+  AIRLOCK_TRY(auto rows, d.query("SELECT value FROM kv WHERE key = ?", {key}), "state database '" + path + "'");
   if (rows.empty()) return std::optional<std::string>{};
   const auto* v = std::get_if<std::string>(&rows[0][0]);
   if (!v || v->empty()) return std::optional<std::string>{};

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "applier/applier.hpp"
@@ -22,7 +23,7 @@
 
 namespace airlock::applier {
 
-inline constexpr std::int64_t kStateSchemaVersion = 4;
+inline constexpr std::int64_t kStateSchemaVersion = 5;
 
 // What a run does. Persisted by name (run record, history's audit entries, reports).
 enum class RunKind {
@@ -95,6 +96,8 @@ class StateDb {
   [[nodiscard]] static Result<std::optional<std::string>> peek_installed(const std::string& state_dir);
   // Read-only, like peek_installed: each release the operator skipped, with the time of the skip.
   [[nodiscard]] static Result<std::map<std::string, std::string>> peek_skipped(const std::string& state_dir);
+  // Any kv value, read the same way (nullopt: no state.db or no such key).
+  [[nodiscard]] static Result<std::optional<std::string>> peek(const std::string& state_dir, const std::string& key);
   const std::string& path() const { return path_; }
 
   [[nodiscard]] Result<std::string> get(const std::string& key, const std::string& dflt = "");
@@ -147,6 +150,12 @@ class StateDb {
   [[nodiscard]] Result<std::optional<ScheduledJob>> job(std::int64_t id);
   // Its state, preflight time, run, outcome, detail and end.
   [[nodiscard]] airlock::Status update_job(const ScheduledJob& j);
+
+  // Telemetry rows (applier/telemetry.hpp, state_db_telemetry.cpp): one JSON row per run, kept only
+  // after the operator's consent; exported rows carry the time of their export.
+  [[nodiscard]] airlock::Status add_telemetry(const std::string& run_id, const std::string& at, const std::string& row);
+  [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> telemetry_rows(bool all);  // run id, row
+  [[nodiscard]] airlock::Status mark_telemetry_exported(const std::vector<std::string>& run_ids, const std::string& at);
 
   [[nodiscard]] Result<std::vector<AuditEntry>> audit_entries();
   [[nodiscard]] Result<std::optional<AuditEntry>> audit_last();

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "applier/feed_store.hpp"
+#include "applier/telemetry.hpp"
 #include "cli/cmd_site.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -32,7 +33,7 @@ namespace fs = std::filesystem;
 const char* kFeedUsage =
     "airlock feed init FEED.toml --product P\n"
     "       airlock feed add FEED.toml BUNDLE --channel beta|rc|recommended [--critical] --trust T\n"
-    "       airlock feed promote FEED.toml VERSION --to rc|recommended\n"
+    "       airlock feed promote FEED.toml VERSION --to rc|recommended [--telemetry FILE...]\n"
     "       airlock feed deprecate FEED.toml VERSION\n"
     "       airlock feed sign FEED.toml (--key K.key | --signature F.minisig)\n"
     "       airlock feed show FEED.toml [--json]\n"
@@ -48,6 +49,9 @@ const char* kFeedDescription =
     "feed: FEED.toml.<KEYID>.minisig). `add` verifies the bundle against --trust first and refuses\n"
     "one below threshold: a bundle enters a feed only after its last signature. `promote` never\n"
     "moves a release back (recommended -> rc is refused, exit 13); a broken release is deprecated.\n"
+    "With --telemetry FILE..., promote prints the summary of those telemetry exports for the\n"
+    "version (`airlock telemetry summarize`), the evidence for the promotion; a malformed export is\n"
+    "refused (exit 10) before the feed changes.\n"
     "An auditor checks a signature with stock minisign:\n"
     "  minisign -V -H -p hq.pub -m feed.toml -x feed.toml.<KEYID>.minisig\n"
     "At a site, `accept` checks a feed against the site's trust root (and its sticky revocations)\n"
@@ -98,6 +102,14 @@ std::vector<std::string> signature_files(const std::string& path) {
 
 std::string dir_of(const std::string& path) { return parent_dir(path); }
 
+nlohmann::json telemetry_of_version(const applier::TelemetrySummary& s, const std::string& version) {
+  nlohmann::json j = applier::telemetry_summary_json(s), kept = nlohmann::json::array();
+  for (const auto& v : j["versions"])
+    if (v["version"] == version) kept.push_back(v);
+  j["versions"] = kept;
+  return j;
+}
+
 // The edit is written as a new feed; the old signatures go once it is in place (a crash between
 // leaves signatures over other bytes, which count for nothing).
 Status save_feed(const std::string& path, Feed f, std::vector<std::string>& removed) {
@@ -114,16 +126,21 @@ Status save_feed(const std::string& path, Feed f, std::vector<std::string>& remo
   return {};
 }
 
-int saved(const Ctx& c, Feed f, const std::string& what) {
+// `telemetry`: promote's evidence, the summary of the promoted version (--telemetry).
+int saved(const Ctx& c, Feed f, const std::string& what, const applier::TelemetrySummary* telemetry = nullptr,
+          const std::string& version = "") {
   std::vector<std::string> removed;
   if (auto s = save_feed(c.file, f, removed); !s) return c.err(s.error());
   const auto serial = f.serial + 1;
   if (c.json) {
-    print_input_json(
-        {{"ok", true}, {"feed", c.file}, {"serial", serial}, {"change", what}, {"signatures_removed", removed}});
+    nlohmann::json j = {
+        {"ok", true}, {"feed", c.file}, {"serial", serial}, {"change", what}, {"signatures_removed", removed}};
+    if (telemetry) j["telemetry"] = telemetry_of_version(*telemetry, version);
+    print_input_json(j);
     return 0;
   }
   std::cout << printable(c.file) << ": serial " << serial << ": " << printable(what) << "\n";
+  if (telemetry) std::cout << printable(applier::telemetry_summary_text(*telemetry, version), Newlines::keep);
   if (!removed.empty()) std::cout << "removed " << removed.size() << " signature(s) over the previous feed\n";
   std::cout << "unsigned: sign it with `airlock feed sign " << printable(c.file) << " --key K.key`\n";
   return 0;
@@ -236,8 +253,14 @@ int do_promote(const Ctx& c) {
   auto f = load_feed(c.file);
   if (!f) return c.err(f.error());
   const auto version = c.vm["arg"].as<std::string>();
+  std::optional<applier::TelemetrySummary> telemetry;  // read first: a malformed export changes nothing
+  if (c.vm.count("telemetry")) {
+    auto s = applier::telemetry_summarize(c.vm["telemetry"].as<std::vector<std::string>>());
+    if (!s) return c.err(s.error());
+    telemetry = std::move(*s);
+  }
   if (auto ok = promote(*f, version, *to); !ok) return c.err(ok.error());
-  return saved(c, *f, "promoted " + version + " to " + channel_name(*to));
+  return saved(c, *f, "promoted " + version + " to " + channel_name(*to), telemetry ? &*telemetry : nullptr, version);
 }
 
 int do_deprecate(const Ctx& c) {
@@ -377,8 +400,10 @@ int cmd_feed(int argc, char** argv) {
                                                                                 "add: beta | rc | recommended")(
       "critical", "add: mark the release critical")("trust", po::value<std::string>(),
                                                     "add: the trust root the bundle must meet (trust.toml)")(
-      "to", po::value<std::string>(), "promote: rc | recommended")("key,k", po::value<std::string>(),
-                                                                   "sign: secret key")(
+      "to", po::value<std::string>(), "promote: rc | recommended")(
+      "telemetry", po::value<std::vector<std::string>>()->multitoken(),
+      "promote: telemetry exports (JSON Lines); prints their summary for the version")(
+      "key,k", po::value<std::string>(), "sign: secret key")(
       "signature", po::value<std::string>(), "sign: attach this .minisig (made with `minisign -S -m feed.toml`)")(
       "site,s", po::value<std::string>(), "accept: the site (site.toml; default ./site.toml)")(
       "json", "machine-readable output");

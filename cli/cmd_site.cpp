@@ -203,6 +203,9 @@ Status use_site_feed(const std::string& site_toml, const std::string& feed_path,
   return {};
 }
 
+constexpr const char* kApplyUsage =
+    "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--feed FEED.toml] [--dry-run] [--json]";
+
 int cmd_apply(int argc, char** argv) {
   std::string site, bundle, staged, accept_breaking, feed;
   po::options_description o("Options");
@@ -212,34 +215,40 @@ int cmd_apply(int argc, char** argv) {
                   "bundle's bytes must match its entry");
   o.add_options()("accept-breaking", po::value<std::string>(&accept_breaking),
                   "VERSION: apply this release although its config delta is marked breaking (read its notes first)");
+  o.add_options()("dry-run",
+                  "verify and print the plan (preflight, migrations, config deltas, services, checks); "
+                  "change nothing and record nothing");
   o.add_options()("bundle", po::value<std::string>(&bundle), "the bundle (.tar.zst)")(
       "staged", po::value<std::string>(&staged),
       "apply the staged release with this bundle SHA-256 (or a unique prefix of 8+ hex digits) instead of a bundle");
   po::positional_options_description pos;
   pos.add("bundle", 1);
-  auto p =
-      parse_args(argc, argv, "airlock apply (BUNDLE | --staged SHA256) [--site site.toml] [--feed FEED.toml] [--json]",
-                 "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
-                 "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
-                 "33 preflight failed (nothing changed), 10-13 bundle refused (13 also: a release skipped by\n"
-                 "the operator, or a breaking config delta without --accept-breaking VERSION).\n"
-                 "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
-                 "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
-                 "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
-                 "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.\n"
-                 "--feed: the feed is verified against the site's trust root (10, 11); the bundle's\n"
-                 "whole-file sha256 and size must equal an entry of its version (12, before anything\n"
-                 "changes); its channel is the entry's (else the manifest's), a feed may mark it\n"
-                 "critical, and a deprecated release or a feed for another product is refused (13).",
-                 o, pos,
-                 "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n"
-                 "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml --feed /media/stick/feed.toml\n");
+  auto p = parse_args(argc, argv, kApplyUsage,
+                      "Verify, snapshot, apply, health-check; roll back by itself when a hard check fails.\n"
+                      "Exit 0 applied and healthy, 30 rolled back (healthy), 31 rollback failed, 32 busy,\n"
+                      "33 preflight failed (nothing changed), 10-13 bundle refused (13 also: a release skipped by\n"
+                      "the operator, or a breaking config delta without --accept-breaking VERSION).\n"
+                      "--staged uses a release kept by `airlock stage`: its signatures, the policy and every\n"
+                      "file are checked again first (a changed file is refused, 12); applied, it leaves the store.\n"
+                      "SIGTERM/SIGINT/SIGHUP stop it at the next step: before any change it exits 33;\n"
+                      "after, it rolls back (30). A kill -9 or power cut is for `airlock recover`.\n"
+                      "--feed: the feed is verified against the site's trust root (10, 11); the bundle's\n"
+                      "whole-file sha256 and size must equal an entry of its version (12, before anything\n"
+                      "changes); its channel is the entry's (else the manifest's), a feed may mark it\n"
+                      "critical, and a deprecated release or a feed for another product is refused (13).\n"
+                      "--dry-run BUNDLE: runs the preflight checks, verifies the bundle in full (outside the site)\n"
+                      "and prints the plan; nothing of the site changes and nothing is recorded (not even the\n"
+                      "audit log). Exit 0 when the apply would go ahead, else the class it would stop with.",
+                      o, pos,
+                      "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml\n"
+                      "  airlock apply demo-1.2.0.tar.zst --site /srv/site/site.toml --feed /media/stick/feed.toml\n");
   if (p.exit_now) return *p.exit_now;
   bool js = p.vm.count("json") > 0;
   if (bundle.empty() == staged.empty())
     return report_error("apply", Error(ErrorClass::usage, "give either a BUNDLE or --staged SHA256"), js);
   auto env = cli_env(false);
   env.accept_breaking = accept_breaking;
+  if (p.vm.count("dry-run")) return dry_run(site, bundle, staged, feed, env, js);
   if (auto s = feed.empty() ? Status{} : use_site_feed(site, feed, env, FeedUse::accept); !s)
     return report_error("apply", s.error(), js);
   if (!staged.empty()) return finish_run("apply", ap::apply_staged(site, staged, env), js);
@@ -310,6 +319,29 @@ void print_trust_expiry(const std::optional<ap::TrustExpiry>& e) {
     std::cout << "            key " << k.id << " (" << k.name << ") expires " << k.not_after << "\n";
 }
 
+json scheduled_json(const std::optional<ap::ScheduledStatus>& j) {
+  if (!j) return nullptr;
+  return {{"id", j->id},
+          {"state", j->state},
+          {"version", j->version},
+          {"staged", j->staged},
+          {"at", j->at},
+          {"at_local", j->at_local},
+          {"preflight_at", j->preflight_at},
+          {"preflight_local", j->preflight_local},
+          {"window_end", j->window_end},
+          {"window_local", j->window_local},
+          {"timezone", j->timezone},
+          {"preflight_done", j->preflight_done.empty() ? json(nullptr) : json(j->preflight_done)}};
+}
+
+void print_scheduled(const std::optional<ap::ScheduledStatus>& j) {
+  if (!j) return;
+  std::cout << "scheduled   job " << j->id << " (" << j->state << "): v" << j->version << " at " << j->at << " ("
+            << j->at_local << " " << j->timezone << "), preflight from " << j->preflight_at << " ("
+            << j->preflight_local << ")" << (j->preflight_done.empty() ? "" : ", passed " + j->preflight_done) << "\n";
+}
+
 }  // namespace
 
 int cmd_status(int argc, char** argv) {
@@ -344,6 +376,7 @@ int cmd_status(int argc, char** argv) {
     j["trust_expiry"] = trust_expiry_json(s->trust_expiry);
     j["pending_phase"] = s->pending_phase ? json(*s->pending_phase) : json(nullptr);
     j["running"] = s->running;
+    j["scheduled"] = scheduled_json(s->scheduled);
     print_json(j);
   } else {
     std::cout << "site        " << s->site_name << " (product " << s->product << ")\n"
@@ -355,6 +388,7 @@ int cmd_status(int argc, char** argv) {
               << "pointer     " << (s->pointer.empty() ? "(none)" : s->pointer) << "\n";
     for (const auto& i : s->images) std::cout << "image       " << i << "\n";
     print_critical(s->critical);
+    print_scheduled(s->scheduled);
     std::cout << "feed        "
               << (s->feed_serial ? "serial " + std::to_string(*s->feed_serial) + ", published " + s->feed_published +
                                        ", sha256 " + s->feed_sha256.substr(0, 16) + "..."

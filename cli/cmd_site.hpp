@@ -25,6 +25,9 @@ enum class FeedUse { accept, verify_only };
                                    FeedUse use);
 
 int cmd_apply(int argc, char** argv);
+// cmd_plan.cpp: apply --dry-run (a feed is verified only, never accepted).
+int dry_run(const std::string& site, const std::string& bundle, const std::string& staged, const std::string& feed,
+            applier::Env env, bool js);
 int cmd_status(int argc, char** argv);
 int cmd_history(int argc, char** argv);
 int cmd_rollback(int argc, char** argv);
@@ -41,5 +44,7 @@ int cmd_delay(int argc, char** argv);
 // cmd_schedule.cpp: scheduled upgrades.
 int cmd_schedule(int argc, char** argv);
 int cmd_run_due(int argc, char** argv);
+// cmd_telemetry.cpp: opt-in telemetry, export and summary.
+int cmd_telemetry(int argc, char** argv);
 
 }  // namespace airlock::cli

@@ -40,6 +40,7 @@ const Command kCommands[] = {
     {"skip", "record that the site is not to install a release (never a critical one), or --undo it", cmd_skip},
     {"schedule", "schedule an upgrade at a set time (staged now), list or cancel jobs", cmd_schedule},
     {"run-due", "carry out the site's scheduled job when due (run by airlock-run-due.timer)", cmd_run_due},
+    {"telemetry", "opt-in run outcomes: export them at a site (JSON Lines), summarize them at HQ", cmd_telemetry},
     {"delay", "postpone a critical release, at most [policy] critical_max_delay after it was first met", cmd_delay},
     {"channel", "set or show the site's release channel (overrides site.toml's default)", cmd_channel},
     {"serve", "serve the site's Updates page (login required; loopback unless TLS)", cmd_serve},

@@ -8,6 +8,7 @@
 #include "applier/applier.hpp"
 #include "applier/schedule.hpp"
 #include "applier/state_db.hpp"
+#include "applier/telemetry.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {
@@ -115,6 +116,36 @@ TEST(StateStore, OpensAStateFolderWrittenBySchemaVersion3) {
   ASSERT_TRUE(due->run);
   EXPECT_EQ(due->run->outcome, applier::Outcome::applied);
   EXPECT_EQ(applier::status(site)->installed, "1.2.0");
+  EXPECT_TRUE(applier::audit_verify(site));
+}
+
+// Schema 4 (tests/fixtures/state-v4, written by the airlock before telemetry) opens, is upgraded,
+// keeps its pending scheduled job, and with telemetry enabled keeps the rows of later runs only.
+TEST(StateStore, OpensAStateFolderWrittenBySchemaVersion4) {
+  TempDir t;
+  copy_fixture(t / "site", "state-v4", "/tmp/airlock-state-v4");
+  std::string site = (t / "site/site.toml").string(), state_db = (t / "site/state/state.db").string();
+  ASSERT_EQ(user_version(state_db), 4) << "the fixture is a state.db of schema 4";
+  auto st = applier::status(site);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->installed, "1.1.0");
+  EXPECT_EQ(user_version(state_db), applier::kStateSchemaVersion) << "upgraded when opened";
+  EXPECT_TRUE(applier::audit_verify(site));
+  auto jobs = applier::schedule_list(site);
+  ASSERT_TRUE(jobs) << jobs.error().what();
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].job.state, "pending");
+  EXPECT_EQ((*jobs)[0].job.version, "1.2.0");
+  // The job carried out on the upgraded store, telemetry enabled since: its row alone is kept.
+  spit(t / "site/site.toml", slurp(t / "site/site.toml") + "\n[telemetry]\nenabled = true\n");
+  ASSERT_TRUE(applier::schedule_cancel(site, (*jobs)[0].job.id, quiet_env()));
+  auto up = applier::apply(site, bundles().v120, quiet_env());
+  ASSERT_TRUE(up) << up.error().what();
+  EXPECT_EQ(up->outcome, applier::Outcome::applied);
+  auto e = applier::telemetry_export(site, (t / "export.jsonl").string(), true, quiet_env());
+  ASSERT_TRUE(e) << e.error().what();
+  EXPECT_EQ(e->rows, 1);
+  EXPECT_NE(slurp(t / "export.jsonl").find("\"to\":\"1.2.0\""), std::string::npos);
   EXPECT_TRUE(applier::audit_verify(site));
 }
 
