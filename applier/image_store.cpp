@@ -134,6 +134,16 @@ Status sync_image_index(const Site& s) {
   return write_file_atomic(store + "/index.json", text);
 }
 
+std::string current_images_env(const Site& s) {
+  auto entries = stored_index(image_store_dir(s));
+  std::string out;
+  if (!entries) return out;
+  for (auto& d : *entries)
+    if (d.annotations.count(blob::kRefNameAnnotation))
+      out += (out.empty() ? "" : " ") + d.annotations[blob::kRefNameAnnotation] + "@" + d.digest;
+  return out;
+}
+
 Result<ImagesGcReport> gc_image_store(const Site& s, DryRun dry_run) {
   ImagesGcReport r;
   const std::string dir = image_store_dir(s);

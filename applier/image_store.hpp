@@ -34,6 +34,9 @@ std::string image_store_dir(const Site& s);
 // verified, unless the store was damaged meanwhile).
 [[nodiscard]] Status import_images(const Site& s, const std::string& staging, const Manifest& m);
 
+// "ref@digest ref@digest ..." of the images tagged in the store (the current release's).
+std::string current_images_env(const Site& s);
+
 // Rewrites images/index.json from the pointer and the kept releases (no write when unchanged).
 [[nodiscard]] Status sync_image_index(const Site& s);
 

@@ -327,6 +327,10 @@ Event do_apply(Ctx& c) {
 }
 
 Event do_resume(Ctx& c) {
+  if (!run_hook(c, c.site.images, "images")) {
+    c.add_signal("images hook failed (" + hook_result(c, "images") + ")");
+    return Event::fail;
+  }
   if (!run_hook(c, c.site.resume, "resume")) {
     c.add_signal("resume hook failed (" + hook_result(c, "resume") + ")");
     return Event::fail;

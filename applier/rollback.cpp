@@ -180,7 +180,7 @@ Event do_rollback(Ctx& c) {
     return Event::fail;
   }
   crash_point("after_rollback");
-  bool resumed = run_hook(c, c.site.resume, "resume");
+  bool resumed = run_hook(c, c.site.images, "images") && run_hook(c, c.site.resume, "resume");
   Status services = restore_services(c, Restore::replaced);
   CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   // Reverse migrations undo the schema, not every data change: when the old release is still not

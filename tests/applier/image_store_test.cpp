@@ -225,5 +225,29 @@ TEST(ImageStore, ACrashAtEachImagePointConvergesToOldOrNew) {
   crash_and_recover(true, "before_record", "1.1.1");
 }
 
+TEST(ImageStore, ImagesHookGetsTheStoreAndTheRunningImagesAndItsFailureIsHard) {
+  auto& b = image_bundles();
+  SiteDir s(SiteDir::kItemsCheck,
+            "[hooks]\nimages = { run = 'echo \"$AIRLOCK_TO|$AIRLOCK_IMAGES\" >> images.log; "
+            "test -f \"$AIRLOCK_IMAGE_STORE/index.json\"' }\n\n");
+  ASSERT_TRUE(applied(s, b.v110));
+  ASSERT_TRUE(applied(s, b.v111));
+  ASSERT_EQ(applier::rollback(s.site, quiet_env())->outcome, Outcome::reverted);
+  const std::string api110 = std::string(kApi110) + "@" + b.api110, web110 = std::string(kWeb110) + "@" + b.web110;
+  EXPECT_EQ(slurp(s.dir / "images.log"), "1.1.0|" + api110 + " " + web110 + "\n" + "1.1.1|" + kApi111 + "@" + b.api111 +
+                                             "\n" + "1.1.0|" + api110 + " " + web110 + "\n");
+
+  // A runtime that cannot load 1.1.1's images: the apply rolls back, and the hook runs again with
+  // 1.1.0's images.
+  SiteDir failing(SiteDir::kItemsCheck,
+                  "[hooks]\nimages = { run = 'case \"$AIRLOCK_IMAGES\" in *api:1.1.1*) exit 4;; esac' }\n\n");
+  ASSERT_TRUE(applied(failing, b.v110));
+  auto r = applier::apply(failing.site, b.v111, quiet_env());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->outcome, Outcome::rolled_back);
+  EXPECT_EQ(applier::status(failing.site)->installed, "1.1.0");
+  EXPECT_EQ(tagged(failing), (std::map<std::string, std::string>{{kApi110, "1.1.0"}, {kWeb110, "1.1.0"}}));
+}
+
 }  // namespace
 }  // namespace airlock::test
