@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "bundler/bundler.hpp"
-#include "bundler/split.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/password.hpp"
@@ -83,11 +82,10 @@ int cmd_build(int argc, char** argv) {
       "out,o", po::value<std::string>()->required(), "bundle to write (appears only when complete)")(
       "level", po::value<int>(), "zstd level (default: the recipe's, else 3)")(
       "threads", po::value<int>()->default_value(0), "compression threads (0 = all cores)")(
-      "split", po::value<std::string>(), "SIZE: write FILE.part0001, ... of at most SIZE bytes (K/M/G, or fat32)")(
-      "force", "split: allow parts of 4 GiB or more")("json", "machine-readable report on stdout");
+      "json", "machine-readable report on stdout");
   po::positional_options_description pos;
   pos.add("recipe", 1);
-  auto p = parse_args(argc, argv, "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE [--split SIZE]",
+  auto p = parse_args(argc, argv, "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE",
                       "Builds one signed, reproducible tar.zst bundle (spec: shared/spec/bundle-format.md) from\n"
                       "a release recipe. Refuses (exit 20) a release that breaks a rule: a migration whose\n"
                       "reverse does not undo it, missing English notes, a config delta that does not parse, ...\n"
@@ -116,25 +114,11 @@ int cmd_build(int argc, char** argv) {
   }
   if (p.vm.count("level")) req.level = p.vm["level"].as<int>();
   req.workers = p.vm["threads"].as<int>();
-  std::optional<std::uint64_t> split;
-  const auto force = p.vm.count("force") ? bundler::SplitForce::yes : bundler::SplitForce::no;
-  if (p.vm.count("split")) {
-    split = bundler::parse_part_size(p.vm["split"].as<std::string>());
-    if (!split)
-      return report_error("build", Error(ErrorClass::usage, "--split: not a size (N, NK, NM, NG or fat32)"), json);
-    if (auto s = bundler::check_part_size(*split, force); !s) return report_error("build", s.error(), json);
-  }
   Progress progress("building");
   req.on_progress = [&](const bundler::BuildProgress& e) { progress.update(e.bytes_done, e.bytes_total, e.current_file); };
   auto r = bundler::build(req);
   progress.done();
   if (!r) return report_error("build", r.error(), json);
-  std::vector<std::string> parts;
-  if (split) {
-    auto sp = bundler::split_bundle(req.out_path, *split, force);
-    if (!sp) return report_error("build", sp.error(), json);
-    parts = std::move(*sp);
-  }
   const auto& m = r->manifest;
   if (json) {
     print_input_json({{"ok", true},
@@ -145,8 +129,7 @@ int cmd_build(int argc, char** argv) {
                       {"signed_by", r->key_ids},
                       {"files", m.files.size()},
                       {"payload_bytes", r->payload_bytes},
-                      {"bundle_bytes", r->bundle_bytes},
-                      {"parts", parts}});
+                      {"bundle_bytes", r->bundle_bytes}});
   } else {
     std::cout << "built " << printable(req.out_path) << ": " << printable(m.release.product) << " "
               << printable(m.release.version.text) << ", " << m.files.size() << " files, "
@@ -154,8 +137,6 @@ int cmd_build(int argc, char** argv) {
               << r->manifest_sha256 << "\nsigned by";
     for (const auto& id : r->key_ids) std::cout << " " << id;
     std::cout << "\n";
-    if (!parts.empty())
-      std::cout << "split into " << parts.size() << " parts: " << printable(parts.front()) << " ...\n";
   }
   return 0;
 }
