@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "applier/image_store.hpp"
 #include "applier/audit.hpp"
 #include "applier/process.hpp"
 #include "applier/run.hpp"
@@ -124,6 +125,10 @@ bool run_hook(Ctx& c, const std::optional<Hook>& hook, const std::string& name, 
     env.push_back("AIRLOCK_DURATION_MS=" + std::to_string(notice["duration_ms"].get<std::int64_t>()));
     env.push_back("AIRLOCK_HISTORY=" + notice["history"].get<std::string>());
   }
+  if (name == "images") {  // the store and the images the site now runs (docs/site.md, "The image store")
+    env.push_back("AIRLOCK_IMAGE_STORE=" + image_store_dir(c.site));
+    env.push_back("AIRLOCK_IMAGES=" + current_images_env(c.site));
+  }
   env.push_back("AIRLOCK_AUDIT_HEAD=" + audit_head_record(c.st));  // "<entries> <hash>": an external anchor
   auto r = run_process({hook->argv, c.site.base_dir, hook->timeout_ms, nullptr, env, &c.children, name + " hook"},
                        notice.is_null() ? "" : notice.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
@@ -145,7 +150,7 @@ std::string hook_result(const Ctx& c, const std::string& name) {
 
 std::optional<std::string> unrunnable_child(const Site& site) {
   const std::pair<const char*, const std::optional<Hook>*> hooks[] = {
-      {"drain", &site.drain}, {"resume", &site.resume}, {"notify", &site.notify}};
+      {"drain", &site.drain}, {"resume", &site.resume}, {"notify", &site.notify}, {"images", &site.images}};
   for (const auto& [name, hook] : hooks)
     if (*hook)
       if (auto why = not_runnable((*hook)->argv, site.base_dir)) return std::string(name) + " hook cannot run: " + *why;

@@ -18,7 +18,7 @@ inline constexpr std::string_view kCrashPoints[] = {
     "after_preflight", "after_verify",     "mid_snapshot",  "after_snapshot", "after_drain",   "after_payload",
     "mid_migrations",  "after_migrations", "mid_config",    "after_config",   "after_pointer", "after_checks",
     "mid_rollback",    "after_rollback",   "after_restore", "before_record",  "after_record",
-    "trust_archived",  "trust_audited",
+    "trust_archived",  "trust_audited",    "after_image_import", "before_image_index",
 };
 inline constexpr std::string_view kRecoverCrashPoints[] = {"recover_mid_restore", "recover_before_record"};
 

@@ -13,6 +13,7 @@
 #include "applier/degraded.hpp"
 #include "applier/feed_store.hpp"
 #include "applier/files.hpp"
+#include "applier/image_store.hpp"
 #include "applier/lifecycle.hpp"
 #include "applier/migrate.hpp"
 #include "applier/process.hpp"
@@ -277,6 +278,9 @@ Status keep_payload(Ctx& c) {
   // Next to the payload, never inside it: a payload file may have any name.
   AIRLOCK_CHECK(write_file_atomic(kept_manifest_path(c.site, c.run.to_version), render_manifest(*c.manifest)),
                 "keeping the manifest");
+  // The image blobs go to the store (renames), so the kept payload holds no copy of them.
+  AIRLOCK_CHECK(import_images(c.site, c.run.staging, *c.manifest), "importing the images");
+  crash_point("after_image_import");
   AIRLOCK_CHECK(rename_path(c.run.staging, dest), "keeping the payload");
   return fsync_dir(c.site.state_dir + "/releases");
 }
@@ -319,6 +323,8 @@ Event do_apply(Ctx& c) {
   if (s) {
     crash_point("after_config");
     s = write_pointer(c.site.state_dir, "releases/" + c.run.to_version);
+    if (s) crash_point("before_image_index");
+    if (s) s = sync_image_index(c.site);
   }
   if (!s) {
     c.add_signal("apply: " + s.error().what());
@@ -330,6 +336,10 @@ Event do_apply(Ctx& c) {
 }
 
 Event do_resume(Ctx& c) {
+  if (!run_hook(c, c.site.images, "images")) {
+    c.add_signal("images hook failed (" + hook_result(c, "images") + ")");
+    return Event::fail;
+  }
   if (!run_hook(c, c.site.resume, "resume")) {
     c.add_signal("resume hook failed (" + hook_result(c, "resume") + ")");
     return Event::fail;

@@ -5,6 +5,7 @@
 #include "applier/audit.hpp"
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
+#include "applier/image_store.hpp"
 #include "applier/migrate.hpp"
 #include "applier/run.hpp"
 #include "applier/services.hpp"
@@ -181,7 +182,7 @@ Event do_rollback(Ctx& c) {
     return Event::fail;
   }
   crash_point("after_rollback");
-  bool resumed = run_hook(c, c.site.resume, "resume");
+  bool resumed = run_hook(c, c.site.images, "images") && run_hook(c, c.site.resume, "resume");
   Status services = restore_services(c, Restore::replaced);
   CheckRun run = run_checks(c.site, &c.baseline, &c.children);
   // Reverse migrations undo the schema, not every data change: when the old release is still not
@@ -218,6 +219,24 @@ Event do_record(Ctx& c) {
   return Event::ok;
 }
 
+namespace {
+
+// The image index follows the pointer and the releases still kept (a crash between the pointer
+// and the index switch is repaired here); a healthy apply then drops the blobs nothing reaches.
+// Recorded already: a failure here is reported, never undoes the run.
+void close_image_store(Ctx& c, Outcome outcome) {
+  Status s = sync_image_index(c.site);
+  if (s && outcome == Outcome::applied) {
+    auto gc = gc_image_store(c.site, DryRun::no);
+    if (gc && !gc->removed.empty())
+      c.emit("images", "gc removed " + std::to_string(gc->removed.size()) + " blobs no kept release needs");
+    if (!gc) s = fail(gc.error());
+  }
+  if (!s) c.emit("images", "image store: " + s.error().what());
+}
+
+}  // namespace
+
 Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   const Outcome outcome = outcome_of(c, terminal);
   AIRLOCK_CHECK(c.st.begin(), "recording");
@@ -232,6 +251,7 @@ Result<RunReport> finalize(Ctx& c, Phase terminal, const std::string& detail) {
   crash_point("after_record");
   (void)remove_tree(staging_dir(c.site, c.run.run_id));
   if (auto rels = c.st.releases()) prune_retained(c.site, *rels);
+  close_image_store(c, outcome);
   if (!run_hook(c, c.site.notify, "notify", outcome_name(outcome), detail)) {
     // Recorded; changes nothing else.
     (void)audit_append(c.st, c.now(), "notify-failed", dump_json(json({{"run", c.run.run_id}})));

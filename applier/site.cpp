@@ -522,8 +522,9 @@ Status parse_hooks(const toml::table& root, Site& s) {
   TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("hooks"));
   if (!t) return {};
   const Fields f(*t, "hooks", kCls);
-  TOMLU_CHECK(f.only({"drain", "resume", "notify"}));
-  for (auto [name, slot] : {std::pair{"drain", &s.drain}, {"resume", &s.resume}, {"notify", &s.notify}}) {
+  TOMLU_CHECK(f.only({"drain", "resume", "notify", "images"}));
+  for (auto [name, slot] :
+       {std::pair{"drain", &s.drain}, {"resume", &s.resume}, {"notify", &s.notify}, {"images", &s.images}}) {
     TOMLU_TRY(const toml::table* h, f.opt_table(name));
     if (!h) continue;
     TOMLU_TRY(*slot, parse_hook(*h, name));

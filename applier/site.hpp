@@ -118,6 +118,7 @@ struct Site {
   std::map<std::string, db::TargetSpec> databases;  // logical -> kind and location
   std::map<std::string, std::string> configs;       // logical -> file
   std::optional<Hook> drain, resume, notify;
+  std::optional<Hook> images;  // after the image store changed, before resume (docs/site.md)
   std::vector<CheckSpec> checks;
   std::vector<CheckGroup> check_groups;
   std::vector<ServiceSpec> services;          // in the order they are replaced (every `after` before it)

@@ -8,6 +8,7 @@
 
 #include "applier/crash.hpp"
 #include "applier/files.hpp"
+#include "applier/image_store.hpp"
 #include "applier/state_db.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/db/target.hpp"
@@ -320,7 +321,8 @@ airlock::Status restore_snapshot(const Site& site, const SnapMeta& meta, Restore
     if (parts == RestoreParts::configs_and_pointer && it.kind == "db") continue;
     AIRLOCK_CHECK(restore_item(site, dir, it), "snapshot " + meta.id);
   }
-  return write_pointer(site.state_dir, meta.pointer);
+  AIRLOCK_CHECK(write_pointer(site.state_dir, meta.pointer), "snapshot " + meta.id);
+  return sync_image_index(site);  // the images follow the pointer
 }
 
 }  // namespace airlock::applier

@@ -61,6 +61,10 @@ Result<std::vector<std::uint64_t>> planned_sizes(const std::vector<PlannedFile>&
   std::vector<std::uint64_t> sizes;
   sizes.reserve(files.size());
   for (const auto& f : files) {
+    if (f.content) {
+      sizes.push_back(f.content->size());
+      continue;
+    }
     struct stat st {};
     if (::stat(f.source.c_str(), &st) != 0) return fail(errno_error("stat", f.source, errno));
     if (!S_ISREG(st.st_mode))
@@ -80,6 +84,22 @@ Result<Fd> open_source_file(const std::string& path) {
 Error changed(const PlannedFile& f, std::uint64_t expected, const std::string& now) {
   return Error(ErrorClass::io, "source '" + f.source + "' of '" + f.payload_path + "' changed during the build (" +
                                    std::to_string(expected) + " bytes when planned, " + now + ")");
+}
+
+// A file the build made (an image layout's index): no source to read.
+Result<FileEntry> stream_content(const PlannedFile& f, std::int64_t mtime, TarWriter& tar) {
+  const std::string& c = *f.content;
+  BUNDLER_CHECK(tar.begin_entry(TarFileHeader{f.payload_path, c.size(), f.executable, mtime}));
+  BUNDLER_CHECK(tar.write_data(c.data(), c.size()));
+  BUNDLER_CHECK(tar.end_entry());
+  return FileEntry{f.payload_path, c.size(), to_hex(sha256(c)), f.executable};
+}
+
+// An image blob whose content is not its name is refused: the bundle would carry a broken image.
+Status check_expected(const PlannedFile& f, const std::string& hex) {
+  if (!f.expect_sha256 || *f.expect_sha256 == hex) return {};
+  return fail(ErrorClass::build_refused,
+              "image blob '" + f.source + "' is damaged: its content has sha256 " + hex + ", not its name");
 }
 
 // One file, read once: its size from the open descriptor goes into the tar header, its bytes into
@@ -112,8 +132,10 @@ Result<FileEntry> stream_file(const PlannedFile& f, std::uint64_t planned, std::
   }
   BUNDLER_TRY(std::size_t extra, read_some(fd.get(), buf.data(), 1, f.source));
   if (extra != 0) return fail(changed(f, size, "more bytes followed"));
+  std::string hex = to_hex(h.finish());
+  BUNDLER_CHECK(check_expected(f, hex));
   BUNDLER_CHECK(tar.end_entry());
-  return FileEntry{f.payload_path, size, to_hex(h.finish()), f.executable};
+  return FileEntry{f.payload_path, size, std::move(hex), f.executable};
 }
 
 // The payload frames (entries after the signatures, end marker) into `out` at its current offset;
@@ -131,7 +153,9 @@ Result<std::vector<FileEntry>> write_payload(const BuildRequest& req, const Plan
   std::vector<char> buf(kBufferBytes);
   std::uint64_t since_writeback = 0;
   for (std::size_t i = 0; i < p.files.size(); ++i) {
-    BUNDLER_TRY(auto e, stream_file(p.files[i], sizes[i], mtime, *tar, out, buf, since_writeback, progress));
+    BUNDLER_TRY(auto e, p.files[i].content
+                            ? stream_content(p.files[i], mtime, *tar)
+                            : stream_file(p.files[i], sizes[i], mtime, *tar, out, buf, since_writeback, progress));
     entries.push_back(std::move(e));
   }
   BUNDLER_CHECK(tar->finish());

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "bundler/oci.hpp"
 #include "bundler/propagate.hpp"
 #include "core/crypto/hash.hpp"
 #include "core/model/config_delta.hpp"
@@ -95,7 +96,11 @@ Result<bool> regular_file_executable(const Recipe& r, const std::string& source,
 Status add_file(const Recipe& r, Plan& p, const std::string& item, const std::string& payload,
                 const std::string& source, std::optional<bool> executable) {
   BUNDLER_TRY(bool x, regular_file_executable(r, source, item));
-  p.files.push_back({payload, source, executable.value_or(x)});
+  PlannedFile f;
+  f.payload_path = payload;
+  f.source = source;
+  f.executable = executable.value_or(x);
+  p.files.push_back(std::move(f));
   return {};
 }
 
@@ -185,13 +190,9 @@ Status plan_images_and_files(const Recipe& r, Plan& p) {
     const std::string hex = im.digest.size() > 7 ? im.digest.substr(7) : "";
     if (im.digest.rfind("sha256:", 0) != 0 || !is_lower_hex(hex, 64))
       return fail(refused(r, item + ": digest '" + im.digest + "' is not sha256:<64 lower-case hex>"));
-    ImageRef out{im.ref, im.digest, std::nullopt};
-    if (im.layout) {
-      out.layout = "images/" + base_name(*im.layout);
-      BUNDLER_CHECK(add_folder(r, p, item, r.resolve(*im.layout), *out.layout, false));
-    }
-    p.manifest.images.push_back(std::move(out));
+    p.manifest.images.push_back(ImageRef{im.ref, im.digest, std::nullopt});
   }
+  BUNDLER_CHECK(plan_image_layouts(r, p));
   for (std::size_t i = 0; i < r.files.size(); ++i) {
     const auto& f = r.files[i];
     const std::string item = "files[" + std::to_string(i) + "] '" + f.from + "'";
@@ -237,9 +238,9 @@ Result<Plan> make_plan(const Recipe& r, std::optional<std::int64_t> source_date_
   BUNDLER_CHECK(plan_migrations(r, p));
   BUNDLER_CHECK(plan_config_notes_trust(r, p));
   BUNDLER_CHECK(plan_images_and_files(r, p));
-  // Archive order: payload path, byte-wise, so that the order never depends on the file system.
-  std::sort(p.files.begin(), p.files.end(),
-            [](const PlannedFile& a, const PlannedFile& b) { return a.payload_path < b.payload_path; });
+  // Archive order: payload path, byte-wise (images/ by kind, bundler/oci.hpp), so that the order
+  // never depends on the file system.
+  std::sort(p.files.begin(), p.files.end(), archive_order);
   BUNDLER_CHECK(check_paths(r, p));
   return p;
 }

@@ -19,6 +19,9 @@ struct PlannedFile {
   std::string payload_path;
   std::string source;  // absolute or relative to the working folder
   bool executable = false;
+  std::optional<std::string> content;        // made by the build (an image index), not read
+  std::optional<std::string> expect_sha256;  // an image blob: its content must have this hash
+  int image_rank = -1;                       // >= 0: a file of the images/ layout (bundler/oci.hpp)
 };
 
 struct Plan {

@@ -283,29 +283,6 @@ TEST(Build, HeadFramesAreStoredAndThePayloadFollowsThem) {
   EXPECT_NE(list.output.find("\nx.txt\n"), std::string::npos) << list.output;
 }
 
-TEST(Build, OciLayoutFolderIsIncludedAndBlobNamesAreChecked) {
-  RecipeDir d;
-  std::string blob = "{\"schemaVersion\":2}";
-  std::string hex = to_hex(sha256(blob));
-  d.file("oci/api/oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
-  d.file("oci/api/index.json", "{\"manifests\":[]}");
-  d.file("oci/api/blobs/sha256/" + hex, blob);
-  std::string image = "[[images]]\nref = \"r/api:1\"\ndigest = \"sha256:" + hex + "\"\nlayout = \"oci/api\"\n";
-  auto r = build_with(d.recipe(image), d.out(), {demo_key("demo-hq")});
-  ASSERT_TRUE(r) << r.error().what();
-  ASSERT_EQ(r->manifest.images.size(), 1u);
-  EXPECT_EQ(r->manifest.images[0].layout, std::optional<std::string>("images/api"));
-  EXPECT_NE(r->manifest.find_file("images/api/blobs/sha256/" + hex), nullptr);
-  EXPECT_NE(r->manifest.find_file("images/api/index.json"), nullptr);
-  // A blob not named by its own SHA-256 is refused.
-  d.file("oci/api/blobs/sha256/" + std::string(64, '0'), "other");
-  fs::remove(d.out());
-  r = build_with(d.recipe(image), d.out(), {demo_key("demo-hq")});
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().cls(), ErrorClass::build_refused) << r.error().what();
-  EXPECT_FALSE(fs::exists(d.out()));
-}
-
 TEST(Build, BytesDependOnNeitherTheRecipeLocationNorFileTimes) {
   TempDir t;
   fs::copy(kSource + "/manifests/example", t / "elsewhere", fs::copy_options::recursive);

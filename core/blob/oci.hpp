@@ -1,0 +1,66 @@
+// The OCI image layout as airlock reads and writes it (image-spec v1: `oci-layout`, `index.json`,
+// `blobs/sha256/<hex>`): descriptors, the deterministic index.json we write, and the walk from
+// a set of root descriptors to every blob they reach (index -> manifests -> config and layers).
+// Parsing is strict about what the walk needs (digests, sizes, the shape of the descriptor
+// arrays) and ignores fields it does not use, as other OCI readers do. Errors are of the class the
+// caller names (a recipe's layout is a build refusal, a site's store is malformed or integrity).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace airlock::blob {
+
+inline constexpr const char* kRefNameAnnotation = "org.opencontainers.image.ref.name";
+inline constexpr std::string_view kOciLayoutText = "{\"imageLayoutVersion\":\"1.0.0\"}";
+inline constexpr const char* kManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
+// index.json and manifests are read whole: a larger one is refused before it is read.
+inline constexpr std::uint64_t kMaxOciJsonBytes = 4ull << 20;
+
+struct Descriptor {
+  std::string media_type;
+  std::string digest;
+  std::uint64_t size = 0;
+  std::map<std::string, std::string> annotations;  // string values only (the spec's type)
+};
+
+// What a manifest blob points to: an image index lists manifests; an image manifest a config and
+// layers (docker's v2 schema 2 manifests and lists have the same shape).
+struct Children {
+  std::vector<Descriptor> manifests;
+  std::vector<Descriptor> configs;  // zero or one
+  std::vector<Descriptor> layers;
+};
+
+enum class BlobRole { manifest = 0, config = 1, layer = 2 };
+
+struct ReachableBlob {
+  std::string digest;
+  std::uint64_t size = 0;
+  BlobRole role = BlobRole::layer;
+};
+
+// `oci-layout` must declare imageLayoutVersion 1.0.0.
+[[nodiscard]] Status check_oci_layout(std::string_view text, ErrorClass cls, const std::string& what);
+// The `manifests` of index.json (or of an image index blob).
+[[nodiscard]] Result<std::vector<Descriptor>> parse_index(std::string_view json, ErrorClass cls,
+                                                          const std::string& what);
+[[nodiscard]] Result<Children> parse_children(std::string_view json, ErrorClass cls, const std::string& what);
+// index.json for `manifests`, in the order given: compact, keys sorted, so the same list gives the
+// same bytes.
+std::string render_index(const std::vector<Descriptor>& manifests);
+
+// Every blob reachable from `roots` in the layout at `dir`, each once, sorted by digest. Manifests
+// and indexes are read (at most kMaxOciJsonBytes), checked against their descriptor's size and
+// digest, and followed; configs and layers are checked by size only (their digest is checked by
+// whoever streams them). A blob reached in two roles keeps the role it was first reached in.
+// A missing blob or a size that differs is `cls`; a digest that differs is `cls` too.
+[[nodiscard]] Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir,
+                                                                 const std::vector<Descriptor>& roots, ErrorClass cls);
+
+}  // namespace airlock::blob

@@ -1,0 +1,86 @@
+// `airlock images list|verify|gc` through the real binary, on a copy of the demo site applying the
+// example release with a real image layout (umoci): valid JSON, exit 12 for a damaged stored blob,
+// a dry run that removes nothing, usage errors (2).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/support/cli.hpp"
+#include "tests/support/oci_layout.hpp"
+#include "tests/support/tmpdir.hpp"
+
+namespace fs = std::filesystem;
+using airlock::test::json_of;
+using airlock::test::q;
+using airlock::test::run;
+using airlock::test::TempDir;
+
+namespace {
+
+const std::string kBin = AIRLOCK_BIN;
+const std::string kSrc = AIRLOCK_SOURCE_DIR;
+constexpr const char* kRef = "registry.example.org/demo/tools:1.1.0";
+
+class ImagesCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::copy(kSrc + "/manifests/demo-site", dir / "site", fs::copy_options::recursive);
+    fs::create_directories(dir / "site/data");
+    fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
+    fs::copy(kSrc + "/manifests/example", dir / "recipe", fs::copy_options::recursive);
+    digest = airlock::test::make_oci_image(dir / "recipe/oci/tools", "1.1.0", {{"tool.txt", "tool\n"}});
+    std::string recipe = airlock::test::slurp(dir / "recipe/recipe.toml");
+    recipe +=
+        "\n[[images]]\nref = \"" + std::string(kRef) + "\"\ndigest = \"" + digest + "\"\nlayout = \"oci/tools\"\n";
+    airlock::test::spit(dir / "recipe/recipe.toml", recipe);
+    auto r = run(kBin + " build " + q(dir / "recipe/recipe.toml") + " --key " + q(kSrc + "/keys/demo-hq.key") +
+                 " --out " + q(dir / "b110.tar.zst"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    r = run(kBin + " apply " + q(dir / "b110.tar.zst") + " --site " + site());
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  std::string site() const { return q(dir / "site/site.toml"); }
+  TempDir dir;
+  std::string digest;
+};
+
+}  // namespace
+
+TEST_F(ImagesCli, ListVerifyGc) {
+  auto r = run(kBin + " images list --site " + site() + " --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  ASSERT_EQ(j["images"].size(), 1u) << r.output;
+  EXPECT_EQ(j["images"][0]["ref"], kRef);
+  EXPECT_EQ(j["images"][0]["digest"], digest);
+  EXPECT_EQ(j["images"][0]["release"], "1.1.0");
+  EXPECT_EQ(j["images"][0]["tagged"], true);
+  r = run(kBin + " images --site " + site());
+  EXPECT_NE(r.output.find(std::string(kRef) + "  " + digest + "  1.1.0  (current)"), std::string::npos) << r.output;
+
+  r = run(kBin + " images verify --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(json_of(r.output)["problems"].size(), 0u);
+  r = run(kBin + " images gc --dry-run --site " + site() + " --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(json_of(r.output)["removed"].size(), 0u) << r.output;
+
+  // A stored layer damaged: verify names it and exits 12.
+  const fs::path store = dir / "site/state/images";
+  auto m = nlohmann::json::parse(airlock::test::slurp(store / "blobs/sha256" / digest.substr(7)));
+  const std::string layer = m["layers"][0]["digest"].get<std::string>();
+  const fs::path path = store / "blobs/sha256" / layer.substr(7);
+  std::string bytes = airlock::test::slurp(path);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+  fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
+  airlock::test::spit(path, bytes);
+  r = run(kBin + " images verify --site " + site());
+  EXPECT_EQ(r.status, 12) << r.output;
+  EXPECT_NE(r.output.find(layer), std::string::npos) << r.output;
+
+  EXPECT_EQ(run(kBin + " images frobnicate --site " + site()).status, 2);
+  EXPECT_EQ(run(kBin + " images list --dry-run --site " + site()).status, 2);
+}
