@@ -151,15 +151,18 @@ std::optional<std::vector<std::string>> expected_migrations(const Site& site, co
 // outside a release, or half-way): refused without --force, for the kinds whose version follows
 // from the recorded migrations.
 Status restore_guard_release(const Site& site, const SnapMeta& m, const SnapItem& it, const db::Target& t) {
-  auto ids = expected_migrations(site, m.release, it.name);
-  auto want = ids ? t.schema_version_after(*ids) : std::nullopt;
-  const std::string want_last = ids && !ids->empty() ? ids->back() : "";
-  if (!want || (*want == it.user_version && want_last == it.last_migration)) return {};
+  const auto ids = expected_migrations(site, m.release, it.name);
+  if (!ids) return {};
+  const auto after = t.schema_version_after(*ids);
+  if (!after) return {};
+  const std::int64_t want = after.value();
+  const std::string want_last = ids->empty() ? "" : ids->back();
+  if (want == it.user_version && want_last == it.last_migration) return {};
   auto last = [](const std::string& id) { return id.empty() ? "no migration" : "last migration '" + id + "'"; };
   const std::string release = m.release.empty() ? "the state before the first install" : "release " + m.release;
   return fail(ErrorClass::usage, "database '" + it.name + "' in snapshot '" + m.id + "' has schema version " +
                                      std::to_string(it.user_version) + " (" + last(it.last_migration) + "), " +
-                                     release + " expects " + std::to_string(*want) + " (" + last(want_last) +
+                                     release + " expects " + std::to_string(want) + " (" + last(want_last) +
                                      "); use --force to restore anyway");
 }
 
