@@ -131,10 +131,47 @@ Result<RunReport> rollback(const std::string& site_toml, const Env& env) {
 
 namespace {
 
-// The guards of a restore without --force: a target that exists and differs from the snapshot is
-// not overwritten.
-Status restore_guard_database(const Site& site, const SnapItem& it, const std::string& dir, const std::string& id) {
+// The migrations of database `name` the release a snapshot puts back expects recorded, in order:
+// those its manifest lists (a full release re-lists the ones of the releases before it), none
+// before the first install; nullopt when that cannot be told (a [delta] release lists only its
+// own, a pruned release's manifest is gone).
+std::optional<std::vector<std::string>> expected_migrations(const Site& site, const std::string& release,
+                                                            const std::string& name) {
+  std::vector<std::string> ids;
+  if (release.empty()) return ids;
+  auto m = read_kept_manifest(site, release);
+  if (!m || m->delta_base) return std::nullopt;
+  for (const auto& mig : m->migrations)
+    if (mig.database == name) ids.push_back(mig.id);
+  return ids;
+}
+
+// A snapshot whose database is not at the schema version its release expects would put back a
+// database and a release that do not fit each other (the snapshot was taken after migrations
+// outside a release, or half-way): refused without --force, for the kinds whose version follows
+// from the recorded migrations.
+Status restore_guard_release(const Site& site, const SnapMeta& m, const SnapItem& it, const db::Target& t) {
+  const auto ids = expected_migrations(site, m.release, it.name);
+  if (!ids) return {};
+  const auto after = t.schema_version_after(*ids);
+  if (!after) return {};
+  const std::int64_t want = after.value();
+  const std::string want_last = ids->empty() ? "" : ids->back();
+  if (want == it.user_version && want_last == it.last_migration) return {};
+  auto last = [](const std::string& id) { return id.empty() ? "no migration" : "last migration '" + id + "'"; };
+  const std::string release = m.release.empty() ? "the state before the first install" : "release " + m.release;
+  return fail(ErrorClass::usage, "database '" + it.name + "' in snapshot '" + m.id + "' has schema version " +
+                                     std::to_string(it.user_version) + " (" + last(it.last_migration) + "), " +
+                                     release + " expects " + std::to_string(want) + " (" + last(want_last) +
+                                     "); use --force to restore anyway");
+}
+
+// The guards of a restore without --force: the snapshot's schema version is its release's, and a
+// target that exists and differs from the snapshot is not overwritten.
+Status restore_guard_database(const Site& site, const SnapMeta& m, const SnapItem& it, const std::string& dir,
+                              const std::string& id) {
   AIRLOCK_TRY(auto t, db::open_target(site.databases.at(it.name)), "snapshot restore");
+  AIRLOCK_CHECK(restore_guard_release(site, m, it, *t), "snapshot restore");
   AIRLOCK_TRY(bool exists, t->exists(), "snapshot restore");
   if (!exists) return {};
   // Backup files differ from their source byte-wise: compare content, not hashes.
@@ -153,7 +190,7 @@ Status restore_guards(const Site& site, const SnapMeta& m, const std::string& di
   for (const auto& it : m.items) {
     if (it.absent) continue;
     if (it.kind == "db") {
-      if (auto s = restore_guard_database(site, it, dir, id); !s) return s;
+      if (auto s = restore_guard_database(site, m, it, dir, id); !s) return s;
       continue;
     }
     if (!fs::exists(it.source)) continue;

@@ -202,6 +202,9 @@ class PostgresTarget final : public Target {
                                        file + "' (fixtures are SQLite files)");
   }
   Result<std::int64_t> schema_version() override;
+  std::optional<std::int64_t> schema_version_after(const std::vector<std::string>& ids) const override {
+    return static_cast<std::int64_t>(ids.size());
+  }
   Result<std::string> schema_text() override;
   Result<bool> same_content_as(const std::string& file) override;
   std::uint64_t size_estimate() const override;

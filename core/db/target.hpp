@@ -127,6 +127,14 @@ class Target {
   // Replaces the database by a copy of `file`, a database of this kind (the build's fixtures).
   [[nodiscard]] virtual Status copy_from(const std::string& file) = 0;
   [[nodiscard]] virtual Result<std::int64_t> schema_version() = 0;
+  // The schema version the database has once exactly these migrations (ids, in order) are
+  // recorded, when the kind's version follows from them (postgres: their number); nullopt when the
+  // scripts set it themselves (SQLite's user_version). A restore's guard compares it with a
+  // snapshot's.
+  virtual std::optional<std::int64_t> schema_version_after(const std::vector<std::string>& ids) const {
+    (void)ids;
+    return std::nullopt;
+  }
 
   // Compare: the schema as text, one object a line, normalised so that the same schema compares
   // equal whichever way it was reached (the build's round trip); and whether the content (schema

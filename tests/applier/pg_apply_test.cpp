@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "applier/applier.hpp"
+#include "core/db/db.hpp"
 #include "core/db/pg_handles.hpp"
 #include "tests/applier/fixture.hpp"
 #include "tests/support/pg_cluster.hpp"
@@ -121,6 +122,36 @@ TEST(PgApply, SnapshotRestoreOnASchemaVersionMismatchNeedsForce) {
   EXPECT_EQ(pg_admin_query(s.dbname, "SELECT count(*) FROM _airlock_migrations"), "1");
 }
 
+// A snapshot taken while the database held a migration its release does not list (one recorded
+// outside a release) would put back release 1.0.0 with a schema 1.0.0 never had: refused without
+// --force even though the database equals the snapshot; a snapshot that fits its release restores.
+TEST(PgApply, SnapshotRestoreRefusesASchemaVersionItsReleaseDoesNotExpect) {
+  AIRLOCK_NEED_PG();
+  TempDir b;
+  PgSite s("restore_release");
+  ASSERT_EQ(applier::apply(s.site, bundle(b, "1.0.0", kItems), quiet_env())->outcome, Outcome::applied);
+  auto fits = applier::snapshot_create(s.site, quiet_env());
+  ASSERT_TRUE(fits) << fits.error().what();
+  auto fine = applier::snapshot_restore(s.site, fits->id, applier::Force::no, quiet_env());
+  ASSERT_TRUE(fine) << fine.error().what();
+
+  ASSERT_EQ(pg_admin_exec(s.dbname, "INSERT INTO _airlock_migrations(id, release) VALUES ('0002_x', 'manual')"), "");
+  auto odd = applier::snapshot_create(s.site, quiet_env());
+  ASSERT_TRUE(odd) << odd.error().what();
+  auto refused = applier::snapshot_restore(s.site, odd->id, applier::Force::no, quiet_env());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().cls(), ErrorClass::usage);
+  const std::string why = refused.error().what();
+  EXPECT_NE(why.find("schema version 2 (last migration '0002_x')"), std::string::npos) << why;
+  EXPECT_NE(why.find("release 1.0.0 expects 1 (last migration '0001_items')"), std::string::npos) << why;
+  EXPECT_NE(why.find("--force"), std::string::npos) << why;
+
+  auto forced = applier::snapshot_restore(s.site, odd->id, applier::Force::yes, quiet_env());
+  ASSERT_TRUE(forced) << forced.error().what();
+  EXPECT_EQ(pg_admin_query(s.dbname, "SELECT string_agg(id, ',' ORDER BY seq) FROM _airlock_migrations"),
+            "0001_items,0002_x");
+}
+
 // The write test of a `postgres` check: a migration that takes the right to write away from the
 // site's role fails it, and the automatic rollback reverses that migration.
 TEST(PgApply, APostgresCheckFailsWhenWritesAreRevokedAndTheRollbackReversesIt) {
@@ -158,6 +189,85 @@ TEST(PgApply, APostgresCheckFailsWhenWritesAreRevokedAndTheRollbackReversesIt) {
   EXPECT_EQ(pg_admin_query(s.dbname, "SELECT has_database_privilege('airlock_app', current_database(), 'TEMP')"), "t")
       << "the reverse migration gave the right back";
   EXPECT_EQ(s.items(), "a,b,c");
+}
+
+// Everything the SQL of one SQLite database shows of it, as text: schema, rows and bookkeeping.
+std::string sqlite_picture(const std::string& path) {
+  auto d = db::Database::open(path, db::OpenMode::read_only);
+  if (!d) return "unreadable: " + d.error().what();
+  std::string out;
+  for (const char* sql :
+       {"SELECT group_concat(name || '=' || coalesce(sql, ''), '|') FROM (SELECT * FROM sqlite_schema ORDER BY name)",
+        "SELECT group_concat(id || ':' || body || ':' || typeof(body), ',') FROM (SELECT * FROM notes ORDER BY id)",
+        "SELECT group_concat(id, ',') FROM (SELECT id FROM _airlock_migrations ORDER BY id)", "PRAGMA user_version"}) {
+    auto rows = d->query(sql);
+    if (!rows) return "error: " + rows.error().what();
+    const auto& v = (*rows)[0][0];
+    out += (std::holds_alternative<std::string>(v)    ? std::get<std::string>(v)
+            : std::holds_alternative<std::int64_t>(v) ? std::to_string(std::get<std::int64_t>(v))
+                                                      : std::string("null")) +
+           "\n";
+  }
+  return out;
+}
+
+// Everything the SQL of the PostgreSQL database shows of it: every column, the rows, the bookkeeping.
+std::string pg_picture(const std::string& dbname) {
+  return pg_admin_query(dbname,
+                        "SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY "
+                        "table_name, column_name) FROM information_schema.columns WHERE table_schema = 'public'") +
+         "\n" + pg_admin_query(dbname, "SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM items") + "\n" +
+         pg_admin_query(dbname, "SELECT string_agg(id, ',' ORDER BY seq) FROM _airlock_migrations");
+}
+
+// One site, two databases of two kinds, one release migrating both: the hard check fails, and the
+// automatic rollback puts both back exactly as they were (the SQLite one by its reverse migration,
+// the PostgreSQL one, whose reverse leaves it unhealthy, from the snapshot).
+TEST(PgApply, ASiteWithSqliteAndPostgresRollsBackBothAsOneUnit) {
+  AIRLOCK_NEED_PG();
+  TempDir b;
+  PgSite s("mixed");
+  const std::string local = (s.dir / "local.db").string();
+  std::string toml = slurp(s.site);
+  toml.replace(toml.find("[databases.main]"), 0, "[databases]\nlocal = \"local.db\"\n\n");
+  spit(s.site, toml +
+                   "\n[[checks]]\nname = \"notes\"\nkind = \"sqlite\"\ndatabase = \"local\"\n"
+                   "query = \"SELECT count(*) FROM notes\"\nexpect = 2\n");
+  auto files = kFiles;
+  files["m/notes_up.sql"] =
+      "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\nINSERT INTO notes VALUES (1, 'x'), (2, 'y');\n";
+  files["m/notes_down.sql"] = "DROP TABLE notes;\n";
+  files["m/tag_up.sql"] = "ALTER TABLE notes ADD COLUMN tag TEXT;\nUPDATE notes SET tag = 't';\n";
+  files["m/tag_down.sql"] = "ALTER TABLE notes DROP COLUMN tag;\n";
+  const std::string notes =
+      "[[migrations]]\nid = \"0001_notes\"\ndatabase = \"local\"\nup = \"m/notes_up.sql\"\ndown = "
+      "\"m/notes_down.sql\"\n";
+  const std::string tag =
+      "[[migrations]]\nid = \"0002_tag\"\ndatabase = \"local\"\nup = \"m/tag_up.sql\"\ndown = \"m/tag_down.sql\"\n";
+  auto v1 =
+      build_bundle(write_recipe(b, "m1", "", "1.0.0", std::string(kItems) + notes, files), (b / "m1.tar.zst").string());
+  auto v2 = build_bundle(write_recipe(b, "m2", "", "1.1.0", std::string(kItems) + notes + kLose + tag, files),
+                         (b / "m2.tar.zst").string());
+
+  auto first = applier::apply(s.site, v1, quiet_env());
+  ASSERT_TRUE(first) << first.error().what();
+  ASSERT_EQ(first->outcome, Outcome::applied);
+  const std::string sqlite_before = sqlite_picture(local), pg_before = pg_picture(s.dbname);
+  ASSERT_NE(sqlite_before.find("1:x:text"), std::string::npos) << sqlite_before;
+  ASSERT_EQ(pg_before.substr(pg_before.find('\n') + 1), "1:a,2:b,3:c\n0001_items");
+
+  auto second = applier::apply(s.site, v2, quiet_env());
+  ASSERT_TRUE(second) << second.error().what();
+  EXPECT_EQ(second->outcome, Outcome::rolled_back);
+  bool items = false;
+  for (const auto& sig : second->failing_signals) items = items || sig.find("items") != std::string::npos;
+  EXPECT_TRUE(items) << "the check on the PostgreSQL database decided the rollback";
+  EXPECT_EQ(sqlite_picture(local), sqlite_before);
+  EXPECT_EQ(pg_picture(s.dbname), pg_before);
+  EXPECT_FALSE(s.has("added")) << "the table the failed release added does not survive";
+  auto st = applier::status(s.site);
+  ASSERT_TRUE(st) << st.error().what();
+  EXPECT_EQ(st->installed, "1.0.0");
 }
 
 // Killed (_exit at a crash point, in a forked child: its connection dies with it) while the
