@@ -129,6 +129,22 @@ class UpdatesPageInBrowser(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(E.inbox())), before)
         self.assertEqual(os.listdir(os.path.join(E.inbox(), ".upload")), [])
 
+    def test_3b_breaking_release_needs_the_notes_read(self):
+        shutil.copy(E.bundles["demo-1.2.1-breaking"], E.inbox())
+        plan = review_plan("1.2.1")
+        delta = plan.find_element(By.CSS_SELECTOR, '#plan-config li[data-target="topology"]')
+        self.assertIn("breaking", delta.get_attribute("class"))
+        self.assertIn("BREAKING", delta.text)
+        self.assertEqual(len(plan.find_elements(By.CSS_SELECTOR, "#plan-blockers li")), 1, plan.text)
+        box = plan.find_element(By.ID, "accept-breaking")
+        self.assertEqual(box.get_attribute("value"), "1.2.1")
+        self.assertTrue(box.get_attribute("required"))
+        plan.find_element(By.CSS_SELECTOR, "button.upgrade-now").click()  # unchecked: the browser holds it
+        time.sleep(1)
+        self.assertTrue(D.find_elements(By.ID, "accept-breaking"))
+        self.assertFalse(E.json("status")["installed"])
+        os.remove(os.path.join(E.inbox(), os.path.basename(E.bundles["demo-1.2.1-breaking"])))
+
     def test_4_upgrade_now_good_release_is_healthy(self):
         plan = review_plan("1.1.0")
         migs = [li.get_attribute("data-id") for li in plan.find_elements(By.CSS_SELECTOR, "#plan-migrations li")]
@@ -163,21 +179,6 @@ class UpdatesPageInBrowser(unittest.TestCase):
         self.assertIn("items", row.find_element(By.CSS_SELECTOR, ".reason").text)
         self.assertIn("reverted to v1.1.0", row.find_element(By.CSS_SELECTOR, ".reverted").text)
         self.assertEqual(E.json("status")["installed"], "1.1.0")
-
-    def test_5b_breaking_release_needs_the_notes_read(self):
-        shutil.copy(E.bundles["demo-1.2.1-breaking"], E.inbox())
-        plan = review_plan("1.2.1")
-        delta = plan.find_element(By.CSS_SELECTOR, '#plan-config li[data-target="topology"]')
-        self.assertIn("breaking", delta.get_attribute("class"))
-        self.assertIn("BREAKING", delta.text)
-        box = plan.find_element(By.ID, "accept-breaking")
-        self.assertEqual(box.get_attribute("value"), "1.2.1")
-        self.assertTrue(box.get_attribute("required"))
-        plan.find_element(By.CSS_SELECTOR, "button.upgrade-now").click()  # unchecked: the browser holds it
-        time.sleep(1)
-        self.assertTrue(D.find_elements(By.ID, "accept-breaking"))
-        self.assertEqual(E.json("status")["installed"], "1.1.0")
-        os.remove(os.path.join(E.inbox(), os.path.basename(E.bundles["demo-1.2.1-breaking"])))
 
     def test_6_schedule_then_cli_lists_the_job(self):
         D.get(url())
