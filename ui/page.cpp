@@ -242,6 +242,7 @@ void change_rows(std::ostringstream& o, const ap::Plan& p, const View& v) {
   if (p.config.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
   o << "</ul><h3>" << e(tr(v.lang, "plan_services")) << "</h3><ol id=\"plan-services\">";
   for (const auto& s : p.services) o << "<li>" << e(s.name) << " (" << e(s.mode) << ")</li>";
+  if (p.services.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
   o << "</ol>";
 }
 

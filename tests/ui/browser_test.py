@@ -156,6 +156,8 @@ class UpdatesPageInBrowser(unittest.TestCase):
         self.assertTrue(plan.find_elements(By.CSS_SELECTOR, "#plan-checks li"))
         self.assertEqual(plan.get_attribute("data-would-apply"), "1")
         self.assertFalse(plan.find_elements(By.ID, "accept-breaking"))
+        if SHOT:
+            D.save_screenshot(SHOT[:-4] + "-plan.png")
         self.assertEqual(E.json("history")["history"], [], "the plan changed nothing")
         plan.find_element(By.CSS_SELECTOR, "button.upgrade-now").click()
         wait_for_apply()
