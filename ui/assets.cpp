@@ -67,6 +67,7 @@ pre{white-space:pre-wrap;background:#f6f8fa;padding:.5em}
 table{border-collapse:collapse;width:100%}td{border-top:1px solid #e3e5e9;padding:.3em .5em;vertical-align:top}
 .reason,.reverted{font-size:.9em;color:#555}
 progress{width:100%}
+#plan li.irreversible strong,#plan li.breaking strong{color:#b3261e}
 )CSS";
 
 }  // namespace airlock::ui

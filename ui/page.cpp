@@ -91,13 +91,10 @@ void offer_forms(std::ostringstream& o, const Offer& of, const View& v, const st
   const std::string ver = of.bundle.manifest->release.version.text;
   const std::string hidden = csrf_field(v.csrf) + "<input type=\"hidden\" name=\"source\" value=\"" + e(of.source) +
                              "\"><input type=\"hidden\" name=\"file\" value=\"" + e(of.bundle.file) + "\">";
-  o << "<div class=\"buttons\"><form method=\"post\" action=\"/action/apply\">" << hidden;
-  // A breaking config delta: the operator confirms having read the notes (`--accept-breaking VERSION`).
-  const auto& deltas = of.bundle.manifest->config;
-  if (std::any_of(deltas.begin(), deltas.end(), [](const ConfigDelta& d) { return d.breaking; }))
-    o << "<label class=\"breaking\"><input type=\"checkbox\" name=\"accept_breaking\" value=\"" << e(ver)
-      << "\" required> " << e(tr(v.lang, "breaking")) << "</label> ";
-  o << "<button type=\"submit\" class=\"upgrade-now\">" << e(tr(v.lang, "upgrade_now")) << "</button></form>";
+  // Upgrade now goes through the plan view (POST /plan): the plan verifies the whole bundle, so
+  // it is computed for the one release the operator picked, never for every offer on every view.
+  o << "<div class=\"buttons\"><form method=\"post\" action=\"/plan\">" << hidden
+    << "<button type=\"submit\" class=\"review-plan\">" << e(tr(v.lang, "review_plan")) << "</button></form>";
   if (of.critical || of.bundle.critical) {
     o << "<form method=\"post\" action=\"/action/delay\">" << csrf_field(v.csrf)
       << "<input type=\"hidden\" name=\"version\" value=\"" << e(ver) << "\"><label>" << e(tr(v.lang, "delay_until"))
@@ -116,10 +113,6 @@ void offer_forms(std::ostringstream& o, const Offer& of, const View& v, const st
     << " <input type=\"number\" name=\"preflight\" min=\"0\" max=\"1440\" value=\"30\"></label><br><small>"
     << e(tr(v.lang, "notice")) << "</small><br><button type=\"submit\" class=\"confirm-schedule\">"
     << e(tr(v.lang, "confirm_schedule")) << "</button></form></details>";
-  // PLAN VIEW: the preflight results and what will change (migrations, irreversible ones, config
-  // deltas, breaking flags) belong here once `airlock apply --dry-run` exists in the applier.
-  o << "<div class=\"plan\" data-plan=\"pending\"><small>" << e(tr(v.lang, "plan")) << ": "
-    << e(tr(v.lang, "plan_pending")) << "</small></div>";
 }
 
 void offers(std::ostringstream& o, const PageModel& m, const View& v) {
@@ -210,6 +203,84 @@ void history(std::ostringstream& o, const PageModel& m, const View& v) {
     << e(tr(v.lang, "audit_export")) << "</a></p></section>\n";
 }
 
+void check_rows(std::ostringstream& o, const ap::Plan& p, const View& v) {
+  o << "<h3>" << e(tr(v.lang, "plan_preflight")) << "</h3><ul id=\"plan-preflight\">";
+  for (const auto& c : p.preflight)
+    o << "<li class=\""
+      << (c.skipped ? ""
+          : c.ok    ? "ok"
+                    : "error")
+      << "\" data-ok=\"" << (c.ok ? "1" : "0") << "\">" << e(c.name) << " (" << e(c.kind) << ", "
+      << e(tr(v.lang, c.hard ? "hard" : "soft")) << "): "
+      << e(tr(v.lang, c.skipped ? "check_skipped"
+                      : c.ok    ? "check_ok"
+                                : "check_fails"))
+      << (c.detail.empty() ? "" : " — " + e(c.detail)) << "</li>";
+  if (p.preflight.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
+  o << "</ul><h3>" << e(tr(v.lang, "plan_checks")) << "</h3><ul id=\"plan-checks\">";
+  for (const auto& c : p.checks)
+    o << "<li>" << e(c.name) << " (" << e(c.kind) << ", " << e(tr(v.lang, c.hard ? "hard" : "soft")) << ", "
+      << e(tr(v.lang, "within")) << " " << c.within_ms << " ms)</li>";
+  if (p.checks.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
+  o << "</ul>";
+}
+
+void change_rows(std::ostringstream& o, const ap::Plan& p, const View& v) {
+  o << "<h3>" << e(tr(v.lang, "plan_migrations")) << "</h3><ul id=\"plan-migrations\">";
+  for (const auto& m : p.migrations)
+    o << "<li class=\"migration" << (m.irreversible ? " irreversible" : "") << "\" data-id=\"" << e(m.id) << "\">"
+      << e(m.id) << " (" << e(m.database) << ") — "
+      << (m.irreversible ? "<strong>" + e(tr(v.lang, "irreversible")) + "</strong>" : e(tr(v.lang, "reversible")))
+      << (m.already_applied ? " · " + e(tr(v.lang, "already_applied")) : "") << "</li>";
+  if (p.migrations.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
+  o << "</ul><h3>" << e(tr(v.lang, "plan_config")) << "</h3><ul id=\"plan-config\">";
+  for (const auto& d : p.config)
+    o << "<li class=\"delta" << (d.breaking ? " breaking" : "") << "\" data-target=\"" << e(d.target) << "\">"
+      << e(d.target) << " (" << e(d.path) << ") — " << e(tr(v.lang, d.changes ? "changes" : "no_change"))
+      << (d.breaking ? " · <strong>" + e(tr(v.lang, "breaking_flag")) + "</strong>" : "")
+      << (d.problem.empty() ? "" : " · <span class=\"error\">" + e(d.problem) + "</span>") << "</li>";
+  if (p.config.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
+  o << "</ul><h3>" << e(tr(v.lang, "plan_services")) << "</h3><ol id=\"plan-services\">";
+  for (const auto& s : p.services) o << "<li>" << e(s.name) << " (" << e(s.mode) << ")</li>";
+  if (p.services.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
+  o << "</ol>";
+}
+
+// Upgrade now, on the plan: a breaking delta needs the operator's word that the notes were read
+// (`--accept-breaking VERSION`); a plan the site would refuse for another reason offers no button.
+void confirm_form(std::ostringstream& o, const ap::Plan& p, const View& v, const std::string& source,
+                  const std::string& file) {
+  const auto breaking = static_cast<std::size_t>(
+      std::count_if(p.config.begin(), p.config.end(), [](const auto& d) { return d.breaking; }));
+  // plan_apply blocks once per breaking delta not accepted: the checkbox below is that acceptance.
+  if (p.blockers.size() > (p.needs_accept_breaking ? breaking : 0)) return;
+  o << "<form method=\"post\" action=\"/action/apply\" id=\"confirm-apply\">" << csrf_field(v.csrf)
+    << "<input type=\"hidden\" name=\"source\" value=\"" << e(source)
+    << "\"><input type=\"hidden\" name=\"file\" value=\"" << e(file) << "\">";
+  if (breaking > 0)
+    o << "<label class=\"breaking\"><input type=\"checkbox\" name=\"accept_breaking\" id=\"accept-breaking\" value=\""
+      << e(p.to_version) << "\" required> " << e(tr(v.lang, "breaking")) << "</label> ";
+  o << "<button type=\"submit\" class=\"upgrade-now\">" << e(tr(v.lang, "upgrade_now")) << "</button></form>";
+}
+
+void plan_section(std::ostringstream& o, const ap::Plan& p, const View& v, const std::string& source,
+                  const std::string& file) {
+  o << "<section id=\"plan\" data-version=\"" << e(p.to_version) << "\" data-would-apply=\"" << (p.blocked ? "0" : "1")
+    << "\"><h2>" << e(tr(v.lang, "plan")) << ": v" << e(p.to_version) << "</h2><p id=\"plan-summary\">"
+    << (p.from_version.empty() ? e(tr(v.lang, "none")) : "v" + e(p.from_version)) << " → v" << e(p.to_version) << " ("
+    << e(tr(v.lang, p.channel)) << (p.critical ? ", " + e(tr(v.lang, "critical_word")) : "") << ")</p>";
+  check_rows(o, p, v);
+  change_rows(o, p, v);
+  if (p.blocked) {
+    o << "<h3 class=\"error\">" << e(tr(v.lang, "would_stop")) << "</h3><ul id=\"plan-blockers\">";
+    for (const auto& b : p.blockers) o << "<li class=\"error\">" << e(b) << "</li>";
+    o << "</ul>";
+  } else {
+    o << "<p class=\"ok\" id=\"plan-go\">" << e(tr(v.lang, "would_go_ahead")) << "</p>";
+  }
+  confirm_form(o, p, v, source, file);
+  o << "</section>\n";
+}
 }  // namespace
 
 std::string html_escape(std::string_view s) {
@@ -251,6 +322,21 @@ std::string render_page(const PageModel& m, const View& v) {
   jobs(o, m, v);
   history(o, m, v);
   o << "</main></body></html>\n";
+  return o.str();
+}
+
+std::string render_plan(const Result<ap::Plan>& plan, const View& v, const std::string& source,
+                        const std::string& file) {
+  std::ostringstream o;
+  o << head(v.lang, tr(v.lang, "plan"));
+  top_bar(o, v);
+  o << "<main>";
+  if (plan)
+    plan_section(o, *plan, v, source, file);
+  else
+    o << "<section id=\"plan\" data-error=\"1\"><h2>" << e(tr(v.lang, "plan")) << "</h2><p class=\"error\">" << e(file)
+      << ": " << e(plan.error().what()) << "</p></section>";
+  o << "<p><a href=\"/\" id=\"plan-back\">" << e(tr(v.lang, "back")) << "</a></p></main></body></html>\n";
   return o.str();
 }
 

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "applier/applier.hpp"
+#include "applier/plan.hpp"
 #include "core/text.hpp"
 #include "ui/app.hpp"
 #include "ui/assets.hpp"
@@ -31,6 +32,23 @@ void home(App& app, const httplib::Request& req, httplib::Response& res) {
     return;
   }
   res.set_content(render_page(*m, v), "text/html; charset=utf-8");
+}
+
+// The plan of one offered bundle: plan_apply, as `airlock apply BUNDLE --dry-run` (it runs the
+// site's preflight checks and verifies the bundle in full, so it is a POST with the CSRF token,
+// for the one bundle the operator picked). Nothing changes at the site.
+void plan(App& app, const httplib::Request& req, httplib::Response& res) {
+  auto s = post_session(app, req, res);
+  if (!s) return;
+  const std::string source = req.get_param_value("source"), file = req.get_param_value("file");
+  const std::string path = offer_path(app.site, source, file);
+  if (path.empty()) return refuse(res, 400, "no such bundle in the inbox or on the stick");
+  Result<ap::Plan> p = [&] {
+    std::lock_guard lk(app.applier_mu);
+    return ap::plan_apply(app.opt.site_toml, path, app.env(req.remote_addr));
+  }();
+  const View v{page_language(req, &*s), s->csrf, "", false, {}};
+  res.set_content(render_plan(p, v, source, file), "text/html; charset=utf-8");
 }
 
 void progress(App& app, const httplib::Request& req, httplib::Response& res) {
@@ -69,6 +87,7 @@ void audit_export(App& app, const httplib::Request& req, httplib::Response& res)
 
 void add_page_routes(App& app, httplib::Server& svr) {
   svr.Get("/", [&app](const httplib::Request& req, httplib::Response& res) { home(app, req, res); });
+  svr.Post("/plan", [&app](const httplib::Request& req, httplib::Response& res) { plan(app, req, res); });
   svr.Get("/api/progress", [&app](const httplib::Request& req, httplib::Response& res) { progress(app, req, res); });
   svr.Get("/audit-export",
           [&app](const httplib::Request& req, httplib::Response& res) { audit_export(app, req, res); });

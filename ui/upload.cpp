@@ -33,6 +33,8 @@ std::string final_name(const Manifest& m) {
   return n + ".tar.zst";
 }
 
+constexpr std::size_t kWriteBytes = 1 << 20;
+
 bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
 
 struct Received {
@@ -45,16 +47,23 @@ Result<Received> receive(const httplib::ContentReader& reader, const std::string
   AIRLOCK_TRY(auto out, AtomicFile::create(path, 0644, Perms::exact), "upload");
   Received r;
   Status write_error;
+  // httplib delivers the body in small reads; one write per MiB keeps the path at disk speed.
+  std::string buf;
+  buf.reserve(kWriteBytes);
   const bool read = reader([&](const char* data, std::size_t len) {
     r.bytes += len;
     if (r.bytes > limit) {
       r.too_big = true;
       return false;
     }
-    write_error = out.write(data, len);
+    buf.append(data, len);
+    if (buf.size() < kWriteBytes) return true;
+    write_error = out.write(buf);
+    buf.clear();
     return static_cast<bool>(write_error);
   });
   if (r.too_big) return r;
+  if (write_error && read && !buf.empty()) write_error = out.write(buf);
   if (!write_error) return fail(write_error.error().with_context("upload"));
   if (!read) return fail(ErrorClass::io, "the upload ended before its body was complete");
   AIRLOCK_CHECK(out.commit(), "upload");

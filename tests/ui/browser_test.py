@@ -38,6 +38,8 @@ def setUpModule():
     E.build("demo-1.2.0", "manifests/example-1.2.0")
     E.build("demo-1.3.0", "manifests/example-1.2.0",
             {r'^version = "1.2.0"': 'version = "1.3.0"', r'^summary = .*': 'summary = "Security fix"\ncritical = true'})
+    E.build("demo-1.2.1-breaking", "manifests/example",
+            {r'^version = .*': 'version = "1.2.1"', r'^breaking = false': 'breaking = true'})
     E.make_site()
     E.start()
     PROFILE = tempfile.mkdtemp(prefix="airlock-ui-chromium-")
@@ -87,6 +89,13 @@ def upload(path):
     return result.get_attribute("data-done"), result.text
 
 
+def review_plan(version):
+    """Review the plan of an offer: the plan view lists what `apply --dry-run` would do."""
+    D.get(url())
+    offer(version).find_element(By.CSS_SELECTOR, "button.review-plan").click()
+    return wait(lambda d: d.find_element(By.CSS_SELECTOR, f'#plan[data-version="{version}"]'))
+
+
 def wait_for_apply():
     """After Upgrade now: the progress section polls until the outcome, then reloads the page."""
     wait(lambda d: d.find_elements(By.CSS_SELECTOR, '#progress[data-running="0"]'), 300)
@@ -120,9 +129,37 @@ class UpdatesPageInBrowser(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(E.inbox())), before)
         self.assertEqual(os.listdir(os.path.join(E.inbox(), ".upload")), [])
 
+    def test_3b_breaking_release_needs_the_notes_read(self):
+        shutil.copy(E.bundles["demo-1.2.1-breaking"], E.inbox())
+        plan = review_plan("1.2.1")
+        delta = plan.find_element(By.CSS_SELECTOR, '#plan-config li[data-target="topology"]')
+        self.assertIn("breaking", delta.get_attribute("class"))
+        self.assertIn("BREAKING", delta.text)
+        self.assertEqual(len(plan.find_elements(By.CSS_SELECTOR, "#plan-blockers li")), 1, plan.text)
+        box = plan.find_element(By.ID, "accept-breaking")
+        self.assertEqual(box.get_attribute("value"), "1.2.1")
+        self.assertTrue(box.get_attribute("required"))
+        plan.find_element(By.CSS_SELECTOR, "button.upgrade-now").click()  # unchecked: the browser holds it
+        time.sleep(1)
+        self.assertTrue(D.find_elements(By.ID, "accept-breaking"))
+        self.assertFalse(E.json("status")["installed"])
+        os.remove(os.path.join(E.inbox(), os.path.basename(E.bundles["demo-1.2.1-breaking"])))
+
     def test_4_upgrade_now_good_release_is_healthy(self):
-        D.get(url())
-        offer("1.1.0").find_element(By.CSS_SELECTOR, "button.upgrade-now").click()
+        plan = review_plan("1.1.0")
+        migs = [li.get_attribute("data-id") for li in plan.find_elements(By.CSS_SELECTOR, "#plan-migrations li")]
+        self.assertEqual(migs, ["0001_create_items", "0002_add_price"])
+        self.assertIn("reversible", plan.find_element(By.ID, "plan-migrations").text)
+        delta = plan.find_element(By.CSS_SELECTOR, '#plan-config li[data-target="topology"]')
+        self.assertNotIn("breaking", delta.get_attribute("class"))
+        self.assertTrue(plan.find_elements(By.CSS_SELECTOR, "#plan-preflight li"))
+        self.assertTrue(plan.find_elements(By.CSS_SELECTOR, "#plan-checks li"))
+        self.assertEqual(plan.get_attribute("data-would-apply"), "1")
+        self.assertFalse(plan.find_elements(By.ID, "accept-breaking"))
+        if SHOT:
+            D.save_screenshot(SHOT[:-4] + "-plan.png")
+        self.assertEqual(E.json("history")["history"], [], "the plan changed nothing")
+        plan.find_element(By.CSS_SELECTOR, "button.upgrade-now").click()
         wait_for_apply()
         D.get(url())
         self.assertEqual(D.find_element(By.ID, "installed").text, "v1.1.0")
@@ -133,8 +170,10 @@ class UpdatesPageInBrowser(unittest.TestCase):
 
     def test_5_upgrade_now_failing_release_rolls_back_with_reason(self):
         shutil.copy(E.bundles["demo-1.2.0"], E.inbox())
-        D.get(url())
-        offer("1.2.0").find_element(By.CSS_SELECTOR, "button.upgrade-now").click()
+        plan = review_plan("1.2.0")
+        mig = plan.find_element(By.CSS_SELECTOR, '#plan-migrations li[data-id="0003_rename_items"]')
+        self.assertIn("main", mig.text)
+        plan.find_element(By.CSS_SELECTOR, "button.upgrade-now").click()
         wait_for_apply()
         D.get(url())
         row = D.find_elements(By.CSS_SELECTOR, "tr.history-row")[0]

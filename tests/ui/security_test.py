@@ -84,6 +84,29 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertEqual(last["data"]["via"], "page")
         self.assertIn("9.9.9 skipped", last["data"]["detail"])
 
+    def test_plan_view_needs_session_host_and_csrf_and_changes_nothing(self):
+        _, session, csrf = E.login()
+        body = "source=inbox&file=plan-1.1.0.tar.zst"
+        shutil.copy(E.bundles["demo-1.1.0"], os.path.join(E.inbox(), "plan-1.1.0.tar.zst"))
+        before = history_len()
+        r, _ = E.request("POST", "/plan", body + "&csrf=" + csrf, FORM)
+        self.assertEqual(r.status, 403)
+        r, _ = E.request("POST", "/plan", body + "&csrf=" + csrf, dict(FORM, Cookie=session),
+                         host=f"evil.example:{E.port}")
+        self.assertEqual(r.status, 421)
+        for b in [body, body + "&csrf=" + "0" * 64]:
+            r, _ = E.request("POST", "/plan", b, dict(FORM, Cookie=session))
+            self.assertEqual(r.status, 403, b)
+        r, _ = E.request("POST", "/plan", "source=inbox&file=../site.toml&csrf=" + csrf, dict(FORM, Cookie=session))
+        self.assertEqual(r.status, 400)
+        r, page = E.request("POST", "/plan", body + "&csrf=" + csrf, dict(FORM, Cookie=session))
+        self.assertEqual(r.status, 200)
+        self.assertIn(b'data-id="0001_create_items"', page)
+        self.assertIn(b'action="/action/apply"', page)
+        self.assertEqual(history_len(), before)
+        self.assertFalse(E.json("status")["installed"])
+        os.remove(os.path.join(E.inbox(), "plan-1.1.0.tar.zst"))
+
     def test_foreign_host_header_is_refused(self):
         _, session, _ = E.login()
         for host in ["evil.example", f"evil.example:{E.port}", f"127.0.0.1:{E.port + 1}"]:
