@@ -105,11 +105,13 @@ void skip(App& app, const Req& req, Res& res) {
 void delay(App& app, const Req& req, Res& res) {
   auto s = post_session(app, req, res);
   if (!s) return;
-  const std::string until = req.get_param_value("until");  // datetime-local, read as UTC
-  if (until.size() != 16) return done(app, *s, res, "error: the delay needs a date and time");
-  auto r = locked(app, [&] {
-    return ap::delay(app.opt.site_toml, req.get_param_value("version"), until + ":00Z", app.env(req.remote_addr));
-  });
+  // A browser's datetime-local: the site's wall clock, as for a schedule.
+  const std::string until = req.get_param_value("until");
+  if (until.size() != 16 || until[10] != 'T') return done(app, *s, res, "error: the delay needs a date and time");
+  auto at = locked(app, [&] { return wall_time(app.site.timezone, until.substr(0, 10), until.substr(11, 5)); });
+  if (!at) return done(app, *s, res, error_text(at.error()));
+  auto r = locked(
+      app, [&] { return ap::delay(app.opt.site_toml, req.get_param_value("version"), *at, app.env(req.remote_addr)); });
   done(app, *s, res, r ? "critical release " + r->version + " delayed until " + r->until : error_text(r.error()));
 }
 

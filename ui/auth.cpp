@@ -49,26 +49,54 @@ void Sessions::remove(const std::string& id) {
   by_id_.erase(id);
 }
 
-std::int64_t LoginThrottle::wait_s(const std::string& client) {
-  std::lock_guard lk(mu_);
-  auto it = by_client_.find(client);
-  if (it == by_client_.end()) return 0;
-  const auto left = std::chrono::ceil<std::chrono::seconds>(it->second.next_allowed - Clock::now()).count();
-  return left > 0 ? left : 0;
+std::int64_t LoginThrottle::backoff_s(int failures) {
+  return std::min<std::int64_t>(60, std::int64_t{1} << (std::min(failures, 7) - 1));
 }
 
-void LoginThrottle::failed(const std::string& client) {
+std::int64_t LoginThrottle::begin(const std::string& client) {
   std::lock_guard lk(mu_);
-  if (by_client_.size() > 10000) by_client_.clear();  // a bound on memory; the worst is a fresh start
+  const auto now = Clock::now();
+  auto left = [&](Clock::time_point t) {
+    const auto s = std::chrono::ceil<std::chrono::seconds>(t - now).count();
+    return s > 0 ? s : std::int64_t{0};
+  };
+  if (auto w = left(global_next_); w > 0) return w;
+  if (checking_ >= kConcurrentChecks) return 1;
+  if (by_client_.size() >= 10000) {  // a bound on memory: forget clients whose wait is over
+    std::erase_if(by_client_, [&](const auto& kv) { return !kv.second.checking && kv.second.next_allowed <= now; });
+    if (by_client_.size() >= 10000) return 60;
+  }
   auto& e = by_client_[client];
-  e.failures = std::min(e.failures + 1, 16);
-  const std::int64_t wait = std::min<std::int64_t>(60, std::int64_t{1} << (e.failures - 1));
-  e.next_allowed = Clock::now() + std::chrono::seconds(wait);
+  if (e.checking) return 1;
+  if (auto w = left(e.next_allowed); w > 0) return w;
+  e.checking = true;
+  ++checking_;
+  return 0;
 }
 
-void LoginThrottle::succeeded(const std::string& client) {
+void LoginThrottle::finished(const std::string& client, bool ok) {
   std::lock_guard lk(mu_);
-  by_client_.erase(client);
+  --checking_;
+  auto& e = by_client_[client];
+  e.checking = false;
+  if (ok) {
+    by_client_.erase(client);
+    global_failures_ = 0;
+    since_login_ = 0;
+    return;
+  }
+  const auto now = Clock::now();
+  e.failures = std::min(e.failures + 1, 16);
+  e.next_allowed = now + std::chrono::seconds(backoff_s(e.failures));
+  global_failures_ = std::min(global_failures_ + 1, 1000);
+  ++since_login_;
+  if (global_failures_ > kFreeFailures)
+    global_next_ = now + std::chrono::seconds(backoff_s(global_failures_ - kFreeFailures));
+}
+
+int LoginThrottle::failures_since_login() {
+  std::lock_guard lk(mu_);
+  return since_login_;
 }
 
 std::vector<std::string> accepted_hosts(const std::vector<std::string>& configured, const std::string& listen) {

@@ -40,23 +40,36 @@ class Sessions {
   std::map<std::string, Session> by_id_;
 };
 
-// Failed logins per client address: after the n-th failure in a row the next attempt is refused
-// unchecked for 2^(n-1) s (at most 60 s); a success clears the count. Refusing without checking
-// the password keeps a flood from costing an Argon2 hash per request.
+// Failed logins, per client address and in all: a refused attempt is refused unchecked, so that a
+// flood never costs an Argon2 hash per request; a success clears the counts.
 class LoginThrottle {
  public:
-  // Seconds the client must still wait (0: it may try now).
-  std::int64_t wait_s(const std::string& client);
-  void failed(const std::string& client);
-  void succeeded(const std::string& client);
+  // 0: the caller may check a password now and must then call finished(); else the seconds to wait.
+  // A password check is the costly step (an Argon2id hash: 64 MiB and about 0.1 s), so at most
+  // kConcurrentChecks run at once, one per client, and a client (any loopback address is one) waits
+  // 2^(n-1) s (at most 60) after its n-th failure. Addresses are free to a local user, so failures
+  // anywhere count as well: past kFreeFailures in a row, every client waits the same way.
+  std::int64_t begin(const std::string& client);
+  void finished(const std::string& client, bool ok);
+  // Failed logins since the last successful one (the audit log gets the count, not each attempt).
+  int failures_since_login();
+
+  static constexpr int kConcurrentChecks = 2;
+  static constexpr int kFreeFailures = 10;
 
  private:
   struct Entry {
     int failures = 0;
+    bool checking = false;
     Clock::time_point next_allowed;
   };
+  static std::int64_t backoff_s(int failures);
   std::mutex mu_;
   std::map<std::string, Entry> by_client_;
+  int checking_ = 0;
+  int global_failures_ = 0;
+  int since_login_ = 0;
+  Clock::time_point global_next_;
 };
 
 // The Host header values accepted: `configured` when not empty, else the listen address and its

@@ -67,9 +67,16 @@ std::optional<std::int64_t> estimate_duration_s(const std::vector<ap::HistoryEnt
 
 std::string offer_path(const ap::Site& site, const std::string& source, const std::string& file) {
   if (!plain_name(file)) return "";
-  if (source == "inbox") return site.ui.inbox + "/" + file;
-  if (source == "stick" && !site.ui.stick.empty()) return site.ui.stick + "/" + file;
-  return "";
+  std::string path;
+  if (source == "inbox") path = site.ui.inbox + "/" + file;
+  if (source == "stick" && !site.ui.stick.empty()) path = site.ui.stick + "/" + file;
+  // A bundle is a regular file, or the base name of its parts (spec §9).
+  struct stat sb {};
+  if (path.empty() ||
+      (::stat(path.c_str(), &sb) == 0 ? !S_ISREG(sb.st_mode)
+                                      : ::stat((path + ".part0001").c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)))
+    return "";
+  return path;
 }
 
 Result<PageModel> gather(const std::string& site_toml, NotesCache& notes) {

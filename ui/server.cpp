@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <charconv>
 
 #include <chrono>
 #include <thread>
@@ -23,6 +24,8 @@ namespace ap = airlock::applier;
 
 constexpr std::size_t kMaxPasswordFileBytes = 4096;
 constexpr std::size_t kMaxPasswordBytes = 1024;
+// Every form the page posts is a few fields; only the upload carries a bundle.
+constexpr std::uint64_t kMaxFormBodyBytes = 64 * 1024;
 
 // Every response: no framing, no sniffing, no referrer to other sites (same-origin: with
 // no-referrer a browser sends "Origin: null", which the Origin check refuses), no caching; scripts and styles only from
@@ -51,6 +54,26 @@ httplib::Server::HandlerResponse check_host(App& app, const httplib::Request& re
     app.log("refused: Host '" + printable(req.get_header_value("Host")) + "' from " + req.remote_addr);
     refuse(res, 421, "this server does not answer to that Host name");
     return httplib::Server::HandlerResponse::Handled;
+  }
+  // The body is read after this handler. Only the sideload upload may be large (up to [ui]
+  // upload_limit) or chunked, and only for a session: anything else is refused before a byte of
+  // it is buffered.
+  if (req.path == "/action/upload") {
+    if (!session_of(app, req)) {
+      refuse(res, 403, "no session: log in first");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+  } else if (req.has_header("Transfer-Encoding")) {
+    refuse(res, 411, "a chunked body is accepted only for an upload");
+    return httplib::Server::HandlerResponse::Handled;
+  } else if (req.has_header("Content-Length")) {
+    const std::string len = req.get_header_value("Content-Length");
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
+    if (ec != std::errc() || end != len.data() + len.size() || n > kMaxFormBodyBytes) {
+      refuse(res, 413, "a form body is at most " + std::to_string(kMaxFormBodyBytes) + " bytes");
+      return httplib::Server::HandlerResponse::Handled;
+    }
   }
   if (req.has_header("Origin")) {
     const std::string origin = req.get_header_value("Origin");
@@ -85,7 +108,7 @@ void login_routes(App& app, httplib::Server& svr) {
     const std::string token = cookie_value(req.get_header_value("Cookie"), kLoginCookie);
     if (token.size() != 64 || !crypto::equal_secret(token, req.get_param_value("token")))
       return refuse(res, 403, "the login form is stale or forged; reload /login");
-    if (auto wait = app.throttle.wait_s(req.remote_addr); wait > 0) {
+    if (auto wait = app.throttle.begin(req.remote_addr); wait > 0) {
       res.set_header("Retry-After", std::to_string(wait));
       res.status = 429;
       res.set_content(render_login(lang, token, tr(lang, "login_wait") + " " + std::to_string(wait)),
@@ -94,16 +117,21 @@ void login_routes(App& app, httplib::Server& svr) {
     }
     auto hash = read_password_hash(app.site);
     const std::string pw = req.get_param_value("password");
-    if (!hash || pw.size() > kMaxPasswordBytes || !crypto::password_matches(*hash, pw)) {
-      app.throttle.failed(req.remote_addr);
-      app.audit("login refused", "client " + req.remote_addr);
+    const bool ok = hash && pw.size() <= kMaxPasswordBytes && crypto::password_matches(*hash, pw);
+    const int failed_before = app.throttle.failures_since_login();
+    app.throttle.finished(req.remote_addr, ok);
+    if (!ok) {
+      // Logged, not audited one by one: an audit entry takes the site lock, which a flood of
+      // wrong passwords must not be able to hold against a real upgrade. The next login's entry
+      // carries the count.
+      app.log("login refused: client " + req.remote_addr);
       res.status = 401;
       res.set_content(render_login(lang, token, tr(lang, "login_failed")), "text/html; charset=utf-8");
       return;
     }
-    app.throttle.succeeded(req.remote_addr);
     Session s = app.sessions.create();
-    app.audit("login", "client " + req.remote_addr);
+    app.audit("login", "client " + req.remote_addr + ", " + std::to_string(failed_before) +
+                           " failed login(s) since the last one");
     res.set_header("Set-Cookie", app.cookie(kSessionCookie, s.id, static_cast<int>(kSessionMax.count() * 3600)));
     redirect(res, "/");
   });
@@ -203,6 +231,13 @@ std::optional<Session> post_session(App& app, const httplib::Request& req, httpl
   auto s = session_of(app, req);
   if (!s) {
     refuse(res, 403, "no session: log in first");
+    return std::nullopt;
+  }
+  // The token travels in the form body or a header, never in the URL (which lands in logs and
+  // history); httplib merges query and form parameters, so the URL is checked by hand.
+  const auto query = req.target.find('?');
+  if (query != std::string::npos && req.target.find("csrf", query) != std::string::npos) {
+    refuse(res, 403, "the CSRF token belongs in the form or the X-CSRF-Token header, never in the URL");
     return std::nullopt;
   }
   std::string token =

@@ -179,6 +179,33 @@ class UpdatesPageSecurity(unittest.TestCase):
         kinds = [e["kind"] for e in E.json("audit", "export")["entries"]]
         self.assertIn("page", kinds)
 
+    def raw(self, head):
+        """Sends only a request's head (no body) and returns the status line the server answers."""
+        import socket
+        with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
+            s.sendall(head.replace("PORT", str(E.port)).encode())
+            return s.recv(4096).split(b"\r\n")[0].decode()
+
+    def test_a_body_is_refused_before_it_is_read(self):
+        # A declared 1 GiB body on a form route, a chunked one, and an upload without a session:
+        # each answered at once, before a byte of the body was sent.
+        self.assertIn(" 413 ", self.raw("POST /login HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n"
+                                        "Content-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n"))
+        self.assertIn(" 411 ", self.raw("POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n"
+                                        "Transfer-Encoding: chunked\r\n\r\n"))
+        self.assertIn(" 403 ", self.raw("POST /action/upload HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n"
+                                        "Transfer-Encoding: chunked\r\n\r\n"))
+        self.assertIn(" 403 ", self.raw("POST /action/upload HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n"
+                                        "Content-Length: 1073741824\r\n\r\n"))
+
+    def test_csrf_token_in_the_url_is_refused(self):
+        _, session, csrf = E.login()
+        before = history_len()
+        r, _ = E.request("POST", "/action/skip?csrf=" + csrf, "version=9.9.9",
+                         {"Cookie": session, **FORM})
+        self.assertEqual(r.status, 403)
+        self.assertEqual(history_len(), before)
+
     def test_zz_login_flood_is_slowed(self):
         # Last: it slows every later login from this address.
         statuses = [E.login("wrong password %d" % i)[0].status for i in range(6)]
@@ -188,6 +215,17 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertEqual(r.status, 429)
         self.assertIsNone(session)
         self.assertTrue(r.getheader("Retry-After"))
+
+    def test_zzz_a_flood_from_many_loopback_addresses_slows_every_client_and_takes_no_lock(self):
+        # Every 127.x address is a new client to the per-address count; the count of failures
+        # anywhere slows them all. Failed logins are logged, not audited one by one: an audit
+        # entry takes the site lock, which a flood must not hold against an upgrade.
+        entries = len(E.json("audit", "export")["entries"])
+        statuses = [E.login("wrong %d" % i, source="127.0.%d.%d" % (7, i + 1))[0].status for i in range(14)]
+        self.assertIn(429, statuses[10:], statuses)
+        r, session, _ = E.login(source="127.0.9.9")  # a fresh address waits too
+        self.assertEqual(r.status, 429)
+        self.assertEqual(len(E.json("audit", "export")["entries"]), entries)
 
 
 class UpdatesPageOverTls(unittest.TestCase):

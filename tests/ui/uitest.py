@@ -83,8 +83,9 @@ class Env:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # Plain HTTP, every header under the test's control.
-    def request(self, method, path, body=None, headers=None, host=None, chunked=False):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+    def request(self, method, path, body=None, headers=None, host=None, chunked=False, source=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60,
+                                       source_address=(source, 0) if source else None)
         h = {"Host": host or f"127.0.0.1:{self.port}"}
         h.update(headers or {})
         c.request(method, path, body=body, headers=h, encode_chunked=chunked)
@@ -93,14 +94,15 @@ class Env:
         c.close()
         return r, data
 
-    def login(self, password=PASSWORD):
+    def login(self, password=PASSWORD, source=None):
         """A session cookie and the page's CSRF token (None, None when the login fails)."""
-        r, body = self.request("GET", "/login")
+        r, body = self.request("GET", "/login", source=source)
         login_cookie = r.getheader("Set-Cookie").split(";")[0]
         token = re.search(rb'name="token" value="([0-9a-f]+)"', body).group(1).decode()
         form = urllib.parse.urlencode({"token": token, "password": password})
         r, body = self.request("POST", "/login", form, {"Cookie": login_cookie,
-                                                        "Content-Type": "application/x-www-form-urlencoded"})
+                                                        "Content-Type": "application/x-www-form-urlencoded"},
+                               source=source)
         if r.status != 303:
             return r, None, None
         cookie = r.getheader("Set-Cookie")
