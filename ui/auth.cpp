@@ -8,7 +8,7 @@
 
 namespace airlock::ui {
 
-Session Sessions::create() {
+Session Sessions::create(const std::string& password_hash) {
   std::lock_guard lk(mu_);
   const auto now = Clock::now();
   for (auto it = by_id_.begin(); it != by_id_.end();)  // drop expired ones before counting
@@ -20,7 +20,7 @@ Session Sessions::create() {
     });
     by_id_.erase(oldest);
   }
-  Session s{crypto::random_hex(32), crypto::random_hex(32), "", "", now, now};
+  Session s{crypto::random_hex(32), crypto::random_hex(32), "", "", password_hash, now, now};
   by_id_[s.id] = s;
   return s;
 }

@@ -16,10 +16,11 @@ namespace airlock::ui {
 using Clock = std::chrono::steady_clock;
 
 struct Session {
-  std::string id;     // 32 random bytes, hex: the cookie's value
-  std::string csrf;   // 32 random bytes, hex: every POST of this session carries it
-  std::string lang;   // the page language chosen with the switch ("" = Accept-Language)
-  std::string flash;  // one message for the next page view
+  std::string id;             // 32 random bytes, hex: the cookie's value
+  std::string csrf;           // 32 random bytes, hex: every POST of this session carries it
+  std::string lang;           // the page language chosen with the switch ("" = Accept-Language)
+  std::string flash;          // one message for the next page view
+  std::string password_hash;  // the hash the login was checked against: a new password ends the session
   Clock::time_point created, last_seen;
 };
 
@@ -29,7 +30,7 @@ inline constexpr std::size_t kMaxSessions = 64;
 
 class Sessions {
  public:
-  Session create();
+  Session create(const std::string& password_hash);
   // The live session with this id (idle and age limits applied; its last_seen refreshed).
   std::optional<Session> find(const std::string& id);
   void update(const Session& s);

@@ -30,14 +30,16 @@ constexpr std::uint64_t kMaxFormBodyBytes = 64 * 1024;
 // Every response: no framing, no sniffing, no referrer to other sites (same-origin: with
 // no-referrer a browser sends "Origin: null", which the Origin check refuses), no caching; scripts and styles only from
 // this server's own assets. No Access-Control-* header is ever sent (no CORS).
-httplib::Headers security_headers() {
-  return {{"Content-Security-Policy",
-           "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
-          {"X-Content-Type-Options", "nosniff"},
-          {"X-Frame-Options", "DENY"},
-          {"Referrer-Policy", "same-origin"},
-          {"Cache-Control", "no-store"}};
+httplib::Headers security_headers(bool tls) {
+  httplib::Headers h{{"Content-Security-Policy",
+                      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+                      "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
+                     {"X-Content-Type-Options", "nosniff"},
+                     {"X-Frame-Options", "DENY"},
+                     {"Referrer-Policy", "same-origin"},
+                     {"Cache-Control", "no-store"}};
+  if (tls) h.emplace("Strict-Transport-Security", "max-age=31536000");
+  return h;
 }
 
 std::string uid_name() {
@@ -129,7 +131,7 @@ void login_routes(App& app, httplib::Server& svr) {
       res.set_content(render_login(lang, token, tr(lang, "login_failed")), "text/html; charset=utf-8");
       return;
     }
-    Session s = app.sessions.create();
+    Session s = app.sessions.create(*hash);
     app.audit("login", "client " + req.remote_addr + ", " + std::to_string(failed_before) +
                            " failed login(s) since the last one");
     res.set_header("Set-Cookie", app.cookie(kSessionCookie, s.id, static_cast<int>(kSessionMax.count() * 3600)));
@@ -155,7 +157,13 @@ Status check_tls_files(const ap::Site& site) {
 
 std::unique_ptr<httplib::Server> make_server(const ap::Site& site) {
   if (site.ui.tls_cert.empty()) return std::make_unique<httplib::Server>();
-  return std::make_unique<httplib::SSLServer>(site.ui.tls_cert.c_str(), site.ui.tls_key.c_str());
+  auto svr = std::make_unique<httplib::SSLServer>(site.ui.tls_cert.c_str(), site.ui.tls_key.c_str());
+  // TLS 1.2 at least, and only forward-secret AEAD suites for 1.2 (1.3's are all of that kind).
+  if (SSL_CTX* ctx = svr->ssl_context()) {
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
+  }
+  return svr;
 }
 
 Status run_server(App& app, httplib::Server& svr, const std::string& listen) {
@@ -224,7 +232,15 @@ std::string App::cookie(const std::string& name, const std::string& value, int m
 }
 
 std::optional<Session> session_of(App& app, const httplib::Request& req) {
-  return app.sessions.find(cookie_value(req.get_header_value("Cookie"), kSessionCookie));
+  auto s = app.sessions.find(cookie_value(req.get_header_value("Cookie"), kSessionCookie));
+  if (!s) return s;
+  // `airlock ui passwd` ends every session opened with the password it replaced.
+  auto hash = read_password_hash(app.site);
+  if (!hash || !crypto::equal_secret(*hash, s->password_hash)) {
+    app.sessions.remove(s->id);
+    return std::nullopt;
+  }
+  return s;
 }
 
 std::optional<Session> post_session(App& app, const httplib::Request& req, httplib::Response& res) {
@@ -294,7 +310,7 @@ Status serve(const ServeOptions& o) {
                                                           : accepted_hosts(app.site.ui.hosts, listen);
   auto svr = make_server(app.site);
   if (!svr->is_valid()) return fail(ErrorClass::usage, "[ui] tls_cert/tls_key could not be loaded");
-  svr->set_default_headers(security_headers());
+  svr->set_default_headers(security_headers(!app.site.ui.tls_cert.empty()));
   svr->set_payload_max_length(static_cast<std::size_t>(app.site.ui.upload_limit) + 64 * 1024);
   svr->set_read_timeout(30, 0);
   svr->set_pre_routing_handler(

@@ -198,6 +198,18 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertIn(" 403 ", self.raw("POST /action/upload HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n"
                                         "Content-Length: 1073741824\r\n\r\n"))
 
+    def test_session_ends_when_the_password_changes(self):
+        _, session, _ = E.login()
+        r, _ = E.request("GET", "/", headers={"Cookie": session})
+        self.assertEqual(r.status, 200)
+        E.run("ui", "passwd", "--site", E.site, stdin="another password\n")
+        try:
+            r, _ = E.request("GET", "/", headers={"Cookie": session})
+            self.assertEqual(r.status, 303)
+            self.assertEqual(r.getheader("Location"), "/login")
+        finally:
+            E.run("ui", "passwd", "--site", E.site, stdin=uitest.PASSWORD + "\n")
+
     def test_csrf_token_in_the_url_is_refused(self):
         _, session, csrf = E.login()
         before = history_len()
@@ -248,7 +260,18 @@ class UpdatesPageOverTls(unittest.TestCase):
             r.read()
             self.assertEqual(r.status, 200)
             self.assertIn("Secure", r.getheader("Set-Cookie"))
+            self.assertIn("max-age=", r.getheader("Strict-Transport-Security") or "")
             c.close()
+            # TLS 1.2 with a CBC suite (no AEAD) is refused.
+            weak = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            weak.check_hostname = False
+            weak.verify_mode = ssl.CERT_NONE
+            weak.maximum_version = ssl.TLSVersion.TLSv1_2
+            weak.set_ciphers("ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA")
+            w = http.client.HTTPSConnection("127.0.0.1", t.port, context=weak, timeout=30)
+            with self.assertRaises(ssl.SSLError):
+                w.request("GET", "/login", headers={"Host": f"127.0.0.1:{t.port}"})
+            w.close()
             plain = http.client.HTTPConnection("127.0.0.1", t.port, timeout=10)
             try:  # no clear-text answer on the TLS port
                 plain.request("GET", "/login", headers={"Host": f"127.0.0.1:{t.port}"})
