@@ -1,14 +1,12 @@
 // Keeping and exporting telemetry rows (applier/telemetry.hpp, docs/telemetry.md).
 #include "applier/telemetry.hpp"
 
-#include <sodium.h>
-
 #include <filesystem>
 
 #include "applier/audit.hpp"
 #include "applier/telemetry_record.hpp"
-#include "core/crypto/crypto_init.hpp"
 #include "core/crypto/hash.hpp"
+#include "core/crypto/password_hash.hpp"
 #include "core/json_text.hpp"
 #include "core/sys/fs.hpp"
 
@@ -21,12 +19,7 @@ constexpr const char* kSiteIdKey = "telemetry_site_id";
 constexpr const char* kConsentKey = "telemetry_consent_at";
 
 // 128 random bits: nothing of the machine (names, addresses) goes into it.
-std::string random_site_id() {
-  crypto::ensure_sodium();
-  std::array<std::uint8_t, 16> raw{};
-  randombytes_buf(raw.data(), raw.size());
-  return to_hex(std::span<const std::uint8_t>(raw));
-}
+std::string random_site_id() { return crypto::random_hex(16); }
 
 // Check names are the site's own free text: exported as BLAKE2b-512(site id || 0x00 || name),
 // truncated to 128 bits. Unkeyed but salted with the site id, so that the same name at two sites

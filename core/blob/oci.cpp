@@ -133,7 +133,7 @@ std::string render_index(const std::vector<Descriptor>& manifests) {
 Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir, const std::vector<Descriptor>& roots,
                                                    ErrorClass cls) {
   std::map<std::string, ReachableBlob> seen;
-  std::vector<Descriptor> todo(roots.rbegin(), roots.rend());
+  std::vector<Descriptor> pending(roots.rbegin(), roots.rend());
   auto visit = [&](const Descriptor& d, BlobRole role) -> Status {
     auto [it, fresh] = seen.try_emplace(d.digest, ReachableBlob{d.digest, d.size, role});
     if (!fresh) {
@@ -142,15 +142,15 @@ Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir, const
       return {};
     }
     if (role == BlobRole::manifest) {
-      todo.push_back(d);
+      pending.push_back(d);
       return {};
     }
     return check_size(dir, d, cls);
   };
   std::set<std::string> walked;
-  while (!todo.empty()) {
-    Descriptor d = std::move(todo.back());
-    todo.pop_back();
+  while (!pending.empty()) {
+    Descriptor d = std::move(pending.back());
+    pending.pop_back();
     if (!walked.insert(d.digest).second) continue;
     seen.try_emplace(d.digest, ReachableBlob{d.digest, d.size, BlobRole::manifest});
     OCI_TRY(std::string text, read_manifest_blob(dir, d, cls));
