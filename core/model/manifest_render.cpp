@@ -12,7 +12,7 @@ using tomlu::quote;
 
 // From the components, so a SemVer built in code renders the same as one parsed.
 std::string semver_text(const SemVer& v) {
-  std::string out = std::to_string(v.major) + "." + std::to_string(v.minor) + "." + std::to_string(v.patch);
+  std::string out = v.major + "." + v.minor + "." + v.patch;
   auto join = [&](char lead, const std::vector<std::string>& ids) {
     for (std::size_t i = 0; i < ids.size(); ++i) {
       out += i == 0 ? lead : '.';

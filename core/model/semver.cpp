@@ -1,9 +1,9 @@
 // Strict SemVer 2.0.0 (https://semver.org): the grammar of the spec's BNF, nothing more — no "v"
-// prefix, no leading zeros in numeric identifiers, no empty identifiers, numbers that fit u64.
+// prefix, no leading zeros in numeric identifiers, no empty identifiers; numbers of any length
+// (compared as digit strings, so no number overflows).
 #include "core/model/semver.hpp"
 
 #include <algorithm>
-#include <limits>
 
 namespace airlock {
 namespace {
@@ -12,18 +12,14 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_ident_char(char c) { return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-'; }
 bool all_digits(std::string_view s) { return std::all_of(s.begin(), s.end(), is_digit); }
 
-// A numeric core part: digits, no leading zero, fits in u64. nullopt-like via bool.
-bool parse_number(std::string_view s, std::uint64_t& out) {
-  if (s.empty() || !all_digits(s)) return false;
-  if (s.size() > 1 && s[0] == '0') return false;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    const auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  out = v;
-  return true;
+// A numeric core part: digits, no leading zero.
+bool is_number(std::string_view s) { return !s.empty() && all_digits(s) && (s.size() == 1 || s[0] != '0'); }
+
+// <0, 0, >0 for two numbers without leading zeros: the longer is larger, else lexical == numeric.
+int compare_numbers(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+  const int c = a.compare(b);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
 std::vector<std::string_view> split_dots(std::string_view s) {
@@ -52,10 +48,7 @@ std::string check_identifiers(std::string_view list, bool numeric_no_leading_zer
 
 int compare_identifier(const std::string& a, const std::string& b) {
   const bool an = all_digits(a), bn = all_digits(b);
-  if (an && bn) {  // no leading zeros: longer is larger, else lexical == numeric
-    if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
-    return a.compare(b) < 0 ? -1 : (a == b ? 0 : 1);
-  }
+  if (an && bn) return compare_numbers(a, b);
   if (an != bn) return an ? -1 : 1;  // numeric identifiers have lower precedence
   const int c = a.compare(b);
   return c < 0 ? -1 : (c > 0 ? 1 : 0);
@@ -85,16 +78,18 @@ Result<SemVer> parse_semver(std::string_view text) {
   }
   auto core = split_dots(rest);
   if (core.size() != 3) return bad("expected MAJOR.MINOR.PATCH");
-  if (!parse_number(core[0], v.major) || !parse_number(core[1], v.minor) || !parse_number(core[2], v.patch))
-    return bad("MAJOR, MINOR and PATCH must be decimal numbers without leading zeros that fit 64 bits");
+  if (!is_number(core[0]) || !is_number(core[1]) || !is_number(core[2]))
+    return bad("MAJOR, MINOR and PATCH must be decimal numbers without leading zeros");
+  v.major = std::string(core[0]);
+  v.minor = std::string(core[1]);
+  v.patch = std::string(core[2]);
   v.text = std::string(text);
   return v;
 }
 
 int compare_semver(const SemVer& a, const SemVer& b) {
-  if (a.major != b.major) return a.major < b.major ? -1 : 1;
-  if (a.minor != b.minor) return a.minor < b.minor ? -1 : 1;
-  if (a.patch != b.patch) return a.patch < b.patch ? -1 : 1;
+  for (auto part : {&SemVer::major, &SemVer::minor, &SemVer::patch})
+    if (int c = compare_numbers(a.*part, b.*part); c != 0) return c;
   // A release without pre-release identifiers ranks above any pre-release of the same core.
   if (a.prerelease.empty() != b.prerelease.empty()) return a.prerelease.empty() ? 1 : -1;
   const std::size_t n = std::min(a.prerelease.size(), b.prerelease.size());

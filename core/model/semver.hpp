@@ -13,7 +13,9 @@
 namespace airlock {
 
 struct SemVer {
-  std::uint64_t major = 0, minor = 0, patch = 0;
+  // Decimal digits without leading zeros, of any length: SemVer sets no bound on a number, and a
+  // version's 64 bytes are the only limit the bundle format adds.
+  std::string major = "0", minor = "0", patch = "0";
   std::vector<std::string> prerelease;  // dot-separated identifiers
   std::vector<std::string> build;
   std::string text;  // as written

@@ -13,9 +13,9 @@ SemVer v(const char* s) {
 
 TEST(SemVer, ParsesComponents) {
   auto s = v("1.2.3-alpha.1+build.5");
-  EXPECT_EQ(s.major, 1u);
-  EXPECT_EQ(s.minor, 2u);
-  EXPECT_EQ(s.patch, 3u);
+  EXPECT_EQ(s.major, "1");
+  EXPECT_EQ(s.minor, "2");
+  EXPECT_EQ(s.patch, "3");
   EXPECT_EQ(s.prerelease, (std::vector<std::string>{"alpha", "1"}));
   EXPECT_EQ(s.build, (std::vector<std::string>{"build", "5"}));
   EXPECT_EQ(s.text, "1.2.3-alpha.1+build.5");
@@ -40,7 +40,7 @@ TEST(SemVer, RefusesInvalid) {
                         "1.2.3-a_b", "1.2.3+a b",
                         " 1.2.3",    "1.2.3 ",
                         "-1.2.3",    "+1.2.3",
-                        "1.2.3-é",   "18446744073709551616.0.0",
+                        "1.2.3-é",   "018446744073709551616.0.0",
                         "1.2.-3",    "a.b.c"})
     EXPECT_FALSE(parse_semver(s)) << s;
 }
@@ -76,6 +76,18 @@ TEST(SemVer, NumericIdentifiersCompareNumericallyEvenPastU64) {
   EXPECT_LT(compare_semver(v("1.0.0-99999999999999999999"), v("1.0.0-100000000000000000000")), 0);
   EXPECT_LT(compare_semver(v("1.0.0-999"), v("1.0.0-a")), 0);  // numeric < alphanumeric
   EXPECT_LT(compare_semver(v("1.0.0-B"), v("1.0.0-a")), 0);    // ASCII order
+}
+
+// SemVer bounds no number; the bundle format bounds only the whole version (64 bytes). A release
+// numbered past 2^64 is valid and orders by its value.
+TEST(SemVer, CoreNumbersPastU64AreValidAndCompareNumerically) {
+  const SemVer big = v("99999999999999999999.0.0");
+  EXPECT_EQ(big.major, "99999999999999999999");
+  EXPECT_LT(compare_semver(v("18446744073709551615.0.0"), v("18446744073709551616.0.0")), 0);
+  EXPECT_LT(compare_semver(v("4.5.3"), big), 0);
+  EXPECT_LT(compare_semver(v("1.99999999999999999999.0"), v("1.100000000000000000000.0")), 0);
+  EXPECT_EQ(compare_semver(v("1.2.18446744073709551616"), v("1.2.18446744073709551616+build")), 0);
+  EXPECT_GT(compare_semver(v("1.2.18446744073709551617"), v("1.2.18446744073709551616")), 0);
 }
 
 }  // namespace
