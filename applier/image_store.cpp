@@ -161,7 +161,6 @@ Status layout_needs(const std::string& layout_dir, const std::string& layout, co
   return {};
 }
 
-
 // The stored blobs a staged release's layouts reach without carrying them (a staged delta's): gc
 // must keep them, or the staged or scheduled apply would be refused later.
 Status keep_staged_needs(const Site& s, const std::string& store, std::set<std::string>& keep) {
@@ -207,11 +206,11 @@ Status check_image_needs(const Site& s, const std::string& staging, const Manife
   if (problems.empty()) return {};
   std::string list;
   for (const auto& p : problems) list += (list.empty() ? " " : "; ") + p.digest + " " + p.what;
-  return fail(ErrorClass::preflight,
-              "release " + m.release.version.text + " is a delta (base " + m.delta_base.value_or("?") + "): " +
-                  std::to_string(problems.size()) + " image blob(s) it leaves out are not intact in the site's " +
-                  "image store '" + image_store_dir(s) + "'; apply the full bundle of " + m.release.version.text +
-                  " instead. Nothing was changed. The blobs:" + list);
+  return fail(ErrorClass::preflight, "release " + m.release.version.text + " is a delta (base " +
+                                         m.delta_base.value_or("?") + "): " + std::to_string(problems.size()) +
+                                         " image blob(s) it leaves out are not intact in the site's " +
+                                         "image store '" + image_store_dir(s) + "'; apply the full bundle of " +
+                                         m.release.version.text + " instead. Nothing was changed. The blobs:" + list);
 }
 
 Status sync_image_index(const Site& s) {

@@ -78,8 +78,9 @@ Status plan_release(const Site& site, const Manifest& m, const std::string& payl
   if (p.to_version == p.from_version)
     block(p, ErrorClass::policy, "release " + p.to_version + " is already installed; nothing to do");
   if (p.from_version.empty() && m.delta_base)
-    block(p, ErrorClass::policy, "release " + p.to_version + " is a [delta] release (base " + *m.delta_base +
-                                     "); a site with nothing installed needs a full release");
+    block(p, ErrorClass::policy,
+          "release " + p.to_version + " is a [delta] release (base " + *m.delta_base +
+              "); a site with nothing installed needs a full release");
   else if (auto s = check_image_needs(site, payload, m); !s && s.error().cls() == ErrorClass::preflight)
     block(p, ErrorClass::preflight, s.error().what());
   else if (!s)

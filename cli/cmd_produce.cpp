@@ -100,21 +100,23 @@ int cmd_build(int argc, char** argv) {
       "json", "machine-readable report on stdout");
   po::positional_options_description pos;
   pos.add("recipe", 1);
-  auto p = parse_args(argc, argv, "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE [--split SIZE] [--base FULL_BUNDLE]",
-                      "Builds one signed, reproducible tar.zst bundle (spec: shared/spec/bundle-format.md) from\n"
-                      "a release recipe. Refuses (exit 20) a release that breaks a rule: a migration whose\n"
-                      "reverse does not undo it, missing English notes, a config delta that does not parse, ...\n"
-                      "`created` comes from the recipe or SOURCE_DATE_EPOCH: same inputs, same bytes.\n"
-                      "--split cuts the bundle for sticks whose files are limited (FAT32: 4 GiB - 1): the parts'\n"
-                      "concatenation is the bundle, and verify, scan, apply and stage take FILE (the parts' base\n"
-                      "name) and read them in order, never joined on disk. Part 1 keeps 128 KiB spare, so that\n"
-                      "`airlock sign FILE` (which rewrites part 1 only) still fits.\n"
-                      "--base (or the recipe's [delta] base) builds a delta: the image layers and configs the\n"
-                      "base bundle's images reach stay out; a site takes it when its image store holds them.",
-                      opts, pos,
-                      "  airlock build manifests/example/recipe.toml --key keys/demo-hq.key --out demo-1.1.0.tar.zst\n"
-                      "  airlock build recipe.toml --key hq.key --out demo-2.0.0.tar.zst --split fat32\n"
-                      "  airlock build recipe.toml --key hq.key --out demo-2.0.0-delta.tar.zst --base demo-1.9.0.tar.zst\n");
+  auto p = parse_args(
+      argc, argv,
+      "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE [--split SIZE] [--base FULL_BUNDLE]",
+      "Builds one signed, reproducible tar.zst bundle (spec: shared/spec/bundle-format.md) from\n"
+      "a release recipe. Refuses (exit 20) a release that breaks a rule: a migration whose\n"
+      "reverse does not undo it, missing English notes, a config delta that does not parse, ...\n"
+      "`created` comes from the recipe or SOURCE_DATE_EPOCH: same inputs, same bytes.\n"
+      "--split cuts the bundle for sticks whose files are limited (FAT32: 4 GiB - 1): the parts'\n"
+      "concatenation is the bundle, and verify, scan, apply and stage take FILE (the parts' base\n"
+      "name) and read them in order, never joined on disk. Part 1 keeps 128 KiB spare, so that\n"
+      "`airlock sign FILE` (which rewrites part 1 only) still fits.\n"
+      "--base (or the recipe's [delta] base) builds a delta: the image layers and configs the\n"
+      "base bundle's images reach stay out; a site takes it when its image store holds them.",
+      opts, pos,
+      "  airlock build manifests/example/recipe.toml --key keys/demo-hq.key --out demo-1.1.0.tar.zst\n"
+      "  airlock build recipe.toml --key hq.key --out demo-2.0.0.tar.zst --split fat32\n"
+      "  airlock build recipe.toml --key hq.key --out demo-2.0.0-delta.tar.zst --base demo-1.9.0.tar.zst\n");
   if (p.exit_now) return *p.exit_now;
   bool json = p.vm.count("json") > 0;
   bundler::BuildRequest req;

@@ -186,8 +186,7 @@ Result<std::vector<LocatedBlob>> locate_reachable(const std::vector<std::string>
   std::vector<Descriptor> manifests_to_read;
   auto visit = [&](const Descriptor& d, BlobRole role) -> Status {
     auto [it, fresh] = seen.try_emplace(d.digest, LocatedBlob{d.digest, d.size, role, locate(dirs, d.digest)});
-    if (!fresh && it->second.size != d.size)
-      return fail(cls, "blob " + d.digest + " has two sizes in its descriptors");
+    if (!fresh && it->second.size != d.size) return fail(cls, "blob " + d.digest + " has two sizes in its descriptors");
     if (fresh && role == BlobRole::manifest && it->second.dir >= 0) manifests_to_read.push_back(d);
     return {};
   };

@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "applier/applier.hpp"
@@ -69,10 +69,10 @@ struct ImageBundles {
     v111 = build_bundle(write_recipe(dir, "r111", "", "1.1.1", image(kApi111, api111, (l / "api").string()), {}),
                         (dir / "demo-1.1.1.tar.zst").string());
     // 1.1.1 as a delta against 1.1.0: the base layer stays out.
-    d111 = build_bundle(write_recipe(dir, "d111", "", "1.1.1",
-                                     "[delta]\nbase = \"" + v110 + "\"\n" + image(kApi111, api111, (l / "api").string()),
-                                     {}),
-                        (dir / "demo-1.1.1-delta.tar.zst").string());
+    d111 = build_bundle(
+        write_recipe(dir, "d111", "", "1.1.1",
+                     "[delta]\nbase = \"" + v110 + "\"\n" + image(kApi111, api111, (l / "api").string()), {}),
+        (dir / "demo-1.1.1-delta.tar.zst").string());
   }
   static std::set<std::string> reached(const fs::path& layout, const std::string& digest) {
     auto m = nlohmann::json::parse(slurp(layout / "blobs/sha256" / digest.substr(7)));
@@ -260,7 +260,6 @@ TEST(ImageStore, ImagesHookGetsTheStoreAndTheRunningImagesAndItsFailureIsHard) {
   EXPECT_EQ(applier::status(failing.site)->installed, "1.1.0");
   EXPECT_EQ(tagged(failing), (std::map<std::string, std::string>{{kApi110, "1.1.0"}, {kWeb110, "1.1.0"}}));
 }
-
 
 // The base layer 1.1.1's delta leaves to the store.
 std::string left_out_layer(const ImageBundles& b) {
