@@ -179,7 +179,8 @@ int cmd_build(int argc, char** argv) {
     for (const auto& part : r->parts) std::cout << "  " << printable(part) << "\n";
     if (r->delta)
       std::cout << "delta from " << printable(r->delta->base) << ": " << r->delta->left_out_blobs
-                << " image blobs left out, " << human_bytes(r->delta->saved_bytes) << " saved\n";
+                << (r->delta->left_out_blobs == 1 ? " image blob" : " image blobs") << " left out, "
+                << human_bytes(r->delta->saved_bytes) << " saved\n";
   }
   return 0;
 }
