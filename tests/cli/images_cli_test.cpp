@@ -107,10 +107,18 @@ TEST_F(ImagesCli, ADeltaReportsWhatItSavedAndIsRefusedWhileTheStoreLacksABlob) {
   auto r = run(build);
   EXPECT_EQ(r.status, 20) << r.output;
   EXPECT_NE(r.output.find("--base"), std::string::npos) << r.output;
-  r = run(build + " --base " + q(dir / "b110.tar.zst") + " --json 2>/dev/null");
+  // The base: a full bundle of another version carrying the same image. `base` is informational
+  // (spec §4): the site has 1.1.0 installed, and its store holds what the delta leaves out.
+  std::string base_recipe = airlock::test::slurp(dir / "recipe/recipe.toml");
+  base_recipe.replace(base_recipe.find("version = \"1.1.0\""), 17, "version = \"1.0.5\"");
+  airlock::test::spit(dir / "recipe/base.toml", base_recipe);
+  r = run(kBin + " build " + q(dir / "recipe/base.toml") + " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " +
+          q(dir / "b105.tar.zst"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run(build + " --base " + q(dir / "b105.tar.zst") + " --json 2>/dev/null");
   ASSERT_EQ(r.status, 0) << r.output;
   auto j = json_of(r.output);
-  EXPECT_EQ(j["delta"]["base"], "1.1.0") << r.output;
+  EXPECT_EQ(j["delta"]["base"], "1.0.5") << r.output;
   EXPECT_EQ(j["delta"]["left_out_blobs"], 1) << r.output;
   EXPECT_GT(j["delta"]["saved_bytes"].get<std::uint64_t>(), 0u) << r.output;
 
@@ -128,6 +136,14 @@ TEST_F(ImagesCli, ADeltaReportsWhatItSavedAndIsRefusedWhileTheStoreLacksABlob) {
   EXPECT_EQ(json_of(run(kBin + " status --site " + site() + " --json").output)["installed"], "1.1.0");
 
   fs::rename(dir / "aside", store / layer.substr(7));
+  fs::create_directories(dir / "stick");
+  fs::copy_file(dir / "d111.tar.zst", dir / "stick/d111.tar.zst");
+  r = run(kBin + " scan " + q(dir / "stick") + " --site " + site() + " --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.output;
+  j = json_of(r.output);
+  ASSERT_EQ(j["bundles"].size(), 1u) << r.output;
+  EXPECT_EQ(j["bundles"][0]["delta_base"], "1.0.5") << r.output;
+  EXPECT_EQ(j["bundles"][0]["applies"], true) << "a base other than the installed release is no refusal" << r.output;
   r = run(apply);
   ASSERT_EQ(r.status, 0) << r.output;
   r = run(kBin + " images list --site " + site() + " --json 2>/dev/null");
