@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "applier/files.hpp"
 #include "applier/run.hpp"
+#include "applier/staged.hpp"
 #include "core/blob/oci.hpp"
 #include "core/blob/store.hpp"
 #include "core/model/semver.hpp"
@@ -56,8 +58,9 @@ Status import_layout(const std::string& staging, const Manifest& m, const std::s
   for (const auto& f : m.files) {
     if (!f.path.starts_with(prefix)) continue;
     // The verifier proved the bytes against f.sha256, and the manifest's rules the name against it.
-    AIRLOCK_TRY(bool moved, store.adopt(staging + "/" + f.path, "sha256:" + f.sha256), "importing images");
-    (void)moved;
+    // The carried copy replaces a stored one (a rename either way): a full bundle thereby repairs
+    // a damaged store, which is what a site refused a delta for a damaged blob is told to apply.
+    AIRLOCK_CHECK(store.replace(staging + "/" + f.path, "sha256:" + f.sha256), "importing images");
   }
   AIRLOCK_TRY(auto roots, image_roots(staging + "/" + layout, m, layout), "importing images");
   AIRLOCK_TRY(auto reach, blob::reachable_blobs(store.root(), roots, ErrorClass::integrity), "importing images");
@@ -108,6 +111,74 @@ Result<std::vector<blob::Descriptor>> stored_index(const std::string& store) {
   return read_index(store + "/index.json", ErrorClass::malformed);
 }
 
+std::set<std::string> image_layouts(const Manifest& m) {
+  std::set<std::string> out;
+  for (const auto& im : m.images)
+    if (im.layout) out.insert(*im.layout);
+  return out;
+}
+
+// A blob the payload's layout carries: the verifier proved its bytes against its name; its size
+// must be the one its descriptor gives, or the image it belongs to is broken.
+Status check_carried(const std::string& layout_dir, const blob::LocatedBlob& b) {
+  std::error_code ec;
+  const auto size = fs::file_size(layout_dir + "/blobs/sha256/" + b.digest.substr(7), ec);
+  if (ec || size != b.size)
+    return fail(ErrorClass::integrity, "blob " + b.digest + " in '" + layout_dir + "' is not of the size its " +
+                                           "descriptor gives (" + std::to_string(b.size) + " bytes)");
+  return {};
+}
+
+// A blob left to the store: there, of its descriptor's size, and its bytes its name.
+std::optional<ImageProblem> stored_problem(const blob::BlobStore* store, const blob::LocatedBlob& b) {
+  if (!store || b.dir < 1) return ImageProblem{b.digest, "missing from the site's image store"};
+  std::error_code ec;
+  if (fs::file_size(store->path_of(b.digest), ec) != b.size || ec)
+    return ImageProblem{b.digest, "damaged in the site's image store (not of its descriptor's size, " +
+                                      std::to_string(b.size) + " bytes)"};
+  if (auto v = store->verify(b.digest); !v) return ImageProblem{b.digest, "damaged in the site's image store"};
+  return std::nullopt;
+}
+
+// The needs of one layout of the payload.
+Status layout_needs(const std::string& layout_dir, const std::string& layout, const Manifest& m,
+                    const blob::BlobStore* store, std::vector<ImageProblem>& problems) {
+  AIRLOCK_TRY(auto roots, image_roots(layout_dir, m, layout), "images of the release");
+  std::vector<std::string> dirs{layout_dir};
+  if (store) dirs.push_back(store->root());
+  AIRLOCK_TRY(auto reach, blob::locate_reachable(dirs, roots, ErrorClass::integrity), "images of the release");
+  for (const auto& b : reach) {
+    if (b.dir == 0) {
+      AIRLOCK_CHECK(check_carried(layout_dir, b), "images of the release");
+      continue;
+    }
+    if (!m.delta_base)
+      return fail(ErrorClass::integrity, "the bundle's " + layout + "/ layout lacks blob " + b.digest +
+                                             ": a full release carries every blob its images reach "
+                                             "(only a [delta] release leaves some to the site's image store)");
+    if (auto p = stored_problem(store, b)) problems.push_back(std::move(*p));
+  }
+  return {};
+}
+
+// The stored blobs a staged release's layouts reach without carrying them (a staged delta's): gc
+// must keep them, or the staged or scheduled apply would be refused later.
+Status keep_staged_needs(const Site& s, const std::string& store, std::set<std::string>& keep) {
+  std::error_code ec;
+  for (const auto& staged : fs::directory_iterator(staged_root(s), ec)) {
+    if (!staged.is_directory() || staged.path().extension() == ".partial") continue;
+    for (const auto& layout : fs::directory_iterator(staged.path() / "payload", ec)) {
+      const std::string dir = layout.path().string();
+      if (!fs::exists(dir + "/oci-layout") || !fs::exists(dir + "/index.json")) continue;
+      AIRLOCK_TRY(auto roots, read_index(dir + "/index.json", ErrorClass::integrity), "staged release");
+      AIRLOCK_TRY(auto reach, blob::locate_reachable({dir, store}, roots, ErrorClass::integrity),
+                  "staged release '" + dir + "'");
+      for (const auto& b : reach)
+        if (b.dir == 1) keep.insert(b.digest);
+    }
+  }
+  return {};
+}
 }  // namespace
 
 std::string image_store_dir(const Site& s) { return s.state_dir + "/images"; }
@@ -115,11 +186,31 @@ std::string image_store_dir(const Site& s) { return s.state_dir + "/images"; }
 Status import_images(const Site& s, const std::string& staging, const Manifest& m) {
   if (!has_layout(m)) return {};
   AIRLOCK_TRY(auto store, blob::BlobStore::open(image_store_dir(s)), "importing images");
-  std::set<std::string> layouts;
-  for (const auto& im : m.images)
-    if (im.layout) layouts.insert(*im.layout);
-  for (const auto& l : layouts) AIRLOCK_CHECK(import_layout(staging, m, l, store), "layout " + l);
+  for (const auto& l : image_layouts(m)) AIRLOCK_CHECK(import_layout(staging, m, l, store), "layout " + l);
   return {};
+}
+
+Result<std::vector<ImageProblem>> image_needs(const Site& s, const std::string& staging, const Manifest& m) {
+  std::vector<ImageProblem> problems;
+  std::optional<blob::BlobStore> store;
+  if (fs::exists(image_store_dir(s) + "/blobs/sha256")) {
+    AIRLOCK_TRY(store, blob::BlobStore::open(image_store_dir(s)), "image store");
+  }
+  for (const auto& l : image_layouts(m))
+    AIRLOCK_CHECK(layout_needs(staging + "/" + l, l, m, store ? &*store : nullptr, problems), "layout " + l);
+  return problems;
+}
+
+Status check_image_needs(const Site& s, const std::string& staging, const Manifest& m) {
+  AIRLOCK_TRY(auto problems, image_needs(s, staging, m), "checking the release's images");
+  if (problems.empty()) return {};
+  std::string list;
+  for (const auto& p : problems) list += (list.empty() ? " " : "; ") + p.digest + " " + p.what;
+  return fail(ErrorClass::preflight, "release " + m.release.version.text + " is a delta (base " +
+                                         m.delta_base.value_or("?") + "): " + std::to_string(problems.size()) +
+                                         " image blob(s) it leaves out are not intact in the site's " +
+                                         "image store '" + image_store_dir(s) + "'; apply the full bundle of " +
+                                         m.release.version.text + " instead. Nothing was changed. The blobs:" + list);
 }
 
 Status sync_image_index(const Site& s) {
@@ -155,6 +246,7 @@ Result<ImagesGcReport> gc_image_store(const Site& s, DryRun dry_run) {
   AIRLOCK_TRY(auto reach, blob::reachable_blobs(dir, roots, ErrorClass::integrity), "images gc");
   std::set<std::string> keep;
   for (const auto& b : reach) keep.insert(b.digest);
+  AIRLOCK_CHECK(keep_staged_needs(s, dir, keep), "images gc");
   AIRLOCK_TRY(auto all, store.list(), "images gc");
   for (const auto& d : all) {
     if (keep.count(d)) {

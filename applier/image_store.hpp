@@ -9,8 +9,12 @@
 //    release (kReleaseAnnotation). It is rewritten (temporary, fsync, rename) wherever the pointer
 //    changes and when a run closes, so a crash between the two converges once the run is
 //    recovered; a rollback re-points it without importing anything.
+//  - a [delta] release carries only the blobs its base lacks: image_needs proves, before anything
+//    changes, that the store holds the rest intact; the import then takes the carried blobs and
+//    reuses the stored ones.
 //  - gc removes the blobs no entry of the index reaches: what a rollback can reach is every kept
-//    release, and a staged or scheduled release holds its own payload.
+//    release; a staged or scheduled release holds its own payload, except the blobs a staged
+//    delta leaves to the store, which gc keeps too.
 // A site whose releases carry no image layout has no store: nothing here creates one.
 #pragma once
 
@@ -52,6 +56,16 @@ struct ImageProblem {
   std::string digest;
   std::string what;
 };
+
+// What the images of the verified payload at `staging` need beyond the blobs it carries, checked
+// before anything changes. A [delta] release leaves blobs out (spec §4): each must be in the store
+// and intact (re-hashed now); every one that is not is listed. A full release must carry every
+// blob its images reach: one it lacks is integrity (12), as a damaged bundle is.
+[[nodiscard]] Result<std::vector<ImageProblem>> image_needs(const Site& s, const std::string& staging,
+                                                            const Manifest& m);
+// image_needs as the apply's refusal: preflight (33) listing every missing or damaged blob.
+[[nodiscard]] Status check_image_needs(const Site& s, const std::string& staging, const Manifest& m);
+
 struct ImagesVerifyReport {
   std::uint64_t blobs = 0;
   std::vector<ImageProblem> problems;  // empty: every reachable blob is there, intact

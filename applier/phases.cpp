@@ -216,6 +216,9 @@ Event do_verify(Ctx& c) {
   c.run.to_version = rep->manifest.release.version.text;
   if (rep->feed_match) note_feed_match(c, *rep->feed_match);
   if (auto s = plan_configs(c, c.run.staging); !s) return failed(c, s.error());
+  // A delta's left-out image blobs are proved in the store before the snapshot: refused here, the
+  // run changes nothing.
+  if (auto s = check_image_needs(c.site, c.run.staging, *c.manifest); !s) return failed(c, s.error());
   if (c.manifest->trust_update) {
     auto t = read_file(c.run.staging + "/" + *c.manifest->trust_update, kMaxTrustRootBytes, ErrorClass::io);
     if (!t) return failed(c, t.error());

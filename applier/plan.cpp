@@ -8,6 +8,7 @@
 #include "applier/config_apply.hpp"
 #include "applier/files.hpp"
 #include "applier/health.hpp"
+#include "applier/image_store.hpp"
 #include "applier/migrate.hpp"
 #include "applier/run.hpp"
 #include "applier/trust_state.hpp"
@@ -76,6 +77,14 @@ Status plan_release(const Site& site, const Manifest& m, const std::string& payl
   p.critical = m.release.critical;
   if (p.to_version == p.from_version)
     block(p, ErrorClass::policy, "release " + p.to_version + " is already installed; nothing to do");
+  if (p.from_version.empty() && m.delta_base)
+    block(p, ErrorClass::policy,
+          "release " + p.to_version + " is a [delta] release (base " + *m.delta_base +
+              "); a site with nothing installed needs a full release");
+  else if (auto s = check_image_needs(site, payload, m); !s && s.error().cls() == ErrorClass::preflight)
+    block(p, ErrorClass::preflight, s.error().what());
+  else if (!s)
+    return fail(s.error());
   for (const auto& mig : m.migrations) {
     PlannedMigration pm{mig.id, mig.database, !mig.down.has_value(), false};
     if (auto t = site.databases.find(mig.database); t != site.databases.end()) {

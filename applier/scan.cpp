@@ -166,9 +166,11 @@ void judge(const SiteView& v, ScannedBundle& b) {
   if (inst && r.min_installed && compare_semver(*inst, *r.min_installed) < 0)
     b.why_not.push_back("min_installed " + r.min_installed->text + " not met: install " + r.min_installed->text +
                         " or later first (installed: " + inst->text + ")");
-  if (b.manifest->delta_base && (!inst || inst->text != *b.manifest->delta_base))
-    b.why_not.push_back("delta base " + *b.manifest->delta_base + " is not the installed release (" +
-                        (inst ? inst->text : std::string("nothing installed")) + ")");
+  // A delta's base is informational (spec §4): whether the image store holds what it leaves out
+  // is proved by apply, from the manifests in its payload; only an empty site is sure to lack it.
+  if (b.manifest->delta_base && !inst)
+    b.why_not.push_back("a [delta] release (base " + *b.manifest->delta_base +
+                        ") and nothing is installed: apply a full release first");
 }
 
 // The site's language when the bundle has notes in it, else English, which every bundle has.

@@ -6,6 +6,7 @@
 
 #include "applier/audit.hpp"
 #include "applier/feed_store.hpp"
+#include "applier/image_store.hpp"
 #include "applier/lifecycle.hpp"
 #include "applier/run.hpp"
 #include "applier/staged_store.hpp"
@@ -180,8 +181,8 @@ Status preflight_job(Ctx& c, const ScheduledJob& j) {
     return fail(c.error ? *c.error : Error(ErrorClass::preflight, "the preflight checks failed"));
   AIRLOCK_TRY(auto req, site_request(c, j.expect_installed), "site '" + c.site.name + "'");
   AIRLOCK_TRY(auto rep, verify_staged(c, req), "the staged release " + j.staged);
-  (void)rep;
-  return {};
+  // A staged delta's left-out image blobs, proved in the store as the apply will.
+  return check_image_needs(c.site, staged_dir(c.site, key) + "/payload", rep.manifest);
 }
 
 // A fresh context over the same site, lock and state store (what a phase left in the old one

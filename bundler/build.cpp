@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "bundler/bundler.hpp"
+#include "bundler/delta.hpp"
 #include "bundler/head.hpp"
 #include "bundler/migration_check.hpp"
 #include "bundler/plan.hpp"
@@ -195,6 +196,19 @@ Result<std::string> head_for(const std::vector<minisign::SecretKey>& keys, const
   return head;
 }
 
+// The base of a delta: --base, else the recipe's [delta] base (relative to the recipe's folder).
+Result<std::optional<DeltaBase>> delta_base_for(const BuildRequest& req, const Recipe& r) {
+  std::optional<std::string> path = req.base_path;
+  if (!path && r.delta_base) path = r.resolve(*r.delta_base);
+  if (!path && r.delta)
+    return fail(ErrorClass::build_refused, "recipe '" + r.path +
+                                               "' has [delta] but names no base bundle: give --base FULL_BUNDLE "
+                                               "or [delta] base = \"path/to/full-bundle.tar.zst\"");
+  if (!path) return std::optional<DeltaBase>();
+  BUNDLER_TRY(DeltaBase base, read_delta_base(*path));
+  return std::optional<DeltaBase>(std::move(base));
+}
+
 // The signing keys, asked for only now that the recipe passed every check: a refused recipe never
 // gets a secret key decrypted (nor a password asked for).
 Result<std::vector<minisign::SecretKey>> signing_keys(const BuildRequest& req) {
@@ -213,7 +227,8 @@ Result<BuildReport> build(const BuildRequest& req) {
   if (req.keys.empty() && !req.load_keys) return fail(ErrorClass::usage, "build needs at least one signing key");
   if (req.split_bytes) BUNDLER_CHECK(check_split_size(*req.split_bytes, req.split_force));
   BUNDLER_TRY(Recipe r, load_recipe(req.recipe_path));
-  BUNDLER_TRY(Plan p, make_plan(r, req.source_date_epoch));
+  BUNDLER_TRY(const auto base, delta_base_for(req, r));
+  BUNDLER_TRY(Plan p, make_plan(r, req.source_date_epoch, base ? &*base : nullptr));
   BUNDLER_CHECK(check_migrations(r));
   BUNDLER_TRY(const auto sizes, planned_sizes(p.files));
   BUNDLER_TRY(const auto keys, signing_keys(req));
@@ -256,6 +271,7 @@ Result<BuildReport> build(const BuildRequest& req) {
   }
 
   report.bundle_bytes = head.size() + payload_bytes;
+  if (base) report.delta = DeltaReport{base->version, p.left_out_blobs, p.left_out_bytes};
   report.manifest = std::move(p.manifest);
   report.manifest_sha256 = sha256_hex(manifest_bytes);
   for (const auto& s : sigs) report.key_ids.push_back(s.key_id);

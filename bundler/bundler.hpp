@@ -35,6 +35,14 @@ struct BuildRequest {
   // sizes of 4 GiB or more only with split_force.
   std::optional<std::uint64_t> split_bytes;
   bool split_force = false;
+  // A delta (bundler/delta.hpp) against this full bundle; overrides the recipe's [delta] base.
+  std::optional<std::string> base_path;
+};
+
+struct DeltaReport {
+  std::string base;                  // the base's version, as the manifest's [delta] base says
+  std::uint64_t left_out_blobs = 0;  // image blobs the base reaches, not carried
+  std::uint64_t saved_bytes = 0;     // their bytes
 };
 
 struct BuildReport {
@@ -44,10 +52,12 @@ struct BuildReport {
   std::uint64_t payload_bytes = 0;
   std::uint64_t bundle_bytes = 0;
   std::vector<std::string> parts;  // a split build's part paths, in order
+  std::optional<DeltaReport> delta;
 };
 
-// ErrorClass::build_refused (20) for recipe rule breaches, usage (2) for an unreadable/malformed
-// recipe, io (3) for I/O. The output appears atomically, only on success.
+// ErrorClass::build_refused (20) for recipe rule breaches (a [delta] recipe without a base bundle,
+// a base that is not a bundle, too), usage (2) for an unreadable/malformed recipe, io (3) for I/O.
+// The output appears atomically, only on success.
 [[nodiscard]] Result<BuildReport> build(const BuildRequest& req);
 
 struct SignRequest {

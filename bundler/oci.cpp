@@ -15,7 +15,14 @@ namespace {
 struct Carried {
   std::string source;
   blob::BlobRole role;
+  std::uint64_t size;
 };
+
+// A delta leaves out what its base's manifests reach, never a manifest: the consumer reads them
+// to tell what the images need.
+bool left_to_base(const DeltaBase* base, const std::string& digest, const Carried& c) {
+  return base && c.role != blob::BlobRole::manifest && base->blobs.count(digest) > 0;
+}
 
 Error refused(const Recipe& r, const std::string& item, const std::string& what) {
   return Error(ErrorClass::build_refused, "recipe '" + r.path + "': " + item + ": " + what);
@@ -89,7 +96,7 @@ void add_generated(Plan& p, const std::string& name, std::string content, int ra
 
 }  // namespace
 
-Status plan_image_layouts(const Recipe& r, Plan& p) {
+Status plan_image_layouts(const Recipe& r, Plan& p, const DeltaBase* base) {
   std::vector<blob::Descriptor> roots;
   std::map<std::string, Carried> carried;  // digest -> first source
   for (std::size_t i = 0; i < r.images.size(); ++i) {
@@ -101,7 +108,7 @@ Status plan_image_layouts(const Recipe& r, Plan& p) {
     auto blobs = blob::reachable_blobs(dir, {root}, ErrorClass::build_refused);
     if (!blobs) return fail(refused(r, item, blobs.error().what()));
     for (const auto& b : *blobs)
-      carried.try_emplace(b.digest, Carried{dir + "/blobs/sha256/" + b.digest.substr(7), b.role});
+      carried.try_emplace(b.digest, Carried{dir + "/blobs/sha256/" + b.digest.substr(7), b.role, b.size});
     roots.push_back(std::move(root));
     p.manifest.images[i].layout = kImagesLayout;
   }
@@ -113,6 +120,11 @@ Status plan_image_layouts(const Recipe& r, Plan& p) {
   add_generated(p, "oci-layout", std::string(blob::kOciLayoutText), 0);
   add_generated(p, "index.json", blob::render_index(roots), 1);
   for (const auto& [digest, c] : carried) {
+    if (left_to_base(base, digest, c)) {
+      ++p.left_out_blobs;
+      p.left_out_bytes += c.size;
+      continue;
+    }
     PlannedFile f;
     f.payload_path = std::string(kImagesLayout) + "/blobs/sha256/" + digest.substr(7);
     f.source = c.source;

@@ -8,6 +8,7 @@
 // understand a blob before the blob. Every breach is build_refused (20) naming the image.
 #pragma once
 
+#include "bundler/delta.hpp"
 #include "bundler/plan.hpp"
 #include "bundler/recipe.hpp"
 #include "core/error.hpp"
@@ -17,8 +18,9 @@ namespace airlock::bundler {
 inline constexpr const char* kImagesLayout = "images";
 
 // Adds the images/ files to `p.files` and sets each image's `layout`. Manifests are read and
-// checked here; configs' and layers' digests are checked while build streams them.
-[[nodiscard]] Status plan_image_layouts(const Recipe& r, Plan& p);
+// checked here; configs' and layers' digests are checked while build streams them. With a delta
+// `base`, the configs and layers it reaches are left out (counted in `p.left_out_*`).
+[[nodiscard]] Status plan_image_layouts(const Recipe& r, Plan& p, const DeltaBase* base);
 
 // Archive order of payload paths (images/ ranked as above, everything else by path, byte-wise).
 bool archive_order(const PlannedFile& a, const PlannedFile& b);

@@ -184,7 +184,7 @@ Status plan_config_notes_trust(const Recipe& r, Plan& p) {
   return {};
 }
 
-Status plan_images_and_files(const Recipe& r, Plan& p) {
+Status plan_images_and_files(const Recipe& r, Plan& p, const DeltaBase* base) {
   for (const auto& im : r.images) {
     const std::string item = "image '" + im.ref + "'";
     const std::string hex = im.digest.size() > 7 ? im.digest.substr(7) : "";
@@ -192,7 +192,7 @@ Status plan_images_and_files(const Recipe& r, Plan& p) {
       return fail(refused(r, item + ": digest '" + im.digest + "' is not sha256:<64 lower-case hex>"));
     p.manifest.images.push_back(ImageRef{im.ref, im.digest, std::nullopt});
   }
-  BUNDLER_CHECK(plan_image_layouts(r, p));
+  BUNDLER_CHECK(plan_image_layouts(r, p, base));
   for (std::size_t i = 0; i < r.files.size(); ++i) {
     const auto& f = r.files[i];
     const std::string item = "files[" + std::to_string(i) + "] '" + f.from + "'";
@@ -231,13 +231,13 @@ std::string migration_payload_path(const std::string& source) { return "migratio
 std::string config_payload_path(const std::string& target) { return "config/" + target + ".patch.toml"; }
 std::string notes_payload_path(const std::string& lang) { return "notes/" + lang + ".md"; }
 
-Result<Plan> make_plan(const Recipe& r, std::optional<std::int64_t> source_date_epoch) {
+Result<Plan> make_plan(const Recipe& r, std::optional<std::int64_t> source_date_epoch, const DeltaBase* base) {
   Plan p;
   BUNDLER_CHECK(fill_release(r, source_date_epoch, p.manifest.release));
-  p.manifest.delta_base = r.delta_base;
+  if (base) p.manifest.delta_base = base->version;
   BUNDLER_CHECK(plan_migrations(r, p));
   BUNDLER_CHECK(plan_config_notes_trust(r, p));
-  BUNDLER_CHECK(plan_images_and_files(r, p));
+  BUNDLER_CHECK(plan_images_and_files(r, p, base));
   // Archive order: payload path, byte-wise (images/ by kind, bundler/oci.hpp), so that the order
   // never depends on the file system.
   std::sort(p.files.begin(), p.files.end(), archive_order);

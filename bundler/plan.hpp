@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bundler/delta.hpp"
 #include "bundler/recipe.hpp"
 #include "core/error.hpp"
 #include "core/model/manifest.hpp"
@@ -27,11 +28,15 @@ struct PlannedFile {
 struct Plan {
   Manifest manifest;  // files[] empty until hashed
   std::vector<PlannedFile> files;
+  std::uint64_t left_out_blobs = 0;  // a delta: image blobs left to the base, and their bytes
+  std::uint64_t left_out_bytes = 0;
 };
 
 // `source_date_epoch` is used when the recipe has no `created`; with neither, the build is refused
-// (ErrorClass::usage): a reproducible build needs a fixed instant.
-[[nodiscard]] Result<Plan> make_plan(const Recipe& r, std::optional<std::int64_t> source_date_epoch);
+// (ErrorClass::usage): a reproducible build needs a fixed instant. With `base`, the plan is a delta
+// against it (bundler/delta.hpp): `[delta] base` is its version.
+[[nodiscard]] Result<Plan> make_plan(const Recipe& r, std::optional<std::int64_t> source_date_epoch,
+                                     const DeltaBase* base = nullptr);
 
 // Payload paths the recipe's items get (docs/recipe.md).
 std::string migration_payload_path(const std::string& source);

@@ -39,7 +39,7 @@ Status parse_release(const tomlu::Fields& root, Recipe& r) {
   return {};
 }
 
-// An optional table holding one required string `key` (`[delta] base`, `[trust_update] path`).
+// An optional table holding one required string `key` (`[trust_update] path`).
 Result<std::optional<std::string>> opt_single(const tomlu::Fields& root, std::string_view table, std::string_view key) {
   BUNDLER_TRY(const toml::table* t, root.opt_table(table));
   if (!t) return std::optional<std::string>();
@@ -60,7 +60,13 @@ Status parse_build_and_delta(const tomlu::Fields& root, Recipe& r) {
       r.level = static_cast<int>(v);
     }
   }
-  BUNDLER_TRY(r.delta_base, opt_single(root, "delta", "base"));
+  BUNDLER_TRY(const toml::table* delta, root.opt_table("delta"));
+  if (delta) {
+    const tomlu::Fields f(*delta, "delta", kCls);
+    BUNDLER_CHECK(f.only({"base"}));
+    r.delta = true;
+    BUNDLER_TRY(r.delta_base, f.opt_str("base"));
+  }
   BUNDLER_TRY(r.trust_update, opt_single(root, "trust_update", "path"));
   return {};
 }

@@ -70,7 +70,8 @@ struct Recipe {
   std::optional<std::string> rollback_to;
   std::optional<Timestamp> expires;
   std::optional<std::string> summary;
-  std::optional<std::string> delta_base;
+  bool delta = false;                     // a [delta] table: the bundle is a delta
+  std::optional<std::string> delta_base;  // [delta] base: the base bundle (a source path)
 
   std::optional<int> level;  // [build] level
 

@@ -76,6 +76,15 @@ int cmd_keygen(int argc, char** argv) {
   return 0;
 }
 
+namespace {
+
+nlohmann::json delta_json(const std::optional<bundler::DeltaReport>& d) {
+  if (!d) return nullptr;
+  return {{"base", d->base}, {"left_out_blobs", d->left_out_blobs}, {"saved_bytes", d->saved_bytes}};
+}
+
+}  // namespace
+
 int cmd_build(int argc, char** argv) {
   po::options_description opts("Options");
   opts.add_options()("recipe", po::value<std::string>()->required(), "release recipe (TOML, see docs/recipe.md)")(
@@ -86,21 +95,28 @@ int cmd_build(int argc, char** argv) {
       "split", po::value<std::string>(),
       "SIZE: write FILE.part0001, .part0002, ... of at most SIZE bytes each (2G, 700M, or fat32 = 4 GiB - 1)")(
       "force", "with --split: allow parts of 4 GiB or more (they fit no FAT32 stick)")(
+      "base", po::value<std::string>(),
+      "FULL_BUNDLE: build a delta that leaves out the image blobs this bundle's images reach")(
       "json", "machine-readable report on stdout");
   po::positional_options_description pos;
   pos.add("recipe", 1);
-  auto p = parse_args(argc, argv, "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE [--split SIZE]",
-                      "Builds one signed, reproducible tar.zst bundle (spec: shared/spec/bundle-format.md) from\n"
-                      "a release recipe. Refuses (exit 20) a release that breaks a rule: a migration whose\n"
-                      "reverse does not undo it, missing English notes, a config delta that does not parse, ...\n"
-                      "`created` comes from the recipe or SOURCE_DATE_EPOCH: same inputs, same bytes.\n"
-                      "--split cuts the bundle for sticks whose files are limited (FAT32: 4 GiB - 1): the parts'\n"
-                      "concatenation is the bundle, and verify, scan, apply and stage take FILE (the parts' base\n"
-                      "name) and read them in order, never joined on disk. Part 1 keeps 128 KiB spare, so that\n"
-                      "`airlock sign FILE` (which rewrites part 1 only) still fits.",
-                      opts, pos,
-                      "  airlock build manifests/example/recipe.toml --key keys/demo-hq.key --out demo-1.1.0.tar.zst\n"
-                      "  airlock build recipe.toml --key hq.key --out demo-2.0.0.tar.zst --split fat32\n");
+  auto p = parse_args(
+      argc, argv,
+      "airlock build RECIPE.toml --key K.key [--key K2.key ...] --out FILE [--split SIZE] [--base FULL_BUNDLE]",
+      "Builds one signed, reproducible tar.zst bundle (spec: shared/spec/bundle-format.md) from\n"
+      "a release recipe. Refuses (exit 20) a release that breaks a rule: a migration whose\n"
+      "reverse does not undo it, missing English notes, a config delta that does not parse, ...\n"
+      "`created` comes from the recipe or SOURCE_DATE_EPOCH: same inputs, same bytes.\n"
+      "--split cuts the bundle for sticks whose files are limited (FAT32: 4 GiB - 1): the parts'\n"
+      "concatenation is the bundle, and verify, scan, apply and stage take FILE (the parts' base\n"
+      "name) and read them in order, never joined on disk. Part 1 keeps 128 KiB spare, so that\n"
+      "`airlock sign FILE` (which rewrites part 1 only) still fits.\n"
+      "--base (or the recipe's [delta] base) builds a delta: the image layers and configs the\n"
+      "base bundle's images reach stay out; a site takes it when its image store holds them.",
+      opts, pos,
+      "  airlock build manifests/example/recipe.toml --key keys/demo-hq.key --out demo-1.1.0.tar.zst\n"
+      "  airlock build recipe.toml --key hq.key --out demo-2.0.0.tar.zst --split fat32\n"
+      "  airlock build recipe.toml --key hq.key --out demo-2.0.0-delta.tar.zst --base demo-1.9.0.tar.zst\n");
   if (p.exit_now) return *p.exit_now;
   bool json = p.vm.count("json") > 0;
   bundler::BuildRequest req;
@@ -123,6 +139,7 @@ int cmd_build(int argc, char** argv) {
   }
   if (p.vm.count("level")) req.level = p.vm["level"].as<int>();
   req.workers = p.vm["threads"].as<int>();
+  if (p.vm.count("base")) req.base_path = p.vm["base"].as<std::string>();
   if (p.vm.count("split")) {
     auto size = bundler::parse_split_size(p.vm["split"].as<std::string>());
     if (!size) return report_error("build", size.error(), json);
@@ -149,7 +166,8 @@ int cmd_build(int argc, char** argv) {
                       {"files", m.files.size()},
                       {"payload_bytes", r->payload_bytes},
                       {"bundle_bytes", r->bundle_bytes},
-                      {"parts", r->parts}});
+                      {"parts", r->parts},
+                      {"delta", delta_json(r->delta)}});
   } else {
     std::cout << "built " << printable(req.out_path) << ": " << printable(m.release.product) << " "
               << printable(m.release.version.text) << ", " << m.files.size() << " files, "
@@ -159,6 +177,10 @@ int cmd_build(int argc, char** argv) {
     std::cout << "\n";
     if (!r->parts.empty()) std::cout << "split into " << r->parts.size() << " parts:\n";
     for (const auto& part : r->parts) std::cout << "  " << printable(part) << "\n";
+    if (r->delta)
+      std::cout << "delta from " << printable(r->delta->base) << ": " << r->delta->left_out_blobs
+                << (r->delta->left_out_blobs == 1 ? " image blob" : " image blobs") << " left out, "
+                << human_bytes(r->delta->saved_bytes) << " saved\n";
   }
   return 0;
 }

@@ -167,4 +167,49 @@ Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir, const
   return out;
 }
 
+namespace {
+
+int locate(const std::vector<std::string>& dirs, const std::string& digest) {
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    struct stat st {};
+    const std::string path = dirs[i] + "/blobs/sha256/" + digest.substr(kSha256Prefix.size());
+    if (::lstat(path.c_str(), &st) == 0) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace
+
+Result<std::vector<LocatedBlob>> locate_reachable(const std::vector<std::string>& dirs,
+                                                  const std::vector<Descriptor>& roots, ErrorClass cls) {
+  std::map<std::string, LocatedBlob> seen;
+  std::vector<Descriptor> manifests_to_read;
+  auto visit = [&](const Descriptor& d, BlobRole role) -> Status {
+    auto [it, fresh] = seen.try_emplace(d.digest, LocatedBlob{d.digest, d.size, role, locate(dirs, d.digest)});
+    if (!fresh && it->second.size != d.size) return fail(cls, "blob " + d.digest + " has two sizes in its descriptors");
+    if (fresh && role == BlobRole::manifest && it->second.dir >= 0) manifests_to_read.push_back(d);
+    return {};
+  };
+  for (const auto& r : roots)
+    if (auto s = visit(r, BlobRole::manifest); !s) return fail(s.error());
+  std::set<std::string> walked;
+  while (!manifests_to_read.empty()) {
+    Descriptor d = std::move(manifests_to_read.back());
+    manifests_to_read.pop_back();
+    if (!walked.insert(d.digest).second) continue;
+    const std::string& dir = dirs[static_cast<std::size_t>(seen.at(d.digest).dir)];
+    OCI_TRY(std::string text, read_manifest_blob(dir, d, cls));
+    AIRLOCK_TRY(Children c, parse_children(text, cls, "manifest " + d.digest), "in '" + dir + "'");
+    for (const auto& m : c.manifests)
+      if (auto s = visit(m, BlobRole::manifest); !s) return fail(s.error());
+    for (const auto& m : c.configs)
+      if (auto s = visit(m, BlobRole::config); !s) return fail(s.error());
+    for (const auto& m : c.layers)
+      if (auto s = visit(m, BlobRole::layer); !s) return fail(s.error());
+  }
+  std::vector<LocatedBlob> out;
+  for (auto& [_, b] : seen) out.push_back(std::move(b));
+  return out;
+}
+
 }  // namespace airlock::blob

@@ -63,4 +63,21 @@ std::string render_index(const std::vector<Descriptor>& manifests);
 [[nodiscard]] Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir,
                                                                  const std::vector<Descriptor>& roots, ErrorClass cls);
 
+// A blob of a walk over several layouts, and the first of them that holds it (-1: none).
+struct LocatedBlob {
+  std::string digest;
+  std::uint64_t size = 0;  // as its descriptor says
+  BlobRole role = BlobRole::layer;
+  int dir = -1;
+};
+
+// Every blob reachable from `roots`, each once, sorted by digest, looked up in the layouts `dirs`
+// in order (a delta's layout, then the store holding what it leaves out): each is located in the
+// first that has `blobs/sha256/<hex>`. A manifest located is read, checked against its descriptor
+// (size and digest: else `cls`) and followed; one located nowhere is listed (dir -1), not followed.
+// Configs and layers are only located: their sizes and contents are the caller's to check, so that
+// a missing or damaged one can be reported with all the others rather than stop the walk.
+[[nodiscard]] Result<std::vector<LocatedBlob>> locate_reachable(const std::vector<std::string>& dirs,
+                                                                const std::vector<Descriptor>& roots, ErrorClass cls);
+
 }  // namespace airlock::blob

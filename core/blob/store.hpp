@@ -40,6 +40,9 @@ class BlobStore {
   // with one rename, then fsyncs the folder: no byte is copied. When the blob is already stored,
   // `from` is left as it is. Returns whether it moved.
   [[nodiscard]] Result<bool> adopt(const std::string& from, std::string_view digest);
+  // Moves `from` (its digest proved by the caller) over whatever the store holds under the name,
+  // with one rename: a verified copy takes the place of a stored one that may have been damaged.
+  [[nodiscard]] Status replace(const std::string& from, std::string_view digest);
   // Re-hashes a stored blob: integrity (12) when its bytes do not match its name, io when absent.
   [[nodiscard]] Status verify(std::string_view digest) const;
   // Every stored digest, sorted; a file under blobs/sha256 whose name is not 64 lower-case hex

@@ -237,8 +237,9 @@ TEST(Apply, FailingResumeHookIsAHardFailure) {
 
 TEST(Apply, SiteRefusesOtherProductsAndDeltaAsFirstRelease) {
   TempDir b;
-  std::string delta = build_bundle(write_recipe(b, "delta", "", "1.0.0", "[delta]\nbase = \"0.9.0\"\n", {}),
-                                   (b / "delta.tar.zst").string());
+  std::string delta =
+      build_bundle(write_recipe(b, "delta", "", "1.0.0", "[delta]\nbase = \"" + bundles().v110 + "\"\n", {}),
+                   (b / "delta.tar.zst").string());
   SiteDir s;
   auto r = applier::apply(s.site, delta, quiet_env());
   ASSERT_FALSE(r);

@@ -3,14 +3,21 @@
 // release's images are tagged by full ref, earlier kept releases' untagged; a rollback re-tags the
 // previous release without importing anything; `images verify` finds a damaged blob; gc keeps
 // what a rollback needs; a crash at each image crash point converges to the old or the new state.
+// A delta applies on the store its base left (reusing the stored blobs, rollback intact) and is
+// refused before anything changes (33) when a blob it leaves out is missing or damaged there, or
+// (13) on a site with nothing installed.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "applier/applier.hpp"
 #include "applier/image_store.hpp"
+#include "applier/plan.hpp"
+#include "applier/staged.hpp"
 #include "core/blob/store.hpp"
 #include "tests/applier/fixture.hpp"
 #include "tests/support/oci_layout.hpp"
@@ -43,7 +50,7 @@ std::string migrations() {
 // api (the same base layer and one of its own).
 struct ImageBundles {
   TempDir dir;
-  std::string v110, v111, api110, web110, api111;
+  std::string v110, v111, d111, api110, web110, api111;
   std::set<std::string> blobs110, blobs111;
   ImageBundles() {
     const fs::path l = dir / "layouts";
@@ -61,6 +68,11 @@ struct ImageBundles {
                         (dir / "demo-1.1.0.tar.zst").string());
     v111 = build_bundle(write_recipe(dir, "r111", "", "1.1.1", image(kApi111, api111, (l / "api").string()), {}),
                         (dir / "demo-1.1.1.tar.zst").string());
+    // 1.1.1 as a delta against 1.1.0: the base layer stays out.
+    d111 = build_bundle(
+        write_recipe(dir, "d111", "", "1.1.1",
+                     "[delta]\nbase = \"" + v110 + "\"\n" + image(kApi111, api111, (l / "api").string()), {}),
+        (dir / "demo-1.1.1-delta.tar.zst").string());
   }
   static std::set<std::string> reached(const fs::path& layout, const std::string& digest) {
     auto m = nlohmann::json::parse(slurp(layout / "blobs/sha256" / digest.substr(7)));
@@ -247,6 +259,119 @@ TEST(ImageStore, ImagesHookGetsTheStoreAndTheRunningImagesAndItsFailureIsHard) {
   EXPECT_EQ(r->outcome, Outcome::rolled_back);
   EXPECT_EQ(applier::status(failing.site)->installed, "1.1.0");
   EXPECT_EQ(tagged(failing), (std::map<std::string, std::string>{{kApi110, "1.1.0"}, {kWeb110, "1.1.0"}}));
+}
+
+// The base layer 1.1.1's delta leaves to the store.
+std::string left_out_layer(const ImageBundles& b) {
+  auto m = nlohmann::json::parse(slurp(b.dir / "layouts/api/blobs/sha256" / b.api111.substr(7)));
+  return m["layers"][0]["digest"].get<std::string>();
+}
+
+// What a refused apply must leave as it was: the database, config and pointer, the installed
+// release, and every file of the state folder but state.db (whose history records the refusal).
+std::string site_state(const SiteDir& s) {
+  std::string out = s.observable() + "\n--installed--\n" + applier::status(s.site)->installed + "\n";
+  for (const auto& e : fs::recursive_directory_iterator(s.state)) {
+    const std::string rel = fs::relative(e.path(), s.state).string();
+    if (rel.starts_with("state.db") || rel.starts_with("lock") || rel.starts_with("staging")) continue;
+    out += rel + (e.is_regular_file() ? "=" + slurp(e.path()) : "") + "\n";
+  }
+  return out;
+}
+
+TEST(DeltaImages, ADeltaAppliesOnTheStoreItsBaseLeftAndRollsBack) {
+  auto& b = image_bundles();
+  ASSERT_LT(fs::file_size(b.d111), fs::file_size(b.v111));
+  SiteDir s;
+  ASSERT_TRUE(applied(s, b.v110));
+  struct stat before {};
+  const std::string layer = store_of(s) + "/blobs/sha256/" + left_out_layer(b).substr(7);
+  ASSERT_EQ(::stat(layer.c_str(), &before), 0);
+  ASSERT_TRUE(applied(s, b.d111));
+  EXPECT_EQ(tagged(s), (std::map<std::string, std::string>{{kApi111, "1.1.1"}}));
+  EXPECT_TRUE(readable(s, kApi111, "api.txt", "api 1.1.1\n"));
+  EXPECT_TRUE(readable(s, kApi111, "base.txt", "base\n")) << "the layer it left out, from the store";
+  struct stat after {};
+  ASSERT_EQ(::stat(layer.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "the stored layer is reused, not replaced";
+  std::set<std::string> both = b.blobs110;
+  both.insert(b.blobs111.begin(), b.blobs111.end());
+  EXPECT_EQ(stored(s), both) << "gc after the apply kept what the delta and a rollback need";
+  auto v = applier::images_verify(s.site);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->problems.empty());
+
+  ASSERT_EQ(applier::rollback(s.site, quiet_env())->outcome, Outcome::reverted);
+  EXPECT_TRUE(readable(s, kApi110, "api.txt", "api 1.1.0\n"));
+  EXPECT_TRUE(readable(s, kWeb110, "web.txt", "web 1.1.0\n"));
+}
+
+// A missing and a damaged stored blob: refused (33) naming the blob, and `apply --dry-run` says so.
+void refused_for(const std::function<void(const std::string& path)>& harm, const std::string& says) {
+  auto& b = image_bundles();
+  SiteDir s;
+  ASSERT_TRUE(applied(s, b.v110));
+  const std::string digest = left_out_layer(b);
+  harm(store_of(s) + "/blobs/sha256/" + digest.substr(7));
+  const std::string before = site_state(s);
+  auto plan = applier::plan_apply(s.site, b.d111, quiet_env());
+  ASSERT_TRUE(plan) << plan.error().what();
+  EXPECT_EQ(plan->blocked, std::optional<ErrorClass>(ErrorClass::preflight));
+  ASSERT_FALSE(plan->blockers.empty());
+  EXPECT_NE(plan->blockers.back().find(digest), std::string::npos) << plan->blockers.back();
+  auto r = applier::apply(s.site, b.d111, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::preflight) << r.error().what();
+  EXPECT_NE(r.error().what().find(digest + " " + says), std::string::npos) << r.error().what();
+  EXPECT_EQ(site_state(s), before) << "nothing changed";
+  ASSERT_TRUE(applied(s, b.v111)) << "the full bundle of the same release still applies";
+  EXPECT_TRUE(readable(s, kApi111, "base.txt", "base\n"));
+}
+
+TEST(DeltaImages, AMissingStoredBlobIsRefusedBeforeAnythingChanges) {
+  refused_for([](const std::string& path) { fs::remove(path); }, "missing");
+}
+
+TEST(DeltaImages, ADamagedStoredBlobIsRefusedBeforeAnythingChanges) {
+  refused_for(
+      [](const std::string& path) {
+        std::string bytes = slurp(path);
+        bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);  // same size
+        fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
+        spit(path, bytes);
+      },
+      "damaged");
+}
+
+TEST(DeltaImages, ADeltaOnASiteWithNothingInstalledIs13) {
+  auto& b = image_bundles();
+  SiteDir s;
+  auto plan = applier::plan_apply(s.site, b.d111, quiet_env());
+  ASSERT_TRUE(plan) << plan.error().what();
+  EXPECT_EQ(plan->blocked, std::optional<ErrorClass>(ErrorClass::policy));
+  auto r = applier::apply(s.site, b.d111, quiet_env());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().cls(), ErrorClass::policy) << r.error().what();
+  EXPECT_NE(r.error().what().find("nothing installed"), std::string::npos) << r.error().what();
+  EXPECT_FALSE(fs::exists(store_of(s)));
+}
+
+// A staged delta keeps what it leaves out: gc after another apply must not take it.
+TEST(DeltaImages, GcKeepsTheBlobsAStagedDeltaLeavesToTheStore) {
+  auto& b = image_bundles();
+  SiteDir s;
+  ASSERT_TRUE(applied(s, b.v110));
+  ASSERT_TRUE(applier::stage(s.site, b.d111, quiet_env()));
+  // Drop 1.1.0 from the index's reach: a gc now would remove its blobs, unless a staged release
+  // needs them.
+  const std::string release = s.state + "/releases/1.1.0/images/index.json";
+  const std::string index = slurp(release);
+  spit(release, "{\"schemaVersion\":2,\"manifests\":[]}");
+  auto gc = applier::images_gc(s.site, applier::DryRun::yes);
+  spit(release, index);
+  ASSERT_TRUE(gc) << gc.error().what();
+  EXPECT_EQ(std::count(gc->removed.begin(), gc->removed.end(), left_out_layer(b)), 0) << "kept for the staged delta";
+  EXPECT_FALSE(gc->removed.empty()) << "what only 1.1.0 reached would go";
 }
 
 }  // namespace
