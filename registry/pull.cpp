@@ -100,7 +100,7 @@ Status fetch_layer(LayerJob& j, Sha256& h, std::uint64_t have) {
     }
     backoff(failures);
   }
-  j.p.on_disk = l.offset + l.size;
+  j.p.on_disk = std::max(j.p.on_disk, l.offset + l.size);  // later layers may be on disk already
   return {};
 }
 

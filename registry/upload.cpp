@@ -36,9 +36,11 @@ Result<std::optional<std::uint64_t>> acknowledged(Client::Impl& c, Session& s) {
   if (session_lost(r)) return std::optional<std::uint64_t>();
   if (r.status != 204) return fail(c.http_error("GET upload status", r));
   if (!r.header("location").empty()) s.location = resolve_url(s.location, r.header("location"));
-  const std::string range = r.header("range");  // "0-K", or absent before the first byte
+  // "0-K": K+1 bytes. distribution also answers "0-0" for an empty upload; reading that as
+  // nothing costs at most one byte sent again, reading it as one byte would corrupt the blob.
+  const std::string range = r.header("range");
   const auto dash = range.find('-');
-  if (dash == std::string::npos) return std::optional<std::uint64_t>(0);
+  if (dash == std::string::npos || range == "0-0") return std::optional<std::uint64_t>(0);
   try {
     return std::optional<std::uint64_t>(std::stoull(range.substr(dash + 1)) + 1);
   } catch (const std::exception&) {
