@@ -31,6 +31,11 @@ const std::string kEpoch = "SOURCE_DATE_EPOCH=1767225600 ";
 
 class RegistryCli : public ::testing::Test {
  protected:
+  void SetUp() override {
+#ifndef AIRLOCK_HAVE_REGISTRY
+    GTEST_SKIP() << "built with AIRLOCK_REGISTRY=OFF";
+#endif
+  }
   static void SetUpTestSuite() {
     shared_ = new TempDir();
     // The example release with 3 MB that do not compress: a head layer and three 1 MiB layers.
@@ -265,6 +270,23 @@ TEST_F(RegistryCli, CredentialsMissingOrWrongAreRefusedAndRightOnesWork) {
   EXPECT_TRUE(slurp(dir / "out.tar.zst") == slurp(bundle()));
 }
 
+TEST_F(RegistryCli, BearerTokensFromTheRealmWithTheCredentials) {
+  RegistryServer reg(dir / "reg", RegistryVariant{.token = true});
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  auto none = push(reg.host(), "airlock/demo:1");
+  EXPECT_EQ(none.status, 2) << none.output;
+  auto wrong = run("echo wrong | " + kBin + " push " + q(bundle()) + " oci://" + reg.host() +
+                   "/airlock/demo:1 --plain-http --username alice --password-stdin");
+  EXPECT_EQ(wrong.status, 2) << wrong.output;
+  auto ok = run("echo s3cret | " + kBin + " push " + q(bundle()) + " oci://" + reg.host() +
+                "/airlock/demo:1 --plain-http --chunk 1M --username alice --password-stdin");
+  ASSERT_EQ(ok.status, 0) << ok.output << reg.log();
+  auto r = run("echo s3cret | " + kBin + " pull oci://" + reg.host() + "/airlock/demo:1 --out " +
+               q(dir / "out.tar.zst") + " --plain-http --username alice --password-stdin");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(slurp(dir / "out.tar.zst") == slurp(bundle()));
+}
+
 TEST_F(RegistryCli, ARedirectToAnotherHostCarriesNoAuthorization) {
   RegistryServer reg(dir / "reg", RegistryVariant{.htpasswd = true});
   ASSERT_TRUE(reg.ok()) << reg.log();
@@ -317,5 +339,15 @@ TEST_F(RegistryCli, TrustChecksTheHeadBeforeTheBody) {
   EXPECT_FALSE(fs::exists(dir / "out.tar.zst"));
   EXPECT_FALSE(fs::exists(dir / "out.tar.zst.partial"));
 }
+
+#ifndef AIRLOCK_HAVE_REGISTRY
+TEST(RegistryOff, PushAndPullSayTheyAreNotBuiltIn) {
+  for (const std::string cmd : {" push b.tar.zst oci://127.0.0.1:1/a/b:1", " pull oci://127.0.0.1:1/a/b:1 --out x"}) {
+    auto r = run(kBin + cmd);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("not built in"), std::string::npos) << r.output;
+  }
+}
+#endif
 
 }  // namespace

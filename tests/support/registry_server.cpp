@@ -91,6 +91,7 @@ RegistryServer::RegistryServer(const fs::path& dir, RegistryVariant v) : dir_(di
     cfg += "  tls:\n    certificate: " + (dir_ / "server.pem").string() +
            "\n    key: " + (dir_ / "server.key").string() + "\n";
   }
+  if (v.token) cfg += start_token_server();
   if (v.htpasswd) {
     run("htpasswd -Bbn alice s3cret > '" + (dir_ / "htpasswd").string() + "'");
     cfg += "auth:\n  htpasswd:\n    realm: airlock-test\n    path: " + (dir_ / "htpasswd").string() + "\n";
@@ -98,6 +99,22 @@ RegistryServer::RegistryServer(const fs::path& dir, RegistryVariant v) : dir_(di
   spit(dir_ / "config.yml", cfg);
   child_ = Child({"/usr/bin/docker-registry", "serve", (dir_ / "config.yml").string()}, dir_ / "registry.log");
   ok_ = wait_for_port(port_);
+}
+
+int wait_for_port_file(const fs::path& file) {
+  for (int i = 0; i < 200 && !fs::exists(file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return fs::exists(file) ? std::stoi(slurp(file)) : 0;
+}
+
+std::string RegistryServer::start_token_server() {
+  const fs::path cert = dir_ / "token.pem", port_file = dir_ / "token.port";
+  token_ = Child({"/usr/bin/python3", std::string(AIRLOCK_SOURCE_DIR) + "/tests/support/token_server.py", cert.string(),
+                  port_file.string()},
+                 dir_ / "token.log");
+  const int port = wait_for_port_file(port_file);
+  return "auth:\n  token:\n    realm: http://127.0.0.1:" + std::to_string(port) +
+         "/token\n    service: airlock-test\n    issuer: airlock-test-issuer\n    rootcertbundle: " + cert.string() +
+         "\n";
 }
 
 std::string RegistryServer::log() const { return slurp(dir_ / "registry.log"); }
@@ -108,8 +125,7 @@ FaultProxy::FaultProxy(const fs::path& dir, const std::string& upstream, const s
   child_ = Child({"/usr/bin/python3", std::string(AIRLOCK_SOURCE_DIR) + "/tests/support/fault_proxy.py", upstream,
                   port_file.string(), mode, redirect_log().string()},
                  dir_ / "proxy.log");
-  for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (fs::exists(port_file)) port_ = std::stoi(slurp(port_file));
+  port_ = wait_for_port_file(port_file);
 }
 
 }  // namespace airlock::test

@@ -40,6 +40,7 @@ bool wait_for_port(int port, const std::string& ip = "127.0.0.1");
 struct RegistryVariant {
   bool htpasswd = false;  // user "alice", password "s3cret"
   bool tls = false;       // server cert for 127.0.0.1 signed by the test CA (ca_file())
+  bool token = false;     // Bearer auth: tests/support/token_server.py, user "alice", "s3cret"
 };
 
 class RegistryServer {
@@ -54,11 +55,16 @@ class RegistryServer {
 
  private:
   void make_certs();
+  std::string start_token_server();  // the registry's auth section
   std::filesystem::path dir_;
   int port_ = 0;
   bool ok_ = false;
+  Child token_;
   Child child_;
 };
+
+// Waits (10 s at most) for a helper script to write its port into `file`; 0 when it did not.
+int wait_for_port_file(const std::filesystem::path& file);
 
 class FaultProxy {
  public:
