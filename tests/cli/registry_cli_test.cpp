@@ -152,6 +152,19 @@ TEST_F(RegistryCli, AFlippedByteInABlobIsIntegrityAndLeavesNothing) {
   EXPECT_FALSE(fs::exists(dir / "out.tar.zst.partial"));
 }
 
+TEST_F(RegistryCli, AnotherManifestThanTheDigestNamesIsIntegrity) {
+  RegistryServer reg(dir / "reg");
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  auto p = push(reg.host(), "airlock/demo:1");
+  ASSERT_EQ(p.status, 0) << p.output;
+  const std::string digest = p.output.substr(p.output.find("sha256:"), 71);
+  FaultProxy proxy(dir / "proxy", reg.host(), "alter-manifest");
+  ASSERT_TRUE(proxy.ok());
+  auto r = pull(proxy.host(), "airlock/demo@" + digest, dir / "out.tar.zst");
+  EXPECT_EQ(r.status, 12) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "out.tar.zst"));
+}
+
 TEST_F(RegistryCli, ATruncatedBlobIsResumedWithRange) {
   RegistryServer reg(dir / "reg");
   ASSERT_TRUE(reg.ok()) << reg.log();

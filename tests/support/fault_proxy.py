@@ -9,11 +9,14 @@ registry as it is (same Host header, so the registry's Location headers name the
   truncate-once  the first blob GET of more than 64 bytes: full Content-Length, half the body, close
   ignore-range   like truncate-once, and every Range header is dropped (the registry answers 200)
   patch-503-once the first PATCH is answered 503 (its body read and thrown away)
+  alter-manifest every manifest GET answered with the manifest re-serialized with one more
+                 annotation (another manifest than the one a digest names)
   pad-manifest   every manifest GET gets 5 MiB of spaces after its JSON (still valid JSON)
   redirect       every blob GET is answered 307 to a second listener on 127.0.0.2, which serves the
                  blob and appends each Authorization header it receives to LOG_FILE
 """
 import http.client
+import json
 import http.server
 import sys
 import threading
@@ -80,6 +83,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             return send(self, 307, [("Location", other)], b"")
         resp, data = forward(self, drop_range=(MODE == "ignore-range"))
         cut = None
+        if MODE == "alter-manifest" and self.command == "GET" and "/manifests/" in self.path:
+            doc = json.loads(data)
+            doc.setdefault("annotations", {})["injected"] = "by the proxy"
+            data = json.dumps(doc).encode()
         if MODE == "pad-manifest" and self.command == "GET" and "/manifests/" in self.path:
             data += b" " * (5 * 1024 * 1024)
         if is_blob_get(self) and len(data) > 64:
