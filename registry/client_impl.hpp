@@ -22,6 +22,12 @@ inline void backoff(int attempt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(std::min(250 << attempt, 4000)));
 }
 
+// The challenge's own reason ("insufficient_scope", "invalid_token"), for the error message.
+inline std::string challenge_error(const Challenge& ch) {
+  auto e = ch.params.find("error");
+  return e == ch.params.end() ? std::string() : " [" + e->second + "]";
+}
+
 struct Client::Impl {
   Http http;
   std::string host, repo, base;  // base: "https://host"
@@ -41,7 +47,8 @@ struct Client::Impl {
     const bool had = !authorization.empty();
     if (!ch) return fail(ErrorClass::usage, "registry '" + host + "' answered 401 without a challenge");
     if (round >= kMaxAuthRounds || (had && ch->scheme == "basic"))
-      return fail(ErrorClass::usage, "registry '" + host + "' refused the credentials: " + describe_answer(r));
+      return fail(ErrorClass::usage,
+                  "registry '" + host + "' refused the credentials: " + describe_answer(r) + challenge_error(*ch));
     if (ch->scheme == "basic") {
       if (!opts.creds)
         return fail(ErrorClass::usage,

@@ -298,6 +298,11 @@ TEST_F(RegistryCli, BearerTokensFromTheRealmWithTheCredentials) {
                q(dir / "out.tar.zst") + " --plain-http --username alice --password-stdin");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(slurp(dir / "out.tar.zst") == slurp(bundle()));
+  // A token for another repository than the one pushed to: insufficient_scope, refused (2).
+  auto scope = run("echo s3cret | " + kBin + " push " + q(bundle()) + " oci://" + reg.host() +
+                   "/elsewhere/demo:1 --plain-http --chunk 1M --username alice --password-stdin");
+  EXPECT_EQ(scope.status, 2) << scope.output;
+  EXPECT_NE(scope.output.find("insufficient_scope"), std::string::npos) << scope.output;
 }
 
 TEST_F(RegistryCli, ARedirectToAnotherHostCarriesNoAuthorization) {

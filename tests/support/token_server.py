@@ -6,7 +6,8 @@ Makes an RSA key and a self-signed certificate (written to CERT_FILE, the regist
 rootcertbundle), listens on 127.0.0.1 (a free port, written to PORT_FILE) and answers
 GET /token?service=S&scope=repository:NAME:ACTIONS... for user "alice", password "s3cret" (Basic)
 with an RS256 JWT carrying its certificate in `x5c`, issuer "airlock-test-issuer", audience S, and
-every requested action granted. Wrong or missing credentials get 401.
+every requested action granted on repositories under "airlock/" (none elsewhere: a push there meets
+`insufficient_scope`). Wrong or missing credentials get 401.
 """
 import base64
 import datetime
@@ -45,7 +46,8 @@ def token(service, scopes):
     for scope in scopes:
         kind, _, rest = scope.partition(":")
         name, _, actions = rest.rpartition(":")
-        access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        granted = actions.split(",") if name.startswith("airlock/") else []
+        access.append({"type": kind, "name": name, "actions": granted})
     now = int(time.time())
     header = {"typ": "JWT", "alg": "RS256",
               "x5c": [base64.b64encode(CERT.public_bytes(serialization.Encoding.DER)).decode()]}
