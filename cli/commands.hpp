@@ -11,5 +11,7 @@ int cmd_inspect(int argc, char** argv);
 int cmd_verify(int argc, char** argv);
 int cmd_trust(int argc, char** argv);
 int cmd_feed(int argc, char** argv);
+int cmd_push(int argc, char** argv);
+int cmd_pull(int argc, char** argv);
 
 }  // namespace airlock::cli

@@ -46,6 +46,8 @@ const Command kCommands[] = {
     {"channel", "set or show the site's release channel (overrides site.toml's default)", cmd_channel},
     {"serve", "serve the site's Updates page (login required; loopback unless TLS)", cmd_serve},
     {"ui", "settings of the Updates page: passwd", cmd_ui},
+    {"push", "publish a bundle to an OCI registry (oci://HOST/REPO:TAG)", cmd_push},
+    {"pull", "fetch a bundle from an OCI registry, byte for byte, verified and resumable", cmd_pull},
 };
 
 void usage(std::ostream& out) {
