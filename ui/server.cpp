@@ -14,6 +14,7 @@
 #include "core/sys/fs.hpp"
 #include "core/text.hpp"
 #include "ui/app.hpp"
+#include "ui/conn.hpp"
 #include "ui/i18n.hpp"
 #include "ui/page.hpp"
 
@@ -156,8 +157,8 @@ Status check_tls_files(const ap::Site& site) {
 }
 
 std::unique_ptr<httplib::Server> make_server(const ap::Site& site) {
-  if (site.ui.tls_cert.empty()) return std::make_unique<httplib::Server>();
-  auto svr = std::make_unique<httplib::SSLServer>(site.ui.tls_cert.c_str(), site.ui.tls_key.c_str());
+  if (site.ui.tls_cert.empty()) return std::make_unique<GuardedServer<httplib::Server>>();
+  auto svr = std::make_unique<GuardedServer<httplib::SSLServer>>(site.ui.tls_cert.c_str(), site.ui.tls_key.c_str());
   // TLS 1.2 at least, and only forward-secret AEAD suites for 1.2 (1.3's are all of that kind).
   if (SSL_CTX* ctx = svr->ssl_context()) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -312,7 +313,6 @@ Status serve(const ServeOptions& o) {
   if (!svr->is_valid()) return fail(ErrorClass::usage, "[ui] tls_cert/tls_key could not be loaded");
   svr->set_default_headers(security_headers(!app.site.ui.tls_cert.empty()));
   svr->set_payload_max_length(static_cast<std::size_t>(app.site.ui.upload_limit) + 64 * 1024);
-  svr->set_read_timeout(30, 0);
   svr->set_pre_routing_handler(
       [&app](const httplib::Request& req, httplib::Response& res) { return check_host(app, req, res); });
   login_routes(app, *svr);

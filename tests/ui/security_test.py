@@ -4,9 +4,11 @@ usage: security_test.py AIRLOCK_BINARY SOURCE_DIR"""
 import http.client
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
+import time
 import unittest
 import urllib.parse
 
@@ -238,6 +240,103 @@ class UpdatesPageSecurity(unittest.TestCase):
         r, session, _ = E.login(source="127.0.9.9")  # a fresh address waits too
         self.assertEqual(r.status, 429)
         self.assertEqual(len(E.json("audit", "export")["entries"]), entries)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+
+
+class UpdatesPageConnections(unittest.TestCase):
+    """Attacks on the server's connections themselves, before any route: slow heads, huge heads."""
+
+    def slow_connection(self):
+        s = socket.create_connection(("127.0.0.1", E.port), timeout=30)
+        s.sendall(f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n".encode())
+        return s
+
+    def test_slow_heads_do_not_starve_a_normal_client(self):
+        # Slowloris: 20 connections each sending a header line every 2 s, more than the server
+        # has workers. A normal client (from the same address) is still answered at once.
+        slow = [self.slow_connection() for _ in range(20)]
+        try:
+            for i in range(2):
+                time.sleep(2)
+                for s in slow:
+                    try:
+                        s.sendall(b"X-Slow-%d: 1\r\n" % i)
+                    except OSError:
+                        pass  # the server dropped it: that is allowed
+            started = time.monotonic()
+            c = http.client.HTTPConnection("127.0.0.1", E.port, timeout=5)
+            c.request("GET", "/login", headers={"Host": f"127.0.0.1:{E.port}"})
+            r = c.getresponse()
+            r.read()
+            c.close()
+            self.assertEqual(r.status, 200)
+            self.assertLess(time.monotonic() - started, 3)
+        finally:
+            for s in slow:
+                s.close()
+
+    def test_a_slow_head_is_cut_off_by_its_deadline(self):
+        # A head that never ends, one line every 2 s, is closed by the server within its
+        # deadline (10 s from the connection) rather than held while lines keep coming.
+        s = self.slow_connection()
+        started = time.monotonic()
+        closed_after = None
+        try:
+            for i in range(15):
+                time.sleep(2)
+                try:
+                    s.sendall(b"X-Slow-%d: 1\r\n" % i)
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+                s.settimeout(0.01)
+                try:
+                    if s.recv(4096) == b"":
+                        closed_after = time.monotonic() - started
+                        break
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+                s.settimeout(30)
+        finally:
+            s.close()
+        self.assertIsNotNone(closed_after, "the slow head was still open after 30 s")
+        self.assertLess(closed_after, 14)
+
+    def test_too_many_headers_are_refused_and_memory_stays_bounded(self):
+        head = f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n"
+        with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
+            s.sendall((head + "".join("X-%d: v\r\n" % i for i in range(101)) + "\r\n").encode())
+            self.assertIn(b" 431 ", s.recv(4096).split(b"\r\n")[0])
+        # One header over 64 KiB in all (each line within the library's own 8 KiB line limit).
+        with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
+            s.sendall((head + "".join("X-%d: %s\r\n" % (i, "v" * 8000) for i in range(9)) + "\r\n").encode())
+            self.assertIn(b" 431 ", s.recv(4096).split(b"\r\n")[0])
+        # 300 000 headers (about 4 MB): the server must not keep them.
+        before = rss_kib(E.server.pid)
+        status = b""
+        with socket.create_connection(("127.0.0.1", E.port), timeout=30) as s:
+            try:
+                s.sendall(head.encode())
+                for chunk in range(300):
+                    s.sendall("".join("X-%d-%d: v\r\n" % (chunk, i) for i in range(1000)).encode())
+                s.sendall(b"\r\n")
+            except OSError:
+                pass  # refused and closed mid-way: what is wanted
+            try:
+                status = s.recv(4096).split(b"\r\n")[0]
+            except OSError:
+                pass
+        self.assertLess(rss_kib(E.server.pid) - before, 20 * 1024)
+        self.assertTrue(status == b"" or b" 431 " in status, status)
+        r, _ = E.request("GET", "/login")  # still serving
+        self.assertEqual(r.status, 200)
 
 
 class UpdatesPageOverTls(unittest.TestCase):
