@@ -58,6 +58,13 @@ httplib::Server::HandlerResponse check_host(App& app, const httplib::Request& re
     refuse(res, 421, "this server does not answer to that Host name");
     return httplib::Server::HandlerResponse::Handled;
   }
+  // Every port of the host shares the browser's cookies: another local server can set a session
+  // cookie of the same name beside ours. Which one is meant cannot be told, so neither is used.
+  if (!app.cookie_of(req, kSessionCookie) || !app.cookie_of(req, kLoginCookie)) {
+    app.log("refused: two session cookies from " + req.remote_addr);
+    refuse(res, 400, "the request carries two session cookies: clear this site's cookies and log in again");
+    return httplib::Server::HandlerResponse::Handled;
+  }
   // The body is read after this handler. Only the sideload upload may be large (up to [ui]
   // upload_limit) or chunked, and only for a session: anything else is refused before a byte of
   // it is buffered.
@@ -108,7 +115,7 @@ void login_routes(App& app, httplib::Server& svr) {
   });
   svr.Post("/login", [&app](const httplib::Request& req, httplib::Response& res) {
     const std::string lang = page_language(req, nullptr);
-    const std::string token = cookie_value(req.get_header_value("Cookie"), kLoginCookie);
+    const std::string token = app.cookie_of(req, kLoginCookie).value_or("");
     if (token.size() != 64 || !crypto::equal_secret(token, req.get_param_value("token")))
       return refuse(res, 403, "the login form is stale or forged; reload /login");
     if (auto wait = app.throttle.begin(req.remote_addr); wait > 0) {
@@ -227,13 +234,22 @@ void App::audit(const std::string& action, const std::string& detail, Source fro
   }
 }
 
-std::string App::cookie(const std::string& name, const std::string& value, int max_age_s) const {
-  return name + "=" + value + "; Path=/; Max-Age=" + std::to_string(max_age_s) + "; HttpOnly; SameSite=Strict" +
-         (tls ? "; Secure" : "");
+std::optional<std::string> App::cookie_of(const httplib::Request& req, const std::string& base) const {
+  std::vector<std::string> found;
+  const auto [from, to] = req.headers.equal_range("Cookie");
+  for (auto it = from; it != to; ++it)
+    for (auto& v : cookie_values(it->second, cookie_name(base))) found.push_back(std::move(v));
+  if (found.size() > 1) return std::nullopt;
+  return found.empty() ? "" : found.front();
+}
+
+std::string App::cookie(const std::string& base, const std::string& value, int max_age_s) const {
+  return cookie_name(base) + "=" + value + "; Path=/; Max-Age=" + std::to_string(max_age_s) +
+         "; HttpOnly; SameSite=Strict" + (tls ? "; Secure" : "");
 }
 
 std::optional<Session> session_of(App& app, const httplib::Request& req) {
-  auto s = app.sessions.find(cookie_value(req.get_header_value("Cookie"), kSessionCookie));
+  auto s = app.sessions.find(app.cookie_of(req, kSessionCookie).value_or(""));
   if (!s) return s;
   // `airlock ui passwd` ends every session opened with the password it replaced.
   auto hash = read_password_hash(app.site);

@@ -220,6 +220,23 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertEqual(r.status, 403)
         self.assertEqual(history_len(), before)
 
+    def test_two_session_cookies_are_refused(self):
+        # Every port of 127.0.0.1 shares one cookie jar: another local web server can set its own
+        # session cookie beside the real one. A request carrying two is refused, whichever is valid.
+        _, session, _ = E.login()
+        other = session.split("=")[0] + "=" + "0" * 64
+        for cookies in [[session + "; " + other], [other + "; " + session], [session, other]]:
+            import socket
+            head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n"
+            head += "".join(f"Cookie: {c}\r\n" for c in cookies) + "Connection: close\r\n\r\n"
+            with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
+                s.sendall(head.encode())
+                answer = s.recv(65536)
+            self.assertIn(b" 400 ", answer.split(b"\r\n")[0], cookies)
+            self.assertNotIn(b"csrf", answer)
+        r, _ = E.request("GET", "/", headers={"Cookie": session})
+        self.assertEqual(r.status, 200)
+
     def test_zz_login_flood_is_slowed(self):
         # Last: it slows every later login from this address.
         statuses = [E.login("wrong password %d" % i)[0].status for i in range(6)]
@@ -359,6 +376,11 @@ class UpdatesPageOverTls(unittest.TestCase):
             r.read()
             self.assertEqual(r.status, 200)
             self.assertIn("Secure", r.getheader("Set-Cookie"))
+            # Under TLS the cookies carry the __Host- prefix: a browser takes them only from a
+            # secure origin, for the host alone (no Domain) and the whole path.
+            self.assertTrue(r.getheader("Set-Cookie").startswith("__Host-airlock_login="), r.getheader("Set-Cookie"))
+            self.assertIn("Path=/;", r.getheader("Set-Cookie"))
+            self.assertNotIn("Domain", r.getheader("Set-Cookie"))
             self.assertIn("max-age=", r.getheader("Strict-Transport-Security") or "")
             c.close()
             # TLS 1.2 with a CBC suite (no AEAD) is refused.
