@@ -205,6 +205,7 @@ Status run_server(App& app, httplib::Server& svr, const std::string& listen) {
   app.stopping = true;
   watch.join();
   app.runner.join();
+  app.flush_audit();  // the entries a busy site could not take yet are not lost with the process
   if (!ok) return fail(ErrorClass::io, "the server on " + printable(listen) + " stopped");
   return {};
 }
@@ -222,15 +223,36 @@ void App::audit(const std::string& action, const std::string& detail, Source fro
   std::lock_guard lk(audit_mu);
   unrecorded.emplace_back(action, detail);
   if (from == Source::request && runner.progress().running) return;
+  (void)record_kept();
+}
+
+bool App::record_kept() {
   while (!unrecorded.empty()) {
     std::lock_guard al(applier_mu);
     auto r = ap::audit_page_action(opt.site_toml, unrecorded.front().first, unrecorded.front().second, env(""));
     if (!r) {
-      if (unrecorded.size() > 1000) unrecorded.erase(unrecorded.begin());
-      log("audit deferred (" + r.error().what() + "): " + action);
-      return;  // busy: the next action records it
+      if (unrecorded.size() > kMaxUnrecorded) unrecorded.erase(unrecorded.begin());
+      log("audit deferred (" + r.error().what() + "): " + unrecorded.back().first);
+      return false;  // busy: the next action, or the server's exit, records it
     }
     unrecorded.erase(unrecorded.begin());
+  }
+  return true;
+}
+
+void App::flush_audit() {
+  const auto until = std::chrono::steady_clock::now() + kAuditFlushWait;
+  std::unique_lock lk(audit_mu);
+  while (!record_kept()) {
+    if (std::chrono::steady_clock::now() >= until) {
+      for (const auto& [action, detail] : unrecorded)
+        log("audit entry not recorded, the site stayed busy: " + action + ": " + detail);
+      unrecorded.clear();
+      return;
+    }
+    lk.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    lk.lock();
   }
 }
 
