@@ -2,6 +2,7 @@
 // socket delivers (never whole in memory), under a name the server chooses, within [ui]
 // upload_limit; then verified in full (`airlock scan --deep` of the one file). Only a verified
 // bundle enters the inbox; any other is deleted and the reason shown. Both are audited.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -38,6 +39,7 @@ std::string final_name(const Manifest& m) {
 }
 
 constexpr std::size_t kWriteBytes = 1 << 20;
+constexpr std::size_t kWritebackEvery = 8;  // writes of kWriteBytes
 // The one upload slot is not held by a client trickling its body: each window of this length must
 // bring at least this many bytes (a stall of the connection itself ends sooner, at the server's
 // read timeout).
@@ -60,6 +62,7 @@ Result<Received> receive(const httplib::ContentReader& reader, const std::string
   // httplib delivers the body in small reads; one write per MiB keeps the path at disk speed.
   std::string buf;
   buf.reserve(kWriteBytes);
+  std::size_t writes = 0;
   auto window_start = std::chrono::steady_clock::now();
   std::uint64_t window_bytes = 0;
   const bool read = reader([&](const char* data, std::size_t len) {
@@ -81,6 +84,8 @@ Result<Received> receive(const httplib::ContentReader& reader, const std::string
     if (buf.size() < kWriteBytes) return true;
     write_error = out.write(buf);
     buf.clear();
+    // Start the disk writing now, beside the receiving, rather than all of it at the final fsync.
+    if (++writes % kWritebackEvery == 0) (void)::sync_file_range(out.fd(), 0, 0, SYNC_FILE_RANGE_WRITE);
     return static_cast<bool>(write_error);
   });
   if (r.too_big || r.too_slow) return r;
