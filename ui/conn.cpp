@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -271,6 +273,10 @@ void WaitingRoom::leave(std::uint64_t ticket) {
 void serve_connection(int fd, SSL_CTX* tls, WaitingRoom& room, const ConnLimits& limits, const ProcessRequest& process,
                       const std::function<bool()>& running) {
   (void)::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  // A response is its head and its body in two writes: without this the body waits for the
+  // client's delayed acknowledgement of the head.
+  const int one = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   std::unique_ptr<SSL, SslFree> ssl(tls ? SSL_new(tls) : nullptr);
   if (tls && (!ssl || SSL_set_fd(ssl.get(), fd) != 1)) {
     ::close(fd);
