@@ -444,7 +444,8 @@ Status parse_ui(const toml::table& root, Site& s) {
   TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("ui"));
   if (!t) return {};
   const Fields f(*t, "ui", kCls);
-  TOMLU_CHECK(f.only({"listen", "hosts", "password_file", "tls_cert", "tls_key", "inbox", "stick", "upload_limit"}));
+  TOMLU_CHECK(f.only(
+      {"listen", "hosts", "password_file", "tls_cert", "tls_key", "inbox", "stick", "upload_limit", "inbox_limit"}));
   UiSettings& u = s.ui;
   TOMLU_TRY(u.listen, opt_text(f, "listen", u.listen));
   const auto colon = u.listen.rfind(':');
@@ -466,6 +467,11 @@ Status parse_ui(const toml::table& root, Site& s) {
     TOMLU_TRY(auto lim, f.integer("upload_limit"));
     if (lim < 1024 || lim > (1LL << 40)) return f.error("upload_limit", std::to_string(lim) + " is outside 1024..2^40");
     u.upload_limit = static_cast<std::uint64_t>(lim);
+  }
+  if (t->contains("inbox_limit")) {
+    TOMLU_TRY(auto lim, f.integer("inbox_limit"));
+    if (lim < 1024 || lim > (1LL << 44)) return f.error("inbox_limit", std::to_string(lim) + " is outside 1024..2^44");
+    u.inbox_limit = static_cast<std::uint64_t>(lim);
   }
   return {};
 }

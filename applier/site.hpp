@@ -95,6 +95,7 @@ struct ServiceSpec {
 // [ui] (docs/site.md): the local Updates page of `airlock serve`. Paths are resolved like every
 // other; the password file and the inbox default to the state folder.
 inline constexpr std::uint64_t kDefaultUploadLimit = 4ULL << 30;
+inline constexpr std::uint64_t kDefaultInboxLimit = 16ULL << 30;
 struct UiSettings {
   std::string listen = "127.0.0.1:8480";  // host:port; another than loopback needs tls_cert and tls_key
   std::vector<std::string> hosts;         // Host headers accepted; empty: the listen address, localhost forms
@@ -103,6 +104,7 @@ struct UiSettings {
   std::string inbox;                      // default <state_dir>/inbox: sideloaded bundles
   std::string stick;                      // "" = none: a mounted stick folder also listed
   std::uint64_t upload_limit = kDefaultUploadLimit;
+  std::uint64_t inbox_limit = kDefaultInboxLimit;  // the inbox's total bytes an upload may bring it to
 };
 
 struct Site {

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -48,7 +49,19 @@ struct App {
   // the apply's own thread records them with its result (Source::run).
   enum class Source { request, run };
   void audit(const std::string& action, const std::string& detail, Source from = Source::request);
-  std::string cookie(const std::string& name, const std::string& value, int max_age_s) const;
+  // At exit: records the kept entries, waiting up to kAuditFlushWait for a busy site; what is still
+  // refused then goes to the server's log.
+  void flush_audit();
+  // Records the kept entries in order (audit_mu held); false when the site refused one (busy).
+  bool record_kept();
+  static constexpr std::size_t kMaxUnrecorded = 1000;
+  static constexpr std::chrono::seconds kAuditFlushWait{10};
+  // A cookie's name on the wire: under TLS with the __Host- prefix, which a browser accepts only
+  // from a secure origin, for this host alone and the whole path (no other site can set it).
+  std::string cookie_name(const std::string& base) const { return tls ? "__Host-" + base : base; }
+  // The one value of cookie `base` the request carries: "" when none, nullopt when more than one.
+  std::optional<std::string> cookie_of(const httplib::Request& req, const std::string& base) const;
+  std::string cookie(const std::string& base, const std::string& value, int max_age_s) const;
 };
 
 // The session a request carries (nullopt: none or expired).

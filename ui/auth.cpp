@@ -113,18 +113,24 @@ bool host_allowed(const std::vector<std::string>& accepted, const std::string& h
   return std::find(accepted.begin(), accepted.end(), h) != accepted.end();
 }
 
-std::string cookie_value(const std::string& header, const std::string& name) {
+std::vector<std::string> cookie_values(const std::string& header, const std::string& name) {
+  std::vector<std::string> values;
   std::size_t pos = 0;
   while (pos < header.size()) {
     while (pos < header.size() && (header[pos] == ' ' || header[pos] == ';')) ++pos;
     const auto end = header.find(';', pos);
     const std::string part = header.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
     if (part.size() > name.size() && part.compare(0, name.size(), name) == 0 && part[name.size()] == '=')
-      return part.substr(name.size() + 1);
+      values.push_back(part.substr(name.size() + 1));
     if (end == std::string::npos) break;
     pos = end + 1;
   }
-  return "";
+  return values;
+}
+
+std::string cookie_value(const std::string& header, const std::string& name) {
+  auto values = cookie_values(header, name);
+  return values.empty() ? "" : values.front();
 }
 
 }  // namespace airlock::ui

@@ -78,7 +78,8 @@ class LoginThrottle {
 std::vector<std::string> accepted_hosts(const std::vector<std::string>& configured, const std::string& listen);
 bool host_allowed(const std::vector<std::string>& accepted, const std::string& host_header);
 
-// The value of cookie `name` in a Cookie header ("" when absent).
+// The value of cookie `name` in a Cookie header ("" when absent), and every value it has there.
 std::string cookie_value(const std::string& header, const std::string& name);
+std::vector<std::string> cookie_values(const std::string& header, const std::string& name);
 
 }  // namespace airlock::ui

@@ -103,6 +103,17 @@ const std::map<std::string_view, Words>& table() {
       {"would_go_ahead",
        {"Nothing was changed. The upgrade would go ahead.", "Nada foi alterado. A atualização seguiria adiante.",
         "No se cambió nada. La actualización seguiría adelante."}},
+      {"would_go_ahead_first",
+       {"Nothing was changed. The upgrade would go ahead: nothing is installed yet, so the preflight checks only "
+        "measure, and the failing ones above do not stop a first install.",
+        "Nada foi alterado. A atualização seguiria adiante: nada está instalado ainda, então as verificações prévias "
+        "apenas medem, e as que falham acima não impedem uma primeira instalação.",
+        "No se cambió nada. La actualización seguiría adelante: aún no hay nada instalado, así que las comprobaciones "
+        "previas solo miden, y las que fallan arriba no detienen una primera instalación."}},
+      {"check_measures",
+       {"fails (nothing is installed yet: the preflight checks only measure)",
+        "falha (nada está instalado ainda: as verificações prévias apenas medem)",
+        "falla (aún no hay nada instalado: las comprobaciones previas solo miden)"}},
       {"would_stop",
        {"Nothing was changed. The upgrade would stop:", "Nada foi alterado. A atualização pararia:",
         "No se cambió nada. La actualización se detendría:"}},

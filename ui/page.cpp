@@ -203,17 +203,24 @@ void history(std::ostringstream& o, const PageModel& m, const View& v) {
     << e(tr(v.lang, "audit_export")) << "</a></p></section>\n";
 }
 
+// Nothing installed yet: the preflight checks run, but only measure (a failing one stops no first
+// install), and the page must say so rather than list failures beside "would go ahead".
+bool first_install(const ap::Plan& p) { return p.from_version.empty(); }
+
 void check_rows(std::ostringstream& o, const ap::Plan& p, const View& v) {
   o << "<h3>" << e(tr(v.lang, "plan_preflight")) << "</h3><ul id=\"plan-preflight\">";
+  const bool measure = first_install(p);
   for (const auto& c : p.preflight)
     o << "<li class=\""
       << (c.skipped ? ""
           : c.ok    ? "ok"
+          : measure ? "measured"
                     : "error")
       << "\" data-ok=\"" << (c.ok ? "1" : "0") << "\">" << e(c.name) << " (" << e(c.kind) << ", "
       << e(tr(v.lang, c.hard ? "hard" : "soft")) << "): "
       << e(tr(v.lang, c.skipped ? "check_skipped"
                       : c.ok    ? "check_ok"
+                      : measure ? "check_measures"
                                 : "check_fails"))
       << (c.detail.empty() ? "" : " — " + e(c.detail)) << "</li>";
   if (p.preflight.empty()) o << "<li>" << e(tr(v.lang, "plan_nothing")) << "</li>";
@@ -276,7 +283,10 @@ void plan_section(std::ostringstream& o, const ap::Plan& p, const View& v, const
     for (const auto& b : p.blockers) o << "<li class=\"error\">" << e(b) << "</li>";
     o << "</ul>";
   } else {
-    o << "<p class=\"ok\" id=\"plan-go\">" << e(tr(v.lang, "would_go_ahead")) << "</p>";
+    const bool failing =
+        std::any_of(p.preflight.begin(), p.preflight.end(), [](const auto& c) { return !c.ok && !c.skipped; });
+    o << "<p class=\"ok\" id=\"plan-go\">"
+      << e(tr(v.lang, first_install(p) && failing ? "would_go_ahead_first" : "would_go_ahead")) << "</p>";
   }
   confirm_form(o, p, v, source, file);
   o << "</section>\n";

@@ -14,6 +14,7 @@
 #include "core/sys/fs.hpp"
 #include "core/text.hpp"
 #include "ui/app.hpp"
+#include "ui/conn.hpp"
 #include "ui/i18n.hpp"
 #include "ui/page.hpp"
 
@@ -55,6 +56,13 @@ httplib::Server::HandlerResponse check_host(App& app, const httplib::Request& re
   if (!host_allowed(app.hosts, req.get_header_value("Host"))) {
     app.log("refused: Host '" + printable(req.get_header_value("Host")) + "' from " + req.remote_addr);
     refuse(res, 421, "this server does not answer to that Host name");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+  // Every port of the host shares the browser's cookies: another local server can set a session
+  // cookie of the same name beside ours. Which one is meant cannot be told, so neither is used.
+  if (!app.cookie_of(req, kSessionCookie) || !app.cookie_of(req, kLoginCookie)) {
+    app.log("refused: two session cookies from " + req.remote_addr);
+    refuse(res, 400, "the request carries two session cookies: clear this site's cookies and log in again");
     return httplib::Server::HandlerResponse::Handled;
   }
   // The body is read after this handler. Only the sideload upload may be large (up to [ui]
@@ -107,7 +115,7 @@ void login_routes(App& app, httplib::Server& svr) {
   });
   svr.Post("/login", [&app](const httplib::Request& req, httplib::Response& res) {
     const std::string lang = page_language(req, nullptr);
-    const std::string token = cookie_value(req.get_header_value("Cookie"), kLoginCookie);
+    const std::string token = app.cookie_of(req, kLoginCookie).value_or("");
     if (token.size() != 64 || !crypto::equal_secret(token, req.get_param_value("token")))
       return refuse(res, 403, "the login form is stale or forged; reload /login");
     if (auto wait = app.throttle.begin(req.remote_addr); wait > 0) {
@@ -156,8 +164,8 @@ Status check_tls_files(const ap::Site& site) {
 }
 
 std::unique_ptr<httplib::Server> make_server(const ap::Site& site) {
-  if (site.ui.tls_cert.empty()) return std::make_unique<httplib::Server>();
-  auto svr = std::make_unique<httplib::SSLServer>(site.ui.tls_cert.c_str(), site.ui.tls_key.c_str());
+  if (site.ui.tls_cert.empty()) return std::make_unique<GuardedServer<httplib::Server>>();
+  auto svr = std::make_unique<GuardedServer<httplib::SSLServer>>(site.ui.tls_cert.c_str(), site.ui.tls_key.c_str());
   // TLS 1.2 at least, and only forward-secret AEAD suites for 1.2 (1.3's are all of that kind).
   if (SSL_CTX* ctx = svr->ssl_context()) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -197,6 +205,7 @@ Status run_server(App& app, httplib::Server& svr, const std::string& listen) {
   app.stopping = true;
   watch.join();
   app.runner.join();
+  app.flush_audit();  // the entries a busy site could not take yet are not lost with the process
   if (!ok) return fail(ErrorClass::io, "the server on " + printable(listen) + " stopped");
   return {};
 }
@@ -214,25 +223,55 @@ void App::audit(const std::string& action, const std::string& detail, Source fro
   std::lock_guard lk(audit_mu);
   unrecorded.emplace_back(action, detail);
   if (from == Source::request && runner.progress().running) return;
+  (void)record_kept();
+}
+
+bool App::record_kept() {
   while (!unrecorded.empty()) {
     std::lock_guard al(applier_mu);
     auto r = ap::audit_page_action(opt.site_toml, unrecorded.front().first, unrecorded.front().second, env(""));
     if (!r) {
-      if (unrecorded.size() > 1000) unrecorded.erase(unrecorded.begin());
-      log("audit deferred (" + r.error().what() + "): " + action);
-      return;  // busy: the next action records it
+      if (unrecorded.size() > kMaxUnrecorded) unrecorded.erase(unrecorded.begin());
+      log("audit deferred (" + r.error().what() + "): " + unrecorded.back().first);
+      return false;  // busy: the next action, or the server's exit, records it
     }
     unrecorded.erase(unrecorded.begin());
   }
+  return true;
 }
 
-std::string App::cookie(const std::string& name, const std::string& value, int max_age_s) const {
-  return name + "=" + value + "; Path=/; Max-Age=" + std::to_string(max_age_s) + "; HttpOnly; SameSite=Strict" +
-         (tls ? "; Secure" : "");
+void App::flush_audit() {
+  const auto until = std::chrono::steady_clock::now() + kAuditFlushWait;
+  std::unique_lock lk(audit_mu);
+  while (!record_kept()) {
+    if (std::chrono::steady_clock::now() >= until) {
+      for (const auto& [action, detail] : unrecorded)
+        log("audit entry not recorded, the site stayed busy: " + action + ": " + detail);
+      unrecorded.clear();
+      return;
+    }
+    lk.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    lk.lock();
+  }
+}
+
+std::optional<std::string> App::cookie_of(const httplib::Request& req, const std::string& base) const {
+  std::vector<std::string> found;
+  const auto [from, to] = req.headers.equal_range("Cookie");
+  for (auto it = from; it != to; ++it)
+    for (auto& v : cookie_values(it->second, cookie_name(base))) found.push_back(std::move(v));
+  if (found.size() > 1) return std::nullopt;
+  return found.empty() ? "" : found.front();
+}
+
+std::string App::cookie(const std::string& base, const std::string& value, int max_age_s) const {
+  return cookie_name(base) + "=" + value + "; Path=/; Max-Age=" + std::to_string(max_age_s) +
+         "; HttpOnly; SameSite=Strict" + (tls ? "; Secure" : "");
 }
 
 std::optional<Session> session_of(App& app, const httplib::Request& req) {
-  auto s = app.sessions.find(cookie_value(req.get_header_value("Cookie"), kSessionCookie));
+  auto s = app.sessions.find(app.cookie_of(req, kSessionCookie).value_or(""));
   if (!s) return s;
   // `airlock ui passwd` ends every session opened with the password it replaced.
   auto hash = read_password_hash(app.site);
@@ -312,7 +351,6 @@ Status serve(const ServeOptions& o) {
   if (!svr->is_valid()) return fail(ErrorClass::usage, "[ui] tls_cert/tls_key could not be loaded");
   svr->set_default_headers(security_headers(!app.site.ui.tls_cert.empty()));
   svr->set_payload_max_length(static_cast<std::size_t>(app.site.ui.upload_limit) + 64 * 1024);
-  svr->set_read_timeout(30, 0);
   svr->set_pre_routing_handler(
       [&app](const httplib::Request& req, httplib::Response& res) { return check_host(app, req, res); });
   login_routes(app, *svr);

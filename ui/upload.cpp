@@ -2,10 +2,15 @@
 // socket delivers (never whole in memory), under a name the server chooses, within [ui]
 // upload_limit; then verified in full (`airlock scan --deep` of the one file). Only a verified
 // bundle enters the inbox; any other is deleted and the reason shown. Both are audited.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
 
 #include "applier/scan.hpp"
 #include "core/crypto/password_hash.hpp"
@@ -34,12 +39,19 @@ std::string final_name(const Manifest& m) {
 }
 
 constexpr std::size_t kWriteBytes = 1 << 20;
+constexpr std::size_t kWritebackEvery = 8;  // writes of kWriteBytes
+// The one upload slot is not held by a client trickling its body: each window of this length must
+// bring at least this many bytes (a stall of the connection itself ends sooner, at the server's
+// read timeout).
+constexpr std::chrono::seconds kRateWindow{10};
+constexpr std::uint64_t kMinBytesPerWindow = 64 * 1024;
 
 bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
 
 struct Received {
   std::uint64_t bytes = 0;
   bool too_big = false;
+  bool too_slow = false;
 };
 
 // Streams the body into `path` (a new file, committed only when whole and within the limit).
@@ -50,24 +62,78 @@ Result<Received> receive(const httplib::ContentReader& reader, const std::string
   // httplib delivers the body in small reads; one write per MiB keeps the path at disk speed.
   std::string buf;
   buf.reserve(kWriteBytes);
+  std::size_t writes = 0;
+  auto window_start = std::chrono::steady_clock::now();
+  std::uint64_t window_bytes = 0;
   const bool read = reader([&](const char* data, std::size_t len) {
     r.bytes += len;
     if (r.bytes > limit) {
       r.too_big = true;
       return false;
     }
+    window_bytes += len;
+    if (const auto now = std::chrono::steady_clock::now(); now - window_start >= kRateWindow) {
+      if (window_bytes < kMinBytesPerWindow) {
+        r.too_slow = true;
+        return false;
+      }
+      window_start = now;
+      window_bytes = 0;
+    }
     buf.append(data, len);
     if (buf.size() < kWriteBytes) return true;
     write_error = out.write(buf);
     buf.clear();
+    // Start the disk writing now, beside the receiving, rather than all of it at the final fsync.
+    if (++writes % kWritebackEvery == 0) (void)::sync_file_range(out.fd(), 0, 0, SYNC_FILE_RANGE_WRITE);
     return static_cast<bool>(write_error);
   });
-  if (r.too_big) return r;
+  if (r.too_big || r.too_slow) return r;
   if (write_error && read && !buf.empty()) write_error = out.write(buf);
   if (!write_error) return fail(write_error.error().with_context("upload"));
   if (!read) return fail(ErrorClass::io, "the upload ended before its body was complete");
   AIRLOCK_CHECK(out.commit(), "upload");
   return r;
+}
+
+// The inbox's bundles: its plain files (the upload folder and hidden files aside).
+std::vector<std::filesystem::directory_entry> inbox_files(const std::string& inbox) {
+  std::vector<std::filesystem::directory_entry> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(inbox, ec))
+    if (e.path().filename().string()[0] != '.' && e.is_regular_file(ec)) files.push_back(e);
+  return files;
+}
+
+std::uint64_t inbox_bytes(const std::string& inbox) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : inbox_files(inbox)) total += e.file_size(ec);
+  return total;
+}
+
+// The inbox file with the same bytes as the upload at `path`, if any. Only a file of the same size
+// can be one: the two are hashed then, and only then (the common upload pays nothing for this).
+std::optional<std::string> same_bundle(const std::string& inbox, const std::string& path, std::uint64_t bytes) {
+  std::error_code ec;
+  std::optional<std::string> mine;
+  for (const auto& e : inbox_files(inbox)) {
+    if (e.file_size(ec) != bytes) continue;
+    if (!mine) {
+      auto h = sha256_file(path);
+      if (!h) return std::nullopt;
+      mine = *h;
+    }
+    auto h = sha256_file(e.path().string());
+    if (h && *h == *mine) return e.path().filename().string();
+  }
+  return std::nullopt;
+}
+
+std::string over_inbox_limit(std::uint64_t held, std::uint64_t adding, std::uint64_t limit) {
+  return "the inbox holds " + std::to_string(held) + " bytes; this upload of " + std::to_string(adding) +
+         " bytes would pass [ui] inbox_limit (" + std::to_string(limit) +
+         " bytes): remove bundles from the inbox first";
 }
 
 // Verifies the file alone in `dir` and moves it into the inbox; the inbox name, or why not.
@@ -100,18 +166,40 @@ void upload(App& app, const httplib::Request& req, httplib::Response& res, const
     res.set_header("Connection", "close");
     return answer(res, 413, false, "the bundle is larger than the upload limit (" + std::to_string(limit) + " bytes)");
   }
+  const std::uint64_t inbox_limit = app.site.ui.inbox_limit;
+  if (req.has_header("Content-Length")) {
+    const auto len = req.get_header_value<std::uint64_t>("Content-Length");
+    if (const auto held = inbox_bytes(app.site.ui.inbox); held + len > inbox_limit) {
+      app.audit("upload refused", over_inbox_limit(held, len, inbox_limit));
+      res.set_header("Connection", "close");
+      return answer(res, 507, false, over_inbox_limit(held, len, inbox_limit));
+    }
+  }
   std::unique_lock busy(app.upload_mu, std::try_to_lock);
   if (!busy.owns_lock()) return answer(res, 409, false, "another upload is in progress");
   const std::string dir = app.site.ui.inbox + "/.upload";
   if (auto d = make_private_dir(dir); !d) return answer(res, 500, false, d.error().what());
   const std::string name = "upload-" + crypto::random_hex(8) + ".tar.zst";  // never the client's name
   auto got = receive(reader, dir + "/" + name, limit);
-  if (!got || got->too_big) {
-    const std::string why =
-        got ? "larger than the upload limit (" + std::to_string(limit) + " bytes)" : got.error().what();
+  if (!got || got->too_big || got->too_slow) {
+    const std::string why = !got           ? got.error().what()
+                            : got->too_big ? "larger than the upload limit (" + std::to_string(limit) + " bytes)"
+                                           : "slower than " + std::to_string(kMinBytesPerWindow / 1024) + " KiB per " +
+                                                 std::to_string(kRateWindow.count()) + " s";
     app.audit("upload refused", why);
     res.set_header("Connection", "close");
-    return answer(res, got ? 413 : 400, false, "upload refused: " + why);
+    return answer(res, !got ? 400 : got->too_big ? 413 : 408, false, "upload refused: " + why);
+  }
+  // The same bytes already in the inbox: nothing is added, however often it is sent.
+  if (auto same = same_bundle(app.site.ui.inbox, dir + "/" + name, got->bytes)) {
+    (void)::unlink((dir + "/" + name).c_str());
+    app.audit("upload", *same + ", " + std::to_string(got->bytes) + " bytes, already in the inbox");
+    return answer(res, 200, true, "already in the inbox as " + *same, *same);
+  }
+  if (const auto held = inbox_bytes(app.site.ui.inbox); held + got->bytes > inbox_limit) {
+    (void)::unlink((dir + "/" + name).c_str());
+    app.audit("upload refused", over_inbox_limit(held, got->bytes, inbox_limit));
+    return answer(res, 507, false, over_inbox_limit(held, got->bytes, inbox_limit));
   }
   auto admitted = admit(app, dir, name);
   if (!admitted) {

@@ -97,6 +97,10 @@ TEST_F(ServeCli, ServeRefusesWithoutPasswordAndOffLoopbackWithoutTls) {
   EXPECT_NE(r.output.find("ui.listen"), std::string::npos) << r.output;
   spit(dir / "site/site.toml", text + "\n[ui]\nupload_limit = 10\n");
   EXPECT_EQ(run(kBin + " status --site " + site()).status, 2);
+  spit(dir / "site/site.toml", text + "\n[ui]\ninbox_limit = 10\n");
+  r = run(kBin + " status --site " + site());
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("inbox_limit"), std::string::npos) << r.output;
   spit(dir / "site/site.toml", text + "\n[ui]\nport = 1\n");
   EXPECT_EQ(run(kBin + " status --site " + site()).status, 2);
 }

@@ -1,12 +1,19 @@
 #!/usr/bin/python3
 """The Updates page over plain HTTP: what an intruder or a foreign page tries is refused.
 usage: security_test.py AIRLOCK_BINARY SOURCE_DIR"""
+import fcntl
+import hashlib
 import http.client
+import json
 import os
+import re
 import shutil
+import signal
+import socket
 import ssl
 import subprocess
 import sys
+import time
 import unittest
 import urllib.parse
 
@@ -107,6 +114,26 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertFalse(E.json("status")["installed"])
         os.remove(os.path.join(E.inbox(), "plan-1.1.0.tar.zst"))
 
+    def test_plan_on_a_fresh_site_says_failing_preflight_checks_only_measure(self):
+        # Nothing installed: the site's hard checks fail (no database yet) but only measure; the
+        # plan must not list them as failing and then say "would go ahead" as if they had passed.
+        _, session, csrf = E.login()
+        shutil.copy(E.bundles["demo-1.1.0"], os.path.join(E.inbox(), "fresh-1.1.0.tar.zst"))
+        try:
+            for lang, words in [("en", "only measure"), ("pt-BR", "apenas medem"), ("es", "solo miden")]:
+                r, page = E.request("POST", "/plan", "source=inbox&file=fresh-1.1.0.tar.zst&csrf=" + csrf,
+                                    dict(FORM, Cookie=session, **{"Accept-Language": lang}))
+                self.assertEqual(r.status, 200)
+                page = page.decode()
+                self.assertIn('data-ok="0"', page)  # a failing preflight check is listed
+                go = re.search(r'<p class="ok" id="plan-go">([^<]*)</p>', page)
+                self.assertTrue(go, lang)
+                self.assertIn(words, go.group(1), lang)
+                failing = re.findall(r'<li class="[a-z]*" data-ok="0">([^<]*)</li>', page)
+                self.assertTrue(failing and all(words in f for f in failing), (lang, failing))
+        finally:
+            os.remove(os.path.join(E.inbox(), "fresh-1.1.0.tar.zst"))
+
     def test_foreign_host_header_is_refused(self):
         _, session, _ = E.login()
         for host in ["evil.example", f"evil.example:{E.port}", f"127.0.0.1:{E.port + 1}"]:
@@ -179,6 +206,65 @@ class UpdatesPageSecurity(unittest.TestCase):
         kinds = [e["kind"] for e in E.json("audit", "export")["entries"]]
         self.assertIn("page", kinds)
 
+    def upload(self, data, session, csrf):
+        r, body = E.request("POST", "/action/upload", data, {"Cookie": session, "X-CSRF-Token": csrf,
+                                                            "Content-Type": "application/octet-stream"})
+        return r.status, json.loads(body)
+
+    def test_the_same_bundle_uploaded_again_is_not_added_again(self):
+        _, session, csrf = E.login()
+        data = read(E.bundles["demo-1.1.0"])
+        digest = hashlib.sha256(data).hexdigest()
+
+        def copies():
+            return [f for f in os.listdir(E.inbox())
+                    if os.path.isfile(os.path.join(E.inbox(), f))
+                    and hashlib.sha256(read(os.path.join(E.inbox(), f))).hexdigest() == digest]
+        for _ in range(3):
+            status, answer = self.upload(data, session, csrf)
+            self.assertEqual(status, 200, answer)
+        self.assertEqual(len(copies()), 1, copies())
+        self.assertIn("already", answer["message"])
+        self.assertEqual(answer["file"], copies()[0])
+        up = os.path.join(E.inbox(), ".upload")
+        self.assertEqual(os.listdir(up) if os.path.isdir(up) else [], [])
+
+    def test_a_trickling_upload_does_not_hold_the_upload_slot(self):
+        # One upload at a time: a client sending its body a few bytes a second is cut off, and
+        # the next upload goes through.
+        _, session, csrf = E.login()
+        data = read(E.bundles["demo-1.1.1-xss"])
+        s = socket.create_connection(("127.0.0.1", E.port), timeout=60)
+        s.sendall((f"POST /action/upload HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\nCookie: {session}\r\n"
+                   f"X-CSRF-Token: {csrf}\r\nContent-Type: application/octet-stream\r\n"
+                   f"Content-Length: {len(data)}\r\n\r\n").encode())
+        started = time.monotonic()
+        cut = None
+        try:
+            for i in range(40):
+                s.sendall(data[i * 4:(i + 1) * 4])
+                time.sleep(1)
+                s.settimeout(0.01)
+                try:
+                    got = s.recv(4096)
+                    cut = time.monotonic() - started
+                    break
+                except socket.timeout:
+                    pass
+                except OSError:
+                    cut = time.monotonic() - started
+                    break
+                s.settimeout(60)
+        except OSError:
+            cut = time.monotonic() - started
+        finally:
+            s.close()
+        self.assertIsNotNone(cut, "a trickling upload still held its slot after 40 s")
+        self.assertLess(cut, 25)
+        status, answer = self.upload(data, session, csrf)
+        self.assertEqual(status, 200, answer)
+        os.remove(os.path.join(E.inbox(), answer["file"]))
+
     def raw(self, head):
         """Sends only a request's head (no body) and returns the status line the server answers."""
         import socket
@@ -218,6 +304,23 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertEqual(r.status, 403)
         self.assertEqual(history_len(), before)
 
+    def test_two_session_cookies_are_refused(self):
+        # Every port of 127.0.0.1 shares one cookie jar: another local web server can set its own
+        # session cookie beside the real one. A request carrying two is refused, whichever is valid.
+        _, session, _ = E.login()
+        other = session.split("=")[0] + "=" + "0" * 64
+        for cookies in [[session + "; " + other], [other + "; " + session], [session, other]]:
+            import socket
+            head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n"
+            head += "".join(f"Cookie: {c}\r\n" for c in cookies) + "Connection: close\r\n\r\n"
+            with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
+                s.sendall(head.encode())
+                answer = s.recv(65536)
+            self.assertIn(b" 400 ", answer.split(b"\r\n")[0], cookies)
+            self.assertNotIn(b"csrf", answer)
+        r, _ = E.request("GET", "/", headers={"Cookie": session})
+        self.assertEqual(r.status, 200)
+
     def test_zz_login_flood_is_slowed(self):
         # Last: it slows every later login from this address.
         statuses = [E.login("wrong password %d" % i)[0].status for i in range(6)]
@@ -240,6 +343,161 @@ class UpdatesPageSecurity(unittest.TestCase):
         self.assertEqual(len(E.json("audit", "export")["entries"]), entries)
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+
+
+class UpdatesPageConnections(unittest.TestCase):
+    """Attacks on the server's connections themselves, before any route: slow heads, huge heads."""
+
+    def slow_connection(self):
+        s = socket.create_connection(("127.0.0.1", E.port), timeout=30)
+        s.sendall(f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n".encode())
+        return s
+
+    def test_slow_heads_do_not_starve_a_normal_client(self):
+        # Slowloris: 20 connections each sending a header line every 2 s, more than the server
+        # has workers. A normal client (from the same address) is still answered at once.
+        slow = [self.slow_connection() for _ in range(20)]
+        try:
+            for i in range(2):
+                time.sleep(2)
+                for s in slow:
+                    try:
+                        s.sendall(b"X-Slow-%d: 1\r\n" % i)
+                    except OSError:
+                        pass  # the server dropped it: that is allowed
+            started = time.monotonic()
+            c = http.client.HTTPConnection("127.0.0.1", E.port, timeout=5)
+            c.request("GET", "/login", headers={"Host": f"127.0.0.1:{E.port}"})
+            r = c.getresponse()
+            r.read()
+            c.close()
+            self.assertEqual(r.status, 200)
+            self.assertLess(time.monotonic() - started, 3)
+        finally:
+            for s in slow:
+                s.close()
+
+    def test_a_slow_head_is_cut_off_by_its_deadline(self):
+        # A head that never ends, one line every 2 s, is closed by the server within its
+        # deadline (10 s from the connection) rather than held while lines keep coming.
+        s = self.slow_connection()
+        started = time.monotonic()
+        closed_after = None
+        try:
+            for i in range(15):
+                time.sleep(2)
+                try:
+                    s.sendall(b"X-Slow-%d: 1\r\n" % i)
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+                s.settimeout(0.01)
+                try:
+                    s.recv(4096)  # an answer (400) or the end of the stream: the head was cut off
+                    closed_after = time.monotonic() - started
+                    break
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+                s.settimeout(30)
+        finally:
+            s.close()
+        self.assertIsNotNone(closed_after, "the slow head was still open after 30 s")
+        self.assertLess(closed_after, 14)
+
+    def test_too_many_headers_are_refused_and_memory_stays_bounded(self):
+        head = f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n"
+        with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
+            s.sendall((head + "".join("X-%d: v\r\n" % i for i in range(101)) + "\r\n").encode())
+            self.assertIn(b" 431 ", s.recv(4096).split(b"\r\n")[0])
+        # One header over 64 KiB in all (each line within the library's own 8 KiB line limit).
+        with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
+            s.sendall((head + "".join("X-%d: %s\r\n" % (i, "v" * 8000) for i in range(9)) + "\r\n").encode())
+            self.assertIn(b" 431 ", s.recv(4096).split(b"\r\n")[0])
+        # 300 000 headers (about 4 MB): the server must not keep them.
+        before = rss_kib(E.server.pid)
+        status = b""
+        with socket.create_connection(("127.0.0.1", E.port), timeout=30) as s:
+            try:
+                s.sendall(head.encode())
+                for chunk in range(300):
+                    s.sendall("".join("X-%d-%d: v\r\n" % (chunk, i) for i in range(1000)).encode())
+                s.sendall(b"\r\n")
+            except OSError:
+                pass  # refused and closed mid-way: what is wanted
+            try:
+                status = s.recv(4096).split(b"\r\n")[0]
+            except OSError:
+                pass
+        self.assertLess(rss_kib(E.server.pid) - before, 20 * 1024)
+        self.assertTrue(status == b"" or b" 431 " in status, status)
+        r, _ = E.request("GET", "/login")  # still serving
+        self.assertEqual(r.status, 200)
+
+
+class UpdatesPageInboxLimit(unittest.TestCase):
+    """[ui] inbox_limit: the inbox's total size, uploads included."""
+
+    def test_an_upload_past_the_inbox_limit_is_refused(self):
+        t = uitest.Env(sys.argv[1], sys.argv[2])
+        try:
+            a, b = E.bundles["demo-1.1.0"], E.bundles["demo-1.1.1-xss"]
+            limit = os.path.getsize(a) + os.path.getsize(b) - 1
+            t.make_site(f"inbox_limit = {limit}\n")
+            t.start()
+            _, session, csrf = t.login()
+            for path, want in [(a, 200), (b, 507)]:
+                r, body = t.request("POST", "/action/upload", read(path),
+                                    {"Cookie": session, "X-CSRF-Token": csrf,
+                                     "Content-Type": "application/octet-stream"})
+                self.assertEqual(r.status, want, body)
+            self.assertIn("inbox_limit", json.loads(body)["message"])
+            self.assertEqual(len([f for f in os.listdir(t.inbox()) if f.endswith(".tar.zst")]), 1)
+            # Chunked, with no length to judge by before the body: refused once it has arrived.
+            r, body = t.request("POST", "/action/upload", iter([read(b)]),
+                                {"Cookie": session, "X-CSRF-Token": csrf,
+                                 "Content-Type": "application/octet-stream"}, chunked=True)
+            self.assertEqual(r.status, 507, body)
+            self.assertEqual(len([f for f in os.listdir(t.inbox()) if f.endswith(".tar.zst")]), 1)
+            up = os.path.join(t.inbox(), ".upload")
+            self.assertEqual(os.listdir(up) if os.path.isdir(up) else [], [])
+        finally:
+            t.cleanup()
+
+
+class UpdatesPageShutdown(unittest.TestCase):
+    def test_audit_entries_kept_while_busy_are_recorded_at_sigterm(self):
+        # Another command holds the site lock: the page keeps its audit entries. The server is
+        # then stopped by SIGTERM before any later action could record them.
+        t = uitest.Env(sys.argv[1], sys.argv[2])
+        try:
+            site_dir = t.make_site()
+            t.start()
+            state = os.path.join(site_dir, "state")
+            os.makedirs(state, exist_ok=True)
+            with open(os.path.join(state, "lock"), "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                r, session, csrf = t.login()
+                self.assertEqual(r.status, 303)
+                r, _ = t.request("POST", "/logout", "csrf=" + csrf, dict(FORM, Cookie=session))
+                self.assertEqual(r.status, 303)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            t.server.send_signal(signal.SIGTERM)
+            self.assertEqual(t.server.wait(timeout=30), 0)
+            t.server.stdout.close()
+            t.server = None
+            actions = [e["data"].get("action") for e in t.json("audit", "export")["entries"] if e["kind"] == "page"]
+            self.assertIn("login", actions)
+            self.assertIn("logout", actions)
+        finally:
+            t.cleanup()
+
+
 class UpdatesPageOverTls(unittest.TestCase):
     """[ui] tls_cert and tls_key: HTTPS, and the session cookie marked Secure."""
 
@@ -260,6 +518,11 @@ class UpdatesPageOverTls(unittest.TestCase):
             r.read()
             self.assertEqual(r.status, 200)
             self.assertIn("Secure", r.getheader("Set-Cookie"))
+            # Under TLS the cookies carry the __Host- prefix: a browser takes them only from a
+            # secure origin, for the host alone (no Domain) and the whole path.
+            self.assertTrue(r.getheader("Set-Cookie").startswith("__Host-airlock_login="), r.getheader("Set-Cookie"))
+            self.assertIn("Path=/;", r.getheader("Set-Cookie"))
+            self.assertNotIn("Domain", r.getheader("Set-Cookie"))
             self.assertIn("max-age=", r.getheader("Strict-Transport-Security") or "")
             c.close()
             # TLS 1.2 with a CBC suite (no AEAD) is refused.
