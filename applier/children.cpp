@@ -6,7 +6,7 @@
 
 #include "applier/image_store.hpp"
 #include "applier/audit.hpp"
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 #include "applier/run.hpp"
 #include "applier/services.hpp"
 

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "applier/probes.hpp"
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 #include "core/text.hpp"
 
 namespace airlock::applier {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "applier/applier.hpp"
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 #include "applier/site.hpp"
 
 namespace airlock::applier {

@@ -94,7 +94,7 @@ Event do_revert(Ctx& c) {
   }
   if (s) s = restore_snapshot(c.site, *old, RestoreParts::configs_and_pointer);
   c.data["revert_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
-  if (!s) return c.error = Error(ErrorClass::rollback_failed, s.error().what()), Event::fail;
+  if (!s) return c.error = s.error().reclassed(ErrorClass::rollback_failed), Event::fail;
   crash_point("after_rollback");
   return Event::ok;
 }

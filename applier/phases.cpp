@@ -16,7 +16,7 @@
 #include "applier/image_store.hpp"
 #include "applier/lifecycle.hpp"
 #include "applier/migrate.hpp"
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 #include "applier/run.hpp"
 #include "applier/services.hpp"
 #include "applier/snapshot.hpp"

@@ -17,7 +17,7 @@
 #include "applier/files.hpp"
 #include "applier/health.hpp"
 #include "applier/probes.hpp"
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 #include "applier/state_db.hpp"
 #include "core/crypto/x509.hpp"
 #include "core/db/target.hpp"

@@ -178,7 +178,7 @@ Event do_rollback(Ctx& c) {
     s = undo_targets(c, *snap);
   }
   if (!s) {
-    c.error = Error(ErrorClass::rollback_failed, s.error().what()).with_context("rolling back");
+    c.error = s.error().reclassed(ErrorClass::rollback_failed).with_context("rolling back");
     return Event::fail;
   }
   crash_point("after_rollback");
@@ -192,7 +192,7 @@ Event do_rollback(Ctx& c) {
                            "); restoring every database from the snapshot");
     for (const auto& [name, _] : c.site.databases)
       if (auto r = restore_database(c.site, *snap, name); !r) {
-        c.error = Error(ErrorClass::rollback_failed, r.error().what()).with_context("rolling back");
+        c.error = r.error().reclassed(ErrorClass::rollback_failed).with_context("rolling back");
         return Event::fail;
       }
     run = run_checks(c.site, &c.baseline, &c.children);

@@ -15,7 +15,7 @@
 #include "applier/applier.hpp"
 #include "applier/health.hpp"
 #include "applier/lock.hpp"
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 #include "applier/site.hpp"
 #include "applier/snapshot.hpp"
 #include "applier/state_db.hpp"

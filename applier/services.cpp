@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "applier/health.hpp"
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 #include "applier/run.hpp"
 
 namespace airlock::applier {

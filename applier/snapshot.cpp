@@ -15,6 +15,7 @@
 #include "core/json_text.hpp"
 #include "core/sys/fs.hpp"
 #include "core/sys/paths.hpp"
+#include "core/sys/synced_file.hpp"
 
 namespace airlock::applier {
 namespace {
@@ -69,9 +70,9 @@ Result<SnapItem> snap_database(const std::string& dir, const db::TargetSpec& spe
   // Created private first: the target would create the copy 0644 less the umask.
   AIRLOCK_CHECK(make_private_file(dest), what);
   AIRLOCK_TRY(it.user_version, target->snapshot_to(dest), what);
-  AIRLOCK_CHECK(fsync_file(dest), "snapshot");
-  it.bytes = file_size_or_zero(dest);
-  AIRLOCK_TRY(it.sha256, sha256_file(dest), "snapshot");
+  AIRLOCK_TRY(auto synced, fsync_and_hash_file(dest), "snapshot");
+  it.bytes = synced.bytes;
+  it.sha256 = std::move(synced.sha256);
   return it;
 }
 

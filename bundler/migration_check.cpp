@@ -55,6 +55,14 @@ Error refused(const Recipe& r, const RecipeMigration& m, const std::string& what
                "recipe '" + r.path + "': migration '" + m.id + "' (database '" + m.database + "'): " + what);
 }
 
+// The refusal of an error met on the way, its text kept as it is: it is printable already, and a
+// new Error made of it would escape its escapes a second time (a server's newline shown as
+// \\u000a).
+Error refused(const Recipe& r, const RecipeMigration& m, const std::string& what, const Error& cause) {
+  std::string ctx = "recipe '" + r.path + "': migration '" + m.id + "' (database '" + m.database + "')";
+  return cause.reclassed(ErrorClass::build_refused).with_context(what.empty() ? ctx : ctx + ": " + what);
+}
+
 // Lines in one schema dump and not the other, for a message that says what the down left behind.
 std::string schema_difference(const std::string& before, const std::string& after) {
   auto lines = [](const std::string& s) {
@@ -74,7 +82,7 @@ std::string schema_difference(const std::string& before, const std::string& afte
 
 Result<std::string> read_sql(const Recipe& r, const RecipeMigration& m, const std::string& source) {
   auto text = read_file(r.resolve(source), kMaxSqlBytes, ErrorClass::build_refused);
-  if (!text) return fail(refused(r, m, text.error().message()));
+  if (!text) return fail(refused(r, m, "", text.error()));
   return std::move(*text);
 }
 
@@ -137,12 +145,12 @@ Result<std::unique_ptr<db::Target>> open_scratch(const Recipe& r, const RecipeMi
     AIRLOCK_CHECK(d->create(), "scratch database for migration '" + m.id + "'");
     // Recipe SQL like the migrations: on the site's hardened connection.
     auto s = sandboxed(*d, sql);
-    if (!s) return fail(refused(r, m, "fixture '" + *m.fixture + "' fails: " + s.error().message()));
+    if (!s) return fail(refused(r, m, "fixture '" + *m.fixture + "' fails", s.error()));
     return d;
   }
   if (m.fixture) {
     auto copied = d->copy_from(r.resolve(*m.fixture));
-    if (!copied) return fail(refused(r, m, "fixture: " + copied.error().what()));
+    if (!copied) return fail(refused(r, m, "fixture", copied.error()));
   }
   AIRLOCK_CHECK(d->create(), "scratch database for migration '" + m.id + "'");
   return d;
@@ -150,7 +158,7 @@ Result<std::unique_ptr<db::Target>> open_scratch(const Recipe& r, const RecipeMi
 
 Result<std::string> schema(const Recipe& r, const RecipeMigration& m, db::Target& d) {
   auto text = d.schema_text();
-  if (!text) return fail(refused(r, m, "reading the schema: " + text.error().message()));
+  if (!text) return fail(refused(r, m, "reading the schema", text.error()));
   return std::move(*text);
 }
 
@@ -160,19 +168,18 @@ Status round_trip(const Recipe& r, const RecipeMigration& m, db::Target& d) {
   BUNDLER_TRY(std::string up, read_sql(r, m, m.up));
   BUNDLER_CHECK(script_allowed(r, m, d, m.up, up));
   BUNDLER_TRY(std::string before, schema(r, m, d));
-  if (auto s = sandboxed(d, up); !s) return fail(refused(r, m, "up '" + m.up + "' fails: " + s.error().message()));
+  if (auto s = sandboxed(d, up); !s) return fail(refused(r, m, "up '" + m.up + "' fails", s.error()));
   if (!m.down) return {};
   BUNDLER_TRY(std::string down, read_sql(r, m, *m.down));
   BUNDLER_CHECK(script_allowed(r, m, d, *m.down, down));
-  if (auto s = sandboxed(d, down); !s)
-    return fail(refused(r, m, "down '" + *m.down + "' fails after up: " + s.error().message()));
+  if (auto s = sandboxed(d, down); !s) return fail(refused(r, m, "down '" + *m.down + "' fails after up", s.error()));
   BUNDLER_TRY(std::string after, schema(r, m, d));
   if (after != before)
     return fail(refused(r, m,
                         "down '" + *m.down + "' does not undo up '" + m.up + "': the schema differs" +
                             schema_difference(before, after)));
   if (auto s = sandboxed(d, up); !s)
-    return fail(refused(r, m, "up '" + m.up + "' fails when run again after down: " + s.error().message()));
+    return fail(refused(r, m, "up '" + m.up + "' fails when run again after down", s.error()));
   return {};
 }
 

@@ -80,8 +80,12 @@ class Database {
   // Whether full_dump() of both would be equal, found by stepping both side by side: memory stays
   // flat (SQLite's sorter spills to temporary files) instead of holding two dumps.
   [[nodiscard]] Result<bool> same_content(Database& other);
-  // Online backup API into a new file at `dest`.
-  [[nodiscard]] Status backup_to(const std::string& dest);
+  // Online backup API into a new file at `dest`. `live`: `dest` is a database in use, written
+  // through its journal and synced by SQLite. `unpublished`: `dest` is a fresh file nobody opens
+  // until the caller has synced it and published it (a snapshot sealed afterwards), so it is
+  // written without a journal and without SQLite's syncs; the caller's one fsync makes it durable.
+  enum class BackupDest { live, unpublished };
+  [[nodiscard]] Status backup_to(const std::string& dest, BackupDest how = BackupDest::live);
 
  private:
   friend class Sandbox;  // hardens the connection itself

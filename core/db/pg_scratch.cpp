@@ -64,7 +64,7 @@ ScratchServer::ScratchServer(ScratchServer&& o) noexcept
 
 ScratchServer::~ScratchServer() {
   if (running_)
-    (void)run_tool({as_owner({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"}), ""});
+    (void)run_tool({as_owner({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "immediate", "-w", "stop"})});
   std::error_code ec;
   if (!dir_.empty()) fs::remove_all(dir_, ec);
 }
@@ -86,11 +86,11 @@ Result<ScratchServer> ScratchServer::start() {
   AIRLOCK_TRY(s.dir_, private_folder(), "scratch PostgreSQL");
   const std::string data = s.dir_ + "/data";
   AIRLOCK_CHECK(
-      run_tool({as_owner({initdb, "-D", data, "-U", kAdmin, "-A", "trust", "-E", "UTF8", "--no-sync"}), "", kStartMs}),
+      run_tool({as_owner({initdb, "-D", data, "-U", kAdmin, "-A", "trust", "-E", "UTF8", "--no-sync"}), kStartMs}),
       "scratch PostgreSQL");
   AIRLOCK_CHECK(run_tool({as_owner({s.bindir_ + "/pg_ctl", "-D", data, "-l", s.dir_ + "/log", "-w", "-o",
                                     "-k " + s.dir_ + " -c listen_addresses='' -c fsync=off", "start"}),
-                          "", kStartMs}),
+                          kStartMs}),
                 "scratch PostgreSQL");
   s.running_ = true;
   AIRLOCK_CHECK(exec_on(s.admin("postgres"), std::string("CREATE ROLE ") + kApp + " LOGIN"), "scratch PostgreSQL");

@@ -1,52 +1,29 @@
 #include "core/db/pg_tools.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <filesystem>
+#include <sstream>
 
-#include "core/sys/fd.hpp"
-#include "core/text.hpp"
-
-extern char** environ;
+#include "core/sys/process.hpp"
 
 namespace airlock::db {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t kMaxStderr = 16 * 1024;
-
-std::string last_line(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  auto nl = s.rfind('\n');
-  return printable(nl == std::string::npos ? s : s.substr(nl + 1));
-}
-
-// Reads the child's stderr until it closes or the deadline; false at the deadline.
-bool drain(int fd, std::string& err, std::chrono::steady_clock::time_point deadline) {
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) continue;
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return true;
-    err.append(buf, static_cast<std::size_t>(n));
-    if (err.size() > kMaxStderr) err.erase(0, err.size() - kMaxStderr);
+// The line that says why a client program failed: its last "ERROR:"/"FATAL:"/"error:" line (psql
+// and pg_restore follow it with CONTEXT and LINE lines), else its last line.
+std::string why_line(const std::string& output) {
+  std::istringstream in(output);
+  std::string line, last, last_error;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    last = line;
+    if (line.find("ERROR:") != std::string::npos || line.find("FATAL:") != std::string::npos ||
+        line.find("error:") != std::string::npos)
+      last_error = line;
   }
+  return last_error.empty() ? last : last_error;
 }
 
 }  // namespace
@@ -64,50 +41,18 @@ std::string pg_tool(const std::string& name) {
 }
 
 Status run_tool(const ToolRun& run) {
-  const std::string& prog = run.argv.at(0);
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail(errno_error("pipe", prog, errno));
-  Fd rd(pipefd[0]), wr(pipefd[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (run.stdout_path.empty())
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  else
-    posix_spawn_file_actions_addopen(&fa, 1, run.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> argv;
-  for (const auto& a : run.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, prog.c_str(), &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return fail(ErrorClass::io, "cannot run '" + prog + "': " + std::strerror(rc));
-  wr = Fd();
-  std::string err;
-  bool in_time = drain(rd.get(), err, std::chrono::steady_clock::now() + std::chrono::milliseconds(run.timeout_ms));
-  if (!in_time) ::kill(-pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  std::string name = fs::path(prog).filename().string();
-  if (!in_time)
+  const std::string name = fs::path(run.argv.at(0)).filename().string();
+  ProcessSpec spec;
+  spec.argv = run.argv;
+  spec.timeout_ms = run.timeout_ms;
+  spec.what = name;
+  const ProcessResult r = run_process(spec);
+  if (!r.started) return fail(ErrorClass::io, "cannot run '" + run.argv.at(0) + "': " + r.error);
+  if (r.ok()) return {};
+  if (r.timed_out)
     return fail(ErrorClass::internal, name + " did not finish within " + std::to_string(run.timeout_ms) + " ms");
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-  return fail(ErrorClass::internal, name + " failed (" +
-                                        (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                                           : "signal " + std::to_string(WTERMSIG(status))) +
-                                        "): " + last_line(err));
+  // The output is printable already (newlines kept): the Error escapes nothing a second time.
+  return fail(ErrorClass::internal, name + " failed (" + r.describe() + "): " + why_line(r.output));
 }
 
 }  // namespace airlock::db

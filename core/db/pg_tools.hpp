@@ -1,6 +1,6 @@
-// Runs PostgreSQL's client programs (pg_dump, pg_restore) for the Postgres target. Each child has
-// stdin on /dev/null, stdout into a given file (or /dev/null: it never shares airlock's own), its
-// stderr captured for the error message, and its own process group, killed whole at the deadline.
+// Runs PostgreSQL's client programs (pg_dump, pg_restore, psql) for the Postgres target, through
+// core/sys's one child runner (core/sys/process.hpp): stdin on /dev/null, stdout and stderr
+// captured (never airlock's own stdout), its own process group, killed whole at the deadline.
 #pragma once
 
 #include <cstdint>
@@ -17,11 +17,11 @@ std::string pg_tool(const std::string& name);
 
 struct ToolRun {
   std::vector<std::string> argv;
-  std::string stdout_path;  // "" for /dev/null; created 0600 (a dump holds the site's data)
   std::int64_t timeout_ms = 3600 * 1000;
 };
 
-// io when it cannot start, internal when it fails (the message ends with its stderr's last line).
+// io when it cannot start, internal when it fails (the message ends with the line of its output
+// that says why: the last error line, else the last line).
 [[nodiscard]] Status run_tool(const ToolRun& run);
 
 }  // namespace airlock::db

@@ -34,10 +34,11 @@ constexpr const char* kConnectTimeoutS = "10";
 constexpr int kGraceMs = 1000;
 constexpr int kGraceStepMs = 50;
 
+// A server's text as it is: the Error that carries it makes it printable, once.
 std::string trimmed(const char* msg) {
   std::string s = msg ? msg : "";
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return printable(s);
+  return s;
 }
 
 // A live connection and the logical name its errors carry.
@@ -214,10 +215,11 @@ class PostgresTarget final : public Target {
   Result<Pg> connect() const { return Pg::connect(spec()); }
   Result<bool> migrate_in(Pg& c, const MigrationStep& m);
   Status live_connections(Pg& c);
+  Result<std::string> drop_schemas_sql() const;
   Status dump(const std::vector<std::string>& args) const {
     std::vector<std::string> argv{pg_tool("pg_dump"), "--dbname=" + spec().location};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run_tool({argv, ""});
+    return run_tool({argv});
   }
 };
 
@@ -334,30 +336,35 @@ Status PostgresTarget::live_connections(Pg& c) {
                                              "; drain the services that use it first"));
 }
 
+// What replaces every schema the role may drop: each one dropped whole (tables a failed release
+// added go with it), then public as initdb makes it (pg_dump does not recreate it).
+Result<std::string> PostgresTarget::drop_schemas_sql() const {
+  PG_TRY(auto c, connect());
+  PG_TRY(auto schemas, c.query("SELECT quote_ident(nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                               "AND nspname <> 'information_schema' AND pg_has_role(nspowner, 'USAGE')"));
+  std::string sql;
+  for (int i = 0; i < PQntuples(schemas.get()); ++i)
+    sql += "DROP SCHEMA " + std::string(PQgetvalue(schemas.get(), i, 0)) + " CASCADE;";
+  return sql +
+         "CREATE SCHEMA IF NOT EXISTS public AUTHORIZATION pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC;"
+         "COMMENT ON SCHEMA public IS 'standard public schema';";
+}
+
+// One transaction: the schemas dropped and the snapshot's objects and rows restored commit together
+// or not at all, so a restore that fails half-way (a full disk, a refused statement, a killed
+// psql) leaves the database as it was. The archive is first turned into its SQL script, which
+// touches nothing: a damaged snapshot stops there.
 Status PostgresTarget::restore_from(const std::string& file, const std::function<void()>& midway) {
+  const std::string what = "restoring database '" + spec().name + "'";
   AIRLOCK_CHECK(restore_ready(), "restoring");
-  {
-    AIRLOCK_TRY(auto c, connect(), "restoring");
-    AIRLOCK_TRY(auto schemas,
-                c.query("SELECT quote_ident(nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-                        "AND nspname <> 'information_schema' AND pg_has_role(nspowner, 'USAGE')"),
-                "restoring");
-    std::string sql = "BEGIN;";
-    for (int i = 0; i < PQntuples(schemas.get()); ++i)
-      sql += "DROP SCHEMA " + std::string(PQgetvalue(schemas.get(), i, 0)) + " CASCADE;";
-    // public as initdb makes it: pg_dump does not recreate it.
-    sql +=
-        "CREATE SCHEMA IF NOT EXISTS public AUTHORIZATION pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC;"
-        "COMMENT ON SCHEMA public IS 'standard public schema'; COMMIT";
-    if (auto s = c.exec(sql); !s) {
-      (void)c.exec("ROLLBACK");
-      return fail(s.error().with_context("restoring"));
-    }
-  }
+  AIRLOCK_TRY(auto script, TempFile::make(), what);
+  AIRLOCK_CHECK(run_tool({{pg_tool("pg_restore"), "--file=" + script.path(), file}}), what);
+  AIRLOCK_TRY(auto drop, drop_schemas_sql(), what);
   if (midway) midway();
-  std::vector<std::string> argv{pg_tool("pg_restore"), "--dbname=" + spec().location, "--single-transaction",
-                                "--exit-on-error", file};
-  AIRLOCK_CHECK(run_tool({argv, ""}), "restoring database '" + spec().name + "'");
+  AIRLOCK_CHECK(
+      run_tool({{pg_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+                 "--output=/dev/null", "--dbname=" + spec().location, "--command=" + drop, "--file=" + script.path()}}),
+      what);
   return {};
 }
 
@@ -377,7 +384,7 @@ Result<bool> PostgresTarget::same_content_as(const std::string& file) {
   AIRLOCK_TRY(auto now, TempFile::make(), "comparing");
   AIRLOCK_TRY(auto snap, TempFile::make(), "comparing");
   AIRLOCK_CHECK(dump({"--format=plain", "--file=" + now.path()}), "comparing");
-  AIRLOCK_CHECK(run_tool({{pg_tool("pg_restore"), "--file=" + snap.path(), file}, ""}), "comparing");
+  AIRLOCK_CHECK(run_tool({{pg_tool("pg_restore"), "--file=" + snap.path(), file}}), "comparing");
   return same_normalized(now.path(), snap.path());
 }
 

@@ -173,7 +173,8 @@ Result<std::int64_t> SqliteTarget::snapshot_to(const std::string& dest) {
   TARGET_TRY(auto d, Database::open(path(), OpenMode::read_only));
   TARGET_TRY(auto uv, user_version(d));
   // Whatever failed while copying, the snapshot was not written: an I/O failure of the snapshot.
-  if (auto b = d.backup_to(dest); !b) return fail(b.error().reclassed(ErrorClass::io));
+  if (auto b = d.backup_to(dest, Database::BackupDest::unpublished); !b)
+    return fail(b.error().reclassed(ErrorClass::io));
   return uv;
 }
 

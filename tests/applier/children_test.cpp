@@ -18,8 +18,8 @@
 #include <thread>
 
 #include "applier/applier.hpp"
-#include "applier/process.hpp"
 #include "core/json_text.hpp"
+#include "core/sys/process.hpp"
 #include "tests/applier/fixture.hpp"
 
 namespace airlock::test {
@@ -68,11 +68,10 @@ int live_in_group(pid_t pgid) {
   return n;
 }
 
-applier::ProcessResult sh(const std::string& script, const std::string& cwd, std::int64_t timeout_ms = 5000,
+airlock::ProcessResult sh(const std::string& script, const std::string& cwd, std::int64_t timeout_ms = 5000,
                           const std::atomic<bool>* cancel = nullptr, std::vector<std::string> env = {}) {
-  return applier::run_process({{"/bin/sh", "-c", script}, cwd, timeout_ms, cancel, std::move(env), nullptr, "test"});
+  return airlock::run_process({{"/bin/sh", "-c", script}, cwd, timeout_ms, cancel, std::move(env), nullptr, "test"});
 }
-
 
 std::string hooks_of(const std::string& lines) { return "[hooks]\n" + lines + "\n"; }
 
@@ -113,7 +112,7 @@ TEST(Children, RecoverKillsTheOrphanedHookGroupBeforeResume) {
 }
 
 // Makes a crashed run (killed right after its snapshot) whose journal names `child` as running.
-void crashed_run_naming(const SiteDir& s, const applier::ChildId& child) {
+void crashed_run_naming(const SiteDir& s, const airlock::ChildId& child) {
   ASSERT_EQ(in_child("after_snapshot", [&] { return static_cast<bool>(applier::apply(s.site, bundles().v110)); }), 99);
   auto d = db::Database::open(s.state + "/state.db", db::OpenMode::read_write);
   ASSERT_TRUE(d);
@@ -140,16 +139,16 @@ TEST(Children, RecoverNeverKillsAReusedGroupId) {
   SiteDir s;
   pid_t decoy = decoy_group();
   ASSERT_TRUE(eventually([&] { return alive(decoy); }));
-  auto start = applier::process_start_ticks(decoy);
+  auto start = airlock::process_start_ticks(decoy);
   ASSERT_TRUE(start);
-  crashed_run_naming(s, {decoy, *start + 1, applier::current_boot_id()});
+  crashed_run_naming(s, {decoy, *start + 1, airlock::current_boot_id()});
   ASSERT_TRUE(applier::recover(s.site, quiet_env()));
   EXPECT_TRUE(alive(decoy)) << "a group with another start time was killed";
   crashed_run_naming(s, {decoy, *start, "another-boot"});
   ASSERT_TRUE(applier::recover(s.site, quiet_env()));
   EXPECT_TRUE(alive(decoy)) << "a group recorded in another boot was killed";
 
-  crashed_run_naming(s, {decoy, *start, applier::current_boot_id()});
+  crashed_run_naming(s, {decoy, *start, airlock::current_boot_id()});
   ASSERT_TRUE(applier::recover(s.site, quiet_env()));
   EXPECT_FALSE(alive(decoy)) << "the recorded group was not stopped";
   ::kill(decoy, SIGKILL);
@@ -222,7 +221,7 @@ TEST(Children, OutputIsCapturedBoundedAndPrintable) {
   EXPECT_EQ(r.output, "out\nerr\nbad \\xFF esc \\u001B[2J\n");
   r = sh("head -c 200000 /dev/zero | tr '\\0' a; echo; echo last", d.str());
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r.output.size(), applier::kMaxChildOutput);
+  EXPECT_EQ(r.output.size(), airlock::kMaxChildOutput);
   EXPECT_TRUE(r.output.ends_with("a\nlast\n"));
 }
 
@@ -231,12 +230,12 @@ TEST(Children, NonExecutableFileReportsTheRealReason) {
   TempDir d;
   spit(d / "hook.sh", "#!/bin/sh\nexit 0\n");
   fs::permissions(d / "hook.sh", fs::perms::owner_read | fs::perms::owner_write);
-  auto r = applier::run_process({{"./hook.sh"}, d.str(), 5000, nullptr, {}, nullptr, "test"});
+  auto r = airlock::run_process({{"./hook.sh"}, d.str(), 5000, nullptr, {}, nullptr, "test"});
   EXPECT_FALSE(r.started);
   EXPECT_EQ(r.describe(), "could not start: cannot execute '" + (d / "hook.sh").string() + "': Permission denied");
-  r = applier::run_process({{"./missing.sh"}, d.str(), 5000, nullptr, {}, nullptr, "test"});
+  r = airlock::run_process({{"./missing.sh"}, d.str(), 5000, nullptr, {}, nullptr, "test"});
   EXPECT_NE(r.describe().find("No such file or directory"), std::string::npos) << r.describe();
-  r = applier::run_process({{"no-such-command-here"}, d.str(), 5000, nullptr, {}, nullptr, "test"});
+  r = airlock::run_process({{"no-such-command-here"}, d.str(), 5000, nullptr, {}, nullptr, "test"});
   EXPECT_NE(r.describe().find("is not found in PATH"), std::string::npos) << r.describe();
 }
 

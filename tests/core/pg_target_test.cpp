@@ -155,6 +155,36 @@ TEST(PgTarget, RestoreReplacesTheSchemaWhole) {
   EXPECT_TRUE(*t->same_content_as(file));
 }
 
+// The drop of the old schemas and the restore of the snapshot are one transaction: a statement of
+// the restore refused after the drop (here by an event trigger the administrator adds at the
+// midway seam, in a schema the role cannot drop) leaves every table and row as it was.
+TEST(PgTarget, ARestoreFailingAfterTheDropLeavesTheDatabaseAsItWas) {
+  AIRLOCK_NEED_PG();
+  TempDir dir;
+  auto t = pg_target(pg_fresh_database("half"));
+  ASSERT_TRUE(*t->migrate(up("0001", "CREATE TABLE items(id int PRIMARY KEY); INSERT INTO items VALUES (1), (2)")));
+  const std::string file = (dir / t->snapshot_file()).string();
+  ASSERT_TRUE(t->snapshot_to(file));
+  ASSERT_TRUE(*t->migrate(up("0002", "CREATE TABLE added(a int); DELETE FROM items WHERE id = 1")));
+  auto restored = t->restore_from(file, [] {
+    EXPECT_EQ(
+        pg_admin_exec("half",
+                      "CREATE SCHEMA guard; CREATE FUNCTION guard.refuse() RETURNS event_trigger LANGUAGE plpgsql "
+                      "AS $$ BEGIN RAISE EXCEPTION 'no new tables'; END $$; CREATE EVENT TRIGGER refuse_tables "
+                      "ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION guard.refuse()"),
+        "");
+  });
+  ASSERT_FALSE(restored);
+  EXPECT_NE(restored.error().what().find("no new tables"), std::string::npos) << restored.error().what();
+  EXPECT_TRUE(has_table("half", "added")) << "the drop was rolled back with the restore";
+  EXPECT_EQ(pg_admin_query("half", "SELECT string_agg(id::text, ',' ORDER BY id) FROM items"), "2");
+  EXPECT_EQ(*t->schema_version(), 2);
+  ASSERT_EQ(pg_admin_exec("half", "DROP EVENT TRIGGER refuse_tables"), "");
+  ASSERT_TRUE(t->restore_from(file, nullptr));
+  EXPECT_FALSE(has_table("half", "added"));
+  EXPECT_EQ(pg_admin_query("half", "SELECT count(*) FROM items"), "2");
+}
+
 TEST(PgTarget, RestoreIsRefusedWhileAnotherConnectionIsLiveAndNamesIt) {
   AIRLOCK_NEED_PG();
   TempDir dir;

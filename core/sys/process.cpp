@@ -1,4 +1,4 @@
-#include "applier/process.hpp"
+#include "core/sys/process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -23,7 +23,7 @@
 
 #include "core/text.hpp"
 
-namespace airlock::applier {
+namespace airlock {
 namespace {
 
 namespace fs = std::filesystem;
@@ -381,4 +381,4 @@ ProcessResult run_process(const ProcessSpec& spec, const std::string& input) {
   return r;
 }
 
-}  // namespace airlock::applier
+}  // namespace airlock

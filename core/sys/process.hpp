@@ -1,4 +1,5 @@
-// Runs a hook or an `exec` check: argv, working folder, a deadline, and a cancel flag checked
+// The one runner of child processes (hooks, `exec` checks, service commands, PostgreSQL's client
+// programs): argv, working folder, a deadline, and a cancel flag checked
 // while waiting. Each child is the leader of its own process group, so a timeout or a cancel kills
 // everything it started; it starts with default signal dispositions, an empty signal mask, stdin
 // on /dev/null (or the given input), and stdout+stderr captured through a pipe (never airlock's own stdout). The
@@ -14,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace airlock::applier {
+namespace airlock {
 
 // The last bytes of a child's output that are kept.
 inline constexpr std::size_t kMaxChildOutput = 64 * 1024;
@@ -82,4 +83,4 @@ std::string current_boot_id();
 // or, the leader gone, every live member started after it. Returns the number of members killed.
 int kill_recorded_group(const ChildId& id);
 
-}  // namespace airlock::applier
+}  // namespace airlock
