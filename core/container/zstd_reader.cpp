@@ -121,6 +121,7 @@ struct ZstdReader::Impl {
   std::size_t parts_left = 0;                 // parts not mapped yet
   std::shared_ptr<MappedFile> next_map;
   std::size_t next_pos = 0;
+  std::shared_ptr<ByteBuffer> spare_bounce;  // reused once no job and no input holds it
   // A SIGBUS cut libzstd short in the streaming context: it cannot go on, so every later read
   // fails the same way. (A fault anywhere else changes no state: a retry would meet it again.)
   std::optional<Error> unreadable;
@@ -244,7 +245,10 @@ struct ZstdReader::Impl {
   // boundary cuts is then whole in it); pool jobs keep the old input while they use it.
   Result<std::size_t> bounce(std::size_t rest) {
     const std::size_t take = std::min(kMaxFrameCopy, next_map->size() - next_pos);
-    auto b = std::make_shared<ByteBuffer>(rest + take);
+    const long holders = inp == spare_bounce ? 2 : 1;  // (the input keeps its last bounce buffer)
+    if (!spare_bounce || !map || spare_bounce.use_count() > holders || spare_bounce->size() < rest + take)
+      spare_bounce = std::make_shared<ByteBuffer>(std::max(rest + take, 2 * kMaxFrameCopy));
+    auto b = spare_bounce;
     const unsigned char* from = in_data() + in_pos;
     auto copy_rest = [&] { std::memcpy(b->data(), from, rest); };
     if (!sigbus_guarded(copy_rest)) return fail(ErrorClass::io, unreadable_here());
