@@ -13,6 +13,7 @@
 #include "applier/channel.hpp"
 #include "applier/services.hpp"
 #include "applier/site_checks.hpp"
+#include "applier/site_parse.hpp"
 #include "core/sys/fs.hpp"
 #include "core/sys/local_time.hpp"
 #include "core/sys/time.hpp"
@@ -20,12 +21,11 @@
 #include "core/toml_util.hpp"
 
 namespace airlock::applier {
-namespace {
 
 namespace fs = std::filesystem;
 using tomlu::Fields;
 
-constexpr ErrorClass kCls = ErrorClass::usage;
+namespace site_parse {
 
 std::string resolve(const std::string& base, const std::string& p) {
   fs::path path(p);
@@ -78,6 +78,12 @@ Result<std::int64_t> duration_ms(const toml::table& t, const Fields& f, std::str
   return f.error(
       key, "expected a duration like \"5s\" (or milliseconds as a positive integer), found " + tomlu::type_name(*n));
 }
+
+}  // namespace site_parse
+
+namespace {
+
+using namespace site_parse;
 
 Result<std::optional<std::int64_t>> opt_int(const Fields& f, const toml::table& t, std::string_view key,
                                             std::int64_t lo, std::int64_t hi) {
@@ -345,59 +351,6 @@ Result<std::map<std::string, std::string>> name_map(const toml::table& root, con
   return out;
 }
 
-std::string known_kinds() {
-  std::string out;
-  for (const auto& k : db::target_kinds()) out += (out.empty() ? "" : ", ") + k;
-  return out;
-}
-
-// A database on a server: its libpq conninfo (never a password), whether a superuser role is
-// allowed, and the migration's statement and lock timeouts.
-Result<db::TargetSpec> server_entry(const toml::table& t, const Fields& e, db::TargetSpec spec) {
-  TOMLU_CHECK(e.only({"kind", "connection", "allow_superuser", "statement_timeout", "lock_timeout"}));
-  TOMLU_TRY(spec.location, one_line(e, "connection"));
-  TOMLU_TRY(auto super, e.opt_bool("allow_superuser"));
-  spec.allow_superuser = super.value_or(false);
-  TOMLU_TRY(spec.statement_timeout_ms, duration_ms(t, e, "statement_timeout", 0));
-  TOMLU_TRY(spec.lock_timeout_ms, duration_ms(t, e, "lock_timeout", spec.lock_timeout_ms));
-  if (auto ok = db::check_spec(spec); !ok) return fail(ok.error());
-  return spec;
-}
-
-// One [databases] entry: a path (an SQLite file), or a table naming the kind and where it is.
-Result<db::TargetSpec> database_entry(const Fields& f, const std::string& name, const toml::node& v,
-                                      const std::string& base) {
-  db::TargetSpec spec{name, "sqlite", "", db::Durability::durable};
-  const auto* entry = v.as_table();
-  if (!entry) {
-    TOMLU_TRY(auto path, one_line(f, name));
-    spec.location = resolve(base, path);
-    return spec;
-  }
-  const Fields e(*entry, f.path(name), kCls);
-  TOMLU_TRY(spec.kind, one_line(e, "kind"));
-  const auto& kinds = db::target_kinds();
-  if (std::find(kinds.begin(), kinds.end(), spec.kind) == kinds.end())
-    return e.error("kind", "unknown kind '" + spec.kind + "' (" + known_kinds() + ")");
-  if (spec.kind == "postgres") return server_entry(*entry, e, std::move(spec));
-  TOMLU_CHECK(e.only({"kind", "path"}));
-  TOMLU_TRY(auto path, one_line(e, "path"));
-  spec.location = resolve(base, path);
-  return spec;
-}
-
-Result<std::map<std::string, db::TargetSpec>> database_map(const toml::table& root, const std::string& base) {
-  std::map<std::string, db::TargetSpec> out;
-  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("databases"));
-  if (!t) return out;
-  const Fields f(*t, "databases", kCls);
-  for (const auto& [k, v] : *t) {
-    TOMLU_TRY(auto spec, database_entry(f, std::string(k.str()), v, base));
-    out.emplace(spec.name, std::move(spec));
-  }
-  return out;
-}
-
 // A notes language as bundles name them (`lang` of [[notes]]): letters, digits and '-'.
 bool valid_language(const std::string& l) {
   return l.size() <= 35 && std::all_of(l.begin(), l.end(), [](char ch) {
@@ -414,77 +367,6 @@ Status parse_policy(const toml::table& root, Site& s) {
   TOMLU_TRY(s.critical_max_delay_ms, duration_ms(*t, f, "critical_max_delay", kMaxCriticalDelayMs));
   TOMLU_TRY(auto auto_apply, f.opt_bool("auto_apply_overdue_critical"));
   s.auto_apply_overdue_critical = auto_apply.value_or(true);
-  return {};
-}
-
-// [ui]: `airlock serve`'s page. A listen address off the loopback needs TLS: the password and the
-// session cookie must never cross a network in clear.
-Result<std::vector<std::string>> host_list(const toml::table& t, const Fields& f) {
-  std::vector<std::string> out;
-  const toml::node* n = t.get("hosts");
-  if (!n) return out;
-  const auto* a = n->as_array();
-  if (!a) return f.error("hosts", "must be an array of host names");
-  for (const auto& e : *a) {
-    const auto* h = e.as_string();
-    if (!h || h->get().empty() || h->get().size() > 255 || has_control(h->get()))
-      return f.error("hosts", "every entry must be a host name like \"updates.example\" or \"10.0.0.5:8480\"");
-    out.push_back(h->get());
-  }
-  return out;
-}
-
-bool loopback_listen(const std::string& listen) {
-  return listen.rfind("127.", 0) == 0 || listen.rfind("[::1]:", 0) == 0 || listen.rfind("localhost:", 0) == 0;
-}
-
-Status parse_ui(const toml::table& root, Site& s) {
-  s.ui.password_file = s.state_dir + "/ui-password";
-  s.ui.inbox = s.state_dir + "/inbox";
-  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("ui"));
-  if (!t) return {};
-  const Fields f(*t, "ui", kCls);
-  TOMLU_CHECK(f.only(
-      {"listen", "hosts", "password_file", "tls_cert", "tls_key", "inbox", "stick", "upload_limit", "inbox_limit"}));
-  UiSettings& u = s.ui;
-  TOMLU_TRY(u.listen, opt_text(f, "listen", u.listen));
-  const auto colon = u.listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == u.listen.size())
-    return f.error("listen", "'" + printable(u.listen) + "' is not an address like 127.0.0.1:8480");
-  TOMLU_TRY(u.hosts, host_list(*t, f));
-  for (auto [key, slot] : {std::pair{"password_file", &u.password_file},
-                           {"tls_cert", &u.tls_cert},
-                           {"tls_key", &u.tls_key},
-                           {"inbox", &u.inbox},
-                           {"stick", &u.stick}}) {
-    TOMLU_TRY(auto v, opt_text(f, key, ""));
-    if (!v.empty()) *slot = resolve(s.base_dir, v);
-  }
-  if (u.tls_cert.empty() != u.tls_key.empty()) return f.error("tls_cert", "tls_cert and tls_key go together");
-  if (!loopback_listen(u.listen) && u.tls_cert.empty())
-    return f.error("listen", "'" + printable(u.listen) + "' is not loopback: it needs tls_cert and tls_key");
-  if (t->contains("upload_limit")) {
-    TOMLU_TRY(auto lim, f.integer("upload_limit"));
-    if (lim < 1024 || lim > (1LL << 40)) return f.error("upload_limit", std::to_string(lim) + " is outside 1024..2^40");
-    u.upload_limit = static_cast<std::uint64_t>(lim);
-  }
-  if (t->contains("inbox_limit")) {
-    TOMLU_TRY(auto lim, f.integer("inbox_limit"));
-    if (lim < 1024 || lim > (1LL << 44)) return f.error("inbox_limit", std::to_string(lim) + " is outside 1024..2^44");
-    u.inbox_limit = static_cast<std::uint64_t>(lim);
-  }
-  return {};
-}
-
-// [telemetry] (docs/telemetry.md): opt-in; absent means off.
-Status parse_telemetry(const toml::table& root, Site& s) {
-  TOMLU_TRY(const toml::table* t, Fields(root, "", kCls).opt_table("telemetry"));
-  if (!t) return {};
-  const Fields f(*t, "telemetry", kCls);
-  TOMLU_CHECK(f.only({"enabled", "check_names"}));
-  TOMLU_TRY(auto enabled, f.opt_bool("enabled"));
-  TOMLU_TRY(auto names, f.opt_bool("check_names"));
-  s.telemetry = {enabled.value_or(false), names.value_or(false)};
   return {};
 }
 

@@ -88,6 +88,10 @@ class Source {
   // The whole source mapped into memory, when it is one regular file that can be (a reader with
   // a pool then decompresses straight from it instead of calling read()); null otherwise.
   virtual std::shared_ptr<MappedFile> mapping() { return nullptr; }
+  // After mapping() gave the first part of a split bundle (spec §9), the parts after it, mapped
+  // one at a time in order: null after the last. A part that can no longer be opened or mapped is
+  // an io error naming it.
+  [[nodiscard]] virtual Result<std::shared_ptr<MappedFile>> next_mapping() { return std::shared_ptr<MappedFile>{}; }
   // A split bundle (spec §9): how many parts it has, and the part (from 0) the bytes of the last
   // read() that returned any came from. 0 for a source that is not split.
   virtual std::size_t part_count() const { return 0; }

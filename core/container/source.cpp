@@ -88,7 +88,9 @@ class FileSource final : public Source {
 };
 
 // `<bundle>.part0001`, `.part0002`, ... in order; each part is opened when the previous one ends,
-// so at most one descriptor is held. The list is fixed when the source is opened.
+// so at most one descriptor is held. The list is fixed when the source is opened. When every part
+// is a regular file with bytes, a reader with a pool maps them one at a time instead (mapping(),
+// next_mapping()), as it maps a whole file.
 class PartsSource final : public Source {
  public:
   PartsSource(std::string bundle, std::vector<std::string> parts, Input first, std::function<bool()> stop)
@@ -108,11 +110,33 @@ class PartsSource final : public Source {
     return std::size_t{0};
   }
   std::string name() const override { return bundle_ + " (" + std::to_string(parts_.size()) + " parts)"; }
+  std::shared_ptr<MappedFile> mapping() override {
+    if (index_ != 0 || !in_.fd.valid() || in_.waits || !all_regular_with_bytes()) return nullptr;
+    return MappedFile::map(in_.fd.get(), parts_[0]);
+  }
+  Result<std::shared_ptr<MappedFile>> next_mapping() override {
+    if (index_ + 1 >= parts_.size()) return std::shared_ptr<MappedFile>{};
+    in_.fd.reset();
+    const std::string& part = parts_[++index_];
+    auto next = open_sequential(part);
+    if (!next) return fail(next.error().with_context("reading split bundle '" + bundle_ + "'"));
+    auto map = MappedFile::map(next->fd.get(), part);
+    if (!map) return fail(ErrorClass::io, "reading split bundle '" + bundle_ + "': cannot map '" + part + "'");
+    return map;
+  }
   // A read never crosses the end of a part, so the part being read is the one it came from.
   std::size_t part_count() const override { return parts_.size(); }
   std::size_t part_index() const override { return index_; }
 
  private:
+  // (An empty part cannot be mapped: such a bundle is read.)
+  bool all_regular_with_bytes() const {
+    struct stat st {};
+    for (const auto& p : parts_)
+      if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return false;
+    return true;
+  }
+
   std::string bundle_;
   std::vector<std::string> parts_;
   std::size_t index_ = 0;

@@ -26,6 +26,11 @@
 // is always. A file that changes while it is read differs: a mapping keeps the size it had when
 // mapped (bytes appended later are not read), and where a file that shrank reads as truncated
 // (malformed), a mapping of it fails with an io error naming the file and both sizes.
+//
+// A split bundle's parts (spec §9) are mapped the same way, one part after the other
+// (Source::next_mapping()): the input is then the current part's mapping, and a frame (or a frame
+// header) that a part boundary cuts is copied, with at most kMaxFrameCopy bytes of the next part,
+// into a bounce buffer that is the input until it is used up; the next part's mapping follows it.
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
@@ -45,11 +50,11 @@ namespace {
 constexpr std::uint32_t kZstdMagic = 0xFD2FB528u;
 constexpr std::uint32_t kSkippableMask = 0xFFFFFFF0u;
 constexpr std::uint32_t kSkippableMagic = 0x184D2A50u;
-constexpr std::size_t kInBufferBytes = 1u << 20;  // large reads: 1 MiB per source read
-constexpr std::size_t kBlockBytes = kWriterFrameBytes;  // a Block's capacity
+constexpr std::size_t kInBufferBytes = 1u << 20;                         // large reads: 1 MiB per source read
+constexpr std::size_t kBlockBytes = kWriterFrameBytes;                   // a Block's capacity
 constexpr std::size_t kMaxFrameCopy = kBlockBytes + (kBlockBytes >> 4);  // compressed, for a frame to go to the pool
-constexpr std::size_t kAhead = 3;      // frames decompressing or decompressed ahead of the reader
-constexpr std::size_t kMaxBlocks = 8;  // Blocks in use at once: ahead + held by views + streaming
+constexpr std::size_t kAhead = 3;           // frames decompressing or decompressed ahead of the reader
+constexpr std::size_t kMaxBlocks = 8;       // Blocks in use at once: ahead + held by views + streaming
 constexpr std::size_t kMapStep = 8u << 20;  // a mapped input is populated, and released, this much at a time
 // A pool frame this small (compressed) is tried on the reading thread first, with no room for
 // output: every natural form of an empty frame (9 to 17 bytes) is, and an empty frame then costs
@@ -69,6 +74,8 @@ struct ZstdReader::Block {
   std::shared_ptr<const void> in_buf;
   const unsigned char* in = nullptr;
   std::size_t in_len = 0;
+  const MappedFile* in_map = nullptr;  // when `in` lies in a mapping: it, and the offset of `in` in it
+  std::uint64_t in_map_off = 0;
   UninitBuffer<char> out;
   std::size_t len = 0;
   int thread = OrderedPool::kAnyThread;
@@ -76,7 +83,7 @@ struct ZstdReader::Block {
   bool held = false;  // its thread is held (OrderedPool::hold) until the block comes back
   bool ends_frame = false;
   std::uint64_t frame_start = 0, frame_end = 0;  // compressed offsets
-  std::optional<Error> error;  // after the `len` bytes, the stream fails with this
+  std::optional<Error> error;                    // after the `len` bytes, the stream fails with this
 };
 
 namespace {
@@ -89,14 +96,13 @@ struct Shared {
   std::vector<ZstdReader::Block*> free;
   std::vector<detail::DCtxPtr> dctx;  // one per pool thread
   std::string src_name;
-  std::shared_ptr<MappedFile> map;  // when the input is mapped
   OrderedPool* pool = nullptr;
-
-  // A SIGBUS met at `off` of the input, in words.
-  std::string unreadable(std::uint64_t off) const {
-    return map ? map->unreadable(off) : src_name + ": SIGBUS reading at offset " + std::to_string(off);
-  }
 };
+
+// A SIGBUS met at `off` of the mapping `map` (null: of the input `name`), in words.
+std::string unreadable_at(const MappedFile* map, std::uint64_t off, const std::string& name) {
+  return map ? map->unreadable(off) : name + ": SIGBUS reading at offset " + std::to_string(off);
+}
 
 }  // namespace
 
@@ -106,9 +112,16 @@ struct ZstdReader::Impl {
   // With a pool, a source that is one regular file is mapped, not read (mapped_file.hpp): the
   // whole file is then "in the buffer" from the start (in_end = its size, src_eof), and nothing
   // is ever read, compacted or copied. Pages are populated ahead of the reader and released
-  // behind it, kMapStep at a time.
+  // behind it, kMapStep at a time. A split bundle's parts: `map` is the current part's mapping
+  // (null while a bounce buffer is the input), `next_map` the part the input continues with, of
+  // which the first `next_pos` bytes are in the bounce buffer already.
+  bool mapped = false;
   std::shared_ptr<MappedFile> map;
-  std::uint64_t populated = 0, released = 0;
+  std::uint64_t populated = 0, released = 0;  // offsets in `map`
+  std::size_t parts_left = 0;                 // parts not mapped yet
+  std::shared_ptr<MappedFile> next_map;
+  std::size_t next_pos = 0;
+  std::shared_ptr<ByteBuffer> spare_bounce;  // reused once no job and no input holds it
   // A SIGBUS cut libzstd short in the streaming context: it cannot go on, so every later read
   // fails the same way. (A fault anywhere else changes no state: a retry would meet it again.)
   std::optional<Error> unreadable;
@@ -143,17 +156,17 @@ struct ZstdReader::Impl {
 
   Impl(Source& s, OrderedPool* p)
       : src(s),
-        inp(std::make_shared<ByteBuffer>(p ? 8 * kInBufferBytes
-                                                           : std::max(kInBufferBytes, ZSTD_DStreamInSize()))),
+        inp(std::make_shared<ByteBuffer>(p ? 8 * kInBufferBytes : std::max(kInBufferBytes, ZSTD_DStreamInSize()))),
         pool(p) {
     sh->src_name = src.name();
     sh->pool = pool;
     if (pool) sh->dctx.resize(static_cast<std::size_t>(pool->size()));
     if (pool) map = src.mapping();
     if (map) {
-      sh->map = map;
+      mapped = true;
       in_end = map->size();
-      src_eof = true;
+      parts_left = src.part_count() > 1 ? src.part_count() - 1 : 0;
+      src_eof = parts_left == 0;
     }
   }
 
@@ -178,7 +191,7 @@ struct ZstdReader::Impl {
   // Reads once from the source into the free tail of the input buffer (compacting first). Returns
   // bytes added.
   Result<std::size_t> refill() {
-    if (map) return std::size_t{0};  // all of it is there already
+    if (mapped) return next_part();  // a whole file: all of it is there already
     const bool held = inp.use_count() > (std::find(spares.begin(), spares.end(), inp) != spares.end() ? 2 : 1);
     if (held && (in_pos > 0 || in_end == 0)) {
       auto fresh = spare_input();
@@ -196,12 +209,66 @@ struct ZstdReader::Impl {
     }
     if (src_eof || in_end == in().size()) return std::size_t{0};
     // An empty buffer is handed over whole: a source may swap in one it has filled (no copy).
-    auto n = in_end == 0 ? src.refill(in()) : src.read(in().data() + in_end, in().size() - in_end);  // errors name the file
+    auto n =
+        in_end == 0 ? src.refill(in()) : src.read(in().data() + in_end, in().size() - in_end);  // errors name the file
     if (!n) return fail(n.error());
     if (*n == 0) src_eof = true;
     in_end += *n;
     return *n;
   }
+
+  // A mapped split bundle, once what is left of the input does not hold what is needed: the next
+  // part's mapping when what is left lies in it (a bounce buffer's tail), a bounce buffer with what
+  // is left and the next part's first bytes otherwise. Returns bytes added (0 at the very end).
+  Result<std::size_t> next_part() {
+    if (src_eof) return std::size_t{0};
+    if (!next_map) {
+      AIRLOCK_TRY(next_map, src.next_mapping(), "reading ahead");
+      if (!next_map) return fail(ErrorClass::io, src.name() + ": a part ended early (it changed while it was read)");
+      next_pos = 0;
+      --parts_left;
+    }
+    const std::size_t rest = in_end - in_pos;
+    if (rest > next_pos) return bounce(rest);
+    in_base += in_end - next_pos;
+    map = std::move(next_map);
+    in_pos = next_pos - rest;
+    in_end = map->size();
+    populated = released = in_pos;
+    const std::size_t added = in_end - next_pos;
+    next_pos = 0;
+    src_eof = parts_left == 0;
+    return added;
+  }
+
+  // A new input of the `rest` bytes left and up to kMaxFrameCopy of the next part's (a pool frame a
+  // boundary cuts is then whole in it); pool jobs keep the old input while they use it.
+  Result<std::size_t> bounce(std::size_t rest) {
+    const std::size_t take = std::min(kMaxFrameCopy, next_map->size() - next_pos);
+    const long holders = inp == spare_bounce ? 2 : 1;  // (the input keeps its last bounce buffer)
+    if (!spare_bounce || !map || spare_bounce.use_count() > holders || spare_bounce->size() < rest + take)
+      spare_bounce = std::make_shared<ByteBuffer>(std::max(rest + take, 2 * kMaxFrameCopy));
+    auto b = spare_bounce;
+    const unsigned char* from = in_data() + in_pos;
+    auto copy_rest = [&] { std::memcpy(b->data(), from, rest); };
+    if (!sigbus_guarded(copy_rest)) return fail(ErrorClass::io, unreadable_here());
+    auto copy_next = [&] { std::memcpy(b->data() + rest, next_map->data() + next_pos, take); };
+    if (!sigbus_guarded(copy_next)) return fail(ErrorClass::io, next_map->unreadable(next_pos));
+    in_base += in_pos;
+    in_pos = 0;
+    in_end = rest + take;
+    inp = std::move(b);
+    map.reset();
+    next_pos += take;
+    if (next_pos == next_map->size()) {
+      next_map.reset();
+      src_eof = parts_left == 0;
+    }
+    return take;
+  }
+
+  // A SIGBUS met at the input's current position, in words.
+  std::string unreadable_here() const { return unreadable_at(map.get(), map ? in_pos : offset(), src.name()); }
 
   Status ensure_context() {
     if (dctx) return {};
@@ -218,13 +285,15 @@ struct ZstdReader::Impl {
   // frame ahead is done with.
   Status follow_map() {
     if (!map) return {};
-    const std::uint64_t here = offset();
+    const std::uint64_t here = in_pos;
     if (here + kMaxFrameCopy > populated && populated < map->size()) {
       const std::uint64_t from = std::max(populated, here);
       if (auto st = map->populate(from, kMapStep); !st) return fail(std::move(st).error());
       populated = from + kMapStep;
     }
-    const std::uint64_t done = ahead.empty() ? here : ahead.front()->frame_start;
+    // (A frame ahead from an earlier part keeps nothing of this one.)
+    const std::uint64_t first = ahead.empty() ? offset() : std::max(ahead.front()->frame_start, in_base);
+    const std::uint64_t done = first - in_base;
     if (done >= released + kMapStep) {
       map->release_before(done);
       released = done;
@@ -245,7 +314,7 @@ struct ZstdReader::Impl {
     unsigned char head[ZSTD_FRAMEHEADERSIZE_MAX];
     const std::size_t head_len = std::min(avail, sizeof head);
     auto copy_head = [&] { std::memcpy(head, in_data() + in_pos, head_len); };
-    if (!sigbus_guarded(copy_head)) return fail(ErrorClass::io, sh->unreadable(offset()));
+    if (!sigbus_guarded(copy_head)) return fail(ErrorClass::io, unreadable_here());
     const unsigned char* p = head;
     if (avail == 0) {
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + ": empty input, not a zstd stream");
@@ -260,8 +329,9 @@ struct ZstdReader::Impl {
         return fail(ErrorClass::malformed, "stream ends inside a zstd frame (truncated) at " + where(offset()));
       if (frames == 0) return fail(ErrorClass::malformed, src.name() + " is not a zstd stream (bad magic at offset 0)");
       // (A count only when it is exact: what is buffered depends on the buffer's size.)
-      return fail(ErrorClass::malformed, (src_eof ? std::to_string(avail) + " trailing bytes" : std::string("trailing bytes")) +
-                                             " after the last zstd frame at " + where(offset()) + " (not a zstd frame)");
+      return fail(ErrorClass::malformed,
+                  (src_eof ? std::to_string(avail) + " trailing bytes" : std::string("trailing bytes")) +
+                      " after the last zstd frame at " + where(offset()) + " (not a zstd frame)");
     }
     ZSTD_frameHeader fh{};
     std::size_t r = ZSTD_getFrameHeader(&fh, p, head_len);
@@ -301,7 +371,7 @@ struct ZstdReader::Impl {
     if (map) {
       auto call = [&] { r = ZSTD_decompressStream(dctx.get(), &out, &input); };
       if (!sigbus_guarded(call)) {
-        return broke(Error(ErrorClass::io, sh->unreadable(in_base + input.pos)));
+        return broke(Error(ErrorClass::io, map->unreadable(input.pos)));
       }
     } else {
       r = ZSTD_decompressStream(dctx.get(), &out, &input);
@@ -376,6 +446,7 @@ struct ZstdReader::Impl {
     b->in_buf.reset();
     b->in = nullptr;
     b->in_len = 0;
+    b->in_map = nullptr;
     b->thread = OrderedPool::kAnyThread;
     b->done = false;
     b->ends_frame = false;
@@ -413,7 +484,7 @@ struct ZstdReader::Impl {
           empty = ZSTD_decompressDCtx(dctx.get(), &none, 0, p, n) == 0;
         }
       };
-      if (!sigbus_guarded(sizes)) return fail(ErrorClass::io, sh->unreadable(offset()));
+      if (!sigbus_guarded(sizes)) return fail(ErrorClass::io, unreadable_here());
       if (!ZSTD_isError(n)) {  // (n <= avail <= kMaxFrameCopy)
         if (bound == ZSTD_CONTENTSIZE_ERROR || bound > kBlockBytes) return false;
         csize = n;
@@ -459,7 +530,8 @@ struct ZstdReader::Impl {
             break;
           }
           if (st == 0) break;  // streaming takes what one call refused: so do we
-          if (out.pos == b.out.size() || (input.pos == input.size && out.pos < out.size)) {  // not for a whole, bounded frame
+          if (out.pos == b.out.size() ||
+              (input.pos == input.size && out.pos < out.size)) {  // not for a whole, bounded frame
             bad = r;
             break;
           }
@@ -469,7 +541,7 @@ struct ZstdReader::Impl {
       if (!sigbus_guarded(work)) {
         ZSTD_DCtx_reset(d.get(), ZSTD_reset_session_and_parameters);
         b.len = 0;
-        b.error = Error(ErrorClass::io, sh.unreadable(b.frame_start));
+        b.error = Error(ErrorClass::io, unreadable_at(b.in_map, b.in_map_off, sh.src_name));
       } else {
         b.len = out.pos;
         if (bad != 0)
@@ -515,6 +587,8 @@ struct ZstdReader::Impl {
         b->in_buf = in_owner();
         b->in = in_data() + in_pos;
         b->in_len = csize;
+        b->in_map = map.get();
+        b->in_map_off = in_pos;
       }
       b->frame_start = frame_start;
       in_pos += csize;

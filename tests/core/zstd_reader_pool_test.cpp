@@ -2,11 +2,14 @@
 // threads. The promise is that this changes speed only: every input, valid or broken,
 // gives the same bytes and then the same error (class and words) as the reader without a pool.
 // Each test below reads the same input both ways and compares; with a pool, both from memory and
-// from a real file, which the reader then maps instead of reading (core/sys/mapped_file.hpp).
+// from a real file, which the reader then maps instead of reading (core/sys/mapped_file.hpp), and
+// from the same bytes cut into the parts of a split bundle, which it maps one after the other.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
 
+#include <algorithm>
+#include <functional>
 #include <optional>
 #include <sstream>
 
@@ -73,10 +76,8 @@ std::unique_ptr<Source> source(const std::string& input, const std::string& path
   return std::move(*src);
 }
 
-Outcome by_reads(const std::string& input, const std::string& path, bool from_file, std::size_t chunk,
-                 OrderedPool* pool) {
-  auto src = source(input, path, from_file);
-  ZstdReader z(*src, pool);
+Outcome read_all(Source& src, std::size_t chunk, OrderedPool* pool) {
+  ZstdReader z(src, pool);
   Outcome o;
   std::string buf(chunk, '\0');
   for (;;) {
@@ -87,11 +88,14 @@ Outcome by_reads(const std::string& input, const std::string& path, bool from_fi
   }
 }
 
-// Views are kept until the end, as the verifier's hash jobs keep them for a while.
-Outcome by_views(const std::string& input, const std::string& path, bool from_file, std::size_t max,
-                 OrderedPool& pool) {
+Outcome by_reads(const std::string& input, const std::string& path, bool from_file, std::size_t chunk,
+                 OrderedPool* pool) {
   auto src = source(input, path, from_file);
-  ZstdReader z(*src, &pool);
+  return read_all(*src, chunk, pool);
+}
+
+Outcome views_all(Source& src, std::size_t max, OrderedPool& pool) {
+  ZstdReader z(src, &pool);
   Outcome o;
   for (;;) {
     auto v = z.read_view(max);
@@ -102,9 +106,56 @@ Outcome by_views(const std::string& input, const std::string& path, bool from_fi
   }
 }
 
+Outcome by_views(const std::string& input, const std::string& path, bool from_file, std::size_t max,
+                 OrderedPool& pool) {
+  auto src = source(input, path, from_file);
+  return views_all(*src, max, pool);
+}
+
 // The same input, read without a pool (the reference) and with one, by reads and by views of
 // several sizes.
-void check_same(const std::string& input, const std::string& label) {
+// `input` written as the parts of the split bundle `bundle`, cut before each offset in `cuts`.
+void write_parts(const std::string& input, const std::string& bundle, const std::vector<std::size_t>& cuts) {
+  std::size_t from = 0;
+  unsigned n = 0;
+  for (std::size_t to : cuts) {
+    spit(part_name(bundle, ++n), input.substr(from, to - from));
+    from = to;
+  }
+  spit(part_name(bundle, ++n), input.substr(from));
+}
+
+// The parts read with a pool (each part mapped in turn) give what reading them without one gives:
+// cut inside the first frame's magic number and header, into a part of a single byte, and inside
+// frames (`more`: also into five equal parts).
+void check_parts_same(const std::string& input, const std::string& label, OrderedPool& pool, bool more) {
+  const std::size_t n = input.size();
+  std::vector<std::vector<std::size_t>> layouts{{2, 11, n / 3, n / 3 + 1, 2 * n / 3}};
+  if (more) layouts.push_back({n / 5, 2 * n / 5, 3 * n / 5, 4 * n / 5});
+  for (const auto& cuts : layouts) {
+    if (cuts.front() == 0 || cuts.back() >= n || !std::is_sorted(cuts.begin(), cuts.end(), std::less_equal<>()))
+      continue;  // an empty part: such a bundle is read, not mapped
+    TempDir dir;
+    const std::string bundle = (dir / "p.zst").string();
+    write_parts(input, bundle, cuts);
+    auto reference = open_source(bundle);
+    ASSERT_TRUE(reference) << reference.error().what();
+    const Outcome want = read_all(**reference, 1 << 16, nullptr);
+    const std::string how = label + ", " + std::to_string(cuts.size() + 1) + " mapped parts";
+    {
+      auto src = open_source(bundle);
+      ASSERT_TRUE(src) << src.error().what();
+      ASSERT_NE((*src)->mapping(), nullptr);
+      expect_same(want, read_all(**src, 70000, &pool), how + ", reads");
+    }
+    auto src = open_source(bundle);
+    ASSERT_TRUE(src) << src.error().what();
+    expect_same(want, views_all(**src, 1 << 20, pool), how + ", views");
+  }
+}
+
+// Views are kept until the end, as the verifier's hash jobs keep them for a while.
+void check_same(const std::string& input, const std::string& label, bool all_parts = false) {
   // (Reads smaller than a frame: given room for a whole frame, libzstd decodes it in one pass, and
   // a corrupt frame then gives no bytes at all before its error.)
   TempDir dir;
@@ -123,6 +174,7 @@ void check_same(const std::string& input, const std::string& label) {
     for (std::size_t max : {std::size_t{4096}, std::size_t{1} << 20})
       expect_same(want, by_views(input, path, from_file, max, pool), how + ", views of " + std::to_string(max));
   }
+  check_parts_same(input, label, pool, all_parts);
 }
 
 std::string text(std::size_t n, std::uint32_t seed) {
@@ -163,14 +215,14 @@ std::string written(const std::string& data) {
 // A stream of every kind of frame: raw head frames, pool frames (text and noise), one frame too
 // large for a block (streamed), an empty frame, then pool frames again.
 std::string mixed() {
-  return raw_frame("head", 17) + written(text(2'500'000, 1) + noise(700'000, 2)) + zst(text(3'000'000, 3)) +
-         zst("") + written(noise(1'200'000, 4));
+  return raw_frame("head", 17) + written(text(2'500'000, 1) + noise(700'000, 2)) + zst(text(3'000'000, 3)) + zst("") +
+         written(noise(1'200'000, 4));
 }
 
 TEST(ZstdReaderPool, ValidStreamsReadTheSame) {
-  check_same(written(text(3'500'000, 5)), "writer's frames");
-  check_same(mixed(), "mixed frames");
-  check_same(zst("just one small frame"), "one frame");
+  check_same(written(text(3'500'000, 5)), "writer's frames", true);
+  check_same(mixed(), "mixed frames", true);
+  check_same(zst("just one small frame"), "one frame", true);
 }
 
 // Empty frames are counted in stream order, the pool's frames or not: the same frame breaks the
@@ -321,6 +373,36 @@ TEST(ZstdReaderPool, AMappedFileThatShrinksIsAnIoErrorNotACrash) {
   auto again = z.read_view(1 << 20);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().cls(), ErrorClass::io);
+}
+
+// A mapped part that shrinks is an io error naming that part, as a whole file's is.
+TEST(ZstdReaderPool, AMappedPartThatShrinksIsAnIoErrorNamingIt) {
+  TempDir dir;
+  const std::string bundle = (dir / "b.zst").string();
+  // Part 1 holds far more than the frames the reader takes ahead of the first view (else it could be
+  // done with part 1 before the shrink, and rightly read the stream to its end).
+  const std::string input = written(noise(14'000'000, 8));
+  write_parts(input, bundle, {input.size() * 6 / 7});
+  auto src = open_source(bundle);
+  ASSERT_TRUE(src);
+  ASSERT_NE((*src)->mapping(), nullptr);
+  OrderedPool pool(2);
+  ZstdReader z(**src, &pool);
+  auto first = z.read_view(1 << 20);
+  ASSERT_TRUE(first) << first.error().what();
+  const std::string part = part_name(bundle, 1);
+  ASSERT_EQ(::truncate(part.c_str(), 500'000), 0);
+  std::optional<Error> err;
+  for (int i = 0; i < 20 && !err; ++i) {
+    auto v = z.read_view(1 << 20);
+    if (!v)
+      err = v.error();
+    else
+      ASSERT_GT(v->len, 0u) << "the stream ended cleanly";
+  }
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->cls(), ErrorClass::io) << err->what();
+  EXPECT_NE(err->what().find(part + ": could not read the bytes at offset"), std::string::npos) << err->what();
 }
 
 }  // namespace
