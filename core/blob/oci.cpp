@@ -130,6 +130,23 @@ std::string render_index(const std::vector<Descriptor>& manifests) {
   return dump_json(json{{"schemaVersion", 2}, {"manifests", arr}});
 }
 
+namespace {
+
+// Hands each child of a parsed manifest or index to `visit` with its role, stopping at the first
+// refusal: the one walk order both reachability walks share.
+template <class Visit>
+Status visit_children(const Children& c, Visit& visit) {
+  for (const auto& m : c.manifests)
+    if (auto s = visit(m, BlobRole::manifest); !s) return s;
+  for (const auto& m : c.configs)
+    if (auto s = visit(m, BlobRole::config); !s) return s;
+  for (const auto& m : c.layers)
+    if (auto s = visit(m, BlobRole::layer); !s) return s;
+  return {};
+}
+
+}  // namespace
+
 Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir, const std::vector<Descriptor>& roots,
                                                    ErrorClass cls) {
   std::map<std::string, ReachableBlob> seen;
@@ -155,12 +172,7 @@ Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir, const
     seen.try_emplace(d.digest, ReachableBlob{d.digest, d.size, BlobRole::manifest});
     OCI_TRY(std::string text, read_manifest_blob(dir, d, cls));
     AIRLOCK_TRY(Children c, parse_children(text, cls, "manifest " + d.digest), "in '" + dir + "'");
-    for (const auto& m : c.manifests)
-      if (auto s = visit(m, BlobRole::manifest); !s) return fail(s.error());
-    for (const auto& m : c.configs)
-      if (auto s = visit(m, BlobRole::config); !s) return fail(s.error());
-    for (const auto& m : c.layers)
-      if (auto s = visit(m, BlobRole::layer); !s) return fail(s.error());
+    if (auto s = visit_children(c, visit); !s) return fail(s.error());
   }
   std::vector<ReachableBlob> out;
   for (auto& [_, b] : seen) out.push_back(std::move(b));
@@ -200,12 +212,7 @@ Result<std::vector<LocatedBlob>> locate_reachable(const std::vector<std::string>
     const std::string& dir = dirs[static_cast<std::size_t>(seen.at(d.digest).dir)];
     OCI_TRY(std::string text, read_manifest_blob(dir, d, cls));
     AIRLOCK_TRY(Children c, parse_children(text, cls, "manifest " + d.digest), "in '" + dir + "'");
-    for (const auto& m : c.manifests)
-      if (auto s = visit(m, BlobRole::manifest); !s) return fail(s.error());
-    for (const auto& m : c.configs)
-      if (auto s = visit(m, BlobRole::config); !s) return fail(s.error());
-    for (const auto& m : c.layers)
-      if (auto s = visit(m, BlobRole::layer); !s) return fail(s.error());
+    if (auto s = visit_children(c, visit); !s) return fail(s.error());
   }
   std::vector<LocatedBlob> out;
   for (auto& [_, b] : seen) out.push_back(std::move(b));
