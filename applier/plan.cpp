@@ -34,6 +34,7 @@ Status preflight(const Site& site, Plan& p) {
   if (degraded && *degraded == "1")
     block(p, ErrorClass::preflight, "site '" + site.name + "' is DEGRADED: repair it, then 'airlock ack'");
   const bool first = p.from_version.empty();
+  p.preflight_measures_only = first;
   std::error_code ec;
   if (!first) {
     for (const auto& [name, path] : site.configs)

@@ -39,6 +39,8 @@ struct Plan {
   std::string to_version, channel;
   bool critical = false;
   std::vector<CheckResult> preflight;  // the site's checks run once now, as the preflight does
+  // Nothing is installed yet: the preflight checks only measure, and a failing one stops nothing.
+  bool preflight_measures_only = false;
   std::vector<PlannedMigration> migrations;
   std::vector<PlannedDelta> config;
   std::vector<PlannedService> services;  // in the order they are replaced

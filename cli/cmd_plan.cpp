@@ -45,6 +45,7 @@ json plan_json(const ap::Plan& p) {
           {"channel", p.channel},
           {"critical", p.critical},
           {"preflight", pre},
+          {"preflight_measures_only", p.preflight_measures_only},
           {"migrations", migs},
           {"config", cfg},
           {"services", svc},
@@ -61,9 +62,10 @@ void print_plan(const ap::Plan& p) {
             << (p.critical ? ", critical" : "") << "); nothing was changed\n";
   for (const auto& c : p.preflight)
     std::cout << "  preflight " << c.name << " (" << c.kind << (c.hard ? ", hard" : ", soft") << "): "
-              << (c.skipped ? "skipped"
-                  : c.ok    ? "ok"
-                            : "FAILS")
+              << (c.skipped                   ? "skipped"
+                  : c.ok                      ? "ok"
+                  : p.preflight_measures_only ? "fails (nothing is installed yet: the preflight checks only measure)"
+                                              : "FAILS")
               << (c.detail.empty() ? "" : " - " + c.detail) << "\n";
   for (const auto& m : p.migrations)
     std::cout << "  migration " << m.id << " on " << m.database
@@ -79,7 +81,9 @@ void print_plan(const ap::Plan& p) {
     std::cout << "  check " << c.name << " (" << c.kind << ", " << (c.hard ? "hard" : "soft") << ", within "
               << c.within_ms << " ms)\n";
   if (!p.blocked) {
-    std::cout << "  the apply would go ahead\n";
+    std::cout << (p.preflight_measures_only
+                      ? "  the apply would go ahead (nothing is installed yet: the preflight checks only measure)\n"
+                      : "  the apply would go ahead\n");
     return;
   }
   for (const auto& b : p.blockers) std::cout << "  WOULD STOP: " << b << "\n";

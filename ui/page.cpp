@@ -205,7 +205,7 @@ void history(std::ostringstream& o, const PageModel& m, const View& v) {
 
 // Nothing installed yet: the preflight checks run, but only measure (a failing one stops no first
 // install), and the page must say so rather than list failures beside "would go ahead".
-bool first_install(const ap::Plan& p) { return p.from_version.empty(); }
+bool first_install(const ap::Plan& p) { return p.preflight_measures_only; }
 
 void check_rows(std::ostringstream& o, const ap::Plan& p, const View& v) {
   o << "<h3>" << e(tr(v.lang, "plan_preflight")) << "</h3><ul id=\"plan-preflight\">";

@@ -131,6 +131,17 @@ TEST_F(TelemetryCli, StatusShowsThePendingJob) {
 }
 
 TEST_F(TelemetryCli, DryRunChangesNothing) {
+  // Nothing installed: the plan says its preflight checks only measure (a failing one stops no
+  // first install), in words and in --json.
+  auto first = run(kBin + " apply " + q(dir / "b110.tar.zst") + site() + " --dry-run 2>/dev/null");
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("would go ahead (nothing is installed yet: the preflight checks only measure)"),
+            std::string::npos)
+      << first.output;
+  EXPECT_EQ(first.output.find("FAILS"), std::string::npos) << first.output;
+  auto first_json =
+      json_of(run(kBin + " apply " + q(dir / "b110.tar.zst") + site() + " --dry-run --json 2>/dev/null").output);
+  EXPECT_EQ(first_json["preflight_measures_only"], true);
   ASSERT_EQ(run(kBin + " apply " + q(dir / "b110.tar.zst") + site() + " 2>&1").status, 0);
   const auto before = tree(dir / "site");
   auto r = run(kBin + " apply " + q(dir / "b120.tar.zst") + site() + " --dry-run --json 2>/dev/null");
@@ -141,11 +152,13 @@ TEST_F(TelemetryCli, DryRunChangesNothing) {
   EXPECT_EQ(j["from"], "1.1.0");
   EXPECT_EQ(j["to"], "1.2.0");
   EXPECT_EQ(j["would_apply"], true);
+  EXPECT_EQ(j["preflight_measures_only"], false);
   ASSERT_EQ(j["migrations"].size(), 1u);
   EXPECT_EQ(j["migrations"][0]["irreversible"], false);
   auto text = run(kBin + " apply " + q(dir / "b120.tar.zst") + site() + " --dry-run 2>/dev/null");
   EXPECT_EQ(text.status, 0) << text.output;
   EXPECT_NE(text.output.find("migration 0003_rename_items on main"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("  the apply would go ahead\n"), std::string::npos) << text.output;
   EXPECT_EQ(tree(dir / "site"), before);
   EXPECT_EQ(run(kBin + " audit verify" + site() + " 2>&1").status, 0);
 }
