@@ -328,6 +328,10 @@ TEST_F(RegistryCli, TlsNeedsTheSiteCaAndPlainHttpNeedsTheFlag) {
   ASSERT_TRUE(tls.ok()) << tls.log();
   auto unknown = push(tls.host(), "airlock/demo:1", "");
   EXPECT_EQ(unknown.status, 3) << unknown.output;
+  // The right CA, the wrong name: the certificate names IP 127.0.0.1 only, not "localhost".
+  auto mismatch = push("localhost:" + std::to_string(tls.port()), "airlock/demo:1", "--ca-file " + q(tls.ca_file()));
+  EXPECT_EQ(mismatch.status, 3) << mismatch.output;
+  EXPECT_NE(mismatch.output.find("subject name"), std::string::npos) << mismatch.output;
   auto ok = push(tls.host(), "airlock/demo:1", "--ca-file " + q(tls.ca_file()));
   ASSERT_EQ(ok.status, 0) << ok.output;
   auto r = pull(tls.host(), "airlock/demo:1", dir / "out.tar.zst", "--ca-file " + q(tls.ca_file()));
