@@ -10,6 +10,7 @@
 #include "core/blob/stream.hpp"
 #include "core/container/bundle_head.hpp"
 #include "core/container/container.hpp"
+#include "core/json_text.hpp"
 #include "core/model/manifest.hpp"
 #include "core/sys/fd.hpp"
 #include "core/sys/time.hpp"
@@ -123,7 +124,7 @@ std::string render_manifest(const BundleArtifact& a) {
         {kAnnSha256, a.sha256},
         {kAnnSize, std::to_string(a.size)},
         {kAnnChunk, std::to_string(a.chunk)}}}};
-  return m.dump();
+  return dump_json(m);
 }
 
 Result<BundleArtifact> parse_artifact_manifest(std::string_view bytes) {
