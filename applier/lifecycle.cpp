@@ -70,7 +70,7 @@ Result<std::string> record(Ctx& c, const LifecycleReport& r, Outcome outcome, co
 Error refused(Ctx& c, LifecycleReport r, Error why) {
   r.until.clear();
   auto recorded = record(c, r, Outcome::refused, why.what(), [] { return Status{}; });
-  if (!recorded) return std::move(why).with_context("the refusal was not recorded: " + recorded.error().what());
+  if (!recorded) return std::move(why).with_context("the refusal was not recorded: ", recorded.error());
   return why;
 }
 

@@ -111,7 +111,7 @@ Status read_export(const std::string& file, std::vector<TelemetryRow>& rows) {
     if (line.size() > kMaxLineBytes)
       return fail(bad(where + ": longer than " + std::to_string(kMaxLineBytes) + " bytes"));
     auto r = parse_telemetry_row(line);
-    if (!r) return fail(bad(where + ": " + r.error().what()));
+    if (!r) return fail(r.error().reclassed(ErrorClass::malformed).with_context(where));
     rows.push_back(std::move(*r));
   }
   if (in.bad()) return fail(ErrorClass::io, "reading telemetry export '" + file + "' failed");

@@ -170,15 +170,19 @@ Result<std::string> render_checked(const Recipe& r, const Manifest& m) {
   auto refused = [&](const std::string& what) {
     return fail(ErrorClass::build_refused, "recipe '" + r.path + "': " + what);
   };
+  // A check's own error, its text kept as it is (printable already).
+  auto refused_by = [&](const std::string& what, const Error& cause) {
+    return fail(cause.reclassed(ErrorClass::build_refused).with_context("recipe '" + r.path + "': " + what));
+  };
   if (m.total_size() > kMaxTotalPayload) return refused("payload is over the limit of 1 TiB");
   if (auto s = validate_manifest(m); !s)
-    return refused("the manifest breaks a rule of the bundle format: " + s.error().what());
+    return refused_by("the manifest breaks a rule of the bundle format", s.error());
   std::string text = render_manifest(m);
   if (text.size() > kMaxManifestBytes)
     return refused("manifest.toml would be " + std::to_string(text.size()) + " bytes, over the limit of " +
                    std::to_string(kMaxManifestBytes));
   if (auto parsed = parse_manifest(text); !parsed)
-    return refused("the rendered manifest does not parse back: " + parsed.error().what());
+    return refused_by("the rendered manifest does not parse back", parsed.error());
   return text;
 }
 

@@ -33,6 +33,11 @@ struct Walk {
 Error refused(const std::string& path, const std::string& what) {
   return Error(ErrorClass::build_refused, "base bundle '" + path + "' is not a usable base for a delta: " + what);
 }
+// An error met on the way, its text kept as it is (printable already).
+Error refused(const std::string& path, const Error& cause) {
+  return cause.reclassed(ErrorClass::build_refused)
+      .with_context("base bundle '" + path + "' is not a usable base for a delta");
+}
 
 // The layout `entry` lies in ("images/"), and the digest when it is a blob ("" for index.json).
 struct Place {
@@ -124,7 +129,7 @@ Result<DeltaBase> read_delta_base(const std::string& path) {
   base.path = path;
   Walk w;
   for (int i = 0; i < kMaxPasses; ++i) {
-    if (auto s = pass(path, i == 0, w, base); !s) return fail(refused(path, s.error().what()));
+    if (auto s = pass(path, i == 0, w, base); !s) return fail(refused(path, s.error()));
     BUNDLER_TRY(bool more, more_to_read(path, w));
     if (!more) return base;
   }

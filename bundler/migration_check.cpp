@@ -123,11 +123,10 @@ Result<db::TargetSpec> scratch_spec(const Recipe& r, const RecipeMigration& m, c
   if (!server) {
     auto started = db::ScratchServer::start();
     if (!started)
-      return fail(refused(r, m,
-                          "no scratch PostgreSQL to check it on (" + started.error().what() +
-                              "): name an empty database in the recipe ([databases." + m.database +
-                              "] scratch = \"<libpq conninfo>\") or install PostgreSQL's server (Debian package "
-                              "postgresql) so that airlock starts a throwaway cluster"));
+      return fail(refused(r, m, "no scratch PostgreSQL to check it on", started.error())
+                      .with_note(" (name an empty database in the recipe ([databases." + m.database +
+                                 "] scratch = \"<libpq conninfo>\") or install PostgreSQL's server (Debian "
+                                 "package postgresql) so that airlock starts a throwaway cluster)"));
     server.emplace(std::move(*started));
   }
   AIRLOCK_TRY(spec.location, server->fresh_database("scratch_" + std::to_string(n)),

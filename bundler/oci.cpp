@@ -27,6 +27,11 @@ bool left_to_base(const DeltaBase* base, const std::string& digest, const Carrie
 Error refused(const Recipe& r, const std::string& item, const std::string& what) {
   return Error(ErrorClass::build_refused, "recipe '" + r.path + "': " + item + ": " + what);
 }
+// An error met on the way, its text kept as it is (printable already: a new Error made of it would
+// escape its escapes a second time).
+Error refused(const Recipe& r, const std::string& item, const Error& cause) {
+  return cause.reclassed(ErrorClass::build_refused).with_context("recipe '" + r.path + "': " + item);
+}
 
 // "registry/x/api:1.1.0" -> "1.1.0"; "" when the ref has no tag.
 std::string tag_of(const std::string& ref) {
@@ -67,13 +72,13 @@ Result<blob::Descriptor> find_manifest(const Recipe& r, const RecipeImage& im, c
 Result<blob::Descriptor> image_root(const Recipe& r, const RecipeImage& im, const std::string& item,
                                     const std::string& dir) {
   auto layout = read_file(dir + "/oci-layout", 4096, ErrorClass::build_refused);
-  if (!layout) return fail(refused(r, item, layout.error().what()));
+  if (!layout) return fail(refused(r, item, layout.error()));
   if (auto s = blob::check_oci_layout(*layout, ErrorClass::build_refused, dir + "/oci-layout"); !s)
-    return fail(refused(r, item, s.error().what()));
+    return fail(refused(r, item, s.error()));
   auto text = read_file(dir + "/index.json", blob::kMaxOciJsonBytes, ErrorClass::build_refused);
-  if (!text) return fail(refused(r, item, text.error().what()));
+  if (!text) return fail(refused(r, item, text.error()));
   auto index = blob::parse_index(*text, ErrorClass::build_refused, dir + "/index.json");
-  if (!index) return fail(refused(r, item, index.error().what()));
+  if (!index) return fail(refused(r, item, index.error()));
   BUNDLER_TRY(blob::Descriptor root, find_manifest(r, im, item, *index));
   if (root.digest != im.digest)
     return fail(refused(r, item, "digest " + im.digest + " is not the layout's manifest " + root.digest));
@@ -106,7 +111,7 @@ Status plan_image_layouts(const Recipe& r, Plan& p, const DeltaBase* base) {
     const std::string dir = r.resolve(*im.layout);
     BUNDLER_TRY(blob::Descriptor root, image_root(r, im, item, dir));
     auto blobs = blob::reachable_blobs(dir, {root}, ErrorClass::build_refused);
-    if (!blobs) return fail(refused(r, item, blobs.error().what()));
+    if (!blobs) return fail(refused(r, item, blobs.error()));
     for (const auto& b : *blobs)
       carried.try_emplace(b.digest, Carried{dir + "/blobs/sha256/" + b.digest.substr(7), b.role, b.size});
     roots.push_back(std::move(root));

@@ -152,7 +152,9 @@ Status check_config_patch(const Recipe& r, const RecipeConfig& c) {
   auto text = read_file(r.resolve(c.patch), kMaxPatchBytes, ErrorClass::build_refused);
   if (!text) return fail(refused(r, item + ": " + text.error().message()));
   auto patch = parse_config_patch(*text);
-  if (!patch) return fail(refused(r, item + ": patch '" + c.patch + "' does not parse: " + patch.error().what()));
+  if (!patch)
+    return fail(patch.error().reclassed(ErrorClass::build_refused)
+                    .with_context("recipe '" + r.path + "': " + item + ": patch '" + c.patch + "' does not parse"));
   return {};
 }
 
@@ -176,8 +178,9 @@ Status plan_config_notes_trust(const Recipe& r, Plan& p) {
     if (!text) return fail(refused(r, "trust_update: " + text.error().message()));
     auto root = parse_trust_root(*text, ErrorClass::build_refused);
     if (!root)
-      return fail(
-          refused(r, "trust_update '" + *r.trust_update + "' is not a valid trust root: " + root.error().what()));
+      return fail(root.error().reclassed(ErrorClass::build_refused)
+                      .with_context("recipe '" + r.path + "': trust_update '" + *r.trust_update +
+                                    "' is not a valid trust root"));
     BUNDLER_CHECK(add_file(r, p, "trust_update", kTrustUpdatePayloadPath, r.resolve(*r.trust_update), false));
     p.manifest.trust_update = kTrustUpdatePayloadPath;
   }

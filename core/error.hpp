@@ -58,6 +58,18 @@ class Error {
     return e;
   }
 
+  // Context made of a text of ours and another error's whole text ("ctx: cause"), the cause kept
+  // as it is: it is printable already, and escaping it again would show its escapes doubled.
+  Error&& with_context(std::string_view ctx, const Error& cause) && {
+    context_.insert(context_.begin(), printable(ctx) + cause.what());
+    return std::move(*this);
+  }
+  // More text of this error's own after its message ("message; note").
+  Error&& with_note(std::string_view note) && {
+    message_ += printable(note);
+    return std::move(*this);
+  }
+
   Error&& with_context(std::string_view ctx) && {
     context_.insert(context_.begin(), printable(ctx));
     return std::move(*this);

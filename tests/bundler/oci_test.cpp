@@ -170,3 +170,17 @@ TEST(BuildImages, ADamagedManifestIsRefused) {
   auto e = build_error(t.recipe(), t.d.out());
   EXPECT_EQ(e.cls(), ErrorClass::build_refused) << e.what();
 }
+
+// A layout folder whose name holds a backslash and an escape byte, missing its oci-layout file: the
+// refusal names the folder with each escape shown once (the cause's text is not escaped again).
+TEST(BuildImages, ARefusalNamesAnOddLayoutPathWithItsEscapesOnce) {
+  TwoImages t;
+  const std::string odd = "oci/we\\b\x1B";
+  fs::create_directories(t.d.dir / odd);
+  auto e = build_error(t.d.recipe(image_entry(kApi, t.api, "oci/we\\\\b\\u001B")), t.d.out());  // TOML escapes
+  EXPECT_EQ(e.cls(), ErrorClass::build_refused) << e.what();
+  EXPECT_NE(e.what().find("we\\\\b\\u001B/oci-layout"), std::string::npos) << e.what();
+  EXPECT_EQ(e.what().find("\\\\\\\\"), std::string::npos) << e.what();
+  EXPECT_EQ(e.what().find("\\\\u001B"), std::string::npos) << e.what();
+  EXPECT_FALSE(fs::exists(t.d.out()));
+}

@@ -92,5 +92,16 @@ TEST(Printable, ErrorTextsArePrintableWhenBuilt) {
   EXPECT_EQ(e.what(), "bundle '\\x9B': entry '\\xFF\\u001B[32m'");
 }
 
+// An error built on another error's text (a refusal naming its cause, a note after a message)
+// shows each escape once: the cause's text is printable already and is not escaped again.
+TEST(Printable, AnErrorBuiltOnAnotherKeepsItsEscapesSingle) {
+  const Error cause = Error(ErrorClass::io, "open 'a\\b\x1B': gone").with_context("layout");
+  Error refused = Error(ErrorClass::policy, "not recorded").with_context("recipe 'r\x1B': ", cause);
+  EXPECT_EQ(refused.what(), "recipe 'r\\u001B': layout: open 'a\\\\b\\u001B': gone: not recorded");
+  Error noted = cause.reclassed(ErrorClass::build_refused).with_note("; see 'x\\y'");
+  EXPECT_EQ(noted.cls(), ErrorClass::build_refused);
+  EXPECT_EQ(noted.what(), "layout: open 'a\\\\b\\u001B': gone; see 'x\\\\y'");
+}
+
 }  // namespace
 }  // namespace airlock
