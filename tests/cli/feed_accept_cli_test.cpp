@@ -108,8 +108,7 @@ class FeedAccept : public ::testing::Test {
   }
   void build(const std::string& recipe, const fs::path& out) {
     fs::create_directories(out.parent_path());
-    auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe) + " --key " +
-                 q(kSrc + "/keys/demo-hq.key") + " --out " + q(out));
+    auto r = airlock::test::build_example(recipe, out);
     ASSERT_EQ(r.status, 0) << r.output;
   }
   TempDir dir;
@@ -200,7 +199,7 @@ TEST_F(FeedAccept, MalformedIs10) {
 }
 
 TEST_F(FeedAccept, DeprecationIsStickyAcrossLaterFeeds) {
-  build("example/recipe.toml", dir / "stick/demo-1.1.0.tar.zst");
+  build("example", dir / "stick/demo-1.1.0.tar.zst");
   accepted(publish("f5", feed(5, {entry("1.1.0", airlock::Channel::recommended, false, true)})));
   EXPECT_EQ(slurp(dir / "site/state/feed/deprecated"), "airlock-deprecated/1\n1.1.0\n");
   // A later feed lists it again, not deprecated; another omits it.
@@ -244,8 +243,8 @@ TEST_F(FeedAccept, FeedCriticalReleaseCannotBeSkipped) {
 }
 
 TEST_F(FeedAccept, ScanTakesTheChannelFromTheAcceptedFeedAndWritesNothing) {
-  build("example/recipe.toml", dir / "stick/demo-1.1.0.tar.zst");
-  build("example-1.2.0/recipe.toml", dir / "stick/demo-1.2.0.tar.zst");
+  build("example", dir / "stick/demo-1.1.0.tar.zst");
+  build("example-1.2.0", dir / "stick/demo-1.2.0.tar.zst");
   // The manifest says recommended; the accepted feed keeps 1.1.0 in beta and raises it to critical.
   accepted(publish("f5", feed(5, {entry("1.1.0", airlock::Channel::beta, true)})));
   publish("stick", feed(6, {entry("1.1.0", airlock::Channel::recommended)}));

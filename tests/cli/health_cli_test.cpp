@@ -20,7 +20,6 @@ using airlock::test::TempDir;
 namespace {
 
 const std::string kBin = AIRLOCK_BIN;
-const std::string kSrc = AIRLOCK_SOURCE_DIR;
 
 class HealthCli : public ::testing::Test {
  protected:
@@ -29,8 +28,7 @@ class HealthCli : public ::testing::Test {
   }
   void build(const std::string& recipe, const std::string& out) {
     auto r =
-        run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-            " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+        airlock::test::build_example(recipe, dir / out);
     ASSERT_EQ(r.status, 0) << r.output;
   }
   void append(const std::string& text) {

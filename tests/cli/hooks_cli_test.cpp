@@ -19,14 +19,12 @@ using airlock::test::TempDir;
 namespace {
 
 const std::string kBin = AIRLOCK_BIN;
-const std::string kSrc = AIRLOCK_SOURCE_DIR;
 
 class HooksCli : public ::testing::Test {
  protected:
   void SetUp() override {
     airlock::test::copy_demo_site(dir.path());
-    auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/example/recipe.toml") +
-                 " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / "b110.tar.zst"));
+    auto r = airlock::test::build_example("example", dir / "b110.tar.zst");
     ASSERT_EQ(r.status, 0) << r.output;
     // Every hook talks on both of its outputs.
     std::string text = slurp(dir / "site/site.toml");

@@ -21,7 +21,6 @@ namespace {
 std::pair<std::string, std::string> both(const std::string& word) { return {word, word}; }
 
 const std::string kBin = AIRLOCK_BIN;
-const std::string kSrc = AIRLOCK_SOURCE_DIR;
 
 class OutcomeCli : public ::testing::Test {
  protected:
@@ -30,8 +29,7 @@ class OutcomeCli : public ::testing::Test {
     for (const auto& [recipe, out] :
          {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
       auto r =
-          run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-              " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+          airlock::test::build_example(recipe, dir / out);
       ASSERT_EQ(r.status, 0) << r.output;
     }
   }

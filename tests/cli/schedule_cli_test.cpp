@@ -30,8 +30,7 @@ class ScheduleCli : public ::testing::Test {
   void SetUp() override {
     if (!AIRLOCK_BIN_HAS_CRASH_POINTS) GTEST_SKIP() << "airlock built without AIRLOCK_TEST_HOOKS (no test clock)";
     airlock::test::copy_demo_site(dir.path());
-    auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/example/recipe.toml") +
-                 " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / "b110.tar.zst"));
+    auto r = airlock::test::build_example("example", dir / "b110.tar.zst");
     ASSERT_EQ(r.status, 0) << r.output;
   }
   std::string at(std::int64_t from_now) const {

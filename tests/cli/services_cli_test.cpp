@@ -22,7 +22,6 @@ using airlock::test::TempDir;
 namespace {
 
 const std::string kBin = AIRLOCK_BIN;
-const std::string kSrc = AIRLOCK_SOURCE_DIR;
 
 // The record's chain, written out of order: the file order must not decide.
 const char* kChain = R"(
@@ -57,8 +56,7 @@ class ServicesCli : public ::testing::Test {
     for (const auto& [recipe, out] :
          {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
       auto r =
-          run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-              " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+          airlock::test::build_example(recipe, dir / out);
       ASSERT_EQ(r.status, 0) << r.output;
     }
     demo = slurp(dir / "site/site.toml");

@@ -25,8 +25,7 @@ class SiteCli : public ::testing::Test {
   void SetUp() override {
     airlock::test::copy_demo_site(dir.path());
     for (const auto& [recipe, out] : {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
-      auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-                   " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+      auto r = airlock::test::build_example(recipe, dir / out);
       ASSERT_EQ(r.status, 0) << r.output;
     }
   }

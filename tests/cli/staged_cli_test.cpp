@@ -27,8 +27,7 @@ class StagedCli : public ::testing::Test {
  protected:
   void SetUp() override {
     airlock::test::copy_demo_site(dir.path());
-    auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/example/recipe.toml") +
-                 " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / "b110.tar.zst"));
+    auto r = airlock::test::build_example("example", dir / "b110.tar.zst");
     ASSERT_EQ(r.status, 0) << r.output;
   }
   std::string site() const { return q(dir / "site/site.toml"); }

@@ -33,8 +33,7 @@ class TelemetryCli : public ::testing::Test {
     fs::copy_file(kSrc + "/keys/trust.toml", dir / "site/trust.toml");
     for (const auto& [recipe, out] : {std::pair{"example", "b110.tar.zst"}, {"example-1.2.0", "b120.tar.zst"}}) {
       auto r =
-          run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-              " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+          airlock::test::build_example(recipe, dir / out);
       ASSERT_EQ(r.status, 0) << r.output;
     }
   }

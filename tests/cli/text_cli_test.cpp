@@ -27,7 +27,6 @@ using airlock::test::TempDir;
 namespace {
 
 const std::string kBin = AIRLOCK_BIN;
-const std::string kSrc = AIRLOCK_SOURCE_DIR;
 
 // An entry name that would clear the line, move the cursor up and paint a green "VERIFIED" over
 // the verdict, with bytes that are not UTF-8 around it.
@@ -147,8 +146,7 @@ class TextSiteCli : public ::testing::Test {
     for (const auto& [recipe, out] :
          {std::pair{"example", "b110.tar.zst"}, std::pair{"example-1.2.0", "b120.tar.zst"}}) {
       auto r =
-          run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/" + recipe + "/recipe.toml") +
-              " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / out));
+          airlock::test::build_example(recipe, dir / out);
       ASSERT_EQ(r.status, 0) << r.output;
     }
     std::string site = slurp(dir / "site/site.toml");

@@ -32,7 +32,6 @@ using airlock::test::TempDir;
 namespace {
 
 const std::string kBin = AIRLOCK_BIN;
-const std::string kSrc = AIRLOCK_SOURCE_DIR;
 
 // Starts the binary with `args`, its output going to `log`.
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
@@ -144,8 +143,7 @@ TEST(VerifyCli, SigtermStopsAVerifyWaitingOnAStalledFifo) {
 TEST(VerifyCli, SigtermStopsAnApplyWaitingOnAStalledFifoAndFreesTheSite) {
   TempDir dir;
   airlock::test::copy_demo_site(dir.path());
-  auto r = run("SOURCE_DATE_EPOCH=1767225600 " + kBin + " build " + q(kSrc + "/manifests/example/recipe.toml") +
-               " --key " + q(kSrc + "/keys/demo-hq.key") + " --out " + q(dir / "b110.tar.zst"));
+  auto r = airlock::test::build_example("example", dir / "b110.tar.zst");
   ASSERT_EQ(r.status, 0) << r.output;
   const fs::path fifo = dir / "stalled.tar.zst";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/support/tmpdir.hpp"
+
 namespace airlock::test {
 
 // Single-quoted for sh (test paths never hold a quote).
@@ -29,6 +31,16 @@ inline std::filesystem::path copy_demo_site(const std::filesystem::path& dir, co
   fs::create_directories(dir / "site/data");
   fs::copy_file(trust.empty() ? src / "keys/trust.toml" : trust, dir / "site/trust.toml");
   return dir / "site/site.toml";
+}
+
+// The example release manifests/<recipe>/recipe.toml built by the real binary with the demo key into
+// `out`, SOURCE_DATE_EPOCH fixed (the same inputs give the same bytes); the run, for the caller to
+// assert on.
+inline ProcResult build_example(const std::string& recipe, const std::filesystem::path& out) {
+  const std::string src = AIRLOCK_SOURCE_DIR;
+  return run("SOURCE_DATE_EPOCH=1767225600 " + std::string(AIRLOCK_BIN) + " build " +
+             q(src + "/manifests/" + recipe + "/recipe.toml") + " --key " + q(src + "/keys/demo-hq.key") +
+             " --out " + q(out));
 }
 
 }  // namespace airlock::test
