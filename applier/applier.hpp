@@ -209,6 +209,9 @@ struct AuditEntry {
 struct AuditExport {
   std::vector<AuditEntry> entries;
   std::string head;  // hash of the last entry ("" when empty)
+  // Entries in the audit spool, not yet in the chain: a run held the site when they happened and
+  // still does (the next command to open the site records them).
+  std::int64_t spooled = 0;
 };
 [[nodiscard]] Result<AuditExport> audit_export(const std::string& site_toml);
 // ErrorClass::audit_broken naming the first bad entry.

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "applier/audit.hpp"
+#include "applier/audit_spool.hpp"
 #include "applier/crash.hpp"
 #include "applier/degraded.hpp"
 #include "applier/feed_store.hpp"
@@ -173,9 +174,9 @@ Result<Run> salvaged_run(Ctx& c, const Error& damage, DamagedRun mode) {
     return r;
   }
   if (!s.snapshot_id)
-    return fail(Error(ErrorClass::io, damage.what() +
-                                          "; its snapshot_id is unreadable too: put the site back with 'airlock "
-                                          "snapshot restore ID --force'"));
+    return fail(damage.reclassed(ErrorClass::io)
+                    .with_note("; its snapshot_id is unreadable too: put the site back with 'airlock snapshot "
+                               "restore ID --force'"));
   AIRLOCK_TRY(auto snap, load_sealed_snapshot(c.site, *s.snapshot_id), "recovering a damaged run record");
   r.from_version = r.to_version = snap.release;
   return r;
@@ -212,6 +213,10 @@ Result<Opened> open_site(const std::string& site_toml, const Env& env, std::opti
     o.ctx = std::make_unique<Ctx>(o.ctx->site, env, std::move(o.ctx->st));
   }
   sweep_leftovers(o.ctx->site);
+  // Entries a busy site could not take are recorded first, in the order they happened. A spool
+  // that cannot be read is left as it is, and said, rather than stopping every command.
+  if (auto n = drain_audit_spool(o.ctx->site, o.ctx->st, o.ctx->now()); !n)
+    o.ctx->emit("audit", n.error().what());
   return o;
 }
 
@@ -325,16 +330,31 @@ Result<std::vector<HistoryEntry>> history(const std::string& site_toml) {
   return st.history();
 }
 
+namespace {
+
+// The audit commands read beside a running apply without the site lock. When no run holds the
+// site, what the spool holds is recorded first, so that the chain they show is the whole log;
+// otherwise the export counts what still waits.
+Result<AuditExport> read_audit(const Site& site, StateDb& st) {
+  if (auto lock = SiteLock::acquire(site.state_dir); lock)
+    (void)drain_audit_spool(site, st, format_rfc3339(now_utc()));  // left waiting when it fails
+  AIRLOCK_TRY(auto exported, audit_read(st), "audit log");
+  exported.spooled = count_spooled(site);
+  return exported;
+}
+
+}  // namespace
+
 Result<AuditExport> audit_export(const std::string& site_toml) {
   AIRLOCK_TRY(auto site, load_site(site_toml), "audit");
   AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "audit");
-  return audit_read(st);
+  return read_audit(site, st);
 }
 
 Result<AuditExport> audit_verify(const std::string& site_toml) {
   AIRLOCK_TRY(auto site, load_site(site_toml), "audit verify");
   AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "audit verify");
-  AIRLOCK_TRY(auto log, audit_read(st), "audit verify");
+  AIRLOCK_TRY(auto log, read_audit(site, st), "audit verify");
   AIRLOCK_CHECK(audit_check_site(st, log), "audit verify");
   return log;
 }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "applier/audit.hpp"
+#include "applier/audit_spool.hpp"
 #include "applier/run.hpp"
 #include "core/json_text.hpp"
 #include "core/sys/fs.hpp"
@@ -60,11 +61,24 @@ Result<ChannelReport> channel_set(const std::string& site_toml, Channel to, cons
 }
 
 Result<std::string> audit_page_action(const std::string& site_toml, const std::string& action,
-                                      const std::string& detail, const Env& env) {
+                                      const std::string& detail, const Env& env, PageAudit how) {
+  const json entry = {{"action", action}, {"via", "page"}, {"detail", printable(detail)}};
+  auto spooled = [&]() -> Result<std::string> {
+    AIRLOCK_TRY(auto site, load_site(site_toml), "audit");
+    AIRLOCK_CHECK(spool_audit_entry(site, format_rfc3339(env.now()), "page", dump_json(entry)), "audit");
+    return std::string();
+  };
+  if (how == PageAudit::spool) return spooled();
   auto opened = open_site(site_toml, env, nullptr);
+  if (!opened && opened.error().cls() == ErrorClass::busy) return spooled();
   if (!opened) return fail(opened.error().with_context("audit"));
-  json entry = {{"action", action}, {"via", "page"}, {"detail", printable(detail)}};
   return append_alone(*opened->ctx, "page", entry);
+}
+
+Status record_spooled_audit(const std::string& site_toml, const Env& env) {
+  auto opened = open_site(site_toml, env, nullptr);  // which records the spool
+  if (!opened) return fail(opened.error().with_context("audit"));
+  return {};
 }
 
 }  // namespace airlock::applier

@@ -33,8 +33,16 @@ struct ChannelReport {
 [[nodiscard]] Result<ChannelReport> channel_set(const std::string& site_toml, Channel to, const Env& env = {});
 
 // An audit entry for an action of the Updates page that has no record of its own (a login, a
-// refused upload, an upload): kind "page", data {"action", "via": "page", "detail"}.
+// refused upload, an upload): kind "page", data {"action", "via": "page", "detail"}. The head hash;
+// "" when the entry went to the audit spool (applier/audit_spool.hpp) instead: always with
+// PageAudit::spool (the caller's own run holds the site), and when another run holds the site.
+// Either way it is on disk when this returns.
+enum class PageAudit { record, spool };
 [[nodiscard]] Result<std::string> audit_page_action(const std::string& site_toml, const std::string& action,
-                                                    const std::string& detail, const Env& env = {});
+                                                    const std::string& detail, const Env& env = {},
+                                                    PageAudit how = PageAudit::record);
+// Records what the spool holds (any command that opens the site does too); busy (32) while a run
+// holds the site.
+[[nodiscard]] Status record_spooled_audit(const std::string& site_toml, const Env& env = {});
 
 }  // namespace airlock::applier

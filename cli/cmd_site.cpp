@@ -507,14 +507,23 @@ std::string audit_text(const ap::AuditExport& r, const std::string& action, bool
                    {"data", json::parse(e.data, nullptr, false)},
                    {"prev_hash", e.prev_hash},
                    {"hash", e.hash}});
-    return dump_json(json({{"ok", true}, {"entries", a}, {"head", r.head}, {"count", r.entries.size()}}), 2) + "\n";
+    return dump_json(json({{"ok", true},
+                           {"entries", a},
+                           {"head", r.head},
+                           {"count", r.entries.size()},
+                           {"spooled", r.spooled}}),
+                     2) +
+           "\n";
   }
   std::ostringstream o;
   if (action == "export")
     for (const auto& e : r.entries)
       o << e.seq << "\t" << e.at << "\t" << e.kind << "\t" << e.data << "\t" << e.hash << "\n";
   o << (action == "verify" ? "audit chain intact, " : "") << r.entries.size() << " entries, head "
-    << (r.head.empty() ? "(empty)" : r.head) << "\n";
+    << (r.head.empty() ? "(empty)" : r.head);
+  if (r.spooled > 0)
+    o << "; " << r.spooled << " more waiting in the audit spool (a run holds the site; the next command records them)";
+  o << "\n";
   return o.str();
 }
 

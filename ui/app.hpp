@@ -36,26 +36,23 @@ struct App {
   // sets TZ for a call, which is not safe beside another call in this process.
   std::mutex applier_mu;
   std::mutex upload_mu;  // one upload at a time
-  std::mutex audit_mu;
-  std::vector<std::pair<std::string, std::string>> unrecorded;  // page actions the busy site could not yet audit
+  std::mutex audit_mu;  // entries in the order the page took its actions
 
   void log(const std::string& line) const {
     if (opt.log) opt.log(line);
   }
   // The environment of every applier call the page makes: its history rows say "via page".
   applier::Env env(const std::string& client);
-  // An audit entry "page" for `action`; kept and retried when the site is busy. While the page's
-  // apply runs, entries are only kept (taking the site lock then could make that apply busy);
-  // the apply's own thread records them with its result (Source::run).
+  // An audit entry "page" for `action`, on disk when this returns: in the log, or, while a run
+  // holds the site, in the site's audit spool, which the next command to open the site records
+  // (applier/audit_spool.hpp). While the page's own apply runs, entries go to the spool without
+  // trying the site lock (taking it then could make that apply busy); the apply's own thread
+  // records them with its result (Source::run).
   enum class Source { request, run };
   void audit(const std::string& action, const std::string& detail, Source from = Source::request);
-  // At exit: records the kept entries, waiting up to kAuditFlushWait for a busy site; what is still
-  // refused then goes to the server's log.
+  // At exit: records what the spool holds unless a run still holds the site (then the next
+  // command does).
   void flush_audit();
-  // Records the kept entries in order (audit_mu held); false when the site refused one (busy).
-  bool record_kept();
-  static constexpr std::size_t kMaxUnrecorded = 1000;
-  static constexpr std::chrono::seconds kAuditFlushWait{10};
   // A cookie's name on the wire: under TLS with the __Host- prefix, which a browser accepts only
   // from a secure origin, for this host alone and the whole path (no other site can set it).
   std::string cookie_name(const std::string& base) const { return tls ? "__Host-" + base : base; }

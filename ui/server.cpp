@@ -221,39 +221,18 @@ ap::Env App::env(const std::string& client) {
 
 void App::audit(const std::string& action, const std::string& detail, Source from) {
   std::lock_guard lk(audit_mu);
-  unrecorded.emplace_back(action, detail);
-  if (from == Source::request && runner.progress().running) return;
-  (void)record_kept();
-}
-
-bool App::record_kept() {
-  while (!unrecorded.empty()) {
-    std::lock_guard al(applier_mu);
-    auto r = ap::audit_page_action(opt.site_toml, unrecorded.front().first, unrecorded.front().second, env(""));
-    if (!r) {
-      if (unrecorded.size() > kMaxUnrecorded) unrecorded.erase(unrecorded.begin());
-      log("audit deferred (" + r.error().what() + "): " + unrecorded.back().first);
-      return false;  // busy: the next action, or the server's exit, records it
-    }
-    unrecorded.erase(unrecorded.begin());
-  }
-  return true;
+  const bool own_run = from == Source::request && runner.progress().running;
+  std::lock_guard al(applier_mu);
+  auto r = ap::audit_page_action(opt.site_toml, action, detail, env(""),
+                                 own_run ? ap::PageAudit::spool : ap::PageAudit::record);
+  if (!r) log("audit entry not recorded (" + r.error().what() + "): " + action + ": " + printable(detail));
 }
 
 void App::flush_audit() {
-  const auto until = std::chrono::steady_clock::now() + kAuditFlushWait;
-  std::unique_lock lk(audit_mu);
-  while (!record_kept()) {
-    if (std::chrono::steady_clock::now() >= until) {
-      for (const auto& [action, detail] : unrecorded)
-        log("audit entry not recorded, the site stayed busy: " + action + ": " + detail);
-      unrecorded.clear();
-      return;
-    }
-    lk.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    lk.lock();
-  }
+  std::lock_guard lk(audit_mu);
+  std::lock_guard al(applier_mu);
+  if (auto r = ap::record_spooled_audit(opt.site_toml, env("")); !r && r.error().cls() != ErrorClass::busy)
+    log("audit spool not recorded at exit (" + r.error().what() + ")");
 }
 
 std::optional<std::string> App::cookie_of(const httplib::Request& req, const std::string& base) const {

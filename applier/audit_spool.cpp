@@ -1,0 +1,165 @@
+#include "applier/audit_spool.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "applier/audit.hpp"
+#include "applier/state_db.hpp"
+#include "core/crypto/hash.hpp"
+#include "core/json_text.hpp"
+#include "core/sys/fd.hpp"
+#include "core/sys/fs.hpp"
+#include "core/sys/sys.hpp"
+#include "core/text.hpp"
+
+namespace airlock::applier {
+namespace {
+
+using nlohmann::json;
+
+// The state key naming the bytes the last drain recorded: "<size> <sha256 hex>".
+constexpr const char* kDrainedKey = "audit_spool_drained";
+
+// The spool opened and locked against the page's appends (a drain empties it under the same lock).
+Result<Fd> open_locked(const std::string& path, int flags) {
+  Fd fd(sys::open(path.c_str(), flags | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    if (errno == ENOENT && !(flags & O_CREAT)) return Fd();
+    return fail(errno_error("open", path, errno));
+  }
+  int rc;
+  do rc = ::flock(fd.get(), LOCK_EX);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) return fail(errno_error("lock", path, errno));
+  return fd;
+}
+
+Result<std::string> read_from_start(int fd, const std::string& path) {
+  std::string out;
+  char buf[64 << 10];
+  if (::lseek(fd, 0, SEEK_SET) < 0) return fail(errno_error("seek", path, errno));
+  for (;;) {
+    AIRLOCK_TRY(std::size_t n, read_some(fd, buf, sizeof buf, path), "audit spool");
+    if (n == 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+std::string drained_mark(std::string_view bytes) {
+  return std::to_string(bytes.size()) + " " + to_hex(sha256(bytes));
+}
+
+// The length of the spool's start that the last drain recorded already (0 when none).
+std::size_t already_recorded(StateDb& st, const std::string& text) {
+  auto mark = st.get(kDrainedKey);
+  if (!mark || mark->empty()) return 0;
+  const auto space = mark->find(' ');
+  if (space == std::string::npos) return 0;
+  std::size_t size = 0;
+  try {
+    size = std::stoull(mark->substr(0, space));
+  } catch (...) {
+    return 0;
+  }
+  if (size == 0 || size > text.size()) return 0;
+  return drained_mark(std::string_view(text).substr(0, size)) == *mark ? size : 0;
+}
+
+// One spooled line as the audit entry it stands for; a damaged line becomes an entry saying so.
+struct Spooled {
+  std::string at, kind, data;
+};
+Spooled parse_line(std::string_view line, bool whole, const std::string& now) {
+  if (whole) {
+    auto j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("at") && j["at"].is_string() && j.contains("kind") && j["kind"].is_string() &&
+        j.contains("data") && j["data"].is_string())
+      return {j["at"].get<std::string>(), j["kind"].get<std::string>(), j["data"].get<std::string>()};
+  }
+  json damage = {{"damaged", whole ? "a spooled entry that does not parse" : "a spooled entry cut short"},
+                 {"line", printable(line.substr(0, 512))}};
+  return {now, "spool", dump_json(damage)};
+}
+
+}  // namespace
+
+std::string audit_spool_file(const Site& s) { return s.state_dir + "/audit-spool"; }
+
+std::int64_t count_spooled(const Site& s) {
+  const std::string path = audit_spool_file(s);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return 0;
+  auto text = read_from_start(fd.get(), path);
+  if (!text || text->empty()) return 0;
+  std::int64_t lines = std::count(text->begin(), text->end(), '\n') + (text->back() == '\n' ? 0 : 1);
+  if (text->rfind("airlock-audit-spool/", 0) == 0) --lines;  // any version's header line
+  return lines;
+}
+
+Status spool_audit_entry(const Site& s, const std::string& at, const std::string& kind, const std::string& data) {
+  const std::string path = audit_spool_file(s);
+  AIRLOCK_CHECK(make_private_dir(s.state_dir), "audit spool");
+  AIRLOCK_TRY(Fd fd, open_locked(path, O_RDWR | O_CREAT | O_APPEND), "audit spool");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(errno_error("stat", path, errno));
+  std::string line = st.st_size == 0 ? std::string(kAuditSpoolHeader) + "\n" : "";
+  line += dump_json(json({{"at", at}, {"kind", kind}, {"data", data}})) + "\n";
+  AIRLOCK_CHECK(write_all(fd.get(), line.data(), line.size(), path), "audit spool");
+  if (sys::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  if (st.st_size == 0) AIRLOCK_CHECK(fsync_dir(s.state_dir), "audit spool");
+  return {};
+}
+
+Result<int> drain_audit_spool(const Site& s, StateDb& st, const std::string& now) {
+  const std::string path = audit_spool_file(s);
+  AIRLOCK_TRY(Fd fd, open_locked(path, O_RDWR), "audit spool");
+  if (!fd.valid()) return 0;
+  AIRLOCK_TRY(std::string text, read_from_start(fd.get(), path), "audit spool");
+  if (text.empty()) return 0;
+  const std::size_t skip = already_recorded(st, text);
+  std::string_view rest = std::string_view(text).substr(skip);
+  std::size_t header_end = 0;
+  if (skip == 0) {
+    const std::string header = std::string(kAuditSpoolHeader) + "\n";
+    if (rest.substr(0, header.size()) != header) {
+      // Another version's spool, or damage: kept for a build that reads it, or for a person.
+      return fail(ErrorClass::io, "audit spool '" + path + "' does not start with '" + kAuditSpoolHeader +
+                                      "': left as it is");
+    }
+    header_end = header.size();
+  }
+  int recorded = 0;
+  AIRLOCK_CHECK(st.begin(), "audit spool");
+  auto done = [&]() -> Status {
+    for (std::size_t pos = header_end; pos < rest.size();) {
+      const auto nl = rest.find('\n', pos);
+      const bool whole = nl != std::string_view::npos;
+      const std::string_view line = rest.substr(pos, whole ? nl - pos : std::string_view::npos);
+      pos = whole ? nl + 1 : rest.size();
+      const Spooled e = parse_line(line, whole, now);
+      AIRLOCK_TRY(auto head, audit_append(st, e.at, e.kind, e.data), "audit spool");
+      (void)head;
+      ++recorded;
+    }
+    AIRLOCK_CHECK(st.set(kDrainedKey, drained_mark(text)), "audit spool");
+    return {};
+  }();
+  if (!done) {
+    st.rollback_tx();
+    return fail(done.error());
+  }
+  AIRLOCK_CHECK(st.commit(), "audit spool");
+  // Emptied, not removed: a writer waiting on this file's lock appends to the file it opened.
+  if (sys::ftruncate(fd.get(), 0) != 0) return fail(errno_error("truncate", path, errno));
+  if (sys::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  AIRLOCK_CHECK(st.set(kDrainedKey, ""), "audit spool");
+  return recorded;
+}
+
+}  // namespace airlock::applier
