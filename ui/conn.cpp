@@ -6,11 +6,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -22,6 +24,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadBufferBytes = 256 * 1024;
 constexpr std::chrono::milliseconds kPollSlice{200};  // how soon a wait notices the server stopping
+// A chunked body's framing lines (a chunk's size, a trailer) and its trailers, as the head's caps.
+constexpr std::size_t kMaxChunkLineBytes = 4096;
+constexpr std::size_t kMaxTrailerLines = 100;
 
 std::string numeric_host(const sockaddr_storage& a, socklen_t len, int* port) {
   char host[NI_MAXHOST] = "", serv[NI_MAXSERV] = "";
@@ -34,8 +39,9 @@ std::string numeric_host(const sockaddr_storage& a, socklen_t len, int* port) {
 
 // One connection's byte stream for httplib's request parser and response writer, over a
 // non-blocking socket (plain or TLS). While a request is awaited, every read is bounded by the
-// request's deadline and the head by ConnLimits' line and byte caps.
-class GuardedStream final : public httplib::Stream {
+// request's deadline and the head by ConnLimits' line and byte caps. The upload's body is read
+// through RequestBody instead.
+class GuardedStream final : public httplib::Stream, public RequestBody {
  public:
   GuardedStream(int fd, SSL* ssl, const ConnLimits& l, std::function<bool()> running)
       : fd_(fd), ssl_(ssl), limits_(l), running_(std::move(running)), buf_(kReadBufferBytes) {}
@@ -46,20 +52,30 @@ class GuardedStream final : public httplib::Stream {
     in_head_ = true;
     head_lines_ = head_bytes_ = line_bytes_ = 0;
     body_left_ = 0;
-    body_unknown_ = parsed_ = false;
+    body_unknown_ = parsed_ = timed_out_ = for_handler_ = chunked_ = false;
+    chunk_ = Chunk::size;
+    chunk_left_ = 0;
+    trailers_ = 0;
   }
   // The head is parsed: a form body stays under the deadline; the upload's body does not.
   // True when the request is whole already.
   bool head_done(const httplib::Request& req) {
     parsed_ = true;
     body_unknown_ = req.has_header("Transfer-Encoding");
-    body_left_ = req.has_header("Content-Length") ? req.get_header_value<std::uint64_t>("Content-Length") : 0;
+    chunked_ = strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") == 0;
+    if (req.has_header("Content-Length")) {
+      const std::string len = req.get_header_value("Content-Length");
+      const auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), body_left_);
+      if (ec != std::errc() || end != len.data() + len.size()) body_unknown_ = true;
+    }
     if (req.path == limits_.unbounded_body_path) {
       deadline_.reset();
+      for_handler_ = true;
       return true;
     }
     return body_left_ == 0;
   }
+  bool for_handler() const { return for_handler_; }
   // The head parsed and the body fully read (or none): the next request on this connection
   // starts at a request line.
   bool reusable() const { return parsed_ && body_left_ == 0 && !body_unknown_; }
@@ -84,7 +100,15 @@ class GuardedStream final : public httplib::Stream {
 
   ssize_t read(char* ptr, std::size_t size) override {
     if (refused_ || size == 0) return refused_ ? -1 : 0;
-    if (pos_ == len_ && !fill()) return -1;
+    if (pos_ == len_ && !fill()) {
+      // The request has begun (its first byte came before the library's first read): out of time,
+      // it is answered rather than dropped; the library's own answer (400) is then not sent.
+      if (timed_out_)
+        refuse(408, "Request Timeout",
+               "the request did not arrive whole within " + std::to_string(limits_.request_deadline.count() / 1000) +
+                   " s, or stalled for " + std::to_string(limits_.idle.count() / 1000) + " s\n");
+      return -1;
+    }
     std::size_t n = std::min(size, len_ - pos_);
     if (in_head_ && !count_head(n)) return -1;
     if (!in_head_ && body_left_ > 0) {
@@ -105,6 +129,60 @@ class GuardedStream final : public httplib::Stream {
   void get_remote_ip_and_port(std::string& ip, int& port) const override { address(true, ip, port); }
   void get_local_ip_and_port(std::string& ip, int& port) const override { address(false, ip, port); }
   socket_t socket() const override { return fd_; }
+
+  Read read_some(char* to, std::size_t size) override {
+    if (refused_) return {State::closed};
+    if (!chunked_) {
+      if (body_unknown_)
+        return {State::malformed, 0, "the body's length is not a number, or its Transfer-Encoding not chunked"};
+      if (body_left_ == 0) return {State::end};
+      const Read r = take(to, static_cast<std::size_t>(std::min<std::uint64_t>(size, body_left_)));
+      if (r.state == State::data) body_left_ -= r.bytes;
+      return r;
+    }
+    for (;;) {
+      std::string line;
+      switch (chunk_) {
+        case Chunk::size: {
+          if (const State s = take_line(line); s != State::data) return {s, 0, "a chunk's size line is too long"};
+          // Hex digits, then nothing, white space or a chunk extension (ignored).
+          std::uint64_t n = 0;
+          const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), n, 16);
+          if (ec != std::errc() || end == line.data() ||
+              (end != line.data() + line.size() && *end != ';' && *end != ' ' && *end != '\t'))
+            return {State::malformed, 0, "a chunk's size is not a hexadecimal number"};
+          chunk_left_ = n;
+          chunk_ = n == 0 ? Chunk::trailer : Chunk::data;
+          break;
+        }
+        case Chunk::data: {
+          if (size == 0) return {State::data};
+          const Read r = take(to, static_cast<std::size_t>(std::min<std::uint64_t>(size, chunk_left_)));
+          if (r.state != State::data) return r;
+          chunk_left_ -= r.bytes;
+          if (chunk_left_ == 0) chunk_ = Chunk::data_end;
+          return r;
+        }
+        case Chunk::data_end:
+          if (const State s = take_line(line); s != State::data) return {s, 0, "a chunk is not followed by CRLF"};
+          if (!line.empty()) return {State::malformed, 0, "a chunk is longer than its size"};
+          chunk_ = Chunk::size;
+          break;
+        case Chunk::trailer:
+          if (const State s = take_line(line); s != State::data) return {s, 0, "a trailer line is too long"};
+          if (line.empty()) {
+            chunk_ = Chunk::done;
+            body_left_ = 0;
+            body_unknown_ = false;  // read to its end: the connection may carry the next request
+            break;
+          }
+          if (++trailers_ > kMaxTrailerLines) return {State::malformed, 0, "the body has over 100 trailer lines"};
+          break;
+        case Chunk::done:
+          return {State::end};
+      }
+    }
+  }
 
  private:
   void address(bool remote, std::string& ip, int& port) const {
@@ -145,36 +223,73 @@ class GuardedStream final : public httplib::Stream {
   }
 
   void refuse_431() {
-    const std::string body = "the request head is over " + std::to_string(limits_.max_head_lines - 1) + " headers or " +
-                             std::to_string(limits_.max_head_bytes) + " bytes\n";
+    refuse(431, "Request Header Fields Too Large",
+           "the request head is over " + std::to_string(limits_.max_head_lines - 1) + " headers or " +
+               std::to_string(limits_.max_head_bytes) + " bytes\n");
+  }
+
+  // Answers here, closing the connection; whatever the library then writes is dropped.
+  void refuse(int status, const char* reason, const std::string& body) {
     const std::string msg =
-        "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        "Content-Length: " +
-        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        "HTTP/1.1 " + std::to_string(status) + " " + reason +
+        "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
     (void)send_all(msg.data(), msg.size());
     refused_ = true;
   }
 
   bool fill() {
-    pos_ = len_ = 0;
+    pos_ = 0;
+    len_ = receive(buf_.data(), buf_.size());
+    return len_ > 0;
+  }
+
+  // Up to `size` bytes from the socket, waiting for the first; 0 on EOF, an error or a timeout.
+  std::size_t receive(char* to, std::size_t size) {
     for (;;) {
       if (ssl_) {
-        const int r = SSL_read(ssl_, buf_.data(), static_cast<int>(buf_.size()));
-        if (r > 0) {
-          len_ = static_cast<std::size_t>(r);
-          return true;
-        }
+        const int r = SSL_read(ssl_, to, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+        if (r > 0) return static_cast<std::size_t>(r);
         const int e = SSL_get_error(ssl_, r);
-        if (!((e == SSL_ERROR_WANT_READ && wait(POLLIN)) || (e == SSL_ERROR_WANT_WRITE && wait(POLLOUT)))) return false;
+        if (!((e == SSL_ERROR_WANT_READ && wait(POLLIN)) || (e == SSL_ERROR_WANT_WRITE && wait(POLLOUT)))) return 0;
         continue;
       }
-      const ssize_t r = ::recv(fd_, buf_.data(), buf_.size(), 0);
-      if (r > 0) {
-        len_ = static_cast<std::size_t>(r);
-        return true;
+      const ssize_t r = ::recv(fd_, to, size, 0);
+      if (r > 0) return static_cast<std::size_t>(r);
+      if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return 0;
+      if (!wait(POLLIN)) return 0;
+    }
+  }
+
+  // Up to `size` body bytes: those already buffered, else straight from the socket into `to`.
+  Read take(char* to, std::size_t size) {
+    if (pos_ == len_) {
+      const std::size_t n = receive(to, size);
+      if (n == 0) return {timed_out_ ? State::stalled : State::closed};
+      return {State::data, n};
+    }
+    const std::size_t n = std::min(size, len_ - pos_);
+    std::memcpy(to, buf_.data() + pos_, n);
+    pos_ += n;
+    return {State::data, n};
+  }
+
+  // One framing line of a chunked body, its CRLF (or LF) taken off; malformed past the cap.
+  State take_line(std::string& line) {
+    line.clear();
+    for (;;) {
+      if (pos_ == len_ && !fill()) return timed_out_ ? State::stalled : State::closed;
+      const char* p = buf_.data() + pos_;
+      const std::size_t n = len_ - pos_;
+      const void* nl = std::memchr(p, '\n', n);
+      const std::size_t part = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - p) : n;
+      if (line.size() + part > kMaxChunkLineBytes) return State::malformed;
+      line.append(p, part);
+      pos_ += nl ? part + 1 : part;
+      if (nl) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return State::data;
       }
-      if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
-      if (!wait(POLLIN)) return false;
     }
   }
 
@@ -204,14 +319,17 @@ class GuardedStream final : public httplib::Stream {
   }
 
   // Waits for `events` up to the idle limit and, when `bounded` and a request is awaited, its
-  // deadline. False on a timeout, a stopping server, or an error.
+  // deadline. False on a timeout (then timed_out_), a stopping server, or an error.
   bool wait(short events, bool bounded = true) {
     const auto until =
         std::min(Clock::now() + limits_.idle, bounded && deadline_ ? *deadline_ : Clock::time_point::max());
     for (;;) {
       if (!running_()) return false;
       const auto now = Clock::now();
-      if (now >= until) return false;
+      if (now >= until) {
+        timed_out_ = true;
+        return false;
+      }
       const auto slice = std::min<Clock::duration>(until - now, kPollSlice);
       pollfd pfd{fd_, events, 0};
       const int r = ::poll(&pfd, 1, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(slice).count()));
@@ -227,10 +345,18 @@ class GuardedStream final : public httplib::Stream {
   std::vector<char> buf_;
   std::size_t pos_ = 0, len_ = 0;
   std::optional<Clock::time_point> deadline_;
-  bool in_head_ = false, refused_ = false, body_unknown_ = false, parsed_ = false;
+  bool in_head_ = false, refused_ = false, body_unknown_ = false, parsed_ = false, timed_out_ = false;
   std::size_t head_lines_ = 0, head_bytes_ = 0, line_bytes_ = 0;
   std::uint64_t body_left_ = 0;
+  // The handler's body (RequestBody): where a chunked one's framing stands.
+  bool for_handler_ = false, chunked_ = false;
+  enum class Chunk { size, data, data_end, trailer, done } chunk_ = Chunk::size;
+  std::uint64_t chunk_left_ = 0;
+  std::size_t trailers_ = 0;
 };
+
+// The stream of the connection this thread serves, for request_body().
+thread_local GuardedStream* t_serving = nullptr;
 
 // A waiting room ticket, left at the latest before the socket closes.
 struct Ticket {
@@ -248,6 +374,8 @@ struct SslFree {
 };
 
 }  // namespace
+
+RequestBody* request_body() { return t_serving && t_serving->for_handler() ? t_serving : nullptr; }
 
 std::uint64_t WaitingRoom::enter(const std::string& client, int fd) {
   std::lock_guard lk(mu_);
@@ -285,6 +413,7 @@ void serve_connection(int fd, SSL_CTX* tls, WaitingRoom& room, const ConnLimits&
   if (ssl) SSL_set_accept_state(ssl.get());
   {
     GuardedStream strm(fd, ssl.get(), limits, running);
+    t_serving = &strm;
     std::string client;
     int port = 0;
     strm.get_remote_ip_and_port(client, port);
@@ -304,6 +433,7 @@ void serve_connection(int fd, SSL_CTX* tls, WaitingRoom& room, const ConnLimits&
       if (!ok || closed || strm.refused() || !strm.reusable()) break;
     }
     if (ssl && shook) (void)SSL_shutdown(ssl.get());
+    t_serving = nullptr;
   }
   ::shutdown(fd, SHUT_RDWR);
   ::close(fd);

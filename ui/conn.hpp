@@ -3,10 +3,11 @@
 // a head may take nor the number of its headers: a few clients sending a header line now and then
 // hold every worker, and a head of a million headers is kept whole in memory. So the server's
 // connections are served here instead (the library's per-connection hook, its request parser
-// unchanged): every request must arrive whole within a deadline, the head is capped in lines and
-// bytes (431), and the connections still waiting for their request are few per client and in all —
-// a new one closes the oldest waiting one of its client (or of all) rather than being refused, so
-// that the operator's quick request always gets through a crowd of slow ones.
+// unchanged): every request must arrive whole within a deadline (408 when it does not), the head
+// is capped in lines and bytes (431), and the connections still waiting for their request are few
+// per client and in all — a new one closes the oldest waiting one of its client (or of all) rather
+// than being refused, so that the operator's quick request always gets through a crowd of slow
+// ones. The upload's body is read here too, in large pieces, for its handler (request_body()).
 #pragma once
 
 #include <httplib.h>
@@ -30,7 +31,9 @@ struct ConnLimits {
   std::size_t waiting_per_client = 4;
   std::size_t waiting_total = 16;
   int requests_per_connection = 5;
-  std::string unbounded_body_path = "/action/upload";  // its body has no deadline (upload.cpp bounds its rate)
+  // Its body has no deadline (upload.cpp bounds its rate) and is read by the handler through
+  // request_body(), not by the library.
+  std::string unbounded_body_path = "/action/upload";
 };
 
 inline constexpr std::size_t kServerWorkers = 32;  // more than waiting_total: a whole request always finds one
@@ -54,6 +57,33 @@ class WaitingRoom {
   std::list<Entry> waiting_;  // oldest first
   std::uint64_t next_ = 1;
 };
+
+// The body of the request on ConnLimits::unbounded_body_path, read by its handler straight from
+// the connection: in pieces as large as the handler's buffer (the library's content reader hands a
+// body out 4 KiB at a time, each piece copied once more), a chunked body's framing undone, never
+// a byte past the body's end. Each read waits at most ConnLimits::idle for the client.
+class RequestBody {
+ public:
+  enum class State {
+    data,       // `bytes` bytes were put at the pointer
+    end,        // the body is whole
+    stalled,    // nothing came within the idle limit
+    closed,     // the client closed the connection (or the server is stopping) before the end
+    malformed,  // framing that cannot be read: `why`
+  };
+  struct Read {
+    State state;
+    std::size_t bytes = 0;
+    const char* why = "";
+  };
+  virtual ~RequestBody() = default;
+  virtual Read read_some(char* to, std::size_t size) = 0;
+};
+
+// The body of the request this thread serves, when it is on ConnLimits::unbounded_body_path: the
+// route's handler reads it through this, or leaves it (the connection then closes after the
+// answer). nullptr for any other request.
+RequestBody* request_body();
 
 using ProcessRequest = std::function<bool(httplib::Stream&, bool close, bool& closed,
                                           const std::function<void(httplib::Request&)>& setup)>;

@@ -1,11 +1,12 @@
-// Sideload: a bundle uploaded as the raw body of one POST, streamed to disk in the chunks the
-// socket delivers (never whole in memory), under a name the server chooses, within [ui]
+// Sideload: a bundle uploaded as the raw body of one POST, read from the connection straight into
+// 1 MiB write buffers (never whole in memory), under a name the server chooses, within [ui]
 // upload_limit; then verified in full (`airlock scan --deep` of the one file). Only a verified
 // bundle enters the inbox; any other is deleted and the reason shown. Both are audited.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "core/sys/fs.hpp"
 #include "core/text.hpp"
 #include "ui/app.hpp"
+#include "ui/conn.hpp"
 
 namespace airlock::ui {
 namespace {
@@ -42,58 +44,71 @@ constexpr std::size_t kWriteBytes = 1 << 20;
 constexpr std::size_t kWritebackEvery = 8;  // writes of kWriteBytes
 // The one upload slot is not held by a client trickling its body: each window of this length must
 // bring at least this many bytes (a stall of the connection itself ends sooner, at the server's
-// read timeout).
+// idle limit). Either is answered 408.
 constexpr std::chrono::seconds kRateWindow{10};
 constexpr std::uint64_t kMinBytesPerWindow = 64 * 1024;
 
 bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
 
 struct Received {
+  enum class Outcome { whole, too_big, too_slow, broken } outcome = Outcome::whole;
   std::uint64_t bytes = 0;
-  bool too_big = false;
-  bool too_slow = false;
+  std::string why;  // broken: what the client sent wrong
 };
 
-// Streams the body into `path` (a new file, committed only when whole and within the limit).
-Result<Received> receive(const httplib::ContentReader& reader, const std::string& path, std::uint64_t limit) {
+// Streams the body into `path` (a new file, committed only when whole and within the limit; else
+// nothing is left). The error is the file's (the server's side); the client's faults are outcomes.
+Result<Received> receive(RequestBody& body, const std::string& path, std::uint64_t limit) {
   AIRLOCK_TRY(auto out, AtomicFile::create(path, 0644, Perms::exact), "upload");
   Received r;
-  Status write_error;
-  // httplib delivers the body in small reads; one write per MiB keeps the path at disk speed.
-  std::string buf;
-  buf.reserve(kWriteBytes);
-  std::size_t writes = 0;
+  std::vector<char> buf(kWriteBytes);
+  std::size_t held = 0, writes = 0;
   auto window_start = std::chrono::steady_clock::now();
   std::uint64_t window_bytes = 0;
-  const bool read = reader([&](const char* data, std::size_t len) {
-    r.bytes += len;
-    if (r.bytes > limit) {
-      r.too_big = true;
-      return false;
+  for (;;) {
+    const auto got = body.read_some(buf.data() + held, buf.size() - held);
+    using S = RequestBody::State;
+    if (got.state == S::end) break;
+    if (got.state != S::data) {
+      r.outcome = got.state == S::stalled ? Received::Outcome::too_slow : Received::Outcome::broken;
+      r.why = got.state == S::malformed ? got.why : "the upload ended before its body was complete";
+      return r;
     }
-    window_bytes += len;
+    r.bytes += got.bytes;
+    if (r.bytes > limit) {  // refused before a byte past the limit is written
+      r.outcome = Received::Outcome::too_big;
+      return r;
+    }
+    window_bytes += got.bytes;
     if (const auto now = std::chrono::steady_clock::now(); now - window_start >= kRateWindow) {
       if (window_bytes < kMinBytesPerWindow) {
-        r.too_slow = true;
-        return false;
+        r.outcome = Received::Outcome::too_slow;
+        return r;
       }
       window_start = now;
       window_bytes = 0;
     }
-    buf.append(data, len);
-    if (buf.size() < kWriteBytes) return true;
-    write_error = out.write(buf);
-    buf.clear();
+    held += got.bytes;
+    if (held < buf.size()) continue;
+    AIRLOCK_CHECK(out.write(buf.data(), held), "upload");
+    held = 0;
     // Start the disk writing now, beside the receiving, rather than all of it at the final fsync.
     if (++writes % kWritebackEvery == 0) (void)::sync_file_range(out.fd(), 0, 0, SYNC_FILE_RANGE_WRITE);
-    return static_cast<bool>(write_error);
-  });
-  if (r.too_big || r.too_slow) return r;
-  if (write_error && read && !buf.empty()) write_error = out.write(buf);
-  if (!write_error) return fail(write_error.error().with_context("upload"));
-  if (!read) return fail(ErrorClass::io, "the upload ended before its body was complete");
+  }
+  if (held > 0) AIRLOCK_CHECK(out.write(buf.data(), held), "upload");
   AIRLOCK_CHECK(out.commit(), "upload");
   return r;
+}
+
+// A Content-Length header's value: nullopt when absent, 0 with `bad` when it is not a number.
+std::optional<std::uint64_t> content_length(const httplib::Request& req, bool& bad) {
+  bad = false;
+  if (!req.has_header("Content-Length")) return std::nullopt;
+  const std::string v = req.get_header_value("Content-Length");
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  bad = ec != std::errc() || end != v.data() + v.size();
+  return n;
 }
 
 // The inbox's bundles: its plain files (the upload folder and hidden files aside).
@@ -157,38 +172,54 @@ Result<std::string> admit(App& app, const std::string& dir, const std::string& n
   return target;
 }
 
-void upload(App& app, const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+void upload(App& app, const httplib::Request& req, httplib::Response& res) {
+  // Every check that needs no body comes first: not a byte of it is read (let alone written)
+  // for a request without its session and CSRF token, or too large by its Content-Length.
   auto s = post_session(app, req, res);
   if (!s) return;
+  RequestBody* body = request_body();
+  if (!body) return answer(res, 500, false, "the upload's connection is not readable here");
+  bool bad_length = false;
+  const auto length = content_length(req, bad_length);
+  if (bad_length) {
+    res.set_header("Connection", "close");
+    return answer(res, 400, false, "the request's Content-Length is not a number");
+  }
   const std::uint64_t limit = app.site.ui.upload_limit;
-  if (req.has_header("Content-Length") && req.get_header_value<std::uint64_t>("Content-Length") > limit) {
+  if (length && *length > limit) {
     app.audit("upload refused", "larger than upload_limit " + std::to_string(limit) + " bytes");
     res.set_header("Connection", "close");
     return answer(res, 413, false, "the bundle is larger than the upload limit (" + std::to_string(limit) + " bytes)");
   }
   const std::uint64_t inbox_limit = app.site.ui.inbox_limit;
-  if (req.has_header("Content-Length")) {
-    const auto len = req.get_header_value<std::uint64_t>("Content-Length");
-    if (const auto held = inbox_bytes(app.site.ui.inbox); held + len > inbox_limit) {
-      app.audit("upload refused", over_inbox_limit(held, len, inbox_limit));
+  if (length) {
+    if (const auto held = inbox_bytes(app.site.ui.inbox); held + *length > inbox_limit) {
+      app.audit("upload refused", over_inbox_limit(held, *length, inbox_limit));
       res.set_header("Connection", "close");
-      return answer(res, 507, false, over_inbox_limit(held, len, inbox_limit));
+      return answer(res, 507, false, over_inbox_limit(held, *length, inbox_limit));
     }
   }
   std::unique_lock busy(app.upload_mu, std::try_to_lock);
-  if (!busy.owns_lock()) return answer(res, 409, false, "another upload is in progress");
+  if (!busy.owns_lock()) {
+    res.set_header("Connection", "close");
+    return answer(res, 409, false, "another upload is in progress");
+  }
   const std::string dir = app.site.ui.inbox + "/.upload";
   if (auto d = make_private_dir(dir); !d) return answer(res, 500, false, d.error().what());
   const std::string name = "upload-" + crypto::random_hex(8) + ".tar.zst";  // never the client's name
-  auto got = receive(reader, dir + "/" + name, limit);
-  if (!got || got->too_big || got->too_slow) {
-    const std::string why = !got           ? got.error().what()
-                            : got->too_big ? "larger than the upload limit (" + std::to_string(limit) + " bytes)"
-                                           : "slower than " + std::to_string(kMinBytesPerWindow / 1024) + " KiB per " +
-                                                 std::to_string(kRateWindow.count()) + " s";
+  auto got = receive(*body, dir + "/" + name, limit);
+  if (!got || got->outcome != Received::Outcome::whole) {
+    using O = Received::Outcome;
+    const std::string why = !got                        ? got.error().what()
+                            : got->outcome == O::broken ? got->why
+                            : got->outcome == O::too_big
+                                ? "larger than the upload limit (" + std::to_string(limit) + " bytes)"
+                                : "slower than " + std::to_string(kMinBytesPerWindow / 1024) + " KiB per " +
+                                      std::to_string(kRateWindow.count()) + " s";
     app.audit("upload refused", why);
     res.set_header("Connection", "close");
-    return answer(res, !got ? 400 : got->too_big ? 413 : 408, false, "upload refused: " + why);
+    const int status = !got ? 500 : got->outcome == O::broken ? 400 : got->outcome == O::too_big ? 413 : 408;
+    return answer(res, status, false, "upload refused: " + why);
   }
   // The same bytes already in the inbox: nothing is added, however often it is sent.
   if (auto same = same_bundle(app.site.ui.inbox, dir + "/" + name, got->bytes)) {
@@ -215,8 +246,10 @@ void upload(App& app, const httplib::Request& req, httplib::Response& res, const
 }  // namespace
 
 void add_upload_route(App& app, httplib::Server& svr) {
+  // A content-reader route, so that the library leaves the body alone: the handler reads it
+  // through request_body().
   svr.Post("/action/upload", [&app](const httplib::Request& req, httplib::Response& res,
-                                    const httplib::ContentReader& r) { upload(app, req, res, r); });
+                                    const httplib::ContentReader&) { upload(app, req, res); });
 }
 
 }  // namespace airlock::ui

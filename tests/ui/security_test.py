@@ -240,6 +240,7 @@ class UpdatesPageSecurity(unittest.TestCase):
                    f"Content-Length: {len(data)}\r\n\r\n").encode())
         started = time.monotonic()
         cut = None
+        got = b""
         try:
             for i in range(40):
                 s.sendall(data[i * 4:(i + 1) * 4])
@@ -261,9 +262,57 @@ class UpdatesPageSecurity(unittest.TestCase):
             s.close()
         self.assertIsNotNone(cut, "a trickling upload still held its slot after 40 s")
         self.assertLess(cut, 25)
+        self.assertTrue(got.startswith(b"HTTP/1.1 408 "), got)  # answered, not only dropped
         status, answer = self.upload(data, session, csrf)
         self.assertEqual(status, 200, answer)
         os.remove(os.path.join(E.inbox(), answer["file"]))
+
+    def raw_upload(self, session, csrf, framing, body):
+        """An upload sent by hand (`framing`: its body's headers), the server's answer read to the end."""
+        head = (f"POST /action/upload HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\nCookie: {session}\r\n"
+                f"X-CSRF-Token: {csrf}\r\nContent-Type: application/octet-stream\r\n{framing}\r\n")
+        with socket.create_connection(("127.0.0.1", E.port), timeout=30) as s:
+            s.sendall(head.encode() + body)
+            answer = b""
+            while True:
+                piece = s.recv(65536)
+                if not piece:
+                    return answer
+                answer += piece
+
+    def test_a_chunked_upload_is_put_together_and_bad_framing_is_refused(self):
+        _, session, csrf = E.login()
+        data = read(E.bundles["demo-1.1.0"])
+        # Chunks of odd sizes, an extension on one size line and a trailer: the file written is the
+        # bundle, byte for byte (it verifies; the same bytes already in the inbox are named instead).
+        sizes = [1, 7, 4093]
+        pieces, at = [], 0
+        for n in sizes + [len(data)]:
+            pieces.append(data[at:at + n])
+            at += n
+            if at >= len(data):
+                break
+        body = b"".join(b"%x%s\r\n%s\r\n" % (len(p), b";ext=1" if i == 1 else b"", p)
+                        for i, p in enumerate(pieces) if p)
+        answer = self.raw_upload(session, csrf, "Transfer-Encoding: chunked\r\n", body + b"0\r\nX-Trailer: 1\r\n\r\n")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        name = json.loads(answer.split(b"\r\n\r\n", 1)[1])["file"]
+        self.assertEqual(read(os.path.join(E.inbox(), name)), data)
+        # Hostile framing: each refused (400), nothing written into the inbox or left in .upload/.
+        before = sorted(os.listdir(E.inbox()))
+        for framing, bad in [
+                ("Transfer-Encoding: chunked\r\n", b"zz\r\nabc\r\n0\r\n\r\n"),  # not hex
+                ("Transfer-Encoding: chunked\r\n", b"3\r\nabcdef\r\n0\r\n\r\n"),  # longer than its size
+                ("Transfer-Encoding: chunked\r\n", b"1" * 20 + b"\r\nab"),  # a size past 64 bits
+                ("Transfer-Encoding: chunked\r\n", b"f" * 5000 + b"\r\n"),  # a size line without end
+                ("Transfer-Encoding: chunked\r\n", b"0\r\n" + b"X: 1\r\n" * 101 + b"\r\n"),  # trailers without end
+                ("Transfer-Encoding: gzip\r\n", b"abc"),  # a coding the server does not undo
+                ("Content-Length: 12x\r\n", b"abc")]:  # not a length
+            with self.subTest(framing=framing, body=bad[:20]):
+                answer = self.raw_upload(session, csrf, framing, bad)
+                self.assertTrue(answer.startswith(b"HTTP/1.1 400 "), answer)
+                self.assertEqual(sorted(os.listdir(E.inbox())), before)
+                self.assertEqual(os.listdir(os.path.join(E.inbox(), ".upload")), [])
 
     def raw(self, head):
         """Sends only a request's head (no body) and returns the status line the server answers."""
@@ -410,6 +459,32 @@ class UpdatesPageConnections(unittest.TestCase):
         self.assertIsNotNone(closed_after, "the slow head was still open after 30 s")
         self.assertLess(closed_after, 14)
 
+    def test_a_request_out_of_time_is_answered_408(self):
+        # A head that stops half-way, a form body that stops short of its length, and an upload
+        # body that stalls: each is answered 408 (Request Timeout), not dropped or called bad,
+        # and the stalled upload leaves no file behind.
+        _, session, csrf = E.login()
+        heads = {
+            "head": f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\nX-Half: 1\r\n",
+            "form body": (f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n"
+                          "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken="),
+            "upload body": (f"POST /action/upload HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\nCookie: {session}\r\n"
+                            f"X-CSRF-Token: {csrf}\r\nContent-Type: application/octet-stream\r\n"
+                            f"Content-Length: {LIMIT - 1}\r\n\r\n" + "x" * (LIMIT // 2)),
+        }
+        socks = {}
+        try:
+            for what, text in heads.items():
+                socks[what] = socket.create_connection(("127.0.0.1", E.port), timeout=40)
+                socks[what].sendall(text.encode())
+            for what, s in socks.items():
+                with self.subTest(what):
+                    self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 408 "), what)
+        finally:
+            for s in socks.values():
+                s.close()
+        self.assertEqual(os.listdir(os.path.join(E.inbox(), ".upload")), [])
+
     def test_too_many_headers_are_refused_and_memory_stays_bounded(self):
         head = f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{E.port}\r\n"
         with socket.create_connection(("127.0.0.1", E.port), timeout=10) as s:
@@ -555,6 +630,18 @@ class UpdatesPageOverTls(unittest.TestCase):
             self.assertNotIn("Domain", r.getheader("Set-Cookie"))
             self.assertIn("max-age=", r.getheader("Strict-Transport-Security") or "")
             c.close()
+            # An upload over TLS (read from the connection in large pieces) is the bundle byte
+            # for byte, plain and chunked.
+            t.tls = ctx
+            _, session, csrf = t.login()
+            data = read(E.bundles["demo-1.1.0"])
+            for chunked in (False, True):
+                r, body = t.request("POST", "/action/upload", iter([data[:5000], data[5000:]]) if chunked else data,
+                                    {"Cookie": session, "X-CSRF-Token": csrf,
+                                     "Content-Type": "application/octet-stream"}, chunked=chunked)
+                self.assertEqual(r.status, 200, body)
+                self.assertEqual(read(os.path.join(t.inbox(), json.loads(body)["file"])), data)
+            t.tls = None
             # TLS 1.2 with a CBC suite (no AEAD) is refused.
             weak = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             weak.check_hostname = False

@@ -22,6 +22,7 @@ class Env:
         self.site = os.path.join(self.dir, "site", "site.toml")
         self.server = None
         self.port = None
+        self.tls = None  # an ssl.SSLContext: requests go over HTTPS
 
     def run(self, *args, check=True, stdin=None):
         r = subprocess.run([self.airlock, *args], input=stdin, capture_output=True, text=True,
@@ -82,10 +83,14 @@ class Env:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    # Plain HTTP, every header under the test's control.
+    # Plain HTTP (HTTPS with `tls`), every header under the test's control.
     def request(self, method, path, body=None, headers=None, host=None, chunked=False, source=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60,
-                                       source_address=(source, 0) if source else None)
+        if self.tls:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60, context=self.tls,
+                                            source_address=(source, 0) if source else None)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60,
+                                           source_address=(source, 0) if source else None)
         h = {"Host": host or f"127.0.0.1:{self.port}"}
         h.update(headers or {})
         c.request(method, path, body=body, headers=h, encode_chunked=chunked)
