@@ -95,7 +95,9 @@ def send(handler, status, headers, data, cut=None):
     for k, v in headers:
         if k.lower() not in HOP and k.lower() != "content-length":
             handler.send_header(k, v)
-    handler.send_header("Content-Length", str(len(data)))
+    # A HEAD answer has no body but tells the size of what a GET would send (a blob's size).
+    length = dict((k.lower(), v) for k, v in headers).get("content-length") if handler.command == "HEAD" else None
+    handler.send_header("Content-Length", length or str(len(data)))
     handler.end_headers()
     if handler.command != "HEAD":
         handler.wfile.write(data if cut is None else data[:cut])
