@@ -19,20 +19,14 @@ namespace airlock::bundler {
 // own: 2 KiB each is a generous bound.
 static_assert(kMaxSignatureEntries * 2048 <= kSplitHeadroomBytes, "part 1 must have room for every signature");
 
-namespace {
-
-Error bad_size(std::string_view text, const std::string& why) {
-  return Error(ErrorClass::usage,
-               "--split '" + std::string(text) + "': " + why + " (give a byte count such as 2G, 700M, or fat32)");
-}
-
-}  // namespace
-
-Result<std::uint64_t> parse_split_size(std::string_view text) {
-  if (text == "fat32" || text == "FAT32") return kFat32MaxFileBytes;
+Result<std::uint64_t> parse_byte_size(std::string_view text, const std::string& option, const std::string& examples) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorClass::usage,
+                 option + " '" + std::string(text) + "': " + why + " (give a byte count such as " + examples + ")");
+  };
   std::uint64_t n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end == text.data()) return fail(bad_size(text, "not a size"));
+  if (ec != std::errc() || end == text.data()) return fail(bad("not a size"));
   std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
   unsigned shift = 0;
   if (unit.empty() || unit == "B")
@@ -44,9 +38,14 @@ Result<std::uint64_t> parse_split_size(std::string_view text) {
   else if (unit == "G" || unit == "g" || unit == "GiB")
     shift = 30;
   else
-    return fail(bad_size(text, "unknown unit '" + std::string(unit) + "'"));
-  if (shift > 0 && n > (~std::uint64_t{0} >> shift)) return fail(bad_size(text, "too large"));
+    return fail(bad("unknown unit '" + std::string(unit) + "'"));
+  if (shift > 0 && n > (~std::uint64_t{0} >> shift)) return fail(bad("too large"));
   return n << shift;
+}
+
+Result<std::uint64_t> parse_split_size(std::string_view text) {
+  if (text == "fat32" || text == "FAT32") return kFat32MaxFileBytes;
+  return parse_byte_size(text, "--split", "2G, 700M, or fat32");
 }
 
 Status check_split_size(std::uint64_t part_bytes, bool force) {

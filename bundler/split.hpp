@@ -19,8 +19,11 @@ inline constexpr std::uint64_t kSplitHeadroomBytes = 128 * 1024;
 inline constexpr std::uint64_t kMinSplitBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxParts = 9999;  // four digits: .part0001 ... .part9999
 
-// "fat32" (4294967295), or a byte count with an optional unit: K, M, G (powers of 1024; KiB, MiB,
-// GiB, and k, m, g, are the same). Usage error (2) otherwise.
+// A byte count with an optional unit: K, M, G (powers of 1024; KiB, MiB, GiB, and k, m, g, are the
+// same). Usage error (2) otherwise, naming `option` and ending with `examples` of what it takes.
+[[nodiscard]] Result<std::uint64_t> parse_byte_size(std::string_view text, const std::string& option,
+                                                    const std::string& examples);
+// "fat32" (4294967295), or a byte count as parse_byte_size takes it.
 [[nodiscard]] Result<std::uint64_t> parse_split_size(std::string_view text);
 // Refuses (2) a size below kMinSplitBytes, and one of 4 GiB or more unless `force` (such a part
 // fits no FAT32 stick).

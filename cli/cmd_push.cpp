@@ -40,8 +40,9 @@ int cmd_push(int argc, char** argv) {
   (void)js;
   return registry_not_built("push");
 #else
-  auto chunk = bundler::parse_split_size(chunk_text);
-  if (!chunk) return report_error("push", chunk.error().with_context("--chunk"), js);
+  // A layer size only: "fat32" is a stick's file size limit, no reason for a layer's size.
+  auto chunk = bundler::parse_byte_size(chunk_text, "--chunk", "256M, 64M or 1048576");
+  if (!chunk) return report_error("push", chunk.error(), js);
   auto ref = registry::parse_reference(target);
   if (!ref) return report_error("push", ref.error(), js);
   auto opts = registry_client_options(p.vm, f, ref->host);

@@ -92,12 +92,13 @@ Status fetch_layer(LayerJob& j, Sha256& h, std::uint64_t have) {
   for (int failures = 0; have < l.size;) {
     auto r = j.c.get_blob(l.digest, have, sink, restart);
     if (r && have == l.size) break;
-    if (!r && r.error().cls() != ErrorClass::io) return fail(std::move(r).error().with_context(j.label));
-    if (++failures >= j.attempts) {
-      if (!r) return fail(std::move(r).error().with_context(j.label));
-      return fail(ErrorClass::io, j.label + ": the registry ended the blob after " + std::to_string(have) + " of " +
-                                      std::to_string(l.size) + " bytes");
-    }
+    // A complete answer short of the declared size is the registry's whole blob: the manifest's
+    // size is wrong. A connection cut mid-body is an error here and is resumed.
+    if (r)
+      return fail(ErrorClass::integrity, j.label + ": the registry's blob ends after " + std::to_string(have) +
+                                             " bytes where the manifest says " + std::to_string(l.size));
+    if (r.error().cls() != ErrorClass::io || ++failures >= j.attempts)
+      return fail(std::move(r).error().with_context(j.label));
     backoff(failures);
   }
   j.p.on_disk = std::max(j.p.on_disk, l.offset + l.size);  // later layers may be on disk already

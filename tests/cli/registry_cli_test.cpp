@@ -1,11 +1,14 @@
 // `airlock push` and `pull` against a real registry (distribution 2.8 on loopback, each test its
 // own), with skopeo as the oracle for what was pushed and a fault proxy for a registry that lies,
-// cuts a blob short, ignores Range, fails a PATCH or redirects to another host.
+// cuts a blob short, ignores Range, fails a PATCH, redirects to another host, loses an upload
+// session, lets a token expire or dies mid-push.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 
 #include "tests/support/cli.hpp"
 #include "tests/support/registry_server.hpp"
@@ -13,6 +16,7 @@
 
 namespace fs = std::filesystem;
 using airlock::test::FaultProxy;
+using airlock::test::free_port;
 using airlock::test::json_of;
 using airlock::test::ProcResult;
 using airlock::test::q;
@@ -28,6 +32,22 @@ namespace {
 const std::string kBin = AIRLOCK_BIN;
 const std::string kSrc = AIRLOCK_SOURCE_DIR;
 const std::string kEpoch = "SOURCE_DATE_EPOCH=1767225600 ";
+
+// Lines of a log (the proxy's is "METHOD PATH STATUS [CODE]") that start with `method` (any when
+// empty) and hold each of `parts`.
+std::size_t count_lines(const std::string& log, const std::string& method, std::initializer_list<std::string> parts) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < log.size();) {
+    auto end = log.find('\n', i);
+    if (end == std::string::npos) end = log.size();
+    const std::string line = log.substr(i, end - i);
+    bool all = method.empty() || line.starts_with(method + " ");
+    for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+    n += all ? 1 : 0;
+    i = end + 1;
+  }
+  return n;
+}
 
 class RegistryCli : public ::testing::Test {
  protected:
@@ -360,6 +380,198 @@ TEST_F(RegistryCli, TrustChecksTheHeadBeforeTheBody) {
   EXPECT_EQ(r.status, 11) << r.output;
   EXPECT_FALSE(fs::exists(dir / "out.tar.zst"));
   EXPECT_FALSE(fs::exists(dir / "out.tar.zst.partial"));
+}
+
+TEST_F(RegistryCli, ATokenThatExpiresMidPushIsFetchedAgain) {
+  // Tokens good for 3 s. The proxy holds the first PATCH, then the first blob HEAD after it, until
+  // the token each carries has expired: a 401 on a request whose body is spent (resent from the
+  // acknowledged offset) and one on a request without a body (sent again at once).
+  RegistryServer reg(dir / "reg", RegistryVariant{.token = true, .token_ttl = 3});
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  FaultProxy proxy(dir / "proxy", reg.host(), "expire-token");
+  ASSERT_TRUE(proxy.ok());
+  auto p = run("echo s3cret | " + kBin + " push " + q(bundle()) + " oci://" + proxy.host() +
+               "/airlock/demo:1 --plain-http --chunk 1M --username alice --password-stdin --json");
+  const std::string log = slurp(proxy.requests_log());
+  ASSERT_EQ(p.status, 0) << p.output << log;
+  EXPECT_EQ(json_of(p.output)["layers_uploaded"], 4) << p.output;
+  EXPECT_GE(count_lines(log, "PATCH", {" 401"}), 1u) << log;
+  EXPECT_GE(count_lines(log, "HEAD", {"/blobs/", " 401"}), 1u) << log;
+  // The first token, and one after each expiry.
+  EXPECT_GE(count_lines(slurp(reg.token_log()), "", {"repository:airlock/demo:pull,push"}), 3u)
+      << slurp(reg.token_log());
+  auto r = run("echo s3cret | " + kBin + " pull oci://" + reg.host() + "/airlock/demo:1 --out " +
+               q(dir / "out.tar.zst") + " --plain-http --username alice --password-stdin");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(slurp(dir / "out.tar.zst") == slurp(bundle()));
+}
+
+TEST_F(RegistryCli, ARegistryKilledMidPushFailsThePushAndTheNextRunSkipsWhatWasFinished) {
+  RegistryServer reg(dir / "reg");
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  // SIGKILL to the registry once two layers' uploads are closed (201).
+  FaultProxy killer(dir / "killer", reg.host(), "kill-after-puts:2:" + std::to_string(reg.pid()));
+  ASSERT_TRUE(killer.ok());
+  auto first = push(killer.host(), "airlock/demo:1");
+  EXPECT_EQ(first.status, 3) << first.output;
+  EXPECT_NE(first.output.find(killer.host()), std::string::npos) << first.output;
+  EXPECT_EQ(count_lines(slurp(killer.requests_log()), "PUT", {"digest=", " 201"}), 2u);
+
+  reg.stop();                                                              // reaps the killed process
+  RegistryServer again(dir / "reg", RegistryVariant{.port = reg.port()});  // same storage, same port
+  ASSERT_TRUE(again.ok()) << again.log();
+  FaultProxy watch(dir / "watch", again.host(), "pass");
+  ASSERT_TRUE(watch.ok());
+  auto second = push(watch.host(), "airlock/demo:1", "--plain-http --json");
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_EQ(json_of(second.output)["layers_uploaded"], 2) << second.output;
+
+  // The two layers finished before the kill were found by HEAD and not uploaded again: the only
+  // uploads were layers 3 and 4 and the config.
+  const auto m = get_manifest(again.host(), "1");
+  ASSERT_TRUE(m.is_object());
+  const std::string log = slurp(watch.requests_log());
+  for (int i = 0; i < 2; ++i) {
+    const std::string hex = m["layers"][i]["digest"].get<std::string>().substr(7);
+    EXPECT_EQ(count_lines(log, "HEAD", {hex, " 200"}), 1u) << log;
+    EXPECT_EQ(count_lines(log, "PUT", {hex}), 0u) << log;
+  }
+  EXPECT_EQ(count_lines(log, "POST", {"/blobs/uploads/"}), 3u) << log;
+  auto r = pull(again.host(), "airlock/demo:1", dir / "out.tar.zst");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(slurp(dir / "out.tar.zst") == slurp(bundle()));
+}
+
+TEST_F(RegistryCli, ALostUploadSessionStartsTheLayerAgain) {
+  // A stale Location (another session's UUID): the PATCH meets BLOB_UPLOAD_INVALID. A session
+  // cancelled under us: the closing PUT meets BLOB_UPLOAD_UNKNOWN. Either way the layer starts
+  // over with a new POST, and the push succeeds.
+  const std::tuple<std::string, std::string, std::string> cases[] = {
+      {"stale-location-once", "PATCH", "404 BLOB_UPLOAD_INVALID"},
+      {"cancel-upload-once", "PUT", "404 BLOB_UPLOAD_UNKNOWN"}};
+  for (const auto& [mode, method, answer] : cases) {
+    RegistryServer reg(dir / mode / "reg");
+    ASSERT_TRUE(reg.ok()) << reg.log();
+    FaultProxy proxy(dir / mode / "proxy", reg.host(), mode);
+    ASSERT_TRUE(proxy.ok());
+    auto p = push(proxy.host(), "airlock/demo:1", "--plain-http --json");
+    const std::string log = slurp(proxy.requests_log());
+    ASSERT_EQ(p.status, 0) << mode << ": " << p.output << log;
+    EXPECT_EQ(json_of(p.output)["layers_uploaded"], 4) << mode;
+    EXPECT_EQ(count_lines(log, method, {"/blobs/uploads/", answer}), 1u) << mode << ": " << log;
+    EXPECT_EQ(count_lines(log, "POST", {"/blobs/uploads/"}), 6u) << mode << ": " << log;  // 4 layers, config, again
+    auto r = pull(reg.host(), "airlock/demo:1", dir / mode / "out.tar.zst");
+    ASSERT_EQ(r.status, 0) << mode << ": " << r.output;
+    EXPECT_TRUE(slurp(dir / mode / "out.tar.zst") == slurp(bundle())) << mode;
+  }
+}
+
+TEST_F(RegistryCli, TenThousandLayersAreRefusedBeforeAnyBlobIsFetched) {
+  RegistryServer reg(dir / "reg");
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  ASSERT_EQ(push(reg.host(), "airlock/demo:1").status, 0);
+  const auto good = get_manifest(reg.host(), "1");
+  ASSERT_TRUE(good.is_object());
+  // n layers, all the same 1 MiB blob, sizes adding up to the size annotation.
+  auto crafted = [&](std::size_t n) {
+    auto m = good;
+    m["layers"] = nlohmann::json::array();
+    for (std::size_t i = 0; i < n; ++i) m["layers"].push_back(good["layers"][1]);
+    m["annotations"]["io.airlock.bundle.size"] = std::to_string(n * good["layers"][1]["size"].get<std::uint64_t>());
+    return m.dump();
+  };
+  ASSERT_EQ(put_manifest(reg.host(), "over", crafted(10000)).status, 0);
+  ASSERT_EQ(put_manifest(reg.host(), "most", crafted(9999)).status, 0);
+  FaultProxy watch(dir / "watch", reg.host(), "pass");
+  ASSERT_TRUE(watch.ok());
+  auto over = pull(watch.host(), "airlock/demo:over", dir / "over.tar.zst");
+  EXPECT_EQ(over.status, 10) << over.output;
+  EXPECT_NE(over.output.find("10000 layers (at most 9999)"), std::string::npos) << over.output;
+  EXPECT_FALSE(fs::exists(dir / "over.tar.zst"));
+  EXPECT_FALSE(fs::exists(dir / "over.tar.zst.partial"));
+  // 9,999 layers pass the count: what stops this pull is the whole-file digest asked for (12).
+  auto most =
+      pull(watch.host(), "airlock/demo:most", dir / "most.tar.zst", "--plain-http --sha256 " + std::string(64, '0'));
+  EXPECT_EQ(most.status, 12) << most.output;
+  EXPECT_FALSE(fs::exists(dir / "most.tar.zst.partial"));
+  const std::string log = slurp(watch.requests_log());
+  EXPECT_EQ(count_lines(log, "GET", {"/blobs/"}), 0u) << log;
+  EXPECT_EQ(count_lines(log, "GET", {"/manifests/"}), 2u) << log;
+}
+
+TEST_F(RegistryCli, PushRefusesAChunkThatMakesMoreThan9999Layers) {
+  RegistryServer reg(dir / "reg");
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  ASSERT_EQ(push(reg.host(), "airlock/demo:1").status, 0);
+  const auto m = get_manifest(reg.host(), "1");
+  ASSERT_TRUE(m.is_object());
+  // The head is one layer; the payload may take 9,998 more. The smallest chunk that fits:
+  const std::uint64_t payload = fs::file_size(bundle()) - m["layers"][0]["size"].get<std::uint64_t>();
+  const std::uint64_t fits = (payload + 9997) / 9998;
+  // Nothing listens there: a push that got past the layer count fails on the network (3).
+  const std::string nowhere = "127.0.0.1:" + std::to_string(free_port());
+  auto at = run(kBin + " push " + q(bundle()) + " oci://" + nowhere + "/airlock/demo:1 --plain-http --chunk " +
+                std::to_string(fits));
+  EXPECT_EQ(at.status, 3) << at.output;
+  auto over = run(kBin + " push " + q(bundle()) + " oci://" + nowhere + "/airlock/demo:1 --plain-http --chunk " +
+                  std::to_string(fits - 1));
+  EXPECT_EQ(over.status, 2) << over.output;
+  EXPECT_NE(over.output.find("more than 9999 layers"), std::string::npos) << over.output;
+}
+
+TEST_F(RegistryCli, ChunkTakesASizeOnly) {
+  for (const std::string bad : {"fat32", "1T", "12 M", ""}) {
+    auto r =
+        run(kBin + " push " + q(bundle()) + " oci://127.0.0.1:1/airlock/demo:1 --plain-http --chunk '" + bad + "'");
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.output;
+    EXPECT_NE(r.output.find("--chunk '" + bad + "'"), std::string::npos) << r.output;
+  }
+  auto zero = run(kBin + " push " + q(bundle()) + " oci://127.0.0.1:1/airlock/demo:1 --plain-http --chunk 0");
+  EXPECT_EQ(zero.status, 2) << zero.output;
+}
+
+TEST_F(RegistryCli, AWrongDockerContentDigestHeaderIsIgnored) {
+  RegistryServer reg(dir / "reg");
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  FaultProxy proxy(dir / "proxy", reg.host(), "wrong-digest-header");
+  ASSERT_TRUE(proxy.ok());
+  auto p = push(proxy.host(), "airlock/demo:1");
+  ASSERT_EQ(p.status, 0) << p.output;
+  const std::string digest = p.output.substr(p.output.find("sha256:"), 71);
+  EXPECT_NE(digest, "sha256:" + std::string(64, '0'));
+  auto head = run("curl -sI -H 'Accept: application/vnd.oci.image.manifest.v1+json' http://" + proxy.host() +
+                  "/v2/airlock/demo/manifests/1");
+  ASSERT_NE(head.output.find("sha256:" + std::string(64, '0')), std::string::npos) << head.output;
+  for (const std::string& ref : {std::string("airlock/demo:1"), "airlock/demo@" + digest}) {
+    auto r = pull(proxy.host(), ref, dir / "out.tar.zst");
+    ASSERT_EQ(r.status, 0) << ref << ": " << r.output;
+    EXPECT_TRUE(slurp(dir / "out.tar.zst") == slurp(bundle())) << ref;
+    fs::remove(dir / "out.tar.zst");
+  }
+}
+
+TEST_F(RegistryCli, ALayerSizeTheBlobDoesNotHaveIsIntegrityAndLeavesNothing) {
+  RegistryServer reg(dir / "reg");
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  ASSERT_EQ(push(reg.host(), "airlock/demo:1").status, 0);
+  const auto good = get_manifest(reg.host(), "1");
+  ASSERT_TRUE(good.is_object());
+  // The sizes still add up to the declared total (distribution checks neither): one layer says a
+  // byte less than its blob holds, the next a byte more, or the other way round.
+  for (const int delta : {-1, 1}) {
+    auto m = good;
+    const auto size = [&](int i) { return good["layers"][i]["size"].get<std::int64_t>(); };
+    m["layers"][1]["size"] = size(1) + delta;
+    m["layers"][2]["size"] = size(2) - delta;
+    const std::string tag = delta < 0 ? "short" : "long";
+    ASSERT_EQ(put_manifest(reg.host(), tag, m.dump()).status, 0) << tag;
+    const fs::path out = dir / (tag + ".tar.zst");
+    auto r = pull(reg.host(), "airlock/demo:" + tag, out);
+    EXPECT_EQ(r.status, 12) << tag << ": " << r.output;
+    EXPECT_NE(r.output.find("layer 2"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out)) << tag;
+    EXPECT_FALSE(fs::exists(out.string() + ".partial")) << tag;
+  }
 }
 
 #ifndef AIRLOCK_HAVE_REGISTRY

@@ -81,7 +81,7 @@ void RegistryServer::make_certs() {
 
 RegistryServer::RegistryServer(const fs::path& dir, RegistryVariant v) : dir_(dir) {
   fs::create_directories(dir_);
-  port_ = free_port();
+  port_ = v.port > 0 ? v.port : free_port();
   std::string cfg =
       "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: " + (dir_ / "storage").string() +
       "\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port_) +
@@ -91,7 +91,7 @@ RegistryServer::RegistryServer(const fs::path& dir, RegistryVariant v) : dir_(di
     cfg += "  tls:\n    certificate: " + (dir_ / "server.pem").string() +
            "\n    key: " + (dir_ / "server.key").string() + "\n";
   }
-  if (v.token) cfg += start_token_server();
+  if (v.token) cfg += start_token_server(v.token_ttl);
   if (v.htpasswd) {
     run("htpasswd -Bbn alice s3cret > '" + (dir_ / "htpasswd").string() + "'");
     cfg += "auth:\n  htpasswd:\n    realm: airlock-test\n    path: " + (dir_ / "htpasswd").string() + "\n";
@@ -106,10 +106,10 @@ int wait_for_port_file(const fs::path& file) {
   return fs::exists(file) ? std::stoi(slurp(file)) : 0;
 }
 
-std::string RegistryServer::start_token_server() {
+std::string RegistryServer::start_token_server(int ttl) {
   const fs::path cert = dir_ / "token.pem", port_file = dir_ / "token.port";
   token_ = Child({"/usr/bin/python3", std::string(AIRLOCK_SOURCE_DIR) + "/tests/support/token_server.py", cert.string(),
-                  port_file.string()},
+                  port_file.string(), std::to_string(ttl)},
                  dir_ / "token.log");
   const int port = wait_for_port_file(port_file);
   return "auth:\n  token:\n    realm: http://127.0.0.1:" + std::to_string(port) +

@@ -41,6 +41,8 @@ struct RegistryVariant {
   bool htpasswd = false;  // user "alice", password "s3cret"
   bool tls = false;       // server cert for 127.0.0.1 signed by the test CA (ca_file())
   bool token = false;     // Bearer auth: tests/support/token_server.py, user "alice", "s3cret"
+  int token_ttl = 300;    // seconds a token is good for
+  int port = 0;           // 0: a free one; else this one (a restart on the same port)
 };
 
 class RegistryServer {
@@ -51,11 +53,13 @@ class RegistryServer {
   int port() const { return port_; }
   std::filesystem::path ca_file() const { return dir_ / "ca.pem"; }
   std::string log() const;
+  pid_t pid() const { return child_.pid(); }
+  std::filesystem::path token_log() const { return dir_ / "tokens.log"; }  // a line per token issued
   void stop() { child_.stop(); }
 
  private:
   void make_certs();
-  std::string start_token_server();  // the registry's auth section
+  std::string start_token_server(int ttl);  // the registry's auth section
   std::filesystem::path dir_;
   int port_ = 0;
   bool ok_ = false;
@@ -68,11 +72,12 @@ int wait_for_port_file(const std::filesystem::path& file);
 
 class FaultProxy {
  public:
-  // mode: see fault_proxy.py (pass, flip, truncate-once, ignore-range, patch-503-once, redirect)
+  // mode: see fault_proxy.py (pass, flip, truncate-once, ignore-range, patch-503-once, redirect, ...)
   FaultProxy(const std::filesystem::path& dir, const std::string& upstream, const std::string& mode);
   bool ok() const { return port_ > 0; }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   std::filesystem::path redirect_log() const { return dir_ / "redirect.log"; }
+  std::filesystem::path requests_log() const { return dir_ / "requests.log"; }  // "METHOD PATH STATUS"
 
  private:
   std::filesystem::path dir_;
