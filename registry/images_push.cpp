@@ -118,7 +118,8 @@ class StreamedBlob {
     if (n < 0) return fail(errno_error("read", path_, errno));
     if (n == 0 && len > 0)
       return fail(ErrorClass::integrity, "blob '" + path_ + "' ended before its " + std::to_string(b_.size) + " bytes");
-    AIRLOCK_CHECK(absorb(static_cast<const char*>(buf), pos, static_cast<std::size_t>(n)), "blob " + b_.digest);
+    if (auto s = absorb(static_cast<const char*>(buf), pos, static_cast<std::size_t>(n)); !s)
+      return fail(std::move(s).error());  // upload_blob names the blob
     return static_cast<std::size_t>(n);
   }
 
@@ -171,7 +172,9 @@ class StreamedRange final : public blob::Reader {
   [[nodiscard]] Result<std::size_t> read(void* buf, std::size_t len) override {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len, left_));
     if (want == 0) return std::size_t{0};
-    AIRLOCK_TRY(std::size_t n, b_.read_at(buf, want, pos_), "reading the blob");
+    auto r = b_.read_at(buf, want, pos_);
+    if (!r) return r;
+    const std::size_t n = *r;
     pos_ += n;
     left_ -= n;
     return n;
@@ -226,7 +229,7 @@ Status send_blobs(Client& c, Run& run, const ImagePlan& plan, ImagePushResult& o
       if (mounted) {
         ++out.blobs_mounted;
       } else {
-        AIRLOCK_CHECK(upload(c, run, b, out.ref, done, plan.blob_bytes), "blob " + b.digest);
+        AIRLOCK_CHECK(upload(c, run, b, out.ref, done, plan.blob_bytes), "pushing blobs");
         ++out.blobs_uploaded;
         out.bytes_uploaded += b.size;
       }

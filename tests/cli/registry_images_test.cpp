@@ -103,8 +103,9 @@ class RegistryImages : public ::testing::Test {
   }
 
   ProcResult push(const std::string& target, const std::string& extra = "--plain-http --json") {
-    return run(kBin + " images push oci://" + target + " --site " + q(site()) + " " + extra + " 2>" +
-               q(dir / "stderr"));
+    // stderr to a file of its own (run() sends the group's stderr to its output): stdout alone.
+    return run("(" + kBin + " images push oci://" + target + " --site " + q(site()) + " " + extra + " 2>" +
+               q(dir / "stderr") + ")");
   }
   // The digest the registry answers a manifest HEAD with; empty when it has none (404).
   std::string head(const std::string& host, const std::string& repo, const std::string& target) {
@@ -233,7 +234,8 @@ TEST_F(RegistryImages, AnIndexGoesAfterItsChildrenAndTheTagLast) {
       puts.push_back(path.substr(path.find("/manifests/") + 11));
   }
   std::vector<std::string> want(4, "blob");  // two configs, two layers
-  for (const auto& c : stored(digest)["manifests"]) want.push_back(c["digest"]);
+  const auto index = stored(digest);
+  for (const auto& c : index["manifests"]) want.push_back(c["digest"]);
   want.push_back("2.0");
   EXPECT_EQ(puts, want) << slurp(proxy.redirect_log());
 
