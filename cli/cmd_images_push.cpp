@@ -52,7 +52,8 @@ int report(const std::vector<registry::ImagePushResult>& results, bool js) {
     std::cerr << "images push: " << printable(r.ref) << " -> " << printable(r.target) << ": " << r.blobs_uploaded
               << " blobs uploaded (" << human_bytes(r.bytes_uploaded) << "), " << r.blobs_mounted << " mounted, "
               << r.blobs_skipped << " present\n";
-    if (!js) std::cout << printable(r.target) << (r.target.find('@') == std::string::npos ? "@" + r.digest : "") << "\n";
+    if (!js)
+      std::cout << printable(r.target) << (r.target.find('@') == std::string::npos ? "@" + r.digest : "") << "\n";
   }
   return failed ? exit_code(failed->error->cls()) : 0;
 }
@@ -64,8 +65,9 @@ int cmd_images_push(int argc, char** argv) {
   RegistryFlags f;
   std::string site, target;
   po::options_description o("Options");
-  o.add_options()("site,s", po::value<std::string>(&site)->default_value("site.toml"), "the site file")(
-      "target", po::value<std::string>(&target)->required(), "oci://HOST[:PORT][/PREFIX]");
+  o.add_options()("site,s", po::value<std::string>(&site)->default_value("site.toml"),
+                  "the site description (docs/site.md)")("target", po::value<std::string>(&target)->required(),
+                                                         "oci://HOST[:PORT][/PREFIX]");
   add_registry_options(o, f);
   po::positional_options_description pos;
   pos.add("target", 1);
@@ -100,8 +102,7 @@ int cmd_images_push(int argc, char** argv) {
   if (current->images.empty())
     std::cerr << "images push: the site's current release has no images in its image store: nothing to push\n";
   std::vector<registry::ImageToPush> images;
-  for (const auto& i : current->images)
-    images.push_back({i.ref, blob::Descriptor{i.media_type, i.digest, i.size, {}}});
+  for (const auto& i : current->images) images.push_back({i.ref, blob::Descriptor{i.media_type, i.digest, i.size, {}}});
   Progress progress("pushing");
   auto r = registry::push_images(current->store, images, *root, std::move(*opts),
                                  [&](const std::string& ref, std::uint64_t done, std::uint64_t total) {

@@ -76,18 +76,18 @@ Status check_blob_size(const std::string& dir, const blob::Descriptor& d) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return fail(errno_error("stat", path, errno).reclassed(ErrorClass::integrity));
   if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != d.size)
-    return fail(ErrorClass::integrity, "blob '" + path + "' is not of its descriptor's size (" +
-                                           std::to_string(d.size) + " bytes)");
+    return fail(ErrorClass::integrity,
+                "blob '" + path + "' is not of its descriptor's size (" + std::to_string(d.size) + " bytes)");
   return {};
 }
 
 // Children first (post-order), each manifest and blob once.
-Status walk(const std::string& dir, const blob::Descriptor& d, int depth, ImagePlan& plan, std::set<std::string>& seen) {
+Status walk(const std::string& dir, const blob::Descriptor& d, int depth, ImagePlan& plan,
+            std::set<std::string>& seen) {
   if (depth > kMaxDepth) return fail(ErrorClass::malformed, "manifest " + d.digest + ": indexes nested too deep");
   if (!seen.insert(d.digest).second) return {};
   AIRLOCK_TRY(std::string bytes, read_manifest(dir, d), "image store");
-  AIRLOCK_TRY(auto children, blob::parse_children(bytes, ErrorClass::malformed, "manifest " + d.digest),
-              "image store");
+  AIRLOCK_TRY(auto children, blob::parse_children(bytes, ErrorClass::malformed, "manifest " + d.digest), "image store");
   for (const auto& m : children.manifests) AIRLOCK_CHECK(walk(dir, m, depth + 1, plan, seen), "index " + d.digest);
   for (const auto* list : {&children.configs, &children.layers}) {
     for (const auto& b : *list) {
@@ -192,15 +192,14 @@ struct Run {
   const ImagesProgress& progress;
 };
 
-Status upload(Client& c, Run& run, const BlobItem& b, const std::string& ref, std::uint64_t base,
-              std::uint64_t total) {
+Status upload(Client& c, Run& run, const BlobItem& b, const std::string& ref, std::uint64_t base, std::uint64_t total) {
   const std::string path = blob_path(run.dir, b.digest);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return fail(errno_error("open", path, errno).reclassed(ErrorClass::integrity));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != b.size)
-    return fail(ErrorClass::integrity, "blob '" + path + "' is not of its descriptor's size (" +
-                                           std::to_string(b.size) + " bytes)");
+    return fail(ErrorClass::integrity,
+                "blob '" + path + "' is not of its descriptor's size (" + std::to_string(b.size) + " bytes)");
   if (b.size == 0 && blob::digest_text(sha256("")) != b.digest)
     return fail(ErrorClass::integrity, "blob '" + path + "' is empty, its name is not the empty digest");
   StreamedBlob sb(fd.get(), path, b, [&](std::uint64_t done) {
@@ -277,8 +276,7 @@ Status push_one(Run& run, const ImageToPush& im, const ImageTarget& t, const Reg
 }
 
 bool is_domain(std::string_view first) {
-  return first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-         first == "localhost";
+  return first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos || first == "localhost";
 }
 
 }  // namespace

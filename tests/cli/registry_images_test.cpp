@@ -47,8 +47,10 @@ std::string make_index(const fs::path& layout, const std::string& tag) {
   for (const std::string arch : {"amd64", "arm64"}) {
     const std::string d = airlock::test::make_oci_image(layout, arch, {{"arch.txt", arch + "\n"}});
     const auto size = fs::file_size(layout / "blobs/sha256" / d.substr(7));
-    manifests.push_back(
-        {{"mediaType", kManifestType}, {"digest", d}, {"size", size}, {"platform", {{"os", "linux"}, {"architecture", arch}}}});
+    manifests.push_back({{"mediaType", kManifestType},
+                         {"digest", d},
+                         {"size", size},
+                         {"platform", {{"os", "linux"}, {"architecture", arch}}}});
   }
   const std::string body =
       nlohmann::json{{"schemaVersion", 2}, {"mediaType", kIndexType}, {"manifests", manifests}}.dump();
@@ -158,8 +160,8 @@ TEST_F(RegistryImages, PushedImagePullsByDigestAndMatchesSkopeosOwnPush) {
     EXPECT_TRUE(fs::exists(dir / "pulled/blobs/sha256" / ld.substr(7))) << ld;
   }
 
-  s = run("skopeo copy --dest-tls-verify=false oci:" + q(dir / "recipe/oci/tools") + ":1.1.0 docker://" +
-          reg.host() + "/by-skopeo/tools:1.1.0");
+  s = run("skopeo copy --dest-tls-verify=false oci:" + q(dir / "recipe/oci/tools") + ":1.1.0 docker://" + reg.host() +
+          "/by-skopeo/tools:1.1.0");
   ASSERT_EQ(s.status, 0) << s.output;
   EXPECT_EQ(head(reg.host(), "by-skopeo/tools", "1.1.0"), digest);
 }
@@ -191,7 +193,8 @@ TEST_F(RegistryImages, WithoutAPrefixAndASecondPushUploadsNothing) {
 // Docker Hub short name goes where containerd asks a mirror for it (library/).
 TEST_F(RegistryImages, ASharedLayerIsMountedAndAShortNameGainsLibrary) {
   const std::string d1 = airlock::test::make_oci_image(dir / "recipe/oci/tools", "1.1.0", {{"tool.txt", "tool\n"}});
-  const std::string d2 = airlock::test::make_oci_image(dir / "recipe/oci/box", "1", {{"tool.txt", "tool\n"}, {"b", "b\n"}});
+  const std::string d2 =
+      airlock::test::make_oci_image(dir / "recipe/oci/box", "1", {{"tool.txt", "tool\n"}, {"b", "b\n"}});
   apply({{kTools, d1, "oci/tools"}, {"busybox:1", d2, "oci/box"}});
   RegistryServer reg(dir / "reg");
   ASSERT_TRUE(reg.ok()) << reg.log();
@@ -283,8 +286,8 @@ TEST_F(RegistryImages, CredentialsAreNeededAndUsed) {
   p = run("echo s3cret | " + kBin + " images push oci://" + reg.host() + "/mirror --site " + q(site()) +
           " --plain-http --username alice --password-stdin");
   ASSERT_EQ(p.status, 0) << p.output;
-  auto s = run("skopeo inspect --tls-verify=false --creds alice:s3cret --format '{{.Digest}}' docker://" +
-               reg.host() + "/mirror/demo/tools:1.1.0");
+  auto s = run("skopeo inspect --tls-verify=false --creds alice:s3cret --format '{{.Digest}}' docker://" + reg.host() +
+               "/mirror/demo/tools:1.1.0");
   ASSERT_EQ(s.status, 0) << s.output;
   EXPECT_EQ(s.output, digest + "\n");
 }
