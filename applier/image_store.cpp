@@ -271,8 +271,20 @@ Result<std::vector<StoredImage>> images_list(const std::string& site_toml) {
     i.digest = d.digest;
     i.release = d.annotations[kReleaseAnnotation];
     i.tagged = d.annotations.count(blob::kRefNameAnnotation) > 0;
+    i.media_type = d.media_type;
+    i.size = d.size;
     out.push_back(std::move(i));
   }
+  return out;
+}
+
+Result<CurrentImages> current_images(const std::string& site_toml) {
+  AIRLOCK_TRY(Site s, load_site(site_toml), "images");
+  CurrentImages out;
+  out.store = image_store_dir(s);
+  AIRLOCK_TRY(auto all, images_list(site_toml), "images");
+  for (auto& i : all)
+    if (i.tagged) out.images.push_back(std::move(i));
   return out;
 }
 

@@ -49,8 +49,18 @@ struct StoredImage {
   std::string digest;   // manifest digest
   std::string release;  // the release that carries it
   bool tagged = false;  // the current release's: tagged in index.json
+  std::string media_type;  // the root's, as the release's layout index gives it
+  std::uint64_t size = 0;
 };
 [[nodiscard]] Result<std::vector<StoredImage>> images_list(const std::string& site_toml);
+
+// The current release's images and the store (an OCI image layout) that holds them, for
+// `images push`. A site without a store has none.
+struct CurrentImages {
+  std::string store;
+  std::vector<StoredImage> images;  // tagged ones only
+};
+[[nodiscard]] Result<CurrentImages> current_images(const std::string& site_toml);
 
 struct ImageProblem {
   std::string digest;

@@ -1,6 +1,8 @@
 // `airlock images list|verify|gc`: the site's image store (applier/image_store.hpp, docs/site.md
-// "The image store").
+// "The image store"); `images push` is cmd_images_push.cpp.
 #include <iostream>
+#include <string_view>
+#include <vector>
 
 #include "applier/image_store.hpp"
 #include "cli/cmd_site.hpp"
@@ -61,6 +63,13 @@ int gc(const std::string& site, bool dry, bool js) {
 }  // namespace
 
 int cmd_images(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "push") {
+    static char name[] = "images push";
+    std::vector<char*> args(argv + 1, argv + argc);
+    args[0] = name;
+    args.push_back(nullptr);
+    return cmd_images_push(argc - 1, args.data());
+  }
   std::string site, action = "list";
   po::options_description o("Options");
   add_common(o, site);
@@ -68,10 +77,14 @@ int cmd_images(int argc, char** argv) {
       "dry-run", "gc: only say what would be removed");
   po::positional_options_description pos;
   pos.add("action", 1);
-  auto p = parse_args(argc, argv, "airlock images [list | verify | gc [--dry-run]] [--site site.toml] [--json]",
+  auto p = parse_args(argc, argv,
+                      "airlock images [list | verify | gc [--dry-run]] [--site site.toml] [--json]\n"
+                      "       airlock images push oci://HOST[:PORT][/PREFIX] [--site site.toml] [options]",
                       "The site's image store: the images of the kept releases (the current one tagged),\n"
                       "every stored blob re-hashed (exit 12 when one is damaged or missing), and the\n"
-                      "removal of the blobs no kept release needs (under the site lock; 32 busy).",
+                      "removal of the blobs no kept release needs (under the site lock; 32 busy).\n"
+                      "push: the current images to the registry the site's nodes pull from\n"
+                      "('airlock images push --help' for its options).",
                       o, pos);
   if (p.exit_now) return *p.exit_now;
   const bool js = p.vm.count("json") > 0;
@@ -81,7 +94,8 @@ int cmd_images(int argc, char** argv) {
   if (action == "verify") return verify(site, js);
   if (action == "gc") return gc(site, dry, js);
   return report_error("images",
-                      Error(ErrorClass::usage, "unknown action '" + printable(action) + "' (list, verify, gc)"), js);
+                      Error(ErrorClass::usage, "unknown action '" + printable(action) + "' (list, verify, gc, push)"),
+                      js);
 }
 
 }  // namespace airlock::cli

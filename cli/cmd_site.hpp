@@ -40,6 +40,8 @@ int cmd_stage(int argc, char** argv);
 int cmd_staged(int argc, char** argv);
 // cmd_images.cpp: the image store.
 int cmd_images(int argc, char** argv);
+// cmd_images_push.cpp: `images push`, argv[0] = "images push".
+int cmd_images_push(int argc, char** argv);
 // cmd_lifecycle.cpp: skip and delay.
 int cmd_skip(int argc, char** argv);
 int cmd_delay(int argc, char** argv);

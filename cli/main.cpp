@@ -34,7 +34,7 @@ const Command kCommands[] = {
     {"stage", "verify a bundle now and keep it staged at the site, to apply later", cmd_stage},
     {"scan", "list the bundles in a folder (a stick) and which of them this site may apply", cmd_scan},
     {"staged", "list or remove the site's staged releases", cmd_staged},
-    {"images", "the site's image store: list, verify, gc [--dry-run]", cmd_images},
+    {"images", "the site's image store: list, verify, gc [--dry-run], push to a registry", cmd_images},
     {"snapshot", "create, list or restore snapshots of the site's databases and config", cmd_snapshot},
     {"audit", "export or verify the tamper-evident audit log", cmd_audit},
     {"ack", "acknowledge a repaired DEGRADED site, so that applies are allowed again", cmd_ack},

@@ -66,4 +66,20 @@ Result<Reference> parse_reference(std::string_view text, NeedTarget need) {
   return r;
 }
 
+Result<RegistryRoot> parse_registry_root(std::string_view text) {
+  constexpr std::string_view kScheme = "oci://";
+  if (!text.starts_with(kScheme)) return fail(bad(text, "must start with oci://"));
+  std::string_view rest = text.substr(kScheme.size());
+  const auto slash = rest.find('/');
+  RegistryRoot r;
+  r.host = std::string(rest.substr(0, slash));
+  if (!valid_host(r.host)) return fail(bad(text, "not a host[:port]"));
+  if (slash == std::string_view::npos) return r;
+  r.prefix = std::string(rest.substr(slash + 1));
+  while (!r.prefix.empty() && r.prefix.back() == '/') r.prefix.pop_back();
+  if (!r.prefix.empty() && !valid_repository(r.prefix))
+    return fail(bad(text, "the prefix after the host is not a repository path (lower-case, no :TAG or @DIGEST)"));
+  return r;
+}
+
 }  // namespace airlock::registry

@@ -25,6 +25,15 @@ enum class NeedTarget { yes, no };
 // Every fault is a usage error (2) naming the text.
 [[nodiscard]] Result<Reference> parse_reference(std::string_view text, NeedTarget need = NeedTarget::yes);
 bool valid_repository(std::string_view repo);
+
+// Where `airlock images push` puts a site's images: `oci://HOST[:PORT][/PREFIX]`, no tag or digest.
+struct RegistryRoot {
+  std::string host;
+  std::string prefix;  // a repository path ("mirror", "site/images") or empty
+  std::string text() const { return "oci://" + host + (prefix.empty() ? "" : "/" + prefix); }
+};
+// Every fault is a usage error (2) naming the text.
+[[nodiscard]] Result<RegistryRoot> parse_registry_root(std::string_view text);
 bool valid_tag(std::string_view tag);
 
 }  // namespace airlock::registry

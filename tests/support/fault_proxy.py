@@ -12,6 +12,8 @@ registry as it is (same Host header, so the registry's Location headers name the
   alter-manifest every manifest GET answered with the manifest re-serialized with one more
                  annotation (another manifest than the one a digest names)
   pad-manifest   every manifest GET gets 5 MiB of spaces after its JSON (still valid JSON)
+  log            forward only, and append "METHOD PATH STATUS" of every request to LOG_FILE, in the
+                 order the answers went back (what was sent, and in which order)
   redirect       every blob GET is answered 307 to a second listener on 127.0.0.2, which serves the
                  blob and appends each Authorization header it receives to LOG_FILE
   wrong-digest-header  every Docker-Content-Digest header is replaced by the digest of other bytes
@@ -190,6 +192,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 data = bytes(data)
             if MODE in ("truncate-once", "ignore-range") and first("truncated"):
                 cut = len(data) // 2
+        if MODE == "log":
+            with LOCK, open(LOG_FILE, "a") as log:
+                log.write("%s %s %d\n" % (self.command, self.path, resp.status))
         send(self, resp.status, headers, data, cut)
         return resp.status, error_code(data) if resp.status >= 400 else ""
 

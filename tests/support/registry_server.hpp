@@ -72,11 +72,11 @@ int wait_for_port_file(const std::filesystem::path& file);
 
 class FaultProxy {
  public:
-  // mode: see fault_proxy.py (pass, flip, truncate-once, ignore-range, patch-503-once, redirect, ...)
+  // mode: see fault_proxy.py (pass, flip, truncate-once, ignore-range, patch-503-once, log, redirect, ...)
   FaultProxy(const std::filesystem::path& dir, const std::string& upstream, const std::string& mode);
   bool ok() const { return port_ > 0; }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::filesystem::path redirect_log() const { return dir_ / "redirect.log"; }
+  std::filesystem::path redirect_log() const { return dir_ / "redirect.log"; }  // also mode log's requests
   std::filesystem::path requests_log() const { return dir_ / "requests.log"; }  // "METHOD PATH STATUS"
 
  private:
