@@ -209,8 +209,8 @@ struct AuditEntry {
 struct AuditExport {
   std::vector<AuditEntry> entries;
   std::string head;  // hash of the last entry ("" when empty)
-  // Entries in the audit spool, not yet in the chain: a run held the site when they happened and
-  // still does (the next command to open the site records them).
+  // Entries in the audit spool, not yet in the chain (the site could not take them when they
+  // happened; the next command to open the site records them).
   std::int64_t spooled = 0;
 };
 [[nodiscard]] Result<AuditExport> audit_export(const std::string& site_toml);

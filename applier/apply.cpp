@@ -191,6 +191,10 @@ Result<Opened> open_site(const std::string& site_toml, const Env& env, std::opti
   AIRLOCK_TRY(auto lock, SiteLock::acquire(site.state_dir), "site '" + site.name + "'");
   AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "site '" + site.name + "'");
   Opened o{std::make_unique<Ctx>(std::move(site), env, std::move(st)), std::move(lock)};
+  // Entries the site could not take when they happened are recorded first, before a recovery's,
+  // in the order they happened. A spool that cannot be read is left as it is, and said, rather
+  // than stopping every command.
+  if (auto n = drain_audit_spool(o.ctx->site, o.ctx->st, o.ctx->now()); !n) o.ctx->emit("audit", n.error().what());
   auto crashed = o.ctx->st.active_run();
   if (!crashed && (damaged == DamagedRun::refuse || crashed.error().cls() != ErrorClass::io))
     return fail(crashed.error().with_context("site"));
@@ -213,10 +217,6 @@ Result<Opened> open_site(const std::string& site_toml, const Env& env, std::opti
     o.ctx = std::make_unique<Ctx>(o.ctx->site, env, std::move(o.ctx->st));
   }
   sweep_leftovers(o.ctx->site);
-  // Entries a busy site could not take are recorded first, in the order they happened. A spool
-  // that cannot be read is left as it is, and said, rather than stopping every command.
-  if (auto n = drain_audit_spool(o.ctx->site, o.ctx->st, o.ctx->now()); !n)
-    o.ctx->emit("audit", n.error().what());
   return o;
 }
 
@@ -332,12 +332,9 @@ Result<std::vector<HistoryEntry>> history(const std::string& site_toml) {
 
 namespace {
 
-// The audit commands read beside a running apply without the site lock. When no run holds the
-// site, what the spool holds is recorded first, so that the chain they show is the whole log;
-// otherwise the export counts what still waits.
+// The audit commands only read (beside a running apply, or on a copy of a state folder): what
+// waits in the spool is counted, and recorded by the next command that opens the site.
 Result<AuditExport> read_audit(const Site& site, StateDb& st) {
-  if (auto lock = SiteLock::acquire(site.state_dir); lock)
-    (void)drain_audit_spool(site, st, format_rfc3339(now_utc()));  // left waiting when it fails
   AIRLOCK_TRY(auto exported, audit_read(st), "audit log");
   exported.spooled = count_spooled(site);
   return exported;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <nlohmann/json.hpp>
+#include <sodium.h>
 
 #include "applier/audit.hpp"
 #include "applier/state_db.hpp"
@@ -15,6 +16,7 @@
 #include "core/sys/fd.hpp"
 #include "core/sys/fs.hpp"
 #include "core/sys/sys.hpp"
+#include "core/sys/time.hpp"
 #include "core/text.hpp"
 
 namespace airlock::applier {
@@ -27,7 +29,7 @@ constexpr const char* kDrainedKey = "audit_spool_drained";
 
 // The spool opened and locked against the page's appends (a drain empties it under the same lock).
 Result<Fd> open_locked(const std::string& path, int flags) {
-  Fd fd(sys::open(path.c_str(), flags | O_CLOEXEC, 0600));
+  Fd fd(sys::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd.valid()) {
     if (errno == ENOENT && !(flags & O_CREAT)) return Fd();
     return fail(errno_error("open", path, errno));
@@ -49,6 +51,23 @@ Result<std::string> read_from_start(int fd, const std::string& path) {
     out.append(buf, n);
   }
   return out;
+}
+
+// The first line: the format and a random tag of this file's life (from its creation to its
+// emptying), so that the mark of a drained spool never matches a later one with the same entries.
+std::string header_line() {
+  unsigned char tag[8];
+  randombytes_buf(tag, sizeof tag);
+  return std::string(kAuditSpoolHeader) + " " + to_hex(std::span<const std::uint8_t>(tag, sizeof tag)) + "\n";
+}
+
+// The length of the header line when `text` starts with this version's, else 0.
+std::size_t our_header(std::string_view text) {
+  const std::string_view h = kAuditSpoolHeader;
+  const auto nl = text.find('\n');
+  if (nl == std::string_view::npos || text.substr(0, h.size()) != h) return 0;
+  if (nl != h.size() && text[h.size()] != ' ') return 0;
+  return nl + 1;
 }
 
 std::string drained_mark(std::string_view bytes) {
@@ -76,15 +95,21 @@ struct Spooled {
   std::string at, kind, data;
 };
 Spooled parse_line(std::string_view line, bool whole, const std::string& now) {
+  // Only the page spools, and only its own entries: anything else in the file is not taken for
+  // a real entry of another kind (an apply, an ack) but recorded as what it is.
+  const char* damage = whole ? "a spooled entry that does not parse" : "a spooled entry cut short";
   if (whole) {
     auto j = json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("at") && j["at"].is_string() && j.contains("kind") && j["kind"].is_string() &&
-        j.contains("data") && j["data"].is_string())
-      return {j["at"].get<std::string>(), j["kind"].get<std::string>(), j["data"].get<std::string>()};
+    if (j.is_object() && j.size() == 3 && j.contains("at") && j["at"].is_string() && j.contains("kind") &&
+        j["kind"] == "page" && j.contains("data") && j["data"].is_string() && parse_rfc3339(j["at"].get<std::string>())) {
+      auto data = json::parse(j["data"].get<std::string>(), nullptr, false);
+      if (data.is_object() && data.contains("via") && data["via"] == "page")
+        return {j["at"].get<std::string>(), "page", j["data"].get<std::string>()};
+    }
+    damage = "a spooled entry that is not one of the page's";
   }
-  json damage = {{"damaged", whole ? "a spooled entry that does not parse" : "a spooled entry cut short"},
-                 {"line", printable(line.substr(0, 512))}};
-  return {now, "spool", dump_json(damage)};
+  json noted = {{"damaged", damage}, {"line", printable(line.substr(0, 512))}};
+  return {now, "spool", dump_json(noted)};
 }
 
 }  // namespace
@@ -93,12 +118,13 @@ std::string audit_spool_file(const Site& s) { return s.state_dir + "/audit-spool
 
 std::int64_t count_spooled(const Site& s) {
   const std::string path = audit_spool_file(s);
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return 0;
   auto text = read_from_start(fd.get(), path);
   if (!text || text->empty()) return 0;
   std::int64_t lines = std::count(text->begin(), text->end(), '\n') + (text->back() == '\n' ? 0 : 1);
-  if (text->rfind("airlock-audit-spool/", 0) == 0) --lines;  // any version's header line
+  if (text->rfind("airlock-audit-spool/", 0) == 0 && text->find('\n') != std::string::npos)
+    --lines;  // any version's header line
   return lines;
 }
 
@@ -108,10 +134,15 @@ Status spool_audit_entry(const Site& s, const std::string& at, const std::string
   AIRLOCK_TRY(Fd fd, open_locked(path, O_RDWR | O_CREAT | O_APPEND), "audit spool");
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail(errno_error("stat", path, errno));
-  std::string line = st.st_size == 0 ? std::string(kAuditSpoolHeader) + "\n" : "";
+  std::string line = st.st_size == 0 ? header_line() : "";
   line += dump_json(json({{"at", at}, {"kind", kind}, {"data", data}})) + "\n";
-  AIRLOCK_CHECK(write_all(fd.get(), line.data(), line.size(), path), "audit spool");
-  if (sys::fsync(fd.get()) != 0) return fail(errno_error("fsync", path, errno));
+  auto written = write_all(fd.get(), line.data(), line.size(), path);
+  if (written && sys::fsync(fd.get()) != 0) written = fail(errno_error("fsync", path, errno));
+  if (!written) {
+    // A part of a line would glue the next entry onto it: the file goes back to its last whole line.
+    (void)sys::ftruncate(fd.get(), st.st_size);
+    return fail(written.error().with_context("audit spool"));
+  }
   if (st.st_size == 0) AIRLOCK_CHECK(fsync_dir(s.state_dir), "audit spool");
   return {};
 }
@@ -126,13 +157,12 @@ Result<int> drain_audit_spool(const Site& s, StateDb& st, const std::string& now
   std::string_view rest = std::string_view(text).substr(skip);
   std::size_t header_end = 0;
   if (skip == 0) {
-    const std::string header = std::string(kAuditSpoolHeader) + "\n";
-    if (rest.substr(0, header.size()) != header) {
-      // Another version's spool, or damage: kept for a build that reads it, or for a person.
-      return fail(ErrorClass::io, "audit spool '" + path + "' does not start with '" + kAuditSpoolHeader +
-                                      "': left as it is");
-    }
-    header_end = header.size();
+    header_end = our_header(rest);
+    // Another version's spool is kept for a build that reads it. Anything else (a header cut
+    // short by a crash, or damage) is recorded below line by line, as damage.
+    if (header_end == 0 && rest.rfind("airlock-audit-spool/", 0) == 0 && rest.find('\n') != std::string_view::npos)
+      return fail(ErrorClass::io, "audit spool '" + path + "' is of another version ('" +
+                                      printable(rest.substr(0, rest.find('\n'))) + "'): left as it is");
   }
   int recorded = 0;
   AIRLOCK_CHECK(st.begin(), "audit spool");

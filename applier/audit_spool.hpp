@@ -7,9 +7,11 @@
 // flock, no site lock needed), and open_site records every spooled entry, in order and with the
 // time it happened, before the command does anything else.
 //
-// The file is versioned text: a first line "airlock-audit-spool/1", then one JSON object per line
-// {"at", "kind", "data"}. A line cut short by a crash (no final newline) is recorded as what it
-// is: an entry "spool" naming the damage, never dropped silently and never guessed at.
+// The file is versioned text: a first line "airlock-audit-spool/1 <random tag>", then one JSON
+// object per line {"at", "kind": "page", "data"} (data's "via" is "page"). Only the page's own
+// entries are taken as entries; a line cut short by a crash, or any other line, is recorded as
+// what it is: an entry "spool" naming the damage, never dropped silently and never guessed at.
+// A spool of another version is left alone.
 //
 // Crash safety of the draining: the entries and a state key naming the drained bytes (size and
 // SHA-256) are committed in one transaction; the file is emptied after. A drain that finds the
@@ -30,7 +32,8 @@ inline constexpr const char* kAuditSpoolHeader = "airlock-audit-spool/1";
 
 std::string audit_spool_file(const Site& s);
 
-// Appends one entry to the spool (creating it with its header); durable when it returns.
+// Appends one entry to the spool (creating it with its header); durable when it returns, and
+// when it fails the file is as it was.
 [[nodiscard]] Status spool_audit_entry(const Site& s, const std::string& at, const std::string& kind,
                                        const std::string& data);
 

@@ -69,9 +69,10 @@ Result<std::string> audit_page_action(const std::string& site_toml, const std::s
     return std::string();
   };
   if (how == PageAudit::spool) return spooled();
+  // Busy, or any other reason the site cannot be opened now (a run to recover that fails, a
+  // state.db that cannot be written): the entry waits in the spool rather than being lost.
   auto opened = open_site(site_toml, env, nullptr);
-  if (!opened && opened.error().cls() == ErrorClass::busy) return spooled();
-  if (!opened) return fail(opened.error().with_context("audit"));
+  if (!opened) return spooled();
   return append_alone(*opened->ctx, "page", entry);
 }
 

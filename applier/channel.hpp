@@ -35,8 +35,8 @@ struct ChannelReport {
 // An audit entry for an action of the Updates page that has no record of its own (a login, a
 // refused upload, an upload): kind "page", data {"action", "via": "page", "detail"}. The head hash;
 // "" when the entry went to the audit spool (applier/audit_spool.hpp) instead: always with
-// PageAudit::spool (the caller's own run holds the site), and when another run holds the site.
-// Either way it is on disk when this returns.
+// PageAudit::spool (the caller's own run holds the site), and whenever the site cannot be opened
+// (another run holds it, a recovery fails). Either way it is on disk when this returns.
 enum class PageAudit { record, spool };
 [[nodiscard]] Result<std::string> audit_page_action(const std::string& site_toml, const std::string& action,
                                                     const std::string& detail, const Env& env = {},

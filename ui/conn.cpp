@@ -27,6 +27,7 @@ constexpr std::chrono::milliseconds kPollSlice{200};  // how soon a wait notices
 // A chunked body's framing lines (a chunk's size, a trailer) and its trailers, as the head's caps.
 constexpr std::size_t kMaxChunkLineBytes = 4096;
 constexpr std::size_t kMaxTrailerLines = 100;
+constexpr std::size_t kMaxTrailerBytes = 8 * 1024;
 
 std::string numeric_host(const sockaddr_storage& a, socklen_t len, int* port) {
   char host[NI_MAXHOST] = "", serv[NI_MAXSERV] = "";
@@ -55,7 +56,7 @@ class GuardedStream final : public httplib::Stream, public RequestBody {
     body_unknown_ = parsed_ = timed_out_ = for_handler_ = chunked_ = false;
     chunk_ = Chunk::size;
     chunk_left_ = 0;
-    trailers_ = 0;
+    trailers_ = trailer_bytes_ = 0;
   }
   // The head is parsed: a form body stays under the deadline; the upload's body does not.
   // True when the request is whole already.
@@ -68,7 +69,7 @@ class GuardedStream final : public httplib::Stream, public RequestBody {
       const auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), body_left_);
       if (ec != std::errc() || end != len.data() + len.size()) body_unknown_ = true;
     }
-    if (req.path == limits_.unbounded_body_path) {
+    if (req.method == "POST" && req.path == limits_.unbounded_body_path) {
       deadline_.reset();
       for_handler_ = true;
       return true;
@@ -140,6 +141,13 @@ class GuardedStream final : public httplib::Stream, public RequestBody {
       if (r.state == State::data) body_left_ -= r.bytes;
       return r;
     }
+    // Framing (size lines, CRLFs, the trailer) brings the upload's rate check no data: one call,
+    // however many framing lines it reads, ends within the idle limit.
+    deadline_ = Clock::now() + limits_.idle;
+    struct Unbound {
+      std::optional<Clock::time_point>& d;
+      ~Unbound() { d.reset(); }
+    } unbound{deadline_};
     for (;;) {
       std::string line;
       switch (chunk_) {
@@ -176,7 +184,9 @@ class GuardedStream final : public httplib::Stream, public RequestBody {
             body_unknown_ = false;  // read to its end: the connection may carry the next request
             break;
           }
-          if (++trailers_ > kMaxTrailerLines) return {State::malformed, 0, "the body has over 100 trailer lines"};
+          trailer_bytes_ += line.size();
+          if (++trailers_ > kMaxTrailerLines || trailer_bytes_ > kMaxTrailerBytes)
+            return {State::malformed, 0, "the body's trailer is over 100 lines or 8 KiB"};
           break;
         case Chunk::done:
           return {State::end};
@@ -352,7 +362,7 @@ class GuardedStream final : public httplib::Stream, public RequestBody {
   bool for_handler_ = false, chunked_ = false;
   enum class Chunk { size, data, data_end, trailer, done } chunk_ = Chunk::size;
   std::uint64_t chunk_left_ = 0;
-  std::size_t trailers_ = 0;
+  std::size_t trailers_ = 0, trailer_bytes_ = 0;
 };
 
 // The stream of the connection this thread serves, for request_body().

@@ -65,10 +65,17 @@ httplib::Server::HandlerResponse check_host(App& app, const httplib::Request& re
     refuse(res, 400, "the request carries two session cookies: clear this site's cookies and log in again");
     return httplib::Server::HandlerResponse::Handled;
   }
+  // A body framed two ways, or with two lengths, is read one way here and maybe another by a
+  // proxy in front: refused, never guessed at (RFC 9112 §6.1, §6.3).
+  if ((req.has_header("Transfer-Encoding") && req.has_header("Content-Length")) ||
+      req.get_header_value_count("Content-Length") > 1 || req.get_header_value_count("Transfer-Encoding") > 1) {
+    refuse(res, 400, "the body's length is given twice (Content-Length and Transfer-Encoding, or two of one)");
+    return httplib::Server::HandlerResponse::Handled;
+  }
   // The body is read after this handler. Only the sideload upload may be large (up to [ui]
   // upload_limit) or chunked, and only for a session: anything else is refused before a byte of
   // it is buffered.
-  if (req.path == "/action/upload") {
+  if (req.method == "POST" && req.path == "/action/upload") {
     if (!session_of(app, req)) {
       refuse(res, 403, "no session: log in first");
       return httplib::Server::HandlerResponse::Handled;
@@ -329,7 +336,9 @@ Status serve(const ServeOptions& o) {
   auto svr = make_server(app.site);
   if (!svr->is_valid()) return fail(ErrorClass::usage, "[ui] tls_cert/tls_key could not be loaded");
   svr->set_default_headers(security_headers(!app.site.ui.tls_cert.empty()));
-  svr->set_payload_max_length(static_cast<std::size_t>(app.site.ui.upload_limit) + 64 * 1024);
+  // The upload's body is read by its handler (request_body()), never by the library: every body
+  // the library reads is a form's.
+  svr->set_payload_max_length(kMaxFormBodyBytes);
   svr->set_pre_routing_handler(
       [&app](const httplib::Request& req, httplib::Response& res) { return check_host(app, req, res); });
   login_routes(app, *svr);

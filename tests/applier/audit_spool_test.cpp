@@ -67,17 +67,86 @@ TEST(AuditSpool, AnEntryForABusySiteIsSpooledAndRecordedByTheNextCommandWithItsO
   EXPECT_EQ(verified->spooled, 0);
 }
 
-TEST(AuditSpool, AuditCommandsRecordTheSpoolWhenTheSiteIsFree) {
+// The audit commands only read (beside a run, or on a copied state folder): they count what
+// waits; the next command that opens the site records it.
+TEST(AuditSpool, AuditCommandsOnlyCountTheSpoolAndTheNextCommandRecordsIt) {
   SiteDir s;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
   auto site = applier::load_site(s.site);
   ASSERT_TRUE(site) << site.error().what();
   ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:00:00Z", "page",
                                          R"({"action":"login","detail":"","via":"page"})"));
+  const std::string before = slurp(s.state + "/audit-spool");
   auto log = applier::audit_verify(s.site);
   ASSERT_TRUE(log) << log.error().what();
-  EXPECT_EQ(log->spooled, 0);
+  EXPECT_EQ(log->spooled, 1);
+  EXPECT_EQ(slurp(s.state + "/audit-spool"), before);
+  EXPECT_TRUE(page_entries(s.site).empty());
+  ASSERT_TRUE(applier::recover(s.site, quiet_env()));
   EXPECT_EQ(page_entries(s.site).size(), 1u);
+  log = applier::audit_verify(s.site);
+  ASSERT_TRUE(log) << log.error().what();
+  EXPECT_EQ(log->spooled, 0);
+}
+
+// Only the page spools, and only its own entries: a line claiming another kind (an apply, an ack)
+// is recorded as damage, never as that kind; so is a header cut short by a crash.
+TEST(AuditSpool, ALineThatIsNotThePagesIsRecordedAsDamageNotAsWhatItClaims) {
+  SiteDir s;
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  const std::string spool = s.state + "/audit-spool";
+  spit(spool, std::string(applier::kAuditSpoolHeader) + " 00\n" +
+                  R"({"at":"2026-03-01T10:00:00Z","kind":"ack","data":"{\"note\":\"x\",\"via\":\"page\"}"})" + "\n" +
+                  R"({"at":"2026-03-01T10:00:00Z","kind":"page","data":"{\"action\":\"login\"}"})" + "\n");
+  ASSERT_TRUE(applier::record_spooled_audit(s.site, quiet_env()));
+  auto log = applier::audit_export(s.site);
+  ASSERT_TRUE(log) << log.error().what();
+  int damaged = 0;
+  for (const auto& e : log->entries) {
+    EXPECT_NE(e.kind, "ack");
+    if (e.kind == "spool") ++damaged;
+  }
+  EXPECT_EQ(damaged, 2);  // another kind; a page entry without "via": "page"
+  EXPECT_TRUE(page_entries(s.site).empty());
+
+  spit(spool, "airlock-au");  // the first append cut inside the header
+  ASSERT_TRUE(applier::record_spooled_audit(s.site, quiet_env()));
+  EXPECT_EQ(slurp(spool), "");
+  auto again = applier::audit_export(s.site);
+  ASSERT_TRUE(again) << again.error().what();
+  EXPECT_EQ(again->entries.back().kind, "spool");
+  EXPECT_NE(again->entries.back().data.find("cut short"), std::string::npos) << again->entries.back().data;
+}
+
+// An append that fails part-way (the disk full) leaves the file as it was: the next entry is
+// not glued onto a fragment.
+TEST(AuditSpool, AFailedAppendLeavesTheSpoolAsItWas) {
+  SiteDir s;
+  ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
+  auto site = applier::load_site(s.site);
+  ASSERT_TRUE(site) << site.error().what();
+  std::uint64_t write_call = 0;  // the index of the append's write among its mutating calls
+  {
+    sys::ArmedFault count({0, 0, false});
+    ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:00:00Z", "page", R"({"action":"a","via":"page"})"));
+    const auto ops = count.ops();
+    for (std::size_t i = 0; i < ops.size() && !write_call; ++i)
+      if (ops[i] == "write") write_call = i + 1;
+  }
+  ASSERT_GT(write_call, 0u);
+  const std::string before = slurp(s.state + "/audit-spool");
+  {
+    sys::ArmedFault fault({ENOSPC, write_call, false});
+    EXPECT_FALSE(applier::spool_audit_entry(*site, "2026-03-01T10:01:00Z", "page", R"({"action":"b","via":"page"})"));
+    EXPECT_TRUE(fault.fired());
+  }
+  EXPECT_EQ(slurp(s.state + "/audit-spool"), before);
+  ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:02:00Z", "page", R"({"action":"c","via":"page"})"));
+  ASSERT_TRUE(applier::record_spooled_audit(s.site, quiet_env()));
+  auto entries = page_entries(s.site);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].first, "a");
+  EXPECT_EQ(entries[1].first, "c");
 }
 
 // The entries and the mark of what was drained commit together; the file is emptied after. A
@@ -88,16 +157,16 @@ TEST(AuditSpool, ADrainCutShortAfterItsCommitRecordsNothingTwice) {
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
   auto site = applier::load_site(s.site);
   ASSERT_TRUE(site) << site.error().what();
-  ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:00:00Z", "page", R"({"action":"a"})"));
-  ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:01:00Z", "page", R"({"action":"b"})"));
+  ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:00:00Z", "page", R"({"action":"a","via":"page"})"));
+  ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:01:00Z", "page", R"({"action":"b","via":"page"})"));
   // The index of the drain's ftruncate among its mutating calls, counted on a twin of the site.
   std::uint64_t truncate_call = 0;
   {
     SiteDir probe;
     ASSERT_TRUE(applier::apply(probe.site, bundles().v110, quiet_env()));
     auto psite = applier::load_site(probe.site);
-    ASSERT_TRUE(applier::spool_audit_entry(*psite, "2026-03-01T10:00:00Z", "page", R"({"action":"a"})"));
-    ASSERT_TRUE(applier::spool_audit_entry(*psite, "2026-03-01T10:01:00Z", "page", R"({"action":"b"})"));
+    ASSERT_TRUE(applier::spool_audit_entry(*psite, "2026-03-01T10:00:00Z", "page", R"({"action":"a","via":"page"})"));
+    ASSERT_TRUE(applier::spool_audit_entry(*psite, "2026-03-01T10:01:00Z", "page", R"({"action":"b","via":"page"})"));
     auto st = applier::StateDb::open(probe.state);
     ASSERT_TRUE(st);
     sys::ArmedFault count({0, 0, false});
@@ -116,7 +185,8 @@ TEST(AuditSpool, ADrainCutShortAfterItsCommitRecordsNothingTwice) {
     EXPECT_TRUE(fault.fired());
   }
   EXPECT_NE(slurp(s.state + "/audit-spool"), "");  // the drained lines are still there
-  ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:02:00Z", "page", R"({"action":"c"})"));
+  ASSERT_TRUE(applier::spool_audit_entry(*site, "2026-03-01T10:02:00Z", "page", R"({"action":"c","via":"page"})"));
+  ASSERT_TRUE(applier::record_spooled_audit(s.site, quiet_env()));
   auto entries = page_entries(s.site);
   ASSERT_EQ(entries.size(), 3u);
   EXPECT_EQ(entries[0].first, "a");
@@ -130,8 +200,10 @@ TEST(AuditSpool, ALineCutShortIsRecordedAsDamageAndAForeignSpoolIsLeftAlone) {
   SiteDir s;
   ASSERT_TRUE(applier::apply(s.site, bundles().v110, quiet_env()));
   const std::string spool = s.state + "/audit-spool";
-  spit(spool, std::string(applier::kAuditSpoolHeader) +
-                  "\n{\"at\":\"2026-03-01T10:00:00Z\",\"kind\":\"page\",\"data\":\"{}\"}\n{\"at\":\"2026-03-0");
+  spit(spool, std::string(applier::kAuditSpoolHeader) + " 00\n" +
+                  R"({"at":"2026-03-01T10:00:00Z","kind":"page","data":"{\"via\":\"page\"}"})" + "\n" +
+                  R"({"at":"2026-03-0)");
+  ASSERT_TRUE(applier::record_spooled_audit(s.site, quiet_env()));
   auto log = applier::audit_export(s.site);
   ASSERT_TRUE(log) << log.error().what();
   int damaged = 0;

@@ -595,6 +595,8 @@ class UpdatesPageShutdown(unittest.TestCase):
                 # Still held: the export reads beside the run and counts what waits.
                 self.assertEqual(t.json("audit", "export")["spooled"], 2)
                 fcntl.flock(lock, fcntl.LOCK_UN)
+            self.assertEqual(t.json("audit", "verify")["spooled"], 2)  # the audit commands only read
+            t.run("recover", "--site", t.site)  # any command that opens the site records the spool
             log = t.json("audit", "verify")
             self.assertEqual(log["spooled"], 0)
             actions = [e["data"].get("action") for e in log["entries"] if e["kind"] == "page"]
