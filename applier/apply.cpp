@@ -192,9 +192,12 @@ Result<Opened> open_site(const std::string& site_toml, const Env& env, std::opti
   AIRLOCK_TRY(auto st, StateDb::open(site.state_dir), "site '" + site.name + "'");
   Opened o{std::make_unique<Ctx>(std::move(site), env, std::move(st)), std::move(lock)};
   // Entries the site could not take when they happened are recorded first, before a recovery's,
-  // in the order they happened. A spool that cannot be read is left as it is, and said, rather
-  // than stopping every command.
-  if (auto n = drain_audit_spool(o.ctx->site, o.ctx->st, o.ctx->now()); !n) o.ctx->emit("audit", n.error().what());
+  // in the order they happened. A spool of another version is left as it is, and said; an I/O
+  // error stops the command, as any other would.
+  if (auto n = drain_audit_spool(o.ctx->site, o.ctx->st, o.ctx->now()); !n) {
+    if (n.error().cls() != ErrorClass::malformed) return fail(n.error().with_context("site"));
+    o.ctx->emit("audit", n.error().what());
+  }
   auto crashed = o.ctx->st.active_run();
   if (!crashed && (damaged == DamagedRun::refuse || crashed.error().cls() != ErrorClass::io))
     return fail(crashed.error().with_context("site"));

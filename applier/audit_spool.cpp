@@ -149,6 +149,9 @@ Status spool_audit_entry(const Site& s, const std::string& at, const std::string
 
 Result<int> drain_audit_spool(const Site& s, StateDb& st, const std::string& now) {
   const std::string path = audit_spool_file(s);
+  // Most sites never spool: looking costs no call that could change the disk.
+  struct stat seen {};
+  if (::lstat(path.c_str(), &seen) != 0 && errno == ENOENT) return 0;
   AIRLOCK_TRY(Fd fd, open_locked(path, O_RDWR), "audit spool");
   if (!fd.valid()) return 0;
   AIRLOCK_TRY(std::string text, read_from_start(fd.get(), path), "audit spool");
@@ -161,7 +164,7 @@ Result<int> drain_audit_spool(const Site& s, StateDb& st, const std::string& now
     // Another version's spool is kept for a build that reads it. Anything else (a header cut
     // short by a crash, or damage) is recorded below line by line, as damage.
     if (header_end == 0 && rest.rfind("airlock-audit-spool/", 0) == 0 && rest.find('\n') != std::string_view::npos)
-      return fail(ErrorClass::io, "audit spool '" + path + "' is of another version ('" +
+      return fail(ErrorClass::malformed, "audit spool '" + path + "' is of another version ('" +
                                       printable(rest.substr(0, rest.find('\n'))) + "'): left as it is");
   }
   int recorded = 0;

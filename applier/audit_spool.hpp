@@ -38,7 +38,8 @@ std::string audit_spool_file(const Site& s);
                                        const std::string& data);
 
 // Records every spooled entry into the audit log (the site lock held by the caller); how many. A
-// damaged line is recorded at `now` as an entry "spool" saying so.
+// damaged line is recorded at `now` as an entry "spool" saying so; a spool of another version is
+// malformed (left as it is); an I/O error is io.
 [[nodiscard]] Result<int> drain_audit_spool(const Site& s, StateDb& st, const std::string& now);
 
 // How many entries wait in the spool (0 when there is none).

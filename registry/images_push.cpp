@@ -317,6 +317,10 @@ Result<std::vector<ImagePushResult>> push_images(const std::string& layout_dir, 
   std::vector<ImagePushResult> out;
   for (const auto& im : images) {
     AIRLOCK_TRY(auto t, map_image_ref(im.ref, root.prefix), "images push");
+    // A ref pinned by digest names the image itself: one the store's root is not is not this image.
+    if (const auto at = im.ref.find('@'); at != std::string::npos && im.ref.substr(at + 1) != im.root.digest)
+      return fail(ErrorClass::malformed, "images push: '" + im.ref + "' is pinned to another digest than its image " +
+                                             im.root.digest);
     ImagePushResult r;
     r.ref = im.ref;
     r.digest = im.root.digest;

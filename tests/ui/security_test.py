@@ -306,6 +306,9 @@ class UpdatesPageSecurity(unittest.TestCase):
                 ("Transfer-Encoding: chunked\r\n", b"1" * 20 + b"\r\nab"),  # a size past 64 bits
                 ("Transfer-Encoding: chunked\r\n", b"f" * 5000 + b"\r\n"),  # a size line without end
                 ("Transfer-Encoding: chunked\r\n", b"0\r\n" + b"X: 1\r\n" * 101 + b"\r\n"),  # trailers without end
+                ("Transfer-Encoding: chunked\r\n", b"0\r\n" + (b"X: " + b"a" * 3000 + b"\r\n") * 3 + b"\r\n"),  # a trailer over 8 KiB
+                ("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", b"0\r\n\r\n"),  # framed two ways
+                ("Content-Length: 3\r\nContent-Length: 4\r\n", b"abcd"),  # two lengths
                 ("Transfer-Encoding: gzip\r\n", b"abc"),  # a coding the server does not undo
                 ("Content-Length: 12x\r\n", b"abc")]:  # not a length
             with self.subTest(framing=framing, body=bad[:20]):
@@ -332,6 +335,13 @@ class UpdatesPageSecurity(unittest.TestCase):
                                         "Transfer-Encoding: chunked\r\n\r\n"))
         self.assertIn(" 403 ", self.raw("POST /action/upload HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n"
                                         "Content-Length: 1073741824\r\n\r\n"))
+        # Only a POST is the upload: another method on its path, even with a session, is a form
+        # route like any other (its body capped, under the request's deadline).
+        _, session, _ = E.login()
+        self.assertIn(" 413 ", self.raw("PUT /action/upload HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nCookie: " + session +
+                                        "\r\nContent-Length: 1073741824\r\n\r\n"))
+        self.assertIn(" 411 ", self.raw("PATCH /action/upload HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nCookie: " + session +
+                                        "\r\nTransfer-Encoding: chunked\r\n\r\n"))
 
     def test_session_ends_when_the_password_changes(self):
         _, session, _ = E.login()
