@@ -556,61 +556,63 @@ class UpdatesPageInboxLimit(unittest.TestCase):
 
 
 class UpdatesPageShutdown(unittest.TestCase):
-    def test_audit_entries_kept_while_busy_are_recorded_at_sigterm(self):
-        # Another command holds the site lock: the page keeps its audit entries. The server is
-        # then stopped by SIGTERM before any later action could record them.
+    def login_and_logout_while_busy(self, stop):
+        """Logs in and out while another process holds the site lock, then stops the server with
+        signal `stop` (the lock still held); returns the environment and the open lock file."""
         t = uitest.Env(sys.argv[1], sys.argv[2])
         try:
             site_dir = t.make_site()
             t.start()
             state = os.path.join(site_dir, "state")
             os.makedirs(state, exist_ok=True)
-            with open(os.path.join(state, "lock"), "a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                r, session, csrf = t.login()
-                self.assertEqual(r.status, 303)
-                r, _ = t.request("POST", "/logout", "csrf=" + csrf, dict(FORM, Cookie=session))
-                self.assertEqual(r.status, 303)
-                fcntl.flock(lock, fcntl.LOCK_UN)
-            t.server.send_signal(signal.SIGTERM)
-            self.assertEqual(t.server.wait(timeout=30), 0)
+            lock = open(os.path.join(state, "lock"), "a+")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            r, session, csrf = t.login()
+            self.assertEqual(r.status, 303)
+            r, _ = t.request("POST", "/logout", "csrf=" + csrf, dict(FORM, Cookie=session))
+            self.assertEqual(r.status, 303)
+            if stop == signal.SIGTERM:
+                fcntl.flock(lock, fcntl.LOCK_UN)  # the site is free again when the server stops
+            t.server.send_signal(stop)
+            code = t.server.wait(timeout=30)
+            if stop == signal.SIGTERM:
+                self.assertEqual(code, 0)
             t.server.stdout.close()
             t.server = None
-            actions = [e["data"].get("action") for e in t.json("audit", "export")["entries"] if e["kind"] == "page"]
+            return t, lock
+        except BaseException:
+            t.cleanup()
+            raise
+
+    @staticmethod
+    def page_actions(log):
+        return [e["data"].get("action") for e in log["entries"] if e["kind"] == "page"]
+
+    def test_audit_entries_kept_while_busy_are_recorded_at_sigterm(self):
+        # The server is stopped by SIGTERM before any later action could record them.
+        t, lock = self.login_and_logout_while_busy(signal.SIGTERM)
+        try:
+            lock.close()
+            actions = self.page_actions(t.json("audit", "export"))
             self.assertIn("login", actions)
             self.assertIn("logout", actions)
         finally:
             t.cleanup()
 
     def test_audit_entries_of_a_busy_site_survive_sigkill(self):
-        # While another command holds the site lock, the page's entries go to the site's audit
-        # spool on disk: a server killed outright loses none of them, and the next command
-        # records them.
-        t = uitest.Env(sys.argv[1], sys.argv[2])
+        # The page's entries went to the site's audit spool on disk: a server killed outright
+        # loses none of them, and the next command that opens the site records them.
+        t, lock = self.login_and_logout_while_busy(signal.SIGKILL)
         try:
-            site_dir = t.make_site()
-            t.start()
-            state = os.path.join(site_dir, "state")
-            os.makedirs(state, exist_ok=True)
-            with open(os.path.join(state, "lock"), "a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                r, session, csrf = t.login()
-                self.assertEqual(r.status, 303)
-                r, _ = t.request("POST", "/logout", "csrf=" + csrf, dict(FORM, Cookie=session))
-                self.assertEqual(r.status, 303)
-                t.server.send_signal(signal.SIGKILL)
-                t.server.wait(timeout=30)
-                t.server.stdout.close()
-                t.server = None
-                # Still held: the export reads beside the run and counts what waits.
-                self.assertEqual(t.json("audit", "export")["spooled"], 2)
-                fcntl.flock(lock, fcntl.LOCK_UN)
+            # Still held: the audit commands read beside the run and count what waits.
+            self.assertEqual(t.json("audit", "export")["spooled"], 2)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
             self.assertEqual(t.json("audit", "verify")["spooled"], 2)  # the audit commands only read
             t.run("recover", "--site", t.site)  # any command that opens the site records the spool
             log = t.json("audit", "verify")
             self.assertEqual(log["spooled"], 0)
-            actions = [e["data"].get("action") for e in log["entries"] if e["kind"] == "page"]
-            self.assertEqual(actions[-2:], ["login", "logout"])
+            self.assertEqual(self.page_actions(log)[-2:], ["login", "logout"])
         finally:
             t.cleanup()
 
