@@ -66,8 +66,10 @@ int cmd_push(int argc, char** argv) {
                 {"bytes_uploaded", r->bytes_uploaded}});
     return 0;
   }
-  std::cerr << "push: " << r->layers_uploaded << " of " << r->artifact.layers.size() << " layers uploaded ("
-            << human_bytes(r->bytes_uploaded) << "), the others were present\n";
+  const std::size_t layers = r->artifact.layers.size();
+  std::cerr << "push: " << r->layers_uploaded << " of " << layers << " layers uploaded ("
+            << human_bytes(r->bytes_uploaded) << ")"
+            << (r->layers_uploaded < layers ? ", the others were in the registry already" : "") << "\n";
   std::cout << r->digest << "\n";
   return 0;
 #endif
