@@ -19,21 +19,11 @@
 #include "tests/support/tmpdir.hpp"
 
 namespace fs = std::filesystem;
-using airlock::test::FaultProxy;
-using airlock::test::json_of;
-using airlock::test::ProcResult;
-using airlock::test::q;
-using airlock::test::RegistryServer;
-using airlock::test::RegistryVariant;
-using airlock::test::run;
-using airlock::test::slurp;
-using airlock::test::spit;
-using airlock::test::TempDir;
+using namespace airlock::test;  // the test helpers: runs, temp folders, the registry and its proxy
 
 namespace {
 
-const std::string kBin = AIRLOCK_BIN;
-const std::string kSrc = AIRLOCK_SOURCE_DIR;
+const std::string kBin = AIRLOCK_BIN, kSrc = AIRLOCK_SOURCE_DIR;
 constexpr const char* kTools = "registry.example.org/demo/tools:1.1.0";
 constexpr const char* kMulti = "registry.example.org/demo/multi:2.0";
 constexpr const char* kIndexType = "application/vnd.oci.image.index.v1+json";
