@@ -50,21 +50,26 @@ Result<std::optional<std::uint64_t>> Client::blob_size(const std::string& digest
   return std::optional<std::uint64_t>(n);
 }
 
-Result<RangeAnswer> Client::get_blob(const std::string& digest, std::uint64_t offset, const BodySink& sink,
+Result<BlobAnswer> Client::get_blob(const std::string& digest, std::uint64_t offset, const BodySink& sink,
                                      const std::function<Status()>& restart) {
   HttpRequest req;
   req.url = impl_->url("/blobs/" + digest);
   req.sink = sink;
   req.on_start = [&](long status) -> Status {
     if (offset > 0 && status == 200) return restart();
+    if (offset > 0 && status == 416)
+      return fail(ErrorClass::integrity, "blob " + digest + ": the registry says it ends before byte " +
+                                             std::to_string(offset));
     if (offset > 0 && status != 206)
       return fail(ErrorClass::io, "blob " + digest + ": HTTP " + std::to_string(status) + " to a Range request");
     return {};
   };
   if (offset > 0) req.headers.push_back("Range: bytes=" + std::to_string(offset) + "-");
   AIRLOCK_TRY(auto r, impl_->exchange(req), "blob " + digest);
-  if (r.status == 206 && offset > 0) return RangeAnswer::honoured;
-  if (r.status == 200) return offset > 0 ? RangeAnswer::whole_blob : RangeAnswer::honoured;
+  const bool framed =
+      !r.header("content-length").empty() || r.header("transfer-encoding").find("chunked") != std::string::npos;
+  if (r.status == 206 && offset > 0) return BlobAnswer{RangeAnswer::honoured, framed};
+  if (r.status == 200) return BlobAnswer{offset > 0 ? RangeAnswer::whole_blob : RangeAnswer::honoured, framed};
   return fail(impl_->http_error("GET blob " + digest, r));
 }
 

@@ -44,6 +44,12 @@ struct FetchedManifest {
 };
 
 enum class RangeAnswer { honoured, whole_blob };
+struct BlobAnswer {
+  RangeAnswer range = RangeAnswer::honoured;
+  // The body's end was told by a Content-Length or chunked framing. When false, the connection's
+  // close ended it, and a cut connection cannot be told from a complete answer.
+  bool framed = true;
+};
 
 class Client {
  public:
@@ -59,8 +65,9 @@ class Client {
   [[nodiscard]] Result<std::optional<std::uint64_t>> blob_size(const std::string& digest);
   // One GET of the blob from byte `offset` into `sink` (no retry: the caller resumes from where it
   // got to). When the registry ignores Range (200), `restart` is called before the first byte,
-  // which then is byte 0, and the answer is whole_blob.
-  [[nodiscard]] Result<RangeAnswer> get_blob(const std::string& digest, std::uint64_t offset, const BodySink& sink,
+  // which then is byte 0, and the answer is whole_blob. A 416 to a Range request (the blob ends
+  // before `offset`) is integrity.
+  [[nodiscard]] Result<BlobAnswer> get_blob(const std::string& digest, std::uint64_t offset, const BodySink& sink,
                                              const std::function<Status()>& restart);
   // Mounts the blob from another repository of the same registry; false when the registry
   // started an upload instead (it is cancelled).

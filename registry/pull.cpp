@@ -93,10 +93,18 @@ Status fetch_layer(LayerJob& j, Sha256& h, std::uint64_t have) {
     auto r = j.c.get_blob(l.digest, have, sink, restart);
     if (r && have == l.size) break;
     // A complete answer short of the declared size is the registry's whole blob: the manifest's
-    // size is wrong. A connection cut mid-body is an error here and is resumed.
-    if (r)
+    // size is wrong. A connection cut mid-body is an error here and is resumed; so is an answer
+    // whose end was only its connection's close (no length told), which a cut looks like.
+    if (r && r->framed)
       return fail(ErrorClass::integrity, j.label + ": the registry's blob ends after " + std::to_string(have) +
                                              " bytes where the manifest says " + std::to_string(l.size));
+    if (r) {
+      if (++failures >= j.attempts)
+        return fail(ErrorClass::io, j.label + ": the registry's answers, without a length, end after " +
+                                        std::to_string(have) + " of " + std::to_string(l.size) + " bytes");
+      backoff(failures);
+      continue;
+    }
     if (r.error().cls() != ErrorClass::io || ++failures >= j.attempts)
       return fail(std::move(r).error().with_context(j.label));
     backoff(failures);

@@ -198,6 +198,19 @@ TEST_F(RegistryCli, ATruncatedBlobIsResumedWithRange) {
   EXPECT_LT(json_of(r.output)["bytes_fetched"].get<std::uint64_t>(), fs::file_size(bundle()) + 1024);
 }
 
+// An answer without a length ends at its connection's close, and a cut connection looks just like
+// it: such a short answer is resumed with Range, not taken for a blob shorter than its descriptor.
+TEST_F(RegistryCli, ATruncatedAnswerWithoutALengthIsResumedNotCalledShort) {
+  RegistryServer reg(dir / "reg");
+  ASSERT_TRUE(reg.ok()) << reg.log();
+  ASSERT_EQ(push(reg.host(), "airlock/demo:1").status, 0);
+  FaultProxy proxy(dir / "proxy", reg.host(), "unframed-truncate-once");
+  ASSERT_TRUE(proxy.ok());
+  auto r = pull(proxy.host(), "airlock/demo:1", dir / "out.tar.zst", "--plain-http --json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(slurp(dir / "out.tar.zst") == slurp(bundle()));
+}
+
 TEST_F(RegistryCli, ARegistryIgnoringRangeRestartsTheLayer) {
   RegistryServer reg(dir / "reg");
   ASSERT_TRUE(reg.ok()) << reg.log();

@@ -8,6 +8,8 @@ registry as it is (same Host header, so the registry's Location headers name the
   flip           flip one byte in the middle of every blob body of more than 64 bytes
   truncate-once  the first blob GET of more than 64 bytes: full Content-Length, half the body, close
   ignore-range   like truncate-once, and every Range header is dropped (the registry answers 200)
+  unframed-truncate-once  like truncate-once, but that answer has no Content-Length: its end is
+                 the connection's close, which looks like a complete answer
   patch-503-once the first PATCH is answered 503 (its body read and thrown away)
   alter-manifest every manifest GET answered with the manifest re-serialized with one more
                  annotation (another manifest than the one a digest names)
@@ -92,14 +94,17 @@ def forward(handler, path=None, drop_range=False, extra_auth=None):
     return upstream(handler.command, path or handler.path, body, headers)
 
 
-def send(handler, status, headers, data, cut=None):
+def send(handler, status, headers, data, cut=None, unframed=False):
     handler.send_response(status)
     for k, v in headers:
         if k.lower() not in HOP and k.lower() != "content-length":
             handler.send_header(k, v)
     # A HEAD answer has no body but tells the size of what a GET would send (a blob's size).
     length = dict((k.lower(), v) for k, v in headers).get("content-length") if handler.command == "HEAD" else None
-    handler.send_header("Content-Length", length or str(len(data)))
+    if unframed:
+        handler.send_header("Connection", "close")
+    else:
+        handler.send_header("Content-Length", length or str(len(data)))
     handler.end_headers()
     if handler.command != "HEAD":
         handler.wfile.write(data if cut is None else data[:cut])
@@ -190,12 +195,12 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 data = bytearray(data)
                 data[len(data) // 2] ^= 0x01
                 data = bytes(data)
-            if MODE in ("truncate-once", "ignore-range") and first("truncated"):
+            if MODE in ("truncate-once", "ignore-range", "unframed-truncate-once") and first("truncated"):
                 cut = len(data) // 2
         if MODE == "log":
             with LOCK, open(LOG_FILE, "a") as log:
                 log.write("%s %s %d\n" % (self.command, self.path, resp.status))
-        send(self, resp.status, headers, data, cut)
+        send(self, resp.status, headers, data, cut, unframed=MODE == "unframed-truncate-once" and cut is not None)
         return resp.status, error_code(data) if resp.status >= 400 else ""
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
