@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <nlohmann/json.hpp>
-#include <sodium.h>
 
 #include "applier/audit.hpp"
 #include "applier/state_db.hpp"
@@ -55,11 +53,7 @@ Result<std::string> read_from_start(int fd, const std::string& path) {
 
 // The first line: the format and a random tag of this file's life (from its creation to its
 // emptying), so that the mark of a drained spool never matches a later one with the same entries.
-std::string header_line() {
-  unsigned char tag[8];
-  randombytes_buf(tag, sizeof tag);
-  return std::string(kAuditSpoolHeader) + " " + to_hex(std::span<const std::uint8_t>(tag, sizeof tag)) + "\n";
-}
+std::string header_line() { return std::string(kAuditSpoolHeader) + " " + random_hex(8) + "\n"; }
 
 // The length of the header line when `text` starts with this version's, else 0.
 std::size_t our_header(std::string_view text) {

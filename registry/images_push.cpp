@@ -48,18 +48,10 @@ std::string blob_path(const std::string& dir, const std::string& digest) {
   return dir + "/blobs/sha256/" + digest.substr(blob::kSha256Prefix.size());
 }
 
+// A manifest of the store, checked against its descriptor (a mismatch is damage in the store).
 Result<std::string> read_manifest(const std::string& dir, const blob::Descriptor& d) {
   if (!blob::digest_hex(d.digest)) return fail(ErrorClass::malformed, "descriptor digest '" + d.digest + "'");
-  if (d.size > blob::kMaxOciJsonBytes)
-    return fail(ErrorClass::malformed, "manifest " + d.digest + " is " + std::to_string(d.size) +
-                                           " bytes, over the limit of " + std::to_string(blob::kMaxOciJsonBytes));
-  const std::string path = blob_path(dir, d.digest);
-  auto text = read_file(path, blob::kMaxOciJsonBytes, ErrorClass::integrity);
-  if (!text) return fail(text.error().reclassed(ErrorClass::integrity).with_context("manifest " + d.digest));
-  if (text->size() != d.size || blob::digest_text(sha256(*text)) != d.digest)
-    return fail(ErrorClass::integrity, "manifest '" + path + "' is not the " + std::to_string(d.size) +
-                                           "-byte manifest its name says (damaged in the image store)");
-  return std::move(*text);
+  return blob::read_manifest_blob(dir, d, ErrorClass::integrity);
 }
 
 // The media type a registry is told: the descriptor's, else the manifest's own field.
@@ -69,16 +61,6 @@ std::string media_type_of(const blob::Descriptor& d, const std::string& bytes, b
   if (j.is_object())
     if (auto mt = j.find("mediaType"); mt != j.end() && mt->is_string()) return mt->get<std::string>();
   return has_children ? kIndexMediaType : blob::kManifestMediaType;
-}
-
-Status check_blob_size(const std::string& dir, const blob::Descriptor& d) {
-  const std::string path = blob_path(dir, d.digest);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return fail(errno_error("stat", path, errno).reclassed(ErrorClass::integrity));
-  if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != d.size)
-    return fail(ErrorClass::integrity,
-                "blob '" + path + "' is not of its descriptor's size (" + std::to_string(d.size) + " bytes)");
-  return {};
 }
 
 // Children first (post-order), each manifest and blob once.
@@ -93,7 +75,7 @@ Status walk(const std::string& dir, const blob::Descriptor& d, int depth, ImageP
     for (const auto& b : *list) {
       if (!blob::digest_hex(b.digest)) return fail(ErrorClass::malformed, "manifest " + d.digest + ": a bad digest");
       if (!seen.insert(b.digest).second) continue;
-      AIRLOCK_CHECK(check_blob_size(dir, b), "image store");
+      AIRLOCK_CHECK(blob::check_blob_size(dir, b, ErrorClass::integrity), "image store");
       plan.blobs.push_back({b.digest, b.size});
       plan.blob_bytes += b.size;
     }

@@ -69,7 +69,8 @@ json descriptor_json(const Descriptor& d) {
   return j;
 }
 
-// One manifest blob, read whole and checked against its descriptor.
+}  // namespace
+
 Result<std::string> read_manifest_blob(const std::string& dir, const Descriptor& d, ErrorClass cls) {
   const std::string path = dir + "/blobs/sha256/" + d.digest.substr(kSha256Prefix.size());
   if (d.size > kMaxOciJsonBytes)
@@ -85,7 +86,7 @@ Result<std::string> read_manifest_blob(const std::string& dir, const Descriptor&
   return std::move(*text);
 }
 
-Status check_size(const std::string& dir, const Descriptor& d, ErrorClass cls) {
+Status check_blob_size(const std::string& dir, const Descriptor& d, ErrorClass cls) {
   const std::string path = dir + "/blobs/sha256/" + d.digest.substr(kSha256Prefix.size());
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0)
@@ -96,8 +97,6 @@ Status check_size(const std::string& dir, const Descriptor& d, ErrorClass cls) {
                          std::to_string(d.size));
   return {};
 }
-
-}  // namespace
 
 Status check_oci_layout(std::string_view text, ErrorClass cls, const std::string& what) {
   OCI_TRY(json j, parse_json(text, cls, what));
@@ -162,7 +161,7 @@ Result<std::vector<ReachableBlob>> reachable_blobs(const std::string& dir, const
       pending.push_back(d);
       return {};
     }
-    return check_size(dir, d, cls);
+    return check_blob_size(dir, d, cls);
   };
   std::set<std::string> walked;
   while (!pending.empty()) {

@@ -55,6 +55,12 @@ struct ReachableBlob {
 // same bytes.
 std::string render_index(const std::vector<Descriptor>& manifests);
 
+// One manifest blob of the layout at `dir`, read whole (at most kMaxOciJsonBytes) and checked
+// against its descriptor's size and digest; any mismatch, or a missing blob, is `cls`.
+[[nodiscard]] Result<std::string> read_manifest_blob(const std::string& dir, const Descriptor& d, ErrorClass cls);
+// A config or layer blob of the layout at `dir` is a regular file of its descriptor's size; else `cls`.
+[[nodiscard]] Status check_blob_size(const std::string& dir, const Descriptor& d, ErrorClass cls);
+
 // Every blob reachable from `roots` in the layout at `dir`, each once, sorted by digest. Manifests
 // and indexes are read (at most kMaxOciJsonBytes), checked against their descriptor's size and
 // digest, and followed; configs and layers are checked by size only (their digest is checked by

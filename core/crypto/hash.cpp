@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include <new>
+#include <vector>
 
 #include "core/crypto/crypto_init.hpp"
 
@@ -79,6 +80,12 @@ Sha256Digest sha256(std::string_view data) {
   Sha256 h;
   h.update(data);
   return h.finish();
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<std::uint8_t> buf(bytes);
+  randombytes_buf(buf.data(), buf.size());
+  return to_hex(buf);
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {

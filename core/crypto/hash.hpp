@@ -46,6 +46,8 @@ class Blake2b512 {
 
 Sha256Digest sha256(std::string_view data);
 std::string to_hex(std::span<const std::uint8_t> bytes);  // lower-case
+// `bytes` bytes from libsodium's CSPRNG, in lower-case hex (tags and names, never keys).
+std::string random_hex(std::size_t bytes);
 // Strict: exactly 2*N lower-case hex digits.
 std::optional<Sha256Digest> sha256_from_hex(std::string_view hex);
 bool is_lower_hex(std::string_view s, std::size_t len);
